@@ -1,0 +1,187 @@
+"""Build the pinned Kubernetes tools from the Go modules under cluster/go/ and cache them by version.
+
+Nothing is downloaded as a binary: every tool is compiled from a Go module whose go.mod and go.sum
+are committed, so versions are pinned and every module is checked against go.sum. A built set is
+cached under ``<cache>/bin/<tool>-<version>-<hash of go.mod, go.sum, flags>/`` and never rebuilt
+while that folder exists.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .errors import BinaryMissing, BuildError
+from .paths import cache_dir, repo_root
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str                      # folder under cluster/go/
+    module: str                    # the pinned module; its version names the build
+    binaries: dict[str, str]       # output binary -> Go package
+    optional: bool = False         # a failed build is reported, not fatal
+    ldflags: tuple[str, ...] = field(default=())
+
+
+def _kube_ldflags(version: str) -> tuple[str, ...]:
+    # Without these, /version and `kubectl version` report v0.0.0.
+    major, minor = version.lstrip("v").split(".")[:2]
+    flags = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.gitVersion={version}", f"-X {pkg}.gitMajor={major}",
+                  f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean"]
+    return tuple(flags)
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("etcd", "go.etcd.io/etcd/server/v3", {"etcd": "go.etcd.io/etcd/server/v3"}),
+    Tool("kubernetes", "k8s.io/kubernetes", {
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    }),
+    Tool("kwok", "sigs.k8s.io/kwok", {
+        "kwok": "sigs.k8s.io/kwok/cmd/kwok",
+        "kwokctl": "sigs.k8s.io/kwok/cmd/kwokctl",
+    }),
+    # Helm 4 takes the Kubernetes version it assumes (.Capabilities.KubeVersion) from the
+    # client-go version it is built with; cluster/go/helm pins client-go v0.36.x -> v1.36.
+    Tool("helm", "helm.sh/helm/v4", {"helm": "helm.sh/helm/v4/cmd/helm"}),
+    Tool("kubeconform", "github.com/yannh/kubeconform",
+         {"kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform"}),
+    Tool("kube-score", "github.com/zegl/kube-score",
+         {"kube-score": "github.com/zegl/kube-score/cmd/kube-score"}),
+    Tool("metrics-server", "sigs.k8s.io/metrics-server",
+         {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, optional=True),
+)
+
+
+def go_dir(tool: Tool) -> Path:
+    return repo_root() / "cluster" / "go" / tool.name
+
+
+def module_version(tool: Tool) -> str:
+    gomod = (go_dir(tool) / "go.mod").read_text()
+    m = re.search(rf"^\s*(?:require\s+)?{re.escape(tool.module)}\s+(v\S+)", gomod, re.M)
+    if not m:
+        raise BuildError(f"{go_dir(tool)}/go.mod does not require {tool.module}",
+                         "restore the file from git")
+    return m.group(1)
+
+
+def ldflags(tool: Tool) -> str:
+    extra = _kube_ldflags(module_version(tool)) if tool.name == "kubernetes" else tool.ldflags
+    return " ".join(("-s", "-w") + tuple(extra))
+
+
+def build_dir(tool: Tool) -> Path:
+    d = go_dir(tool)
+    digest = hashlib.sha256()
+    for part in ((d / "go.mod").read_bytes(), (d / "go.sum").read_bytes(), ldflags(tool).encode()):
+        digest.update(part)
+    return cache_dir() / "bin" / f"{tool.name}-{module_version(tool)}-{digest.hexdigest()[:10]}"
+
+
+def is_built(tool: Tool) -> bool:
+    d = build_dir(tool)
+    return all((d / b).is_file() for b in tool.binaries)
+
+
+def _go_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Static binaries, the machine's own Go (never a toolchain download), module checksums from go.sum.
+    env.update(CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-mod=readonly -buildvcs=false")
+    return env
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if not go:
+        raise BinaryMissing("the Go toolchain (`go`) is not on PATH, and the Kubernetes binaries "
+                            "are built from source",
+                            "install Go >= 1.26 (`apt-get install golang` or your package manager) "
+                            "and run `kubelab build` again")
+    return go
+
+
+def build_tool(tool: Tool, progress: bool = True) -> Path:
+    """Build one tool into its cache folder (a no-op when it is there) and return the folder."""
+    dest = build_dir(tool)
+    if is_built(tool):
+        return dest
+    go, env, cwd = _go(), _go_env(), go_dir(tool)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{tool.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once (a test and a learner) share one result
+        if is_built(tool):
+            return dest
+        pkgs = list(tool.binaries.values())
+        listed = subprocess.run([go, "list", "-deps", *pkgs], cwd=cwd, env=env,
+                                capture_output=True, text=True)
+        if listed.returncode != 0:
+            raise BuildError(f"resolving the Go packages of {tool.name} failed:\n{listed.stderr[-2000:]}",
+                             "check that the Go module proxy is reachable (GOPROXY) and Go is >= 1.26")
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        label = f"{tool.name} {module_version(tool)}"
+        bar = tqdm(total=len(listed.stdout.split()), desc=f"build {label}", unit="pkg",
+                   disable=not progress, file=sys.stderr, leave=True,
+                   mininterval=0.5 if sys.stderr.isatty() else 30)  # CI logs get a line every 30 s
+        log = []
+        for out, pkg in tool.binaries.items():
+            cmd = [go, "build", "-v", "-trimpath", "-ldflags", ldflags(tool), "-o", str(tmp / out), pkg]
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:  # `go build -v` names each package as it compiles it
+                log.append(line)
+                bar.update(1) if bar.n < bar.total else None
+            if proc.wait() != 0:
+                bar.close()
+                raise BuildError(f"building {out} ({label}) failed:\n{''.join(log[-40:])}",
+                                 f"read the Go error above; the module is {cwd}")
+        bar.update(bar.total - bar.n)
+        bar.close()
+        tmp.rename(dest)
+    return dest
+
+
+def ensure_built(progress: bool = True, tools: tuple[Tool, ...] = TOOLS) -> dict[str, Path]:
+    """Build whatever is missing; return {binary name: path}. Optional tools may fail (reported)."""
+    paths: dict[str, Path] = {}
+    for tool in tools:
+        start = time.monotonic()
+        cached = is_built(tool)
+        try:
+            d = build_tool(tool, progress)
+        except BuildError as err:
+            if not tool.optional:
+                raise
+            print(f"warning: optional tool {tool.name} was not built: {err.problem[:300]}", file=sys.stderr)
+            continue
+        if progress and not cached:
+            print(f"built {tool.name} {module_version(tool)} in {time.monotonic() - start:.0f} s",
+                  file=sys.stderr)
+        paths.update({b: d / b for b in tool.binaries})
+    return paths
+
+
+def binaries(require: tuple[str, ...] = ()) -> dict[str, Path]:
+    """The cached binaries, without building. Raises BinaryMissing for any name in `require` that is absent."""
+    paths = {b: build_dir(t) / b for t in TOOLS for b in t.binaries if (build_dir(t) / b).is_file()}
+    missing = [b for b in require if b not in paths]
+    if missing:
+        raise BinaryMissing(f"not built yet: {', '.join(missing)} (looked in {cache_dir() / 'bin'})",
+                            "run `kubelab build` (or `make setup`) to build them from the pinned Go modules")
+    return paths

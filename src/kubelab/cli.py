@@ -1,0 +1,114 @@
+"""The `kubelab` command: build the pinned tools, run the embedded cluster."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import build
+from .cluster import DEFAULT_NAME, LocalCluster
+from .errors import KubelabError
+
+
+class Group(click.Group):
+    """Turn every KubelabError into one clear message and exit status 1 (no traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KubelabError as err:
+            click.secho(f"error: {err.problem}", fg="red", err=True)
+            if err.fix:
+                click.echo(f"  fix: {err.fix}", err=True)
+            sys.exit(1)
+
+
+name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
+                           help="Cluster name; clusters with different names run side by side.")
+
+
+@click.group(cls=Group)
+def main():
+    """Kubernetes Fundamentals for ML: the embedded cluster and course tools."""
+
+
+@main.command("build")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def build_cmd(quiet):
+    """Build every pinned tool from cluster/go/ (cached by version; a no-op when built)."""
+    paths = build.ensure_built(progress=not quiet)
+    for tool in build.TOOLS:
+        state = "ok" if build.is_built(tool) else "NOT BUILT"
+        click.echo(f"{tool.name:15} {build.module_version(tool):9} {state:9} {build.build_dir(tool)}")
+    click.echo(f"{len(paths)} binaries ready")
+
+
+@main.group()
+def cluster():
+    """Start, stop and inspect the embedded cluster (real control plane, KWOK nodes)."""
+
+
+@cluster.command()
+@name_option
+@click.option("--pools", type=click.Path(), default=None, help="Node-pool file (default cluster/node-pools.yaml).")
+@click.option("--port", type=int, default=None, help="API server port on 127.0.0.1 (default: a free one).")
+@click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
+def up(name, pools, port, no_build):
+    """Start the cluster, or report that it is already running."""
+    c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build)
+    click.echo(c.up())
+    click.echo(f"kubeconfig: {c.kubeconfig}\n  use it:  eval \"$(kubelab cluster env{_flag(name)})\"  "
+               f"then  kubectl get nodes")
+
+
+@cluster.command()
+@name_option
+@click.option("--delete", is_flag=True, help="Also delete the cluster's data (etcd) and kubeconfig.")
+def down(name, delete):
+    """Stop every process of the cluster."""
+    click.echo(LocalCluster(name).down(delete=delete))
+
+
+@cluster.command()
+@name_option
+def status(name):
+    """Show components and nodes."""
+    c = LocalCluster(name)
+    if not c.exists():
+        click.echo(f"cluster {name!r} does not exist; start it with `kubelab cluster up{_flag(name)}`")
+        sys.exit(1)
+    click.echo(f"cluster {name!r}  API 127.0.0.1:{c.api_port()}  kubeconfig {c.kubeconfig}")
+    for comp in c.components():
+        click.echo(f"  {comp.name:24} {'running' if comp.running else 'STOPPED':8} pid {comp.pid or '-'}")
+    if not c.running():
+        click.echo(f"not running: start it with `kubelab cluster up{_flag(name)}`")
+        sys.exit(1)
+    from .nodes import node_rows
+    rows = node_rows(c.api_client())
+    click.echo(f"\n  {'NODE':14} {'POOL':10} {'READY':6} {'CPU':>5} {'MEMORY':>7} {'GPU':>4}  GPU PRODUCT")
+    for r in rows:
+        click.echo(f"  {r['node']:14} {r['pool']:10} {r['ready']!s:6} {r['cpu']:>5} {r['memory']:>7} "
+                   f"{r['gpu']:>4}  {r['gpu_product']}")
+
+
+@cluster.command()
+@name_option
+def env(name):
+    """Print shell exports for this cluster: eval "$(kubelab cluster env)"."""
+    c = LocalCluster(name)
+    dirs = sorted({str(p.parent) for p in build.binaries().values()})
+    click.echo(f"export KUBECONFIG={c.kubeconfig}")
+    if dirs:
+        click.echo(f"export PATH={':'.join(dirs)}:$PATH")
+
+
+@cluster.command()
+@name_option
+@click.argument("component", default="kube-apiserver")
+def logs(name, component):
+    """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller)."""
+    click.echo(LocalCluster(name).logs(component), nl=False)
+
+
+def _flag(name: str) -> str:
+    return "" if name == DEFAULT_NAME else f" --name {name}"

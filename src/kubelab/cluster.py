@@ -1,0 +1,274 @@
+"""The embedded cluster: a real control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler) started by kwokctl's binary runtime from the locally built binaries, with nodes
+simulated by kwok. Everything runs as the current user on 127.0.0.1; nothing touches ~/.kube/config.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import yaml
+
+from . import build, pools as pools_mod
+from .errors import ClusterUnavailable, KubelabError, PortInUse
+from .paths import repo_root, state_dir
+
+DEFAULT_NAME = "kubelab"
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int | None
+    running: bool
+
+
+class LocalCluster:
+    """One named local cluster. Use as a context manager to own it for a block (tests):
+
+        with LocalCluster("kubelab-test") as c:
+            api = c.connect()
+    """
+
+    def __init__(self, name: str = DEFAULT_NAME, pools_file: str | Path | None = None,
+                 port: int | None = None, build_missing: bool = True, progress: bool = True,
+                 delete_on_exit: bool = True):
+        self.name = name
+        self.pools_file = pools_file
+        self.port = port
+        self.build_missing = build_missing
+        self.progress = progress
+        self.delete_on_exit = delete_on_exit
+
+    # -- where things are --------------------------------------------------------------------
+    @property
+    def kwok_workdir(self) -> Path:
+        return state_dir() / "kwok"
+
+    @property
+    def workdir(self) -> Path:
+        return self.kwok_workdir / "clusters" / self.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return state_dir() / "kubeconfigs" / f"{self.name}.yaml"
+
+    @property
+    def context(self) -> str:
+        return f"kwok-{self.name}"
+
+    def exists(self) -> bool:
+        return (self.workdir / "kwok.yaml").is_file()
+
+    # -- state -------------------------------------------------------------------------------
+    def components(self) -> list[Component]:
+        out = []
+        for name in COMPONENTS:
+            pidfile = self.workdir / "pids" / f"{name}.pid"
+            pid = None
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pidfile.read_text().strip())
+            alive = False
+            if pid:
+                with contextlib.suppress(psutil.Error):
+                    alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            out.append(Component(name, pid, alive))
+        return out
+
+    def running(self) -> bool:
+        """Every component is alive and the API server answers /readyz."""
+        if not self.exists() or not all(c.running for c in self.components()):
+            return False
+        try:
+            self.api_client().call_api("/readyz", "GET", _request_timeout=3, _preload_content=False)
+            return True
+        except Exception:
+            return False
+
+    def api_port(self) -> int | None:
+        with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError):
+            cfg = yaml.safe_load((self.workdir / "kwok.yaml").read_text())
+            return int(cfg["options"]["kubeApiserverPort"])
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def up(self) -> str:
+        """Start the cluster (idempotent). Returns a one-line summary of what happened."""
+        pools = pools_mod.load(self.pools_file)  # a bad pool file fails before anything starts
+        if self.running():
+            self._ensure_nodes(pools)
+            return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()})"
+        bins = (build.ensure_built(self.progress) if self.build_missing
+                else build.binaries(require=NEEDED))
+        started = time.monotonic()
+        if self.exists():
+            # Created before: some or all components are down (stopped, killed, machine restarted).
+            port = self.api_port()
+            self._kwokctl(bins, "stop", "cluster")
+            if port and not port_free(port):
+                raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
+                                f"stop that process, or recreate the cluster: `kubelab cluster down "
+                                f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
+            self._kwokctl(bins, "start", "cluster")
+            verb = "restarted"
+        else:
+            if self.port and not port_free(self.port):
+                raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use",
+                                "pick another with --port, or leave --port out to get a free one")
+            self._create(bins)
+            verb = "started"
+        self._ensure_nodes(pools)
+        return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
+                f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes)")
+
+    def down(self, delete: bool = False) -> str:
+        """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
+        if not self.exists():
+            return f"cluster {self.name!r} does not exist; nothing to stop"
+        kwokctl = self._kwokctl_path()
+        if kwokctl:
+            self._run([str(kwokctl), "delete" if delete else "stop", "cluster", "--name", self.name,
+                       "--kubeconfig", str(self.kubeconfig)], check=False)
+        # Whatever kwokctl could not stop (or if kwokctl is gone), stop by pid.
+        for comp in self.components():
+            if comp.running:
+                with contextlib.suppress(psutil.Error):
+                    proc = psutil.Process(comp.pid)
+                    proc.terminate()
+                    proc.wait(5)
+        if delete:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.kubeconfig.unlink(missing_ok=True)
+            return f"cluster {self.name!r} stopped and deleted"
+        return f"cluster {self.name!r} stopped (data kept; `kubelab cluster up` resumes it)"
+
+    def logs(self, component: str = "kube-apiserver") -> str:
+        path = self.workdir / "logs" / f"{component}.log"
+        if not path.is_file():
+            known = ", ".join(p.stem for p in sorted((self.workdir / "logs").glob("*.log"))) or "none"
+            raise KubelabError(f"no log for {component!r} in cluster {self.name!r} (logs: {known})",
+                               "name one of those components")
+        return path.read_text(errors="replace")
+
+    # -- clients -----------------------------------------------------------------------------
+    def api_client(self):
+        from kubernetes import config
+        if not self.kubeconfig.is_file():
+            raise ClusterUnavailable(f"cluster {self.name!r} is not running (no kubeconfig at {self.kubeconfig})",
+                                     f"run `kubelab cluster up{'' if self.name == DEFAULT_NAME else ' --name ' + self.name}`")
+        return config.new_client_from_config(str(self.kubeconfig), context=self.context)
+
+    def connect(self):
+        from .connect import connect
+        return connect(kubeconfig=self.kubeconfig, context=self.context)
+
+    def __enter__(self) -> "LocalCluster":
+        self.up()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down(delete=self.delete_on_exit)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _kwokctl_path(self) -> Path | None:
+        with contextlib.suppress(KubelabError):
+            return build.binaries(require=("kwokctl",))["kwokctl"]
+        return None
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
+
+    def _run(self, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            raise ClusterUnavailable(f"`{' '.join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd[:4]))}` "
+                                     f"failed for cluster {self.name!r}:\n{tail}",
+                                     f"see `kubelab cluster logs --name {self.name}`; "
+                                     f"`kubelab cluster down --name {self.name} --delete` starts over")
+        return proc
+
+    def _kwokctl(self, bins: dict[str, Path], *args: str) -> None:
+        self._run([str(bins["kwokctl"]), *args, "--name", self.name, "--kubeconfig", str(self.kubeconfig)])
+
+    def _config(self, bins: dict[str, Path]) -> str:
+        options = {
+            "runtime": "binary",
+            "bindAddress": "127.0.0.1",
+            "kubeApiserverPort": self.port or 0,       # 0: kwokctl picks a free loopback port
+            "kubeVersion": build.module_version(build.TOOLS[1]),
+            "kubeAuthorization": True,                  # RBAC on, as in any real cluster
+            "kubeAdmission": True,
+            "disableQPSLimits": True,
+            "kubeApiserverBinary": str(bins["kube-apiserver"]),
+            "kubeControllerManagerBinary": str(bins["kube-controller-manager"]),
+            "kubeSchedulerBinary": str(bins["kube-scheduler"]),
+            "kubectlBinary": str(bins["kubectl"]),
+            "etcdBinary": str(bins["etcd"]),
+            "kwokControllerBinary": str(bins["kwok"]),
+        }
+        docs = [{"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
+                 "options": options}]
+        stages = (repo_root() / "cluster" / "stages" / "lifecycle.yaml").read_text()
+        return yaml.safe_dump_all(docs, sort_keys=False) + "---\n" + stages
+
+    def _create(self, bins: dict[str, Path]) -> None:
+        self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+        cfg = state_dir() / f"{self.name}.kwokctl.yaml"
+        cfg.parent.mkdir(parents=True, exist_ok=True)
+        cfg.write_text(self._config(bins))
+        try:
+            self._kwokctl(bins, "create", "cluster", "--config", str(cfg))
+        except ClusterUnavailable:
+            self.down(delete=True)  # leave nothing half-made behind
+            raise
+
+    def _ensure_nodes(self, pools: list[pools_mod.Pool], timeout: float = 60) -> None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.utils import create_from_dict
+
+        api_client = self.api_client()
+        core = client.CoreV1Api(api_client)
+        existing = {n.metadata.name for n in core.list_node().items}
+        wanted = pools_mod.nodes(pools)
+        objects = [n for n in wanted if n["metadata"]["name"] not in existing]
+        objects.append(pools_mod.device_class())
+        objects += pools_mod.resource_slices(pools)
+        for obj in objects:
+            try:
+                create_from_dict(api_client, obj)
+            except Exception as err:  # FailToCreateError wraps ApiException
+                excs = getattr(err, "api_exceptions", [err])
+                if not all(isinstance(e, ApiException) and e.status == 409 for e in excs):
+                    raise
+        names = {n["metadata"]["name"] for n in wanted}
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = {n.metadata.name for n in core.list_node().items
+                     if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])}
+            if names <= ready:
+                return
+            if time.monotonic() > deadline:
+                raise ClusterUnavailable(f"nodes not Ready after {timeout:.0f} s: {sorted(names - ready)[:5]}",
+                                         f"check the kwok controller: `kubelab cluster logs kwok-controller --name {self.name}`")
+            time.sleep(0.2)

@@ -1,0 +1,45 @@
+"""connect(): one ApiClient for the embedded cluster or any kubeconfig context (kind, minikube, cloud)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ClusterUnavailable
+
+
+def connect(context: str | None = None, kubeconfig: str | Path | None = None,
+            cluster: str | None = None, timeout: float = 5):
+    """Return a `kubernetes.client.ApiClient` for a live cluster, checked with a /version call.
+
+    Which cluster, first match wins:
+      1. `kubeconfig` and/or `context` arguments (any cluster: kind, minikube, EKS/GKE/AKS...);
+      2. environment KUBELAB_KUBECONFIG / KUBELAB_CONTEXT (so notebooks run unchanged elsewhere);
+      3. the embedded cluster named `cluster`, or KUBELAB_CLUSTER, or "kubelab".
+    """
+    from kubernetes import client, config
+
+    from .cluster import DEFAULT_NAME, LocalCluster
+
+    kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG") or None
+    context = context or os.environ.get("KUBELAB_CONTEXT") or None
+    if kubeconfig or context:
+        where = f"context {context or '(current)'} of {kubeconfig or 'the default kubeconfig'}"
+        fix = "check the context name with `kubectl config get-contexts` and that the cluster is up"
+        try:
+            api = config.new_client_from_config(str(kubeconfig) if kubeconfig else None, context=context)
+        except Exception as err:
+            raise ClusterUnavailable(f"cannot load {where}: {err}", fix) from None
+    else:
+        local = LocalCluster(cluster or os.environ.get("KUBELAB_CLUSTER") or DEFAULT_NAME)
+        where = f"the embedded cluster {local.name!r}"
+        flag = "" if local.name == DEFAULT_NAME else f" --name {local.name}"
+        fix = f"run `kubelab cluster up{flag}` (or pass context=... to use another cluster)"
+        if not local.kubeconfig.is_file():
+            raise ClusterUnavailable(f"cluster not running: {where} has not been started", fix)
+        api = local.api_client()
+    try:
+        client.VersionApi(api).get_code(_request_timeout=timeout)
+    except Exception as err:
+        reason = getattr(err, "reason", None) or type(err).__name__
+        raise ClusterUnavailable(f"cluster not running: {where} does not answer ({reason})", fix) from None
+    return api

@@ -1,0 +1,220 @@
+"""Node pools: load the editable YAML file, validate it, and turn it into Node and ResourceSlice objects."""
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from kubernetes.utils import parse_quantity
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .paths import repo_root
+
+SIMULATED_LABEL = "kubelab.io/simulated"
+POOL_LABEL = "kubelab.io/pool"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+DRA_DRIVER = "gpu.nvidia.com"
+MIG_PROFILE = re.compile(r"^(\d)g\.(\d+)gb$")
+
+
+def _quantity(value: str) -> str:
+    try:
+        parse_quantity(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: \"16\", \"500m\", \"64Gi\")")
+    return value
+
+
+class Gpu(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    count: int = Field(ge=1, le=16)
+    memory_mib: int = Field(ge=1024)
+    family: str = "ampere"
+    sharing: Literal["exclusive", "time-slicing", "mig"] = "exclusive"
+    replicas: int | None = Field(default=None, ge=2)
+    mig: dict[str, int] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.sharing == "time-slicing" and not self.replicas:
+            raise ValueError("sharing: time-slicing needs `replicas` (how many pods share each GPU)")
+        if self.sharing == "mig":
+            if not self.mig:
+                raise ValueError("sharing: mig needs a `mig` map of profile -> count, e.g. {1g.10gb: 7}")
+            slices = 0
+            for profile, n in self.mig.items():
+                m = MIG_PROFILE.match(profile)
+                if not m or n < 1:
+                    raise ValueError(f"MIG profile {profile!r}: {n} is not valid "
+                                     "(profiles look like 1g.10gb, counts are >= 1)")
+                slices += int(m.group(1)) * n
+            if slices > 7 * self.count:
+                raise ValueError(f"MIG profiles use {slices} compute slices but {self.count} GPU(s) have {7 * self.count}")
+        return self
+
+
+class Pool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+    count: int = Field(ge=0, le=5000)
+    cpu: str = "16"
+    memory: str = "64Gi"
+    pods: int = Field(default=110, ge=1)
+    instance_type: str = "kwok"
+    labels: dict[str, str] = {}
+    gpu: Gpu | None = None
+
+    _check_cpu = field_validator("cpu", "memory")(_quantity)
+
+
+class PoolFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pools: list[Pool] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self):
+        names = [p.name for p in self.pools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"pool names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+def default_pools_file() -> Path:
+    return repo_root() / "cluster" / "node-pools.yaml"
+
+
+def load(path: str | Path | None = None) -> list[Pool]:
+    """Read and validate a node-pool file. Any problem is one ConfigError naming the place and the fix."""
+    path = Path(path) if path else default_pools_file()
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read the node-pool file {path}: {err.strerror}",
+                          "pass an existing file with --pools, or omit it to use cluster/node-pools.yaml")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"malformed YAML in the node-pool file at {where}: {getattr(err, 'problem', err)}",
+                          "fix the YAML there (indentation, a missing ':' or quote); nothing was started")
+    try:
+        return PoolFile.model_validate(data).pools
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
+            lines.append(f"{loc or 'file'}: {e['msg']}")
+        raise ConfigError(f"invalid node-pool file {path}:\n  " + "\n  ".join(lines),
+                          "correct those fields (see the comments at the top of cluster/node-pools.yaml); "
+                          "nothing was started")
+
+
+def gpu_uuid(node: str, index: int) -> str:
+    # Stable across restarts, so a claim's allocated device keeps its identity.
+    return f"GPU-{uuid.uuid5(uuid.NAMESPACE_DNS, f'{node}.gpu{index}.kubelab')}"
+
+
+def _gpu_resources_and_labels(gpu: Gpu) -> tuple[dict[str, str], dict[str, str]]:
+    labels = {
+        "nvidia.com/gpu.present": "true",
+        "nvidia.com/gpu.product": gpu.product,
+        "nvidia.com/gpu.count": str(gpu.count),
+        "nvidia.com/gpu.memory": str(gpu.memory_mib),
+        "nvidia.com/gpu.family": gpu.family,
+        "nvidia.com/mig.strategy": "mixed" if gpu.sharing == "mig" else "none",
+    }
+    resources = {"nvidia.com/gpu": str(gpu.count)}
+    if gpu.sharing == "time-slicing":
+        labels.update({"nvidia.com/gpu.product": f"{gpu.product}-SHARED",
+                       "nvidia.com/gpu.replicas": str(gpu.replicas),
+                       "nvidia.com/gpu.sharing-strategy": "time-slicing"})
+        resources["nvidia.com/gpu"] = str(gpu.count * gpu.replicas)
+    else:
+        labels.update({"nvidia.com/gpu.replicas": "1", "nvidia.com/gpu.sharing-strategy": "none"})
+    if gpu.sharing == "mig":
+        resources["nvidia.com/gpu"] = "0"  # every GPU is partitioned; only MIG devices are offered
+        for profile, n in gpu.mig.items():
+            g, mem = MIG_PROFILE.match(profile).groups()
+            resources[f"nvidia.com/mig-{profile}"] = str(n)
+            labels[f"nvidia.com/mig-{profile}.count"] = str(n)
+            labels[f"nvidia.com/mig-{profile}.memory"] = str(int(mem) * 1024)
+            labels[f"nvidia.com/mig-{profile}.slices.gi"] = g
+    return resources, labels
+
+
+def nodes(pools: list[Pool]) -> list[dict]:
+    """Node objects for kwok to manage (annotation kwok.x-k8s.io/node=fake)."""
+    out = []
+    for pool in pools:
+        for i in range(pool.count):
+            name = f"{pool.name}-{i}"
+            labels = {
+                "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": pool.instance_type, "type": "kwok",
+                POOL_LABEL: pool.name, SIMULATED_LABEL: "true", **pool.labels,
+            }
+            resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods),
+                         "ephemeral-storage": "1Ti"}
+            taints = []
+            if pool.gpu:
+                gpu_res, gpu_labels = _gpu_resources_and_labels(pool.gpu)
+                resources.update(gpu_res)
+                labels.update(gpu_labels)
+                taints.append(GPU_TAINT)
+            out.append({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": labels,
+                             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
+                "spec": {"taints": taints},
+                "status": {"capacity": resources, "allocatable": resources,
+                           "nodeInfo": {"kubeletVersion": "simulated (kwok)", "operatingSystem": "linux",
+                                        "architecture": "amd64"}},
+            })
+    return out
+
+
+def device_class() -> dict:
+    """The DeviceClass NVIDIA's DRA driver installs: every whole GPU of driver gpu.nvidia.com."""
+    return {
+        "apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass",
+        "metadata": {"name": DRA_DRIVER},
+        "spec": {"selectors": [{"cel": {"expression":
+            f"device.driver == '{DRA_DRIVER}' && device.attributes['{DRA_DRIVER}'].type == 'gpu'"}}]},
+    }
+
+
+def resource_slices(pools: list[Pool]) -> list[dict]:
+    """One ResourceSlice per whole-GPU node, listing each GPU with the attributes NVIDIA's driver publishes."""
+    out = []
+    for pool in pools:
+        gpu = pool.gpu
+        if not gpu or gpu.sharing != "exclusive":
+            continue
+        for i in range(pool.count):
+            node = f"{pool.name}-{i}"
+            devices = [{
+                "name": f"gpu-{k}",
+                "attributes": {
+                    "type": {"string": "gpu"},
+                    "productName": {"string": gpu.product.replace("-", " ", 1)},
+                    "architecture": {"string": gpu.family.capitalize()},
+                    "index": {"int": k},
+                    "uuid": {"string": gpu_uuid(node, k)},
+                    "simulated": {"bool": True},
+                },
+                "capacity": {"memory": {"value": f"{gpu.memory_mib}Mi"}},
+            } for k in range(gpu.count)]
+            out.append({
+                "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
+                "metadata": {"name": f"{node}-{DRA_DRIVER}", "labels": {SIMULATED_LABEL: "true"}},
+                "spec": {"driver": DRA_DRIVER, "nodeName": node,
+                         "pool": {"name": node, "generation": 1, "resourceSliceCount": 1},
+                         "devices": devices},
+            })
+    return out
