@@ -67,6 +67,15 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 
+def tool(name: str) -> Tool:
+    return next(t for t in TOOLS if t.name == name)
+
+
+def kube_version() -> str:
+    """The Kubernetes version the cluster runs (and kubectl, and node kubeletVersion, report)."""
+    return module_version(tool("kubernetes"))
+
+
 def go_dir(tool: Tool) -> Path:
     return repo_root() / "cluster" / "go" / tool.name
 

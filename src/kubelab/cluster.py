@@ -21,18 +21,24 @@ from .errors import ClusterUnavailable, KubelabError, PortInUse
 from .paths import repo_root, state_dir
 
 DEFAULT_NAME = "kubelab"
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
+              "metrics-server")
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
+def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
+    """Whether `port` can be bound; waits up to `wait` s (a process we just stopped may still hold it)."""
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+        time.sleep(0.1)
 
 
 @dataclass
@@ -99,15 +105,17 @@ class LocalCluster:
         if not self.exists() or not all(c.running for c in self.components()):
             return False
         try:
-            self.api_client().call_api("/readyz", "GET", _request_timeout=3, _preload_content=False)
+            self.api_client().call_api("/readyz", "GET", auth_settings=["BearerToken"],
+                                       _request_timeout=3, _preload_content=False)
             return True
         except Exception:
             return False
 
     def api_port(self) -> int | None:
-        with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError):
-            cfg = yaml.safe_load((self.workdir / "kwok.yaml").read_text())
-            return int(cfg["options"]["kubeApiserverPort"])
+        with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+            for doc in yaml.safe_load_all((self.workdir / "kwok.yaml").read_text()):
+                if doc and doc.get("kind") == "KwokctlConfiguration":
+                    return int(doc["options"]["kubeApiserverPort"])
         return None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -124,7 +132,7 @@ class LocalCluster:
             # Created before: some or all components are down (stopped, killed, machine restarted).
             port = self.api_port()
             self._kwokctl(bins, "stop", "cluster")
-            if port and not port_free(port):
+            if port and not port_free(port, wait=10):
                 raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
                                 f"stop that process, or recreate the cluster: `kubelab cluster down "
                                 f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
@@ -208,14 +216,16 @@ class LocalCluster:
         return proc
 
     def _kwokctl(self, bins: dict[str, Path], *args: str) -> None:
-        self._run([str(bins["kwokctl"]), *args, "--name", self.name, "--kubeconfig", str(self.kubeconfig)])
+        # create/delete write/clean our own kubeconfig (never ~/.kube/config); start/stop take no such flag.
+        extra = ["--kubeconfig", str(self.kubeconfig)] if args[0] in ("create", "delete") else []
+        self._run([str(bins["kwokctl"]), *args, "--name", self.name, *extra])
 
     def _config(self, bins: dict[str, Path]) -> str:
         options = {
             "runtime": "binary",
             "bindAddress": "127.0.0.1",
             "kubeApiserverPort": self.port or 0,       # 0: kwokctl picks a free loopback port
-            "kubeVersion": build.module_version(build.TOOLS[1]),
+            "kubeVersion": build.kube_version(),
             "kubeAuthorization": True,                  # RBAC on, as in any real cluster
             "kubeAdmission": True,
             "disableQPSLimits": True,
@@ -226,6 +236,9 @@ class LocalCluster:
             "etcdBinary": str(bins["etcd"]),
             "kwokControllerBinary": str(bins["kwok"]),
         }
+        if "metrics-server" in bins:  # optional: serves metrics.k8s.io from kwok's simulated usage
+            options.update(enableMetricsServer=True, metricsServerBinary=str(bins["metrics-server"]),
+                           metricsServerManifests=[str(repo_root() / "cluster" / "metrics-server")])
         docs = [{"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
                  "options": options}]
         stages = (repo_root() / "cluster" / "stages" / "lifecycle.yaml").read_text()
@@ -243,23 +256,22 @@ class LocalCluster:
             raise
 
     def _ensure_nodes(self, pools: list[pools_mod.Pool], timeout: float = 60) -> None:
-        from kubernetes import client
+        from kubernetes import client, dynamic
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.utils import create_from_dict
 
         api_client = self.api_client()
         core = client.CoreV1Api(api_client)
         existing = {n.metadata.name for n in core.list_node().items}
-        wanted = pools_mod.nodes(pools)
+        wanted = pools_mod.nodes(pools, build.kube_version())
         objects = [n for n in wanted if n["metadata"]["name"] not in existing]
         objects.append(pools_mod.device_class())
         objects += pools_mod.resource_slices(pools)
+        dyn = dynamic.DynamicClient(api_client)
         for obj in objects:
             try:
-                create_from_dict(api_client, obj)
-            except Exception as err:  # FailToCreateError wraps ApiException
-                excs = getattr(err, "api_exceptions", [err])
-                if not all(isinstance(e, ApiException) and e.status == 409 for e in excs):
+                dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).create(body=obj)
+            except ApiException as err:
+                if err.status != 409:  # already there from an earlier `up`
                     raise
         names = {n["metadata"]["name"] for n in wanted}
         deadline = time.monotonic() + timeout

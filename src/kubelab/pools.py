@@ -148,7 +148,7 @@ def _gpu_resources_and_labels(gpu: Gpu) -> tuple[dict[str, str], dict[str, str]]
     return resources, labels
 
 
-def nodes(pools: list[Pool]) -> list[dict]:
+def nodes(pools: list[Pool], kubelet_version: str = "v1.36.3") -> list[dict]:
     """Node objects for kwok to manage (annotation kwok.x-k8s.io/node=fake)."""
     out = []
     for pool in pools:
@@ -170,11 +170,14 @@ def nodes(pools: list[Pool]) -> list[dict]:
             out.append({
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": name, "labels": labels,
-                             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"}},
+                             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0",
+                                             # metrics-server scrapes kwok (one server for all nodes) here
+                                             "metrics.k8s.io/resource-metrics-path":
+                                                 f"/metrics/nodes/{name}/metrics/resource"}},
                 "spec": {"taints": taints},
                 "status": {"capacity": resources, "allocatable": resources,
-                           "nodeInfo": {"kubeletVersion": "simulated (kwok)", "operatingSystem": "linux",
-                                        "architecture": "amd64"}},
+                           "nodeInfo": {"kubeletVersion": kubelet_version, "operatingSystem": "linux",
+                                        "architecture": "amd64", "osImage": "simulated by kwok"}},
             })
     return out
 
