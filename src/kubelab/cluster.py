@@ -82,6 +82,10 @@ class LocalCluster:
     def context(self) -> str:
         return f"kwok-{self.name}"
 
+    @property
+    def _config_file(self) -> Path:
+        return state_dir() / "kubeconfigs" / f"{self.name}.kwokctl.yaml"
+
     def exists(self) -> bool:
         return (self.workdir / "kwok.yaml").is_file()
 
@@ -100,16 +104,20 @@ class LocalCluster:
             out.append(Component(name, pid, alive))
         return out
 
-    def running(self) -> bool:
-        """Every component is alive and the API server answers /readyz."""
+    def running(self, wait: float = 0) -> bool:
+        """Every component is alive and the API server answers /readyz (polled for up to `wait` s)."""
         if not self.exists() or not all(c.running for c in self.components()):
             return False
-        try:
-            self.api_client().call_api("/readyz", "GET", auth_settings=["BearerToken"],
-                                       _request_timeout=3, _preload_content=False)
-            return True
-        except Exception:
-            return False
+        api, deadline = self.api_client(), time.monotonic() + wait
+        while True:
+            try:
+                api.call_api("/readyz", "GET", auth_settings=["BearerToken"],
+                             _request_timeout=3, _preload_content=False)
+                return True
+            except Exception:
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(0.2)
 
     def api_port(self) -> int | None:
         with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
@@ -122,7 +130,8 @@ class LocalCluster:
     def up(self) -> str:
         """Start the cluster (idempotent). Returns a one-line summary of what happened."""
         pools = pools_mod.load(self.pools_file)  # a bad pool file fails before anything starts
-        if self.running():
+        # Live processes may still be finishing start-up (readyz lags a second or two): give them time.
+        if self.running(wait=20):
             self._ensure_nodes(pools)
             return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()})"
         bins = (build.ensure_built(self.progress) if self.build_missing
@@ -131,7 +140,7 @@ class LocalCluster:
         if self.exists():
             # Created before: some or all components are down (stopped, killed, machine restarted).
             port = self.api_port()
-            self._kwokctl(bins, "stop", "cluster")
+            self._stop_processes()
             if port and not port_free(port, wait=10):
                 raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
                                 f"stop that process, or recreate the cluster: `kubelab cluster down "
@@ -144,6 +153,9 @@ class LocalCluster:
                                 "pick another with --port, or leave --port out to get a free one")
             self._create(bins)
             verb = "started"
+        if not self.running(wait=30):
+            raise ClusterUnavailable(f"cluster {self.name!r} started but its API server is not ready after 30 s",
+                                     f"see `kubelab cluster logs kube-apiserver --name {self.name}`")
         self._ensure_nodes(pools)
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes)")
@@ -152,22 +164,33 @@ class LocalCluster:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
         if not self.exists():
             return f"cluster {self.name!r} does not exist; nothing to stop"
-        kwokctl = self._kwokctl_path()
-        if kwokctl:
-            self._run([str(kwokctl), "delete" if delete else "stop", "cluster", "--name", self.name,
-                       "--kubeconfig", str(self.kubeconfig)], check=False)
-        # Whatever kwokctl could not stop (or if kwokctl is gone), stop by pid.
-        for comp in self.components():
+        self._stop_processes()
+        if delete:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.kubeconfig.unlink(missing_ok=True)
+            self._config_file.unlink(missing_ok=True)
+            return f"cluster {self.name!r} stopped and deleted"
+        return f"cluster {self.name!r} stopped (data kept; `kubelab cluster up` resumes it)"
+
+    def _stop_processes(self, grace: float = 10) -> None:
+        # Clients before servers and etcd last, so each component shuts down cleanly; whatever is still
+        # alive after `grace` seconds is killed. (kwokctl's own stop signals etcd first and does not wait.)
+        procs = []
+        for comp in reversed(self.components()):
             if comp.running:
                 with contextlib.suppress(psutil.Error):
                     proc = psutil.Process(comp.pid)
                     proc.terminate()
-                    proc.wait(5)
-        if delete:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.kubeconfig.unlink(missing_ok=True)
-            return f"cluster {self.name!r} stopped and deleted"
-        return f"cluster {self.name!r} stopped (data kept; `kubelab cluster up` resumes it)"
+                    procs.append(proc)
+                    if comp.name == "kube-apiserver":  # let it drain before etcd goes
+                        psutil.wait_procs(procs, timeout=grace)
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        for pidfile in (self.workdir / "pids").glob("*.pid"):
+            pidfile.unlink(missing_ok=True)
 
     def logs(self, component: str = "kube-apiserver") -> str:
         path = self.workdir / "logs" / f"{component}.log"
@@ -187,7 +210,7 @@ class LocalCluster:
 
     def connect(self):
         from .connect import connect
-        return connect(kubeconfig=self.kubeconfig, context=self.context)
+        return connect(cluster=self.name)
 
     def __enter__(self) -> "LocalCluster":
         self.up()
@@ -197,11 +220,6 @@ class LocalCluster:
         self.down(delete=self.delete_on_exit)
 
     # -- internals ---------------------------------------------------------------------------
-    def _kwokctl_path(self) -> Path | None:
-        with contextlib.suppress(KubelabError):
-            return build.binaries(require=("kwokctl",))["kwokctl"]
-        return None
-
     def _env(self) -> dict[str, str]:
         return {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
 
@@ -216,8 +234,8 @@ class LocalCluster:
         return proc
 
     def _kwokctl(self, bins: dict[str, Path], *args: str) -> None:
-        # create/delete write/clean our own kubeconfig (never ~/.kube/config); start/stop take no such flag.
-        extra = ["--kubeconfig", str(self.kubeconfig)] if args[0] in ("create", "delete") else []
+        # create writes our own kubeconfig (never ~/.kube/config); start takes no such flag.
+        extra = ["--kubeconfig", str(self.kubeconfig)] if args[0] == "create" else []
         self._run([str(bins["kwokctl"]), *args, "--name", self.name, *extra])
 
     def _config(self, bins: dict[str, Path]) -> str:
@@ -246,8 +264,7 @@ class LocalCluster:
 
     def _create(self, bins: dict[str, Path]) -> None:
         self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        cfg = state_dir() / f"{self.name}.kwokctl.yaml"
-        cfg.parent.mkdir(parents=True, exist_ok=True)
+        cfg = self._config_file
         cfg.write_text(self._config(bins))
         try:
             self._kwokctl(bins, "create", "cluster", "--config", str(cfg))

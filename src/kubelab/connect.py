@@ -20,8 +20,9 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
 
     from .cluster import DEFAULT_NAME, LocalCluster
 
-    kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG") or None
-    context = context or os.environ.get("KUBELAB_CONTEXT") or None
+    if not cluster:  # an explicit embedded cluster wins over the environment
+        kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG") or None
+        context = context or os.environ.get("KUBELAB_CONTEXT") or None
     if kubeconfig or context:
         where = f"context {context or '(current)'} of {kubeconfig or 'the default kubeconfig'}"
         fix = "check the context name with `kubectl config get-contexts` and that the cluster is up"
