@@ -259,8 +259,14 @@ class LocalCluster:
                            metricsServerManifests=[str(repo_root() / "cluster" / "metrics-server")])
         docs = [{"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
                  "options": options}]
-        stages = (repo_root() / "cluster" / "stages" / "lifecycle.yaml").read_text()
-        return yaml.safe_dump_all(docs, sort_keys=False) + "---\n" + stages
+        # `kubectl logs` on a simulated pod returns this file, whose every line says it is simulated.
+        docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
+                     "metadata": {"name": "simulated-logs"},
+                     "spec": {"selector": {}, "logs": [{
+                         "containers": [], "follow": False,
+                         "logsFile": str(repo_root() / "cluster" / "simulated-container.log")}]}})
+        stages = [p.read_text() for p in sorted((repo_root() / "cluster" / "stages").glob("*.yaml"))]
+        return "---\n".join([yaml.safe_dump_all(docs, sort_keys=False), *stages])
 
     def _create(self, bins: dict[str, Path]) -> None:
         self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
