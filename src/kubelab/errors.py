@@ -32,3 +32,45 @@ class PortInUse(KubelabError):
 
 class ConfigError(KubelabError):
     """A configuration file (for example the node-pool file) is malformed or invalid."""
+
+
+class ManifestError(KubelabError):
+    """A manifest could not be read or was refused: malformed YAML, unknown kind, invalid field."""
+
+    def __init__(self, problem: str, fix: str | None = None, *, source: str | None = None,
+                 line: int | None = None, kind: str | None = None, name: str | None = None):
+        self.source, self.line, self.kind, self.name = source, line, kind, name
+        super().__init__(problem, fix)
+
+
+class Forbidden(ManifestError):
+    """The API server's RBAC said no: who tried which verb on which resource."""
+
+    def __init__(self, problem: str, fix: str | None = None, *, user: str | None = None,
+                 verb: str | None = None, resource: str | None = None, namespace: str | None = None, **kw):
+        self.user, self.verb, self.resource, self.namespace = user, verb, resource, namespace
+        super().__init__(problem, fix, **kw)
+
+
+class WaitTimeout(KubelabError):
+    """A wait ran out of time without the object reaching the wanted state (nor a failure state)."""
+
+
+class RolloutFailed(KubelabError):
+    """The object reached a failure state (ImagePullBackOff, CrashLoopBackOff, FailedScheduling, ...)."""
+
+    def __init__(self, problem: str, fix: str | None = None, *, reason: str | None = None,
+                 obj: str | None = None):
+        self.reason, self.obj = reason, obj
+        super().__init__(problem, fix)
+
+
+class CheckFailed(KubelabError, AssertionError):
+    """A grading check failed. An AssertionError, so nbgrader counts it as a failed test."""
+
+    def __init__(self, problem: str, hint: str | None = None):
+        self.hint = hint
+        super().__init__(problem, hint)
+
+    def __str__(self) -> str:
+        return f"{self.problem}\n  hint: {self.hint}" if self.hint else self.problem

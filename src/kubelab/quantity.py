@@ -1,0 +1,23 @@
+"""Kubernetes quantities ("500m", "1Gi", "2") parsed in one place, on top of the official client's parser."""
+from __future__ import annotations
+
+from kubernetes.utils import parse_quantity
+
+
+def to_float(q: str | int | float | None) -> float:
+    """Any quantity as a plain number (cores for CPU, bytes for memory, a count for GPUs); None -> 0."""
+    if q is None or q == "":
+        return 0.0
+    return float(parse_quantity(q))
+
+
+def cpu_cores(q) -> float:
+    return to_float(q)
+
+
+def mem_bytes(q) -> float:
+    return to_float(q)
+
+
+def mem_gib(q) -> float:
+    return to_float(q) / 2**30
