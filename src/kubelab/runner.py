@@ -40,6 +40,7 @@ def run(paths: list[str | Path], output_dir: str | Path = "out/executed", parame
     out.mkdir(parents=True, exist_ok=True)
     if cluster:  # the kernel inherits the environment: kl.connect() then picks this cluster
         os.environ["KUBELAB_CLUSTER"] = cluster
+    os.environ["KUBELAB_HEADLESS"] = "1"  # widgets render a static snapshot: nobody can press Stop
     results = []
     for nb in expand(paths):
         target = out / nb.name
