@@ -5,6 +5,7 @@ simulated by kwok. Everything runs as the current user on 127.0.0.1; nothing tou
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -137,22 +138,25 @@ class LocalCluster:
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
         started = time.monotonic()
-        if self.exists():
-            # Created before: some or all components are down (stopped, killed, machine restarted).
-            port = self.api_port()
-            self._stop_processes()
-            if port and not port_free(port, wait=10):
-                raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
-                                f"stop that process, or recreate the cluster: `kubelab cluster down "
-                                f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
-            self._kwokctl(bins, "start", "cluster")
-            verb = "restarted"
-        else:
-            if self.port and not port_free(self.port):
-                raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use",
-                                "pick another with --port, or leave --port out to get a free one")
-            self._create(bins)
-            verb = "started"
+        # kwokctl picks free ports by looking at the clusters that exist; two `up`s at once (a test run
+        # beside a learner) could pick the same ones, so starts are serialised.
+        with self._start_lock():
+            if self.exists():
+                # Created before: some or all components are down (stopped, killed, machine restarted).
+                port = self.api_port()
+                self._stop_processes()
+                if port and not port_free(port, wait=10):
+                    raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
+                                    f"stop that process, or recreate the cluster: `kubelab cluster down "
+                                    f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
+                self._kwokctl(bins, "start", "cluster")
+                verb = "restarted"
+            else:
+                if self.port and not port_free(self.port):
+                    raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use",
+                                    "pick another with --port, or leave --port out to get a free one")
+                self._create(bins)
+                verb = "started"
         if not self.running(wait=30):
             raise ClusterUnavailable(f"cluster {self.name!r} started but its API server is not ready after 30 s",
                                      f"see `kubelab cluster logs kube-apiserver --name {self.name}`")
@@ -220,6 +224,13 @@ class LocalCluster:
         self.down(delete=self.delete_on_exit)
 
     # -- internals ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _start_lock(self):
+        self.kwok_workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.kwok_workdir / ".start.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def _env(self) -> dict[str, str]:
         return {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
 
