@@ -29,7 +29,11 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = 
 def local_cluster():
     """The project's own cluster (real etcd + apiserver + controllers + scheduler, kwok nodes)."""
     cluster = LocalCluster(CLUSTER_NAME, progress=False)
-    cluster.up()
+    try:
+        cluster.up()
+    except Exception:
+        cluster.down(delete=True)  # leave no half-made cluster behind
+        raise
     yield cluster
     cluster.down(delete=True)
 

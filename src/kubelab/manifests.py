@@ -1,0 +1,342 @@
+"""apply() / delete(): YAML manifests to a live cluster by server-side apply, in a safe order, with errors
+that name the file, the line or the object and say how to fix it.
+
+    kl.manifests.apply(api, "labs/03/")                     # every *.yaml / *.yml in the folder
+    kl.manifests.apply(api, open("app.yaml").read(), namespace="team-a", dry_run=True)
+
+Secret values (data / stringData) never appear in an error message.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from pathlib import Path
+
+import yaml
+
+from .errors import Forbidden, ManifestError
+
+# Dependencies first: namespaces and CRDs before what lives in them, RBAC before the workloads that use it,
+# config before the pods that mount it. Kinds not listed go last. delete() walks the list backwards.
+KIND_ORDER = [
+    ("Namespace",), ("CustomResourceDefinition",), ("PriorityClass",), ("StorageClass",), ("DeviceClass",),
+    ("ServiceAccount",), ("Role", "ClusterRole"), ("RoleBinding", "ClusterRoleBinding"),
+    ("ResourceQuota", "LimitRange"), ("ConfigMap", "Secret"), ("PersistentVolume", "PersistentVolumeClaim"),
+    ("Service",), ("ResourceClaimTemplate", "ResourceClaim"),
+    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"),
+    ("Ingress", "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget"),
+]
+_RANK = {kind: i for i, kinds in enumerate(KIND_ORDER) for kind in kinds}
+CRD_WAIT_S = 15  # how long a kind defined by a CRD of the same apply may take to appear in discovery
+
+
+def rank(kind: str) -> int:
+    return _RANK.get(kind, len(KIND_ORDER))
+
+
+def ordered(objects: list, reverse: bool = False) -> list:
+    """Objects (dicts, or (dict, origin) pairs) sorted by kind; stable, so file order is kept within a kind."""
+    def kind(o):
+        return (o[0] if isinstance(o, tuple) else o).get("kind", "")
+    return sorted(objects, key=lambda o: rank(kind(o)), reverse=reverse)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+def load(source, namespace: str | None = None) -> list[tuple[dict, str]]:
+    """Every object of `source` as (object, origin), checked for apiVersion, kind, metadata.name, and
+    for a metadata.namespace that contradicts `namespace`.
+
+    `source`: a file path, a folder (its *.yaml / *.yml, sorted), a YAML string, a dict or a list of dicts.
+    """
+    pairs = []
+    for text_or_obj, origin in _sources(source):
+        docs = _parse(text_or_obj, origin) if isinstance(text_or_obj, str) else [text_or_obj]
+        for doc in docs:
+            items = doc.get("items", []) if _is_list(doc) else [doc]  # a kind: List is its items
+            pairs += [(_checked(obj, origin, namespace), origin) for obj in items]
+    return pairs
+
+
+def _sources(source):
+    if isinstance(source, dict):
+        return [(source, "<dict>")]
+    if isinstance(source, (list, tuple)):
+        return [(obj, f"<list item {i}>") for i, obj in enumerate(source)]
+    if isinstance(source, Path) or (isinstance(source, str) and _looks_like_path(source)):
+        return _files(Path(source))
+    if isinstance(source, str):
+        return [(source, "<string>")]
+    raise TypeError(f"source must be a path, a YAML string, a dict or a list of dicts, not {type(source).__name__}")
+
+
+def _looks_like_path(text: str) -> bool:
+    # Any manifest has a "key: value"; a path has neither ": " nor a line break.
+    return "\n" not in text and ": " not in text
+
+
+def _files(path: Path) -> list[tuple[str, str]]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise ManifestError(f"no .yaml or .yml file in folder {path}", "check the path, or pass a file",
+                                source=str(path))
+    elif path.is_file():
+        files = [path]
+    else:
+        raise ManifestError(f"manifest {path} does not exist", "check the path (relative paths start from the "
+                            f"current folder, {Path.cwd()})", source=str(path))
+    return [(f.read_text(), str(f)) for f in files]
+
+
+def _parse(text: str, origin: str) -> list[dict]:
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as err:
+        # Built from the problem and the line only: str(err) quotes the offending line, which may hold a secret.
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        where = f"{origin}, line {line}" if line else origin
+        what = "; ".join(x for x in (getattr(err, "context", None), getattr(err, "problem", None)) if x)
+        raise ManifestError(f"malformed YAML in {where}: {what or type(err).__name__}",
+                            f"fix the YAML around line {line}: indent with spaces (never tabs), the same depth "
+                            "for siblings, ': ' after every key, and quote values that contain ': ' or ' #'",
+                            source=origin, line=line) from None
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise ManifestError(f"a document in {origin} is a {type(doc).__name__}, not a Kubernetes object",
+                                "each document (separated by ---) must be a mapping with apiVersion, kind, "
+                                "metadata", source=origin)
+    return docs
+
+
+def _is_list(doc) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list)
+
+
+def _checked(obj, origin: str, namespace: str | None) -> dict:
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{origin}: expected a Kubernetes object (a mapping), got {type(obj).__name__}",
+                            source=origin)
+    kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
+    missing = [f for f, v in (("apiVersion", obj.get("apiVersion")), ("kind", kind),
+                              ("metadata.name", name)) if not isinstance(v, str) or not v]
+    if missing:
+        label = f"{kind or '?'}/{name or '?'}"
+        raise ManifestError(f"a document in {origin} ({label}) has no {', '.join(missing)}",
+                            "every object needs apiVersion (e.g. apps/v1), kind (e.g. Deployment) and "
+                            "metadata.name; `kubectl explain <kind>` shows the apiVersion",
+                            source=origin, kind=kind, name=name)
+    own = obj["metadata"].get("namespace")
+    if namespace and own and own != namespace:
+        raise ManifestError(f"{kind}/{name} in {origin} says namespace {own!r} but namespace={namespace!r} "
+                            "was asked for", "remove metadata.namespace from the manifest, or pass the same "
+                            "namespace", source=origin, kind=kind, name=name)
+    return obj
+
+
+# -- talking to the cluster ----------------------------------------------------------------------
+
+def apply(api, source, namespace: str | None = None, field_manager: str = "kubelab",
+          dry_run: bool = False) -> list[dict]:
+    """Server-side apply every object of `source` (see `load`), dependencies first; returns them as the
+    API server stored them (or would have, with `dry_run`).
+
+    Namespaced objects without metadata.namespace go to `namespace`, else "default". Stops at the first
+    object the API server refuses, with a ManifestError (Forbidden for RBAC) naming it, its source and
+    the objects already applied before it. With dry_run, objects whose namespace is created by the same
+    manifests are refused (the namespace does not exist yet), as with `kubectl apply --dry-run=server`.
+    """
+    from kubernetes import dynamic
+    from kubernetes.client.exceptions import ApiException
+
+    dyn = dynamic.DynamicClient(api)
+    applied, crd_seen = [], False
+    for obj, origin in ordered(load(source, namespace)):
+        res = _resource(dyn, obj, origin, CRD_WAIT_S if crd_seen else 0)
+        ns = _ns(res, obj, namespace)
+        params = [("fieldValidation", "Strict")] + ([("dryRun", "All")] if dry_run else [])
+        try:
+            out = res.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=ns,
+                                        field_manager=field_manager, force_conflicts=True, query_params=params)
+        except ApiException as err:
+            raise _api_error(err, obj, origin, applied, res, ns) from None
+        applied.append(out.to_dict())
+        crd_seen = crd_seen or obj["kind"] == "CustomResourceDefinition"
+    return applied
+
+
+def delete(api, source, namespace: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
+    """Delete every object of `source` in reverse dependency order; already-absent objects are skipped.
+
+    Returns "Kind/name" of what was deleted. With wait, returns only once they are all gone."""
+    from kubernetes import dynamic
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    dyn = dynamic.DynamicClient(api)
+    deleted = []
+    for obj, origin in ordered(load(source, namespace), reverse=True):
+        res = _resource(dyn, obj, origin)
+        ns, name = _ns(res, obj, namespace), obj["metadata"]["name"]
+        try:
+            res.delete(name=name, namespace=ns)
+        except NotFoundError:
+            continue
+        except ApiException as err:
+            raise _api_error(err, obj, origin, [], res, ns, verb="delete") from None
+        deleted.append((res, name, ns))
+    if wait:
+        _wait_gone(deleted, timeout)
+    return [f"{res.kind}/{name}" for res, name, _ in deleted]
+
+
+def _wait_gone(objects, timeout: float) -> None:
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    deadline = time.monotonic() + timeout
+    for res, name, ns in objects:
+        while True:
+            try:
+                res.get(name=name, namespace=ns)
+            except NotFoundError:
+                break
+            if time.monotonic() > deadline:
+                raise ManifestError(f"{res.kind}/{name} still exists {timeout:.0f} s after its deletion",
+                                    f"look for finalizers: `kubectl get {res.name} {name} -o yaml`",
+                                    kind=res.kind, name=name)
+            time.sleep(0.2)
+
+
+def _ns(res, obj: dict, namespace: str | None) -> str | None:
+    if not res.namespaced:
+        return None
+    return obj["metadata"].get("namespace") or namespace or "default"
+
+
+def _resource(dyn, obj: dict, origin: str, wait_s: float = 0):
+    """The API resource serving obj's apiVersion/kind; waits up to wait_s for a just-applied CRD's kind."""
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+        except ResourceNotFoundError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)  # each miss refreshes the discovery cache
+    kind, version, name = obj["kind"], obj["apiVersion"], obj["metadata"]["name"]
+    raise ManifestError(f"unknown kind {kind} in apiVersion {version} ({kind}/{name} in {origin})",
+                        "check the spelling and the apiVersion: `kubectl api-resources` lists every kind "
+                        "with its API group, `kubectl explain <kind>` its version; a custom kind exists "
+                        "only once its CustomResourceDefinition is applied", source=origin, kind=kind, name=name)
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+_FORBIDDEN = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]*)"'
+                        r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<namespace>[^"]*)")?')
+
+
+def _status(err) -> dict:
+    try:
+        body = json.loads(err.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    return body if isinstance(body, dict) else {}
+
+
+def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | None,
+               verb: str = "apply") -> ManifestError:
+    """One readable ManifestError (or Forbidden) for an API server refusal of `obj`."""
+    status = _status(err)
+    message = _redact(status.get("message") or f"{err.status} {err.reason}", obj)
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    label = f"{kind}/{name}" + (f" in namespace {ns}" if ns else "") + f" ({origin})"
+    meta = dict(source=origin, kind=kind, name=name)
+    if err.status == 403:
+        error = _forbidden(message, label, verb, meta)
+    elif err.status == 422:
+        causes = (status.get("details") or {}).get("causes") or []
+        listed = "".join(f"\n  - {c.get('field', '?')}: {_redact(c.get('message', ''), obj)}" for c in causes)
+        error = ManifestError(f"the API server refused {label} as invalid:{listed or ' ' + message}",
+                              f"correct those fields; `kubectl explain {res.name}.<field>` describes each", **meta)
+    elif _field_error(status):
+        message = _strict_message(res, obj, ns) or re.sub(r"^failed to create typed patch object \([^)]*\): ",
+                                                          "", message)
+        error = ManifestError(f"{label} has a field the schema does not accept: {message}",
+                              f"check the spelling, the type and the indentation of that field; `kubectl "
+                              f"explain {res.name} --recursive` lists the valid ones", **meta)
+    elif err.status == 404 and (status.get("details") or {}).get("kind") == "namespaces":
+        error = ManifestError(f"cannot {verb} {label}: {message}", f"create the namespace first (a Namespace "
+                              f"document in the manifests, or `kubectl create namespace {ns}`)", **meta)
+    else:
+        error = ManifestError(f"the API server refused {label}: {message}",
+                              "the message above is the API server's own: fix what it names, then apply again",
+                              **meta)
+    if applied:  # nothing half-applied silently
+        error.problem += "\n  applied before it: " + ", ".join(
+            f"{o['kind']}/{o['metadata']['name']}" for o in applied)
+        error.args = (error.problem,)
+    return error
+
+
+def _forbidden(message: str, label: str, verb: str, meta: dict) -> Forbidden:
+    m = _FORBIDDEN.search(message)
+    who = m.groupdict() if m else {}
+    user, verb = who.get("user"), who.get("verb") or verb
+    resource, namespace = who.get("resource"), who.get("namespace")
+    target = f"{resource or meta['kind']}" + (f" -n {namespace}" if namespace else "")
+    return Forbidden(f"forbidden: {user or 'you'} may not {verb} {label}\n  API server: {message}",
+                     f"you may only touch what your Role allows; check with `kubectl auth can-i {verb} {target}`, "
+                     "work in your own namespace, or ask the cluster admin for a RoleBinding",
+                     user=user, verb=verb, resource=resource, namespace=namespace, **meta)
+
+
+def _field_error(status: dict) -> bool:
+    # An apply patch with a field the schema lacks (or of the wrong type) is refused with a 500 "failed to
+    # create typed patch object" (whatever fieldValidation says); a create with a 400 "strict decoding error".
+    message = status.get("message") or ""
+    return "failed to create typed patch object" in message or "strict decoding error" in message
+
+
+def _strict_message(res, obj: dict, ns: str | None) -> str | None:
+    """The API server's strict-validation message ('unknown field "spec.replica"', every field listed),
+    asked for with a dry-run create: its answer to an apply patch names the fields less clearly."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        res.create(body=obj, namespace=ns, dry_run="All", query_params=[("fieldValidation", "Strict")])
+    except ApiException as err:
+        message = _status(err).get("message") or ""
+        found = re.findall(r'unknown field "[^"]*"|duplicate field "[^"]*"', message)
+        return _redact(", ".join(found), obj) if found else None
+    return None
+
+
+def _redact(text: str, obj: dict) -> str:
+    """text with every value of a Secret's data/stringData (as written, and decoded) replaced."""
+    if obj.get("kind") != "Secret":
+        return text
+    for value in _secret_values(obj):
+        # Whole words only, so that a value "1" leaves "v1" alone but not "Value:1".
+        text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "<redacted>", text)
+    return text
+
+
+def _secret_values(obj: dict) -> list[str]:
+    values = []
+    for field in ("data", "stringData"):
+        for value in (obj.get(field) or {}).values():
+            if value is None or str(value) == "":
+                continue
+            values.append(str(value))
+            if field == "data":
+                try:
+                    values.append(base64.b64decode(str(value), validate=True).decode())
+                except (ValueError, UnicodeDecodeError):
+                    pass
+    return sorted(values, key=len, reverse=True)  # longest first, so a value inside another still goes

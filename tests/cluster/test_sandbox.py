@@ -1,0 +1,115 @@
+"""Learner sandboxes against the real API server and its RBAC."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from kubelab import manifests, sandbox, wait
+from kubelab.errors import Forbidden
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def learners(api):
+    """Fresh learner names for one test; their namespaces are removed afterwards."""
+    names = [f"l{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    yield names
+    for name in names:
+        sandbox.cleanup(api, name)
+
+
+def configmap(name="notes"):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
+
+
+def deployment(name="web"):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+
+
+def namespaces(api, learner):
+    items = client.CoreV1Api(api).list_namespace(label_selector=f"{sandbox.LEARNER_LABEL}={learner}").items
+    return {ns.metadata.name: ns for ns in items if ns.metadata.deletion_timestamp is None}
+
+
+def test_sandbox_is_labelled_idempotent_and_its_account_works_only_there(api, namespace, learners):
+    box = sandbox.sandbox(api, "lab01", learners[0])
+    assert box.namespace == f"{learners[0]}-lab01"
+    assert sandbox.sandbox(api, "lab01", learners[0]) == box  # idempotent
+    labels = namespaces(api, learners[0])[box.namespace].metadata.labels
+    assert labels[sandbox.LEARNER_LABEL] == learners[0] and labels[sandbox.LAB_LABEL] == "lab01"
+
+    as_learner = box.client()
+    assert as_learner.configuration.cert_file is None  # the admin's certificate did not travel
+    wait_for(lambda: _try(manifests.apply, as_learner, deployment(), namespace=box.namespace),
+             what="the learner's RoleBinding to take effect")
+    assert wait.rollout(as_learner, "Deployment", "web", box.namespace, timeout=60)["status"]["readyReplicas"] == 1
+
+    with pytest.raises(Forbidden) as info:
+        manifests.apply(as_learner, deployment(), namespace=namespace)
+    assert info.value.user == box.user and info.value.namespace == namespace
+    with pytest.raises(ApiException) as denied:  # no RBAC for learners, even in their own namespace
+        client.RbacAuthorizationV1Api(as_learner).create_namespaced_role(
+            box.namespace, {"metadata": {"name": "more"}, "rules": []})
+    assert denied.value.status == 403
+    # Secrets: full rights in the own namespace (see the module doc for why)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"a": "b"}}
+    manifests.apply(as_learner, secret, namespace=box.namespace)
+    assert client.CoreV1Api(as_learner).read_namespaced_secret("s", box.namespace).data["a"]
+
+
+def test_reset_wipes_only_that_labs_namespace(api, namespace, learners):
+    lab1, lab2 = sandbox.sandbox(api, "lab01", learners[0]), sandbox.sandbox(api, "lab02", learners[0])
+    for box in (lab1, lab2):
+        manifests.apply(api, configmap(), namespace=box.namespace)
+    manifests.apply(api, configmap(), namespace=namespace)
+
+    again = sandbox.reset(api, "lab01", learners[0])
+    core = client.CoreV1Api(api)
+    assert again.namespace == lab1.namespace
+    assert [cm.metadata.name for cm in core.list_namespaced_config_map(lab1.namespace).items
+            if cm.metadata.name == "notes"] == []
+    assert core.read_namespaced_config_map("notes", lab2.namespace)
+    assert core.read_namespaced_config_map("notes", namespace)
+    assert set(namespaces(api, learners[0])) == {lab1.namespace, lab2.namespace}
+    # the recreated namespace has its account again, and a fresh token works
+    wait_for(lambda: _try(manifests.apply, again.client(), configmap("after"), namespace=again.namespace),
+             what="the recreated RoleBinding to take effect")
+
+
+def test_cleanup_removes_only_that_learners_namespaces(api, namespace, learners):
+    alice, bob = learners
+    mine = {sandbox.sandbox(api, lab, alice).namespace for lab in ("lab01", "lab02")}
+    theirs = sandbox.sandbox(api, "lab01", bob).namespace
+
+    assert set(sandbox.cleanup(api, alice, wait=True)) == mine
+    core = client.CoreV1Api(api)
+    names = {ns.metadata.name for ns in core.list_namespace().items}
+    assert not mine & names
+    assert {theirs, namespace, "default", "kube-system"} <= names
+    assert sandbox.cleanup(api, alice) == []
+
+
+def _try(fn, *args, **kw):
+    try:
+        return fn(*args, **kw)
+    except Forbidden:
+        return None
+
+
+def test_a_namespace_that_is_not_the_learners_sandbox_is_left_alone(api, namespace, learners):
+    from kubelab.errors import KubelabError
+
+    prefix, lab = namespace.split("-", 1)  # the fixture's namespace "t-<hex>" as learner "t", lab "<hex>"
+    for action in (sandbox.sandbox, sandbox.reset):
+        with pytest.raises(KubelabError, match="not a sandbox"):
+            action(api, lab, prefix)
+    assert client.CoreV1Api(api).read_namespace(namespace).metadata.deletion_timestamp is None
+    sandbox.sandbox(api, "x-y", learners[0])  # learner "<l>" lab "x-y" and learner "<l>-x" lab "y" collide
+    with pytest.raises(KubelabError, match=f"belongs to learner {learners[0]}"):
+        sandbox.sandbox(api, "y", f"{learners[0]}-x")
