@@ -30,7 +30,7 @@ class Tool:
     module: str                    # the pinned module; its version names the build
     binaries: dict[str, str]       # output binary -> Go package
     optional: bool = False         # a failed build is reported, not fatal
-    ldflags: tuple[str, ...] = field(default=())
+    ldflags: tuple[str, ...] = field(default=())  # "{version}" is replaced by the module version
 
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
@@ -57,7 +57,9 @@ TOOLS: tuple[Tool, ...] = (
     }),
     # Helm 4 takes the Kubernetes version it assumes (.Capabilities.KubeVersion) from the
     # client-go version it is built with; cluster/go/helm pins client-go v0.36.x -> v1.36.
-    Tool("helm", "helm.sh/helm/v4", {"helm": "helm.sh/helm/v4/cmd/helm"}),
+    Tool("helm", "helm.sh/helm/v4", {"helm": "helm.sh/helm/v4/cmd/helm"},
+         ldflags=("-X helm.sh/helm/v4/internal/version.version={version}",
+                  "-X helm.sh/helm/v4/internal/version.gitTreeState=clean")),
     Tool("kubeconform", "github.com/yannh/kubeconform",
          {"kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform"}),
     Tool("kube-score", "github.com/zegl/kube-score",
@@ -90,8 +92,9 @@ def module_version(tool: Tool) -> str:
 
 
 def ldflags(tool: Tool) -> str:
-    extra = _kube_ldflags(module_version(tool)) if tool.name == "kubernetes" else tool.ldflags
-    return " ".join(("-s", "-w") + tuple(extra))
+    version = module_version(tool)
+    extra = _kube_ldflags(version) if tool.name == "kubernetes" else (f.format(version=version) for f in tool.ldflags)
+    return " ".join(("-s", "-w", *extra))
 
 
 def build_dir(tool: Tool) -> Path:

@@ -30,6 +30,7 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
             api = config.new_client_from_config(str(kubeconfig) if kubeconfig else None, context=context)
         except Exception as err:
             raise ClusterUnavailable(f"cannot load {where}: {err}", fix) from None
+        api.kubelab_kubeconfig, api.kubelab_context = (str(kubeconfig) if kubeconfig else None), context
     else:
         local = LocalCluster(cluster or os.environ.get("KUBELAB_CLUSTER") or DEFAULT_NAME)
         where = f"the embedded cluster {local.name!r}"
@@ -38,6 +39,7 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
         if not local.kubeconfig.is_file():
             raise ClusterUnavailable(f"cluster not running: {where} has not been started", fix)
         api = local.api_client()
+        api.kubelab_kubeconfig, api.kubelab_context = str(local.kubeconfig), local.context
     try:
         client.VersionApi(api).get_code(_request_timeout=timeout)
     except Exception as err:

@@ -124,7 +124,7 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120) -> 
     learner = learner_name(learner)
     lab_label = _dns_safe(lab, 63)
     namespace = namespace_name(lab, learner)
-    _wait_deleted(api, namespace, timeout)
+    wait_namespace_gone(api, namespace, timeout)
     _check_owner(api, namespace, learner, lab_label)
     manifests.apply(api, _objects(namespace, learner, lab_label))
     return Sandbox(api, namespace, learner, lab_label)
@@ -135,8 +135,8 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sa
     Tokens from the old Sandbox.client() stop working: call client() again."""
     namespace = namespace_name(lab, learner)
     _check_owner(api, namespace, learner_name(learner), _dns_safe(lab, 63))
-    _delete_namespace(api, namespace)
-    _wait_deleted(api, namespace, timeout)
+    delete_namespace(api, namespace)
+    wait_namespace_gone(api, namespace, timeout)
     return sandbox(api, lab, learner, timeout)
 
 
@@ -147,10 +147,10 @@ def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float 
     selector = f"{LEARNER_LABEL}={learner_name(learner)}"
     names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace(label_selector=selector).items]
     for name in names:
-        _delete_namespace(api, name)
+        delete_namespace(api, name)
     if wait:
         for name in names:
-            _wait_deleted(api, name, timeout)
+            wait_namespace_gone(api, name, timeout)
     return names
 
 
@@ -173,7 +173,7 @@ def _check_owner(api, namespace: str, learner: str, lab: str) -> None:
                            "it was left untouched", "pick another lab name (or learner name)")
 
 
-def _delete_namespace(api, name: str) -> None:
+def delete_namespace(api, name: str) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -184,7 +184,7 @@ def _delete_namespace(api, name: str) -> None:
             raise
 
 
-def _wait_deleted(api, name: str, timeout: float) -> None:
+def wait_namespace_gone(api, name: str, timeout: float) -> None:
     """Return once namespace `name` is absent, or not being deleted (the namespace controller empties a
     deleted namespace first: a few seconds)."""
     from kubernetes import client

@@ -1,0 +1,51 @@
+"""Set-up and clean-up shared by every notebook: one fresh namespace, one line saying which cluster this is."""
+from __future__ import annotations
+
+import time
+
+from kubernetes import client
+
+from .errors import KubelabError
+from .pools import SIMULATED_LABEL
+from .sandbox import delete_namespace, wait_namespace_gone
+
+LESSON_LABEL = "kubelab.io/lesson"
+
+
+def describe(api) -> str:
+    """One line: which cluster this is, its version, and what on it is simulated."""
+    version = client.VersionApi(api).get_code().git_version
+    nodes = client.CoreV1Api(api).list_node().items
+    simulated = sum((n.metadata.labels or {}).get(SIMULATED_LABEL) == "true" for n in nodes)
+    where = api.configuration.host
+    if simulated:
+        return (f"Cluster {where}: Kubernetes {version}, real control plane (API server, scheduler, controllers, "
+                f"RBAC, quotas); {simulated}/{len(nodes)} nodes SIMULATED by KWOK: no containers run, "
+                "so logs, resource usage and GPU telemetry shown here are simulated.")
+    return f"Cluster {where}: Kubernetes {version}, {len(nodes)} real nodes."
+
+
+def start(api, namespace: str, timeout: float = 120) -> str:
+    """(Re)create the lesson's namespace empty, so a notebook can run twice in a row. Prints `describe()`."""
+    delete_namespace(api, namespace)
+    wait_namespace_gone(api, namespace, timeout)
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": namespace, "labels": {LESSON_LABEL: "true"}}})
+    # Pods are refused until the namespace's default ServiceAccount exists (a controller adds it).
+    deadline = time.monotonic() + timeout
+    while not core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items:
+        if time.monotonic() > deadline:
+            raise KubelabError(f"namespace {namespace} has no default ServiceAccount after {timeout:.0f} s",
+                               "check the kube-controller-manager (`kubelab cluster status`)")
+        time.sleep(0.2)
+    line = describe(api)
+    print(line)
+    print(f"Namespace {namespace} is ready (empty).")
+    return line
+
+
+def cleanup(api, namespace: str, timeout: float = 120) -> None:
+    """Delete the lesson's namespace and wait until it is gone."""
+    delete_namespace(api, namespace)
+    wait_namespace_gone(api, namespace, timeout)
+    print(f"Namespace {namespace} deleted.")

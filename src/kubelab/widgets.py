@@ -1,0 +1,140 @@
+"""Live ipywidgets for notebooks: a cluster dashboard and a replica slider.
+
+Headless runs (papermill, `kubelab run`, CI) have no one to click Stop, so each widget renders one static
+snapshot instead of starting a refresh loop. `kubelab run` sets KUBELAB_HEADLESS=1; pass headless=...
+to override.
+"""
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+
+import pandas as pd
+
+from . import gpu, observe, plots
+
+POD_COLUMNS = ["pod", "status", "ready", "node", "pool", "restarts", "gpu_request", "dra_devices"]
+
+
+def is_headless() -> bool:
+    if os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0"):
+        return True
+    try:
+        from IPython import get_ipython
+        return get_ipython() is None or not hasattr(get_ipython(), "kernel")
+    except ImportError:
+        return True
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class Dashboard:
+    """Pod table, GPU allocation per node and GPU utilization for one namespace."""
+
+    def __init__(self, api, namespace: str, every: float = 3.0, max_rows: int = 30):
+        self.api, self.namespace, self.every, self.max_rows = api, namespace, every, max_rows
+        self.telemetry = gpu.telemetry(api)
+
+    def snapshot(self) -> dict:
+        """One refresh worth of data: pods, nodes and GPU rows (DataFrames) and a summary line."""
+        pods = observe.pods(self.api, self.namespace)
+        nodes = observe.nodes(self.api)
+        gpus = self.telemetry.sample()
+        by_status = pods["status"].value_counts().to_dict() if len(pods) else {}
+        summary = (f"{self.namespace}: {len(pods)} pods "
+                   f"({', '.join(f'{n} {s}' for s, n in sorted(by_status.items())) or 'none'}) · "
+                   f"GPUs requested {int(nodes['gpu_requested'].sum())}/{int(nodes['gpu_allocatable'].sum())} · "
+                   f"telemetry: {self.telemetry.describe()}")
+        return {"pods": pods, "nodes": nodes, "gpus": gpus, "summary": summary}
+
+    def figure(self, snap: dict):
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+        plots.node_allocation(snap["nodes"], resource="gpu", ax=left)
+        gpus = snap["gpus"]
+        busy = gpus[gpus["pod"].fillna("") != ""] if len(gpus) else gpus
+        plots.gpu_utilization(busy if len(busy) else gpus, ax=right)
+        fig.tight_layout()
+        return fig
+
+    def render_static(self) -> None:
+        """What a headless run shows: the same three views, once."""
+        from IPython.display import HTML, display
+
+        snap = self.snapshot()
+        display(HTML(f"<b>{snap['summary']}</b> (static snapshot: headless run)"))
+        display(self._table(snap["pods"]))
+        fig = self.figure(snap)
+        display(fig)
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+    def _table(self, pods: pd.DataFrame) -> pd.DataFrame:
+        cols = [c for c in POD_COLUMNS if c in pods.columns]
+        return pods[cols].head(self.max_rows)
+
+    def widget(self, duration: float = 600):
+        """The live widget; a background thread refreshes it until Stop (or `duration` seconds)."""
+        import ipywidgets as w
+
+        header, table, image = w.HTML(), w.HTML(), w.Image(format="png")
+        stop = w.Button(description="Stop", button_style="warning", icon="stop")
+        stopped = threading.Event()
+        stop.on_click(lambda _: stopped.set())
+
+        def refresh():
+            snap = self.snapshot()
+            header.value = f"<b>{snap['summary']}</b> · refreshed {time.strftime('%H:%M:%S')}"
+            table.value = self._table(snap["pods"]).to_html(index=False)
+            image.value = _png(self.figure(snap))
+
+        def loop():
+            deadline = time.monotonic() + duration
+            while not stopped.wait(self.every) and time.monotonic() < deadline:
+                try:
+                    refresh()
+                except Exception as err:  # keep the dashboard alive through a transient API error
+                    header.value = f"<b>refresh failed:</b> {err}"
+            stop.disabled, stop.description = True, "Stopped"
+
+        refresh()
+        threading.Thread(target=loop, daemon=True).start()
+        return w.VBox([w.HBox([header, stop]), image, table])
+
+
+def dashboard(api, namespace: str, every: float = 3.0, headless: bool | None = None, duration: float = 600):
+    """Show a live dashboard for `namespace` (a static snapshot when headless). Returns the widget or None."""
+    d = Dashboard(api, namespace, every)
+    if is_headless() if headless is None else headless:
+        d.render_static()
+        return None
+    return d.widget(duration)
+
+
+def replica_slider(api, name: str, namespace: str, max_replicas: int = 10, headless: bool | None = None):
+    """A slider that scales Deployment `name`; headless, it just reports the current replica count."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(api)
+    current = apps.read_namespaced_deployment_scale(name, namespace).spec.replicas
+    if is_headless() if headless is None else headless:
+        from IPython.display import display, HTML
+        display(HTML(f"deployment/{name}: {current} replicas (slider shown in JupyterLab; static in headless runs)"))
+        return None
+    import ipywidgets as w
+
+    slider = w.IntSlider(value=current, min=0, max=max_replicas, description=f"{name} replicas",
+                         continuous_update=False, style={"description_width": "initial"})
+    slider.observe(lambda ch: apps.patch_namespaced_deployment_scale(
+        name, namespace, {"spec": {"replicas": ch["new"]}}), names="value")
+    return slider
