@@ -1,11 +1,12 @@
 # Two commands do everything on a fresh machine (Python >= 3.11 and Go >= 1.26 present):
-#   make run    set up, build the pinned Kubernetes binaries, start the embedded cluster, show its nodes
+#   make run    set up, build the pinned Kubernetes binaries, start the embedded cluster, open the course
+#               in JupyterLab (Ctrl-C stops JupyterLab; `make down` stops the cluster)
 #   make test   set up, then run the whole test suite against a cluster the tests start themselves
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test bench down clean
+.PHONY: setup up run notebooks test bench down clean
 
 $(BIN)/kubelab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +16,16 @@ $(BIN)/kubelab: pyproject.toml
 setup: $(BIN)/kubelab  ## Python environment + every pinned tool binary (cached; a no-op when built)
 	$(BIN)/kubelab build
 
-run: setup  ## start the embedded cluster and show its node pools
+up: setup  ## start the embedded cluster and show its node pools
 	$(BIN)/kubelab cluster up
 	eval "$$($(BIN)/kubelab cluster env)" && kubectl get nodes \
 	  -L kubelab.io/pool,nvidia.com/gpu.product,nvidia.com/gpu.count,nvidia.com/gpu.sharing-strategy
+
+run: up  ## ... and open the course (kubectl/helm on PATH in JupyterLab terminals)
+	eval "$$($(BIN)/kubelab cluster env)" && $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+notebooks: up  ## execute every notebook headless; executed copies in out/executed
+	$(BIN)/kubelab run notebooks/ --output out/executed
 
 test: setup
 	$(BIN)/python -m pytest

@@ -38,21 +38,31 @@ def run(paths: list[str | Path], output_dir: str | Path = "out/executed", parame
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if cluster:  # the kernel inherits the environment: kl.connect() then picks this cluster
-        os.environ["KUBELAB_CLUSTER"] = cluster
-    os.environ["KUBELAB_HEADLESS"] = "1"  # widgets render a static snapshot: nobody can press Stop
-    results = []
-    for nb in expand(paths):
-        target = out / nb.name
-        start = time.monotonic()
-        try:
-            pm.execute_notebook(str(nb), str(target), parameters=parameters or {}, cwd=str(nb.parent),
-                                progress_bar=False, execution_timeout=timeout, kernel_name="python3")
-            results.append(NotebookRun(nb.name, time.monotonic() - start, "ok", target))
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-            summary = getattr(err, "evalue", None) or str(err).strip().splitlines()[-1]
-            results.append(NotebookRun(nb.name, time.monotonic() - start, "failed", target, summary[:300]))
-    return results
+    # The kernel inherits this process's environment: kl.connect() then picks `cluster`, and widgets
+    # render a static snapshot (nobody can press Stop). Restored afterwards.
+    env = {"KUBELAB_HEADLESS": "1", **({"KUBELAB_CLUSTER": cluster} if cluster else {})}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return [_run_one(pm, nb, out, parameters or {}, timeout) for nb in expand(paths)]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_one(pm, nb: Path, out: Path, parameters: dict, timeout: int) -> NotebookRun:
+    target = out / nb.name
+    start = time.monotonic()
+    try:
+        pm.execute_notebook(str(nb), str(target), parameters=parameters, cwd=str(nb.parent),
+                            progress_bar=False, execution_timeout=timeout, kernel_name="python3")
+        return NotebookRun(nb.name, time.monotonic() - start, "ok", target)
+    except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+        summary = getattr(err, "evalue", None) or str(err).strip().splitlines()[-1]
+        return NotebookRun(nb.name, time.monotonic() - start, "failed", target, summary[:300])
 
 
 def table(results: list[NotebookRun]) -> str:
