@@ -1,0 +1,117 @@
+"""Resource usage from the metrics API (metrics.k8s.io, served by metrics-server) as DataFrames.
+
+On the embedded cluster the usage is simulated by KWOK (pod annotations kwok.x-k8s.io/usage-cpu and
+kwok.x-k8s.io/usage-memory); every row says so in its `simulated` column.
+
+    from kubelab import metrics
+    metrics.pod_usage(api, "default")
+    metrics.sample(metrics.pod_usage, every=5, duration=60, api=api, namespace="default")
+"""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from .errors import KubelabError
+from .observe import _labels, _nodes_by_name, _qty, _raw_pods, _simulated
+from .pools import POOL_LABEL
+
+GROUP, VERSION = "metrics.k8s.io", "v1beta1"
+SOURCE = "metrics.k8s.io"
+POD_USAGE_COLUMNS = ["time", "namespace", "pod", "container", "node", "cpu", "memory", "source", "simulated"]
+NODE_USAGE_COLUMNS = ["time", "node", "pool", "cpu", "memory", "source", "simulated"]
+
+
+def _unavailable(err) -> KubelabError:
+    status = getattr(err, "status", None)
+    why = ("metrics-server is not installed (no such API)" if status == 404
+           else f"metrics-server is not ready yet ({status} {getattr(err, 'reason', '')})".strip())
+    return KubelabError(f"metrics.k8s.io is not available: {why}",
+                        "install metrics-server (the embedded cluster runs it); after a pod starts, the first "
+                        "metrics take ~30-60 s (two scrapes): retry, e.g. with metrics.sample(...)")
+
+
+def _list(api, plural: str, namespace: str | None = None) -> list[dict]:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    custom = client.CustomObjectsApi(api)
+    try:
+        if namespace:
+            return custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
+        return custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
+    except ApiException as err:
+        if err.status in (404, 503):
+            raise _unavailable(err) from None
+        raise
+
+
+def pod_usage_frame(pod_metrics, pod_nodes: dict[tuple[str, str], str], nodes_by_name: dict) -> pd.DataFrame:
+    """PodMetrics objects as one row per container (pure).
+
+    pod_nodes: {(namespace, pod): node name}; nodes_by_name: {node name: Node dict}.
+    Columns: time (UTC Timestamp of the sample), namespace, pod, container, node, cpu (cores),
+    memory (bytes), source ("metrics.k8s.io"), simulated (bool: the pod's node is simulated).
+    """
+    rows = []
+    for m in pod_metrics:
+        meta = m["metadata"]
+        node = pod_nodes.get((meta.get("namespace", ""), meta["name"]), "")
+        for c in m.get("containers") or []:
+            rows.append({"time": m.get("timestamp"), "namespace": meta.get("namespace", ""), "pod": meta["name"],
+                         "container": c["name"], "node": node, "cpu": _qty(c["usage"].get("cpu")),
+                         "memory": _qty(c["usage"].get("memory")), "source": SOURCE,
+                         "simulated": _simulated(nodes_by_name.get(node))})
+    return _with_times(pd.DataFrame(rows, columns=POD_USAGE_COLUMNS))
+
+
+def node_usage_frame(node_metrics, nodes_by_name: dict) -> pd.DataFrame:
+    """NodeMetrics objects as one row per node (pure). Columns: time, node, pool, cpu (cores), memory
+    (bytes), source ("metrics.k8s.io"), simulated. Nodes running no pods have no metrics on KWOK."""
+    rows = []
+    for m in node_metrics:
+        name = m["metadata"]["name"]
+        node = nodes_by_name.get(name) or {}
+        rows.append({"time": m.get("timestamp"), "node": name,
+                     "pool": _labels(node).get(POOL_LABEL, ""),
+                     "cpu": _qty(m["usage"].get("cpu")), "memory": _qty(m["usage"].get("memory")),
+                     "source": SOURCE, "simulated": _simulated(node)})
+    return _with_times(pd.DataFrame(rows, columns=NODE_USAGE_COLUMNS))
+
+
+def _with_times(df: pd.DataFrame) -> pd.DataFrame:
+    df["time"] = pd.to_datetime(df["time"], utc=True, format="ISO8601")
+    return df
+
+
+def pod_usage(api, namespace: str | None = None) -> pd.DataFrame:
+    """CPU and memory use of each container of `namespace` (all if None) now, as `kubectl top pods
+    --containers` shows it. Columns: see `pod_usage_frame`. An empty frame when no pod has metrics yet.
+    Raises KubelabError when the metrics API is not installed or not ready."""
+    items = _list(api, "pods", namespace)
+    pod_nodes = {(p["metadata"]["namespace"], p["metadata"]["name"]): (p.get("spec") or {}).get("nodeName", "")
+                 for p in _raw_pods(api, namespace)} if items else {}
+    return pod_usage_frame(items, pod_nodes, _nodes_by_name(api) if items else {})
+
+
+def node_usage(api) -> pd.DataFrame:
+    """CPU and memory use of each node, as `kubectl top nodes`. Columns: see `node_usage_frame`.
+    Raises KubelabError when the metrics API is not installed or not ready."""
+    return node_usage_frame(_list(api, "nodes"), _nodes_by_name(api))
+
+
+def sample(fn, every: float = 5, duration: float = 60, **kw) -> pd.DataFrame:
+    """Call `fn(**kw)` (any function returning a DataFrame, e.g. `pod_usage` or `observe.pods`) every
+    `every` seconds for `duration` seconds and stack the snapshots, with a `t` column of seconds since
+    the start (the first call is at t=0). At most duration/every + 1 calls; never runs past
+    `duration` (plus the last call's own time)."""
+    if every <= 0 or duration < 0:
+        raise KubelabError(f"sample needs every > 0 and duration >= 0 (got every={every}, duration={duration})",
+                           "for example sample(fn, every=5, duration=60, api=api)")
+    start, frames = time.monotonic(), []
+    for i in range(int(duration // every) + 1):
+        time.sleep(max(0.0, start + i * every - time.monotonic()))
+        t = time.monotonic() - start
+        frames.append(fn(**kw).assign(t=round(t, 3)))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["t", *[c for c in out.columns if c != "t"]]]

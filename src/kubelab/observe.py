@@ -1,0 +1,432 @@
+"""What is in the cluster, as tidy pandas DataFrames with stable column names.
+
+    import kubelab as kl
+    from kubelab import observe
+    api = kl.connect()
+    observe.pods(api, "default")          # one row per pod
+    observe.nodes(api)                    # one row per node, with requested vs allocatable
+    observe.events(api, "default", involved="Pod/trainer")
+
+Lists are read with one API call each and parsed from raw JSON (the client's model deserialization is
+what makes big lists slow), and the conversion to rows is a pure function (`pods_frame`, `nodes_frame`)
+so it can be tested without a cluster.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+
+import pandas as pd
+
+from .errors import KubelabError
+from .pools import POOL_LABEL, SIMULATED_LABEL
+from .quantity import to_float
+
+GPU_RESOURCE = "nvidia.com/gpu"
+MIG_PREFIX = "nvidia.com/mig-"
+
+POD_COLUMNS = ["namespace", "pod", "phase", "status", "ready", "node", "pool", "restarts",
+               "cpu_request", "cpu_limit", "mem_request", "mem_limit", "gpu_request", "gpu_resource",
+               "dra_claims", "dra_devices", "age_s", "simulated"]
+NODE_COLUMNS = ["node", "pool", "ready", "simulated", "gpu_product", "cpu_allocatable", "cpu_requested",
+                "mem_allocatable", "mem_requested", "gpu_allocatable", "gpu_requested", "gpu_resource",
+                "taints", "unschedulable"]
+EVENT_COLUMNS = ["time", "type", "reason", "object", "message", "count"]
+HISTORY_COLUMNS = ["revision", "replicaset", "images", "change_cause", "created", "ready", "replicas"]
+LOG_COLUMNS = ["time", "pod", "container", "line", "simulated"]
+
+
+# -- small helpers shared by the frames -------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _qty(q) -> float:
+    # Quantities repeat a lot across pods ("500m", "1Gi"): parse each distinct string once.
+    return to_float(q)
+
+
+def is_gpu_resource(name: str) -> bool:
+    """nvidia.com/gpu (whole or time-sliced GPUs) or a MIG device such as nvidia.com/mig-1g.10gb."""
+    return name == GPU_RESOURCE or name.startswith(MIG_PREFIX)
+
+
+def _plain(obj) -> dict:
+    """A JSON-style dict (camelCase keys) from either a raw dict or a kubernetes client model."""
+    if isinstance(obj, dict):
+        return obj
+    return _serializer().sanitize_for_serialization(obj)
+
+
+@lru_cache(maxsize=1)
+def _serializer():
+    from kubernetes.client import ApiClient
+    return ApiClient()
+
+
+def _timestamp(value) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def _labels(obj: dict | None) -> dict:
+    return ((obj or {}).get("metadata") or {}).get("labels") or {}
+
+
+def _ready(status: dict) -> bool:
+    """The Ready condition of a pod's or a node's status is True."""
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _simulated(node: dict | None) -> bool:
+    return _labels(node).get(SIMULATED_LABEL) == "true"
+
+
+@contextmanager
+def _gc_paused():
+    # Building ~10^6 small dicts and lists triggers repeated full collections that find nothing to
+    # free; pausing the cyclic GC halves the time of a 10,000-pod list. Nested use keeps the outer state.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _raw_items(list_fn, *args, **kw) -> list[dict]:
+    """Call a client list method and parse its JSON ourselves: much faster than the client's models."""
+    resp = list_fn(*args, _preload_content=False, **kw)
+    with _gc_paused():
+        return json.loads(resp.data)["items"]
+
+
+def _api_error(err, what: str) -> KubelabError:
+    """An ApiException as a KubelabError that names the object and what to check."""
+    status = getattr(err, "status", None)
+    fix = ("check the name and the namespace (`kubectl get ... -n NAMESPACE`)" if status == 404 else
+           "check that your user may read it (`kubectl auth can-i get ...`)" if status == 403 else
+           "check that the cluster is up (`kubelab cluster status`)")
+    return KubelabError(f"cannot read {what}: HTTP {status} {getattr(err, 'reason', '')}".rstrip(), fix)
+
+
+# -- pods ------------------------------------------------------------------------------------------
+def _resource_totals(spec: dict, kind: str) -> dict[str, float]:
+    """Effective pod requests or limits, as the scheduler counts them: the sum over the app containers,
+    or the largest init container if that is bigger. A request left out defaults to its limit."""
+    def of(container):
+        res = container.get("resources") or {}
+        values = dict(res.get("limits") or {}) if kind == "requests" else {}
+        values.update(res.get(kind) or {})
+        return {k: _qty(v) for k, v in values.items()}
+
+    total: dict[str, float] = {}
+    for c in spec.get("containers") or []:
+        for k, v in of(c).items():
+            total[k] = total.get(k, 0.0) + v
+    for c in spec.get("initContainers") or []:
+        for k, v in of(c).items():
+            total[k] = max(total.get(k, 0.0), v)
+    return total
+
+
+def pod_status(pod: dict) -> str:
+    """The STATUS column of `kubectl get pods`: a waiting/terminated reason, Terminating, or the phase."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return "Terminating"
+    for c in status.get("initContainerStatuses") or []:
+        waiting = (c.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return f"Init:{waiting['reason']}"
+    for c in reversed(status.get("containerStatuses") or []):
+        state = c.get("state") or {}
+        reason = (state.get("waiting") or {}).get("reason") or (state.get("terminated") or {}).get("reason")
+        if reason:
+            return reason
+    return status.get("reason") or status.get("phase") or "Unknown"
+
+
+def _pod_claim_names(pod: dict) -> list[str]:
+    """Names of the ResourceClaim objects a pod uses (direct, or generated from a template)."""
+    generated = {s["name"]: s.get("resourceClaimName")
+                 for s in (pod.get("status") or {}).get("resourceClaimStatuses") or []}
+    names = []
+    for ref in (pod.get("spec") or {}).get("resourceClaims") or []:
+        name = ref.get("resourceClaimName") or generated.get(ref.get("name"))
+        if name:
+            names.append(name)
+    return names
+
+
+def claim_devices(claim: dict) -> list[str]:
+    """Allocated devices of a ResourceClaim as "pool/device" (the pool is the node for node-local GPUs)."""
+    results = (((claim.get("status") or {}).get("allocation") or {}).get("devices") or {}).get("results") or []
+    return [f"{r.get('pool')}/{r.get('device')}" for r in results]
+
+
+def pods_frame(pods, nodes_by_name=None, claims=None, now: float | None = None) -> pd.DataFrame:
+    """Pods as one row each (pure: no API calls).
+
+    pods: Pod objects as JSON dicts (camelCase, as the API returns them) or kubernetes client models.
+    nodes_by_name: {node name: Node} (dicts or models), for the pool and simulated columns.
+    claims: ResourceClaim objects (dicts or models), for dra_devices.
+    now: the epoch seconds age_s is measured from (default: the current time).
+
+    Columns: namespace, pod, phase, status (as `kubectl get pods` shows it: a waiting reason such as
+    ContainerCreating, CrashLoopBackOff or ImagePullBackOff, else the phase), ready (bool), node ("" if
+    unscheduled), pool (the node's kubelab.io/pool label or ""), restarts, cpu_request and cpu_limit
+    (cores), mem_request and mem_limit (bytes), gpu_request (count of nvidia.com/gpu plus MIG devices),
+    gpu_resource (e.g. "nvidia.com/gpu", "nvidia.com/mig-1g.10gb", "" for none; comma-joined if several),
+    dra_claims (list of ResourceClaim names), dra_devices (list of allocated "pool/device", e.g.
+    "h100-0/gpu-3"), age_s (seconds since creation), simulated (bool: on a kubelab.io/simulated=true node).
+    """
+    now = time.time() if now is None else now
+    nodes = {name: _plain(n) for name, n in (nodes_by_name or {}).items()}
+    devices_by_claim = {(c["metadata"].get("namespace"), c["metadata"]["name"]): claim_devices(c)
+                        for c in map(_plain, claims or [])}
+    cols = {c: [] for c in POD_COLUMNS}
+    with _gc_paused():
+        for pod in pods:
+            for k, v in _pod_row(_plain(pod), nodes, devices_by_claim, now).items():
+                cols[k].append(v)
+    return pd.DataFrame(cols, columns=POD_COLUMNS)
+
+
+def _pod_row(pod: dict, nodes: dict, devices_by_claim: dict, now: float) -> dict:
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    node_name = spec.get("nodeName") or ""
+    node = nodes.get(node_name)
+    requests, limits = _resource_totals(spec, "requests"), _resource_totals(spec, "limits")
+    gpus = sorted(k for k, v in requests.items() if is_gpu_resource(k) and v)
+    claim_names = _pod_claim_names(pod)
+    created = _timestamp(meta.get("creationTimestamp"))
+    return {
+        "namespace": meta.get("namespace", ""), "pod": meta["name"], "phase": status.get("phase", ""),
+        "status": pod_status(pod),
+        "ready": _ready(status),
+        "node": node_name, "pool": _labels(node).get(POOL_LABEL, ""),
+        "restarts": sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or []),
+        "cpu_request": requests.get("cpu", 0.0), "cpu_limit": limits.get("cpu", 0.0),
+        "mem_request": requests.get("memory", 0.0), "mem_limit": limits.get("memory", 0.0),
+        "gpu_request": sum((requests[k] for k in gpus), 0.0), "gpu_resource": ",".join(gpus),
+        "dra_claims": claim_names,
+        "dra_devices": [d for n in claim_names for d in devices_by_claim.get((meta.get("namespace"), n), [])],
+        "age_s": now - created.timestamp() if created else float("nan"),
+        "simulated": _simulated(node),
+    }
+
+
+def _nodes_by_name(api) -> dict[str, dict]:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    try:
+        return {n["metadata"]["name"]: n for n in _raw_items(client.CoreV1Api(api).list_node)}
+    except ApiException as err:
+        if err.status == 403:  # a namespaced learner may not read nodes: pool/simulated stay empty
+            return {}
+        raise
+
+
+def _node(api, name: str | None) -> dict | None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    if not name:
+        return None
+    try:
+        return json.loads(client.CoreV1Api(api).read_node(name, _preload_content=False).data)
+    except ApiException:
+        return None  # not allowed to read nodes (or gone): treat as unknown, not simulated
+
+
+def _claims(api, namespace: str | None) -> list[dict]:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    custom = client.CustomObjectsApi(api)
+    try:
+        if namespace:
+            return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims")["items"]
+        return custom.list_cluster_custom_object("resource.k8s.io", "v1", "resourceclaims")["items"]
+    except ApiException as err:
+        if err.status in (403, 404):  # no DRA on this cluster, or not allowed: no devices to show
+            return []
+        raise
+
+
+def _raw_pods(api, namespace: str | None, selector: str | None = None, field_selector: str | None = None):
+    from kubernetes import client
+    core = client.CoreV1Api(api)
+    kw = {k: v for k, v in {"label_selector": selector, "field_selector": field_selector}.items() if v}
+    if namespace:
+        return _raw_items(core.list_namespaced_pod, namespace, **kw)
+    return _raw_items(core.list_pod_for_all_namespaces, **kw)
+
+
+def pods(api, namespace: str | None = None, selector: str | None = None) -> pd.DataFrame:
+    """Pods of `namespace` (all namespaces if None), optionally filtered by a label `selector`
+    ("app=web"). One row per pod; the columns are those of `pods_frame`."""
+    items = _raw_pods(api, namespace, selector)
+    uses_dra = any((p.get("spec") or {}).get("resourceClaims") for p in items)
+    return pods_frame(items, _nodes_by_name(api), _claims(api, namespace) if uses_dra else [])
+
+
+# -- nodes -----------------------------------------------------------------------------------------
+def _taint(t: dict) -> str:
+    return f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
+
+
+def nodes_frame(nodes_list, pods_df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Nodes as one row each (pure: no API calls).
+
+    nodes_list: Node objects (dicts or models). pods_df: a `pods_frame` of the pods to count as requested
+    (pass only non-terminated pods, as the scheduler does).
+
+    Columns: node, pool (kubelab.io/pool or ""), ready (bool), simulated (bool), gpu_product (the GPU
+    Feature Discovery label nvidia.com/gpu.product or ""), cpu_allocatable and cpu_requested (cores),
+    mem_allocatable and mem_requested (bytes), gpu_allocatable and gpu_requested (nvidia.com/gpu plus MIG
+    devices), gpu_resource (the GPU resources the node offers, comma-joined, or ""), taints (list of
+    "key=value:Effect"), unschedulable (bool, cordoned).
+    """
+    requested = pd.DataFrame(columns=["cpu_request", "mem_request", "gpu_request"], dtype=float)
+    if pods_df is not None and len(pods_df):
+        requested = pods_df[pods_df["node"] != ""].groupby("node")[list(requested.columns)].sum()
+    rows = []
+    for n in nodes_list:
+        n = _plain(n)
+        name, labels = n["metadata"]["name"], _labels(n)
+        spec, status = n.get("spec") or {}, n.get("status") or {}
+        alloc = status.get("allocatable") or {}
+        offered = sorted(k for k, v in alloc.items() if is_gpu_resource(k) and _qty(v))
+        used = requested.loc[name] if name in requested.index else {}
+        rows.append({
+            "node": name, "pool": labels.get(POOL_LABEL, ""),
+            "ready": _ready(status),
+            "simulated": labels.get(SIMULATED_LABEL) == "true",
+            "gpu_product": labels.get("nvidia.com/gpu.product", ""),
+            "cpu_allocatable": _qty(alloc.get("cpu")), "cpu_requested": float(used.get("cpu_request", 0.0)),
+            "mem_allocatable": _qty(alloc.get("memory")), "mem_requested": float(used.get("mem_request", 0.0)),
+            "gpu_allocatable": sum(_qty(alloc[k]) for k in offered),
+            "gpu_requested": float(used.get("gpu_request", 0.0)),
+            "gpu_resource": ",".join(offered),
+            "taints": [_taint(t) for t in spec.get("taints") or []],
+            "unschedulable": bool(spec.get("unschedulable")),
+        })
+    return pd.DataFrame(rows, columns=NODE_COLUMNS)
+
+
+def nodes(api) -> pd.DataFrame:
+    """Every node with what is allocatable and what non-terminated pods request on it (columns: see
+    `nodes_frame`)."""
+    by_name = _nodes_by_name(api)
+    running = _raw_pods(api, None, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+    return nodes_frame(by_name.values(), pods_frame(running, by_name))
+
+
+# -- events ----------------------------------------------------------------------------------------
+def _event_time(ev: dict):
+    return (ev.get("lastTimestamp") or ((ev.get("series") or {}).get("lastObservedTime"))
+            or ev.get("eventTime") or ev.get("firstTimestamp") or ev["metadata"].get("creationTimestamp"))
+
+
+def events_frame(events_list) -> pd.DataFrame:
+    """Events as rows sorted by time. Columns: time (UTC Timestamp of the last occurrence), type
+    (Normal/Warning), reason, object ("Kind/name"), message, count."""
+    rows = []
+    for ev in map(_plain, events_list):
+        inv = ev.get("involvedObject") or {}
+        rows.append({"time": _event_time(ev), "type": ev.get("type", ""), "reason": ev.get("reason", ""),
+                     "object": f"{inv.get('kind', '')}/{inv.get('name', '')}",
+                     "message": (ev.get("message") or "").strip(),
+                     "count": ev.get("count") or (ev.get("series") or {}).get("count") or 1})
+    df = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    df["time"] = pd.to_datetime(df["time"], utc=True, format="ISO8601")
+    return df.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def events(api, namespace: str | None = None, involved: str | None = None) -> pd.DataFrame:
+    """Events of `namespace` (all if None), optionally only those about `involved` ("Pod/trainer" or
+    just a name), oldest first. Columns: see `events_frame`."""
+    from kubernetes import client
+    selector = None
+    if involved:
+        kind, _, name = involved.rpartition("/")
+        selector = f"involvedObject.name={name}" + (f",involvedObject.kind={kind}" if kind else "")
+    core = client.CoreV1Api(api)
+    kw = {"field_selector": selector} if selector else {}
+    items = (_raw_items(core.list_namespaced_event, namespace, **kw) if namespace
+             else _raw_items(core.list_event_for_all_namespaces, **kw))
+    return events_frame(items)
+
+
+# -- deployments -----------------------------------------------------------------------------------
+def rollout_history_frame(deployment, replicasets) -> pd.DataFrame:
+    """The revisions of a Deployment from its ReplicaSets (pure). Columns: revision (int), replicaset,
+    images (comma-joined container images), change_cause (the kubernetes.io/change-cause annotation or
+    ""), created (UTC Timestamp), ready (ready replicas now), replicas (replicas now)."""
+    uid = _plain(deployment)["metadata"]["uid"]
+    rows = []
+    for rs in map(_plain, replicasets):
+        meta = rs["metadata"]
+        if not any(o.get("uid") == uid for o in meta.get("ownerReferences") or []):
+            continue
+        ann = meta.get("annotations") or {}
+        containers = ((rs.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+        status = rs.get("status") or {}
+        rows.append({"revision": int(ann.get("deployment.kubernetes.io/revision", 0)),
+                     "replicaset": meta["name"], "images": ",".join(c.get("image", "") for c in containers),
+                     "change_cause": ann.get("kubernetes.io/change-cause", ""),
+                     "created": meta.get("creationTimestamp"),
+                     "ready": status.get("readyReplicas", 0), "replicas": status.get("replicas", 0)})
+    df = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    df["created"] = pd.to_datetime(df["created"], utc=True, format="ISO8601")
+    return df.sort_values("revision").reset_index(drop=True)
+
+
+def rollout_history(api, name: str, namespace: str) -> pd.DataFrame:
+    """Like `kubectl rollout history deployment/NAME`, one row per revision (columns: see
+    `rollout_history_frame`)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    apps = client.AppsV1Api(api)
+    try:
+        dep = json.loads(apps.read_namespaced_deployment(name, namespace, _preload_content=False).data)
+    except ApiException as err:
+        raise _api_error(err, f"Deployment {namespace}/{name}") from None
+    selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"].get("matchLabels", {}).items())
+    kw = {"label_selector": selector} if selector else {}
+    return rollout_history_frame(dep, _raw_items(apps.list_namespaced_replica_set, namespace, **kw))
+
+
+# -- logs ------------------------------------------------------------------------------------------
+def logs(api, pod: str, namespace: str, container: str | None = None, tail: int | None = None) -> pd.DataFrame:
+    """A pod's log lines (the last `tail` only, if given). Columns: time (UTC Timestamp the runtime
+    recorded), pod, container (as kubectl picks it when not given: the kubectl.kubernetes.io/default-container
+    annotation, else the first container), line, simulated (True when the pod runs on a KWOK node: the
+    lines were generated, no container ran)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    core = client.CoreV1Api(api)
+    try:
+        obj = json.loads(core.read_namespaced_pod(pod, namespace, _preload_content=False).data)
+        container = container or ((obj["metadata"].get("annotations") or {}).get(
+            "kubectl.kubernetes.io/default-container") or obj["spec"]["containers"][0]["name"])
+        kw = {"tail_lines": tail} if tail is not None else {}
+        # Raw bytes: the client's own decoding returns "b'...'" text for this endpoint.
+        text = core.read_namespaced_pod_log(pod, namespace, container=container, timestamps=True,
+                                            _preload_content=False, **kw).data.decode("utf-8", errors="replace")
+    except ApiException as err:
+        raise _api_error(err, f"the logs of pod {namespace}/{pod}") from None
+    node = _node(api, obj["spec"].get("nodeName"))
+    stamps, lines = [], []
+    for raw in text.splitlines():
+        stamp, _, line = raw.partition(" ")
+        stamps.append(stamp)
+        lines.append(line)
+    return pd.DataFrame({"time": pd.to_datetime(stamps, utc=True, format="ISO8601"), "pod": pod,
+                         "container": container, "line": lines, "simulated": _simulated(node)},
+                        columns=LOG_COLUMNS)

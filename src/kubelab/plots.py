@@ -1,0 +1,195 @@
+"""Matplotlib charts of the DataFrames from `observe` and `metrics` (DataFrame in, Axes out).
+
+Every function takes an optional `ax` (a new figure is made without one) and returns the Axes. None of
+them touches global style (rcParams). When any row of the data is simulated (a `simulated` column with a
+True value) the title says "(simulated)", so a chart of KWOK's made-up numbers is never mistaken for a
+measurement.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+SIMULATED = " (simulated)"
+# Fixed colors so a state keeps its color from one chart to the next.
+STATE_COLORS = {
+    "Pending": "#f2c14e", "ContainerCreating": "#8ecae6", "Running": "#2a9d8f", "Ready": "#2a9d8f",
+    "Succeeded": "#8d99ae", "Completed": "#8d99ae", "Terminating": "#adb5bd", "Failed": "#d62828",
+    "Error": "#d62828", "CrashLoopBackOff": "#e76f51", "ImagePullBackOff": "#9d4edd",
+    "ErrImagePull": "#9d4edd", "Unknown": "#495057",
+}
+EVENT_COLORS = {"Normal": "#2a9d8f", "Warning": "#d62828"}
+GPU_POOL_COLOR, OTHER_POOL_COLOR = "#76b900", "#577590"  # NVIDIA green for GPU nodes
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    return ax
+
+
+def _is_simulated(df: pd.DataFrame) -> bool:
+    return "simulated" in df.columns and bool(df["simulated"].fillna(False).astype(bool).any())
+
+
+def _title(ax, text: str, df: pd.DataFrame) -> None:
+    ax.set_title(text + (SIMULATED if _is_simulated(df) else ""))
+
+
+def _x(df: pd.DataFrame) -> tuple[str, str]:
+    """The time column to plot against and its axis label: `t` (seconds) if present, else `time`."""
+    if "t" in df.columns:
+        return "t", "seconds since start"
+    return "time", "time (UTC)"
+
+
+def _state_colors(states) -> list[str]:
+    import matplotlib as mpl
+    cycle = mpl.colormaps["tab20"].colors
+    return [STATE_COLORS.get(s, cycle[i % len(cycle)]) for i, s in enumerate(states)]
+
+
+def pods_by_phase(df_over_time: pd.DataFrame, ax=None, column: str | None = None):
+    """Stacked areas of how many pods are in each state over time.
+
+    Input: snapshots stacked with a time column `t` (e.g. `metrics.sample(observe.pods, ...)`) and the
+    columns `pod` and `status` or `phase` (`column` picks one; default: status if present)."""
+    ax = _axes(ax)
+    column = column or ("status" if "status" in df_over_time.columns else "phase")
+    x, xlabel = _x(df_over_time)
+    counts = (df_over_time.groupby([x, column])["pod"].nunique().unstack(column, fill_value=0).sort_index())
+    lifecycle = list(STATE_COLORS)  # stack in lifecycle order (Pending at the bottom), unknown states last
+    counts = counts[sorted(counts.columns, key=lambda s: (lifecycle.index(s) if s in lifecycle else 99, s))]
+    if len(counts):
+        ax.stackplot(counts.index, counts.T.values, labels=list(counts.columns),
+                     colors=_state_colors(counts.columns), alpha=0.9)
+        handles, labels = ax.get_legend_handles_labels()  # top of the stack first, as it is drawn
+        ax.legend(handles[::-1], labels[::-1], title=column, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.01, 1))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("pods")
+    ax.margins(x=0)
+    if x == "t":
+        ax.set_xlim(left=0)  # samples before the first pod existed have no rows: show them as empty
+    _title(ax, f"Pods by {column} over time", df_over_time)
+    return ax
+
+
+RESOURCES = {  # resource -> (column prefix, name in the title, axis label, divisor)
+    "gpu": ("gpu", "GPUs", "GPUs", 1), "cpu": ("cpu", "CPU", "CPU cores", 1),
+    "memory": ("mem", "Memory", "memory (GiB)", 2**30), "mem": ("mem", "Memory", "memory (GiB)", 2**30),
+}
+
+
+def node_allocation(nodes_df: pd.DataFrame, resource: str = "gpu", ax=None):
+    """Horizontal bars per node: requested (solid) inside allocatable (outline), GPU nodes in green.
+
+    Input: `observe.nodes(api)`. resource: "gpu", "cpu" or "memory". For "gpu" only nodes that offer
+    GPUs are drawn (the CPU nodes would be empty bars)."""
+    if resource not in RESOURCES:
+        raise ValueError(f"resource must be one of {sorted(RESOURCES)}, not {resource!r}")
+    prefix, name, unit, div = RESOURCES[resource]
+    df = nodes_df[nodes_df["gpu_allocatable"] > 0] if resource == "gpu" else nodes_df
+    df = df.sort_values(["pool", "node"], ascending=False)
+    ax = _axes(ax)
+    alloc, req = df[f"{prefix}_allocatable"] / div, df[f"{prefix}_requested"] / div
+    colors = [GPU_POOL_COLOR if g > 0 else OTHER_POOL_COLOR for g in df["gpu_allocatable"]]
+    labels = [f"{n} ({p})" if p else n for n, p in zip(df["node"], df["pool"])]
+    ax.barh(labels, alloc, color="none", edgecolor=colors, linewidth=1.5)
+    ax.barh(labels, req, color=colors, alpha=0.85)
+    for y, (a, r) in enumerate(zip(alloc, req)):
+        ax.annotate(f"{r:g} / {a:g}", (a, y), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize="small")
+    ax.set_xlim(0, (alloc.max() if len(alloc) else 1) * 1.18)
+    ax.set_xlabel(unit)
+    ax.legend(handles=_allocation_legend(df), loc="lower left", bbox_to_anchor=(1.01, 0), fontsize="small")
+    _title(ax, f"{name}: requested vs allocatable per node", df)
+    return ax
+
+
+def _allocation_legend(df: pd.DataFrame) -> list:
+    from matplotlib.patches import Patch
+    handles = [Patch(facecolor="none", edgecolor="dimgray", label="allocatable"),
+               Patch(facecolor="dimgray", label="requested")]
+    if (df["gpu_allocatable"] > 0).any():
+        handles.append(Patch(facecolor=GPU_POOL_COLOR, label="GPU node"))
+    if (df["gpu_allocatable"] == 0).any():
+        handles.append(Patch(facecolor=OTHER_POOL_COLOR, label="CPU-only node"))
+    return handles
+
+
+def _gpu_lines(gpu_df: pd.DataFrame, column: str, ylabel: str, title: str, ax, scale: float = 1.0):
+    ax = _axes(ax)
+    x, xlabel = _x(gpu_df)
+    for (host, gpu), g in gpu_df.sort_values(x).groupby(["Hostname", "gpu"], sort=True):
+        ax.plot(g[x], g[column] / scale, marker=".", label=f"{host} / GPU {gpu}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(title="node / GPU" + (SIMULATED if _is_simulated(gpu_df) else ""), fontsize="small",
+              loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, title, gpu_df)
+    return ax
+
+
+def gpu_utilization(gpu_df: pd.DataFrame, ax=None):
+    """GPU utilization (%) over time, one line per node and GPU.
+
+    Input columns: t or time, gpu (index or UUID), Hostname, DCGM_FI_DEV_GPU_UTIL (%), simulated."""
+    ax = _gpu_lines(gpu_df, "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (%)", "GPU utilization", ax)
+    ax.set_ylim(0, 105)
+    return ax
+
+
+def gpu_memory(gpu_df: pd.DataFrame, ax=None):
+    """GPU framebuffer memory used (GiB) over time, one line per node and GPU.
+
+    Input columns: t or time, gpu, Hostname, DCGM_FI_DEV_FB_USED (MiB, as DCGM reports it), simulated."""
+    ax = _gpu_lines(gpu_df, "DCGM_FI_DEV_FB_USED", "framebuffer used (GiB)", "GPU memory used", ax, scale=1024)
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def rollout_progress(df: pd.DataFrame, ax=None):
+    """Ready replicas of a rollout over time, against the desired count.
+
+    Input columns: t or time, ready; optional: replicas (desired), updated (replicas on the new
+    template), deployment (one line per deployment), simulated."""
+    ax = _axes(ax)
+    x, xlabel = _x(df)
+    groups = df.sort_values(x).groupby("deployment") if "deployment" in df.columns else [("", df.sort_values(x))]
+    for name, g in groups:
+        prefix = f"{name}: " if name else ""
+        line, = ax.step(g[x], g["ready"], where="post", linewidth=2.5, label=f"{prefix}ready", zorder=3)
+        for col, style, label in (("updated", ":", "updated"), ("replicas", "--", "desired")):
+            if col in g.columns:  # thin and behind `ready`, so a line hidden under it means "equal"
+                ax.step(g[x], g[col], where="post", linestyle=style, color=line.get_color(), alpha=0.7,
+                        label=f"{prefix}{label}")
+    top = df[[c for c in ("ready", "updated", "replicas") if c in df.columns]].max().max()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("replicas")
+    ax.set_ylim(0, (top if pd.notna(top) else 1) + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize="small", loc="lower right")
+    _title(ax, "Rollout progress", df)
+    return ax
+
+
+def events_timeline(events_df: pd.DataFrame, ax=None):
+    """Events as points on a time axis, one row per reason, colored by type (Normal/Warning).
+
+    Input: `observe.events(...)` (columns time, type, reason; count sizes the points)."""
+    ax = _axes(ax)
+    reasons = list(dict.fromkeys(events_df.sort_values("time")["reason"]))  # first seen at the top
+    rows = {r: len(reasons) - i for i, r in enumerate(reasons)}
+    for kind, g in events_df.groupby("type"):
+        sizes = 30 + 10 * g["count"].clip(upper=20) if "count" in g.columns else 40
+        ax.scatter(g["time"], g["reason"].map(rows), s=sizes, color=EVENT_COLORS.get(kind, "#495057"),
+                   label=kind, alpha=0.8, edgecolors="white", linewidths=0.5)
+    ax.set_yticks(list(rows.values()), list(rows.keys()))
+    ax.set_ylim(0.3, len(rows) + 0.7)
+    ax.set_xlabel("time (UTC)")
+    ax.grid(axis="x", alpha=0.3)
+    if len(events_df):
+        ax.legend(title="type", fontsize="small", loc="upper right")
+    _title(ax, "Events", events_df)
+    return ax
