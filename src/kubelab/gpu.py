@@ -1,0 +1,614 @@
+"""GPU telemetry through one interface, with DCGM exporter field names and units.
+
+    tel = kl.gpu.telemetry(api)          # NVML here, else a dcgm-exporter in the cluster, else simulated
+    tel.describe()                       # which source, and whether its numbers are simulated
+    tel.sample()                         # one row per GPU (COLUMNS)
+    tel.collect(every=2, duration=20)    # a bounded series of samples
+
+Sources: `NvmlSource` (a local NVIDIA GPU, through nvidia-ml-py), `DcgmExporterSource` (the
+Prometheus text of a dcgm-exporter /metrics endpoint) and `SimulatedSource` (the simulated GPU nodes
+of the embedded cluster, driven by the pods actually scheduled on them). Every row carries `source`
+and `simulated`, so a simulated number is never shown as if measured.
+
+Simulated GPUs read from two pod annotations:
+    kubelab.io/gpu-utilization   "75" (fixed) or "60-90" (a range, %); a GPU pod without it reads as
+                                 moderately busy, 30-60 %, since a pod that holds a GPU normally uses it
+    kubelab.io/gpu-memory-mib    framebuffer used per GPU in MiB; default 60 % of the GPU's memory
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from .errors import ClusterUnavailable, KubelabError
+from .pools import DRA_DRIVER, SIMULATED_LABEL, gpu_uuid
+from .quantity import to_float
+
+METRICS = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE",
+           "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_TEMP"]
+COLUMNS = ["time", "gpu", "UUID", "modelName", "Hostname", *METRICS,
+           "pod", "namespace", "container", "source", "simulated"]
+UNITS = {"DCGM_FI_DEV_GPU_UTIL": "%", "DCGM_FI_DEV_FB_USED": "MiB", "DCGM_FI_DEV_FB_FREE": "MiB",
+         "DCGM_FI_DEV_POWER_USAGE": "W", "DCGM_FI_DEV_GPU_TEMP": "C"}
+
+UTIL_ANNOTATION = "kubelab.io/gpu-utilization"
+MEMORY_ANNOTATION = "kubelab.io/gpu-memory-mib"
+DEFAULT_UTILIZATION = (30.0, 60.0)
+DEFAULT_MEMORY_SHARE = 0.6
+IDLE_FB_MIB = 5
+IDLE_TEMP_C, TEMP_RISE_C = 35.0, 40.0
+TDP_W = {"H100": 700.0, "A100": 400.0, "T4": 70.0}
+DEFAULT_TDP_W = 300.0
+VARIATION_PERIOD_S = 10.0
+MIG_SLICES_PER_GPU = 7
+SIMULATED_GPU_NODES = f"{SIMULATED_LABEL}=true,nvidia.com/gpu.present=true"
+GPU_RESOURCE = "nvidia.com/gpu"
+MIG_RESOURCE = re.compile(r"^nvidia\.com/mig-(\d+)g\.(\d+)gb$")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a DataFrame with exactly COLUMNS (time as a UTC timestamp)."""
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["time"] = pd.to_datetime(df["time"], utc=True)
+    return df
+
+
+def pod_columns(pods: list[tuple[str, str, str]]) -> dict:
+    """pod, namespace and container columns for the (pod, namespace, container) users of one GPU.
+
+    A GPU shared by several pods (time-slicing, MIG) keeps one row; its columns list each pod once,
+    comma-separated, in the same order."""
+    unique = list(dict.fromkeys(p for p in pods if p[0]))
+    return {key: ",".join(p[i] for p in unique) for i, key in enumerate(("pod", "namespace", "container"))}
+
+
+# -- NVML: a GPU on this machine ----------------------------------------------------------------
+
+NO_GPU_FIX = ("run this on a machine with an NVIDIA GPU and driver, or use telemetry(api, source='simulated') "
+              "for the cluster's simulated GPUs")
+
+
+@contextlib.contextmanager
+def _nvml():
+    """pynvml between nvmlInit and nvmlShutdown; a KubelabError (never a traceback) when there is no GPU."""
+    try:
+        import pynvml
+    except ImportError:
+        raise KubelabError("no local GPU (NVML: nvidia-ml-py is not installed)", NO_GPU_FIX) from None
+    try:
+        pynvml.nvmlInit()
+    except (pynvml.NVMLError, OSError) as err:
+        raise KubelabError(f"no local GPU (NVML: {err})", NO_GPU_FIX) from None
+    try:
+        yield pynvml
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class NvmlSource:
+    """The GPUs of this machine, measured through NVML (nvidia-ml-py)."""
+
+    name = "nvml"
+    simulated = False
+
+    def __init__(self):
+        self.reason: str | None = None
+        self.hostname = socket.gethostname()
+
+    def available(self) -> bool:
+        try:
+            with _nvml() as nvml:
+                count = nvml.nvmlDeviceGetCount()
+        except KubelabError as err:
+            self.reason = err.problem
+            return False
+        self.reason = None if count else "no local GPU (NVML: the driver reports 0 devices)"
+        return bool(count)
+
+    def sample(self) -> list[dict]:
+        if not self.available():
+            raise KubelabError(self.reason, NO_GPU_FIX)
+        now = _now()
+        with _nvml() as nvml:
+            return [self._row(nvml, i, now) for i in range(nvml.nvmlDeviceGetCount())]
+
+    def _row(self, nvml, index: int, now: datetime) -> dict:
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+
+        def read(fn, *args):
+            # Some fields are not supported on some GPUs (utilization on MIG-enabled GPUs, power on
+            # some boards): those read as NaN rather than failing the whole sample.
+            try:
+                return fn(handle, *args)
+            except (nvml.NVMLError_NotSupported, nvml.NVMLError_NoPermission):
+                return None
+
+        def memory(h):
+            # v2 keeps driver-reserved memory out of `used`, as DCGM's FB_USED does; old drivers lack v2.
+            try:
+                return nvml.nvmlDeviceGetMemoryInfo(h, version=nvml.nvmlMemory_v2)
+            except nvml.NVMLError:
+                return nvml.nvmlDeviceGetMemoryInfo(h)
+
+        util, mem = read(nvml.nvmlDeviceGetUtilizationRates), read(memory)
+        power_mw = read(nvml.nvmlDeviceGetPowerUsage)
+        temp = read(nvml.nvmlDeviceGetTemperature, nvml.NVML_TEMPERATURE_GPU)
+        return {
+            "time": now, "gpu": index, "UUID": _text(nvml.nvmlDeviceGetUUID(handle)),
+            "modelName": _text(nvml.nvmlDeviceGetName(handle)), "Hostname": self.hostname,
+            "DCGM_FI_DEV_GPU_UTIL": math.nan if util is None else util.gpu,
+            "DCGM_FI_DEV_FB_USED": math.nan if mem is None else mem.used / 2**20,
+            "DCGM_FI_DEV_FB_FREE": math.nan if mem is None else mem.free / 2**20,
+            "DCGM_FI_DEV_POWER_USAGE": math.nan if power_mw is None else power_mw / 1000,
+            "DCGM_FI_DEV_GPU_TEMP": math.nan if temp is None else temp,
+            # NVML knows process ids, not pods: which pod a process belongs to is unknown here.
+            "pod": "", "namespace": "", "container": "", "source": self.name, "simulated": False,
+        }
+
+    def describe(self) -> str:
+        if not self.available():
+            return f"GPU telemetry from NVML: unavailable, {self.reason}"
+        return f"GPU telemetry from NVML on {self.hostname}: measured, not simulated"
+
+
+# -- dcgm-exporter: Prometheus text from a /metrics endpoint ----------------------------------------
+
+def parse_dcgm(text: str, at: datetime | None = None) -> list[dict]:
+    """Rows (one per GPU and host) from dcgm-exporter's Prometheus text; metrics other than METRICS are ignored."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    at = at or _now()
+    rows: dict[tuple, dict] = {}
+    try:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name not in METRICS:
+                    continue
+                key = (s.labels.get("Hostname", ""), s.labels.get("UUID") or s.labels.get("gpu", ""))
+                row = rows.setdefault(key, {
+                    "time": at, "gpu": int(s.labels.get("gpu", -1)), "UUID": s.labels.get("UUID", ""),
+                    "modelName": s.labels.get("modelName", ""), "Hostname": key[0], "_pods": [],
+                    **{m: math.nan for m in METRICS}, "source": "dcgm-exporter", "simulated": False})
+                row[s.name] = s.value
+                row["_pods"].append(tuple(s.labels.get(k, "") for k in ("pod", "namespace", "container")))
+    except ValueError as err:
+        raise KubelabError(f"the dcgm-exporter metrics are not valid Prometheus text: {err}",
+                           "point the source at a dcgm-exporter /metrics endpoint") from None
+    for row in rows.values():
+        row.update(pod_columns(row.pop("_pods")))
+    return list(rows.values())
+
+
+def _http_get(url: str, timeout: float) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.read().decode()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise KubelabError(f"cannot read dcgm-exporter metrics at {url}: {reason}",
+                           "check the URL (dcgm-exporter serves http://<host>:9400/metrics) "
+                           "and that it is reachable from here") from None
+
+
+class DcgmExporterSource:
+    """GPU metrics as a dcgm-exporter measures them (NVIDIA's DCGM, on a real GPU node)."""
+
+    name = "dcgm-exporter"
+    simulated = False
+
+    def __init__(self, url: str, timeout: float = 5.0, fetch=None):
+        self.url = url
+        self._fetch = fetch or (lambda: _http_get(url, timeout))
+
+    @classmethod
+    def via_api_server(cls, api, namespace: str, service: str, port: int | str = 9400,
+                       timeout: float = 5.0) -> "DcgmExporterSource":
+        """A dcgm-exporter Service reached through the API server's service proxy (works from outside the cluster)."""
+        from kubernetes import client
+
+        def fetch() -> str:
+            try:
+                resp = client.CoreV1Api(api).connect_get_namespaced_service_proxy_with_path(
+                    f"{service}:{port}", namespace, "metrics", _preload_content=False, _request_timeout=timeout)
+            except Exception as err:  # ApiException or a connection error: the service is not reachable
+                raise KubelabError(f"cannot reach the dcgm-exporter Service {namespace}/{service} through the "
+                                   f"API server: {getattr(err, 'reason', None) or err}",
+                                   "check that its pods are ready (kubectl get endpointslices)") from None
+            return resp.data.decode()
+
+        url = f"{api.configuration.host}/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/metrics"
+        return cls(url, fetch=fetch)
+
+    def sample(self) -> list[dict]:
+        return parse_dcgm(self._fetch())
+
+    def describe(self) -> str:
+        return f"GPU telemetry from dcgm-exporter at {self.url}: measured by DCGM, not simulated"
+
+
+# -- simulated GPU nodes: driven by the pods scheduled on them -----------------------------------
+
+def parse_utilization(value: str | None, where: str = "") -> tuple[float, float]:
+    """ "75" -> (75, 75); "60-90" -> (60, 90); None -> DEFAULT_UTILIZATION. Anything else is a KubelabError."""
+    if value is None:
+        return DEFAULT_UTILIZATION
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?", str(value))
+    lo, hi = (float(m.group(1)), float(m.group(2) or m.group(1))) if m else (None, None)
+    if lo is None or not 0 <= lo <= hi <= 100:
+        raise KubelabError(f"{where}annotation {UTIL_ANNOTATION}={value!r} is not a GPU utilization",
+                           'use a percentage ("75") or a range low-high ("60-90"), both within 0-100')
+    return lo, hi
+
+
+def parse_memory_mib(value: str | None, default: float, where: str = "") -> float:
+    if value is None:
+        return default
+    try:
+        mib = float(value)
+    except ValueError:
+        mib = -1.0
+    if not math.isfinite(mib) or mib < 0:
+        raise KubelabError(f"{where}annotation {MEMORY_ANNOTATION}={value!r} is not a number of MiB",
+                           'use a plain number of MiB per GPU, for example "40960"')
+    return mib
+
+
+def smooth_noise(key: str, t: float, period: float = VARIATION_PERIOD_S) -> float:
+    """A value in [0, 1] that drifts smoothly with time t (seconds) and is the same for the same key and t."""
+    bucket, frac = divmod(t / period, 1.0)
+    a, b = (random.Random(f"{key}:{int(bucket) + k}").random() for k in (0, 1))
+    return a + (b - a) * frac * frac * (3 - 2 * frac)
+
+
+def tdp_watts(model: str) -> float:
+    return next((w for name, w in TDP_W.items() if name in model), DEFAULT_TDP_W)
+
+
+def model_name(product: str) -> str:
+    # The same spelling as the DRA ResourceSlice's productName (pools.resource_slices).
+    return product.removesuffix("-SHARED").replace("-", " ", 1)
+
+
+@dataclass
+class _Load:
+    """One pod's use of (part of) one GPU."""
+    pod: str
+    namespace: str
+    container: str
+    key: str                      # seeds the pod's own variation on this GPU
+    share: float                  # the fraction of the GPU's compute it holds (MIG slice); 1 otherwise
+    util: tuple[float, float]
+    memory_mib: float
+
+
+@dataclass
+class _Gpu:
+    node: str
+    index: int
+    model: str
+    memory_mib: float
+    loads: list[_Load] = field(default_factory=list)
+
+    @property
+    def uuid(self) -> str:
+        return gpu_uuid(self.node, self.index)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A schedulable unit of an extended resource: which GPU it lives on, its compute share and memory."""
+    index: int
+    share: float
+    memory_mib: float
+
+
+def gpu_values(gpu: _Gpu, t: float) -> dict:
+    """The DCGM metrics of one simulated GPU at time t (seconds since the epoch)."""
+    util = sum(ld.share * (ld.util[0] + (ld.util[1] - ld.util[0]) * smooth_noise(f"{gpu.uuid}/{ld.key}", t))
+               for ld in gpu.loads)
+    util = min(100.0, util)
+    used = min(gpu.memory_mib, sum(ld.memory_mib for ld in gpu.loads) or IDLE_FB_MIB)
+    tdp = tdp_watts(gpu.model)
+    idle_w = min(60.0, 0.15 * tdp)
+    return {
+        "DCGM_FI_DEV_GPU_UTIL": round(util),
+        "DCGM_FI_DEV_FB_USED": round(used),
+        "DCGM_FI_DEV_FB_FREE": round(gpu.memory_mib - used),
+        "DCGM_FI_DEV_POWER_USAGE": round(idle_w + util / 100 * (tdp - idle_w), 2),
+        "DCGM_FI_DEV_GPU_TEMP": round(IDLE_TEMP_C + util / 100 * TEMP_RISE_C),
+    }
+
+
+def _node_gpus(node) -> tuple[list[_Gpu], dict[str, list[_Slot]]]:
+    """A simulated node's GPUs (from its GPU Feature Discovery labels) and the slots each resource offers."""
+    labels = node.metadata.labels
+    count, memory = int(labels.get("nvidia.com/gpu.count", "0")), float(labels.get("nvidia.com/gpu.memory", "0"))
+    gpus = [_Gpu(node.metadata.name, k, model_name(labels.get("nvidia.com/gpu.product", "")), memory)
+            for k in range(count)]
+    slots: dict[str, list[_Slot]] = {}
+    if labels.get("nvidia.com/mig.strategy") == "mixed":
+        slots.update(_mig_slots(labels))
+    else:
+        replicas = int(labels.get("nvidia.com/gpu.replicas", "1") or 1)
+        # Time-slicing: `replicas` slots per GPU, each with the whole GPU when it runs.
+        slots[GPU_RESOURCE] = [_Slot(k // replicas, 1.0, memory) for k in range(count * replicas)]
+    return gpus, slots
+
+
+def _mig_slots(labels: dict) -> dict[str, list[_Slot]]:
+    # First fit by compute slices (7 per GPU), profiles in name order: the default pool puts the
+    # seven 1g.10gb instances on GPU 0 and the two 3g.40gb on GPU 1.
+    slots: dict[str, list[_Slot]] = {}
+    gpu, used = 0, 0
+    profiles = sorted(k.split("nvidia.com/mig-")[1].removesuffix(".count")
+                      for k in labels if k.startswith("nvidia.com/mig-") and k.endswith(".count"))
+    for profile in profiles:
+        g = int(profile.split("g.")[0])
+        memory = float(labels.get(f"nvidia.com/mig-{profile}.memory", "0"))
+        for _ in range(int(labels[f"nvidia.com/mig-{profile}.count"])):
+            if used + g > MIG_SLICES_PER_GPU:
+                gpu, used = gpu + 1, 0
+            slots.setdefault(f"nvidia.com/mig-{profile}", []).append(_Slot(gpu, g / MIG_SLICES_PER_GPU, memory))
+            used += g
+    return slots
+
+
+def container_gpu_requests(container) -> dict[str, int]:
+    """The GPU resources (nvidia.com/gpu, MIG profiles) a container asks for, by name."""
+    res = container.resources
+    asked = {**((res and res.limits) or {}), **((res and res.requests) or {})}
+    return {r: int(to_float(q)) for r, q in asked.items() if r == GPU_RESOURCE or MIG_RESOURCE.match(r)}
+
+
+def _pod_load(pod, container: str, slot_share: float, memory_mib: float) -> _Load:
+    where = f"pod {pod.metadata.namespace}/{pod.metadata.name}: "
+    notes = pod.metadata.annotations or {}
+    return _Load(pod.metadata.name, pod.metadata.namespace, container, pod.metadata.uid, slot_share,
+                 parse_utilization(notes.get(UTIL_ANNOTATION), where),
+                 parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where))
+
+
+class SimulatedSource:
+    """Telemetry for the simulated GPU nodes (label kubelab.io/simulated=true) of the embedded cluster.
+
+    GPUs are assigned from what is actually scheduled: DRA claims by their allocated devices, the
+    extended resources (nvidia.com/gpu, MIG) by packing each node's pods in creation order onto its
+    GPUs. A GPU with no running pod reads as idle. Values vary smoothly and deterministically with
+    time; every row says source="simulated", simulated=True.
+    """
+
+    name = "simulated"
+    simulated = True
+
+    def __init__(self, api):
+        self.api = api
+
+    def _nodes(self) -> list:
+        from kubernetes import client
+        return client.CoreV1Api(self.api).list_node(label_selector=SIMULATED_GPU_NODES).items
+
+    def available(self) -> bool:
+        return bool(self._nodes())
+
+    def sample(self, at: datetime | None = None) -> list[dict]:
+        at = at or _now()
+        gpus = self.gpus()
+        t = at.timestamp()
+        return [{"time": at, "gpu": g.index, "UUID": g.uuid, "modelName": g.model, "Hostname": g.node,
+                 **gpu_values(g, t), **pod_columns([(ld.pod, ld.namespace, ld.container) for ld in g.loads]),
+                 "source": self.name, "simulated": True} for g in gpus]
+
+    def gpus(self) -> list[_Gpu]:
+        """Every simulated GPU with the loads of the running pods assigned to it."""
+        from kubernetes import client
+
+        gpus, slots = {}, {}
+        for node in self._nodes():
+            node_gpus, slots[node.metadata.name] = _node_gpus(node)
+            gpus.update({(g.node, g.index): g for g in node_gpus})
+        pods = [p for p in client.CoreV1Api(self.api).list_pod_for_all_namespaces(
+                    field_selector="status.phase!=Succeeded,status.phase!=Failed").items
+                if p.spec.node_name in slots and not p.metadata.deletion_timestamp]
+        pods.sort(key=lambda p: (p.metadata.creation_timestamp, p.metadata.namespace, p.metadata.name))
+        dra_taken = self._assign_dra(pods, gpus)
+        self._assign_extended(pods, gpus, slots, dra_taken)
+        return [gpus[k] for k in sorted(gpus)]
+
+    def _assign_dra(self, pods: list, gpus: dict) -> set[tuple[str, int]]:
+        """Loads of pods whose ResourceClaims hold allocated gpu.nvidia.com devices; returns the GPUs taken."""
+        devices = self._dra_devices()
+        by_pod = {(p.metadata.namespace, p.metadata.name): p for p in pods}
+        taken = set()
+        for claim in self._list_dra("resourceclaims"):
+            ns, status = claim["metadata"]["namespace"], claim.get("status") or {}
+            results = ((status.get("allocation") or {}).get("devices") or {}).get("results") or []
+            for user in status.get("reservedFor") or []:
+                pod = by_pod.get((ns, user.get("name")))
+                if user.get("resource") != "pods" or pod is None:
+                    continue
+                for r in results:
+                    where = devices.get((r.get("driver"), r.get("pool"), r.get("device")))
+                    if where in gpus:
+                        taken.add(where)
+                        if pod.status.phase == "Running":
+                            gpu = gpus[where]
+                            gpu.loads.append(_pod_load(pod, _claim_containers(pod, claim["metadata"]["name"]),
+                                                       1.0, gpu.memory_mib))
+        return taken
+
+    def _assign_extended(self, pods: list, gpus: dict, slots: dict, dra_taken: set) -> None:
+        free = {(node, res): sorted(s, key=lambda slot: (node, slot.index) in dra_taken)  # DRA's GPUs last
+                for node, by_res in slots.items() for res, s in by_res.items()}
+        for pod in pods:
+            for c in pod.spec.containers:
+                for res, n in sorted(container_gpu_requests(c).items()):
+                    queue = free.get((pod.spec.node_name, res), [])
+                    taken, free[(pod.spec.node_name, res)] = queue[:n], queue[n:]
+                    if pod.status.phase != "Running":
+                        continue
+                    for slot in taken:
+                        gpus[(pod.spec.node_name, slot.index)].loads.append(
+                            _pod_load(pod, c.name, slot.share, slot.memory_mib))
+
+    def _dra_devices(self) -> dict[tuple[str, str, str], tuple[str, int]]:
+        """(driver, pool, device) -> (node, GPU index), from the ResourceSlices."""
+        out = {}
+        for s in self._list_dra("resourceslices"):
+            spec = s["spec"]
+            if spec.get("driver") != DRA_DRIVER:
+                continue
+            for d in spec.get("devices") or []:
+                index = ((d.get("attributes") or {}).get("index") or {}).get("int")
+                if index is not None:
+                    out[(DRA_DRIVER, spec["pool"]["name"], d["name"])] = (spec.get("nodeName"), int(index))
+        return out
+
+    def _list_dra(self, plural: str) -> list[dict]:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        try:
+            return client.CustomObjectsApi(self.api).list_cluster_custom_object(
+                "resource.k8s.io", "v1", plural)["items"]
+        except ApiException as err:
+            if err.status == 404:  # a cluster without DRA (resource.k8s.io/v1): no claims, no devices
+                return []
+            raise
+
+    def describe(self) -> str:
+        nodes = self._nodes()
+        count = sum(int(n.metadata.labels.get("nvidia.com/gpu.count", "0")) for n in nodes)
+        return (f"GPU telemetry SIMULATED for {count} GPUs on {len(nodes)} simulated nodes "
+                f"({SIMULATED_LABEL}=true), driven by the pods scheduled there and their annotation "
+                f"{UTIL_ANNOTATION}: not measured")
+
+
+def _claim_containers(pod, claim: str) -> str:
+    """The containers of `pod` that use the ResourceClaim named `claim` (through the pod's claim entry)."""
+    statuses = {s.name: s.resource_claim_name for s in (pod.status.resource_claim_statuses or [])}
+    names = {rc.name for rc in pod.spec.resource_claims or []
+             if (rc.resource_claim_name or statuses.get(rc.name)) == claim}
+    return ",".join(c.name for c in pod.spec.containers
+                    if any(ref.name in names for ref in ((c.resources and c.resources.claims) or [])))
+
+
+# -- one interface -----------------------------------------------------------------------------
+
+class GpuTelemetry:
+    """One GPU telemetry source, whichever it is, returning DataFrames with COLUMNS."""
+
+    def __init__(self, source):
+        self.source = source
+
+    @property
+    def simulated(self) -> bool:
+        return self.source.simulated
+
+    def sample(self) -> pd.DataFrame:
+        return frame(self.source.sample())
+
+    def collect(self, every: float = 2.0, duration: float = 20.0) -> pd.DataFrame:
+        """Samples every `every` s for `duration` s (at least one), as one DataFrame."""
+        if every <= 0 or duration < 0:
+            raise KubelabError(f"collect(every={every}, duration={duration}) cannot run",
+                               "pass every > 0 and duration >= 0 (seconds)")
+        start, frames = time.monotonic(), []
+        while True:
+            frames.append(self.sample())
+            next_at = start + len(frames) * every
+            if next_at - start >= duration:
+                return pd.concat(frames, ignore_index=True)
+            time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def describe(self) -> str:
+        return self.source.describe()
+
+    def __repr__(self) -> str:
+        return f"<GpuTelemetry: {self.describe()}>"
+
+
+SOURCES = ("auto", "nvml", "dcgm-exporter", "simulated")
+DCGM_NAMES = ("dcgm-exporter", "nvidia-dcgm-exporter")
+
+
+def find_dcgm_exporter(api) -> list[DcgmExporterSource]:
+    """dcgm-exporter Services of the cluster (by name or app label), each reached through the API server."""
+    from kubernetes import client
+
+    found = []
+    for svc in client.CoreV1Api(api).list_service_for_all_namespaces().items:
+        labels = svc.metadata.labels or {}
+        if not ({svc.metadata.name, labels.get("app"), labels.get("app.kubernetes.io/name")} & set(DCGM_NAMES)):
+            continue
+        ports = svc.spec.ports or []
+        port = next((p.port for p in ports if p.name in ("metrics", "gpu-metrics")), ports[0].port if ports else 9400)
+        found.append(DcgmExporterSource.via_api_server(api, svc.metadata.namespace, svc.metadata.name, port))
+    return found
+
+
+def _reachable(source: DcgmExporterSource) -> bool:
+    try:
+        return bool(source.sample())
+    except KubelabError:
+        return False
+
+
+def telemetry(api=None, source: str = "auto", url: str | None = None) -> GpuTelemetry:
+    """GPU telemetry from the best source there is (source="auto"), or the one named.
+
+    auto: NVML when this machine has a GPU; else a dcgm-exporter (`url`, or a dcgm-exporter Service
+    in the cluster that answers through the API server); else the cluster's simulated GPU nodes.
+    `api` defaults to kl.connect() when a cluster is needed.
+    """
+    if source not in SOURCES:
+        raise KubelabError(f"unknown telemetry source {source!r}", f"use one of {', '.join(SOURCES)}")
+    if url and source in ("auto", "dcgm-exporter"):
+        return GpuTelemetry(DcgmExporterSource(url))
+    tried = []
+    if source in ("auto", "nvml"):
+        nvml = NvmlSource()
+        if nvml.available():
+            return GpuTelemetry(nvml)
+        tried.append(nvml.reason)
+        if source == "nvml":
+            raise KubelabError(nvml.reason, NO_GPU_FIX)
+    api = api or _connect(tried)
+    if source in ("auto", "dcgm-exporter"):
+        exporters = find_dcgm_exporter(api)
+        for exporter in exporters:
+            if _reachable(exporter):
+                return GpuTelemetry(exporter)
+        tried.append(f"{len(exporters)} dcgm-exporter Service(s) found, none answering" if exporters
+                     else "no dcgm-exporter Service in the cluster")
+    if source in ("auto", "simulated"):
+        sim = SimulatedSource(api)
+        if sim.available():
+            return GpuTelemetry(sim)
+        tried.append(f"no simulated GPU nodes ({SIMULATED_GPU_NODES})")
+    raise KubelabError(f"no GPU telemetry source: {'; '.join(tried)}",
+                       "run on a GPU machine, deploy dcgm-exporter, or use the embedded cluster's simulated GPU pools")
+
+
+def _connect(tried: list[str]):
+    from .connect import connect
+    try:
+        return connect()
+    except ClusterUnavailable as err:
+        raise KubelabError(f"no GPU telemetry source: {'; '.join(tried)}; and {err.problem}", err.fix) from None

@@ -1,0 +1,143 @@
+"""Simulated GPU telemetry driven by what the real scheduler placed on the simulated GPU nodes."""
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from kubelab import gpu, pools
+from kubelab.errors import KubelabError
+from tests.conftest import wait_for
+
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+H100 = "NVIDIA-H100-80GB-HBM3"
+
+
+def gpu_pod(name, resources=None, product=None, utilization=None, memory_mib=None, claim=None):
+    container = {"name": "main", "image": "registry.example/ml/trainer:1.0"}
+    if resources:
+        container["resources"] = {"limits": resources}
+    spec = {"containers": [container], "tolerations": [GPU_TOLERATION]}
+    if product:
+        spec["nodeSelector"] = {"nvidia.com/gpu.product": product}
+    if claim:
+        container["resources"] = {"claims": [{"name": "gpus"}]}
+        spec["resourceClaims"] = [{"name": "gpus", "resourceClaimName": claim}]
+    notes = {k: v for k, v in {gpu.UTIL_ANNOTATION: utilization, gpu.MEMORY_ANNOTATION: memory_mib}.items() if v}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "annotations": notes}, "spec": spec}
+
+
+def run_pod(api, namespace, body):
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, body)
+    name = body["metadata"]["name"]
+    return wait_for(lambda: (lambda p: p if p.status.phase == "Running" else None)(
+        core.read_namespaced_pod(name, namespace)), what=f"pod {name} to run")
+
+
+def node_rows(df, node):
+    return df[df.Hostname == node].sort_values("gpu")
+
+
+def sample_when(api, node, condition, what):
+    """The simulated GPUs of `node` once `condition(df)` holds."""
+    def check():
+        df = node_rows(gpu.telemetry(api, source="simulated").sample(), node)
+        return [df] if condition(df) else None  # a list: wait_for tests truthiness, a DataFrame has none
+    return wait_for(check, what=what)[0]
+
+
+def others_gone(api, node, namespace):
+    """A sample once only pods of `namespace` hold GPUs on `node` (pods of earlier tests may still be going)."""
+    def only_ours(df):  # a shared GPU lists its pods' namespaces comma-separated
+        return all(set(v.split(",")) <= {"", namespace} for v in df.namespace)
+    return sample_when(api, node, only_ours, f"other pods to leave {node}")
+
+
+def test_two_busy_h100s_read_their_range_and_the_other_six_idle(api, namespace):
+    pod = run_pod(api, namespace, gpu_pod("trainer", {"nvidia.com/gpu": "2"}, H100, utilization="80-90"))
+    node = pod.spec.node_name
+    df = others_gone(api, node, namespace)
+    assert list(df.columns) == gpu.COLUMNS and len(df) == 8
+    busy, idle = df[df.pod == "trainer"], df[df.pod == ""]
+    assert len(busy) == 2 and len(idle) == 6
+    assert busy.DCGM_FI_DEV_GPU_UTIL.between(80, 90).all(), busy.DCGM_FI_DEV_GPU_UTIL.tolist()
+    assert (busy.namespace == namespace).all() and (busy.container == "main").all()
+    assert (idle.DCGM_FI_DEV_GPU_UTIL == 0).all() and (idle.DCGM_FI_DEV_FB_USED == gpu.IDLE_FB_MIB).all()
+    assert (df.UUID == [pools.gpu_uuid(node, i) for i in df.gpu]).all()
+    assert (df.modelName == "NVIDIA H100-80GB-HBM3").all()
+    assert (df.source == "simulated").all() and df.simulated.all()
+    # default memory: 60 % of the GPU's memory (node label nvidia.com/gpu.memory)
+    assert (busy.DCGM_FI_DEV_FB_USED == round(0.6 * 81559)).all()
+
+    client.CoreV1Api(api).delete_namespaced_pod("trainer", namespace, grace_period_seconds=0)
+    idle_now = sample_when(api, node, lambda d: (d.pod == "").all(), "the GPUs to go idle")
+    assert (idle_now.DCGM_FI_DEV_GPU_UTIL == 0).all()
+
+
+def test_dra_claim_telemetry_names_exactly_the_allocated_devices(api, namespace):
+    resource = client.CustomObjectsApi(api)
+    resource.create_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims", {
+        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "two-a100"},
+        "spec": {"devices": {"requests": [{"name": "gpus", "exactly": {
+            "deviceClassName": "gpu.nvidia.com", "allocationMode": "ExactCount", "count": 2,
+            "selectors": [{"cel": {"expression":
+                           "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA A100-SXM4-80GB'"}}]}}]}},
+    })
+    pod = run_pod(api, namespace, gpu_pod("dra", utilization="75", memory_mib="20480", claim="two-a100"))
+    claim = resource.get_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims", "two-a100")
+    devices = {r["device"] for r in claim["status"]["allocation"]["devices"]["results"]}
+    rs = resource.get_cluster_custom_object("resource.k8s.io", "v1", "resourceslices",
+                                            f"{pod.spec.node_name}-gpu.nvidia.com")
+    uuids = {d["attributes"]["uuid"]["string"] for d in rs["spec"]["devices"] if d["name"] in devices}
+
+    df = others_gone(api, pod.spec.node_name, namespace)
+    busy = df[df.pod == "dra"]
+    assert set(busy.UUID) == uuids and len(uuids) == 2
+    assert {f"gpu-{i}" for i in busy.gpu} == devices
+    assert (busy.DCGM_FI_DEV_GPU_UTIL == 75).all() and (busy.DCGM_FI_DEV_FB_USED == 20480).all()
+    assert (df[df.pod == ""].DCGM_FI_DEV_GPU_UTIL == 0).all()
+
+
+def test_time_sliced_t4_adds_the_pods_sharing_it(api, namespace):
+    for name, util in (("a", "30"), ("b", "40")):
+        pod = run_pod(api, namespace, gpu_pod(name, {"nvidia.com/gpu": "1"}, "Tesla-T4-SHARED", utilization=util))
+    row = others_gone(api, pod.spec.node_name, namespace)
+    assert row.DCGM_FI_DEV_GPU_UTIL.tolist() == [70] and row.modelName.tolist() == ["Tesla T4"]
+    assert row.namespace.tolist() == [f"{namespace},{namespace}"]
+
+
+def test_mig_slice_loads_its_share_of_the_right_gpu(api, namespace):
+    pod = run_pod(api, namespace, gpu_pod("mig", {"nvidia.com/mig-3g.40gb": "1"}, utilization="70"))
+    df = others_gone(api, pod.spec.node_name, namespace)
+    # The two 3g.40gb instances live on GPU 1 (GPU 0 holds the seven 1g.10gb): 3/7 of 70 % = 30 %.
+    assert df[df.pod == "mig"].gpu.tolist() == [1]
+    assert df[df.pod == "mig"].DCGM_FI_DEV_GPU_UTIL.tolist() == [30]
+    assert df[df.pod == "mig"].DCGM_FI_DEV_FB_USED.tolist() == [round(0.6 * 40 * 1024)]
+
+
+def test_bad_utilization_annotation_names_the_pod(api, namespace):
+    core = client.CoreV1Api(api)
+    run_pod(api, namespace, gpu_pod("typo", {"nvidia.com/gpu": "1"}, H100, utilization="80 to 90"))
+    try:
+        with pytest.raises(KubelabError) as exc:
+            gpu.telemetry(api, source="simulated").sample()
+        assert f"pod {namespace}/typo: annotation kubelab.io/gpu-utilization='80 to 90'" in exc.value.problem
+    finally:  # the cluster is shared by the session: the next test must not meet this pod
+        core.delete_namespaced_pod("typo", namespace, grace_period_seconds=0)
+        wait_for(lambda: not core.list_namespaced_pod(namespace).items, what="the pod to go")
+
+
+def test_auto_picks_the_simulated_source_here_and_says_so(api, namespace):
+    # A dcgm-exporter Service whose pods do not exist must not be taken for a measuring source.
+    client.CoreV1Api(api).create_namespaced_service(namespace, {
+        "metadata": {"name": "dcgm-exporter", "labels": {"app": "nvidia-dcgm-exporter"}},
+        "spec": {"selector": {"app": "nvidia-dcgm-exporter"}, "ports": [{"name": "metrics", "port": 9400}]}})
+    tel = gpu.telemetry(api)
+    assert tel.simulated and isinstance(tel.source, gpu.SimulatedSource)
+    gpu_pools = [p for p in pools.load() if p.gpu]
+    n_gpus, n_nodes = sum(p.count * p.gpu.count for p in gpu_pools), sum(p.count for p in gpu_pools)
+    assert tel.describe().startswith(f"GPU telemetry SIMULATED for {n_gpus} GPUs on {n_nodes} simulated nodes")
+    with pytest.raises(KubelabError, match="1 dcgm-exporter Service.s. found, none answering"):
+        gpu.telemetry(api, source="dcgm-exporter")
+    df = tel.collect(every=0.5, duration=1.0)
+    assert df.time.nunique() == 2 and len(df) == 2 * n_gpus
