@@ -1,4 +1,5 @@
-"""How fast `observe.pods` turns a namespace of many pods into a DataFrame (goal: 10,000 pods <= 2 s).
+"""How fast `observe.pods` turns a namespace of many pods into a DataFrame (goal: 10,000 pods <= 2 s),
+and how long one refresh of the live dashboard takes for a 1,000-pod namespace (goal <= 1 s).
 
     python bench/library_bench.py              # 1,000 then 10,000 pods, median of 3 runs each
 
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 from kubernetes import client
 
-from kubelab import observe, pools
+from kubelab import observe, pools, widgets
 from kubelab.cluster import LocalCluster
 
 NAMESPACE = "bench"
@@ -121,6 +122,12 @@ def main() -> None:
             print(f"pods -> DataFrame, {size:,} pods: {statistics.median(runs):.2f} s (goal <= 2 s) "
                   f"(runs: {', '.join(f'{s:.2f}' for s in runs)}; one run split: list+JSON {listing:.2f} s, "
                   f"rows+DataFrame {frame:.2f} s)")
+            if size == 1000:
+                dash = widgets.Dashboard(api, NAMESPACE)
+                refresh = timed(lambda: widgets._png(dash.figure(dash.snapshot())), args.runs)
+                print(f"dashboard refresh (pods + nodes + GPU telemetry + chart PNG), {size:,} pods: "
+                      f"{statistics.median(refresh):.2f} s (goal <= 1 s) "
+                      f"(runs: {', '.join(f'{s:.2f}' for s in refresh)})")
     finally:
         print(cluster.down(delete=True))
 

@@ -43,6 +43,15 @@ def _x(df: pd.DataFrame) -> tuple[str, str]:
     return "time", "time (UTC)"
 
 
+def _time_axis(ax, x: str) -> None:
+    """Readable ticks for a datetime axis (the default formatter overlaps sub-minute timestamps)."""
+    if x == "time":
+        import matplotlib.dates as mdates
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def _state_colors(states) -> list[str]:
     import matplotlib as mpl
     cycle = mpl.colormaps["tab20"].colors
@@ -66,6 +75,7 @@ def pods_by_phase(df_over_time: pd.DataFrame, ax=None, column: str | None = None
         handles, labels = ax.get_legend_handles_labels()  # top of the stack first, as it is drawn
         ax.legend(handles[::-1], labels[::-1], title=column, fontsize="small", loc="upper left",
                   bbox_to_anchor=(1.01, 1))
+    _time_axis(ax, x)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("pods")
     ax.margins(x=0)
@@ -123,6 +133,7 @@ def _gpu_lines(gpu_df: pd.DataFrame, column: str, ylabel: str, title: str, ax, s
     x, xlabel = _x(gpu_df)
     for (host, gpu), g in gpu_df.sort_values(x).groupby(["Hostname", "gpu"], sort=True):
         ax.plot(g[x], g[column] / scale, marker=".", label=f"{host} / GPU {gpu}")
+    _time_axis(ax, x)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(title="node / GPU" + (SIMULATED if _is_simulated(gpu_df) else ""), fontsize="small",
@@ -165,6 +176,7 @@ def rollout_progress(df: pd.DataFrame, ax=None):
                 ax.step(g[x], g[col], where="post", linestyle=style, color=line.get_color(), alpha=0.7,
                         label=f"{prefix}{label}")
     top = df[[c for c in ("ready", "updated", "replicas") if c in df.columns]].max().max()
+    _time_axis(ax, x)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("replicas")
     ax.set_ylim(0, (top if pd.notna(top) else 1) + 0.5)

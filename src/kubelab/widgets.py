@@ -40,31 +40,38 @@ def _png(fig) -> bytes:
 class Dashboard:
     """Pod table, GPU allocation per node and GPU utilization for one namespace."""
 
-    def __init__(self, api, namespace: str, every: float = 3.0, max_rows: int = 30):
+    def __init__(self, api, namespace: str, every: float = 3.0, max_rows: int = 30, history: int = 60):
         self.api, self.namespace, self.every, self.max_rows = api, namespace, every, max_rows
         self.telemetry = gpu.telemetry(api)
+        self._gpu_history: list[pd.DataFrame] = []  # the last `history` samples of this namespace's GPUs
+        self._history = history
 
     def snapshot(self) -> dict:
         """One refresh worth of data: pods, nodes and GPU rows (DataFrames) and a summary line."""
         pods = observe.pods(self.api, self.namespace)
         nodes = observe.nodes(self.api)
         gpus = self.telemetry.sample()
+        mine = gpus[gpus["namespace"].fillna("").str.split(",").apply(lambda ns: self.namespace in ns)]
+        self._gpu_history = (self._gpu_history + [mine])[-self._history:]
         by_status = pods["status"].value_counts().to_dict() if len(pods) else {}
         summary = (f"{self.namespace}: {len(pods)} pods "
                    f"({', '.join(f'{n} {s}' for s, n in sorted(by_status.items())) or 'none'}) · "
                    f"GPUs requested {int(nodes['gpu_requested'].sum())}/{int(nodes['gpu_allocatable'].sum())} · "
                    f"telemetry: {self.telemetry.describe()}")
-        return {"pods": pods, "nodes": nodes, "gpus": gpus, "summary": summary}
+        return {"pods": pods, "nodes": nodes, "gpus": pd.concat(self._gpu_history, ignore_index=True),
+                "summary": summary}
 
     def figure(self, snap: dict):
         import matplotlib.pyplot as plt
 
-        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4), layout="constrained")
         plots.node_allocation(snap["nodes"], resource="gpu", ax=left)
-        gpus = snap["gpus"]
-        busy = gpus[gpus["pod"].fillna("") != ""] if len(gpus) else gpus
-        plots.gpu_utilization(busy if len(busy) else gpus, ax=right)
-        fig.tight_layout()
+        if len(snap["gpus"]):
+            plots.gpu_utilization(snap["gpus"], ax=right)
+        else:
+            right.text(0.5, 0.5, f"no GPU is used by pods in {self.namespace}", ha="center", va="center")
+            right.set_title("GPU utilization" + (" (simulated)" if self.telemetry.simulated else ""))
+            right.set_axis_off()
         return fig
 
     def render_static(self) -> None:
