@@ -269,7 +269,12 @@ class LocalCluster:
             options.update(enableMetricsServer=True, metricsServerBinary=str(bins["metrics-server"]),
                            metricsServerManifests=[str(repo_root() / "cluster" / "metrics-server")])
         docs = [{"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
-                 "options": options}]
+                 "options": options,
+                 # kwok's default pod range (10.0.0.1/24) overlaps the API server's default Service
+                 # range (10.0.0.0/24): a pod could get the `kubernetes` Service's IP, and only 254
+                 # pods would get addresses.
+                 "componentsPatches": [{"name": "kwok-controller",
+                                        "extraArgs": [{"key": "cidr", "value": "10.244.0.1/16"}]}]}]
         # `kubectl logs` on a simulated pod returns this file, whose every line says it is simulated.
         docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
                      "metadata": {"name": "simulated-logs"},

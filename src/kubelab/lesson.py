@@ -1,6 +1,7 @@
 """Set-up and clean-up shared by every notebook: one fresh namespace, one line saying which cluster this is."""
 from __future__ import annotations
 
+import contextlib
 import time
 
 from kubernetes import client
@@ -45,7 +46,18 @@ def start(api, namespace: str, timeout: float = 120) -> str:
 
 
 def cleanup(api, namespace: str, timeout: float = 120) -> None:
-    """Delete the lesson's namespace and wait until it is gone."""
+    """Delete the lesson's namespace and wait until it is gone.
+
+    Workloads and pods go first, pods without a grace period: the namespace controller otherwise
+    re-checks a namespace with terminating pods only after half their 30 s grace period."""
+    apps, batch, core = client.AppsV1Api(api), client.BatchV1Api(api), client.CoreV1Api(api)
+    for delete in (apps.delete_collection_namespaced_deployment, apps.delete_collection_namespaced_stateful_set,
+                   apps.delete_collection_namespaced_daemon_set, batch.delete_collection_namespaced_job,
+                   apps.delete_collection_namespaced_replica_set):
+        with contextlib.suppress(client.exceptions.ApiException):
+            delete(namespace, propagation_policy="Background")
+    with contextlib.suppress(client.exceptions.ApiException):
+        core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
     delete_namespace(api, namespace)
     wait_namespace_gone(api, namespace, timeout)
     print(f"Namespace {namespace} deleted.")

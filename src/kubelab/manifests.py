@@ -257,7 +257,11 @@ def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | 
     kind, name = obj["kind"], obj["metadata"]["name"]
     label = f"{kind}/{name}" + (f" in namespace {ns}" if ns else "") + f" ({origin})"
     meta = dict(source=origin, kind=kind, name=name)
-    if err.status == 403:
+    if err.status == 403 and "exceeded quota" in message:  # admission said no, not RBAC
+        error = ManifestError(f"the API server refused {label}: {message}",
+                              "the namespace's ResourceQuota is used up: `kubectl describe resourcequota` "
+                              "shows used/hard; free some, ask for less, or raise the quota", **meta)
+    elif err.status == 403:
         error = _forbidden(message, label, verb, meta)
     elif err.status == 422:
         causes = (status.get("details") or {}).get("causes") or []

@@ -43,13 +43,16 @@ def _x(df: pd.DataFrame) -> tuple[str, str]:
     return "time", "time (UTC)"
 
 
-def _time_axis(ax, x: str) -> None:
+def _time_axis(ax, x: str, df: pd.DataFrame | None = None) -> None:
     """Readable ticks for a datetime axis (the default formatter overlaps sub-minute timestamps)."""
     if x == "time":
         import matplotlib.dates as mdates
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if df is not None and df[x].nunique() == 1:  # one sample: a minute around it, not years
+            t = pd.Timestamp(df[x].iloc[0])
+            ax.set_xlim(t - pd.Timedelta(seconds=30), t + pd.Timedelta(seconds=30))
 
 
 def _state_colors(states) -> list[str]:
@@ -133,7 +136,7 @@ def _gpu_lines(gpu_df: pd.DataFrame, column: str, ylabel: str, title: str, ax, s
     x, xlabel = _x(gpu_df)
     for (host, gpu), g in gpu_df.sort_values(x).groupby(["Hostname", "gpu"], sort=True):
         ax.plot(g[x], g[column] / scale, marker=".", label=f"{host} / GPU {gpu}")
-    _time_axis(ax, x)
+    _time_axis(ax, x, gpu_df)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(title="node / GPU" + (SIMULATED if _is_simulated(gpu_df) else ""), fontsize="small",

@@ -13,6 +13,7 @@ The object is polled (every POLL_S s): simpler than a watch, and as quick on a l
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -38,8 +39,10 @@ CONTAINER_FAILURES = {  # container waiting reasons a pod does not leave by itse
 }
 
 SCHEDULING_HINTS = [  # (pattern in the scheduler's message, hint)
-    (r"untolerated taint|nvidia\.com/gpu", "add a toleration for nvidia.com/gpu (GPU nodes are tainted "
-                                           "nvidia.com/gpu=present:NoSchedule) or request fewer GPUs"),
+    (r"untolerated taint", "add a toleration for nvidia.com/gpu (GPU nodes are tainted "
+                           "nvidia.com/gpu=present:NoSchedule) if the pod needs a GPU node"),
+    (r"Insufficient nvidia\.com/", "request fewer GPUs (no node has that many free), or free some: "
+                                    "`kl.nodes(api)` shows gpu_requested per node"),
     (r"Insufficient (cpu|memory)", "request less cpu/memory, or free some: `kubectl describe nodes` shows "
                                    "what is allocated"),
     (r"node affinity|node selector", "check nodeSelector/affinity against `kubectl get nodes --show-labels`"),
@@ -358,7 +361,9 @@ def _loop(res, name: str, namespace: str, step, goal: str, timeout: float, progr
 
 
 def _bar(progress, what: str):
-    if not (_in_notebook() if progress is None else progress):
+    # Headless runs (papermill) would save a frozen bar such as "0/1 ready" into the executed notebook.
+    headless = os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0")
+    if not (_in_notebook() and not headless if progress is None else progress):
         return None
     from tqdm.auto import tqdm
     return tqdm(total=1, desc=what, bar_format="{desc} {bar} {n_fmt}/{total_fmt} ready [{elapsed}] {postfix}")
