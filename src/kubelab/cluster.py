@@ -158,8 +158,10 @@ class LocalCluster:
                 self._create(bins)
                 verb = "started"
         if not self.running(wait=30):
-            raise ClusterUnavailable(f"cluster {self.name!r} started but its API server is not ready after 30 s",
-                                     f"see `kubelab cluster logs kube-apiserver --name {self.name}`")
+            down = [c.name for c in self.components() if not c.running] or ["kube-apiserver"]
+            raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
+                                     f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
+                                     f"see `kubelab cluster logs {down[0]} --name {self.name}`")
         self._ensure_nodes(pools)
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes)")
@@ -274,7 +276,11 @@ class LocalCluster:
                  # range (10.0.0.0/24): a pod could get the `kubernetes` Service's IP, and only 254
                  # pods would get addresses.
                  "componentsPatches": [{"name": "kwok-controller",
-                                        "extraArgs": [{"key": "cidr", "value": "10.244.0.1/16"}]}]}]
+                                        "extraArgs": [{"key": "cidr", "value": "10.244.0.1/16"}]},
+                                       # metrics-server's minimum: first metrics ~20 s after a pod starts, not ~45 s
+                                       {"name": "metrics-server",
+                                        "extraArgs": [{"key": "metric-resolution", "value": "10s"},
+                                                      {"key": "kubelet-request-timeout", "value": "5s"}]}]}]
         # `kubectl logs` on a simulated pod returns this file, whose every line says it is simulated.
         docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
                      "metadata": {"name": "simulated-logs"},

@@ -34,7 +34,9 @@ def run(tool: str, *args: str, api=None, check: bool = True, input: str | None =
             cmd.append(f"--kube-context={context}" if tool == "helm" else f"--context={context}")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, input=input)
     if check and proc.returncode != 0:
-        raise KubelabError(f"`{tool} {' '.join(args)}` failed (exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}",
+        # Some tools (helm lint) print their findings on stdout and only a summary on stderr.
+        said = "\n".join(s.strip() for s in (proc.stdout, proc.stderr) if s.strip())
+        raise KubelabError(f"`{tool} {' '.join(args)}` failed (exit {proc.returncode}):\n{said[-3000:]}",
                            "read the tool's message above")
     return proc.stdout
 
