@@ -83,12 +83,12 @@ def status(name):
     if not c.running():
         click.echo(f"not running: start it with `kubelab cluster up{_flag(name)}`")
         sys.exit(1)
-    from .nodes import node_rows
-    rows = node_rows(c.api_client())
-    click.echo(f"\n  {'NODE':14} {'POOL':10} {'READY':6} {'CPU':>5} {'MEMORY':>7} {'GPU':>4}  GPU PRODUCT")
-    for r in rows:
-        click.echo(f"  {r['node']:14} {r['pool']:10} {r['ready']!s:6} {r['cpu']:>5} {r['memory']:>7} "
-                   f"{r['gpu']:>4}  {r['gpu_product']}")
+    from .observe import nodes
+
+    click.echo(f"\n  {'NODE':14} {'POOL':10} {'READY':6} {'CPU':>5} {'MEM GiB':>8} {'GPU':>4}  GPU PRODUCT")
+    for r in nodes(c.api_client()).itertuples():
+        click.echo(f"  {r.node:14} {r.pool:10} {r.ready!s:6} {r.cpu_allocatable:>5g} "
+                   f"{r.mem_allocatable / 2**30:>8g} {r.gpu_allocatable:>4g}  {r.gpu_product}")
 
 
 @cluster.command()

@@ -240,8 +240,8 @@ class LocalCluster:
         proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            raise ClusterUnavailable(f"`{' '.join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd[:4]))}` "
-                                     f"failed for cluster {self.name!r}:\n{tail}",
+            shown = " ".join([Path(cmd[0]).name, *cmd[1:3]])
+            raise ClusterUnavailable(f"`{shown}` failed for cluster {self.name!r}:\n{tail}",
                                      f"see `kubelab cluster logs --name {self.name}`; "
                                      f"`kubelab cluster down --name {self.name} --delete` starts over")
         return proc
