@@ -18,6 +18,7 @@ Simulated GPUs read from two pod annotations:
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 import re
@@ -386,6 +387,13 @@ def _pod_load(pod, container: str, slot_share: float, memory_mib: float) -> _Loa
                  parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where))
 
 
+class _JsonResponse:
+    """What ApiClient.deserialize reads: a response with `.data`."""
+
+    def __init__(self, data: str):
+        self.data = data
+
+
 class SimulatedSource:
     """Telemetry for the simulated GPU nodes (label kubelab.io/simulated=true) of the embedded cluster.
 
@@ -424,13 +432,22 @@ class SimulatedSource:
         for node in self._nodes():
             node_gpus, slots[node.metadata.name] = _node_gpus(node)
             gpus.update({(g.node, g.index): g for g in node_gpus})
-        pods = [p for p in client.CoreV1Api(self.api).list_pod_for_all_namespaces(
-                    field_selector="status.phase!=Succeeded,status.phase!=Failed").items
-                if p.spec.node_name in slots and not p.metadata.deletion_timestamp]
+        pods = self._pods_on(slots)
         pods.sort(key=lambda p: (p.metadata.creation_timestamp, p.metadata.namespace, p.metadata.name))
         dra_taken = self._assign_dra(pods, gpus)
         self._assign_extended(pods, gpus, slots, dra_taken)
         return [gpus[k] for k in sorted(gpus)]
+
+    def _pods_on(self, nodes) -> list:
+        """Live pods on `nodes` as client models. Filtered as raw JSON first: building a model for every
+        pod of a large cluster (most of them on CPU nodes) is what made a dashboard refresh slow."""
+        from kubernetes import client
+
+        raw = json.loads(client.CoreV1Api(self.api).list_pod_for_all_namespaces(
+            field_selector="status.phase!=Succeeded,status.phase!=Failed", _preload_content=False).data)
+        raw["items"] = [p for p in raw["items"] if (p.get("spec") or {}).get("nodeName") in nodes
+                        and not p["metadata"].get("deletionTimestamp")]
+        return self.api.deserialize(_JsonResponse(json.dumps(raw)), "V1PodList").items
 
     def _assign_dra(self, pods: list, gpus: dict) -> set[tuple[str, int]]:
         """Loads of pods whose ResourceClaims hold allocated gpu.nvidia.com devices; returns the GPUs taken."""
