@@ -65,6 +65,7 @@ class LocalCluster:
         self.build_missing = build_missing
         self.progress = progress
         self.delete_on_exit = delete_on_exit
+        self._config_cache: tuple[float | None, dict] = (None, {})
 
     # -- where things are --------------------------------------------------------------------
     @property
@@ -91,9 +92,25 @@ class LocalCluster:
         return (self.workdir / "kwok.yaml").is_file()
 
     # -- state -------------------------------------------------------------------------------
+    def _kwokctl_config(self) -> dict:
+        """The KwokctlConfiguration kwokctl wrote for this cluster (ports, components); {} if none.
+        Parsed once per change of the file: `running()` polls it."""
+        path = self.workdir / "kwok.yaml"
+        with contextlib.suppress(OSError, yaml.YAMLError):
+            mtime = path.stat().st_mtime
+            if self._config_cache[0] != mtime:
+                loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+                docs = yaml.load_all(path.read_text(), Loader=loader)
+                doc = next((d for d in docs if d and d.get("kind") == "KwokctlConfiguration"), {})
+                self._config_cache = (mtime, doc)
+            return self._config_cache[1]
+        return {}
+
     def components(self) -> list[Component]:
+        """The processes of this cluster, in kwokctl's start order (metrics-server only when built)."""
+        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS)
         out = []
-        for name in COMPONENTS:
+        for name in names:
             pidfile = self.workdir / "pids" / f"{name}.pid"
             pid = None
             with contextlib.suppress(OSError, ValueError):
@@ -121,10 +138,8 @@ class LocalCluster:
             time.sleep(0.2)
 
     def api_port(self) -> int | None:
-        with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
-            for doc in yaml.safe_load_all((self.workdir / "kwok.yaml").read_text()):
-                if doc and doc.get("kind") == "KwokctlConfiguration":
-                    return int(doc["options"]["kubeApiserverPort"])
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            return int(self._kwokctl_config()["options"]["kubeApiserverPort"])
         return None
 
     # -- lifecycle ---------------------------------------------------------------------------
