@@ -45,8 +45,11 @@ def start(api, namespace: str, timeout: float = 120) -> str:
     return line
 
 
-def cleanup(api, namespace: str, timeout: float = 120) -> None:
-    """Delete the lesson's namespace and wait until it is gone.
+def cleanup(api, namespace: str, wait: bool = False, timeout: float = 120) -> None:
+    """Delete the lesson's namespace (and, with wait=True, wait until it is gone).
+
+    Not waiting saves the namespace controller's fixed ~5 s; `start()` waits for a namespace that is
+    still going away, so running the notebook again at once still works.
 
     Workloads and pods go first, pods without a grace period: the namespace controller otherwise
     re-checks a namespace with terminating pods only after half their 30 s grace period."""
@@ -59,5 +62,6 @@ def cleanup(api, namespace: str, timeout: float = 120) -> None:
     with contextlib.suppress(client.exceptions.ApiException):
         core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
     delete_namespace(api, namespace)
-    wait_namespace_gone(api, namespace, timeout)
-    print(f"Namespace {namespace} deleted.")
+    if wait:
+        wait_namespace_gone(api, namespace, timeout)
+    print(f"Namespace {namespace} {'deleted' if wait else 'is being deleted (gone in ~5 s)'}.")
