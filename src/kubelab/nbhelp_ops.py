@@ -18,6 +18,7 @@ import time
 import pandas as pd
 
 from . import observe
+from .observe import _plain
 from .quantity import to_float
 from .tools import helm
 
@@ -28,10 +29,6 @@ PV_COLUMNS = ["pv", "phase", "capacity_gib", "access_modes", "reclaim_policy", "
 STATUS_COLUMNS = ["deployment", "replicas", "updated", "ready", "available", "pods", "ready_pods", "simulated"]
 GIB = 2**30
 SHORT_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
-
-
-def _plain(obj) -> dict:
-    return observe._plain(obj)
 
 
 def _gib(quantity) -> float:

@@ -313,7 +313,11 @@ def label_selector(selector: dict | None) -> str | None:
 
 # -- the loop --------------------------------------------------------------------------------------
 
-def _in_notebook() -> bool:
+def interactive() -> bool:
+    """A person is looking: a notebook kernel, and not a headless run (`kubelab run` sets KUBELAB_HEADLESS=1,
+    since a saved progress bar or widget would only show a frozen state)."""
+    if os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0"):
+        return False
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython else None
     return type(shell).__name__ == "ZMQInteractiveShell"
@@ -361,9 +365,7 @@ def _loop(res, name: str, namespace: str, step, goal: str, timeout: float, progr
 
 
 def _bar(progress, what: str):
-    # Headless runs (papermill) would save a frozen bar such as "0/1 ready" into the executed notebook.
-    headless = os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0")
-    if not (_in_notebook() and not headless if progress is None else progress):
+    if not (interactive() if progress is None else progress):
         return None
     from tqdm.auto import tqdm
     return tqdm(total=1, desc=what, bar_format="{desc} {bar} {n_fmt}/{total_fmt} ready [{elapsed}] {postfix}")

@@ -7,25 +7,19 @@ to override.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 
 import pandas as pd
 
 from . import gpu, observe, plots
+from .wait import interactive
 
 POD_COLUMNS = ["pod", "status", "ready", "node", "pool", "restarts", "gpu_request", "dra_devices"]
 
 
 def is_headless() -> bool:
-    if os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0"):
-        return True
-    try:
-        from IPython import get_ipython
-        return get_ipython() is None or not hasattr(get_ipython(), "kernel")
-    except ImportError:
-        return True
+    return not interactive()
 
 
 def _png(fig) -> bytes:
