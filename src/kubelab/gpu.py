@@ -546,13 +546,14 @@ class GpuTelemetry:
         if every <= 0 or duration < 0:
             raise KubelabError(f"collect(every={every}, duration={duration}) cannot run",
                                "pass every > 0 and duration >= 0 (seconds)")
+        # Count samples up front: comparing float clock sums made the count drift by one.
+        count = max(1, math.ceil(round(duration / every, 6)))
         start, frames = time.monotonic(), []
-        while True:
+        for i in range(count):
+            if i:
+                time.sleep(max(0.0, start + i * every - time.monotonic()))
             frames.append(self.sample())
-            next_at = start + len(frames) * every
-            if next_at - start >= duration:
-                return pd.concat(frames, ignore_index=True)
-            time.sleep(max(0.0, next_at - time.monotonic()))
+        return pd.concat(frames, ignore_index=True)
 
     def describe(self) -> str:
         return self.source.describe()
