@@ -542,18 +542,10 @@ class GpuTelemetry:
         return frame(self.source.sample())
 
     def collect(self, every: float = 2.0, duration: float = 20.0) -> pd.DataFrame:
-        """Samples every `every` s for `duration` s (at least one), as one DataFrame."""
-        if every <= 0 or duration < 0:
-            raise KubelabError(f"collect(every={every}, duration={duration}) cannot run",
-                               "pass every > 0 and duration >= 0 (seconds)")
-        # Count samples up front: comparing float clock sums made the count drift by one.
-        count = max(1, math.ceil(round(duration / every, 6)))
-        start, frames = time.monotonic(), []
-        for i in range(count):
-            if i:
-                time.sleep(max(0.0, start + i * every - time.monotonic()))
-            frames.append(self.sample())
-        return pd.concat(frames, ignore_index=True)
+        """Samples at t = 0, every, 2*every ... up to `duration` s (metrics.sample's loop), as one DataFrame."""
+        from . import metrics
+
+        return metrics.sample(self.sample, every=every, duration=duration).drop(columns="t")
 
     def describe(self) -> str:
         return self.source.describe()

@@ -9,6 +9,7 @@ kwok.x-k8s.io/usage-memory); every row says so in its `simulated` column.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import pandas as pd
@@ -109,7 +110,8 @@ def sample(fn, every: float = 5, duration: float = 60, **kw) -> pd.DataFrame:
         raise KubelabError(f"sample needs every > 0 and duration >= 0 (got every={every}, duration={duration})",
                            "for example sample(fn, every=5, duration=60, api=api)")
     start, frames = time.monotonic(), []
-    for i in range(int(duration // every) + 1):
+    # The epsilon keeps float division (0.3 / 0.1 = 2.999...) from dropping a sample.
+    for i in range(math.floor(duration / every + 1e-9) + 1):
         time.sleep(max(0.0, start + i * every - time.monotonic()))
         t = time.monotonic() - start
         frames.append(fn(**kw).assign(t=round(t, 3)))

@@ -140,4 +140,4 @@ def test_auto_picks_the_simulated_source_here_and_says_so(api, namespace):
     with pytest.raises(KubelabError, match="1 dcgm-exporter Service.s. found, none answering"):
         gpu.telemetry(api, source="dcgm-exporter")
     df = tel.collect(every=0.5, duration=1.0)
-    assert df.time.nunique() == 2 and len(df) == 2 * n_gpus
+    assert df.time.nunique() == 3 and len(df) == 3 * n_gpus  # t = 0, 0.5, 1.0

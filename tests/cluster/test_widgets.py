@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from tests.conftest import wait_for  # noqa: E402
 from kubelab import manifests, widgets, wait  # noqa: E402
 
 DEPLOY = """
@@ -41,11 +42,14 @@ def test_live_dashboard_refreshes_until_stop(api, namespace):
     box = widgets.dashboard(api, namespace, every=0.5, headless=False, duration=30)
     header, stop = box.children[0].children
     first = header.value
-    time.sleep(2.5)
-    assert header.value != first  # the refresh time changed: the loop is running
+    # the refresh time changes: the loop is running (polled, since a refresh is slower on a busy machine)
+    wait_for(lambda: header.value != first, timeout=20, interval=0.1, what="a second dashboard refresh")
     stop.click()
-    time.sleep(1.5)
-    assert stop.disabled and stop.description == "Stopped"
+    wait_for(lambda: stop.disabled and stop.description == "Stopped", timeout=20, interval=0.1,
+             what="the dashboard loop to stop")
+    stopped_at = header.value
+    time.sleep(1.5)  # three refresh periods
+    assert header.value == stopped_at  # no refresh after Stop
 
 
 def test_replica_slider_scales_the_deployment(api, namespace):

@@ -1,7 +1,6 @@
 """The pure conversions of kubelab.observe and kubelab.metrics, on hand-built API objects (no cluster)."""
 from __future__ import annotations
 
-import time
 
 import pandas as pd
 import pytest
@@ -135,12 +134,12 @@ def test_client_models_convert_like_dicts():
     assert (row.gpu_request, row.pool, row.age_s) == (2, "h100", pytest.approx(90))
 
 
-def test_ten_thousand_pods_convert_in_under_two_seconds():
+def test_ten_thousand_pods_convert_row_for_row():
+    # The speed goal is measured by bench/library_bench.py, not asserted here.
     pods = [pod(f"p{i}", "cpu-0", requests={"cpu": "100m", "memory": "128Mi"}, limits={"cpu": "1"})
             for i in range(10_000)]
-    start = time.perf_counter()
     df = observe.pods_frame(pods, NODES, [])
-    assert len(df) == 10_000 and time.perf_counter() - start < 2
+    assert len(df) == 10_000 and df.index.is_unique and (df.cpu_request == 0.1).all()
 
 
 def test_node_frame_sums_requests_of_its_pods():
@@ -214,9 +213,8 @@ def test_sample_is_bounded_and_adds_t():
     def snap(value):
         calls.append(value)
         return pd.DataFrame({"v": [value]})
-    start = time.monotonic()
     df = metrics.sample(snap, every=0.05, duration=0.2, value=7)
-    assert len(calls) == 5 and time.monotonic() - start < 1
+    assert len(calls) == 5 and df["t"].iloc[-1] < 1
     assert list(df.columns) == ["t", "v"] and df["t"].is_monotonic_increasing and df["t"].iloc[0] < 0.05
 
 
