@@ -24,6 +24,9 @@ from .paths import repo_root, state_dir
 DEFAULT_NAME = "kubelab"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
               "metrics-server")
+# the KwokctlConfiguration options that hold a port (binary runtime)
+PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
+                "kubeSchedulerPort", "metricsServerPort")
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
 
 
@@ -152,7 +155,7 @@ class LocalCluster:
             return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()})"
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
-        started = time.monotonic()
+        started, note = time.monotonic(), ""
         # kwokctl picks free ports by looking at the clusters that exist; two `up`s at once (a test run
         # beside a learner) could pick the same ones, so starts are serialised.
         with self._start_lock():
@@ -166,6 +169,9 @@ class LocalCluster:
                                     f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
                 self._kwokctl(bins, "start", "cluster")
                 verb = "restarted"
+                if "kubeSchedulerConfig" not in self._kwokctl_config().get("options", {}):
+                    note = (f"; made by an older kubelab, it lacks the bin-packing scheduler profile: "
+                            f"`kubelab cluster down --name {self.name} --delete` then `up` recreates it")
             else:
                 if self.port and not port_free(self.port):
                     raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use",
@@ -179,7 +185,7 @@ class LocalCluster:
                                      f"see `kubelab cluster logs {down[0]} --name {self.name}`")
         self._ensure_nodes(pools)
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
-                f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes)")
+                f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes){note}")
 
     def down(self, delete: bool = False) -> str:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
@@ -270,7 +276,7 @@ class LocalCluster:
         options = {
             "runtime": "binary",
             "bindAddress": "127.0.0.1",
-            "kubeApiserverPort": self.port or 0,       # 0: kwokctl picks a free loopback port
+            **self._pick_ports(),
             "kubeVersion": build.kube_version(),
             "kubeAuthorization": True,                  # RBAC on, as in any real cluster
             "kubeAdmission": True,
@@ -281,6 +287,8 @@ class LocalCluster:
             "kubectlBinary": str(bins["kubectl"]),
             "etcdBinary": str(bins["etcd"]),
             "kwokControllerBinary": str(bins["kwok"]),
+            # two scheduler profiles: default-scheduler and bin-packing (MostAllocated on GPUs)
+            "kubeSchedulerConfig": str(repo_root() / "cluster" / "scheduler.yaml"),
         }
         if "metrics-server" in bins:  # optional: serves metrics.k8s.io from kwok's simulated usage
             options.update(enableMetricsServer=True, metricsServerBinary=str(bins["metrics-server"]),
@@ -304,6 +312,21 @@ class LocalCluster:
                          "logsFile": str(repo_root() / "cluster" / "simulated-container.log")}]}})
         stages = [p.read_text() for p in sorted((repo_root() / "cluster" / "stages").glob("*.yaml"))]
         return "---\n".join([yaml.safe_dump_all(docs, sort_keys=False), *stages])
+
+    def _pick_ports(self) -> dict[str, int]:
+        """Free loopback ports for this cluster's components, none of them a port of another cluster made
+        here, running or stopped. (kwokctl itself only skips ports in use right now, so a test cluster
+        could take the ports of a stopped learner cluster, which then could not resume.)"""
+        reserved = set()
+        for workdir in (self.kwok_workdir / "clusters").glob("*"):
+            if workdir.name != self.name:
+                options = LocalCluster(workdir.name)._kwokctl_config().get("options", {})
+                reserved |= {int(options[k]) for k in PORT_OPTIONS if options.get(k)}
+        candidates = (p for p in range(32766, 10000, -1) if p not in reserved and p != self.port and port_free(p))
+        ports = {k: next(candidates) for k in PORT_OPTIONS}
+        if self.port:
+            ports["kubeApiserverPort"] = self.port
+        return ports
 
     def _create(self, bins: dict[str, Path]) -> None:
         self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)

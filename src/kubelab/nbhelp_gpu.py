@@ -8,6 +8,8 @@ nodes for the scale demo (add them, see how the scheduler places pods on them, r
     gh.add_nodes(api, pool)                           # create the nodes, wait until Ready
     gh.wait_scheduled(api, "lesson-06", "app=sweep", 200)
     gh.remove_nodes(api, "scale-h100", namespace="lesson-06")
+    gh.scheduler_answers(api, "lesson-06", "bin-packing")   # does a scheduler profile of that name run?
+    gh.delete_now(api, "lesson-06", "app=sweep")          # Deployments and their pods, gone at once
 
 Extra nodes only make sense on the embedded cluster (KWOK simulates every node labelled
 kwok.x-k8s.io/node=fake); `add_nodes` refuses to run on a cluster without simulated nodes.
@@ -185,4 +187,49 @@ def remove_nodes(api, pool_name: str, namespace: str | None = None, selector: st
     return len(names)
 
 
-__all__ = ["devices", "claim_devices", "add_nodes", "wait_scheduled", "remove_nodes"]
+def scheduler_answers(api, namespace: str, scheduler_name: str, timeout: float = 15) -> bool:
+    """Whether a scheduler (profile) named `scheduler_name` runs on this cluster. There is no API that lists
+    scheduler profiles, so this asks: a probe pod that fits no node gets PodScheduled=False within a
+    second from a scheduler that exists, and nothing ever from one that does not. The probe is deleted."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    name = "scheduler-probe"
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": name, "labels": {"kubelab.io/probe": "scheduler"}},
+        "spec": {"schedulerName": scheduler_name, "nodeSelector": {"kubelab.io/probe": "no-such-node"},
+                 "containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}]}})
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pod = core.read_namespaced_pod(name, namespace)
+            if pod.spec.node_name or any(c.type == "PodScheduled" for c in pod.status.conditions or []):
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+
+
+def delete_now(api, namespace: str, selector: str, timeout: float = 60) -> None:
+    """Delete the Deployments labelled `selector` and, at once (grace period 0: no container runs on a
+    simulated node), their pods; returns when no pod matching `selector` is left. The Deployments must
+    label their pods with `selector` too."""
+    from kubernetes import client
+
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    # owners first (foreground: their ReplicaSets too), so that nothing recreates the pods deleted below
+    apps.delete_collection_namespaced_deployment(namespace, label_selector=selector,
+                                                 propagation_policy="Foreground")
+    deadline = time.monotonic() + timeout
+    while (apps.list_namespaced_deployment(namespace, label_selector=selector).items
+           or core.list_namespaced_pod(namespace, label_selector=selector).items):
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"Deployments or pods matching {selector} in {namespace} remain after {timeout:g} s",
+                              f"look at them: `kubectl get deploy,pods -n {namespace} -l {selector}`")
+        core.delete_collection_namespaced_pod(namespace, label_selector=selector, grace_period_seconds=0)
+        time.sleep(0.3)
+
+
+__all__ = ["devices", "claim_devices", "add_nodes", "wait_scheduled", "remove_nodes", "scheduler_answers",
+           "delete_now"]

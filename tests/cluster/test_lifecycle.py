@@ -71,6 +71,22 @@ def test_down_stops_every_process(own_cluster):
     assert "kubelab cluster up --name" in str(exc.value)
 
 
+def test_a_new_cluster_never_takes_the_ports_of_a_stopped_one(own_cluster):
+    from kubelab.cluster import PORT_OPTIONS
+
+    own_cluster.up()
+    own_cluster.down()
+    newcomer = LocalCluster(f"kubelab-t-{uuid.uuid4().hex[:6]}", progress=False)
+    try:
+        newcomer.up()
+        ports = [{c._kwokctl_config()["options"][k] for k in PORT_OPTIONS} for c in (own_cluster, newcomer)]
+        assert len(ports[0]) == len(ports[1]) == len(PORT_OPTIONS) and not ports[0] & ports[1]
+        assert "restarted" in own_cluster.up()  # resumes beside the newcomer, on its own ports
+        assert own_cluster.running() and newcomer.running()
+    finally:
+        newcomer.down(delete=True)
+
+
 def test_connect_with_nothing_running_says_how_to_start(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBELAB_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("KUBELAB_KUBECONFIG", raising=False)

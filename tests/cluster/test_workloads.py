@@ -155,3 +155,41 @@ def test_rbac_service_account_is_forbidden_outside_its_namespace(api, namespace,
         assert f"system:serviceaccount:{namespace}:learner" in exc.value.body
     finally:
         core.delete_namespace(other)
+
+
+def gpu_deployment(name, replicas, scheduler):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {**pod(name, gpus=1, tolerate=True,
+                                                 node_selector={"kubelab.io/pool": "a100"})["spec"],
+                                           "schedulerName": scheduler}}}}
+
+
+def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, namespace):
+    """cluster/scheduler.yaml: one kube-scheduler, two profiles, chosen per pod with spec.schedulerName."""
+    from kubelab import manifests, nbhelp_gpu as gh, observe
+
+    def a100_nodes_of(app):
+        pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        return sorted(p.spec.node_name or "" for p in pods)
+
+    wait_for(lambda: (observe.nodes(api).query("pool == 'a100'").gpu_requested == 0).all(), timeout=90,
+             what="the A100 pool to be free of other tests' pods")
+    manifests.apply(api, gpu_deployment("spread", 6, "default-scheduler"), namespace=namespace)
+    wait_for(lambda: len(a100_nodes_of("spread")) == 6 and all(a100_nodes_of("spread")), what="6 spread pods bound")
+    assert len(set(a100_nodes_of("spread"))) == 2  # LeastAllocated + default topology spreading
+
+    gh.delete_now(api, namespace, "app=spread")
+    assert not client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector="app=spread").items
+    manifests.apply(api, gpu_deployment("packed", 6, "bin-packing"), namespace=namespace)
+    wait_for(lambda: len(a100_nodes_of("packed")) == 6 and all(a100_nodes_of("packed")), what="6 packed pods bound")
+    assert len(set(a100_nodes_of("packed"))) == 1  # MostAllocated on nvidia.com/gpu
+
+
+def test_scheduler_answers_tells_a_running_profile_from_a_missing_one(api, namespace):
+    from kubelab import nbhelp_gpu as gh
+
+    assert gh.scheduler_answers(api, namespace, "bin-packing")
+    assert not gh.scheduler_answers(api, namespace, "no-such-scheduler", timeout=3)
+    assert not client.CoreV1Api(api).list_namespaced_pod(namespace).items  # the probes are gone
