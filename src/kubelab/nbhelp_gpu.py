@@ -9,13 +9,14 @@ nodes for the scale demo (add them, see how the scheduler places pods on them, r
     gh.wait_scheduled(api, "lesson-06", "app=sweep", 200)
     gh.remove_nodes(api, "scale-h100", namespace="lesson-06")
     gh.scheduler_answers(api, "lesson-06", "bin-packing")   # does a scheduler profile of that name run?
-    gh.delete_now(api, "lesson-06", "app=sweep")          # Deployments and their pods, gone at once
+    gh.delete_now(api, "lesson-06", "app=sweep")          # those pods and their Deployments, gone at once
 
 Extra nodes only make sense on the embedded cluster (KWOK simulates every node labelled
 kwok.x-k8s.io/node=fake); `add_nodes` refuses to run on a cluster without simulated nodes.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -211,24 +212,32 @@ def scheduler_answers(api, namespace: str, scheduler_name: str, timeout: float =
         core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
 
 
-def delete_now(api, namespace: str, selector: str, timeout: float = 60) -> None:
-    """Delete the Deployments labelled `selector` and, at once (grace period 0: no container runs on a
-    simulated node), their pods; returns when no pod matching `selector` is left. The Deployments must
-    label their pods with `selector` too."""
+def delete_now(api, namespace: str, selector: str, timeout: float = 60) -> int:
+    """Delete the pods matching `selector` together with the ReplicaSets and Deployments that own them,
+    at once (grace period 0: no container runs on a simulated node); returns when none of those pods is
+    left. Returns how many owners were deleted."""
     from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    # owners first (foreground: their ReplicaSets too), so that nothing recreates the pods deleted below
-    apps.delete_collection_namespaced_deployment(namespace, label_selector=selector,
-                                                 propagation_policy="Foreground")
+    replica_sets = {ref.name for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                    for ref in p.metadata.owner_references or [] if ref.kind == "ReplicaSet"}
+    owners = []
+    for rs in replica_sets:  # owners first, so that nothing recreates the pods deleted below
+        with contextlib.suppress(ApiException):
+            refs = apps.read_namespaced_replica_set(rs, namespace).metadata.owner_references or []
+            owners += [("deployment", r.name) for r in refs if r.kind == "Deployment"] or [("replica_set", rs)]
+    for kind, name in set(owners):
+        with contextlib.suppress(ApiException):  # 404: already gone
+            getattr(apps, f"delete_namespaced_{kind}")(name, namespace, propagation_policy="Background")
     deadline = time.monotonic() + timeout
-    while (apps.list_namespaced_deployment(namespace, label_selector=selector).items
-           or core.list_namespaced_pod(namespace, label_selector=selector).items):
+    while core.list_namespaced_pod(namespace, label_selector=selector).items:
         if time.monotonic() > deadline:
-            raise WaitTimeout(f"Deployments or pods matching {selector} in {namespace} remain after {timeout:g} s",
-                              f"look at them: `kubectl get deploy,pods -n {namespace} -l {selector}`")
+            raise WaitTimeout(f"pods matching {selector} in {namespace} remain after {timeout:g} s",
+                              f"look at them and their owners: `kubectl get all -n {namespace} -l {selector}`")
         core.delete_collection_namespaced_pod(namespace, label_selector=selector, grace_period_seconds=0)
         time.sleep(0.3)
+    return len(set(owners))
 
 
 __all__ = ["devices", "claim_devices", "add_nodes", "wait_scheduled", "remove_nodes", "scheduler_answers",

@@ -158,7 +158,7 @@ def test_rbac_service_account_is_forbidden_outside_its_namespace(api, namespace,
 
 
 def gpu_deployment(name, replicas, scheduler):
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {"app": name}},
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {**pod(name, gpus=1, tolerate=True,
@@ -180,7 +180,8 @@ def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, nam
     wait_for(lambda: len(a100_nodes_of("spread")) == 6 and all(a100_nodes_of("spread")), what="6 spread pods bound")
     assert len(set(a100_nodes_of("spread"))) == 2  # LeastAllocated + default topology spreading
 
-    gh.delete_now(api, namespace, "app=spread")
+    assert gh.delete_now(api, namespace, "app=spread") == 1  # the Deployment, found through its pods
+    assert not client.AppsV1Api(api).list_namespaced_deployment(namespace).items
     assert not client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector="app=spread").items
     manifests.apply(api, gpu_deployment("packed", 6, "bin-packing"), namespace=namespace)
     wait_for(lambda: len(a100_nodes_of("packed")) == 6 and all(a100_nodes_of("packed")), what="6 packed pods bound")
