@@ -117,21 +117,40 @@ def _api_error(err, what: str) -> KubelabError:
 
 # -- pods ------------------------------------------------------------------------------------------
 def _resource_totals(spec: dict, kind: str) -> dict[str, float]:
-    """Effective pod requests or limits, as the scheduler counts them: the sum over the app containers,
-    or the largest init container if that is bigger. A request left out defaults to its limit."""
-    def of(container):
+    """Effective pod requests or limits, as the scheduler counts them (k8s.io/component-helpers resource
+    PodRequests/PodLimits): app containers and sidecars (restartable init containers) add up; a classic
+    init container counts with the sidecars started before it, and the pod needs the largest of those
+    peaks; pod-level `spec.resources` (cpu, memory) override the container sums; `spec.overhead` is added
+    (to limits only where a limit is set). A request left out defaults to its limit."""
+    def of(container) -> dict[str, float]:
         res = container.get("resources") or {}
         values = dict(res.get("limits") or {}) if kind == "requests" else {}
         values.update(res.get(kind) or {})
         return {k: _qty(v) for k, v in values.items()}
 
+    def add(a: dict, b: dict) -> dict:
+        return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in a.keys() | b.keys()}
+
     total: dict[str, float] = {}
     for c in spec.get("containers") or []:
-        for k, v in of(c).items():
-            total[k] = total.get(k, 0.0) + v
+        total = add(total, of(c))
+    sidecars: dict[str, float] = {}
+    init_peak: dict[str, float] = {}
     for c in spec.get("initContainers") or []:
-        for k, v in of(c).items():
-            total[k] = max(total.get(k, 0.0), v)
+        if c.get("restartPolicy") == "Always":  # a sidecar: runs beside everything started after it
+            total, sidecars = add(total, of(c)), add(sidecars, of(c))
+            peak = sidecars
+        else:
+            peak = add(of(c), sidecars)
+        init_peak = {k: max(init_peak.get(k, 0.0), peak.get(k, 0.0)) for k in init_peak.keys() | peak.keys()}
+    total = {k: max(total.get(k, 0.0), init_peak.get(k, 0.0)) for k in total.keys() | init_peak.keys()}
+    pod_level = (spec.get("resources") or {})
+    pod_values = dict(pod_level.get("limits") or {}) if kind == "requests" else {}
+    pod_values.update(pod_level.get(kind) or {})
+    total.update({k: _qty(v) for k, v in pod_values.items() if k in ("cpu", "memory")})
+    for k, v in (spec.get("overhead") or {}).items():
+        if kind == "requests" or total.get(k):
+            total[k] = total.get(k, 0.0) + _qty(v)
     return total
 
 

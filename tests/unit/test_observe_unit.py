@@ -86,6 +86,23 @@ def test_init_container_bigger_than_app_containers_sets_the_request():
     assert row.cpu_request == 2
 
 
+def test_sidecars_add_to_the_app_containers_and_to_later_init_containers():
+    # Kubernetes' rule: app 500m + sidecar 1 = 1.5; the init container after the sidecar peaks at 1 + 1 = 2
+    init = [{"name": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}},
+            {"name": "fetch", "resources": {"requests": {"cpu": "1"}}}]
+    row = frame(pod("job", "cpu-0", requests={"cpu": "500m", "memory": "1Gi"}, init=init)).loc["job"]
+    assert (row.cpu_request, row.mem_request) == (2, 2 * 2**30)
+
+
+def test_pod_level_resources_override_and_overhead_adds():
+    p = pod("p", "cpu-0", requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "1"})
+    p["spec"]["resources"] = {"requests": {"cpu": "3"}, "limits": {"cpu": "4"}}
+    p["spec"]["overhead"] = {"cpu": "250m", "memory": "128Mi"}
+    row = frame(p).loc["p"]
+    assert (row.cpu_request, row.cpu_limit) == (3.25, 4.25)
+    assert (row.mem_request, row.mem_limit) == (2**30 + 128 * 2**20, 0)  # no memory limit: overhead not added
+
+
 @pytest.mark.parametrize("reason", ["ContainerCreating", "CrashLoopBackOff", "ImagePullBackOff"])
 def test_status_shows_the_waiting_reason(reason):
     row = frame(pod("p", "cpu-0", waiting=reason, phase="Pending", ready=False, restarts=3)).loc["p"]
