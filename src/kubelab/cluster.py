@@ -156,8 +156,8 @@ class LocalCluster:
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
         started, note = time.monotonic(), ""
-        # kwokctl picks free ports by looking at the clusters that exist; two `up`s at once (a test run
-        # beside a learner) could pick the same ones, so starts are serialised.
+        # Ports are picked from what is free and not held by another cluster (_pick_ports); two `up`s at
+        # once (a test run beside a learner) could pick the same ones, so starts are serialised.
         with self._start_lock():
             if self.exists():
                 # Created before: some or all components are down (stopped, killed, machine restarted).
