@@ -58,7 +58,10 @@ def _run_one(pm, nb: Path, out: Path, parameters: dict, timeout: int) -> Noteboo
     start = time.monotonic()
     try:
         pm.execute_notebook(str(nb), str(target), parameters=parameters, cwd=str(nb.parent),
-                            progress_bar=False, execution_timeout=timeout, kernel_name="python3")
+                            progress_bar=False, execution_timeout=timeout, kernel_name="python3",
+                            # papermill talks to the kernel over loopback TCP; ipykernel warns about that on
+                            # every start, which is noise in the learner's terminal. Errors still show.
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
         return NotebookRun(nb.name, time.monotonic() - start, "ok", target)
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
         summary = getattr(err, "evalue", None) or str(err).strip().splitlines()[-1]
