@@ -129,6 +129,10 @@ class LocalCluster:
         """Every component is alive and the API server answers /readyz (polled for up to `wait` s)."""
         if not self.exists() or not all(c.running for c in self.components()):
             return False
+        return self._api_ready(wait)
+
+    def _api_ready(self, wait: float) -> bool:
+        """The API server answers /readyz (polled for up to `wait` s)."""
         api, deadline = self.api_client(), time.monotonic() + wait
         while True:
             try:
@@ -168,6 +172,13 @@ class LocalCluster:
                                     f"stop that process, or recreate the cluster: `kubelab cluster down "
                                     f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
                 self._kwokctl(bins, "start", "cluster")
+                # kwokctl starts every component at once and may return before the API server listens;
+                # metrics-server exits if it cannot reach it. Once the API is ready, a second start
+                # starts only what is down.
+                if self._api_ready(wait=30):
+                    time.sleep(0.3)
+                    if not all(c.running for c in self.components()):
+                        self._kwokctl(bins, "start", "cluster")
                 verb = "restarted"
                 if "kubeSchedulerConfig" not in self._kwokctl_config().get("options", {}):
                     note = (f"; made by an older kubelab, it lacks the bin-packing scheduler profile: "
