@@ -191,7 +191,8 @@ def ensure_built(progress: bool = True, tools: tuple[Tool, ...] = TOOLS) -> dict
 
 def binaries(require: tuple[str, ...] = ()) -> dict[str, Path]:
     """The cached binaries, without building. Raises BinaryMissing for any name in `require` that is absent."""
-    paths = {b: build_dir(t) / b for t in TOOLS for b in t.binaries if (build_dir(t) / b).is_file()}
+    dirs = {t.name: build_dir(t) for t in TOOLS}  # each reads and hashes its go.mod and go.sum
+    paths = {b: dirs[t.name] / b for t in TOOLS for b in t.binaries if (dirs[t.name] / b).is_file()}
     missing = [b for b in require if b not in paths]
     if missing:
         raise BinaryMissing(f"not built yet: {', '.join(missing)} (looked in {cache_dir() / 'bin'})",

@@ -391,7 +391,10 @@ def resource_exists(api, kind: str, name: str, namespace: str | None = None, *, 
 
 def _has_keys(kind: str, read, name: str, namespace: str, keys, fields: tuple[str, ...], raise_: bool) -> CheckResult:
     what = f"{kind} {name!r}"
-    fetch = lambda: {k for f in fields for k in (getattr(_read(read, what, namespace), f) or {})}
+    def fetch():
+        obj = _read(read, what, namespace)  # one read for all fields
+        return {k for f in fields for k in (getattr(obj, f) or {})}
+
     wanted = list(keys)
     # Only key names ever reach a message: a Secret's values are never decoded.
     parts = [Part(lambda have: set(wanted) <= have,

@@ -13,13 +13,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import yaml
 
-from . import build, pools as pools_mod
+from . import build
 from .errors import ClusterUnavailable, KubelabError, PortInUse
 from .paths import repo_root, state_dir
+
+if TYPE_CHECKING:
+    from .pools import Pool
 
 DEFAULT_NAME = "kubelab"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
@@ -152,6 +156,8 @@ class LocalCluster:
     # -- lifecycle ---------------------------------------------------------------------------
     def up(self) -> str:
         """Start the cluster (idempotent). Returns a one-line summary of what happened."""
+        from . import pools as pools_mod  # imported here: it loads the kubernetes client and pydantic
+
         pools = pools_mod.load(self.pools_file)  # a bad pool file fails before anything starts
         # Live processes may still be finishing start-up (readyz lags a second or two): give them time.
         if self.running(wait=20):
@@ -268,9 +274,9 @@ class LocalCluster:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
 
-    def _run(self, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, cmd: list[str]) -> subprocess.CompletedProcess:
         proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if check and proc.returncode != 0:
+        if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
             shown = " ".join([Path(cmd[0]).name, *cmd[1:3]])
             raise ClusterUnavailable(f"`{shown}` failed for cluster {self.name!r}:\n{tail}",
@@ -349,7 +355,8 @@ class LocalCluster:
             self.down(delete=True)  # leave nothing half-made behind
             raise
 
-    def _ensure_nodes(self, pools: list[pools_mod.Pool], timeout: float = 60) -> None:
+    def _ensure_nodes(self, pools: list[Pool], timeout: float = 60) -> None:
+        from . import pools as pools_mod
         from kubernetes import client, dynamic
         from kubernetes.client.exceptions import ApiException
 

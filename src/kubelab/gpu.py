@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from .errors import ClusterUnavailable, KubelabError
+from .observe import list_dra
 from .pools import DRA_DRIVER, SIMULATED_LABEL, gpu_uuid
 from .quantity import to_float
 
@@ -426,8 +427,6 @@ class SimulatedSource:
 
     def gpus(self) -> list[_Gpu]:
         """Every simulated GPU with the loads of the running pods assigned to it."""
-        from kubernetes import client
-
         gpus, slots = {}, {}
         for node in self._nodes():
             node_gpus, slots[node.metadata.name] = _node_gpus(node)
@@ -454,7 +453,7 @@ class SimulatedSource:
         devices = self._dra_devices()
         by_pod = {(p.metadata.namespace, p.metadata.name): p for p in pods}
         taken = set()
-        for claim in self._list_dra("resourceclaims"):
+        for claim in list_dra(self.api, "resourceclaims"):
             ns, status = claim["metadata"]["namespace"], claim.get("status") or {}
             results = ((status.get("allocation") or {}).get("devices") or {}).get("results") or []
             for user in status.get("reservedFor") or []:
@@ -488,7 +487,7 @@ class SimulatedSource:
     def _dra_devices(self) -> dict[tuple[str, str, str], tuple[str, int]]:
         """(driver, pool, device) -> (node, GPU index), from the ResourceSlices."""
         out = {}
-        for s in self._list_dra("resourceslices"):
+        for s in list_dra(self.api, "resourceslices"):
             spec = s["spec"]
             if spec.get("driver") != DRA_DRIVER:
                 continue
@@ -497,17 +496,6 @@ class SimulatedSource:
                 if index is not None:
                     out[(DRA_DRIVER, spec["pool"]["name"], d["name"])] = (spec.get("nodeName"), int(index))
         return out
-
-    def _list_dra(self, plural: str) -> list[dict]:
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-        try:
-            return client.CustomObjectsApi(self.api).list_cluster_custom_object(
-                "resource.k8s.io", "v1", plural)["items"]
-        except ApiException as err:
-            if err.status == 404:  # a cluster without DRA (resource.k8s.io/v1): no claims, no devices
-                return []
-            raise
 
     def describe(self) -> str:
         nodes = self._nodes()

@@ -23,25 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 
 from .errors import KubelabError, WaitTimeout
+from .observe import list_dra
 from .pools import POOL_LABEL, SIMULATED_LABEL, Pool, nodes as pool_nodes
 
-DRA = ("resource.k8s.io", "v1")
 DEVICE_COLUMNS = ["node", "device", "productName", "architecture", "index", "uuid", "memory", "driver"]
 CLAIM_COLUMNS = ["claim", "pod", "request", "node", "device", "productName", "uuid"]
-
-
-def _list_dra(api, plural: str, namespace: str | None = None) -> list[dict]:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-    custom = client.CustomObjectsApi(api)
-    try:
-        if namespace:
-            return custom.list_namespaced_custom_object(*DRA, namespace, plural)["items"]
-        return custom.list_cluster_custom_object(*DRA, plural)["items"]
-    except ApiException as err:
-        if err.status == 404:  # no resource.k8s.io/v1 on this cluster: no DRA
-            return []
-        raise
 
 
 def _attr(attributes: dict, name: str):
@@ -53,7 +39,7 @@ def devices(api) -> pd.DataFrame:
     """Every device of every ResourceSlice, one row each (columns DEVICE_COLUMNS): the node (or pool),
     device name, the attributes NVIDIA's DRA driver publishes, and the memory capacity."""
     rows = []
-    for s in _list_dra(api, "resourceslices"):
+    for s in list_dra(api, "resourceslices"):
         spec = s["spec"]
         for d in spec.get("devices") or []:
             attrs = d.get("attributes") or {}
@@ -70,7 +56,7 @@ def claim_devices(api, namespace: str) -> pd.DataFrame:
     allocated has one row with an empty device."""
     by_device = {(r.node, r.device): r for r in devices(api).itertuples()}
     rows = []
-    for c in _list_dra(api, "resourceclaims", namespace):
+    for c in list_dra(api, "resourceclaims", namespace):
         status = c.get("status") or {}
         pods = ",".join(u.get("name", "") for u in status.get("reservedFor") or [])
         results = (((status.get("allocation") or {}).get("devices") or {}).get("results")) or [{}]
@@ -140,12 +126,10 @@ def wait_scheduled(api, namespace: str, selector: str, count: int, timeout: floa
         time.sleep(0.3)
 
 
-def remove_nodes(api, pool_name: str, namespace: str | None = None, selector: str | None = None,
-                 timeout: float = 120) -> int:
+def remove_nodes(api, pool_name: str, namespace: str | None = None, timeout: float = 120) -> int:
     """Delete the nodes of pool `pool_name` and, first, the pods on them in `namespace` (all namespaces if
-    None), at once (grace period 0: no container runs on a simulated node). `selector` (a label selector
-    of those pods, with `namespace`) deletes them in one call instead of one call per pod. Returns how many
-    nodes were deleted. Delete the Deployments or Jobs that own those pods before calling this, or they
+    None), at once (grace period 0: no container runs on a simulated node). Returns how many nodes were
+    deleted. Delete the Deployments or Jobs that own those pods before calling this, or they
     make new ones.
 
     Pods go first: a pod left bound to a deleted node stays Terminating until the pod garbage collector
@@ -172,12 +156,9 @@ def remove_nodes(api, pool_name: str, namespace: str | None = None, selector: st
         if time.monotonic() > deadline:
             raise WaitTimeout(f"{len(on_pool)} pods are still on pool {pool_name} after {timeout:g} s",
                               "delete the Deployments or Jobs that own them first")
-        if selector and namespace:
-            core.delete_collection_namespaced_pod(namespace, label_selector=selector, grace_period_seconds=0)
-            selector = None  # once: stragglers (made by an owner meanwhile) go one by one
-        else:
-            with ThreadPoolExecutor(8) as ex:
-                list(ex.map(delete, on_pool))
+        with ThreadPoolExecutor(8) as ex:
+            list(ex.map(delete, on_pool))
+        time.sleep(0.2)
     if names:
         core.delete_collection_node(label_selector=f"{POOL_LABEL}={pool_name}")
     while core.list_node(label_selector=f"{POOL_LABEL}={pool_name}").items:

@@ -128,6 +128,13 @@ def deployment_status(api, name: str, namespace: str) -> pd.DataFrame:
     return pd.DataFrame([row], columns=STATUS_COLUMNS)
 
 
+def settled(snapshot: dict) -> bool:
+    """For `Timeline.watch(until=...)` with a `deployment_status` source: every replica is updated, ready
+    and available, and the Deployment has exactly that many pods, all ready (no old pod left terminating)."""
+    s = snapshot["status"].iloc[0]
+    return s["replicas"] == s["updated"] == s["ready"] == s["available"] == s["pods"] == s["ready_pods"]
+
+
 class Timeline:
     """Snapshots of one or more DataFrame sources on one clock, with labelled marks between actions.
 

@@ -137,17 +137,16 @@ def _resource_totals(spec: dict, kind: str) -> dict[str, float]:
     sidecars: dict[str, float] = {}
     init_peak: dict[str, float] = {}
     for c in spec.get("initContainers") or []:
+        own = of(c)
         if c.get("restartPolicy") == "Always":  # a sidecar: runs beside everything started after it
-            total, sidecars = add(total, of(c)), add(sidecars, of(c))
+            total, sidecars = add(total, own), add(sidecars, own)
             peak = sidecars
         else:
-            peak = add(of(c), sidecars)
+            peak = add(own, sidecars)
         init_peak = {k: max(init_peak.get(k, 0.0), peak.get(k, 0.0)) for k in init_peak.keys() | peak.keys()}
     total = {k: max(total.get(k, 0.0), init_peak.get(k, 0.0)) for k in total.keys() | init_peak.keys()}
-    pod_level = (spec.get("resources") or {})
-    pod_values = dict(pod_level.get("limits") or {}) if kind == "requests" else {}
-    pod_values.update(pod_level.get(kind) or {})
-    total.update({k: _qty(v) for k, v in pod_values.items() if k in ("cpu", "memory")})
+    # pod-level resources have a container's shape
+    total.update({k: v for k, v in of(spec).items() if k in ("cpu", "memory")})
     for k, v in (spec.get("overhead") or {}).items():
         if kind == "requests" or total.get(k):
             total[k] = total.get(k, 0.0) + _qty(v)
@@ -263,16 +262,18 @@ def _node(api, name: str | None) -> dict | None:
         return None  # not allowed to read nodes (or gone): treat as unknown, not simulated
 
 
-def _claims(api, namespace: str | None) -> list[dict]:
+def list_dra(api, plural: str, namespace: str | None = None, empty_on: tuple[int, ...] = (404,)) -> list[dict]:
+    """Items of a resource.k8s.io/v1 resource (resourceclaims, resourceslices, deviceclasses) as plain
+    dicts; [] when the API answers with a status in `empty_on` (404: a cluster without DRA)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     custom = client.CustomObjectsApi(api)
     try:
         if namespace:
-            return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims")["items"]
-        return custom.list_cluster_custom_object("resource.k8s.io", "v1", "resourceclaims")["items"]
+            return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, plural)["items"]
+        return custom.list_cluster_custom_object("resource.k8s.io", "v1", plural)["items"]
     except ApiException as err:
-        if err.status in (403, 404):  # no DRA on this cluster, or not allowed: no devices to show
+        if err.status in empty_on:
             return []
         raise
 
@@ -291,7 +292,7 @@ def pods(api, namespace: str | None = None, selector: str | None = None) -> pd.D
     ("app=web"). One row per pod; the columns are those of `pods_frame`."""
     items = _raw_pods(api, namespace, selector)
     uses_dra = any((p.get("spec") or {}).get("resourceClaims") for p in items)
-    return pods_frame(items, _nodes_by_name(api), _claims(api, namespace) if uses_dra else [])
+    return pods_frame(items, _nodes_by_name(api), list_dra(api, "resourceclaims", namespace, empty_on=(403, 404)) if uses_dra else [])
 
 
 # -- nodes -----------------------------------------------------------------------------------------

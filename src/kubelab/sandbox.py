@@ -136,8 +136,7 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sa
     namespace = namespace_name(lab, learner)
     _check_owner(api, namespace, learner_name(learner), _dns_safe(lab, 63))
     delete_namespace(api, namespace)
-    wait_namespace_gone(api, namespace, timeout)
-    return sandbox(api, lab, learner, timeout)
+    return sandbox(api, lab, learner, timeout)  # it waits until the old namespace is gone
 
 
 def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
