@@ -178,13 +178,6 @@ class LocalCluster:
                                     f"stop that process, or recreate the cluster: `kubelab cluster down "
                                     f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
                 self._kwokctl(bins, "start", "cluster")
-                # kwokctl starts every component at once and may return before the API server listens;
-                # metrics-server exits if it cannot reach it. Once the API is ready, a second start
-                # starts only what is down.
-                if self._api_ready(wait=30):
-                    time.sleep(0.3)
-                    if not all(c.running for c in self.components()):
-                        self._kwokctl(bins, "start", "cluster")
                 verb = "restarted"
                 if "kubeSchedulerConfig" not in self._kwokctl_config().get("options", {}):
                     note = (f"; made by an older kubelab, it lacks the bin-packing scheduler profile: "
@@ -195,6 +188,13 @@ class LocalCluster:
                                     "pick another with --port, or leave --port out to get a free one")
                 self._create(bins)
                 verb = "started"
+            # kwokctl (create or start) starts every component at once and may return before the API
+            # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
+            # start starts only what is down.
+            if self._api_ready(wait=30):
+                time.sleep(0.3)
+                if not all(c.running for c in self.components()):
+                    self._kwokctl(bins, "start", "cluster")
         if not self.running(wait=30):
             down = [c.name for c in self.components() if not c.running] or ["kube-apiserver"]
             raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
