@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ._k8s.client import answering
 from .errors import ClusterUnavailable
+
+__all__ = ["connect"]
 
 
 def connect(context: str | None = None, kubeconfig: str | Path | None = None,
@@ -16,9 +19,9 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
       2. environment KUBELAB_KUBECONFIG / KUBELAB_CONTEXT (so notebooks run unchanged elsewhere);
       3. the embedded cluster named `cluster`, or KUBELAB_CLUSTER, or "kubelab".
     """
-    from kubernetes import client, config
+    from kubernetes import config
 
-    from .cluster import DEFAULT_NAME, LocalCluster
+    from .cluster.local import DEFAULT_NAME, LocalCluster
 
     if not cluster:  # an explicit embedded cluster wins over the environment
         kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG") or None
@@ -31,18 +34,10 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
         except Exception as err:
             raise ClusterUnavailable(f"cannot load {where}: {err}", fix) from None
         api.kubelab_kubeconfig, api.kubelab_context = (str(kubeconfig) if kubeconfig else None), context
-    else:
-        local = LocalCluster(cluster or os.environ.get("KUBELAB_CLUSTER") or DEFAULT_NAME)
-        where = f"the embedded cluster {local.name!r}"
+        return answering(api, where, fix, timeout)
+    local = LocalCluster(cluster or os.environ.get("KUBELAB_CLUSTER") or DEFAULT_NAME)
+    if not local.kubeconfig.is_file():
         flag = "" if local.name == DEFAULT_NAME else f" --name {local.name}"
-        fix = f"run `kubelab cluster up{flag}` (or pass context=... to use another cluster)"
-        if not local.kubeconfig.is_file():
-            raise ClusterUnavailable(f"cluster not running: {where} has not been started", fix)
-        api = local.api_client()
-        api.kubelab_kubeconfig, api.kubelab_context = str(local.kubeconfig), local.context
-    try:
-        client.VersionApi(api).get_code(_request_timeout=timeout)
-    except Exception as err:
-        reason = getattr(err, "reason", None) or type(err).__name__
-        raise ClusterUnavailable(f"cluster not running: {where} does not answer ({reason})", fix) from None
-    return api
+        raise ClusterUnavailable(f"cluster not running: the embedded cluster {local.name!r} has not been started",
+                                 f"run `kubelab cluster up{flag}` (or pass context=... to use another cluster)")
+    return local.connect(timeout)

@@ -1,4 +1,13 @@
-"""One small exception hierarchy: every error says what went wrong and how to fix it."""
+"""One small exception hierarchy: every error says what went wrong and how to fix it.
+
+    KubelabError
+    ├── ClusterUnavailable, BinaryMissing, BuildError, PortInUse, ConfigError
+    ├── UsageError (also a ValueError): a call kubelab cannot carry out as written
+    ├── ManifestError: a manifest that cannot be read, or that the API server refused
+    ├── ApiError: the API server said no (carries its Status); Forbidden: RBAC said no
+    ├── WaitTimeout, RolloutFailed
+    └── CheckFailed (also an AssertionError): a grading check failed
+"""
 from __future__ import annotations
 
 
@@ -34,21 +43,40 @@ class ConfigError(KubelabError):
     """A configuration file (for example the node-pool file) is malformed or invalid."""
 
 
+class UsageError(KubelabError, ValueError):
+    """A call kubelab cannot carry out as written: an unknown kind, a malformed wait condition, a
+    namespaced kind without a namespace. Also a ValueError."""
+
+
 class ManifestError(KubelabError):
-    """A manifest could not be read or was refused: malformed YAML, unknown kind, invalid field."""
+    """A manifest could not be read or was refused: malformed YAML, unknown kind, invalid field, exceeded
+    quota. `status` is the API server's Status object when the server refused it ({} otherwise)."""
 
     def __init__(self, problem: str, fix: str | None = None, *, source: str | None = None,
-                 line: int | None = None, kind: str | None = None, name: str | None = None):
-        self.source, self.line, self.kind, self.name = source, line, kind, name
+                 line: int | None = None, kind: str | None = None, name: str | None = None,
+                 status: dict | None = None):
+        self.source, self.line, self.kind, self.name, self.status = source, line, kind, name, status or {}
         super().__init__(problem, fix)
 
 
-class Forbidden(ManifestError):
+class ApiError(KubelabError):
+    """The API server refused a request: `code` is the HTTP status, `status` the server's Status object."""
+
+    def __init__(self, problem: str, fix: str | None = None, *, code: int | None = None,
+                 status: dict | None = None, source: str | None = None, kind: str | None = None,
+                 name: str | None = None):
+        self.code, self.status = code, status or {}
+        self.source, self.kind, self.name = source, kind, name
+        super().__init__(problem, fix)
+
+
+class Forbidden(ApiError):
     """The API server's RBAC said no: who tried which verb on which resource."""
 
     def __init__(self, problem: str, fix: str | None = None, *, user: str | None = None,
                  verb: str | None = None, resource: str | None = None, namespace: str | None = None, **kw):
         self.user, self.verb, self.resource, self.namespace = user, verb, resource, namespace
+        kw.setdefault("code", 403)
         super().__init__(problem, fix, **kw)
 
 
@@ -68,9 +96,14 @@ class RolloutFailed(KubelabError):
 class CheckFailed(KubelabError, AssertionError):
     """A grading check failed. An AssertionError, so nbgrader counts it as a failed test."""
 
-    def __init__(self, problem: str, hint: str | None = None):
+    def __init__(self, problem: str, hint: str | None = None, *, result=None):
         self.hint = hint
+        self.result = result  # the grading.CheckResult: the points the failed check still earned
         super().__init__(problem, hint)
 
     def __str__(self) -> str:
         return f"{self.problem}\n  hint: {self.hint}" if self.hint else self.problem
+
+
+__all__ = ["ApiError", "BinaryMissing", "BuildError", "CheckFailed", "ClusterUnavailable", "ConfigError",
+           "Forbidden", "KubelabError", "ManifestError", "PortInUse", "RolloutFailed", "UsageError", "WaitTimeout"]

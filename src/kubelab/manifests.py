@@ -3,20 +3,30 @@ that name the file, the line or the object and say how to fix it.
 
     kl.manifests.apply(api, "labs/03/")                     # every *.yaml / *.yml in the folder
     kl.manifests.apply(api, open("app.yaml").read(), namespace="team-a", dry_run=True)
+    kl.apply(api, kl.render(TEMPLATE, replicas=3, image="nginx:1.28"), namespace="team-a")
+
+One way to vary a manifest: a YAML template with `$name` placeholders, filled by `render()`.
 
 Secret values (data / stringData) never appear in an error message.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import string
 import time
 from pathlib import Path
 
 import yaml
 
-from .errors import Forbidden, ManifestError
+from ._k8s import kinds
+from ._k8s.apierrors import forbidden_fields, status_of
+from ._k8s.poll import until
+from .errors import Forbidden, ManifestError, UsageError, WaitTimeout
+
+__all__ = ["KIND_ORDER", "apply", "delete", "delete_workloads", "load", "ordered", "rank", "render"]
 
 # Dependencies first: namespaces and CRDs before what lives in them, RBAC before the workloads that use it,
 # config before the pods that mount it. Kinds not listed go last. delete() walks the list backwards.
@@ -41,6 +51,24 @@ def ordered(objects: list, reverse: bool = False) -> list:
     def kind(o):
         return (o[0] if isinstance(o, tuple) else o).get("kind", "")
     return sorted(objects, key=lambda o: rank(kind(o)), reverse=reverse)
+
+
+# -- templates -----------------------------------------------------------------------------------
+
+def render(template: str, **values) -> str:
+    """Fill the `$name` (or `${name}`) placeholders of a YAML template. A string goes in as written; any
+    other value (a number, a bool, a list, a dict) as JSON, which is YAML too, so a whole block fits on
+    its placeholder's line: `tolerations: $tolerations` with tolerations=[{"key": ..., "operator": "Exists"}].
+    Write `$$` for a literal `$`. A placeholder without a value is a ManifestError that names it."""
+    filled = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    try:
+        return string.Template(template).substitute(filled)
+    except KeyError as err:
+        raise ManifestError(f"the template has a placeholder ${err.args[0]} but no value was given for it",
+                            f"pass {err.args[0]}=... to render(), or write $$ for a literal $") from None
+    except ValueError as err:
+        raise ManifestError(f"the template has a malformed placeholder: {err}",
+                            "placeholders are $name or ${name}; write $$ for a literal $") from None
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -149,13 +177,11 @@ def apply(api, source, namespace: str | None = None, field_manager: str = "kubel
     the objects already applied before it. With dry_run, objects whose namespace is created by the same
     manifests are refused (the namespace does not exist yet), as with `kubectl apply --dry-run=server`.
     """
-    from kubernetes import dynamic
     from kubernetes.client.exceptions import ApiException
 
-    dyn = dynamic.DynamicClient(api)
     applied, crd_seen = [], False
     for obj, origin in ordered(load(source, namespace)):
-        res = _resource(dyn, obj, origin, CRD_WAIT_S if crd_seen else 0)
+        res = _resource(api, obj, origin, CRD_WAIT_S if crd_seen else 0)
         ns = _ns(res, obj, namespace)
         params = [("fieldValidation", "Strict")] + ([("dryRun", "All")] if dry_run else [])
         try:
@@ -172,14 +198,12 @@ def delete(api, source, namespace: str | None = None, wait: bool = False, timeou
     """Delete every object of `source` in reverse dependency order; already-absent objects are skipped.
 
     Returns "Kind/name" of what was deleted. With wait, returns only once they are all gone."""
-    from kubernetes import dynamic
     from kubernetes.client.exceptions import ApiException
     from kubernetes.dynamic.exceptions import NotFoundError
 
-    dyn = dynamic.DynamicClient(api)
     deleted = []
     for obj, origin in ordered(load(source, namespace), reverse=True):
-        res = _resource(dyn, obj, origin)
+        res = _resource(api, obj, origin)
         ns, name = _ns(res, obj, namespace), obj["metadata"]["name"]
         try:
             res.delete(name=name, namespace=ns)
@@ -193,21 +217,51 @@ def delete(api, source, namespace: str | None = None, wait: bool = False, timeou
     return [f"{res.kind}/{name}" for res, name, _ in deleted]
 
 
+def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60) -> int:
+    """Delete the pods matching `selector` together with the ReplicaSets and Deployments that own them, at
+    once (grace period 0: no container runs on a simulated node), and return when none of those pods is
+    left. Returns how many owners were deleted."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    replica_sets = {ref.name for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+                    for ref in p.metadata.owner_references or [] if ref.kind == "ReplicaSet"}
+    owners = []
+    for rs in replica_sets:  # owners first, so that nothing recreates the pods deleted below
+        with contextlib.suppress(ApiException):
+            refs = apps.read_namespaced_replica_set(rs, namespace).metadata.owner_references or []
+            owners += [("deployment", r.name) for r in refs if r.kind == "Deployment"] or [("replica_set", rs)]
+    for kind, name in set(owners):
+        with contextlib.suppress(ApiException):  # 404: already gone
+            getattr(apps, f"delete_namespaced_{kind}")(name, namespace, propagation_policy="Background")
+
+    def gone():
+        if not core.list_namespaced_pod(namespace, label_selector=selector).items:
+            return True, None
+        core.delete_collection_namespaced_pod(namespace, label_selector=selector, grace_period_seconds=0)
+        return False, None
+
+    until(gone, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
+        f"pods matching {selector} in {namespace} remain after {timeout:g} s",
+        f"look at them and their owners: `kubectl get all -n {namespace} -l {selector}`"))
+    return len(set(owners))
+
+
 def _wait_gone(objects, timeout: float) -> None:
     from kubernetes.dynamic.exceptions import NotFoundError
 
     deadline = time.monotonic() + timeout
     for res, name, ns in objects:
-        while True:
+        def gone():
             try:
                 res.get(name=name, namespace=ns)
             except NotFoundError:
-                break
-            if time.monotonic() > deadline:
-                raise ManifestError(f"{res.kind}/{name} still exists {timeout:.0f} s after its deletion",
-                                    f"look for finalizers: `kubectl get {res.name} {name} -o yaml`",
-                                    kind=res.kind, name=name)
-            time.sleep(0.2)
+                return True, None
+            return False, None
+        until(gone, max(0.0, deadline - time.monotonic()), timeout_error=lambda _: WaitTimeout(
+            f"{res.kind}/{name} still exists {timeout:.0f} s after its deletion",
+            f"look for finalizers: `kubectl get {res.name} {name} -o yaml`"))
 
 
 def _ns(res, obj: dict, namespace: str | None) -> str | None:
@@ -216,47 +270,30 @@ def _ns(res, obj: dict, namespace: str | None) -> str | None:
     return obj["metadata"].get("namespace") or namespace or "default"
 
 
-def _resource(dyn, obj: dict, origin: str, wait_s: float = 0):
+def _resource(api, obj: dict, origin: str, wait_s: float = 0):
     """The API resource serving obj's apiVersion/kind; waits up to wait_s for a just-applied CRD's kind."""
-    from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
-        except ResourceNotFoundError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.5)  # each miss refreshes the discovery cache
     kind, version, name = obj["kind"], obj["apiVersion"], obj["metadata"]["name"]
-    raise ManifestError(f"unknown kind {kind} in apiVersion {version} ({kind}/{name} in {origin})",
-                        "check the spelling and the apiVersion: `kubectl api-resources` lists every kind "
-                        "with its API group, `kubectl explain <kind>` its version; a custom kind exists "
-                        "only once its CustomResourceDefinition is applied", source=origin, kind=kind, name=name)
+    try:
+        return kinds.resource(api, kind, version, wait_s=wait_s)
+    except UsageError:
+        raise ManifestError(f"unknown kind {kind} in apiVersion {version} ({kind}/{name} in {origin})",
+                            "check the spelling and the apiVersion: `kubectl api-resources` lists every kind "
+                            "with its API group, `kubectl explain <kind>` its version; a custom kind exists "
+                            "only once its CustomResourceDefinition is applied", source=origin, kind=kind,
+                            name=name) from None
 
 
 # -- errors --------------------------------------------------------------------------------------
-
-_FORBIDDEN = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]*)"'
-                        r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<namespace>[^"]*)")?')
-
-
-def _status(err) -> dict:
-    try:
-        body = json.loads(err.body or "{}")
-    except (TypeError, ValueError):
-        body = {}
-    return body if isinstance(body, dict) else {}
 
 
 def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | None,
                verb: str = "apply") -> ManifestError:
     """One readable ManifestError (or Forbidden) for an API server refusal of `obj`."""
-    status = _status(err)
+    status = status_of(err)
     message = _redact(status.get("message") or f"{err.status} {err.reason}", obj)
     kind, name = obj["kind"], obj["metadata"]["name"]
     label = f"{kind}/{name}" + (f" in namespace {ns}" if ns else "") + f" ({origin})"
-    meta = dict(source=origin, kind=kind, name=name)
+    meta = dict(source=origin, kind=kind, name=name, status=status)
     if err.status == 403 and "exceeded quota" in message:  # admission said no, not RBAC
         error = ManifestError(f"the API server refused {label}: {message}",
                               "the namespace's ResourceQuota is used up: `kubectl describe resourcequota` "
@@ -289,8 +326,7 @@ def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | 
 
 
 def _forbidden(message: str, label: str, verb: str, meta: dict) -> Forbidden:
-    m = _FORBIDDEN.search(message)
-    who = m.groupdict() if m else {}
+    who = forbidden_fields(message)
     user, verb = who.get("user"), who.get("verb") or verb
     resource, namespace = who.get("resource"), who.get("namespace")
     target = f"{resource or meta['kind']}" + (f" -n {namespace}" if namespace else "")
@@ -315,7 +351,7 @@ def _strict_message(res, obj: dict, ns: str | None) -> str | None:
     try:
         res.create(body=obj, namespace=ns, dry_run="All", query_params=[("fieldValidation", "Strict")])
     except ApiException as err:
-        message = _status(err).get("message") or ""
+        message = status_of(err).get("message") or ""
         found = re.findall(r'unknown field "[^"]*"|duplicate field "[^"]*"', message)
         return _redact(", ".join(found), obj) if found else None
     return None

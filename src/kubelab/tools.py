@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 
-from . import build
-from .errors import BinaryMissing, KubelabError
+from .cluster import build
+from .errors import BinaryMissing, KubelabError, UsageError
+
+__all__ = ["helm", "kubectl", "path", "run"]
 
 
 def path(tool: str) -> str:
@@ -19,15 +21,19 @@ def path(tool: str) -> str:
     return found
 
 
-def run(tool: str, *args: str, api=None, check: bool = True, input: str | None = None) -> str:
-    """Run `tool args...` against the connected cluster and return its stdout.
+def run(api, tool: str, *args: str, check: bool = True, input: str | None = None) -> str:
+    """Run `tool args...` against the cluster of `api` and return its stdout.
 
     The cluster comes from `api` (what kl.connect() returned): its kubeconfig and context are passed
-    through KUBECONFIG and --kube-context/--context, so ~/.kube/config is never used by accident."""
+    through KUBECONFIG and --kube-context/--context, so ~/.kube/config is never used by accident. `api`
+    None runs a tool that needs no cluster (kube-score, kubeconform, `helm lint`)."""
     env = dict(os.environ)
     cmd = [path(tool), *args]
     if api is not None:
         kubeconfig, context = getattr(api, "kubelab_kubeconfig", None), getattr(api, "kubelab_context", None)
+        if not kubeconfig and not context:
+            raise UsageError("this ApiClient does not say which cluster it is for",
+                             "pass the client that kl.connect() returned")
         if kubeconfig:
             env["KUBECONFIG"] = kubeconfig
         if context and tool in ("kubectl", "helm"):
@@ -41,9 +47,11 @@ def run(tool: str, *args: str, api=None, check: bool = True, input: str | None =
     return proc.stdout
 
 
-def kubectl(*args: str, api=None, **kw) -> str:
-    return run("kubectl", *args, api=api, **kw)
+def kubectl(api, *args: str, **kw) -> str:
+    """`kubectl args...` against the cluster of `api`: kl.kubectl(api, "get", "pods", "-n", ns)."""
+    return run(api, "kubectl", *args, **kw)
 
 
-def helm(*args: str, api=None, **kw) -> str:
-    return run("helm", *args, api=api, **kw)
+def helm(api, *args: str, **kw) -> str:
+    """`helm args...` against the cluster of `api`: kl.helm(api, "list", "-A")."""
+    return run(api, "helm", *args, **kw)

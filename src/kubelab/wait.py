@@ -13,13 +13,20 @@ The object is polled (every POLL_S s): simpler than a watch, and as quick on a l
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 
-from .errors import RolloutFailed, WaitTimeout
+import pandas as pd
+
+from ._k8s import kinds
+from ._k8s.poll import interactive, until
+from ._k8s.raw import label_selector
+from .errors import RolloutFailed, UsageError, WaitTimeout
+from .observe.network import endpoint_slices
+
+__all__ = ["Condition", "endpoints", "job_complete", "parse_condition", "pod_failure", "pod_ready", "rollout",
+           "rollout_state", "scheduled", "scheduler_answers", "scheduling_hint", "unschedulable", "wait_for"]
 
 POLL_S = 0.5
 UNSCHEDULABLE_GRACE_S = 5.0  # the scheduler retries; a refusal this old is not a passing state
@@ -66,13 +73,13 @@ _STEP = re.compile(r"""\.(?P<key>(?:\\\.|[^.\[\\])+)"""
                    r"""|\[\?\(@\.(?P<field>[\w.-]+)\s*==\s*(?P<q>["'])(?P<match>.*?)(?P=q)\)\]""")
 
 
-def _bad(text: str, why: str) -> ValueError:
-    return ValueError(f"cannot read the wait condition {text!r}: {why}. Write it as kubectl wait --for does: "
+def _bad(text: str, why: str) -> UsageError:
+    return UsageError(f"cannot read the wait condition {text!r}: {why}. Write it as kubectl wait --for does: "
                       "'condition=Ready', 'condition=Ready=False', 'jsonpath={.status.phase}=Running' or 'delete'")
 
 
 def parse_condition(text: str) -> Condition:
-    """'condition=Type[=Status]', 'jsonpath={.path}[=value]' or 'delete' -> Condition; ValueError otherwise."""
+    """'condition=Type[=Status]', 'jsonpath={.path}[=value]' or 'delete' -> Condition; UsageError otherwise."""
     if not isinstance(text, str):
         raise _bad(str(text), "it is not a string")
     form, _, rest = text.strip().partition("=")
@@ -299,66 +306,36 @@ class _Failures:
                                 scheduling_hint(message), reason="Unschedulable", obj=what)
 
 
-def label_selector(selector: dict | None) -> str | None:
-    """A LabelSelector ({matchLabels, matchExpressions}) as the string a list call takes."""
-    if not selector:
-        return None
-    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
-    for e in selector.get("matchExpressions") or []:
-        op, values = e["operator"], ",".join(e.get("values") or [])
-        parts.append({"In": f"{e['key']} in ({values})", "NotIn": f"{e['key']} notin ({values})",
-                      "Exists": e["key"], "DoesNotExist": f"!{e['key']}"}[op])
-    return ",".join(parts) or None
 
 
 # -- the loop --------------------------------------------------------------------------------------
 
-def interactive() -> bool:
-    """A person is looking: a notebook kernel, and not a headless run (`kubelab run` sets KUBELAB_HEADLESS=1,
-    since a saved progress bar or widget would only show a frozen state)."""
-    if os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0"):
-        return False
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _resource(api, kind: str):
-    """The API resource for a kind as kubectl takes it: Deployment, deployment, deployments or deploy."""
-    from kubernetes import dynamic
-    from kubernetes.dynamic.resource import ResourceList
-
-    wanted = kind.lower()
-    found = [r for r in dynamic.DynamicClient(api).resources.search()
-             if not isinstance(r, ResourceList) and r.preferred and "/" not in r.name and wanted in
-             {r.kind.lower(), r.name, (getattr(r, "singular_name", None) or "").lower(), *(r.short_names or [])}]
-    if not found:
-        raise ValueError(f"unknown kind {kind!r}: `kubectl api-resources` lists the kinds of this cluster")
-    return sorted(found, key=lambda r: r.group != "")[0]  # the core group first, as kubectl does
 
 
-def _loop(res, name: str, namespace: str, step, goal: str, timeout: float, progress):
+def _loop(res, name: str, namespace: str | None, step, goal: str, timeout: float, progress):
     """Poll the object, feed it to step(obj) -> (done, state, counts), until done or timeout."""
     from kubernetes.dynamic.exceptions import NotFoundError
 
     what = f"{res.kind}/{name}"
+    where = f" in namespace {namespace}" if namespace else ""
+    flag = f" -n {namespace}" if namespace else ""
     bar = _bar(progress, what)
-    deadline, state = time.monotonic() + timeout, "not read yet"
+
+    def poll():
+        try:
+            obj = res.get(name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            obj = None
+        done, state, counts = step(obj)
+        _show(bar, state, counts, done)
+        return done, (obj if done else state)
+
     try:
-        while True:
-            try:
-                obj = res.get(name=name, namespace=namespace if res.namespaced else None).to_dict()
-            except NotFoundError:
-                obj = None
-            done, state, counts = step(obj)
-            _show(bar, state, counts, done)
-            if done:
-                return obj
-            if time.monotonic() >= deadline:
-                raise WaitTimeout(f"{what} in namespace {namespace} is not {goal} after {timeout:g} s; last "
-                                  f"state: {state}", f"see why: `kubectl describe {res.name} {name} -n {namespace}` "
-                                  "and its events; or wait longer (timeout=...)")
-            time.sleep(POLL_S)
+        return until(poll, timeout, every=POLL_S, timeout_error=lambda state: WaitTimeout(
+            f"{what}{where} is not {goal} after {timeout:g} s; last state: {state}",
+            f"see why: `kubectl describe {res.name} {name}{flag}` and its events; or wait longer (timeout=...)"))
     finally:
         if bar is not None:
             bar.close()
@@ -381,12 +358,15 @@ def _show(bar, state: str, counts, done: bool) -> None:
 
 # -- the public waits --------------------------------------------------------------------------
 
-def wait_for(api, kind: str, name: str, namespace: str, condition="condition=Available", timeout: float = 120,
-             progress: bool | None = None, unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S):
+def wait_for(api, kind: str, name: str, namespace: str | None = None, condition="condition=Available",
+             timeout: float = 120, progress: bool | None = None,
+             unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S):
     """Wait until the object meets `condition` (a kubectl wait --for string, see parse_condition); returns
     it as a dict (None after 'delete'). Fails early (RolloutFailed, see the module doc), except for 'delete'.
     progress: a tqdm bar; None means on in a Jupyter kernel, off elsewhere."""
     cond = condition if isinstance(condition, Condition) else parse_condition(condition)
+    res = kinds.resource(api, kind)
+    namespace = kinds.namespace_for(res, namespace, name)
     failures = _Failures(api, namespace, unschedulable_grace)
 
     def step(obj):
@@ -396,16 +376,17 @@ def wait_for(api, kind: str, name: str, namespace: str, condition="condition=Ava
         return done, state, None
 
     goal = "deleted" if cond.form == "delete" else f"{cond.name}={cond.value or '<any value>'}"
-    return _loop(_resource(api, kind), name, namespace, step, goal, timeout, progress)
+    return _loop(res, name, namespace, step, goal, timeout, progress)
 
 
-def rollout(api, kind: str, name: str, namespace: str, timeout: float = 300, progress: bool | None = None,
-            unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S) -> dict:
+def rollout(api, kind: str, name: str, namespace: str | None = None, timeout: float = 300,
+            progress: bool | None = None, unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S) -> dict:
     """Wait like `kubectl rollout status` until a Deployment, StatefulSet or DaemonSet is fully rolled out
     (the latest spec seen, every replica updated and available); returns it. The bar counts ready replicas."""
-    res = _resource(api, kind)
+    res = kinds.resource(api, kind)
     if res.kind not in ROLLOUT_KINDS:
-        raise ValueError(f"rollout() waits for a {', '.join(ROLLOUT_KINDS)}, not a {res.kind}; use wait_for()")
+        raise UsageError(f"rollout() waits for a {', '.join(ROLLOUT_KINDS)}, not a {res.kind}", "use wait_for()")
+    namespace = kinds.namespace_for(res, namespace, name)
     failures = _Failures(api, namespace, unschedulable_grace)
 
     def step(obj):
@@ -427,3 +408,58 @@ def job_complete(api, name: str, namespace: str, timeout: float = 300, progress:
 def pod_ready(api, name: str, namespace: str, timeout: float = 120, progress: bool | None = None) -> dict:
     """Wait until a Pod is Ready; RolloutFailed as soon as it cannot get there by itself."""
     return wait_for(api, "Pod", name, namespace, "condition=Ready", timeout, progress)
+
+
+def endpoints(api, service: str, namespace: str, *, ready: int = 1, timeout: float = 30) -> pd.DataFrame:
+    """Wait until Service `service` has at least `ready` ready endpoints in its EndpointSlices (the
+    EndpointSlice controller fills them a moment after the Service or its pods change); returns
+    `observe.network.endpoint_slices(api, namespace, service=service)`. WaitTimeout with the count seen."""
+    def poll():
+        df = endpoint_slices(api, namespace, service=service)
+        return int(df["ready"].sum()) >= ready, df
+
+    return until(poll, timeout, timeout_error=lambda df: WaitTimeout(
+        f"Service {service} in namespace {namespace} has {int(df['ready'].sum())} ready endpoints after "
+        f"{timeout:g} s, not {ready}", f"check that its selector matches ready pods: `kubectl get pods -n "
+        f"{namespace} --show-labels` and `kubectl describe service {service} -n {namespace}`"))
+
+
+def scheduled(api, namespace: str, *, selector: str, count: int, timeout: float = 120) -> int:
+    """Wait until `count` pods match `selector` and the scheduler has decided on each (bound to a node, or
+    PodScheduled=False: it tried and found no node); returns how many are bound to a node."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+
+    def poll():
+        pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+        decided = [p for p in pods if p.spec.node_name or any(
+            c.type == "PodScheduled" and c.status == "False" for c in p.status.conditions or [])]
+        done = len(pods) >= count and len(decided) == len(pods)
+        return done, (sum(bool(p.spec.node_name) for p in pods) if done else len(decided))
+
+    return until(poll, timeout, every=0.3, timeout_error=lambda decided: WaitTimeout(
+        f"{decided} of {count} pods ({selector}) have a scheduling decision after {timeout:g} s",
+        "look at the scheduler: `kubelab cluster logs kube-scheduler`"))
+
+
+def scheduler_answers(api, scheduler_name: str, namespace: str, *, timeout: float = 15) -> bool:
+    """Whether a scheduler (profile) named `scheduler_name` runs on this cluster. There is no API that lists
+    scheduler profiles, so this asks: a probe pod that fits no node gets PodScheduled=False within a
+    second from a scheduler that exists, and nothing ever from one that does not. The probe is deleted."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    name = "scheduler-probe"
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": name, "labels": {"kubelab.io/probe": "scheduler"}},
+        "spec": {"schedulerName": scheduler_name, "nodeSelector": {"kubelab.io/probe": "no-such-node"},
+                 "containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}]}})
+    try:
+        def poll():
+            pod = core.read_namespaced_pod(name, namespace)
+            answered = bool(pod.spec.node_name) or any(c.type == "PodScheduled" for c in pod.status.conditions or [])
+            return answered, answered
+        return until(poll, timeout)
+    finally:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)

@@ -12,8 +12,11 @@ import time
 
 import pandas as pd
 
-from . import gpu, observe, plots
-from .wait import interactive
+from .. import gpu, observe
+from .._k8s.poll import interactive
+from . import plots
+
+__all__ = ["Dashboard", "dashboard", "is_headless", "replica_slider"]
 
 POD_COLUMNS = ["pod", "status", "ready", "node", "pool", "restarts", "gpu_request", "dra_devices"]
 

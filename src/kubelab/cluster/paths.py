@@ -6,13 +6,13 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import KubelabError
+from ..errors import KubelabError
 
 
 def repo_root() -> Path:
     """The course repository (it holds cluster/go/). Editable installs find it next to src/."""
     env = os.environ.get("KUBELAB_ROOT")
-    root = Path(env) if env else Path(__file__).resolve().parents[2]
+    root = Path(env) if env else Path(__file__).resolve().parents[3]
     if not (root / "cluster" / "go").is_dir():
         raise KubelabError(f"the course repository was not found at {root} (no cluster/go/ there)",
                            "install kubelab from its checkout with `pip install -e .`, "

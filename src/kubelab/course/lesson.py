@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 from kubernetes import client
 
-from .errors import KubelabError
-from .pools import SIMULATED_LABEL
+from .._k8s.names import LESSON_LABEL, SIMULATED_LABEL
+from .._k8s.poll import timeout as timed_out, until
 from .sandbox import delete_namespace, wait_namespace_gone
 
-LESSON_LABEL = "kubelab.io/lesson"
+__all__ = ["cleanup", "describe", "start"]
 
 
 def describe(api) -> str:
@@ -33,12 +32,10 @@ def start(api, namespace: str, timeout: float = 120) -> str:
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": namespace, "labels": {LESSON_LABEL: "true"}}})
     # Pods are refused until the namespace's default ServiceAccount exists (a controller adds it).
-    deadline = time.monotonic() + timeout
-    while not core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items:
-        if time.monotonic() > deadline:
-            raise KubelabError(f"namespace {namespace} has no default ServiceAccount after {timeout:.0f} s",
-                               "check the kube-controller-manager (`kubelab cluster status`)")
-        time.sleep(0.2)
+    until(lambda: (bool(core.list_namespaced_service_account(
+        namespace, field_selector="metadata.name=default").items), None), timeout,
+          timeout_error=timed_out(f"namespace {namespace} has no default ServiceAccount after {timeout:.0f} s",
+                                  "check the kube-controller-manager (`kubelab cluster status`)"))
     line = describe(api)
     print(line)
     print(f"Namespace {namespace} is ready (empty).")

@@ -1,21 +1,22 @@
 """Kubernetes quantities ("500m", "1Gi", "2") parsed in one place, on top of the official client's parser."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from kubernetes.utils import parse_quantity
 
 
 def to_float(q: str | int | float | None) -> float:
-    """Any quantity as a plain number (cores for CPU, bytes for memory, a count for GPUs); None -> 0."""
+    """Any quantity as a plain number (cores for CPU, bytes for memory, a count for GPUs); None -> 0.
+    A malformed quantity raises ValueError."""
     if q is None or q == "":
         return 0.0
     return float(parse_quantity(q))
 
 
-def cpu_cores(q) -> float:
-    return to_float(q)
-
-
-def mem_bytes(q) -> float:
+@lru_cache(maxsize=4096)
+def qty(q) -> float:
+    """to_float, cached: quantities repeat a lot across pods ("500m", "1Gi"), so each string is parsed once."""
     return to_float(q)
 
 

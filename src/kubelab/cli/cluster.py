@@ -1,46 +1,12 @@
-"""The `kubelab` command: build the pinned tools, run the embedded cluster."""
+"""`kubelab cluster up|down|status|env|logs`: the embedded cluster."""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from . import build
-from .cluster import DEFAULT_NAME, LocalCluster
-from .errors import KubelabError
-
-
-class Group(click.Group):
-    """Turn every KubelabError into one clear message and exit status 1 (no traceback)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except KubelabError as err:
-            click.secho(f"error: {err.problem}", fg="red", err=True)
-            if err.fix:
-                click.echo(f"  fix: {err.fix}", err=True)
-            sys.exit(1)
-
-
-name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
-                           help="Cluster name; clusters with different names run side by side.")
-
-
-@click.group(cls=Group)
-def main():
-    """Kubernetes Fundamentals for ML: the embedded cluster and course tools."""
-
-
-@main.command("build")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def build_cmd(quiet):
-    """Build every pinned tool from cluster/go/ (cached by version; a no-op when built)."""
-    paths = build.ensure_built(progress=not quiet)
-    for tool in build.TOOLS:
-        state = "ok" if build.is_built(tool) else "NOT BUILT"
-        click.echo(f"{tool.name:15} {build.module_version(tool):9} {state:9} {build.build_dir(tool)}")
-    click.echo(f"{len(paths)} binaries ready")
+from ..cluster import LocalCluster, build
+from . import flag as _flag, main, name_option
 
 
 @main.group()
@@ -83,7 +49,7 @@ def status(name):
     if not c.running():
         click.echo(f"not running: start it with `kubelab cluster up{_flag(name)}`")
         sys.exit(1)
-    from .observe import nodes
+    from ..observe import nodes
 
     click.echo(f"\n  {'NODE':14} {'POOL':10} {'READY':6} {'CPU':>5} {'MEM GiB':>8} {'GPU':>4}  GPU PRODUCT")
     for r in nodes(c.api_client()).itertuples():
@@ -108,28 +74,3 @@ def env(name):
 def logs(name, component):
     """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller)."""
     click.echo(LocalCluster(name).logs(component), nl=False)
-
-
-@main.command("run")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--output", default="out/executed", show_default=True, help="Folder for the executed copies.")
-@click.option("--cluster", "cluster_name", default=None, help="Embedded cluster to use (default: kubelab).")
-@click.option("-p", "--parameter", "params", multiple=True, metavar="KEY=VALUE",
-              help="Notebook parameter (papermill), e.g. -p scale=small. Repeatable.")
-def run_cmd(paths, output, cluster_name, params):
-    """Execute notebooks headless (papermill) against the cluster; print a table; exit 1 if any failed."""
-    from . import runner
-
-    parameters = {}
-    for p in params:
-        key, sep, value = p.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{p!r} is not KEY=VALUE", param_hint="-p")
-        parameters[key] = value
-    results = runner.run(list(paths), output, parameters, cluster=cluster_name)
-    click.echo(runner.table(results))
-    sys.exit(0 if all(r.status == "ok" for r in results) else 1)
-
-
-def _flag(name: str) -> str:
-    return "" if name == DEFAULT_NAME else f" --name {name}"

@@ -10,13 +10,9 @@ import yaml
 from kubernetes.utils import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .._k8s.names import DRA_DRIVER, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
+from ..errors import ConfigError
 from .paths import repo_root
-
-SIMULATED_LABEL = "kubelab.io/simulated"
-POOL_LABEL = "kubelab.io/pool"
-GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
-DRA_DRIVER = "gpu.nvidia.com"
 MIG_PROFILE = re.compile(r"^(\d)g\.(\d+)gb$")
 
 

@@ -14,9 +14,11 @@ import time
 
 import pandas as pd
 
-from .errors import KubelabError
-from .observe import _labels, _nodes_by_name, _qty, _raw_pods, _simulated
-from .pools import POOL_LABEL
+from .._k8s import raw
+from .._k8s.apierrors import api_error
+from .._k8s.names import POOL_LABEL
+from .._k8s.quantity import qty
+from ..errors import ApiError, KubelabError
 
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"
 SOURCE = "metrics.k8s.io"
@@ -24,13 +26,13 @@ POD_USAGE_COLUMNS = ["time", "namespace", "pod", "container", "node", "cpu", "me
 NODE_USAGE_COLUMNS = ["time", "node", "pool", "cpu", "memory", "source", "simulated"]
 
 
-def _unavailable(err) -> KubelabError:
+def _unavailable(err) -> ApiError:
     status = getattr(err, "status", None)
     why = ("metrics-server is not installed (no such API)" if status == 404
            else f"metrics-server is not ready yet ({status} {getattr(err, 'reason', '')})".strip())
-    return KubelabError(f"metrics.k8s.io is not available: {why}",
-                        "install metrics-server (the embedded cluster runs it); after a pod starts, the first "
-                        "metrics take ~30-60 s (two scrapes): retry, e.g. with metrics.sample(...)")
+    return ApiError(f"metrics.k8s.io is not available: {why}",
+                    "install metrics-server (the embedded cluster runs it); after a pod starts, the first "
+                    "metrics take ~30-60 s (two scrapes): retry, e.g. with metrics.sample(...)", code=status)
 
 
 def _list(api, plural: str, namespace: str | None = None) -> list[dict]:
@@ -44,7 +46,7 @@ def _list(api, plural: str, namespace: str | None = None) -> list[dict]:
     except ApiException as err:
         if err.status in (404, 503):
             raise _unavailable(err) from None
-        raise
+        raise api_error(err, f"{plural} metrics") from None
 
 
 def pod_usage_frame(pod_metrics, pod_nodes: dict[tuple[str, str], str], nodes_by_name: dict) -> pd.DataFrame:
@@ -60,9 +62,9 @@ def pod_usage_frame(pod_metrics, pod_nodes: dict[tuple[str, str], str], nodes_by
         node = pod_nodes.get((meta.get("namespace", ""), meta["name"]), "")
         for c in m.get("containers") or []:
             rows.append({"time": m.get("timestamp"), "namespace": meta.get("namespace", ""), "pod": meta["name"],
-                         "container": c["name"], "node": node, "cpu": _qty(c["usage"].get("cpu")),
-                         "memory": _qty(c["usage"].get("memory")), "source": SOURCE,
-                         "simulated": _simulated(nodes_by_name.get(node))})
+                         "container": c["name"], "node": node, "cpu": qty(c["usage"].get("cpu")),
+                         "memory": qty(c["usage"].get("memory")), "source": SOURCE,
+                         "simulated": raw.is_simulated(nodes_by_name.get(node))})
     return _with_times(pd.DataFrame(rows, columns=POD_USAGE_COLUMNS))
 
 
@@ -74,9 +76,9 @@ def node_usage_frame(node_metrics, nodes_by_name: dict) -> pd.DataFrame:
         name = m["metadata"]["name"]
         node = nodes_by_name.get(name) or {}
         rows.append({"time": m.get("timestamp"), "node": name,
-                     "pool": _labels(node).get(POOL_LABEL, ""),
-                     "cpu": _qty(m["usage"].get("cpu")), "memory": _qty(m["usage"].get("memory")),
-                     "source": SOURCE, "simulated": _simulated(node)})
+                     "pool": raw.labels(node).get(POOL_LABEL, ""),
+                     "cpu": qty(m["usage"].get("cpu")), "memory": qty(m["usage"].get("memory")),
+                     "source": SOURCE, "simulated": raw.is_simulated(node)})
     return _with_times(pd.DataFrame(rows, columns=NODE_USAGE_COLUMNS))
 
 
@@ -91,14 +93,14 @@ def pod_usage(api, namespace: str | None = None) -> pd.DataFrame:
     Raises KubelabError when the metrics API is not installed or not ready."""
     items = _list(api, "pods", namespace)
     pod_nodes = {(p["metadata"]["namespace"], p["metadata"]["name"]): (p.get("spec") or {}).get("nodeName", "")
-                 for p in _raw_pods(api, namespace)} if items else {}
-    return pod_usage_frame(items, pod_nodes, _nodes_by_name(api) if items else {})
+                 for p in raw.pods(api, namespace)} if items else {}
+    return pod_usage_frame(items, pod_nodes, raw.nodes_by_name(api) if items else {})
 
 
 def node_usage(api) -> pd.DataFrame:
     """CPU and memory use of each node, as `kubectl top nodes`. Columns: see `node_usage_frame`.
     Raises KubelabError when the metrics API is not installed or not ready."""
-    return node_usage_frame(_list(api, "nodes"), _nodes_by_name(api))
+    return node_usage_frame(_list(api, "nodes"), raw.nodes_by_name(api))
 
 
 def sample(fn, every: float = 5, duration: float = 60, **kw) -> pd.DataFrame:

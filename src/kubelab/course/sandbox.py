@@ -20,11 +20,15 @@ import getpass
 import hashlib
 import os
 import re
-import time
 from dataclasses import dataclass
 
-from . import manifests
-from .errors import KubelabError
+from .. import manifests
+from .._k8s.apierrors import api_error
+from .._k8s.poll import until
+from ..errors import KubelabError, UsageError, WaitTimeout
+
+__all__ = ["Sandbox", "cleanup", "delete_namespace", "learner_name", "namespace_name", "reset", "sandbox",
+           "token_client", "wait_namespace_gone"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
@@ -60,7 +64,7 @@ def learner_name(default: str | None = None) -> str:
     """The learner's DNS-safe name: `default`, else $JUPYTERHUB_USER, else the operating-system user."""
     name = default or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     if not name or not name.strip():
-        raise ValueError("the learner name is empty; pass learner=... or set JUPYTERHUB_USER")
+        raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
     return _dns_safe(name, LEARNER_MAX)
 
 
@@ -164,7 +168,7 @@ def _check_owner(api, namespace: str, learner: str, lab: str) -> None:
     except ApiException as err:
         if err.status == 404:
             return
-        raise
+        raise api_error(err, f"namespace {namespace}") from None
     if labels.get(LEARNER_LABEL) != learner or labels.get(LAB_LABEL) != lab:
         owner = labels.get(LEARNER_LABEL)
         raise KubelabError(f"namespace {namespace} exists and is not {learner}'s sandbox for lab {lab} "
@@ -180,7 +184,7 @@ def delete_namespace(api, name: str) -> None:
         client.CoreV1Api(api).delete_namespace(name)
     except ApiException as err:
         if err.status != 404:
-            raise
+            raise api_error(err, f"namespace {name}") from None
 
 
 def wait_namespace_gone(api, name: str, timeout: float) -> None:
@@ -189,18 +193,20 @@ def wait_namespace_gone(api, name: str, timeout: float) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core, deadline = client.CoreV1Api(api), time.monotonic() + timeout
-    while True:
+    core = client.CoreV1Api(api)
+
+    def settled():
         try:
             ns = core.read_namespace(name)
         except ApiException as err:
             if err.status == 404:
-                return
-            raise
-        if ns.metadata.deletion_timestamp is None:
-            return
-        if time.monotonic() > deadline:
-            left = "; ".join(f"{c.type}: {c.message}" for c in ns.status.conditions or [] if c.status == "True")
-            raise KubelabError(f"namespace {name} is still being deleted after {timeout:.0f} s ({left or 'no detail'})",
-                               f"see what is left: `kubectl get all -n {name}`; finalizers keep objects alive")
-        time.sleep(0.3)
+                return True, None
+            raise api_error(err, f"namespace {name}") from None
+        return ns.metadata.deletion_timestamp is None, ns
+
+    def still_there(ns) -> WaitTimeout:
+        left = "; ".join(f"{c.type}: {c.message}" for c in ns.status.conditions or [] if c.status == "True")
+        return WaitTimeout(f"namespace {name} is still being deleted after {timeout:.0f} s ({left or 'no detail'})",
+                           f"see what is left: `kubectl get all -n {name}`; finalizers keep objects alive")
+
+    until(settled, timeout, every=0.3, timeout_error=still_there)

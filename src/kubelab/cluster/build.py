@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .errors import BinaryMissing, BuildError
+from ..errors import BinaryMissing, BuildError
 from .paths import cache_dir, repo_root
 
 

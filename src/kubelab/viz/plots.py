@@ -208,3 +208,37 @@ def events_timeline(events_df: pd.DataFrame, ax=None):
         ax.legend(title="type", fontsize="small", loc="upper right")
     _title(ax, "Events", events_df)
     return ax
+
+
+# -- charts ----------------------------------------------------------------------------------------
+PHASE_COLORS = {"Bound": "#2a9d8f", "Available": "#8ecae6", "Released": "#adb5bd", "Lost": "#d62828"}
+
+
+def state_timeline(df: pd.DataFrame, key: str = "pod", state: str = "status", ax=None, title: str | None = None):
+    """Swimlanes: one row per `key` (pod, pvc...), colored by its `state` between snapshots.
+
+    Input: snapshots with a `t` column (e.g. Timeline()[...]); each row's state lasts until the next
+    snapshot. The title gets "(simulated)" when a `simulated` column has a True value."""
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax)
+    times = sorted(df["t"].unique()) if len(df) else []
+    step = float(pd.Series(times).diff().median()) if len(times) > 1 else 0.5
+    ends = dict(zip(times, times[1:] + [times[-1] + step] if times else []))
+    keys = list(dict.fromkeys(df.sort_values("t")[key])) if len(df) else []
+    colors = {**STATE_COLORS, **PHASE_COLORS}
+    seen = {}
+    for y, k in enumerate(reversed(keys)):
+        rows = df[df[key] == k].sort_values("t")
+        for t, s in zip(rows["t"], rows[state]):
+            color = colors.get(s, "#495057")
+            ax.broken_barh([(t, ends[t] - t)], (y - 0.35, 0.7), color=color)
+            seen.setdefault(s, color)
+    ax.set_yticks(range(len(keys)), list(reversed(keys)))
+    ax.set_xlabel("seconds since start")
+    ax.set_xlim(left=0)
+    if seen:
+        ax.legend(handles=[Patch(color=c, label=s) for s, c in seen.items()], title=state, fontsize="small",
+                  loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, title or f"{key} {state} over time", df)
+    return ax

@@ -13,21 +13,15 @@ so it can be tested without a cluster.
 """
 from __future__ import annotations
 
-import gc
-import json
 import time
-from contextlib import contextmanager
 from datetime import datetime
-from functools import lru_cache
 
 import pandas as pd
 
-from .errors import KubelabError
-from .pools import POOL_LABEL, SIMULATED_LABEL
-from .quantity import to_float
-
-GPU_RESOURCE = "nvidia.com/gpu"
-MIG_PREFIX = "nvidia.com/mig-"
+from .._k8s import raw
+from .._k8s.apierrors import api_error
+from .._k8s.names import GPU_PRODUCT_LABEL, POOL_LABEL, SIMULATED_LABEL, is_gpu_resource
+from .._k8s.quantity import qty
 
 POD_COLUMNS = ["namespace", "pod", "phase", "status", "ready", "node", "pool", "restarts",
                "cpu_request", "cpu_limit", "mem_request", "mem_limit", "gpu_request", "gpu_resource",
@@ -38,31 +32,7 @@ NODE_COLUMNS = ["node", "pool", "ready", "simulated", "gpu_product", "cpu_alloca
 EVENT_COLUMNS = ["time", "type", "reason", "object", "message", "count"]
 HISTORY_COLUMNS = ["revision", "replicaset", "images", "change_cause", "created", "ready", "replicas"]
 LOG_COLUMNS = ["time", "pod", "container", "line", "simulated"]
-
-
-# -- small helpers shared by the frames -------------------------------------------------------------
-@lru_cache(maxsize=4096)
-def _qty(q) -> float:
-    # Quantities repeat a lot across pods ("500m", "1Gi"): parse each distinct string once.
-    return to_float(q)
-
-
-def is_gpu_resource(name: str) -> bool:
-    """nvidia.com/gpu (whole or time-sliced GPUs) or a MIG device such as nvidia.com/mig-1g.10gb."""
-    return name == GPU_RESOURCE or name.startswith(MIG_PREFIX)
-
-
-def _plain(obj) -> dict:
-    """A JSON-style dict (camelCase keys) from either a raw dict or a kubernetes client model."""
-    if isinstance(obj, dict):
-        return obj
-    return _serializer().sanitize_for_serialization(obj)
-
-
-@lru_cache(maxsize=1)
-def _serializer():
-    from kubernetes.client import ApiClient
-    return ApiClient()
+STATUS_COLUMNS = ["deployment", "replicas", "updated", "ready", "available", "pods", "ready_pods", "simulated"]
 
 
 def _timestamp(value) -> datetime | None:
@@ -71,48 +41,6 @@ def _timestamp(value) -> datetime | None:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value)
-
-
-def _labels(obj: dict | None) -> dict:
-    return ((obj or {}).get("metadata") or {}).get("labels") or {}
-
-
-def _ready(status: dict) -> bool:
-    """The Ready condition of a pod's or a node's status is True."""
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-
-
-def _simulated(node: dict | None) -> bool:
-    return _labels(node).get(SIMULATED_LABEL) == "true"
-
-
-@contextmanager
-def _gc_paused():
-    # Building ~10^6 small dicts and lists triggers repeated full collections that find nothing to
-    # free; pausing the cyclic GC halves the time of a 10,000-pod list. Nested use keeps the outer state.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _raw_items(list_fn, *args, **kw) -> list[dict]:
-    """Call a client list method and parse its JSON ourselves: much faster than the client's models."""
-    resp = list_fn(*args, _preload_content=False, **kw)
-    with _gc_paused():
-        return json.loads(resp.data)["items"]
-
-
-def _api_error(err, what: str) -> KubelabError:
-    """An ApiException as a KubelabError that names the object and what to check."""
-    status = getattr(err, "status", None)
-    fix = ("check the name and the namespace (`kubectl get ... -n NAMESPACE`)" if status == 404 else
-           "check that your user may read it (`kubectl auth can-i get ...`)" if status == 403 else
-           "check that the cluster is up (`kubelab cluster status`)")
-    return KubelabError(f"cannot read {what}: HTTP {status} {getattr(err, 'reason', '')}".rstrip(), fix)
 
 
 # -- pods ------------------------------------------------------------------------------------------
@@ -126,7 +54,7 @@ def _resource_totals(spec: dict, kind: str) -> dict[str, float]:
         res = container.get("resources") or {}
         values = dict(res.get("limits") or {}) if kind == "requests" else {}
         values.update(res.get(kind) or {})
-        return {k: _qty(v) for k, v in values.items()}
+        return {k: qty(v) for k, v in values.items()}
 
     def add(a: dict, b: dict) -> dict:
         return {k: a.get(k, 0.0) + b.get(k, 0.0) for k in a.keys() | b.keys()}
@@ -149,7 +77,7 @@ def _resource_totals(spec: dict, kind: str) -> dict[str, float]:
     total.update({k: v for k, v in of(spec).items() if k in ("cpu", "memory")})
     for k, v in (spec.get("overhead") or {}).items():
         if kind == "requests" or total.get(k):
-            total[k] = total.get(k, 0.0) + _qty(v)
+            total[k] = total.get(k, 0.0) + qty(v)
     return total
 
 
@@ -182,7 +110,7 @@ def _pod_claim_names(pod: dict) -> list[str]:
     return names
 
 
-def claim_devices(claim: dict) -> list[str]:
+def allocated_devices(claim: dict) -> list[str]:
     """Allocated devices of a ResourceClaim as "pool/device" (the pool is the node for node-local GPUs)."""
     results = (((claim.get("status") or {}).get("allocation") or {}).get("devices") or {}).get("results") or []
     return [f"{r.get('pool')}/{r.get('device')}" for r in results]
@@ -205,13 +133,13 @@ def pods_frame(pods, nodes_by_name=None, claims=None, now: float | None = None) 
     "h100-0/gpu-3"), age_s (seconds since creation), simulated (bool: on a kubelab.io/simulated=true node).
     """
     now = time.time() if now is None else now
-    nodes = {name: _plain(n) for name, n in (nodes_by_name or {}).items()}
-    devices_by_claim = {(c["metadata"].get("namespace"), c["metadata"]["name"]): claim_devices(c)
-                        for c in map(_plain, claims or [])}
+    nodes = {name: raw.plain(n) for name, n in (nodes_by_name or {}).items()}
+    devices_by_claim = {(c["metadata"].get("namespace"), c["metadata"]["name"]): allocated_devices(c)
+                        for c in map(raw.plain, claims or [])}
     cols = {c: [] for c in POD_COLUMNS}
-    with _gc_paused():
+    with raw.gc_paused():
         for pod in pods:
-            for k, v in _pod_row(_plain(pod), nodes, devices_by_claim, now).items():
+            for k, v in _pod_row(raw.plain(pod), nodes, devices_by_claim, now).items():
                 cols[k].append(v)
     return pd.DataFrame(cols, columns=POD_COLUMNS)
 
@@ -227,8 +155,8 @@ def _pod_row(pod: dict, nodes: dict, devices_by_claim: dict, now: float) -> dict
     return {
         "namespace": meta.get("namespace", ""), "pod": meta["name"], "phase": status.get("phase", ""),
         "status": pod_status(pod),
-        "ready": _ready(status),
-        "node": node_name, "pool": _labels(node).get(POOL_LABEL, ""),
+        "ready": raw.is_ready(status),
+        "node": node_name, "pool": raw.labels(node).get(POOL_LABEL, ""),
         "restarts": sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or []),
         "cpu_request": requests.get("cpu", 0.0), "cpu_limit": limits.get("cpu", 0.0),
         "mem_request": requests.get("memory", 0.0), "mem_limit": limits.get("memory", 0.0),
@@ -236,63 +164,24 @@ def _pod_row(pod: dict, nodes: dict, devices_by_claim: dict, now: float) -> dict
         "dra_claims": claim_names,
         "dra_devices": [d for n in claim_names for d in devices_by_claim.get((meta.get("namespace"), n), [])],
         "age_s": now - created.timestamp() if created else float("nan"),
-        "simulated": _simulated(node),
+        "simulated": raw.is_simulated(node),
     }
 
 
-def _nodes_by_name(api) -> dict[str, dict]:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-    try:
-        return {n["metadata"]["name"]: n for n in _raw_items(client.CoreV1Api(api).list_node)}
-    except ApiException as err:
-        if err.status == 403:  # a namespaced learner may not read nodes: pool/simulated stay empty
-            return {}
-        raise
 
 
-def _node(api, name: str | None) -> dict | None:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-    if not name:
-        return None
-    try:
-        return json.loads(client.CoreV1Api(api).read_node(name, _preload_content=False).data)
-    except ApiException:
-        return None  # not allowed to read nodes (or gone): treat as unknown, not simulated
 
 
-def list_dra(api, plural: str, namespace: str | None = None, empty_on: tuple[int, ...] = (404,)) -> list[dict]:
-    """Items of a resource.k8s.io/v1 resource (resourceclaims, resourceslices, deviceclasses) as plain
-    dicts; [] when the API answers with a status in `empty_on` (404: a cluster without DRA)."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-    custom = client.CustomObjectsApi(api)
-    try:
-        if namespace:
-            return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, plural)["items"]
-        return custom.list_cluster_custom_object("resource.k8s.io", "v1", plural)["items"]
-    except ApiException as err:
-        if err.status in empty_on:
-            return []
-        raise
 
 
-def _raw_pods(api, namespace: str | None, selector: str | None = None, field_selector: str | None = None):
-    from kubernetes import client
-    core = client.CoreV1Api(api)
-    kw = {k: v for k, v in {"label_selector": selector, "field_selector": field_selector}.items() if v}
-    if namespace:
-        return _raw_items(core.list_namespaced_pod, namespace, **kw)
-    return _raw_items(core.list_pod_for_all_namespaces, **kw)
 
 
 def pods(api, namespace: str | None = None, selector: str | None = None) -> pd.DataFrame:
     """Pods of `namespace` (all namespaces if None), optionally filtered by a label `selector`
     ("app=web"). One row per pod; the columns are those of `pods_frame`."""
-    items = _raw_pods(api, namespace, selector)
+    items = raw.pods(api, namespace, selector)
     uses_dra = any((p.get("spec") or {}).get("resourceClaims") for p in items)
-    return pods_frame(items, _nodes_by_name(api), list_dra(api, "resourceclaims", namespace, empty_on=(403, 404)) if uses_dra else [])
+    return pods_frame(items, raw.nodes_by_name(api), raw.list_dra(api, "resourceclaims", namespace, empty_on=(403, 404)) if uses_dra else [])
 
 
 # -- nodes -----------------------------------------------------------------------------------------
@@ -317,20 +206,20 @@ def nodes_frame(nodes_list, pods_df: pd.DataFrame | None = None) -> pd.DataFrame
         requested = pods_df[pods_df["node"] != ""].groupby("node")[list(requested.columns)].sum()
     rows = []
     for n in nodes_list:
-        n = _plain(n)
-        name, labels = n["metadata"]["name"], _labels(n)
+        n = raw.plain(n)
+        name, labels = n["metadata"]["name"], raw.labels(n)
         spec, status = n.get("spec") or {}, n.get("status") or {}
         alloc = status.get("allocatable") or {}
-        offered = sorted(k for k, v in alloc.items() if is_gpu_resource(k) and _qty(v))
+        offered = sorted(k for k, v in alloc.items() if is_gpu_resource(k) and qty(v))
         used = requested.loc[name] if name in requested.index else {}
         rows.append({
             "node": name, "pool": labels.get(POOL_LABEL, ""),
-            "ready": _ready(status),
+            "ready": raw.is_ready(status),
             "simulated": labels.get(SIMULATED_LABEL) == "true",
-            "gpu_product": labels.get("nvidia.com/gpu.product", ""),
-            "cpu_allocatable": _qty(alloc.get("cpu")), "cpu_requested": float(used.get("cpu_request", 0.0)),
-            "mem_allocatable": _qty(alloc.get("memory")), "mem_requested": float(used.get("mem_request", 0.0)),
-            "gpu_allocatable": sum(_qty(alloc[k]) for k in offered),
+            "gpu_product": labels.get(GPU_PRODUCT_LABEL, ""),
+            "cpu_allocatable": qty(alloc.get("cpu")), "cpu_requested": float(used.get("cpu_request", 0.0)),
+            "mem_allocatable": qty(alloc.get("memory")), "mem_requested": float(used.get("mem_request", 0.0)),
+            "gpu_allocatable": sum(qty(alloc[k]) for k in offered),
             "gpu_requested": float(used.get("gpu_request", 0.0)),
             "gpu_resource": ",".join(offered),
             "taints": [_taint(t) for t in spec.get("taints") or []],
@@ -342,8 +231,8 @@ def nodes_frame(nodes_list, pods_df: pd.DataFrame | None = None) -> pd.DataFrame
 def nodes(api) -> pd.DataFrame:
     """Every node with what is allocatable and what non-terminated pods request on it (columns: see
     `nodes_frame`)."""
-    by_name = _nodes_by_name(api)
-    running = _raw_pods(api, None, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+    by_name = raw.nodes_by_name(api)
+    running = raw.pods(api, None, field_selector="status.phase!=Succeeded,status.phase!=Failed")
     return nodes_frame(by_name.values(), pods_frame(running, by_name))
 
 
@@ -357,7 +246,7 @@ def events_frame(events_list) -> pd.DataFrame:
     """Events as rows sorted by time. Columns: time (UTC Timestamp of the last occurrence), type
     (Normal/Warning), reason, object ("Kind/name"), message, count."""
     rows = []
-    for ev in map(_plain, events_list):
+    for ev in map(raw.plain, events_list):
         inv = ev.get("involvedObject") or {}
         rows.append({"time": _event_time(ev), "type": ev.get("type", ""), "reason": ev.get("reason", ""),
                      "object": f"{inv.get('kind', '')}/{inv.get('name', '')}",
@@ -378,8 +267,8 @@ def events(api, namespace: str | None = None, involved: str | None = None) -> pd
         selector = f"involvedObject.name={name}" + (f",involvedObject.kind={kind}" if kind else "")
     core = client.CoreV1Api(api)
     kw = {"field_selector": selector} if selector else {}
-    items = (_raw_items(core.list_namespaced_event, namespace, **kw) if namespace
-             else _raw_items(core.list_event_for_all_namespaces, **kw))
+    items = (raw.items(core.list_namespaced_event, namespace, **kw) if namespace
+             else raw.items(core.list_event_for_all_namespaces, **kw))
     return events_frame(items)
 
 
@@ -388,9 +277,9 @@ def rollout_history_frame(deployment, replicasets) -> pd.DataFrame:
     """The revisions of a Deployment from its ReplicaSets (pure). Columns: revision (int), replicaset,
     images (comma-joined container images), change_cause (the kubernetes.io/change-cause annotation or
     ""), created (UTC Timestamp), ready (ready replicas now), replicas (replicas now)."""
-    uid = _plain(deployment)["metadata"]["uid"]
+    uid = raw.plain(deployment)["metadata"]["uid"]
     rows = []
-    for rs in map(_plain, replicasets):
+    for rs in map(raw.plain, replicasets):
         meta = rs["metadata"]
         if not any(o.get("uid") == uid for o in meta.get("ownerReferences") or []):
             continue
@@ -411,19 +300,42 @@ def rollout_history(api, name: str, namespace: str) -> pd.DataFrame:
     """Like `kubectl rollout history deployment/NAME`, one row per revision (columns: see
     `rollout_history_frame`)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
     apps = client.AppsV1Api(api)
-    try:
-        dep = json.loads(apps.read_namespaced_deployment(name, namespace, _preload_content=False).data)
-    except ApiException as err:
-        raise _api_error(err, f"Deployment {namespace}/{name}") from None
+    dep = raw.read(apps.read_namespaced_deployment, name, namespace)
     selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"].get("matchLabels", {}).items())
     kw = {"label_selector": selector} if selector else {}
-    return rollout_history_frame(dep, _raw_items(apps.list_namespaced_replica_set, namespace, **kw))
+    return rollout_history_frame(dep, raw.items(apps.list_namespaced_replica_set, namespace, **kw))
+
+
+# -- a Deployment now ----
+def deployment_status(api, name: str, namespace: str) -> pd.DataFrame:
+    """One row on Deployment `name` now: replicas (desired), updated, ready, available (the Deployment's
+    status, as its controller last wrote it), pods and ready_pods (its pods not terminating, and those of
+    them ready, counted now: the status lags a deletion by a moment), simulated (any of its pods on a
+    simulated node). The columns are those `plots.rollout_progress` takes; a Deployment that does not
+    exist gives a row of zeros."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    try:
+        dep = client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+    except ApiException as err:
+        if err.status != 404:
+            raise api_error(err, f"Deployment {name} in namespace {namespace}") from None
+        return pd.DataFrame([dict.fromkeys(STATUS_COLUMNS, 0) | {"deployment": name, "simulated": False}],
+                            columns=STATUS_COLUMNS)
+    selector = ",".join(f"{k}={v}" for k, v in (dep.spec.selector.match_labels or {}).items())
+    pods_df = pods(api, namespace, selector or None)
+    alive = pods_df[pods_df["status"] != "Terminating"]
+    s = dep.status
+    row = {"deployment": name, "replicas": dep.spec.replicas or 0, "updated": s.updated_replicas or 0,
+           "ready": s.ready_replicas or 0, "available": s.available_replicas or 0, "pods": len(alive),
+           "ready_pods": int(alive["ready"].sum()),
+           "simulated": bool(pods_df["simulated"].any()) if len(pods_df) else False}
+    return pd.DataFrame([row], columns=STATUS_COLUMNS)
 
 
 # -- logs ------------------------------------------------------------------------------------------
-def logs(api, pod: str, namespace: str, container: str | None = None, tail: int | None = None) -> pd.DataFrame:
+def logs(api, name: str, namespace: str, container: str | None = None, tail: int | None = None) -> pd.DataFrame:
     """A pod's log lines (the last `tail` only, if given). Columns: time (UTC Timestamp the runtime
     recorded), pod, container (as kubectl picks it when not given: the kubectl.kubernetes.io/default-container
     annotation, else the first container), line, simulated (True when the pod runs on a KWOK node: the
@@ -431,22 +343,22 @@ def logs(api, pod: str, namespace: str, container: str | None = None, tail: int 
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     core = client.CoreV1Api(api)
+    obj = raw.read(core.read_namespaced_pod, name, namespace)
+    container = container or ((obj["metadata"].get("annotations") or {}).get(
+        "kubectl.kubernetes.io/default-container") or obj["spec"]["containers"][0]["name"])
+    kw = {"tail_lines": tail} if tail is not None else {}
     try:
-        obj = json.loads(core.read_namespaced_pod(pod, namespace, _preload_content=False).data)
-        container = container or ((obj["metadata"].get("annotations") or {}).get(
-            "kubectl.kubernetes.io/default-container") or obj["spec"]["containers"][0]["name"])
-        kw = {"tail_lines": tail} if tail is not None else {}
         # Raw bytes: the client's own decoding returns "b'...'" text for this endpoint.
-        text = core.read_namespaced_pod_log(pod, namespace, container=container, timestamps=True,
+        text = core.read_namespaced_pod_log(name, namespace, container=container, timestamps=True,
                                             _preload_content=False, **kw).data.decode("utf-8", errors="replace")
     except ApiException as err:
-        raise _api_error(err, f"the logs of pod {namespace}/{pod}") from None
-    node = _node(api, obj["spec"].get("nodeName"))
+        raise api_error(err, f"the logs of pod {namespace}/{name}") from None
+    node = raw.node(api, obj["spec"].get("nodeName"))
     stamps, lines = [], []
-    for raw in text.splitlines():
-        stamp, _, line = raw.partition(" ")
+    for entry in text.splitlines():
+        stamp, _, line = entry.partition(" ")
         stamps.append(stamp)
         lines.append(line)
-    return pd.DataFrame({"time": pd.to_datetime(stamps, utc=True, format="ISO8601"), "pod": pod,
-                         "container": container, "line": lines, "simulated": _simulated(node)},
+    return pd.DataFrame({"time": pd.to_datetime(stamps, utc=True, format="ISO8601"), "pod": name,
+                         "container": container, "line": lines, "simulated": raw.is_simulated(node)},
                         columns=LOG_COLUMNS)

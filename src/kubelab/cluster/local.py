@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING
 import psutil
 import yaml
 
+from .._k8s.client import answering
+from .._k8s.kinds import resource
+from .._k8s.poll import until
+from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
-from .errors import ClusterUnavailable, KubelabError, PortInUse
 from .paths import repo_root, state_dir
 
 if TYPE_CHECKING:
@@ -36,17 +39,15 @@ NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
 
 def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
     """Whether `port` can be bound; waits up to `wait` s (a process we just stopped may still hold it)."""
-    deadline = time.monotonic() + wait
-    while True:
+    def bindable():
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((host, port))
-                return True
+                return True, True
             except OSError:
-                if time.monotonic() >= deadline:
-                    return False
-        time.sleep(0.1)
+                return False, False
+    return until(bindable, wait, every=0.1)
 
 
 @dataclass
@@ -137,16 +138,16 @@ class LocalCluster:
 
     def _api_ready(self, wait: float) -> bool:
         """The API server answers /readyz (polled for up to `wait` s)."""
-        api, deadline = self.api_client(), time.monotonic() + wait
-        while True:
+        api = self.api_client()
+
+        def ready():
             try:
                 api.call_api("/readyz", "GET", auth_settings=["BearerToken"],
                              _request_timeout=3, _preload_content=False)
-                return True
+                return True, True
             except Exception:
-                if time.monotonic() >= deadline:
-                    return False
-            time.sleep(0.2)
+                return False, False
+        return until(ready, wait)
 
     def api_port(self) -> int | None:
         with contextlib.suppress(KeyError, TypeError, ValueError):
@@ -250,11 +251,16 @@ class LocalCluster:
         if not self.kubeconfig.is_file():
             raise ClusterUnavailable(f"cluster {self.name!r} is not running (no kubeconfig at {self.kubeconfig})",
                                      f"run `kubelab cluster up{'' if self.name == DEFAULT_NAME else ' --name ' + self.name}`")
-        return config.new_client_from_config(str(self.kubeconfig), context=self.context)
+        api = config.new_client_from_config(str(self.kubeconfig), context=self.context)
+        # tools.run() passes the same cluster to kubectl and helm
+        api.kubelab_kubeconfig, api.kubelab_context = str(self.kubeconfig), self.context
+        return api
 
-    def connect(self):
-        from .connect import connect
-        return connect(cluster=self.name)
+    def connect(self, timeout: float = 5):
+        """An ApiClient checked with a /version call (ClusterUnavailable when the cluster does not answer)."""
+        flag = "" if self.name == DEFAULT_NAME else f" --name {self.name}"
+        return answering(self.api_client(), f"the embedded cluster {self.name!r}",
+                         f"run `kubelab cluster up{flag}` (or pass context=... to use another cluster)", timeout)
 
     def __enter__(self) -> "LocalCluster":
         self.up()
@@ -357,7 +363,7 @@ class LocalCluster:
 
     def _ensure_nodes(self, pools: list[Pool], timeout: float = 60) -> None:
         from . import pools as pools_mod
-        from kubernetes import client, dynamic
+        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         api_client = self.api_client()
@@ -367,21 +373,19 @@ class LocalCluster:
         objects = [n for n in wanted if n["metadata"]["name"] not in existing]
         objects.append(pools_mod.device_class())
         objects += pools_mod.resource_slices(pools)
-        dyn = dynamic.DynamicClient(api_client)
         for obj in objects:
             try:
-                dyn.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]).create(body=obj)
+                resource(api_client, obj["kind"], obj["apiVersion"]).create(body=obj)
             except ApiException as err:
                 if err.status != 409:  # already there from an earlier `up`
                     raise
         names = {n["metadata"]["name"] for n in wanted}
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def all_ready():
             ready = {n.metadata.name for n in core.list_node().items
                      if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])}
-            if names <= ready:
-                return
-            if time.monotonic() > deadline:
-                raise ClusterUnavailable(f"nodes not Ready after {timeout:.0f} s: {sorted(names - ready)[:5]}",
-                                         f"check the kwok controller: `kubelab cluster logs kwok-controller --name {self.name}`")
-            time.sleep(0.2)
+            return names <= ready, names - ready
+
+        until(all_ready, timeout, timeout_error=lambda missing: ClusterUnavailable(
+            f"nodes not Ready after {timeout:.0f} s: {sorted(missing)[:5]}",
+            f"check the kwok controller: `kubelab cluster logs kwok-controller --name {self.name}`"))

@@ -1,0 +1,8 @@
+"""The private Kubernetes layer every other package builds on; not for notebooks.
+
+What belongs here, and nowhere else: the label, taint and resource names kubelab uses (`names`), quantity
+parsing (`quantity`), raw JSON listing and the small readers of plain objects (`raw`), the ONE resolver
+from a kind as kubectl takes it to an API resource (`kinds`), the ONE poll/deadline loop and the test of
+whether a person is watching (`poll`), and turning the client's ApiException into kubelab's typed errors
+(`apierrors`). Nothing here imports another kubelab package except `kubelab.errors`.
+"""

@@ -1,0 +1,16 @@
+"""Label, annotation, taint and resource names: one definition each (plain strings, no imports)."""
+from __future__ import annotations
+
+SIMULATED_LABEL = "kubelab.io/simulated"   # "true" on every KWOK node
+POOL_LABEL = "kubelab.io/pool"             # the node pool a node belongs to
+LESSON_LABEL = "kubelab.io/lesson"         # namespaces made by lesson.start()
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+GPU_RESOURCE = "nvidia.com/gpu"            # the device plugin's extended resource
+MIG_PREFIX = "nvidia.com/mig-"             # MIG devices: nvidia.com/mig-1g.10gb, ...
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+DRA_DRIVER = "gpu.nvidia.com"              # the DeviceClass / driver name of NVIDIA's DRA driver
+
+
+def is_gpu_resource(name: str) -> bool:
+    """nvidia.com/gpu (whole or time-sliced GPUs) or a MIG device such as nvidia.com/mig-1g.10gb."""
+    return name == GPU_RESOURCE or name.startswith(MIG_PREFIX)

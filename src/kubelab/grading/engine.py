@@ -1,0 +1,148 @@
+"""The check engine: a check fetches the live objects once and scores independent parts (one point
+each); it passes, or raises CheckFailed (an AssertionError) with the problem and a hint.
+
+nbgrader's rule (utils.determine_grade): an error or any stderr output scores 0; a result whose text is a
+number is partial credit; any other result, or none, is FULL marks. So nothing a check returns is ever
+a failed result: a check either returns its (passed) CheckResult or raises, and partial credit comes
+only from `Partial`, whose only output is its score, a number within the cell's points.
+
+    p = kl.grading.Partial(out_of=3)
+    p.check(kl.grading.pod_requests_gpu, api, "trainer", ns, count=2)
+    p.check(kl.grading.quota_caps_gpus, api, ns, gpus=4)
+    p                                     # the cell's result: e.g. 2.0 (of 3)
+
+Checks never write to stderr: warnings and client log records are silenced while one runs. Messages
+name objects and keys, never Secret values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .._k8s.apierrors import quiet
+from ..errors import CheckFailed, UsageError
+
+__all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "read", "run"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    points: float
+    max_points: float
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        head = f"{'PASS' if self.passed else 'FAIL'} {self.name} ({self.points:g}/{self.max_points:g}): {self.message}"
+        return f"{head}\n  hint: {self.hint}" if self.hint and not self.passed else head
+
+
+@dataclass(frozen=True)
+class Part:
+    ok: Callable[[Any], bool]
+    problem: str | Callable[[Any], str]  # said when ok is False
+    hint: str
+
+
+class Missing(Exception):
+    """The object a check needs could not be read: every part fails with this message."""
+
+    def __init__(self, problem: str, hint: str):
+        self.problem, self.hint = problem, hint
+
+
+def evaluate(name: str, fetch: Callable[[], Any], parts: list[Part], success: str) -> CheckResult:
+    """One look at the cluster: fetch, then score each part."""
+    try:
+        obj = fetch()
+    except Missing as m:
+        return CheckResult(name, False, 0, len(parts), m.problem, m.hint)
+    failed = [p for p in parts if not p.ok(obj)]
+    if not failed:
+        return CheckResult(name, True, len(parts), len(parts), success)
+    problems = "; ".join(p.problem(obj) if callable(p.problem) else p.problem for p in failed)
+    return CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint)
+
+
+def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0) -> CheckResult:
+    """Evaluate until it passes or `timeout` s have gone: return the passed result or raise CheckFailed."""
+    from .._k8s.poll import until
+
+    with quiet():
+        result = until(lambda: ((r := evaluate(name, fetch, parts, success)).passed, r), timeout, every=0.5)
+    if not result.passed:
+        raise CheckFailed(result.message, result.hint, result=result)
+    return result
+
+
+def read(call: Callable[[], Any], what: str, namespace: str | None = None):
+    """call(), with a missing or unreadable object turned into Missing (a readable message)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    where = f" in namespace {namespace!r}" if namespace else ""
+    try:
+        return call()
+    except ApiException as err:
+        if err.status == 404:
+            raise Missing(f"{what} not found{where}", f"create {what}{where} (check the name and namespace)")
+        raise Missing(f"cannot read {what}{where}: the API server answered {err.status} {err.reason}",
+                      "check that the cluster is up and that you may read this object")
+    except (HTTPError, OSError):
+        raise Missing(f"cannot reach the cluster to read {what}{where}",
+                      "start it (`kubelab cluster up`) and run the cell again")
+
+
+def client(api, group: str):
+    from kubernetes import client as k8s
+    return getattr(k8s, group)(api)
+
+
+class Partial:
+    """Partial credit for one nbgrader test cell, out of `out_of` points: each check's parts count, and
+    the cell's result is the earned share of `out_of`.
+
+    `check()` runs a check and records what it earned (a failed check prints its problem and hint to
+    stdout, never stderr, and does not stop the cell); it returns this Partial, whose text is its score.
+    So a cell that ends with `p`, `p.check(...)` or `p.score()` shows a number no higher than what was
+    earned, which nbgrader takes as the cell's score."""
+
+    def __init__(self, out_of: float):
+        if not out_of or out_of <= 0:
+            raise UsageError(f"Partial(out_of={out_of!r}): out_of must be the cell's points, above 0",
+                             "pass the points of the test cell, e.g. Partial(out_of=3)")
+        self.out_of = float(out_of)
+        self.earned = 0.0
+        self.possible = 0.0
+        self.results: list[CheckResult] = []
+
+    def check(self, check_fn: Callable[..., CheckResult], *args, **kwargs) -> "Partial":
+        """Run check_fn(*args, **kwargs) (a kl.grading check) and record its points."""
+        try:
+            result = check_fn(*args, **kwargs)
+        except CheckFailed as failed:
+            if failed.result is None:
+                raise
+            result = failed.result
+        if not isinstance(result, CheckResult):
+            raise UsageError(f"{getattr(check_fn, '__name__', check_fn)!r} is not a grading check",
+                             "pass a check function of kl.grading and its arguments: p.check(fn, api, ...)")
+        self.results.append(result)
+        self.earned += result.points
+        self.possible += result.max_points
+        print(result)
+        return self
+
+    def score(self) -> float:
+        """The earned share of out_of, rounded to 4 places (0 before any check ran)."""
+        if not self.possible:
+            return 0.0
+        return round(self.out_of * min(self.earned, self.possible) / self.possible, 4)
+
+    def __float__(self) -> float:
+        return self.score()
+
+    def __repr__(self) -> str:  # what nbgrader reads as the cell's partial credit
+        return repr(self.score())

@@ -1,0 +1,75 @@
+"""Checks on workloads: Deployments and StatefulSets rolled out and ready, Services that select ready pods."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from .engine import CheckResult, Part, client, read, run
+
+__all__ = ["deployment_ready", "service_selects", "statefulset_ready"]
+
+READY_TIMEOUT = 10.0  # several checks in one cell stay within nbgrader's cell timeout
+
+
+def _replicas_part(what: str, replicas: int | None) -> list[Part]:
+    if replicas is None:
+        return []
+    return [Part(lambda o: (o.spec.replicas or 0) == replicas,
+                 lambda o: f"{what} asks for {o.spec.replicas} replicas, expected {replicas}",
+                 f"set spec.replicas: {replicas}")]
+
+
+def _ready_part(what: str, kind: str, name: str, namespace: str) -> Part:
+    def ok(o) -> bool:
+        s, want = o.status, o.spec.replicas or 0
+        return ((s.observed_generation or 0) >= (o.metadata.generation or 0)
+                and (s.ready_replicas or 0) == want and (s.updated_replicas or 0) == want)
+    return Part(ok, lambda o: f"{what} has {o.status.ready_replicas or 0}/{o.spec.replicas} ready replicas",
+                f"look at its pods: `kubectl get pods -n {namespace}` and "
+                f"`kubectl describe {kind} {name} -n {namespace}`")
+
+
+def _workload_ready(api, kind: str, read: str, name: str, namespace: str, replicas: int | None,
+                    timeout: float) -> CheckResult:
+    what = f"{kind} {name!r}"
+    fetch = lambda: read(lambda: getattr(client(api, "AppsV1Api"), read)(name, namespace), what, namespace)
+    parts = _replicas_part(what, replicas) + [_ready_part(what, kind.lower(), name, namespace)]
+    return run(f"{kind.lower()}_ready", fetch, parts, f"{what} is ready", timeout=timeout)
+
+
+def deployment_ready(api, name: str, namespace: str, replicas: int | None = None, *,
+                     timeout: float = READY_TIMEOUT) -> CheckResult:
+    """The Deployment exists, is rolled out and all its replicas are ready (and there are `replicas`)."""
+    return _workload_ready(api, "Deployment", "read_namespaced_deployment", name, namespace, replicas, timeout)
+
+
+def statefulset_ready(api, name: str, namespace: str, replicas: int | None = None, *,
+                      timeout: float = READY_TIMEOUT) -> CheckResult:
+    """The StatefulSet exists and all its replicas are ready and updated (and there are `replicas`)."""
+    return _workload_ready(api, "StatefulSet", "read_namespaced_stateful_set", name, namespace, replicas,
+                           timeout)
+
+
+def service_selects(api, name: str, namespace: str, *, deployment: str,
+                    timeout: float = READY_TIMEOUT) -> CheckResult:
+    """The Service's selector matches the Deployment's pod labels (1) and it has ready endpoints (1)."""
+    svc_what, dep_what = f"Service {name!r}", f"Deployment {deployment!r}"
+
+    def fetch():
+        core, apps = client(api, "CoreV1Api"), client(api, "AppsV1Api")
+        svc = read(lambda: core.read_namespaced_service(name, namespace), svc_what, namespace)
+        dep = read(lambda: apps.read_namespaced_deployment(deployment, namespace), dep_what, namespace)
+        slices = read(lambda: client(api, "DiscoveryV1Api").list_namespaced_endpoint_slice(
+            namespace, label_selector=f"kubernetes.io/name-name={name}").items, "EndpointSlices", namespace)
+        ready = sum(1 for s in slices for e in s.endpoints or [] if e.conditions and e.conditions.ready)
+        return SimpleNamespace(selector=svc.spec.selector or {}, labels=dep.spec.template.metadata.labels or {},
+                               ready=ready)
+
+    parts = [
+        Part(lambda o: bool(o.selector) and o.selector.items() <= o.labels.items(),
+             lambda o: f"{svc_what} selects {o.selector or 'nothing'} but the pods of {dep_what} "
+                       f"are labelled {o.labels}",
+             f"make spec.selector of {svc_what} a subset of the Deployment's spec.template.metadata.labels"),
+        Part(lambda o: o.ready > 0, f"{svc_what} has no ready endpoints",
+             f"check the pods are ready and their labels match: `kubectl get endpointslices -n {namespace}`"),
+    ]
+    return run("service_selects", fetch, parts, f"{svc_what} selects the ready pods of {dep_what}", timeout=timeout)

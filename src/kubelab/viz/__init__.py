@@ -1,0 +1,7 @@
+"""What a person looks at: matplotlib charts of the DataFrames from `observe` and `gpu` (`plots`: DataFrame
+in, Axes out, "(simulated)" in the title of simulated data), recordings over time (`timeline`) and live
+ipywidgets that fall back to a static snapshot when nobody is watching (`widgets`). A new chart goes in
+`plots`; nothing here reads the cluster except through `observe`, `gpu` and `wait`."""
+from . import plots, timeline, widgets
+
+__all__ = ["plots", "timeline", "widgets"]
