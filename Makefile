@@ -27,7 +27,8 @@ run: up  ## ... and open the course (kubectl/helm on PATH in JupyterLab terminal
 notebooks: up  ## execute every notebook headless; executed copies in out/executed
 	$(BIN)/kubelab run notebooks/ --output out/executed
 
-test: setup
+test: setup  ## the layers (import-linter), then every tier: unit, cluster, notebooks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -22,11 +22,12 @@ import pandas as pd
 from ._k8s import kinds
 from ._k8s.poll import interactive, until
 from ._k8s.raw import label_selector
-from .errors import RolloutFailed, UsageError, WaitTimeout
+from .errors import ApiError, RolloutFailed, UsageError, WaitTimeout
+from .observe.metrics import pod_usage
 from .observe.network import endpoint_slices
 
-__all__ = ["Condition", "endpoints", "job_complete", "parse_condition", "pod_failure", "pod_ready", "rollout",
-           "rollout_state", "scheduled", "scheduler_answers", "scheduling_hint", "unschedulable", "wait_for"]
+__all__ = ["Condition", "endpoints", "job_complete", "parse_condition", "pod_failure", "pod_metrics", "pod_ready",
+           "rollout", "rollout_state", "scheduled", "scheduler_answers", "scheduling_hint", "unschedulable", "wait_for"]
 
 POLL_S = 0.5
 UNSCHEDULABLE_GRACE_S = 5.0  # the scheduler retries; a refusal this old is not a passing state
@@ -410,18 +411,53 @@ def pod_ready(api, name: str, namespace: str, timeout: float = 120, progress: bo
     return wait_for(api, "Pod", name, namespace, "condition=Ready", timeout, progress)
 
 
-def endpoints(api, service: str, namespace: str, *, ready: int = 1, timeout: float = 30) -> pd.DataFrame:
+def endpoints(api, service: str, namespace: str, *, ready: int = 1, pod: str | None = None,
+              timeout: float = 30) -> pd.DataFrame:
     """Wait until Service `service` has at least `ready` ready endpoints in its EndpointSlices (the
-    EndpointSlice controller fills them a moment after the Service or its pods change); returns
-    `observe.network.endpoint_slices(api, namespace, service=service)`. WaitTimeout with the count seen."""
+    EndpointSlice controller fills them a moment after the Service or its pods change) and, with `pod`,
+    lists that pod too, ready or not (a matching pod that is not ready is listed with ready false); returns
+    `observe.network.endpoint_slices(api, namespace, service=service)`. WaitTimeout with what was seen."""
     def poll():
         df = endpoint_slices(api, namespace, service=service)
-        return int(df["ready"].sum()) >= ready, df
+        return int(df["ready"].sum()) >= ready and (pod is None or pod in set(df["pod"])), df
 
-    return until(poll, timeout, timeout_error=lambda df: WaitTimeout(
-        f"Service {service} in namespace {namespace} has {int(df['ready'].sum())} ready endpoints after "
-        f"{timeout:g} s, not {ready}", f"check that its selector matches ready pods: `kubectl get pods -n "
-        f"{namespace} --show-labels` and `kubectl describe service {service} -n {namespace}`"))
+    def timed_out(df):
+        seen = f"{int(df['ready'].sum())} ready endpoints" + (f" and no endpoint for pod {pod}"
+                                                               if pod and pod not in set(df["pod"]) else "")
+        return WaitTimeout(
+            f"Service {service} in namespace {namespace} has {seen} after {timeout:g} s, wanted {ready} ready"
+            + (f" and pod {pod} listed" if pod else ""), f"check that its selector matches the pods: `kubectl get "
+            f"pods -n {namespace} --show-labels` and `kubectl describe service {service} -n {namespace}`")
+
+    return until(poll, timeout, timeout_error=timed_out)
+
+
+def pod_metrics(api, namespace: str, *, pods, timeout: float = 90, every: float = 1.0) -> pd.DataFrame:
+    """Wait until the metrics API (metrics-server) reports the usage of every pod named in `pods` (a new pod
+    shows up after two scrapes, ~30-60 s after it started); returns `observe.metrics.pod_usage(api,
+    namespace)`. A metrics API that is not ready yet (503) is asked again; one that is not installed (404)
+    raises its ApiError at once. WaitTimeout names the pods still without metrics."""
+    wanted = set(pods)
+
+    def poll():
+        try:
+            usage = pod_usage(api, namespace)
+        except ApiError as err:
+            if err.code != 503:
+                raise
+            return False, err
+        return wanted <= set(usage["pod"]), usage
+
+    def timed_out(last):
+        if isinstance(last, ApiError):
+            return last
+        missing = sorted(wanted - set(last["pod"]))
+        return WaitTimeout(f"the metrics API has no usage for {len(missing)} of {len(wanted)} pods after "
+                           f"{timeout:g} s: {', '.join(missing)}",
+                           f"metrics-server reports a pod ~30-60 s after it starts: wait longer (timeout=...), "
+                           f"or check it: `kubectl top pods -n {namespace}`")
+
+    return until(poll, timeout, every=every, timeout_error=timed_out)
 
 
 def scheduled(api, namespace: str, *, selector: str, count: int, timeout: float = 120) -> int:

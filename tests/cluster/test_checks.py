@@ -8,7 +8,8 @@ import subprocess
 import pytest
 from kubernetes import client
 
-from kubelab import build, checks
+from kubelab import grading
+from kubelab.cluster import build
 from kubelab.errors import CheckFailed
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}

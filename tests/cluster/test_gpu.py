@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 
-from kubelab import gpu, pools
+from kubelab import gpu
+from kubelab.cluster import pools
 from kubelab.errors import KubelabError
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 H100 = "NVIDIA-H100-80GB-HBM3"

@@ -13,7 +13,7 @@ from kubernetes import client
 
 import kubelab
 from kubelab.cluster import LocalCluster
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 
 def kubelab_cli(*args, env=None):
@@ -72,7 +72,7 @@ def test_down_stops_every_process(own_cluster):
 
 
 def test_a_new_cluster_never_takes_the_ports_of_a_stopped_one(own_cluster):
-    from kubelab.cluster import PORT_OPTIONS
+    from kubelab.cluster.local import PORT_OPTIONS
 
     own_cluster.up()
     own_cluster.down()

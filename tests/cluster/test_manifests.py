@@ -8,8 +8,8 @@ from kubernetes.client.exceptions import ApiException
 
 from kubelab import manifests
 from kubelab.errors import Forbidden, ManifestError
-from kubelab.sandbox import token_client
-from tests.conftest import wait_for
+from kubelab.course.sandbox import token_client
+from tests.helpers import eventually as wait_for
 
 
 def deployment(name="web", replicas=2, **spec_extra):

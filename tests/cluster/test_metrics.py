@@ -7,7 +7,7 @@ from kubernetes import client
 
 from kubelab import metrics
 from kubelab.errors import KubelabError
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 
 def test_pod_and_node_usage_report_the_annotated_usage(api, namespace):

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from kubelab import metrics, observe
+from kubelab import observe
+from kubelab.observe import metrics
 from kubelab.errors import KubelabError
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 IMAGE = "registry.example/ml/worker:1.0"
@@ -58,7 +59,7 @@ def test_pods_of_a_deployment_are_running_on_cpu_nodes_with_parsed_requests(api,
         "requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}))
     df = until(lambda: observe.pods(api, namespace, "app=web"), lambda d: len(d) == 2 and d["ready"].all(),
                what="2 ready pods")
-    assert list(df.columns) == observe.POD_COLUMNS
+    assert list(df.columns) == observe.core.POD_COLUMNS
     assert set(df["phase"]) == {"Running"} and set(df["status"]) == {"Running"} and set(df["pool"]) == {"cpu"}
     assert set(df["cpu_request"]) == {0.25} and set(df["cpu_limit"]) == {1.0}
     assert set(df["mem_request"]) == {256 * 2**20} and set(df["mem_limit"]) == {512 * 2**20}
@@ -112,7 +113,7 @@ def test_events_show_failed_scheduling_of_a_too_big_gpu_pod(api, namespace):
     client.CoreV1Api(api).create_namespaced_pod(namespace, gpu_pod("greedy", gpus=9))
     df = until(lambda: observe.events(api, namespace, involved="Pod/greedy"),
                lambda e: (e["reason"] == "FailedScheduling").any(), what="FailedScheduling")
-    assert list(df.columns) == observe.EVENT_COLUMNS and set(df["object"]) == {"Pod/greedy"}
+    assert list(df.columns) == observe.core.EVENT_COLUMNS and set(df["object"]) == {"Pod/greedy"}
     failed = df[df["reason"] == "FailedScheduling"].iloc[0]
     assert failed.type == "Warning" and "Insufficient nvidia.com/gpu" in failed.message and failed["count"] >= 1
     assert df["time"].is_monotonic_increasing
@@ -129,7 +130,7 @@ def test_rollout_history_has_two_revisions_after_an_image_update(api, namespace)
         "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}})
     df = until(lambda: observe.rollout_history(api, "web", namespace),
                lambda h: len(h) == 2 and h["ready"].iloc[-1] == 2, what="2 revisions, the new one ready")
-    assert list(df.columns) == observe.HISTORY_COLUMNS
+    assert list(df.columns) == observe.core.HISTORY_COLUMNS
     assert list(df["revision"]) == [1, 2] and list(df["images"]) == ["nginx:1.27", "nginx:1.28"]
     assert df["change_cause"].iloc[-1] == "nginx 1.28" and df["replicas"].iloc[-1] == 2
 
@@ -138,7 +139,7 @@ def test_logs_of_a_simulated_pod_are_marked_simulated(api, namespace):
     client.CoreV1Api(api).create_namespaced_pod(namespace, gpu_pod("logger"))
     one_pod(api, namespace, "logger", phase="Running")
     df = observe.logs(api, "logger", namespace)
-    assert list(df.columns) == observe.LOG_COLUMNS and len(df) >= 1
+    assert list(df.columns) == observe.core.LOG_COLUMNS and len(df) >= 1
     assert df["simulated"].all() and df["line"].str.contains("simulated").all()
     assert set(df["container"]) == {"main"} and df["time"].is_monotonic_increasing
     assert len(observe.logs(api, "logger", namespace, tail=1)) == 1
@@ -157,6 +158,6 @@ def test_sampled_rollout_counts_pods_by_status(api, namespace):
     if os.environ.get("KUBELAB_PLOTS_DIR"):
         import matplotlib
         matplotlib.use("Agg")
-        from kubelab import plots
+        from kubelab.viz import plots
         ax = plots.pods_by_phase(df)
         ax.figure.savefig(Path(os.environ["KUBELAB_PLOTS_DIR"]) / "pods_by_phase_live.png", dpi=100)

@@ -7,9 +7,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubelab import manifests, sandbox, wait
+from kubelab import manifests, wait
+from kubelab.course import sandbox
 from kubelab.errors import Forbidden
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kubernetes import client, watch
 
-from tests.conftest import wait_for
+from tests.helpers import eventually as wait_for
 
 
 def simple_pod(name, annotations=None):

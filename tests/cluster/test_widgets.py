@@ -7,8 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from tests.conftest import wait_for  # noqa: E402
-from kubelab import manifests, widgets, wait  # noqa: E402
+from tests.helpers import eventually as wait_for  # noqa: E402
+from kubelab import manifests, wait  # noqa: E402
+from kubelab.viz import widgets  # noqa: E402
 
 DEPLOY = """
 apiVersion: apps/v1

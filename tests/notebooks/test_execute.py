@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubelab import runner
+from kubelab.course import runner
 
 ROOT = Path(__file__).parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"

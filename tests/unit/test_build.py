@@ -1,7 +1,7 @@
 """The pinned tool set: versions come from the committed go.mod files; flags make /version right."""
 from __future__ import annotations
 
-from kubelab import build
+from kubelab.cluster import build
 
 
 def test_versions_are_read_from_go_mod():

@@ -1,4 +1,4 @@
-"""The grading machinery without a cluster: results, scores, partial credit, quiet failures, and the
+"""The grading machinery without a cluster: results, partial credit, quiet failures, and the
 pure predicates (tolerations, GPU counts, product pinning, Secret messages)."""
 from __future__ import annotations
 
@@ -8,21 +8,42 @@ import warnings
 import pytest
 from kubernetes import client
 
-from kubelab import checks
-from kubelab.checks import CheckResult, Part
-from kubelab.errors import CheckFailed
+from kubelab._k8s.apierrors import quiet
+from kubelab._k8s.names import GPU_TAINT
+from kubelab.errors import CheckFailed, UsageError
+from kubelab.grading import engine, objects, scheduling
+from kubelab.grading.engine import CheckResult, Part, Partial
 
 
-def _result(points, max_points):
-    return CheckResult("c", points == max_points, points, max_points, "m")
+def _check(state):
+    """A check on a plain object (no cluster): two parts, so it can earn 0, 1 or 2 points."""
+    return engine.run("gpu", lambda: state, _parts(), "fine")
 
 
-def test_score_sums_points_and_credit_scales_them_to_the_cell():
-    results = [_result(1, 2), _result(1, 1), _result(0, 1)]
-    assert checks.score(results) == (2, 4)
-    assert checks.credit(results, out_of=3) == 1.5
-    assert checks.credit([_result(2, 2)], out_of=5) == 5
-    assert checks.score([]) == (0, 0) and checks.credit([], out_of=2) == 0.0
+def test_partial_scales_the_points_earned_to_the_cell_and_prints_each_result(capsys):
+    p = Partial(out_of=3)
+    assert p.check(_check, {"tolerates": True, "gpus": 1}) is p       # 1 of 2 points; does not raise
+    p.check(_check, {"tolerates": True, "gpus": 2})                    # 2 of 2
+    assert (p.earned, p.possible, p.score()) == (3, 4, 2.25)
+    assert repr(p) == "2.25" and float(p) == 2.25
+    out = capsys.readouterr()
+    assert "FAIL gpu (1/2): requests 1, expected 2" in out.out and "PASS gpu (2/2): fine" in out.out
+    assert out.err == ""
+
+
+def test_partial_scores_zero_before_any_check_and_refuses_what_is_not_a_check():
+    assert Partial(out_of=2).score() == 0.0
+    with pytest.raises(UsageError):
+        Partial(out_of=0)
+    with pytest.raises(UsageError, match="not a grading check"):
+        Partial(out_of=1).check(lambda: "looks fine")
+
+
+def test_an_error_that_is_not_a_failed_check_stops_the_cell():
+    def broken():
+        raise NameError("api")
+    with pytest.raises(NameError):
+        Partial(out_of=1).check(broken)
 
 
 def _parts():
@@ -31,35 +52,36 @@ def _parts():
 
 
 def test_each_part_is_a_point_and_the_first_failure_gives_the_hint():
-    r = checks.evaluate("gpu", lambda: {"tolerates": True, "gpus": 1}, _parts(), "fine")
+    r = engine.evaluate("gpu", lambda: {"tolerates": True, "gpus": 1}, _parts(), "fine")
     assert (r.passed, r.points, r.max_points) == (False, 1, 2)
     assert (r.message, r.hint) == ("requests 1, expected 2", "set limits")
-    r = checks.evaluate("gpu", lambda: {"tolerates": False, "gpus": 0}, _parts(), "fine")
+    r = engine.evaluate("gpu", lambda: {"tolerates": False, "gpus": 0}, _parts(), "fine")
     assert (r.points, r.message, r.hint) == (0, "does not tolerate; requests 0, expected 2", "add a toleration")
-    r = checks.evaluate("gpu", lambda: {"tolerates": True, "gpus": 2}, _parts(), "fine")
+    r = engine.evaluate("gpu", lambda: {"tolerates": True, "gpus": 2}, _parts(), "fine")
     assert (r.passed, r.points, r.message, r.hint) == (True, 2, "fine", None)
 
 
 def test_a_missing_object_fails_every_part_with_one_message():
     def fetch():
-        raise checks._Missing("Pod 'x' not found", "create it")
-    r = checks.evaluate("gpu", fetch, _parts(), "fine")
+        raise engine.Missing("Pod 'x' not found", "create it")
+    r = engine.evaluate("gpu", fetch, _parts(), "fine")
     assert (r.passed, r.points, r.max_points, r.message, r.hint) == (False, 0, 2, "Pod 'x' not found", "create it")
 
 
 def test_run_raises_check_failed_an_assertion_error_or_returns_the_result():
     fetch = lambda: {"tolerates": True, "gpus": 1}
     with pytest.raises(AssertionError) as exc:
-        checks.run("gpu", fetch, _parts(), "fine")
+        engine.run("gpu", fetch, _parts(), "fine")
     assert isinstance(exc.value, CheckFailed)
     assert str(exc.value) == "requests 1, expected 2\n  hint: set limits"
-    assert checks.run("gpu", fetch, _parts(), "fine", raise_=False).points == 1
+    assert exc.value.result.points == 1  # what Partial counts
+    assert engine.run("gpu", lambda: {"tolerates": True, "gpus": 2}, _parts(), "fine").points == 2
 
 
 def test_run_retries_until_the_state_is_reached():
     calls = []
     fetch = lambda: calls.append(1) or {"tolerates": True, "gpus": 2 if len(calls) > 2 else 1}
-    assert checks.run("gpu", fetch, _parts(), "fine", timeout=5).passed
+    assert engine.run("gpu", fetch, _parts(), "fine", timeout=5).passed
     assert len(calls) == 3
 
 
@@ -74,7 +96,7 @@ def test_quiet_swallows_warnings_and_client_logs_and_restores_levels(capfd, capl
     before = logging.getLogger("urllib3").level
     with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with checks.quiet():
+        with quiet():
             warnings.warn("InsecureRequestWarning: unverified HTTPS request")
             urllib3_log.warning("Retrying (Retry(total=2)) after connection broken")
             logging.getLogger("kubernetes.client.rest").error("boom")
@@ -93,7 +115,7 @@ def test_a_failing_check_writes_nothing_to_stderr(capfd, caplog):
     with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with pytest.raises(CheckFailed):
-            checks.run("gpu", fetch, _parts(), "fine")
+            engine.run("gpu", fetch, _parts(), "fine")
     assert seen == [] and caplog.records == []
     assert capfd.readouterr() == ("", "")
 
@@ -111,7 +133,7 @@ def test_a_failing_check_writes_nothing_to_stderr(capfd, caplog):
     ({"key": "gpu", "operator": "Exists"}, False),
 ])
 def test_toleration_matching_follows_the_api_server(toleration, ok):
-    assert checks._tolerates(client.V1Toleration(**toleration), checks.GPU_TAINT) is ok
+    assert scheduling._tolerates(client.V1Toleration(**toleration), GPU_TAINT) is ok
 
 
 def _spec(limits=None, node_selector=None, terms=None):
@@ -128,8 +150,8 @@ def _spec(limits=None, node_selector=None, terms=None):
 
 
 def test_gpu_count_sums_the_containers():
-    assert checks._gpus(_spec({"nvidia.com/gpu": "2", "cpu": "1"})) == 2
-    assert checks._gpus(_spec()) == 0
+    assert scheduling._gpus(_spec({"nvidia.com/gpu": "2", "cpu": "1"})) == 2
+    assert scheduling._gpus(_spec()) == 0
 
 
 H100 = "NVIDIA-H100-80GB-HBM3"
@@ -145,17 +167,17 @@ H100 = "NVIDIA-H100-80GB-HBM3"
     ({}, False),
 ])
 def test_product_pinning_needs_every_way_onto_a_node_to_be_that_product(kwargs, ok):
-    assert checks._pinned_to(_spec(**kwargs), H100) is ok
+    assert scheduling._pinned_to(_spec(**kwargs), H100) is ok
 
 
 def test_secret_key_check_never_shows_values(capfd):
     secret = client.V1Secret(metadata=client.V1ObjectMeta(name="db"),
                              data={"username": "YWRtaW4=", "password": "aHVudGVyMg=="})
-    result = checks._has_keys("Secret", lambda: secret, "db", "ml", ["username", "token"], ("data",), raise_=False)
-    assert (result.passed, result.message) == (False, "Secret 'db' lacks key(s): token")
     with pytest.raises(CheckFailed) as exc:
-        checks._has_keys("Secret", lambda: secret, "db", "ml", ["token"], ("data",), raise_=True)
-    everything = str(exc.value) + str(result) + "".join(capfd.readouterr())
+        objects._has_keys("Secret", lambda: secret, "db", "ml", ["username", "token"], ("data",))
+    result = exc.value.result
+    assert (result.passed, result.message) == (False, "Secret 'db' lacks key(s): token")
+    everything = str(exc.value) + str(result) + repr(result) + "".join(capfd.readouterr())
     for value in ("YWRtaW4=", "aHVudGVyMg==", "admin", "hunter2"):
         assert value not in everything
 
@@ -175,7 +197,7 @@ def test_unreachable_cluster_is_a_quiet_readable_failure(capfd, caplog):
     caplog.clear()
     capfd.readouterr()
     with caplog.at_level(logging.WARNING), pytest.raises(CheckFailed) as exc:
-        checks.configmap_has_keys(api, "settings", "ml", ["a"])
+        objects.configmap_has_keys(api, "settings", "ml", keys=["a"])
     assert exc.value.problem == "cannot reach the cluster to read ConfigMap 'settings' in namespace 'ml'"
     assert "kubelab cluster up" in exc.value.hint
     assert caplog.records == [] and capfd.readouterr().err == ""

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 from kubernetes import client
 
-from kubelab import gpu, pools
+from kubelab import gpu
+from kubelab.cluster import pools
 from kubelab.errors import KubelabError
 
 UUID0, UUID1 = "GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52", "GPU-1d2e3f40-0000-4000-8000-000000000001"
@@ -121,13 +122,13 @@ def test_unreachable_or_wrong_exporter_url_is_a_clear_error(exporter):
 
 
 def test_telemetry_with_a_url_uses_that_exporter_without_a_cluster(exporter):
-    tel = gpu.telemetry(url=f"{exporter}/metrics")
+    tel = gpu.telemetry(None, url=f"{exporter}/metrics")
     assert isinstance(tel.source, gpu.DcgmExporterSource) and not tel.simulated
 
 
 def test_telemetry_refuses_an_unknown_source():
     with pytest.raises(KubelabError, match="unknown telemetry source 'gpu-z'"):
-        gpu.telemetry(source="gpu-z")
+        gpu.telemetry(None, source="gpu-z")
 
 
 # -- annotations ---------------------------------------------------------------------------------
@@ -157,13 +158,13 @@ def test_memory_annotation_parses_mib_or_defaults():
 # -- simulated values ----------------------------------------------------------------------------
 
 def _gpu(model="NVIDIA A100-SXM4-80GB", memory=81920.0, loads=()):
-    g = gpu._Gpu("a100-0", 3, model, memory)
+    g = gpu.simulated._Gpu("a100-0", 3, model, memory)
     g.loads.extend(loads)
     return g
 
 
 def _load(util=(80.0, 90.0), memory=1000.0, share=1.0, key="uid-1"):
-    return gpu._Load("trainer", "ml", "main", key, share, util, memory)
+    return gpu.simulated._Load("trainer", "ml", "main", key, share, util, memory)
 
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -227,7 +228,7 @@ def _node(labels):
 def test_mig_instances_are_laid_out_first_fit_by_compute_slices():
     pool = next(p for p in pools.load() if p.gpu and p.gpu.sharing == "mig")
     node = pools.nodes([pool])[0]
-    gpus, slots = gpu._node_gpus(_node(node["metadata"]["labels"]))
+    gpus, slots = gpu.simulated._node_gpus(_node(node["metadata"]["labels"]))
     assert len(gpus) == 2 and "nvidia.com/gpu" not in slots
     assert [s.index for s in slots["nvidia.com/mig-1g.10gb"]] == [0] * 7
     assert [s.index for s in slots["nvidia.com/mig-3g.40gb"]] == [1, 1]
@@ -236,7 +237,7 @@ def test_mig_instances_are_laid_out_first_fit_by_compute_slices():
 
 def test_time_sliced_gpu_offers_replicas_slots_on_one_gpu():
     pool = next(p for p in pools.load() if p.gpu and p.gpu.sharing == "time-slicing")
-    gpus, slots = gpu._node_gpus(_node(pools.nodes([pool])[0]["metadata"]["labels"]))
+    gpus, slots = gpu.simulated._node_gpus(_node(pools.nodes([pool])[0]["metadata"]["labels"]))
     assert [g.model for g in gpus] == ["Tesla T4"]
     assert [s.index for s in slots["nvidia.com/gpu"]] == [0, 0, 0, 0]
 
@@ -271,7 +272,7 @@ def test_nvml_without_a_gpu_says_why_and_prints_nothing(capfd):
     assert exc.value.problem == source.reason and "source='simulated'" in exc.value.fix
     assert "unavailable" in source.describe()
     with pytest.raises(KubelabError, match=r"no local GPU \(NVML"):
-        gpu.telemetry(source="nvml")
+        gpu.telemetry(None, source="nvml")
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
 
@@ -312,16 +313,13 @@ def test_nvml_row_falls_back_to_v1_memory_and_reads_unsupported_fields_as_nan():
     assert row["DCGM_FI_DEV_FB_USED"] == 11264 and math.isnan(row["DCGM_FI_DEV_GPU_TEMP"])
 
 
-def test_auto_without_gpu_or_cluster_says_both(monkeypatch):
+def test_auto_without_gpu_or_cluster_says_both():
     _skip_if_gpu()
-    for var in ("KUBELAB_CONTEXT", "KUBELAB_KUBECONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("KUBELAB_CLUSTER", "kubelab-no-such-cluster")
     with pytest.raises(KubelabError) as exc:
-        gpu.telemetry()
+        gpu.telemetry(None)  # never falls back to ~/.kube/config or a default cluster
     assert exc.value.problem.startswith("no GPU telemetry source: no local GPU (NVML: ")
-    assert "and cluster not running: the embedded cluster 'kubelab-no-such-cluster'" in exc.value.problem
-    assert "kubelab cluster up --name kubelab-no-such-cluster" in exc.value.fix
+    assert "and no cluster was given to look in" in exc.value.problem
+    assert "telemetry(kl.connect())" in exc.value.fix
 
 
 def test_nvml_probe_script_exits_cleanly_without_a_gpu():

@@ -6,7 +6,8 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from kubelab import manifests, sandbox, wait
+from kubelab import manifests, wait
+from kubelab.course import sandbox
 from kubelab.errors import Forbidden, ManifestError
 
 SECRET_VALUE = "hunter2-very-secret"

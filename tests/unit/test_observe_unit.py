@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from kubernetes import client
 
-from kubelab import metrics, observe
+from kubelab import observe
+from kubelab.observe import metrics
 from kubelab.errors import KubelabError
 
 CREATED = "2026-01-01T00:00:00Z"
@@ -55,9 +56,9 @@ def frame(*pods, claims=()):
 
 
 def test_columns_are_stable_even_without_pods():
-    assert list(observe.pods_frame([], {}, [])) == observe.POD_COLUMNS
-    assert list(observe.nodes_frame([])) == observe.NODE_COLUMNS
-    assert list(observe.events_frame([])) == observe.EVENT_COLUMNS
+    assert list(observe.pods_frame([], {}, [])) == observe.core.POD_COLUMNS
+    assert list(observe.nodes_frame([])) == observe.core.NODE_COLUMNS
+    assert list(observe.events_frame([])) == observe.core.EVENT_COLUMNS
 
 
 def test_cpu_pod_requests_limits_pool_and_age():
@@ -206,7 +207,7 @@ def test_rollout_history_keeps_only_owned_replicasets_in_revision_order():
                 "status": {"replicas": 2 if rev == 2 else 0, "readyReplicas": 2 if rev == 2 else 0}}
     df = observe.rollout_history_frame(dep, [rs("web-2", 2, "nginx:1.28"), rs("web-1", 1, "nginx:1.27"),
                                              rs("other", 1, "x", owner="d2")])
-    assert list(df.columns) == observe.HISTORY_COLUMNS
+    assert list(df.columns) == observe.core.HISTORY_COLUMNS
     assert list(df["revision"]) == [1, 2] and list(df["images"]) == ["nginx:1.27", "nginx:1.28"]
     assert list(df["ready"]) == [0, 2]
 

@@ -16,7 +16,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from kubelab import observe, plots, pools  # noqa: E402
+from kubelab import observe  # noqa: E402
+from kubelab.cluster import pools  # noqa: E402
+from kubelab.viz import plots  # noqa: E402
 
 T0 = pd.Timestamp("2026-01-01T00:00:00Z")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelab import pools
+from kubelab.cluster import pools
 from kubelab.errors import ConfigError
 
 

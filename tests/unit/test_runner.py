@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import nbformat
 
-from kubelab import runner
+from kubelab.course import runner
 
 
 def notebook(path, *cells):

@@ -6,6 +6,8 @@ import click
 from ..cluster import build
 from . import main
 
+__all__: list[str] = []  # the commands register themselves on kubelab.cli.main
+
 
 @main.command("build")
 @click.option("--quiet", is_flag=True, help="No progress bars.")

@@ -8,6 +8,8 @@ import click
 from ..cluster import LocalCluster, build
 from . import flag as _flag, main, name_option
 
+__all__: list[str] = []  # the commands register themselves on kubelab.cli.main
+
 
 @main.group()
 def cluster():

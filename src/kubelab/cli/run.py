@@ -7,6 +7,8 @@ import click
 
 from . import main
 
+__all__: list[str] = []  # the commands register themselves on kubelab.cli.main
+
 
 @main.command("run")
 @click.argument("paths", nargs=-1, required=True)

@@ -23,6 +23,9 @@ from tqdm import tqdm
 from ..errors import BinaryMissing, BuildError
 from .paths import cache_dir, repo_root
 
+__all__ = ["Tool", "binaries", "build_dir", "build_tool", "ensure_built", "go_dir", "is_built", "kube_version",
+           "ldflags", "module_version", "tool"]
+
 
 @dataclass(frozen=True)
 class Tool:

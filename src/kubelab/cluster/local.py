@@ -25,6 +25,8 @@ from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
 from .paths import repo_root, state_dir
 
+__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "LocalCluster", "NEEDED", "PORT_OPTIONS", "port_free"]
+
 if TYPE_CHECKING:
     from .pools import Pool
 

@@ -8,6 +8,8 @@ import platformdirs
 
 from ..errors import KubelabError
 
+__all__ = ["cache_dir", "repo_root", "state_dir"]
+
 
 def repo_root() -> Path:
     """The course repository (it holds cluster/go/). Editable installs find it next to src/."""

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .._k8s.names import DRA_DRIVER, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
 from ..errors import ConfigError
 from .paths import repo_root
+
+__all__ = ["Gpu", "MIG_PROFILE", "Pool", "PoolFile", "default_pools_file", "device_class", "gpu_uuid", "load",
+           "nodes", "resource_slices"]
 MIG_PROFILE = re.compile(r"^(\d)g\.(\d+)gb$")
 
 

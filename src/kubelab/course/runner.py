@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["NotebookRun", "expand", "run", "table"]
+
 
 @dataclass
 class NotebookRun:

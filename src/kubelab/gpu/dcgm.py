@@ -10,6 +10,8 @@ from datetime import datetime
 from ..errors import KubelabError
 from .schema import METRICS, now, pod_columns
 
+__all__ = ["DcgmExporterSource", "parse_dcgm"]
+
 def parse_dcgm(text: str, at: datetime | None = None) -> list[dict]:
     """Rows (one per GPU and host) from dcgm-exporter's Prometheus text; metrics other than METRICS are ignored."""
     from prometheus_client.parser import text_string_to_metric_families

@@ -9,6 +9,8 @@ from datetime import datetime
 from ..errors import KubelabError
 from .schema import now as utc_now
 
+__all__ = ["NO_GPU_FIX", "NvmlSource"]
+
 NO_GPU_FIX = ("run this on a machine with an NVIDIA GPU and driver, or use telemetry(api, source='simulated') "
               "for the cluster's simulated GPUs")
 

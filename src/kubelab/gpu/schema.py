@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+__all__ = ["COLUMNS", "METRICS", "UNITS", "frame", "now", "pod_columns"]
+
 METRICS = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE",
            "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_GPU_TEMP"]
 COLUMNS = ["time", "gpu", "UUID", "modelName", "Hostname", *METRICS,

@@ -22,6 +22,11 @@ from ..cluster.pools import gpu_uuid
 from ..errors import KubelabError
 from .schema import now, pod_columns
 
+__all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C",
+           "MEMORY_ANNOTATION", "MIG_RESOURCE", "MIG_SLICES_PER_GPU", "SIMULATED_GPU_NODES", "SimulatedSource",
+           "TDP_W", "TEMP_RISE_C", "UTIL_ANNOTATION", "VARIATION_PERIOD_S", "container_gpu_requests", "gpu_values",
+           "model_name", "parse_memory_mib", "parse_utilization", "smooth_noise", "tdp_watts"]
+
 UTIL_ANNOTATION = "kubelab.io/gpu-utilization"
 MEMORY_ANNOTATION = "kubelab.io/gpu-memory-mib"
 DEFAULT_UTILIZATION = (30.0, 60.0)

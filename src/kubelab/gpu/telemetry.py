@@ -21,6 +21,8 @@ from .nvml import NO_GPU_FIX, NvmlSource
 from .schema import frame
 from .simulated import SIMULATED_GPU_NODES, SimulatedSource
 
+__all__ = ["DCGM_NAMES", "GpuTelemetry", "SOURCES", "find_dcgm_exporter", "telemetry"]
+
 class GpuTelemetry:
     """One GPU telemetry source, whichever it is, returning DataFrames with COLUMNS."""
 

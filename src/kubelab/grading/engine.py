@@ -116,7 +116,7 @@ class Partial:
         self.out_of = float(out_of)
         self.earned = 0.0
         self.possible = 0.0
-        self.results: list[CheckResult] = []
+        self._results: list[CheckResult] = []  # private: a failed result shown as a cell's result would score full
 
     def check(self, check_fn: Callable[..., CheckResult], *args, **kwargs) -> "Partial":
         """Run check_fn(*args, **kwargs) (a kl.grading check) and record its points."""
@@ -129,7 +129,7 @@ class Partial:
         if not isinstance(result, CheckResult):
             raise UsageError(f"{getattr(check_fn, '__name__', check_fn)!r} is not a grading check",
                              "pass a check function of kl.grading and its arguments: p.check(fn, api, ...)")
-        self.results.append(result)
+        self._results.append(result)
         self.earned += result.points
         self.possible += result.max_points
         print(result)

@@ -29,10 +29,10 @@ def resource_exists(api, kind: str, name: str, namespace: str | None = None, *,
     return run("resource_exists", fetch, [Part(lambda o: True, "", "")], f"{what} exists")
 
 
-def _has_keys(kind: str, read, name: str, namespace: str, keys, fields: tuple[str, ...]) -> CheckResult:
+def _has_keys(kind: str, read_call, name: str, namespace: str, keys, fields: tuple[str, ...]) -> CheckResult:
     what = f"{kind} {name!r}"
     def fetch():
-        obj = read(read, what, namespace)  # one read for all fields
+        obj = read(read_call, what, namespace)  # one read for all fields
         return {k for f in fields for k in (getattr(obj, f) or {})}
 
     wanted = list(keys)
@@ -45,14 +45,14 @@ def _has_keys(kind: str, read, name: str, namespace: str, keys, fields: tuple[st
 
 def configmap_has_keys(api, name: str, namespace: str, *, keys) -> CheckResult:
     """The ConfigMap has every key in `keys` (in data or binaryData)."""
-    read = lambda: client(api, "CoreV1Api").read_namespaced_config_map(name, namespace)
-    return _has_keys("ConfigMap", read, name, namespace, keys, ("data", "binary_data"))
+    read_call = lambda: client(api, "CoreV1Api").read_namespaced_config_map(name, namespace)
+    return _has_keys("ConfigMap", read_call, name, namespace, keys, ("data", "binary_data"))
 
 
 def secret_has_keys(api, name: str, namespace: str, *, keys) -> CheckResult:
     """The Secret has every key in `keys`; values are never read into messages."""
-    read = lambda: client(api, "CoreV1Api").read_namespaced_secret(name, namespace)
-    return _has_keys("Secret", read, name, namespace, keys, ("data",))
+    read_call = lambda: client(api, "CoreV1Api").read_namespaced_secret(name, namespace)
+    return _has_keys("Secret", read_call, name, namespace, keys, ("data",))
 
 
 def helm_release_deployed(api, name: str, namespace: str, *, timeout: float = 0) -> CheckResult:

@@ -28,10 +28,10 @@ def _ready_part(what: str, kind: str, name: str, namespace: str) -> Part:
                 f"`kubectl describe {kind} {name} -n {namespace}`")
 
 
-def _workload_ready(api, kind: str, read: str, name: str, namespace: str, replicas: int | None,
+def _workload_ready(api, kind: str, method: str, name: str, namespace: str, replicas: int | None,
                     timeout: float) -> CheckResult:
     what = f"{kind} {name!r}"
-    fetch = lambda: read(lambda: getattr(client(api, "AppsV1Api"), read)(name, namespace), what, namespace)
+    fetch = lambda: read(lambda: getattr(client(api, "AppsV1Api"), method)(name, namespace), what, namespace)
     parts = _replicas_part(what, replicas) + [_ready_part(what, kind.lower(), name, namespace)]
     return run(f"{kind.lower()}_ready", fetch, parts, f"{what} is ready", timeout=timeout)
 

@@ -23,6 +23,10 @@ from .._k8s.apierrors import api_error
 from .._k8s.names import GPU_PRODUCT_LABEL, POOL_LABEL, SIMULATED_LABEL, is_gpu_resource
 from .._k8s.quantity import qty
 
+__all__ = ["EVENT_COLUMNS", "HISTORY_COLUMNS", "LOG_COLUMNS", "NODE_COLUMNS", "POD_COLUMNS", "STATUS_COLUMNS",
+           "allocated_devices", "deployment_status", "events", "events_frame", "logs", "nodes", "nodes_frame",
+           "pod_status", "pods", "pods_frame", "rollout_history", "rollout_history_frame"]
+
 POD_COLUMNS = ["namespace", "pod", "phase", "status", "ready", "node", "pool", "restarts",
                "cpu_request", "cpu_limit", "mem_request", "mem_limit", "gpu_request", "gpu_resource",
                "dra_claims", "dra_devices", "age_s", "simulated"]

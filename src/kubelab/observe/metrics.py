@@ -20,6 +20,9 @@ from .._k8s.names import POOL_LABEL
 from .._k8s.quantity import qty
 from ..errors import ApiError, KubelabError
 
+__all__ = ["GROUP", "NODE_USAGE_COLUMNS", "POD_USAGE_COLUMNS", "SOURCE", "VERSION", "node_usage",
+           "node_usage_frame", "pod_usage", "pod_usage_frame", "sample"]
+
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"
 SOURCE = "metrics.k8s.io"
 POD_USAGE_COLUMNS = ["time", "namespace", "pod", "container", "node", "cpu", "memory", "source", "simulated"]

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+__all__ = ["EVENT_COLORS", "GPU_POOL_COLOR", "OTHER_POOL_COLOR", "PHASE_COLORS", "RESOURCES", "SIMULATED",
+           "STATE_COLORS", "events_timeline", "gpu_memory", "gpu_utilization", "node_allocation", "pods_by_phase",
+           "rollout_progress", "state_timeline"]
+
 SIMULATED = " (simulated)"
 # Fixed colors so a state keeps its color from one chart to the next.
 STATE_COLORS = {
