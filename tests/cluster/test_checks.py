@@ -50,17 +50,17 @@ def create_pod(api, namespace, name, spec):
 
 def test_deployment_ready(api, namespace, capfd):
     client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("web", replicas=2))
-    result = checks.deployment_ready(api, "web", namespace, replicas=2)
+    result = grading.deployment_ready(api, "web", namespace, replicas=2)
     assert (result.passed, result.points, result.max_points) == (True, 2, 2)
 
-    err = fails(capfd, checks.deployment_ready, api, "web", namespace, replicas=3, timeout=0)
+    err = fails(capfd, grading.deployment_ready, api, "web", namespace, replicas=3, timeout=0)
     assert err.problem == "Deployment 'web' asks for 2 replicas, expected 3" and "spec.replicas: 3" in err.hint
-    err = fails(capfd, checks.deployment_ready, api, "api", namespace, timeout=0)
+    err = fails(capfd, grading.deployment_ready, api, "api", namespace, timeout=0)
     assert err.problem == f"Deployment 'api' not found in namespace {namespace!r}"
     # Pods that cannot schedule (a GPU without the toleration): never ready.
     client.AppsV1Api(api).create_namespaced_deployment(
         namespace, deployment("stuck", replicas=1, pod_spec=gpu_spec(1, tolerate=False)))
-    err = fails(capfd, checks.deployment_ready, api, "stuck", namespace, timeout=2)
+    err = fails(capfd, grading.deployment_ready, api, "stuck", namespace, timeout=2)
     assert err.problem == "Deployment 'stuck' has 0/1 ready replicas" and "kubectl get pods" in err.hint
 
 
@@ -72,11 +72,13 @@ def test_statefulset_ready(api, namespace, capfd):
         "spec": {"serviceName": "db", "replicas": 2, "selector": {"matchLabels": {"app": "db"}},
                  "template": {"metadata": {"labels": {"app": "db"}},
                               "spec": {"containers": [{"name": "pg", "image": "postgres:17"}]}}}})
-    assert checks.statefulset_ready(api, "db", namespace, replicas=2, timeout=60).passed
+    assert grading.statefulset_ready(api, "db", namespace, replicas=2, timeout=60).passed
 
-    result = checks.statefulset_ready(api, "db", namespace, replicas=3, timeout=0, raise_=False)
+    with pytest.raises(CheckFailed) as failed:
+        grading.statefulset_ready(api, "db", namespace, replicas=3, timeout=0)
+    result = failed.value.result
     assert (result.passed, result.points, result.max_points) == (False, 1, 2)
-    err = fails(capfd, checks.statefulset_ready, api, "db", namespace, replicas=3, timeout=0)
+    err = fails(capfd, grading.statefulset_ready, api, "db", namespace, replicas=3, timeout=0)
     assert err.problem == "StatefulSet 'db' asks for 2 replicas, expected 3"
 
 
@@ -86,13 +88,14 @@ def test_service_selects(api, namespace, capfd):
     for name, selector in (("web", {"app": "web"}), ("typo", {"app": "wbe"})):
         core.create_namespaced_service(namespace, {"metadata": {"name": name},
                                                    "spec": {"selector": selector, "ports": [{"port": 80}]}})
-    result = checks.service_selects(api, "web", "web", namespace, timeout=30)
+    result = grading.service_selects(api, "web", namespace, deployment="web", timeout=30)
     assert (result.passed, result.points) == (True, 2)
 
-    err = fails(capfd, checks.service_selects, api, "typo", "web", namespace, timeout=0)
+    err = fails(capfd, grading.service_selects, api, "typo", namespace, deployment="web", timeout=0)
     assert err.problem == ("Service 'typo' selects {'app': 'wbe'} but the pods of Deployment 'web' are labelled "
                            "{'app': 'web', 'tier': 'fe'}; Service 'typo' has no ready endpoints")
-    assert checks.service_selects(api, "typo", "web", namespace, timeout=0, raise_=False).points == 0
+    assert grading.Partial(out_of=2).check(grading.service_selects, api, "typo", namespace, deployment="web",
+                                           timeout=0).score() == 0
 
 
 # -- GPUs ----------------------------------------------------------------------------------------
@@ -101,46 +104,48 @@ def test_pod_requests_gpu(api, namespace, capfd):
     create_pod(api, namespace, "right", gpu_spec(2, product=H100))
     create_pod(api, namespace, "one-gpu", gpu_spec(1))
     create_pod(api, namespace, "no-toleration", gpu_spec(2, tolerate=False))
-    result = checks.pod_requests_gpu(api, "right", namespace, count=2, product=H100)
+    result = grading.pod_requests_gpu(api, "right", namespace, count=2, product=H100)
     assert (result.passed, result.points, result.max_points) == (True, 3, 3)
 
-    partial = checks.pod_requests_gpu(api, "one-gpu", namespace, count=2, raise_=False)
+    with pytest.raises(CheckFailed) as failed:
+        grading.pod_requests_gpu(api, "one-gpu", namespace, count=2)
+    partial = failed.value.result
     assert (partial.passed, partial.points, partial.max_points) == (False, 1, 2)
-    err = fails(capfd, checks.pod_requests_gpu, api, "one-gpu", namespace, count=2)
+    err = fails(capfd, grading.pod_requests_gpu, api, "one-gpu", namespace, count=2)
     assert err.problem == "Pod 'one-gpu' requests 1 nvidia.com/gpu, expected 2"
-    err = fails(capfd, checks.pod_requests_gpu, api, "no-toleration", namespace, count=2)
+    err = fails(capfd, grading.pod_requests_gpu, api, "no-toleration", namespace, count=2)
     assert err.problem == "Pod 'no-toleration' does not tolerate the GPU taint nvidia.com/gpu=present:NoSchedule"
     assert "operator: Exists" in err.hint
-    err = fails(capfd, checks.pod_requests_gpu, api, "one-gpu", namespace, product=H100)
+    err = fails(capfd, grading.pod_requests_gpu, api, "one-gpu", namespace, product=H100)
     assert err.problem == f"Pod 'one-gpu' is not pinned to nvidia.com/gpu.product={H100}"
 
 
 def test_pod_requests_gpu_reads_a_deployments_pod_template(api, namespace, capfd):
     client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("train", 1, pod_spec=gpu_spec(4)))
-    assert checks.pod_requests_gpu(api, "train", namespace, count=4, kind="Deployment").passed
-    err = fails(capfd, checks.pod_requests_gpu, api, "train", namespace, count=8, kind="Deployment")
+    assert grading.pod_requests_gpu(api, "train", namespace, count=4, kind="Deployment").passed
+    err = fails(capfd, grading.pod_requests_gpu, api, "train", namespace, count=8, kind="Deployment")
     assert err.problem == "Deployment 'train' requests 4 nvidia.com/gpu, expected 8"
 
 
 def test_quota_caps_gpus(api, namespace, capfd):
-    err = fails(capfd, checks.quota_caps_gpus, api, namespace, 2)
+    err = fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=2)
     assert err.problem == f"no ResourceQuota in namespace {namespace!r} sets requests.nvidia.com/gpu"
     client.CoreV1Api(api).create_namespaced_resource_quota(namespace, {
         "metadata": {"name": "gpu-cap"}, "spec": {"hard": {"requests.nvidia.com/gpu": "2"}}})
-    assert checks.quota_caps_gpus(api, namespace, 2).passed
-    err = fails(capfd, checks.quota_caps_gpus, api, namespace, 4)
+    assert grading.quota_caps_gpus(api, namespace, gpus=2).passed
+    err = fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=4)
     assert err.problem == "ResourceQuota 'gpu-cap' caps requests.nvidia.com/gpu at 2, expected 4"
 
 
 def test_pod_scheduled_on_pool(api, namespace, capfd):
     create_pod(api, namespace, "trainer", gpu_spec(1, product=H100))
     create_pod(api, namespace, "stuck", gpu_spec(1, tolerate=False))
-    assert checks.pod_scheduled_on_pool(api, "trainer", namespace, "h100").passed
+    assert grading.pod_scheduled_on_pool(api, "trainer", namespace, pool="h100").passed
 
     node = client.CoreV1Api(api).read_namespaced_pod("trainer", namespace).spec.node_name
-    err = fails(capfd, checks.pod_scheduled_on_pool, api, "trainer", namespace, "a100", timeout=0)
+    err = fails(capfd, grading.pod_scheduled_on_pool, api, "trainer", namespace, pool="a100", timeout=0)
     assert err.problem == f"Pod 'trainer' runs on node {node} of pool 'h100', expected pool 'a100'"
-    err = fails(capfd, checks.pod_scheduled_on_pool, api, "stuck", namespace, "h100", timeout=1)
+    err = fails(capfd, grading.pod_scheduled_on_pool, api, "stuck", namespace, pool="h100", timeout=1)
     assert err.problem == "Pod 'stuck' is not scheduled (Pending): no node fits it yet"
 
 
@@ -157,14 +162,14 @@ def test_can_and_cannot_use_subject_access_reviews(api, namespace, capfd):
         "subjects": [{"kind": "ServiceAccount", "name": "learner", "namespace": namespace}]})
     sa = f"system:serviceaccount:{namespace}:learner"
 
-    assert checks.cannot(api, "list", "secrets", namespace, as_user=sa).passed
-    assert checks.can(api, "list", "pods", namespace, as_user=sa).passed
-    err = fails(capfd, checks.cannot, api, "list", "pods", namespace, as_user=sa)
+    assert grading.cannot(api, "list", "secrets", namespace, as_user=sa).passed
+    assert grading.can(api, "list", "pods", namespace, as_user=sa).passed
+    err = fails(capfd, grading.cannot, api, "list", "pods", namespace, as_user=sa)
     assert err.problem.startswith(f"{sa} CAN list pods in namespace {namespace!r} (RBAC: allowed by RoleBinding")
-    err = fails(capfd, checks.can, api, "list", "secrets", namespace, as_user=sa)
+    err = fails(capfd, grading.can, api, "list", "secrets", namespace, as_user=sa)
     assert err.problem == f"{sa} cannot list secrets in namespace {namespace!r}"
-    assert checks.cannot(api, "create", "deployments.apps", namespace, as_user=sa).passed
-    assert checks.cannot(api, "get", "pods/log", namespace, as_user=sa).passed
+    assert grading.cannot(api, "create", "deployments.apps", namespace, as_user=sa).passed
+    assert grading.cannot(api, "get", "pods/log", namespace, as_user=sa).passed
 
 
 def test_can_sees_rbac_granted_to_the_service_account_groups(api, namespace):
@@ -174,7 +179,7 @@ def test_can_sees_rbac_granted_to_the_service_account_groups(api, namespace):
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
         "subjects": [{"kind": "Group", "name": f"system:serviceaccounts:{namespace}",
                       "apiGroup": "rbac.authorization.k8s.io"}]})
-    assert checks.can(api, "list", "configmaps", namespace, as_user=f"system:serviceaccount:{namespace}:anyone").passed
+    assert grading.can(api, "list", "configmaps", namespace, as_user=f"system:serviceaccount:{namespace}:anyone").passed
 
 
 # -- objects and keys ----------------------------------------------------------------------------
@@ -182,31 +187,31 @@ def test_can_sees_rbac_granted_to_the_service_account_groups(api, namespace):
 def test_resource_exists(api, namespace, capfd):
     client.CoreV1Api(api).create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"a": "1"}})
     for kind in ("ConfigMap", "configmap", "configmaps", "cm"):
-        assert checks.resource_exists(api, kind, "settings", namespace).passed
-    assert checks.resource_exists(api, "Node", "cpu-0").passed                     # cluster-scoped
-    assert checks.resource_exists(api, "DeviceClass", "gpu.nvidia.com").passed     # resource.k8s.io
+        assert grading.resource_exists(api, kind, "settings", namespace).passed
+    assert grading.resource_exists(api, "Node", "cpu-0").passed                     # cluster-scoped
+    assert grading.resource_exists(api, "DeviceClass", "gpu.nvidia.com").passed     # resource.k8s.io
 
-    err = fails(capfd, checks.resource_exists, api, "ConfigMap", "nope", namespace)
+    err = fails(capfd, grading.resource_exists, api, "ConfigMap", "nope", namespace)
     assert err.problem == f"ConfigMap 'nope' not found in namespace {namespace!r}"
-    err = fails(capfd, checks.resource_exists, api, "Dragon", "x", namespace)
+    err = fails(capfd, grading.resource_exists, api, "Dragon", "x", namespace)
     assert err.problem == "the cluster has no resource kind 'Dragon'"
 
 
 def test_configmap_has_keys(api, namespace, capfd):
     client.CoreV1Api(api).create_namespaced_config_map(namespace, {
         "metadata": {"name": "train"}, "data": {"epochs": "10"}, "binaryData": {"vocab.bin": "AAEC"}})
-    assert checks.configmap_has_keys(api, "train", namespace, ["epochs", "vocab.bin"]).passed
-    err = fails(capfd, checks.configmap_has_keys, api, "train", namespace, ["epochs", "lr", "batch"])
+    assert grading.configmap_has_keys(api, "train", namespace, keys=["epochs", "vocab.bin"]).passed
+    err = fails(capfd, grading.configmap_has_keys, api, "train", namespace, keys=["epochs", "lr", "batch"])
     assert err.problem == "ConfigMap 'train' lacks key(s): lr, batch"
 
 
 def test_secret_has_keys_never_reveals_values(api, namespace, capfd):
     client.CoreV1Api(api).create_namespaced_secret(namespace, {
         "metadata": {"name": "hf"}, "stringData": {"token": "hf_s3cr3t-value", "user": "alice-secret"}})
-    assert checks.secret_has_keys(api, "hf", namespace, ["token", "user"]).passed
-    err = fails(capfd, checks.secret_has_keys, api, "hf", namespace, ["token", "password"])
+    assert grading.secret_has_keys(api, "hf", namespace, keys=["token", "user"]).passed
+    err = fails(capfd, grading.secret_has_keys, api, "hf", namespace, keys=["token", "password"])
     assert err.problem == "Secret 'hf' lacks key(s): password"
-    shown = str(err) + repr(checks.secret_has_keys(api, "hf", namespace, ["password"], raise_=False))
+    shown = str(err) + repr(grading.Partial(out_of=1).check(grading.secret_has_keys, api, "hf", namespace, keys=["password"]))
     for value in ("hf_s3cr3t-value", "alice-secret", "aGZfczNjcjN0LXZhbHVl"):
         assert value not in shown
 
@@ -232,12 +237,12 @@ def test_helm_release_deployed(api, namespace, capfd, local_cluster, tmp_path):
         (chart / path).write_text(text)
     ok = helm(local_cluster, tmp_path, "install", "demo", str(chart), "-n", namespace)
     assert ok.returncode == 0, ok.stderr
-    assert checks.helm_release_deployed(api, "demo", namespace).passed
+    assert grading.helm_release_deployed(api, "demo", namespace).passed
 
     # An invalid object name: the API server refuses it and Helm records the release as failed.
     bad = helm(local_cluster, tmp_path, "install", "broken", str(chart), "-n", namespace, "--set", "name=Not_Valid")
     assert bad.returncode != 0
-    err = fails(capfd, checks.helm_release_deployed, api, "broken", namespace)
+    err = fails(capfd, grading.helm_release_deployed, api, "broken", namespace)
     assert err.problem == "revision 1 of Helm release 'broken' is 'failed', not 'deployed'"
-    err = fails(capfd, checks.helm_release_deployed, api, "absent", namespace)
+    err = fails(capfd, grading.helm_release_deployed, api, "absent", namespace)
     assert err.problem == f"Helm release 'absent' not found in namespace {namespace!r}"

@@ -114,3 +114,19 @@ def test_a_namespace_that_is_not_the_learners_sandbox_is_left_alone(api, namespa
     sandbox.sandbox(api, "x-y", learners[0])  # learner "<l>" lab "x-y" and learner "<l>-x" lab "y" collide
     with pytest.raises(KubelabError, match=f"belongs to learner {learners[0]}"):
         sandbox.sandbox(api, "y", f"{learners[0]}-x")
+
+
+def test_a_403_while_observing_is_forbidden_with_the_servers_status(api, learners):
+    from kubelab import observe
+    from kubelab.errors import ApiError
+
+    box = sandbox.sandbox(api, "obs", learners[0])
+    other = sandbox.sandbox(api, "obs", learners[1])
+    as_learner = box.client()
+    wait_for(lambda: _try(observe.pods, as_learner, box.namespace) is not None, what="the learner's RoleBinding")
+    with pytest.raises(Forbidden) as info:
+        observe.pods(as_learner, other.namespace)
+    err = info.value
+    assert isinstance(err, ApiError) and err.code == 403 and err.status.get("reason") == "Forbidden"
+    assert f"in namespace {other.namespace}" in err.problem and "kubectl auth can-i" in err.fix
+    assert err.user == box.user and err.verb == "list" and err.resource == "pods"

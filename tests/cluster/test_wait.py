@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 
 from kubelab import manifests, wait
-from kubelab.errors import RolloutFailed, WaitTimeout
+from kubelab.errors import KubelabError, RolloutFailed, UsageError, WaitTimeout
 
 TIMEOUT = 60
 
@@ -117,13 +117,23 @@ def test_wait_for_delete(api, namespace):
     assert wait.wait_for(api, "Pod", "short-lived", namespace, "delete", timeout=TIMEOUT) is None
 
 
-def test_wrong_kind_and_condition_are_value_errors(api, namespace):
-    with pytest.raises(ValueError, match="unknown kind"):
+def test_wrong_kind_condition_or_missing_namespace_are_usage_errors(api, namespace):
+    with pytest.raises(UsageError, match="unknown kind"):
         wait.wait_for(api, "Deploymnt", "x", namespace, timeout=1)
-    with pytest.raises(ValueError, match="not a Job"):
+    with pytest.raises(UsageError, match="not a Job"):
         wait.rollout(api, "Job", "x", namespace, timeout=1)
-    with pytest.raises(ValueError, match="cannot read the wait condition"):
+    with pytest.raises(UsageError, match="cannot read the wait condition"):
         wait.wait_for(api, "Pod", "x", namespace, "Ready", timeout=1)
+    with pytest.raises(UsageError, match="Pod 'x' is namespaced"):
+        wait.wait_for(api, "Pod", "x", condition="condition=Ready", timeout=1)
+    assert issubclass(UsageError, ValueError) and issubclass(UsageError, KubelabError)
+
+
+def test_a_cluster_scoped_kind_needs_no_namespace(api):
+    node = wait.wait_for(api, "Node", "cpu-0", condition="condition=Ready", timeout=TIMEOUT)
+    assert node["metadata"]["name"] == "cpu-0"
+    assert wait.wait_for(api, "nodes", "cpu-0", condition="jsonpath={.metadata.labels.kubelab\\.io/pool}=cpu",
+                         timeout=TIMEOUT)
 
 
 def test_job_fails_early_when_its_pod_cannot_pull_its_image(api, namespace):

@@ -168,7 +168,7 @@ def gpu_deployment(name, replicas, scheduler):
 
 def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, namespace):
     """cluster/scheduler.yaml: one kube-scheduler, two profiles, chosen per pod with spec.schedulerName."""
-    from kubelab import manifests, nbhelp_gpu as gh, observe
+    from kubelab import manifests, observe
 
     def a100_nodes_of(app):
         pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"app={app}").items
@@ -180,7 +180,7 @@ def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, nam
     wait_for(lambda: len(a100_nodes_of("spread")) == 6 and all(a100_nodes_of("spread")), what="6 spread pods bound")
     assert len(set(a100_nodes_of("spread"))) == 2  # LeastAllocated + default topology spreading
 
-    assert gh.delete_now(api, namespace, "app=spread") == 1  # the Deployment, found through its pods
+    assert manifests.delete_workloads(api, namespace, selector="app=spread") == 1  # the Deployment, found through its pods
     assert not client.AppsV1Api(api).list_namespaced_deployment(namespace).items
     assert not client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector="app=spread").items
     manifests.apply(api, gpu_deployment("packed", 6, "bin-packing"), namespace=namespace)
@@ -189,8 +189,8 @@ def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, nam
 
 
 def test_scheduler_answers_tells_a_running_profile_from_a_missing_one(api, namespace):
-    from kubelab import nbhelp_gpu as gh
+    from kubelab import wait
 
-    assert gh.scheduler_answers(api, namespace, "bin-packing")
-    assert not gh.scheduler_answers(api, namespace, "no-such-scheduler", timeout=3)
+    assert wait.scheduler_answers(api, "bin-packing", namespace)
+    assert not wait.scheduler_answers(api, "no-such-scheduler", namespace, timeout=3)
     assert not client.CoreV1Api(api).list_namespaced_pod(namespace).items  # the probes are gone

@@ -1,6 +1,7 @@
 """Every topic notebook runs top to bottom, twice in a row, against the project's real cluster."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from kubelab.course import runner
@@ -15,7 +16,20 @@ def test_all_notebooks_execute_headless_and_rerun(local_cluster):
     (OUT / "summary.txt").write_text(runner.table(first) + "\n")  # seconds per notebook, for the CI log
     assert len(first) == 7
     assert all(r.status == "ok" for r in first), runner.table(first)
+    # On the embedded cluster every section runs: a notebook that prints "skipped" has lost one.
+    skipped = {r.notebook: lines for r in first if (lines := _printed_lines(r.output, "skipped"))}
+    assert skipped == {}, skipped
     # Each notebook cleans up after itself, so a second run starts from the same state and passes too.
     again = runner.run([NOTEBOOK_DIR / "02-core-resources.ipynb", NOTEBOOK_DIR / "06-gpu-workloads.ipynb"],
                        OUT / "rerun", cluster=local_cluster.name)
     assert all(r.status == "ok" for r in again), runner.table(again)
+
+
+def _printed_lines(notebook: Path, word: str) -> list[str]:
+    """The output lines of an executed notebook that contain `word` (any case)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    text = []
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            text += out.get("text", []) if "text" in out else out.get("data", {}).get("text/plain", [])
+    return [line.strip() for line in "".join(text).splitlines() if word in line.lower()]

@@ -60,3 +60,45 @@ def test_no_helper_function_is_defined_in_two_notebooks():
                     defined.setdefault(node.name, set()).add(nb.name)
     shared = {name: nbs for name, nbs in defined.items() if len(nbs) > 1}
     assert not shared, f"move these into the kubelab library: {shared}"
+
+
+def _trees(nb):
+    for c in cells(nb):
+        if c["cell_type"] == "code":
+            try:
+                yield ast.parse(code(c))
+            except SyntaxError:  # IPython magics: not ours to parse
+                continue
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_poll_loop_in_a_notebook(nb):
+    # waiting is the library's job (kl.wait_for, kl.rollout, kl.wait.*): one loop, with a deadline
+    loops = [ast.unparse(n).splitlines()[0] for t in _trees(nb) for n in ast.walk(t) if isinstance(n, ast.While)]
+    assert loops == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_manifests_vary_one_way_templates_and_render(nb):
+    # f-strings with {{ }} escapes and .replace() on YAML are the old ways; kl.render(TEMPLATE, ...) the one
+    def yaml_text(node) -> bool:
+        parts = node.values if isinstance(node, ast.JoinedStr) else [node]
+        return any(isinstance(p, ast.Constant) and isinstance(p.value, str) and "apiVersion:" in p.value
+                   for p in parts)
+    found = []
+    for tree in _trees(nb):
+        for n in ast.walk(tree):
+            if isinstance(n, ast.JoinedStr) and yaml_text(n):
+                found.append("f-string manifest: " + ast.unparse(n)[:60])
+            if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "replace"
+                    and yaml_text(n.func.value)):
+                found.append(".replace() on a manifest: " + ast.unparse(n)[:60])
+    assert found == []
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_use_only_the_public_library(nb):
+    imports = [ast.unparse(n) for t in _trees(nb) for n in ast.walk(t) if isinstance(n, (ast.Import, ast.ImportFrom))
+               and any(part.startswith(("_", "nbhelp")) for a in n.names for part in
+                       f"{getattr(n, 'module', '') or ''}.{a.name}".split(".") if part)]
+    assert imports == []
