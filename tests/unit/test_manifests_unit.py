@@ -280,3 +280,22 @@ def test_a_one_line_string_without_key_value_is_taken_as_a_path():
         manifests.load("lab03")
     assert [o["kind"] for o, _ in manifests.load("{apiVersion: v1, kind: ConfigMap, metadata: {name: a}}")] == \
         ["ConfigMap"]
+
+
+def test_render_fills_placeholders_strings_as_written_the_rest_as_json():
+    template = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: $name}\nspec:\n  replicas: $replicas\n"
+                "  template:\n    spec:\n      tolerations: $tolerations\n      containers:\n"
+                "      - {name: m, image: \"${image}\", env: [{name: PRICE, value: \"$$5\"}]}\n")
+    text = manifests.render(template, name="web", replicas=3, image="nginx:1.28",
+                            tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}])
+    (obj, _), = manifests.load(text)
+    spec = obj["spec"]["template"]["spec"]
+    assert obj["metadata"]["name"] == "web" and obj["spec"]["replicas"] == 3
+    assert spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert spec["containers"][0]["image"] == "nginx:1.28" and spec["containers"][0]["env"][0]["value"] == "$5"
+
+
+def test_render_names_a_placeholder_without_a_value():
+    with pytest.raises(ManifestError, match=r"placeholder \$replicas but no value") as info:
+        manifests.render("spec: {replicas: $replicas}")
+    assert "replicas=" in info.value.fix
