@@ -15,7 +15,7 @@ import time
 
 import psutil
 
-from kubelab import build
+from kubelab.cluster import build
 from kubelab.cluster import LocalCluster
 
 

@@ -20,7 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 from kubernetes import client
 
-from kubelab import observe, pools, widgets
+from kubelab import observe
+from kubelab._k8s import raw
+from kubelab.cluster import pools
+from kubelab.viz import widgets
 from kubelab.cluster import LocalCluster
 
 NAMESPACE = "bench"
@@ -114,7 +117,7 @@ def main() -> None:
             made = size
             running, waited = wait_running(core, size, timeout=300)
             print(f"{running:,} of {size:,} pods Running after {waited:.1f} s more")
-            by_name = observe._nodes_by_name(api)
+            by_name = raw.nodes_by_name(api)
             runs = timed(lambda: observe.pods(api, NAMESPACE), args.runs)
             df = observe.pods(api, NAMESPACE)
             assert len(df) == size, len(df)

@@ -9,7 +9,7 @@ from kubernetes import client
 
 from kubelab import observe
 from kubelab.observe import metrics
-from kubelab.errors import KubelabError
+from kubelab.errors import ApiError, KubelabError
 from tests.helpers import eventually as wait_for
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -143,8 +143,9 @@ def test_logs_of_a_simulated_pod_are_marked_simulated(api, namespace):
     assert df["simulated"].all() and df["line"].str.contains("simulated").all()
     assert set(df["container"]) == {"main"} and df["time"].is_monotonic_increasing
     assert len(observe.logs(api, "logger", namespace, tail=1)) == 1
-    with pytest.raises(KubelabError, match="HTTP 404"):
+    with pytest.raises(ApiError, match='pods "no-such-pod" not found') as info:
         observe.logs(api, "no-such-pod", namespace)
+    assert info.value.code == 404 and isinstance(info.value, KubelabError) and "namespace" in info.value.fix
 
 
 def test_sampled_rollout_counts_pods_by_status(api, namespace):

@@ -59,7 +59,7 @@ def service_selects(api, name: str, namespace: str, *, deployment: str,
         svc = read(lambda: core.read_namespaced_service(name, namespace), svc_what, namespace)
         dep = read(lambda: apps.read_namespaced_deployment(deployment, namespace), dep_what, namespace)
         slices = read(lambda: client(api, "DiscoveryV1Api").list_namespaced_endpoint_slice(
-            namespace, label_selector=f"kubernetes.io/name-name={name}").items, "EndpointSlices", namespace)
+            namespace, label_selector=f"kubernetes.io/service-name={name}").items, "EndpointSlices", namespace)
         ready = sum(1 for s in slices for e in s.endpoints or [] if e.conditions and e.conditions.ready)
         return SimpleNamespace(selector=svc.spec.selector or {}, labels=dep.spec.template.metadata.labels or {},
                                ready=ready)
