@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from ._k8s import kinds
-from ._k8s.apierrors import forbidden_fields, status_of
+from ._k8s.apierrors import forbidden_fields, status_of, typed_errors
 from ._k8s.poll import until
 from .errors import Forbidden, ManifestError, UsageError, WaitTimeout
 
@@ -217,6 +217,7 @@ def delete(api, source, namespace: str | None = None, wait: bool = False, timeou
     return [f"{res.kind}/{name}" for res, name, _ in deleted]
 
 
+@typed_errors
 def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60) -> int:
     """Delete the pods matching `selector` together with the ReplicaSets and Deployments that own them, at
     once (grace period 0: no container runs on a simulated node), and return when none of those pods is

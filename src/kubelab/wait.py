@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ._k8s import kinds
+from ._k8s.apierrors import typed_errors
 from ._k8s.poll import interactive, until
 from ._k8s.raw import label_selector
 from .errors import ApiError, RolloutFailed, UsageError, WaitTimeout
@@ -359,6 +360,7 @@ def _show(bar, state: str, counts, done: bool) -> None:
 
 # -- the public waits --------------------------------------------------------------------------
 
+@typed_errors
 def wait_for(api, kind: str, name: str, namespace: str | None = None, condition="condition=Available",
              timeout: float = 120, progress: bool | None = None,
              unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S):
@@ -380,6 +382,7 @@ def wait_for(api, kind: str, name: str, namespace: str | None = None, condition=
     return _loop(res, name, namespace, step, goal, timeout, progress)
 
 
+@typed_errors
 def rollout(api, kind: str, name: str, namespace: str | None = None, timeout: float = 300,
             progress: bool | None = None, unschedulable_grace: float | None = UNSCHEDULABLE_GRACE_S) -> dict:
     """Wait like `kubectl rollout status` until a Deployment, StatefulSet or DaemonSet is fully rolled out
@@ -460,6 +463,7 @@ def pod_metrics(api, namespace: str, *, pods, timeout: float = 90, every: float 
     return until(poll, timeout, every=every, timeout_error=timed_out)
 
 
+@typed_errors
 def scheduled(api, namespace: str, *, selector: str, count: int, timeout: float = 120) -> int:
     """Wait until `count` pods match `selector` and the scheduler has decided on each (bound to a node, or
     PodScheduled=False: it tried and found no node); returns how many are bound to a node."""
@@ -479,6 +483,7 @@ def scheduled(api, namespace: str, *, selector: str, count: int, timeout: float 
         "look at the scheduler: `kubelab cluster logs kube-scheduler`"))
 
 
+@typed_errors
 def scheduler_answers(api, scheduler_name: str, namespace: str, *, timeout: float = 15) -> bool:
     """Whether a scheduler (profile) named `scheduler_name` runs on this cluster. There is no API that lists
     scheduler profiles, so this asks: a probe pod that fits no node gets PodScheduled=False within a

@@ -130,3 +130,16 @@ def test_a_403_while_observing_is_forbidden_with_the_servers_status(api, learner
     assert isinstance(err, ApiError) and err.code == 403 and err.status.get("reason") == "Forbidden"
     assert f"in namespace {other.namespace}" in err.problem and "kubectl auth can-i" in err.fix
     assert err.user == box.user and err.verb == "list" and err.resource == "pods"
+
+
+def test_no_client_exception_escapes_a_public_call(api, learners):
+    from kubelab.errors import ApiError
+
+    box = sandbox.sandbox(api, "esc", learners[0])
+    with pytest.raises(ApiError) as info:  # 404: no such ServiceAccount to make a token for
+        sandbox.token_client(api, box.namespace, "nobody")
+    assert info.value.code == 404 and not isinstance(info.value, ApiException)
+    as_learner = box.client()
+    wait_for(lambda: _try(manifests.apply, as_learner, configmap(), namespace=box.namespace), what="the RoleBinding")
+    with pytest.raises(Forbidden):  # a learner may not list the pods of kube-system
+        wait.scheduled(as_learner, "kube-system", selector="app=x", count=1, timeout=1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -28,19 +29,34 @@ def forbidden_fields(message: str) -> dict:
     return m.groupdict() if m else {}
 
 
-def api_error(err, what: str) -> ApiError:
-    """An ApiException while reading `what` as an ApiError (Forbidden for a 403) that says what to check."""
+def api_error(err, what: str, action: str = "read") -> ApiError:
+    """An ApiException while trying to `action` `what` as an ApiError (Forbidden for a 403) that says what
+    to check."""
     status, code = status_of(err), getattr(err, "status", None)
     message = status.get("message") or f"HTTP {code} {getattr(err, 'reason', '') or ''}".strip()
     if code == 403:
         who = forbidden_fields(message)
-        return Forbidden(f"forbidden: cannot read {what}: {message}",
-                         f"check that your user may read it (`kubectl auth can-i get {who.get('resource') or '...'}`)",
+        verb = who.get("verb") or "get"
+        return Forbidden(f"forbidden: cannot {action} {what}: {message}",
+                         f"check that your user may do it (`kubectl auth can-i {verb} {who.get('resource') or '...'}`)",
                          code=code, status=status, user=who.get("user"), verb=who.get("verb"),
                          resource=who.get("resource"), namespace=who.get("namespace"))
     fix = ("check the name and the namespace (`kubectl get ... -n NAMESPACE`)" if code == 404 else
            "check that the cluster is up (`kubelab cluster status`)")
-    return ApiError(f"cannot read {what}: {message}", fix, code=code, status=status)
+    return ApiError(f"cannot {action} {what}: {message}", fix, code=code, status=status)
+
+
+def typed_errors(fn):
+    """Let no ApiException escape `fn`: the API server's refusal becomes an ApiError (Forbidden for RBAC)."""
+    from kubernetes.client.exceptions import ApiException
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as err:
+            raise api_error(err, f"{fn.__module__.removeprefix('kubelab.')}.{fn.__name__}()", "complete") from None
+    return wrapper
 
 
 @contextlib.contextmanager

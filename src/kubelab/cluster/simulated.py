@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from .._k8s.apierrors import typed_errors
 from .._k8s.names import POOL_LABEL, SIMULATED_LABEL
 from .._k8s.poll import timeout as timed_out, until
 from ..errors import KubelabError, WaitTimeout
@@ -18,6 +19,7 @@ def _ready(node) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
 
 
+@typed_errors
 def add_nodes(api, pool: Pool, *, timeout: float = 120, workers: int = 8) -> float:
     """Create the simulated nodes of `pool` (named <pool>-<n>, see kubelab.cluster.pools.nodes) through the API
     and wait until all are Ready; returns the seconds it took. Existing nodes of the same name are kept."""
@@ -50,6 +52,7 @@ def add_nodes(api, pool: Pool, *, timeout: float = 120, workers: int = 8) -> flo
     return time.monotonic() - start
 
 
+@typed_errors
 def remove_nodes(api, pool_name: str, namespace: str | None = None, *, timeout: float = 120) -> int:
     """Delete the nodes of pool `pool_name` and, first, the pods on them in `namespace` (all namespaces if
     None), at once (grace period 0: no container runs on a simulated node). Returns how many nodes were

@@ -5,6 +5,7 @@ import contextlib
 
 from kubernetes import client
 
+from .._k8s.apierrors import typed_errors
 from .._k8s.names import LESSON_LABEL, SIMULATED_LABEL
 from .._k8s.poll import timeout as timed_out, until
 from .sandbox import delete_namespace, wait_namespace_gone
@@ -12,6 +13,7 @@ from .sandbox import delete_namespace, wait_namespace_gone
 __all__ = ["cleanup", "describe", "start"]
 
 
+@typed_errors
 def describe(api) -> str:
     """One line: which cluster this is, its version, and what on it is simulated."""
     version = client.VersionApi(api).get_code().git_version
@@ -25,6 +27,7 @@ def describe(api) -> str:
     return f"Cluster {where}: Kubernetes {version}, {len(nodes)} real nodes."
 
 
+@typed_errors
 def start(api, namespace: str, timeout: float = 120) -> str:
     """(Re)create the lesson's namespace empty, so a notebook can run twice in a row. Prints `describe()`."""
     delete_namespace(api, namespace)
@@ -42,6 +45,7 @@ def start(api, namespace: str, timeout: float = 120) -> str:
     return line
 
 
+@typed_errors
 def cleanup(api, namespace: str, wait: bool = False, timeout: float = 120) -> None:
     """Delete the lesson's namespace (and, with wait=True, wait until it is gone).
 

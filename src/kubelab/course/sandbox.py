@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .. import manifests
-from .._k8s.apierrors import api_error
+from .._k8s.apierrors import api_error, typed_errors
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
 
@@ -74,6 +74,7 @@ def namespace_name(lab: str, learner: str | None = None) -> str:
     return f"{learner}-{_dns_safe(lab, 62 - len(learner))}"
 
 
+@typed_errors
 def token_client(api, namespace: str, service_account: str, expiration_seconds: int = 3600):
     """An ApiClient for the same API server as `api`, authenticated as a ServiceAccount by a TokenRequest.
 
@@ -122,6 +123,7 @@ def _objects(namespace: str, learner: str, lab: str) -> list[dict]:
     ]
 
 
+@typed_errors
 def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sandbox:
     """Create (or update: it is idempotent) the learner's namespace for `lab` with its ServiceAccount,
     Role and RoleBinding. A namespace still being deleted (a reset or cleanup just before) is waited for."""
@@ -134,6 +136,7 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120) -> 
     return Sandbox(api, namespace, learner, lab_label)
 
 
+@typed_errors
 def reset(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sandbox:
     """Delete the learner's namespace for `lab` (everything in it), wait until it is gone, create it afresh.
     Tokens from the old Sandbox.client() stop working: call client() again."""
@@ -143,6 +146,7 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sa
     return sandbox(api, lab, learner, timeout)  # it waits until the old namespace is gone
 
 
+@typed_errors
 def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
     """Delete every namespace labelled as the learner's (no other); returns their names."""
     from kubernetes import client

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .._k8s.apierrors import typed_errors
 from ..errors import KubelabError
 from .dcgm import DcgmExporterSource
 from .nvml import NO_GPU_FIX, NvmlSource
@@ -53,6 +54,7 @@ SOURCES = ("auto", "nvml", "dcgm-exporter", "simulated")
 DCGM_NAMES = ("dcgm-exporter", "nvidia-dcgm-exporter")
 
 
+@typed_errors
 def find_dcgm_exporter(api) -> list[DcgmExporterSource]:
     """dcgm-exporter Services of the cluster (by name or app label), each reached through the API server."""
     from kubernetes import client
@@ -75,6 +77,7 @@ def _reachable(source: DcgmExporterSource) -> bool:
         return False
 
 
+@typed_errors
 def telemetry(api, source: str = "auto", url: str | None = None) -> GpuTelemetry:
     """GPU telemetry from the best source there is (source="auto"), or the one named.
 
