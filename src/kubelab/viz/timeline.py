@@ -103,7 +103,7 @@ class Timeline:
         tl.watch(3)                 # a snapshot of every source every 0.5 s for 3 s
         tl.mark("delete pods")      # a labelled moment + a snapshot (a vertical line in tl.annotate(ax))
         tl.watch(10, until=lambda s: s["status"]["ready"].iat[0] == 3)   # stop as soon as it holds
-        tl.during("drain", kl.kubectl, "drain", node, api=api)   # snapshots while a blocking command runs
+        tl.during("drain", kl.kubectl, api, "drain", node)       # snapshots while a blocking command runs
         tl["pods"]                  # every snapshot of `pods`, with a `t` column (seconds since Timeline())
 
     The snapshots are bounded by `duration`: a watch never runs longer (plus one snapshot's own time)."""
