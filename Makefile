@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup up run notebooks test bench down clean
+.PHONY: setup up run notebooks release test bench down clean
 
 $(BIN)/kubelab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ run: up  ## ... and open the course (kubectl/helm on PATH in JupyterLab terminal
 
 notebooks: up  ## execute every notebook headless; executed copies in out/executed
 	$(BIN)/kubelab run notebooks/ --output out/executed
+
+release: $(BIN)/kubelab  ## regenerate the student versions (release/) from source/; commit the result
+	$(BIN)/kubelab course generate
 
 test: setup  ## the layers (import-linter), then every tier: unit, cluster, notebooks
 	$(BIN)/lint-imports

@@ -1,5 +1,6 @@
 """Test tiers by folder: tests/unit (no cluster, and none can be started: the cluster fixtures are not
-defined there), tests/cluster and tests/notebooks (the session cluster, from their own conftest.py).
+defined there), tests/cluster, tests/notebooks and tests/course (nbgrader round trips) with the session
+cluster from their own conftest.py.
 Each test gets its tier's marker, so `pytest -m unit` runs the fast tier alone."""
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-TIERS = ("unit", "cluster", "notebooks")
+TIERS = ("unit", "cluster", "notebooks", "course")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,14 +2,16 @@
 that `kl.connect()` returned, with the pinned binaries kubelab built."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from .cluster import build
 from .errors import BinaryMissing, KubelabError, UsageError
 
-__all__ = ["helm", "kubectl", "path", "run"]
+__all__ = ["helm", "kube_score", "kubeconform", "kubeconform_schemas", "kubectl", "path", "run"]
 
 
 def path(tool: str) -> str:
@@ -55,3 +57,68 @@ def kubectl(api, *args: str, **kw) -> str:
 def helm(api, *args: str, **kw) -> str:
     """`helm args...` against the cluster of `api`: kl.helm(api, "list", "-A")."""
     return run(api, "helm", *args, **kw)
+
+
+SCHEMA_FORMAT = 2  # bump when the copy below changes, so an old copy is not reused
+
+
+def kubeconform_schemas() -> str:
+    """kubeconform's -schema-location for exactly this cluster's Kubernetes minor, offline: the strict JSON
+    schemas the PyPI package kubernetes-validate ships, copied once into the cache with their references
+    made relative: as shipped, each file's $id puts it (and "/api/_definitions.json") at https://kubernetes.io,
+    which kubeconform would fetch and, offline, report as "could not find schema"."""
+    import kubernetes_validate
+
+    minor = ".".join(build.kube_version().lstrip("v").split(".")[:2])
+    source = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{minor}.0-local-strict"
+    if not source.is_dir():
+        raise BinaryMissing(f"kubernetes-validate has no schemas for Kubernetes {minor}",
+                            "install a kubernetes-validate release that ships them (`pip install -U kubernetes-validate`)")
+    target = build.cache_dir() / "kubeconform-schemas" / f"v{minor}-strict-{SCHEMA_FORMAT}"
+    if not (target / "_definitions.json").is_file():
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for f in source.glob("*.json"):
+            schema = json.loads(f.read_text())
+            schema.pop("$id", None)
+            (staging / f.name).write_text(json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#'))
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)  # whole or not at all, so a half-copied folder is never used
+    return str(target / "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+
+
+def kubeconform(*files: str | Path) -> list[dict]:
+    """Validate manifest files offline against this Kubernetes version's strict schemas; one dict per
+    object: filename, kind, name, status (statusValid, statusInvalid, statusError) and msg."""
+    proc = subprocess.run([path("kubeconform"), "-strict", "-verbose", "-summary", "-output", "json", "-schema-location",
+                           kubeconform_schemas(), *map(str, files)], capture_output=True, text=True)
+    try:
+        return json.loads(proc.stdout or "{}").get("resources") or []
+    except ValueError:
+        raise KubelabError(f"kubeconform failed (exit {proc.returncode}): {(proc.stderr or proc.stdout)[-2000:]}",
+                           "read its message above") from None
+
+
+def kube_score(*files: str | Path, ignore: tuple[str, ...] = ()) -> list[dict]:
+    """kube-score's findings on manifest files, one dict per object and check that is not OK: object
+    ("Kind/name"), file, check (its id), grade ("CRITICAL" or "WARNING"), comment. `ignore` lists check
+    ids left out (kube-score's --ignore-test)."""
+    args = ["score", "--output-format", "json", *[a for t in ignore for a in ("--ignore-test", t)], *map(str, files)]
+    out = run(None, "kube-score", *args, check=False)
+    try:
+        objects = json.loads(out or "[]")
+    except ValueError:
+        raise KubelabError(f"kube-score did not report: {out[-2000:]}", "check the files are YAML manifests") from None
+    grades = {1: "CRITICAL", 5: "WARNING"}
+    findings = []
+    for obj in objects or []:
+        meta = obj.get("object_meta") or {}
+        what = f"{(obj.get('type_meta') or {}).get('kind', '?')}/{meta.get('name', '?')}"
+        for c in obj.get("checks") or []:
+            if c.get("skipped") or c.get("grade") not in grades:
+                continue
+            comment = "; ".join(f"{x.get('path', '')} {x.get('summary', '')}".strip() for x in c.get("comments") or [])
+            findings.append({"object": what, "file": obj.get("file_name", ""), "check": c["check"]["id"],
+                             "grade": grades[c["grade"]], "comment": comment})
+    return findings

@@ -1,4 +1,5 @@
-"""An ApiClient that answers: the one /version check behind connect() and LocalCluster.connect()."""
+"""Clients: the one /version check behind connect() and LocalCluster.connect(), and a client that acts as
+a ServiceAccount (a TokenRequest), for sandboxes and for checks that make a real request as one."""
 from __future__ import annotations
 
 from ..errors import ClusterUnavailable
@@ -13,3 +14,20 @@ def answering(api, where: str, fix: str, timeout: float = 5):
         reason = getattr(err, "reason", None) or type(err).__name__
         raise ClusterUnavailable(f"cluster not running: {where} does not answer ({reason})", fix) from None
     return api
+
+
+def token_client(api, namespace: str, service_account: str, expiration_seconds: int = 3600):
+    """An ApiClient for the same API server as `api`, authenticated as a ServiceAccount by a TokenRequest.
+
+    Only the server address and its CA are copied: the admin's client certificate must not travel with
+    it (the API server would authenticate the certificate, i.e. the admin, before the token)."""
+    from kubernetes import client
+
+    request = {"spec": {"expirationSeconds": expiration_seconds}}
+    token = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, request)
+    admin = api.configuration
+    conf = client.Configuration()
+    conf.host, conf.ssl_ca_cert, conf.verify_ssl = admin.host, admin.ssl_ca_cert, admin.verify_ssl
+    conf.tls_server_name, conf.proxy = admin.tls_server_name, admin.proxy
+    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
+    return client.ApiClient(conf)

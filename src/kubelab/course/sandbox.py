@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 from .. import manifests
 from .._k8s.apierrors import api_error, typed_errors
+from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
 
-__all__ = ["Sandbox", "cleanup", "delete_namespace", "learner_name", "namespace_name", "reset", "sandbox",
-           "token_client", "wait_namespace_gone"]
+__all__ = ["LEARNER_ENV", "Sandbox", "cleanup", "delete_namespace", "learner_name", "namespace_name", "reset",
+           "sandbox", "token_client", "wait_namespace_gone"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
@@ -60,9 +61,14 @@ def _dns_safe(text: str, limit: int) -> str:
     return f"{safe[:limit - 7].rstrip('-')}-{digest}".lstrip("-")
 
 
+LEARNER_ENV = "KUBELAB_LEARNER"  # set by `kubelab course autograde` for the submission it grades
+
+
 def learner_name(default: str | None = None) -> str:
-    """The learner's DNS-safe name: `default`, else $JUPYTERHUB_USER, else the operating-system user."""
-    name = default or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    """The learner's DNS-safe name: `default`, else $KUBELAB_LEARNER (the grading run names the learner
+    whose submission it executes: nbgrader gives the kernel no student id), else $JUPYTERHUB_USER, else
+    the operating-system user."""
+    name = default or os.environ.get(LEARNER_ENV) or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     if not name or not name.strip():
         raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
     return _dns_safe(name, LEARNER_MAX)
@@ -75,21 +81,11 @@ def namespace_name(lab: str, learner: str | None = None) -> str:
 
 
 @typed_errors
+@typed_errors
 def token_client(api, namespace: str, service_account: str, expiration_seconds: int = 3600):
-    """An ApiClient for the same API server as `api`, authenticated as a ServiceAccount by a TokenRequest.
-
-    Only the server address and its CA are copied: the admin's client certificate must not travel with
-    it (the API server would authenticate the certificate, i.e. the admin, before the token)."""
-    from kubernetes import client
-
-    request = {"spec": {"expirationSeconds": expiration_seconds}}
-    token = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, request)
-    admin = api.configuration
-    conf = client.Configuration()
-    conf.host, conf.ssl_ca_cert, conf.verify_ssl = admin.host, admin.ssl_ca_cert, admin.verify_ssl
-    conf.tls_server_name, conf.proxy = admin.tls_server_name, admin.proxy
-    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
-    return client.ApiClient(conf)
+    """An ApiClient for the same API server as `api`, authenticated as a ServiceAccount (see
+    kubelab._k8s.client.token_client)."""
+    return client_for_token(api, namespace, service_account, expiration_seconds)
 
 
 @dataclass

@@ -55,23 +55,34 @@ class Missing(Exception):
 
 def evaluate(name: str, fetch: Callable[[], Any], parts: list[Part], success: str) -> CheckResult:
     """One look at the cluster: fetch, then score each part."""
+    return _evaluate(name, fetch, parts, success)[0]
+
+
+def _evaluate(name: str, fetch, parts: list[Part], success: str) -> tuple[CheckResult, bool]:
+    """(the result, whether the object was missing: waiting will not make it appear)."""
     try:
         obj = fetch()
     except Missing as m:
-        return CheckResult(name, False, 0, len(parts), m.problem, m.hint)
+        return CheckResult(name, False, 0, len(parts), m.problem, m.hint), True
     failed = [p for p in parts if not p.ok(obj)]
     if not failed:
-        return CheckResult(name, True, len(parts), len(parts), success)
+        return CheckResult(name, True, len(parts), len(parts), success), False
     problems = "; ".join(p.problem(obj) if callable(p.problem) else p.problem for p in failed)
-    return CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint)
+    return CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint), False
 
 
 def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0) -> CheckResult:
-    """Evaluate until it passes or `timeout` s have gone: return the passed result or raise CheckFailed."""
+    """Evaluate until it passes or `timeout` s have gone: return the passed result or raise CheckFailed.
+    A missing object fails at once: by the time a check runs, the submission has created what it will
+    (the wait is for states such as readiness, not for objects to appear)."""
     from .._k8s.poll import until
 
+    def step():
+        result, missing = _evaluate(name, fetch, parts, success)
+        return result.passed or missing, result
+
     with quiet():
-        result = until(lambda: ((r := evaluate(name, fetch, parts, success)).passed, r), timeout, every=0.5)
+        result = until(step, timeout, every=0.5)
     if not result.passed:
         raise CheckFailed(result.message, result.hint, result=result)
     return result

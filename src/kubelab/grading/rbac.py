@@ -1,9 +1,12 @@
 """Checks on RBAC, asked of the API server itself with SubjectAccessReviews."""
 from __future__ import annotations
 
-from .engine import CheckResult, Part, client, read, run
+from .._k8s import kinds
+from .._k8s.client import token_client
+from ..errors import UsageError
+from .engine import CheckResult, Missing, Part, client, read, run
 
-__all__ = ["can", "cannot"]
+__all__ = ["can", "cannot", "request_as"]
 
 # The authorizer reads RBAC from an informer: a binding made a moment ago may not count yet. Both checks
 # ask again for up to this long before they fail, so a submission that just applied its Role grades alike.
@@ -53,3 +56,38 @@ def cannot(api, verb: str, resource: str, namespace: str | None = None, *, as_us
            timeout: float = RBAC_SETTLE_S) -> CheckResult:
     """`as_user` may NOT `verb` `resource` in `namespace` (e.g. a ServiceAccount can't list secrets)."""
     return _access(api, verb, resource, namespace, as_user, allowed=False, timeout=timeout)
+
+
+def request_as(api, verb: str, resource: str, namespace: str, *, service_account: str, allowed: bool,
+               timeout: float = RBAC_SETTLE_S) -> CheckResult:
+    """A REAL request as the ServiceAccount (a short-lived token from a TokenRequest; the token is never
+    shown): `verb` ("list") on `resource` ("secrets", "deployments") in `namespace` is allowed, or
+    refused with 403, as `allowed` says."""
+    if verb != "list":
+        raise UsageError(f"request_as makes list requests, not {verb!r}",
+                         "check other verbs with can()/cannot() (a SubjectAccessReview)")
+    sa = f"system:serviceaccount:{namespace}:{service_account}"
+
+    def fetch():
+        from kubernetes.client.exceptions import ApiException
+
+        as_sa = read(lambda: token_client(api, namespace, service_account, 600),
+                     f"a token for ServiceAccount {service_account!r}", namespace)
+        try:
+            kinds.resource(as_sa, resource).get(namespace=namespace)
+            return 200
+        except ApiException as err:
+            if err.status not in (401, 403):
+                raise Missing(f"the request as {sa} failed: {err.status} {err.reason}",
+                              "check that the cluster is up")
+            return err.status
+        finally:
+            as_sa.close()
+
+    expect = "allowed" if allowed else "refused (403)"
+    parts = [Part(lambda code: (code == 200) == allowed,
+                  lambda code: f"a real request to {verb} {resource} as {sa} was "
+                               f"{'allowed' if code == 200 else f'refused ({code})'}, expected {expect}",
+                  "check the RoleBinding of this ServiceAccount and the rules of its Role")]
+    return run("request_as", fetch, parts, f"a real request to {verb} {resource} as {sa} is {expect}",
+               timeout=timeout)

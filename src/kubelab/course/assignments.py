@@ -1,0 +1,138 @@
+"""The nbgrader side of the course, through nbgrader's Python API (the CLI in kubelab.cli.course is a thin
+layer over this): generate the student versions, check that release/ is current, autograde one learner's
+submission against the live cluster, and read the scores from the gradebook.
+
+nbgrader exits 0 and logs when tests fail; what counts is the gradebook, so `autograde` returns the
+scores it recorded. The learner id reaches the kernel through KUBELAB_LEARNER (nbgrader gives it none).
+"""
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import KubelabError
+from .sandbox import LEARNER_ENV
+
+__all__ = ["Grade", "assignments", "autograde", "course_root", "generate", "grade", "release_differences"]
+
+
+def course_root() -> Path:
+    """The course folder: the repository (it holds nbgrader_config.py and source/)."""
+    from ..cluster.paths import repo_root
+    return repo_root()
+
+
+def _api(root: Path):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    if not (root / "nbgrader_config.py").is_file():
+        raise KubelabError(f"no nbgrader_config.py in {root}", "run this from the course repository")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def assignments(root: Path | None = None) -> list[str]:
+    """The assignments of source/ (one folder each), sorted."""
+    root = root or course_root()
+    return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _checked(result: dict, what: str) -> None:
+    if not result.get("success"):
+        raise KubelabError(f"nbgrader could not {what}: {(result.get('error') or result.get('log') or '').strip()[-2000:]}",
+                           "read nbgrader's message above")
+
+
+def generate(assignment: str | None = None, root: Path | None = None) -> list[str]:
+    """Generate release/<assignment> from source/ for one assignment or all; returns their names. With
+    alembic on PATH (it creates the gradebook): the venv's bin is put first."""
+    root = root or course_root()
+    names = [assignment] if assignment else assignments(root)
+    with _venv_on_path():
+        api = _api(root)
+        for name in names:
+            _checked(api.generate_assignment(name, force=True, create=True), f"generate {name}")
+    return names
+
+
+def release_differences(root: Path | None = None) -> list[str]:
+    """Files of release/ that differ from what `generate` makes of source/ now (empty: release/ is current).
+    Generates into a temporary copy of the course; the repository is not touched."""
+    root = root or course_root()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "course"
+        copy.mkdir()
+        shutil.copy(root / "nbgrader_config.py", copy)
+        shutil.copytree(root / "source", copy / "source")
+        generate(root=copy)
+        return _tree_differences(root / "release", copy / "release")
+
+
+def _tree_differences(a: Path, b: Path) -> list[str]:
+    files = {p.relative_to(a) for p in a.rglob("*") if p.is_file()} | {p.relative_to(b) for p in b.rglob("*")
+                                                                          if p.is_file()}
+    return sorted(str(f) for f in files if not ((a / f).is_file() and (b / f).is_file()
+                                                and filecmp.cmp(a / f, b / f, shallow=False)))
+
+
+@dataclass
+class Grade:
+    assignment: str
+    student: str
+    score: float
+    max_score: float
+    cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade cell id -> (score, max)
+
+
+def autograde(assignment: str, student: str, root: Path | None = None, env: dict | None = None) -> Grade:
+    """Autograde submitted/<student>/<assignment> (always forced: the same submission, the same score)
+    with KUBELAB_LEARNER=<student> and KUBELAB_HEADLESS=1 in the kernel's environment (plus `env`), and
+    return the scores the gradebook recorded."""
+    root = root or course_root()
+    if not (root / "submitted" / student / assignment).is_dir():
+        raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
+                           "collect the submissions first")
+    with _venv_on_path(), _environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
+        _checked(_api(root).autograde(assignment, student, force=True, create=True),
+                 f"autograde {assignment} for {student}")
+    return grade(assignment, student, root)
+
+
+def grade(assignment: str, student: str, root: Path | None = None) -> Grade:
+    """The gradebook's scores of one submission, per grade cell."""
+    from nbgrader.api import Gradebook
+
+    root = root or course_root()
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(assignment, student)
+        cells = {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
+        return Grade(assignment, student, sub.score, sub.max_score, cells)
+
+
+@contextlib.contextmanager
+def _environment(values: dict):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _venv_on_path():
+    """nbgrader runs `alembic` to create a gradebook: the one installed beside this Python."""
+    import sys
+    bin_dir = str(Path(sys.executable).parent)
+    return _environment({"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")})

@@ -1,0 +1,94 @@
+"""Lab 1 through real nbgrader: the solution scores full marks, the released stub 0, partial and wrong
+answers what they earned, and an unusual but valid answer full marks; the gate is the gradebook."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kubelab.course import assignments, sandbox
+
+ROOT = Path(__file__).parents[2]
+LAB = "lab1-cluster-manifests"
+SOLUTION = ROOT / "solutions" / LAB / "manifests"
+FULL = {"psa": 2, "quota": 2, "limits": 2, "data-scientist": 2, "auditor": 2, "lint": 2, "workload": 2}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, api, local_cluster):
+    """A copy of the course (config and source/), its student versions generated, and a way to submit."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", root)
+    shutil.copytree(ROOT / "source", root / "source")
+    assignments.generate(LAB, root=root)
+    learners = []
+
+    def submit(student: str, notebook_from: str, manifests: dict[str, str] | None = None):
+        """submitted/<student>/<lab>: the notebook of source/ or release/, the released stub manifests,
+        with `manifests` (file name -> text) written over them."""
+        student = f"{student}-{os.getpid()}"
+        target = root / "submitted" / student / LAB
+        shutil.copytree(root / notebook_from / LAB, target)
+        shutil.copytree(root / "release" / LAB / "manifests", target / "manifests", dirs_exist_ok=True)
+        for name, text in (manifests or {}).items():
+            (target / "manifests" / name).write_text(text)
+        learners.append(student)
+        return assignments.autograde(LAB, student, root=root, env={"KUBELAB_CLUSTER": local_cluster.name})
+
+    yield submit
+    for learner in learners:
+        sandbox.cleanup(api, learner)
+
+
+def solution(**replaced: str) -> dict[str, str]:
+    files = {p.name: p.read_text() for p in SOLUTION.glob("*.yaml")}
+    return {**files, **replaced}
+
+
+def scores(grade) -> dict[str, float]:
+    return {cell: round(score, 4) for cell, (score, _) in grade.cells.items()}
+
+
+def test_the_solution_scores_full_marks(course):
+    grade = course("solution", "source", solution())
+    assert scores(grade) == FULL and grade.score == grade.max_score == 14
+
+
+def test_the_released_stub_scores_zero(course):
+    grade = course("stub", "release")
+    assert grade.max_score == 14 and grade.score == 0, scores(grade)
+
+
+def test_missing_rbac_scores_what_the_rest_earned(course):
+    stub_rbac = (ROOT / "source" / LAB / "manifests" / "rbac.yaml").read_text()
+    grade = course("partial", "source", solution(**{"rbac.yaml": stub_rbac}))
+    # kubeconform fails the comment-only file (1 of the lint cell's 3 parts): 2 * 2/3
+    assert scores(grade) == {**FULL, "data-scientist": 0, "auditor": 0, "lint": 1.3333}
+
+
+def test_answers_that_only_look_right_fail(course):
+    files = solution()
+    warn_only = files["guardrails.yaml"].replace("pod-security.kubernetes.io/enforce: restricted",
+                                                 "pod-security.kubernetes.io/audit: restricted")
+    admin = files["rbac.yaml"].replace('''- apiGroups: ["apps"]
+  resources: ["deployments", "replicasets"]''', '''- apiGroups: ["*"]
+  resources: ["*"]''')
+    grade = course("looks-right", "source", solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin}))
+    # warn/audit labels do not enforce: the privileged pod is admitted; a wildcard Role reads Secrets
+    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0}
+
+
+def test_an_unusual_but_valid_answer_scores_full_marks(course):
+    files = solution()
+    # Quota values as YAML numbers, the Pod Security version pinned, quota and limits in a file of their own,
+    # and the Namespace's labels in flow style: the API server reads them all the same.
+    guard = files["guardrails.yaml"]
+    namespace, quota_and_limits = guard.split("---\n", 1)
+    namespace = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: $namespace, labels: "
+                 "{pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/enforce-version: v1.36}}\n")
+    quota_and_limits = quota_and_limits.replace('pods: "20"', "pods: 20").replace('requests.nvidia.com/gpu: "4"',
+                                                                                     "requests.nvidia.com/gpu: 4")
+    grade = course("unusual", "source", solution(**{"guardrails.yaml": namespace, "zz-quota.yaml": quota_and_limits}))
+    assert scores(grade) == FULL
