@@ -13,7 +13,7 @@ from kubelab.course import assignments, sandbox
 ROOT = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
 SOLUTION = ROOT / "solutions" / LAB / "manifests"
-FULL = {"psa": 2, "quota": 2, "limits": 2, "data-scientist": 2, "auditor": 2, "lint": 2, "workload": 2}
+FULL = {"psa": 2, "quota": 2, "limits": 2, "data-scientist": 2, "auditor": 2, "lint": 2, "workload": 2, "network": 2}
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +53,12 @@ def scores(grade) -> dict[str, float]:
 
 def test_the_solution_scores_full_marks(course):
     grade = course("solution", "source", solution())
-    assert scores(grade) == FULL and grade.score == grade.max_score == 14
+    assert scores(grade) == FULL and grade.score == grade.max_score == 16
 
 
 def test_the_released_stub_scores_zero(course):
     grade = course("stub", "release")
-    assert grade.max_score == 14 and grade.score == 0, scores(grade)
+    assert grade.max_score == 16 and grade.score == 0, scores(grade)
 
 
 def test_missing_rbac_scores_what_the_rest_earned(course):
@@ -75,9 +75,12 @@ def test_answers_that_only_look_right_fail(course):
     admin = files["rbac.yaml"].replace('''- apiGroups: ["apps"]
   resources: ["deployments", "replicasets"]''', '''- apiGroups: ["*"]
   resources: ["*"]''')
-    grade = course("looks-right", "source", solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin}))
-    # warn/audit labels do not enforce: the privileged pod is admitted; a wildcard Role reads Secrets
-    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0}
+    allow_rules_only = "---\n".join(files["network.yaml"].split("---\n")[2:])  # no default deny, no DNS rule
+    grade = course("looks-right", "source", solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin,
+                                                        "network.yaml": allow_rules_only}))
+    # warn/audit labels do not enforce: the privileged pod is admitted; a wildcard Role reads Secrets;
+    # allow rules without a default deny leave the reverse path (server -> client) open
+    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0, "network": 0}
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
