@@ -23,8 +23,10 @@ def eventually(predicate, timeout: float = 30, interval: float = 0.2, what: str 
         time.sleep(interval)
 
 
-def start_session_cluster():
-    """The project's own cluster (real etcd + apiserver + controllers + scheduler, kwok nodes)."""
+@pytest.fixture(scope="session")
+def local_cluster():
+    """The project's own cluster (real etcd + apiserver + controllers + scheduler, kwok nodes), for the
+    session; a tier gets it by importing this fixture into its conftest.py (the unit tier does not)."""
     from kubelab.cluster import LocalCluster
 
     cluster = LocalCluster(CLUSTER_NAME, progress=False)
@@ -33,7 +35,13 @@ def start_session_cluster():
     except Exception:
         cluster.down(delete=True)  # leave no half-made cluster behind
         raise
-    return cluster
+    yield cluster
+    cluster.down(delete=True)
+
+
+@pytest.fixture(scope="session")
+def api(local_cluster):
+    return local_cluster.connect()
 
 
 def fresh_namespace(api) -> str:

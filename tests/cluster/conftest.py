@@ -5,19 +5,7 @@ import sys
 
 import pytest
 
-from tests.helpers import fresh_namespace, start_session_cluster
-
-
-@pytest.fixture(scope="session")
-def local_cluster():
-    cluster = start_session_cluster()
-    yield cluster
-    cluster.down(delete=True)
-
-
-@pytest.fixture(scope="session")
-def api(local_cluster):
-    return local_cluster.connect()
+from tests.helpers import api, fresh_namespace, local_cluster  # noqa: F401  (the session cluster fixtures)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ scores it recorded. The learner id reaches the kernel through KUBELAB_LEARNER (n
 """
 from __future__ import annotations
 
-import contextlib
 import filecmp
 import os
 import shutil
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KubelabError
+from .runner import environment
 from .sandbox import LEARNER_ENV
 
 __all__ = ["Grade", "assignments", "autograde", "course_root", "generate", "grade", "release_differences"]
@@ -100,7 +100,7 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     if not (root / "submitted" / student / assignment).is_dir():
         raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
                            "collect the submissions first")
-    with _venv_on_path(), _environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
+    with _venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
         _checked(_api(root).autograde(assignment, student, force=True, create=True),
                  f"autograde {assignment} for {student}")
     return grade(assignment, student, root)
@@ -117,22 +117,8 @@ def grade(assignment: str, student: str, root: Path | None = None) -> Grade:
         return Grade(assignment, student, sub.score, sub.max_score, cells)
 
 
-@contextlib.contextmanager
-def _environment(values: dict):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _venv_on_path():
     """nbgrader runs `alembic` to create a gradebook: the one installed beside this Python."""
     import sys
     bin_dir = str(Path(sys.executable).parent)
-    return _environment({"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")})
+    return environment({"PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")})

@@ -1,12 +1,13 @@
 """Execute notebooks headless with papermill against the cluster and report a table of results."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NotebookRun", "expand", "run", "table"]
+__all__ = ["environment", "NotebookRun", "expand", "run", "table"]
 
 
 @dataclass
@@ -42,11 +43,17 @@ def run(paths: list[str | Path], output_dir: str | Path = "out/executed", parame
     out.mkdir(parents=True, exist_ok=True)
     # The kernel inherits this process's environment: kl.connect() then picks `cluster`, and widgets
     # render a static snapshot (nobody can press Stop). Restored afterwards.
-    env = {"KUBELAB_HEADLESS": "1", **({"KUBELAB_CLUSTER": cluster} if cluster else {})}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment({"KUBELAB_HEADLESS": "1", **({"KUBELAB_CLUSTER": cluster} if cluster else {})}):
         return [_run_one(pm, nb, out, parameters or {}, timeout) for nb in expand(paths)]
+
+
+@contextlib.contextmanager
+def environment(values: dict):
+    """os.environ with `values` set while the block runs (a kernel started in it inherits them), restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
