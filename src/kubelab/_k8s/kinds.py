@@ -56,6 +56,7 @@ def namespace_for(res, namespace: str | None, name: str = "") -> str | None:
     if not res.namespaced:
         return None
     if not namespace:
-        raise UsageError(f"{res.kind} {name!r} is namespaced, but no namespace was given".replace(" ''", ""),
+        what = f"{res.kind} {name!r}" if name else res.kind
+        raise UsageError(f"{what} is namespaced, but no namespace was given",
                          "pass namespace=... (cluster-scoped kinds such as Node need none)")
     return namespace
