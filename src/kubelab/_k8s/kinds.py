@@ -2,10 +2,10 @@
 CRD's kind) or an apiVersion + kind from a manifest, to the API resource that serves it."""
 from __future__ import annotations
 
-import time
 import weakref
 
 from ..errors import UsageError
+from .poll import until
 
 _DYNAMIC: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -27,24 +27,22 @@ def resource(api, kind: str, api_version: str | None = None, *, wait_s: float = 
     from kubernetes.dynamic.resource import ResourceList
 
     dyn = dynamic(api)
-    deadline = time.monotonic() + wait_s
-    while True:
+
+    def lookup():
         if api_version:
             try:
-                return dyn.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                found = []
-        else:
-            wanted = kind.lower()
-            found = [r for r in dyn.resources.search()
-                     if not isinstance(r, ResourceList) and r.preferred and "/" not in r.name and wanted in
-                     {r.kind.lower(), r.name, (getattr(r, "singular_name", None) or "").lower(),
-                      *(r.short_names or [])}]
-            if found:
-                return sorted(found, key=lambda r: r.group != "")[0]
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)  # each miss refreshes the discovery cache
+                return True, dyn.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:  # each miss refreshes the discovery cache
+                return False, None
+        wanted = kind.lower()
+        found = [r for r in dyn.resources.search()
+                 if not isinstance(r, ResourceList) and r.preferred and "/" not in r.name and wanted in
+                 {r.kind.lower(), r.name, (getattr(r, "singular_name", None) or "").lower(), *(r.short_names or [])}]
+        return bool(found), (sorted(found, key=lambda r: r.group != "")[0] if found else None)  # core group first
+
+    res = until(lookup, wait_s, every=0.5)
+    if res is not None:
+        return res
     where = f" in apiVersion {api_version}" if api_version else ""
     raise UsageError(f"unknown kind {kind!r}{where}",
                      "check the spelling and the apiVersion: `kubectl api-resources` lists every kind with its "
