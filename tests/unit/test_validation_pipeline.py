@@ -1,0 +1,41 @@
+"""The validation pipeline of the course's own manifests, offline (no cluster): kubeconform with the strict
+schemas of exactly this Kubernetes version on every manifest under solutions/, source/ and the notebooks'
+charts (rendered with each values file), helm lint of every chart, kube-score on the reference workloads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kubelab import tools
+
+ROOT = Path(__file__).parents[2]
+CHARTS = sorted(p.parent for p in (ROOT / "notebooks" / "charts").glob("*/Chart.yaml"))
+MANIFESTS = sorted(p for folder in ("solutions", "source") for p in (ROOT / folder).rglob("*.y*ml"))
+
+
+def _invalid(*files) -> list[str]:
+    return [f"{Path(r['filename']).name}: {r.get('kind')}/{r.get('name')}: {r.get('msg', '')[-200:]}"
+            for r in tools.kubeconform(*files) if r.get("kind") and r.get("status") != "statusValid"]
+
+
+def test_every_manifest_of_the_course_is_valid_for_this_kubernetes():
+    assert MANIFESTS and _invalid(*MANIFESTS) == []
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda p: p.name)
+def test_every_chart_lints_and_renders_valid_objects_with_each_values_file(chart, tmp_path):
+    values = [None, *sorted(chart.glob("values-*.yaml"))]
+    for v in values:
+        args = ["-f", str(v)] if v else []
+        tools.helm(None, "lint", str(chart), *args)  # raises with helm's findings on failure
+        rendered = tmp_path / f"{chart.name}-{v.stem if v else 'default'}.yaml"
+        rendered.write_text(tools.helm(None, "template", "check", str(chart), *args))
+        assert _invalid(rendered) == [], v
+
+
+def test_the_reference_workloads_have_no_kube_score_critical():
+    lab1 = ROOT / "solutions" / "lab1-cluster-manifests" / "manifests"
+    critical = [f for f in tools.kube_score(*sorted(lab1.glob("*.yaml")), ignore=("networkpolicy-targets-pod",))
+                if f["grade"] == "CRITICAL"]
+    assert critical == []
