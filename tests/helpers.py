@@ -54,3 +54,58 @@ def fresh_namespace(api) -> str:
     eventually(lambda: any(sa.metadata.name == "default" for sa in core.list_namespaced_service_account(name).items),
                what="the default ServiceAccount")
     return name
+
+
+class CourseCopy:
+    """A copy of the course (nbgrader_config.py and source/) in `root` with one lab's student version
+    generated, and `submit()`: a submission autograded by real nbgrader against the session cluster."""
+
+    def __init__(self, root, lab: str, api, cluster, after_each=None):
+        import shutil
+        from pathlib import Path
+
+        from kubelab.course import assignments
+
+        self.root, self.lab, self.api, self.cluster, self.after_each = Path(root), lab, api, cluster, after_each
+        repo = Path(__file__).parents[1]
+        shutil.copy(repo / "nbgrader_config.py", self.root)
+        shutil.copytree(repo / "source", self.root / "source")
+        assignments.generate(lab, root=self.root)
+        self.learners: list[str] = []
+
+    def submit(self, student: str, notebook_from: str, manifests: dict[str, str] | None = None, edit=None):
+        """submitted/<student>/<lab>: the notebook of source/ or release/ (`edit` rewrites each cell's
+        text), the released stub manifests with `manifests` (file name -> text) written over them;
+        returns the gradebook's Grade."""
+        import json
+        import shutil
+
+        from kubelab.course import assignments
+
+        student = f"{student}-{os.getpid()}"
+        target = self.root / "submitted" / student / self.lab
+        shutil.copytree(self.root / notebook_from / self.lab, target)
+        shutil.copytree(self.root / "release" / self.lab / "manifests", target / "manifests", dirs_exist_ok=True)
+        for name, text in (manifests or {}).items():
+            (target / "manifests" / name).write_text(text)
+        if edit:
+            for nb_path in target.glob("*.ipynb"):
+                nb = json.loads(nb_path.read_text())
+                for cell in nb["cells"]:
+                    cell["source"] = edit("".join(cell["source"]))
+                nb_path.write_text(json.dumps(nb))
+        self.learners.append(student)
+        grade = assignments.autograde(self.lab, student, root=self.root, env={"KUBELAB_CLUSTER": self.cluster.name})
+        if self.after_each:
+            self.after_each(student)
+        return grade
+
+    def cleanup(self) -> None:
+        from kubelab.course import sandbox
+        for learner in self.learners:
+            sandbox.cleanup(self.api, learner)
+
+
+def cell_scores(grade) -> dict[str, float]:
+    """A Grade's score per grade cell, rounded to 4 places."""
+    return {cell: round(score, 4) for cell, (score, _) in grade.cells.items()}

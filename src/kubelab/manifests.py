@@ -219,23 +219,24 @@ def delete(api, source, namespace: str | None = None, wait: bool = False, timeou
 
 @typed_errors
 def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60) -> int:
-    """Delete the pods matching `selector` together with the ReplicaSets and Deployments that own them, at
-    once (grace period 0: no container runs on a simulated node), and return when none of those pods is
-    left. Returns how many owners were deleted."""
+    """Delete the pods matching `selector` ("" for every pod) together with the Deployments, ReplicaSets and
+    Jobs that own them, at once (grace period 0: no container runs on a simulated node), and return when
+    none of those pods is left. Returns how many owners were deleted."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    replica_sets = {ref.name for p in core.list_namespaced_pod(namespace, label_selector=selector).items
-                    for ref in p.metadata.owner_references or [] if ref.kind == "ReplicaSet"}
-    owners = []
-    for rs in replica_sets:  # owners first, so that nothing recreates the pods deleted below
+    apps, batch, core = client.AppsV1Api(api), client.BatchV1Api(api), client.CoreV1Api(api)
+    refs = [ref for p in core.list_namespaced_pod(namespace, label_selector=selector).items
+            for ref in p.metadata.owner_references or []]
+    owners = {("job", r.name) for r in refs if r.kind == "Job"}
+    for rs in {r.name for r in refs if r.kind == "ReplicaSet"}:  # owners first: nothing recreates the pods
         with contextlib.suppress(ApiException):
-            refs = apps.read_namespaced_replica_set(rs, namespace).metadata.owner_references or []
-            owners += [("deployment", r.name) for r in refs if r.kind == "Deployment"] or [("replica_set", rs)]
-    for kind, name in set(owners):
+            up = apps.read_namespaced_replica_set(rs, namespace).metadata.owner_references or []
+            owners |= {("deployment", r.name) for r in up if r.kind == "Deployment"} or {("replica_set", rs)}
+    for kind, name in owners:
+        api_group = batch if kind == "job" else apps
         with contextlib.suppress(ApiException):  # 404: already gone
-            getattr(apps, f"delete_namespaced_{kind}")(name, namespace, propagation_policy="Background")
+            getattr(api_group, f"delete_namespaced_{kind}")(name, namespace, propagation_policy="Background")
 
     def gone():
         if not core.list_namespaced_pod(namespace, label_selector=selector).items:
@@ -246,7 +247,7 @@ def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60)
     until(gone, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
         f"pods matching {selector} in {namespace} remain after {timeout:g} s",
         f"look at them and their owners: `kubectl get all -n {namespace} -l {selector}`"))
-    return len(set(owners))
+    return len(owners)
 
 
 def _wait_gone(objects, timeout: float) -> None:

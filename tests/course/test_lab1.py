@@ -2,13 +2,11 @@
 answers what they earned, and an unusual but valid answer full marks; the gate is the gradebook."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from kubelab.course import assignments, sandbox
+from tests.helpers import CourseCopy, cell_scores as scores
 
 ROOT = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
@@ -18,37 +16,14 @@ FULL = {"psa": 2, "quota": 2, "limits": 2, "data-scientist": 2, "auditor": 2, "l
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, api, local_cluster):
-    """A copy of the course (config and source/), its student versions generated, and a way to submit."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "source", root / "source")
-    assignments.generate(LAB, root=root)
-    learners = []
-
-    def submit(student: str, notebook_from: str, manifests: dict[str, str] | None = None):
-        """submitted/<student>/<lab>: the notebook of source/ or release/, the released stub manifests,
-        with `manifests` (file name -> text) written over them."""
-        student = f"{student}-{os.getpid()}"
-        target = root / "submitted" / student / LAB
-        shutil.copytree(root / notebook_from / LAB, target)
-        shutil.copytree(root / "release" / LAB / "manifests", target / "manifests", dirs_exist_ok=True)
-        for name, text in (manifests or {}).items():
-            (target / "manifests" / name).write_text(text)
-        learners.append(student)
-        return assignments.autograde(LAB, student, root=root, env={"KUBELAB_CLUSTER": local_cluster.name})
-
-    yield submit
-    for learner in learners:
-        sandbox.cleanup(api, learner)
+    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster)
+    yield copy.submit
+    copy.cleanup()
 
 
 def solution(**replaced: str) -> dict[str, str]:
     files = {p.name: p.read_text() for p in SOLUTION.glob("*.yaml")}
     return {**files, **replaced}
-
-
-def scores(grade) -> dict[str, float]:
-    return {cell: round(score, 4) for cell, (score, _) in grade.cells.items()}
 
 
 def test_the_solution_scores_full_marks(course):

@@ -38,4 +38,4 @@ def flag(name: str) -> str:
     return "" if name == DEFAULT_NAME else f" --name {name}"
 
 
-from . import build, cluster, course, run  # noqa: E402  (registers the command groups on main)
+from . import build, cluster, course, gpu, run  # noqa: E402  (registers the command groups on main)

@@ -3,6 +3,8 @@ learner's manifest files applied into it.
 
     ns = kl.course.lab.start(api, "lab1")            # <learner>-lab1, empty: this notebook recreates it all
     kl.course.lab.apply_files(api, "manifests", ns)  # the learner's files, $namespace filled in
+    kl.course.lab.settle(api, ns)                    # until the scheduler has decided every pod (never raises)
+    kl.course.lab.free_gpus(api, ns)                 # at the end of a GPU lab: the next person needs them
 
 Grading = reset the namespace -> execute the submission (its own cells and files recreate the objects)
 -> the test cells read the live state. So a grade never depends on what an earlier run left behind, and
@@ -15,10 +17,11 @@ import string
 from pathlib import Path
 
 from .. import manifests
+from .._k8s.poll import until
 from ..errors import ManifestError
 from . import sandbox
 
-__all__ = ["apply_files", "files", "start"]
+__all__ = ["apply_files", "files", "free_gpus", "settle", "start"]
 
 
 def start(api, lab: str, learner: str | None = None) -> str:
@@ -29,12 +32,14 @@ def start(api, lab: str, learner: str | None = None) -> str:
 
 
 def files(folder: str | Path) -> list[Path]:
-    """The manifest files of a lab folder, sorted (*.yaml, *.yml)."""
+    """The manifest files of a lab folder, sorted (*.yaml, *.yml); a file is itself."""
+    if Path(folder).is_file():
+        return [Path(folder)]
     return sorted(p for p in Path(folder).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
 def apply_files(api, folder: str | Path, namespace: str) -> list[str]:
-    """Apply every manifest file of `folder` into `namespace`, each with `$namespace` filled in (so a
+    """Apply every manifest file of `folder` (or the one file `folder`) into `namespace`, each with `$namespace` filled in (so a
     Namespace object can name the lab's namespace); returns "Kind/name" of what was applied."""
     applied = []
     for path in files(folder):
@@ -47,3 +52,61 @@ def apply_files(api, folder: str | Path, namespace: str) -> list[str]:
             err.args = (err.problem,)
             raise
     return applied
+
+
+def _decided(pod: dict) -> bool:
+    """The scheduler has decided the pod: it is bound, or marked unschedulable with no preemption under way."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    if spec.get("nodeName"):
+        return True
+    return not status.get("nominatedNodeName") and any(
+        c.get("type") == "PodScheduled" and c.get("status") == "False" for c in status.get("conditions") or [])
+
+
+def settle(api, namespace: str, timeout: float = 30, quiet_for: float = 1.0) -> str:
+    """Wait until the scheduler has decided every pod of `namespace` (bound, or unschedulable with its
+    reason) and every Deployment has all its pods, for `quiet_for` s in a row, or `timeout` s have gone.
+    Never raises on a pod that cannot be placed (what is graded is where things are); returns and prints
+    one line: how many pods are bound and how many pend."""
+    import time
+
+    from kubernetes import client
+
+    from .._k8s import raw
+
+    def state():
+        pods = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
+        deps = raw.items(client.AppsV1Api(api).list_namespaced_deployment, namespace)
+        done = all(_decided(p) for p in pods) and all(
+            (d.get("status") or {}).get("replicas", 0) >= (d.get("spec") or {}).get("replicas", 1)
+            and (d.get("status") or {}).get("observedGeneration", 0) >= d["metadata"].get("generation", 0)
+            for d in deps)
+        return done, pods
+
+    calm_since: list[float] = []  # when the state was first seen decided, in this calm spell
+
+    def step():
+        done, pods = state()
+        if not done:
+            calm_since.clear()
+        elif not calm_since:
+            calm_since.append(time.monotonic())
+        return bool(calm_since) and time.monotonic() - calm_since[0] >= quiet_for, (done, pods)
+
+    done, pods = until(step, timeout, every=0.3)
+    bound = sum(bool((p.get("spec") or {}).get("nodeName")) for p in pods)
+    line = f"{namespace}: {bound} pod(s) scheduled, {len(pods) - bound} pending" + ("" if done else
+                                                                                    f" (still changing after {timeout:g} s)")
+    print(line)
+    return line
+
+
+def free_gpus(api, namespace: str, timeout: float = 30) -> None:
+    """Delete the workloads of `namespace` (pods with the Deployments and Jobs that own them, at once) and
+    its ResourceClaims, so the GPUs are free for the next person (what you wrote stays in your files)."""
+    from kubernetes import client
+
+    manifests.delete_workloads(api, namespace, selector="", timeout=timeout)  # "": every pod
+    client.CustomObjectsApi(api).delete_collection_namespaced_custom_object("resource.k8s.io", "v1", namespace,
+                                                                            "resourceclaims")
+    print(f"{namespace}: workloads deleted, GPUs free")

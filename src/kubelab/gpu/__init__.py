@@ -1,8 +1,10 @@
 """GPU telemetry through one interface with DCGM exporter names and units (`schema`), whichever source
 measures it: NVML on this machine (`nvml`), a dcgm-exporter endpoint (`dcgm`), or the embedded cluster's
 simulated GPU nodes, driven by what is scheduled on them (`simulated`). `telemetry()` picks the best
-source there is. A new source goes in a module of its own here: a class with available(), sample() ->
-rows with schema.COLUMNS, describe() and `simulated`, tried in order by `telemetry.telemetry()`."""
+source there is; `report` holds the GPU profiler's numbers (telemetry joined with what the API says is
+scheduled; its PNG and HTML are drawn in viz.gpu_report). A new source goes in a module of its own here:
+a class with available(), sample() -> rows with schema.COLUMNS, describe() and `simulated`, tried in order
+by `telemetry.telemetry()`."""
 from .dcgm import DcgmExporterSource, parse_dcgm
 from .nvml import NvmlSource
 from .schema import COLUMNS, METRICS, UNITS, frame, pod_columns
@@ -10,6 +12,7 @@ from .simulated import (DEFAULT_UTILIZATION, IDLE_FB_MIB, MEMORY_ANNOTATION, UTI
                         container_gpu_requests, gpu_values, model_name, parse_memory_mib, parse_utilization,
                         smooth_noise)
 from .telemetry import GpuTelemetry, find_dcgm_exporter, telemetry
+from . import report
 
 __all__ = ["COLUMNS", "DEFAULT_UTILIZATION", "DcgmExporterSource", "GpuTelemetry", "IDLE_FB_MIB",
            "MEMORY_ANNOTATION", "METRICS", "NvmlSource", "SimulatedSource", "UNITS", "UTIL_ANNOTATION",

@@ -3,7 +3,7 @@ marks by mistake. The engine (`engine`: Part, run, CheckResult, Partial) and the
 `workloads` (rollouts, Services), `scheduling` (GPU requests, placement, quota), `rbac` (what a subject
 may do: SubjectAccessReviews and real requests), `admission` (what admission refuses, accepts, defaults),
 `objects` (existence, keys, Helm releases), `lint` (kubeconform, kube-score on files), `network`
-(NetworkPolicy semantics). A new check goes in the
+(NetworkPolicy semantics), `reports` (a GPU report's columns, units and numbers against the API). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
     kl.grading.deployment_ready(api, "web", ns, replicas=3)       # passes, or raises CheckFailed
@@ -18,10 +18,13 @@ from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
 from .rbac import can, cannot, request_as
-from .scheduling import pod_requests_gpu, pod_scheduled_on_pool, quota_caps_gpus
+from .reports import gpu_report_matches
+from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
+                         quota_caps_gpus)
 from .workloads import deployment_ready, service_selects, statefulset_ready
 
 __all__ = ["CheckResult", "Part", "Partial", "probes", "admission_accepts", "admission_refuses", "can", "cannot",
-           "configmap_has_keys", "deployment_ready", "helm_release_deployed", "kube_score_clean", "kubeconform_valid",
-           "limitrange_defaults", "pod_requests_gpu", "pod_scheduled_on_pool", "quota_caps_gpus", "reachable",
-           "request_as", "resource_exists", "secret_has_keys", "service_selects", "statefulset_ready", "unreachable"]
+           "claim_allocated", "configmap_has_keys", "deployment_ready", "gpu_report_matches", "helm_release_deployed",
+           "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
+           "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "request_as", "resource_exists",
+           "secret_has_keys", "service_selects", "statefulset_ready", "unreachable"]

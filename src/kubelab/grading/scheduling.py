@@ -1,16 +1,20 @@
-"""Checks on GPU workloads and their scheduling: what a pod asks for, where the scheduler put it, and
-the namespace's GPU quota."""
+"""Checks on GPU workloads and their scheduling: what a pod asks for, where the scheduler put it, why a pod
+pends (the scheduler's own PodScheduled=False message), whether a higher-priority pod preempted others,
+what DRA devices a pod's claim was given, and the namespace's GPU quota."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from .._k8s.names import GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TAINT, POOL_LABEL
+from .._k8s.names import DRA_DRIVER, GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TAINT, POOL_LABEL
 from .._k8s.quantity import to_float
 from ..errors import UsageError
-from .engine import CheckResult, Part, client, read, run
+from .engine import CheckResult, Missing, Part, client, read, run
 from .workloads import READY_TIMEOUT
 
-__all__ = ["pod_requests_gpu", "pod_scheduled_on_pool", "quota_caps_gpus"]
+__all__ = ["PENDING_TIMEOUT", "claim_allocated", "pod_pending_because", "pod_requests_gpu", "pod_scheduled_on_pool",
+           "preempted", "quota_caps_gpus", "unschedulable_message"]
+
+PENDING_TIMEOUT = 15.0  # the scheduler retries an unschedulable pod within seconds of a change
 
 
 WORKLOADS = {"Pod": ("CoreV1Api", "read_namespaced_pod"),
@@ -114,3 +118,145 @@ def pod_scheduled_on_pool(api, name: str, namespace: str, *, pool: str, pool_lab
                   f"`kubectl describe pod {name} -n {namespace}` shows why (events); select the pool with "
                   f"nodeSelector {{{pool_label}: {pool}}} and tolerate its taints")]
     return run("pod_scheduled_on_pool", fetch, parts, f"{what} runs on pool {pool!r}", timeout=timeout)
+
+
+def unschedulable_message(pod) -> str | None:
+    """The scheduler's PodScheduled=False message of a pod (a client model), None if it has none."""
+    for c in (pod.status and pod.status.conditions) or []:
+        if c.type == "PodScheduled" and c.status == "False":
+            return c.message or c.reason or ""
+    return None
+
+
+def _selector_text(selector) -> str | None:
+    if isinstance(selector, dict):
+        return ",".join(f"{k}={v}" for k, v in selector.items())
+    return selector
+
+
+def pod_pending_because(api, namespace: str, *, reason: str, selector: str | dict | None = None,
+                        name: str | None = None, count: int | None = None, not_reasons: tuple[str, ...] = (),
+                        timeout: float = PENDING_TIMEOUT) -> CheckResult:
+    """Pods (`name`, or those matching `selector`) that the scheduler has not placed pend for `reason`:
+    some pend (exactly `count` if given) (1), the PodScheduled=False message of each contains `reason`
+    (1) and none of `not_reasons` (1), e.g. reason="Insufficient nvidia.com/gpu",
+    not_reasons=("untolerated taint",). Pods that are being deleted do not count."""
+    if (name is None) == (selector is None):
+        raise UsageError("pass either name= or selector= (not both)", 'e.g. selector={"app": "embed-workers"}')
+    what = f"Pod {name!r}" if name else f"pods matching {_selector_text(selector)!r}"
+
+    def fetch():
+        core = client(api, "CoreV1Api")
+        if name:
+            pods = [read(lambda: core.read_namespaced_pod(name, namespace), what, namespace)]
+        else:
+            pods = read(lambda: core.list_namespaced_pod(namespace, label_selector=_selector_text(selector)).items,
+                        what, namespace)
+            if not pods:
+                raise Missing(f"no pod in namespace {namespace!r} matches {_selector_text(selector)!r}",
+                              "apply the workload (check its labels)")
+        pending = [p for p in pods if not p.spec.node_name and not p.metadata.deletion_timestamp]
+        return {p.metadata.name: unschedulable_message(p) for p in pending}
+
+    def said(msgs: dict) -> str:
+        return "; ".join(f"{n}: {m!r}" for n, m in msgs.items())
+
+    wanted = f"exactly {count}" if count is not None else "at least one"
+    parts = [
+        Part(lambda msgs: len(msgs) == count if count is not None else bool(msgs),
+             lambda msgs: f"{len(msgs)} of {what} pend(s), expected {wanted}",
+             "`kubectl get pods -n {ns} -o wide` shows which ran; a pod pends only when no node fits it".format(ns=namespace)),
+        Part(lambda msgs: bool(msgs) and all(m and reason in m for m in msgs.values()),
+             lambda msgs: f"the scheduler does not say {reason!r} for {what}: {said(msgs) or 'none pend'}",
+             f"`kubectl describe pod -n {namespace}` shows the scheduler's message (Events: FailedScheduling)"),
+        Part(lambda msgs: bool(msgs) and not any(r in (m or "") for m in msgs.values() for r in not_reasons),
+             lambda msgs: f"{what} pend(s) for another reason: {said(msgs) or 'none pend'}",
+             "a pod that does not tolerate a node's taint never gets there: add the toleration"),
+    ]
+    return run("pod_pending_because", fetch, parts, f"{what} pend(s) because {reason!r}", timeout=timeout)
+
+
+def _priority_of_class(api, name: str | None) -> int:
+    if not name:
+        return 0
+    pc = read(lambda: client(api, "SchedulingV1Api").read_priority_class(name), f"PriorityClass {name!r}")
+    return pc.value or 0
+
+
+def preempted(api, namespace: str, *, by: str, victims: str, timeout: float = PENDING_TIMEOUT) -> CheckResult:
+    """Pod `by` preempted a pod of the Deployment (or any workload named) `victims`: `by` is bound to a node
+    (1), the scheduler's Preempted event on a pod named `victims-...` names `by` (its UID) (1), and the
+    priority of `by` is higher than that of the victims' pod template (1)."""
+    what = f"Pod {by!r}"
+
+    def fetch():
+        core = client(api, "CoreV1Api")
+        pod = read(lambda: core.read_namespaced_pod(by, namespace), what, namespace)
+        events = read(lambda: core.list_namespaced_event(namespace, field_selector="reason=Preempted").items,
+                      "events", namespace)
+        hits = [e for e in events if (e.involved_object.name or "").startswith(f"{victims}-")
+                and pod.metadata.uid in (e.message or "")]
+        workload = read(lambda: client(api, "AppsV1Api").read_namespaced_deployment(victims, namespace),
+                        f"Deployment {victims!r}", namespace)
+        template = workload.spec.template.spec
+        victim_priority = template.priority if template.priority is not None else \
+            _priority_of_class(api, template.priority_class_name)
+        return SimpleNamespace(node=pod.spec.node_name, priority=pod.spec.priority or 0, hits=hits,
+                               victim_priority=victim_priority, others=len(events))
+
+    parts = [
+        Part(lambda o: bool(o.node), f"{what} is not scheduled",
+             f"give {by} a PriorityClass above the victims' and let it ask for the GPUs they hold"),
+        Part(lambda o: bool(o.hits),
+             lambda o: f"no Preempted event on a pod of {victims!r} names {what} ({o.others} Preempted event(s) in all)",
+             f"start {victims} first (all GPUs of the pool taken), then {by}; its priority must allow preemption "
+             "(preemptionPolicy is not Never)"),
+        Part(lambda o: o.priority > o.victim_priority,
+             lambda o: f"{what} has priority {o.priority}, not above {victims!r}'s {o.victim_priority}",
+             "set priorityClassName on both: a higher value for inference than for batch training"),
+    ]
+    return run("preempted", fetch, parts, f"{what} preempted a pod of {victims!r}", timeout=timeout)
+
+
+def claim_allocated(api, pod: str, namespace: str, *, product: str | None = None,
+                    device_class: str = DRA_DRIVER, timeout: float = READY_TIMEOUT) -> CheckResult:
+    """The pod's ResourceClaims are allocated (the scheduler picked devices) (1), each request asks for
+    DeviceClass `device_class` (1), and, if `product` is given, every device allocated is that productName
+    in its ResourceSlice (e.g. "NVIDIA H100 80GB HBM3") (1)."""
+    from ..observe import dra
+
+    what = f"Pod {pod!r}"
+
+    def fetch():
+        p = read(lambda: client(api, "CoreV1Api").read_namespaced_pod(pod, namespace), what, namespace)
+        names = {s.name: s.resource_claim_name for s in (p.status.resource_claim_statuses or [])}
+        claim_names = [rc.resource_claim_name or names.get(rc.name) for rc in p.spec.resource_claims or []]
+        if not claim_names:
+            raise Missing(f"{what} uses no ResourceClaim", "add spec.resourceClaims (from a ResourceClaimTemplate) "
+                          "and resources.claims in the container")
+        from .._k8s.raw import list_dra
+        claims = {c["metadata"]["name"]: c for c in read(lambda: list_dra(api, "resourceclaims", namespace),
+                                                         "ResourceClaims", namespace)}
+        products = {(r.node, r.device): r.productName for r in read(lambda: dra.devices(api), "ResourceSlices").itertuples()}
+        found = [claims.get(n) for n in claim_names]
+        results = [r for c in found if c for r in (((c.get("status") or {}).get("allocation") or {}).get("devices") or {}).get("results") or []]
+        classes = [(r.get("exactly") or r).get("deviceClassName") for c in found if c
+                   for r in ((c.get("spec") or {}).get("devices") or {}).get("requests") or []]
+        return SimpleNamespace(allocated=bool(found) and all(found) and all(
+            (c.get("status") or {}).get("allocation") for c in found), classes=classes,
+            products=[products.get((r.get("pool"), r.get("device")), "") for r in results])
+
+    parts = [
+        Part(lambda o: o.allocated, f"the ResourceClaim of {what} is not allocated (yet)",
+             f"`kubectl describe resourceclaims -n {namespace}` and the pod's events say why"),
+        Part(lambda o: bool(o.classes) and all(c == device_class for c in o.classes),
+             lambda o: f"the claim of {what} asks for DeviceClass {o.classes}, expected {device_class!r}",
+             f"spec.devices.requests[].exactly.deviceClassName: {device_class}"),
+    ]
+    if product:
+        parts.append(Part(lambda o: bool(o.products) and all(x == product for x in o.products),
+                          lambda o: f"{what} was given {o.products or 'no device'}, expected {product!r}",
+                          f"select the product with a CEL selector: device.attributes[\"{device_class}\"]"
+                          f".productName == \"{product}\""))
+    return run("claim_allocated", fetch, parts, f"{what} holds {product or device_class} devices through DRA",
+               timeout=timeout)

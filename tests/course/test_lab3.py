@@ -1,0 +1,113 @@
+"""Lab 3 through real nbgrader: the solution scores full marks, the released stub 0, partial and look-alike
+answers what they earned, an unusual but valid answer full marks; and the solution's walkthrough notebook
+runs headless. The gate is the gradebook. Every submission frees the GPUs at its end (its last cell) and is
+cleaned up here before the next, since one learner's pods would hold the T4 pool for the next."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from kubelab.course import runner, sandbox
+from tests.helpers import CourseCopy, cell_scores as scores
+
+ROOT = Path(__file__).parents[2]
+LAB = "lab3-gpu-scheduling"
+SOLUTION = ROOT / "solutions" / LAB / "manifests"
+FULL = {"placement": 4, "dra": 2, "quota": 2, "pending": 2, "preemption": 2, "report": 3}
+AUTOGRADE_S = 90   # a submission's whole autograde run (kernel start included) stays well under this
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, api, local_cluster):
+    """Each submission is timed, and its namespace and PriorityClasses are gone before the next: one
+    learner's pods would hold the T4 pool for the next."""
+    from kubernetes import client
+
+    def after_each(student: str) -> None:
+        sandbox.cleanup(api, student, wait=True)
+        for pc in client.SchedulingV1Api(api).list_priority_class().items:
+            if pc.metadata.name.startswith(f"{student}-lab3-"):
+                client.SchedulingV1Api(api).delete_priority_class(pc.metadata.name)
+
+    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each)
+
+    def submit(*args, **kwargs):
+        start = time.monotonic()
+        grade = copy.submit(*args, **kwargs)
+        assert time.monotonic() - start < AUTOGRADE_S, f"autograde took {time.monotonic() - start:.0f} s"
+        return grade
+
+    yield submit
+    copy.cleanup()
+
+
+def solution(**replaced: str) -> dict[str, str]:
+    files = {p.name: p.read_text() for p in SOLUTION.glob("*.yaml")}
+    return {**files, **replaced}
+
+
+def test_the_solution_scores_full_marks(course):
+    grade = course("solution", "source", solution())
+    assert scores(grade) == FULL and grade.score == grade.max_score == 15
+
+
+def test_the_released_stub_scores_zero(course):
+    grade = course("stub", "release")
+    assert grade.max_score == 15 and grade.score == 0, scores(grade)
+
+
+def test_without_the_dra_file_the_rest_still_scores(course):
+    stub_dra = (ROOT / "source" / LAB / "manifests" / "dra.yaml").read_text()
+    grade = course("partial", "source", solution(**{"dra.yaml": stub_dra}))
+    # placement: the evaluator is 1 of its 10 parts (the hidden finetune check included): 4 * 9/10
+    assert scores(grade) == {**FULL, "dra": 0, "placement": 3.6}
+
+
+def test_answers_that_only_look_right_fail(course):
+    files = solution()
+    tolerate = "      tolerations:\n      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}\n"
+    assert files["training.yaml"].count(tolerate) == 1
+    untolerated = files["training.yaml"].replace(tolerate, "")
+    # the workers pend for an untolerated taint, not for a full T4, so inference needs to preempt no one;
+    # the report is written with the right columns but made-up free counts
+    doctored = lambda src: src.replace('kl.viz.gpu_report.write(report, "gpu-report")',
+                                       'report.rows.loc[report.rows["metric"] == "free", "value"] += 1\n'
+                                       'kl.viz.gpu_report.write(report, "gpu-report")')
+    grade = course("looks-right", "source", solution(**{"training.yaml": untolerated}), edit=doctored)
+    # preemption: inference runs on t4-shared and outranks the workers, but no Preempted event (3 of 4 parts);
+    # report: shape and demand right, allocation wrong (2 of 3 parts)
+    assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.5, "report": 2}
+
+
+def test_an_unusual_but_valid_answer_scores_full_marks(course):
+    files = solution()
+    # the product by nodeSelector instead of affinity; a taint tolerated by value; other priority values; the
+    # quota as a YAML number; the H100 chosen by its architecture attribute instead of its product name
+    training = files["training.yaml"].replace("""  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions:
+          - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-H100-80GB-HBM3]}
+""", "  nodeSelector:\n    nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3\n").replace(
+        "{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
+        "{key: nvidia.com/gpu, operator: Equal, value: present}")
+    team = files["team.yaml"].replace("value: 100000", "value: 2000000").replace("value: 1000\n", "value: 10\n") \
+        .replace('requests.nvidia.com/gpu: "16"', "requests.nvidia.com/gpu: 16")
+    dra = files["dra.yaml"].replace('productName == "NVIDIA H100-80GB-HBM3"', 'architecture == "Hopper"')
+    assert training != files["training.yaml"] and team != files["team.yaml"] and dra != files["dra.yaml"]
+    grade = course("unusual", "source", solution(**{"training.yaml": training, "team.yaml": team, "dra.yaml": dra}))
+    assert scores(grade) == FULL
+
+
+def test_the_walkthrough_runs_headless(course, local_cluster, tmp_path):
+    notebook = ROOT / "solutions" / LAB / "walkthrough.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), "stored without outputs"
+    [result] = runner.run([notebook], tmp_path, {"report_dir": str(tmp_path / "gpu-report")},
+                          cluster=local_cluster.name)
+    assert result.status == "ok", result.error
+    assert (tmp_path / "gpu-report" / "gpu-report.csv").is_file()
