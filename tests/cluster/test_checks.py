@@ -71,7 +71,9 @@ def test_statefulset_ready(api, namespace, capfd):
         "metadata": {"name": "db"},
         "spec": {"serviceName": "db", "replicas": 2, "selector": {"matchLabels": {"app": "db"}},
                  "template": {"metadata": {"labels": {"app": "db"}},
-                              "spec": {"containers": [{"name": "pg", "image": "postgres:17"}]}}}})
+                              "spec": {"containers": [{"name": "pg", "image": "postgres:17",
+                                                                      "env": [{"name": "POSTGRES_PASSWORD",
+                                                                               "value": "s3cret"}]}]}}}})
     assert grading.statefulset_ready(api, "db", namespace, replicas=2, timeout=60).passed
 
     with pytest.raises(CheckFailed) as failed:

@@ -14,3 +14,14 @@ DRA_DRIVER = "gpu.nvidia.com"              # the DeviceClass / driver name of NV
 def is_gpu_resource(name: str) -> bool:
     """nvidia.com/gpu (whole or time-sliced GPUs) or a MIG device such as nvidia.com/mig-1g.10gb."""
     return name == GPU_RESOURCE or name.startswith(MIG_PREFIX)
+SIMULATE_ANNOTATION = "kubelab.io/simulate"  # a lesson's pod shows a failure state whatever its spec
+
+# The simulated kubelet (cluster/kubelet.py) marks a pod whose spec would fail on a real node; the kwok
+# Stages in cluster/stages/kubelet.yaml render the state from these marks.
+KUBELET_PREFIX = "kubelet.kubelab.io/"
+VERDICT_ANNOTATION = KUBELET_PREFIX + "verdict"      # FailedMount, PodInitializing, ErrImagePull,
+                                                     # CreateContainerConfigError, CrashLoopBackOff, OOMKilled, Unready
+VERDICT_CONTAINER = KUBELET_PREFIX + "container"     # the container that fails ("" for the pod's volumes)
+VERDICT_MESSAGE = KUBELET_PREFIX + "message"         # what the kubelet reports ({podIP} filled in by the Stage)
+VERDICT_EXIT_CODE = KUBELET_PREFIX + "exit-code"     # a crashing container's exit code
+VERDICT_RUNS_FOR = KUBELET_PREFIX + "runs-for"       # how long it runs before it crashes ("2s")

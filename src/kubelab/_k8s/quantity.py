@@ -22,3 +22,12 @@ def qty(q) -> float:
 
 def mem_gib(q) -> float:
     return to_float(q) / 2**30
+
+
+def checked(value: str, examples: str = '"16", "500m", "64Gi"') -> str:
+    """`value` if it is a Kubernetes quantity; a ValueError that shows `examples` otherwise (for validators)."""
+    try:
+        parse_quantity(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: {examples})") from None
+    return value

@@ -20,10 +20,12 @@ def cluster():
 @name_option
 @click.option("--pools", type=click.Path(), default=None, help="Node-pool file (default cluster/node-pools.yaml).")
 @click.option("--port", type=int, default=None, help="API server port on 127.0.0.1 (default: a free one).")
+@click.option("--images", type=click.Path(), default=None,
+              help="An image catalogue extending cluster/images.yaml (what the simulated kubelet knows).")
 @click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
-def up(name, pools, port, no_build):
+def up(name, pools, port, images, no_build):
     """Start the cluster, or report that it is already running."""
-    c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build)
+    c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build, images_file=images)
     click.echo(c.up())
     click.echo(f"kubeconfig: {c.kubeconfig}\n  use it:  eval \"$(kubelab cluster env{_flag(name)})\"  "
                f"then  kubectl get nodes")
@@ -74,5 +76,6 @@ def env(name):
 @name_option
 @click.argument("component", default="kube-apiserver")
 def logs(name, component):
-    """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller)."""
+    """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller,
+    kubelab-kubelet)."""
     click.echo(LocalCluster(name).logs(component), nl=False)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +27,16 @@ from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
 from .paths import repo_root, state_dir
 
-__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "LocalCluster", "NEEDED", "PORT_OPTIONS", "port_free"]
+__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "KUBELET", "LocalCluster", "NEEDED", "PORT_OPTIONS", "port_free"]
 
 if TYPE_CHECKING:
     from .pools import Pool
 
 DEFAULT_NAME = "kubelab"
+# the simulated kubelet (cluster/kubelet.py): started by LocalCluster itself, after kwokctl's components
+KUBELET = "kubelab-kubelet"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
-              "metrics-server")
+              "metrics-server", KUBELET)
 # the KwokctlConfiguration options that hold a port (binary runtime)
 PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
                 "kubeSchedulerPort", "metricsServerPort")
@@ -59,6 +63,9 @@ class Component:
     running: bool
 
 
+_CHILDREN: list[subprocess.Popen] = []
+
+
 class LocalCluster:
     """One named local cluster. Use as a context manager to own it for a block (tests):
 
@@ -68,9 +75,10 @@ class LocalCluster:
 
     def __init__(self, name: str = DEFAULT_NAME, pools_file: str | Path | None = None,
                  port: int | None = None, build_missing: bool = True, progress: bool = True,
-                 delete_on_exit: bool = True):
+                 delete_on_exit: bool = True, images_file: str | Path | None = None):
         self.name = name
         self.pools_file = pools_file
+        self.images_file = images_file  # an image catalogue extending cluster/images.yaml
         self.port = port
         self.build_missing = build_missing
         self.progress = progress
@@ -118,7 +126,8 @@ class LocalCluster:
 
     def components(self) -> list[Component]:
         """The processes of this cluster, in kwokctl's start order (metrics-server only when built)."""
-        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS)
+        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-1])
+        names.append(KUBELET)
         out = []
         for name in names:
             pidfile = self.workdir / "pids" / f"{name}.pid"
@@ -135,6 +144,12 @@ class LocalCluster:
     def running(self, wait: float = 0) -> bool:
         """Every component is alive and the API server answers /readyz (polled for up to `wait` s)."""
         if not self.exists() or not all(c.running for c in self.components()):
+            return False
+        return self._api_ready(wait)
+
+    def _control_plane_running(self, wait: float = 0) -> bool:
+        """Every kwokctl component is alive and the API server answers (the simulated kubelet aside)."""
+        if not self.exists() or not all(c.running for c in self.components() if c.name != KUBELET):
             return False
         return self._api_ready(wait)
 
@@ -161,11 +176,17 @@ class LocalCluster:
         """Start the cluster (idempotent). Returns a one-line summary of what happened."""
         from . import pools as pools_mod  # imported here: it loads the kubernetes client and pydantic
 
+        from . import images as images_mod
+
         pools = pools_mod.load(self.pools_file)  # a bad pool file fails before anything starts
+        images_mod.load(self.images_file)        # and so does a bad image catalogue
         # Live processes may still be finishing start-up (readyz lags a second or two): give them time.
-        if self.running(wait=20):
+        if self._control_plane_running(wait=20):
+            restarted = self._ensure_kubelet()
             self._ensure_nodes(pools)
-            return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()})"
+            self._kubelet_synced()
+            note = "; restarted the simulated kubelet" if restarted else ""
+            return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()}){note}"
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
         started, note = time.monotonic(), ""
@@ -191,19 +212,24 @@ class LocalCluster:
                                     "pick another with --port, or leave --port out to get a free one")
                 self._create(bins)
                 verb = "started"
+            # The simulated kubelet starts now: it lists and watches as soon as the API server answers.
+            self._ensure_kubelet()
             # kwokctl (create or start) starts every component at once and may return before the API
             # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
             # start starts only what is down.
             if self._api_ready(wait=30):
                 time.sleep(0.3)
-                if not all(c.running for c in self.components()):
+                if not all(c.running for c in self.components() if c.name != KUBELET):
                     self._kwokctl(bins, "start", "cluster")
+        if self._api_ready(wait=30):
+            self._ensure_kubelet()  # in case it gave up on an API server that did not come
         if not self.running(wait=30):
             down = [c.name for c in self.components() if not c.running] or ["kube-apiserver"]
             raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
                                      f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
                                      f"see `kubelab cluster logs {down[0]} --name {self.name}`")
         self._ensure_nodes(pools)
+        self._kubelet_synced()
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes){note}")
 
@@ -306,6 +332,8 @@ class LocalCluster:
             "kubeAuthorization": True,                  # RBAC on, as in any real cluster
             "kubeAdmission": True,
             "disableQPSLimits": True,
+            # kwok's Logs resource: the simulated kubelet names a crashing container's log file in one
+            "enableCRDs": ["Logs"],
             "kubeApiserverBinary": str(bins["kube-apiserver"]),
             "kubeControllerManagerBinary": str(bins["kube-controller-manager"]),
             "kubeSchedulerBinary": str(bins["kube-scheduler"]),
@@ -337,6 +365,57 @@ class LocalCluster:
                          "logsFile": str(repo_root() / "cluster" / "simulated-container.log")}]}})
         stages = [p.read_text() for p in sorted((repo_root() / "cluster" / "stages").glob("*.yaml"))]
         return "---\n".join([yaml.safe_dump_all(docs, sort_keys=False), *stages])
+
+    # -- the simulated kubelet -----------------------------------------------------------------
+    @property
+    def _kubelet_args_file(self) -> Path:
+        return self.workdir / f"{KUBELET}.json"
+
+    def _ensure_kubelet(self) -> bool:
+        """Start the simulated kubelet (cluster/kubelet.py) unless it runs. Returns whether it was started.
+        Its catalogue files are kept with the cluster, so a restart by a later `up` judges the same way."""
+        if next(c for c in self.components() if c.name == KUBELET).running:
+            return False
+        images = [str(Path(self.images_file).resolve())] if self.images_file else []
+        if images:
+            self._kubelet_args_file.write_text(json.dumps({"images": images}))
+        elif self._kubelet_args_file.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                images = json.loads(self._kubelet_args_file.read_text()).get("images", [])
+        if images:  # a bad catalogue fails here, with the file's own error, not in a background process
+            from . import images as images_mod
+            images_mod.load(*images)
+        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.workdir / f"{KUBELET}.synced").unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "kubelab.cluster.kubelet", "--kubeconfig", str(self.kubeconfig),
+               "--context", self.context, "--synced-file", str(self.workdir / f"{KUBELET}.synced"),
+               "--logs-dir", str(self.workdir / "kubelet-logs")]
+        for path in images:
+            cmd += ["--images", path]
+        with open(self.workdir / "logs" / f"{KUBELET}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=self._env())
+        _CHILDREN.append(proc)  # reaped with the interpreter; kept so Popen does not warn it still runs
+        (self.workdir / "pids" / f"{KUBELET}.pid").write_text(str(proc.pid))
+        return True
+
+    def _kubelet_synced(self, timeout: float = 15) -> None:
+        """Wait until the simulated kubelet has listed pods, ConfigMaps and Secrets (pods applied from now
+        on are judged before kwok starts them)."""
+        synced = self.workdir / f"{KUBELET}.synced"
+        kubelet = lambda: next(c for c in self.components() if c.name == KUBELET)
+
+        def ready():
+            if synced.is_file():
+                return True, True
+            if not kubelet().running:
+                raise ClusterUnavailable(f"the simulated kubelet of cluster {self.name!r} exited at start-up",
+                                         f"see `kubelab cluster logs {KUBELET} --name {self.name}`")
+            return False, False
+        until(ready, timeout, every=0.05, timeout_error=lambda _: ClusterUnavailable(
+            f"the simulated kubelet of cluster {self.name!r} has not synced after {timeout:.0f} s",
+            f"see `kubelab cluster logs {KUBELET} --name {self.name}`"))
 
     def _pick_ports(self) -> dict[str, int]:
         """Free loopback ports for this cluster's components, none of them a port of another cluster made

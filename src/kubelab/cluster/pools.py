@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from kubernetes.utils import parse_quantity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._k8s.names import DRA_DRIVER, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
+from .._k8s.quantity import checked
 from ..errors import ConfigError
 from .paths import repo_root
 
@@ -20,11 +20,7 @@ MIG_PROFILE = re.compile(r"^(\d)g\.(\d+)gb$")
 
 
 def _quantity(value: str) -> str:
-    try:
-        parse_quantity(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: \"16\", \"500m\", \"64Gi\")")
-    return value
+    return checked(value)
 
 
 class Gpu(BaseModel):

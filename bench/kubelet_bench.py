@@ -1,0 +1,161 @@
+"""Figures for the simulated kubelet: per rule, the time from applying a broken Deployment to its pod
+showing the failure state, and from applying the fix to the rollout being Ready; then N pods with
+config references reaching CreateContainerConfigError, and Ready once the ConfigMap exists.
+
+    python bench/kubelet_bench.py              # on a cluster of its own (10 nodes x 250 pods)
+    python bench/kubelet_bench.py --pods 300   # a smaller scale figure
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kubernetes import client
+
+from kubelab.cluster import LocalCluster
+
+POOLS = """pools:
+  - {name: bench, count: 10, cpu: "64", memory: 256Gi, pods: 250}
+"""
+NGINX = {"image": "nginx:1.27"}
+RULES = {  # rule: (broken container, fixed container, waiting/terminated reason that shows it, volumes)
+    "ErrImagePull": ({"image": "nginx:1.99"}, NGINX, "ImagePullBackOff|ErrImagePull", None),
+    "CrashLoopBackOff (missing env)": ({"image": "postgres:17"},
+                                       {"image": "postgres:17", "env": [{"name": "POSTGRES_PASSWORD", "value": "x"}]},
+                                       "last:Error", None),
+    "OOMKilled": ({**NGINX, "resources": {"limits": {"memory": "4Mi"}}},
+                  {**NGINX, "resources": {"limits": {"memory": "64Mi"}}}, "last:OOMKilled", None),
+    "LivenessFailed (probe port)": ({**NGINX, "livenessProbe": {"httpGet": {"port": 8080}, "periodSeconds": 1,
+                                                                "failureThreshold": 1}},
+                                    {**NGINX, "livenessProbe": {"httpGet": {"port": 80}, "periodSeconds": 1,
+                                                                "failureThreshold": 1}}, "last:Completed", None),
+    "Unready (probe port)": ({**NGINX, "readinessProbe": {"httpGet": {"port": 8080}}},
+                             {**NGINX, "readinessProbe": {"httpGet": {"port": 80}}}, "unready", None),
+    "CreateContainerConfigError": (
+        {**NGINX, "env": [{"name": "M", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "M"}}}]},
+        {**NGINX, "env": [{"name": "M", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "m"}}}]},
+        "CreateContainerConfigError", None),
+    "FailedMount": ({**NGINX, "volumeMounts": [{"name": "v", "mountPath": "/etc/v"}]},
+                    {**NGINX, "volumeMounts": [{"name": "v", "mountPath": "/etc/v"}]}, "mount",
+                    ([{"name": "v", "configMap": {"name": "nope"}}], [{"name": "v", "configMap": {"name": "cfg"}}])),
+}
+
+
+def deployment(name, container, volumes=None, replicas=1):
+    spec = {"containers": [{"name": "main", **container}]}
+    if volumes:
+        spec["volumes"] = volumes
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def pods(core, ns, app):
+    resp = core.list_namespaced_pod(ns, label_selector=f"app={app}", _preload_content=False)
+    return [p for p in json.loads(resp.data)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def shows(pod, want: str) -> bool:
+    cs = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+    if want == "unready":
+        return "running" in cs.get("state", {}) and cs.get("ready") is False and pod["status"].get("phase") == "Running"
+    if want == "mount":
+        return not pod["status"].get("podIP") and any(c["type"] == "PodReadyToStartContainers" and c["status"] == "False"
+                                                      for c in pod["status"].get("conditions") or [])
+    if want.startswith("last:"):
+        return (cs.get("lastState", {}).get("terminated") or {}).get("reason") == want[5:]
+    return (cs.get("state", {}).get("waiting") or {}).get("reason") in want.split("|")
+
+
+def ready(pod) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions") or [])
+
+
+def wait(fn, timeout=120, every=0.1) -> float:
+    start = time.monotonic()
+    while not fn():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError
+        time.sleep(every)
+    return time.monotonic() - start
+
+
+def rules(api, runs: int) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    print(f"per rule, {runs} runs (median; max): apply broken -> state | apply fix -> rollout Ready")
+    for rule, (broken, fixed, want, volumes) in RULES.items():
+        to_state, to_ready = [], []
+        for _ in range(runs):
+            ns = f"kb-{uuid.uuid4().hex[:6]}"
+            core.create_namespace({"metadata": {"name": ns}})
+            wait(lambda: core.list_namespaced_service_account(ns).items)
+            core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"m": "1"}})
+            vb, vf = volumes or (None, None)
+            apps.create_namespaced_deployment(ns, deployment("app", broken, vb))
+            to_state.append(wait(lambda: any(shows(p, want) for p in pods(core, ns, "app"))))
+            apps.replace_namespaced_deployment("app", ns, deployment("app", fixed, vf))
+
+            def rolled():
+                d = apps.read_namespaced_deployment_status("app", ns).status
+                live = pods(core, ns, "app")
+                return d.updated_replicas == 1 and d.ready_replicas == 1 and len(live) == 1 and ready(live[0])
+            to_ready.append(wait(rolled))
+            core.delete_namespace(ns)
+        print(f"  {rule:32} {statistics.median(to_state):5.1f} s ({max(to_state):4.1f}) | "
+              f"{statistics.median(to_ready):5.1f} s ({max(to_ready):4.1f})")
+
+
+def scale(api, n: int) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    ns = f"kb-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": ns}})
+    wait(lambda: core.list_namespaced_service_account(ns).items)
+    healthy = deployment("healthy", NGINX, replicas=n)
+    start = time.monotonic()
+    apps.create_namespaced_deployment(ns, healthy)
+    wait(lambda: sum(map(ready, pods(core, ns, "healthy"))) == n, timeout=600, every=1)
+    print(f"{n} healthy pods (no verdict) Ready: {time.monotonic() - start:.1f} s (the baseline)")
+    apps.delete_namespaced_deployment("healthy", ns)
+    wait(lambda: not pods(core, ns, "healthy"), timeout=600, every=1)
+
+    refs = {**NGINX, "env": [{"name": "MODEL", "valueFrom": {"configMapKeyRef": {"name": "model", "key": "MODEL"}}}],
+            "envFrom": [{"secretRef": {"name": "token"}}]}
+    start = time.monotonic()
+    apps.create_namespaced_deployment(ns, deployment("refs", refs, replicas=n))
+    wait(lambda: sum(shows(p, "CreateContainerConfigError") for p in pods(core, ns, "refs")) == n, timeout=600, every=1)
+    print(f"{n} pods referring to a missing ConfigMap: all CreateContainerConfigError in {time.monotonic() - start:.1f} s")
+    start = time.monotonic()
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "model"}, "data": {"MODEL": "m"}})
+    core.create_namespaced_secret(ns, {"metadata": {"name": "token"}, "stringData": {"TOKEN": "t"}})
+    wait(lambda: sum(map(ready, pods(core, ns, "refs"))) == n, timeout=600, every=1)
+    print(f"  ConfigMap and Secret created -> the same {n} pods Ready in {time.monotonic() - start:.1f} s")
+    core.delete_namespace(ns)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pods", type=int, default=1000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        pools = Path(tmp) / "pools.yaml"
+        pools.write_text(POOLS)
+        cluster = LocalCluster(f"kw-bench-{os.getpid()}", pools_file=pools, progress=False)
+        try:
+            print(cluster.up())
+            api = cluster.connect()
+            rules(api, args.runs)
+            if args.pods:
+                scale(api, args.pods)
+        finally:
+            cluster.down(delete=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The simulated kubelet on the real control plane: a broken spec shows the state a kubelet shows, the
+real fix heals it, removing kubelab's marks does not, and healthy workloads stay healthy."""
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+from kubernetes import client
+
+from kubelab import manifests
+from kubelab.cluster.local import KUBELET
+from tests.helpers import eventually, fresh_namespace
+
+MARKS = ("kubelet.kubelab.io/verdict", "kubelet.kubelab.io/container", "kubelet.kubelab.io/message",
+         "kubelet.kubelab.io/exit-code", "kubelet.kubelab.io/runs-for")
+
+
+def deployment(name, container, volumes=None, replicas=1):
+    spec = {"containers": [{"name": "main", **container}]}
+    if volumes:
+        spec["volumes"] = volumes
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def pods(api, namespace, app):
+    core = client.CoreV1Api(api)
+    return [p for p in core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+            if not p.metadata.deletion_timestamp]
+
+
+def status_of(pod):
+    return (pod.status.container_statuses or [None])[0]
+
+
+def events(api, namespace, pod_name):
+    core = client.CoreV1Api(api)
+    return [(e.reason, e.message) for e in core.list_namespaced_event(namespace).items
+            if e.involved_object.name == pod_name]
+
+
+def ready(pod):
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def rolled_out(api, namespace, name, replicas=1):
+    def check():
+        d = client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+        live = pods(api, namespace, name)
+        return (d.status.updated_replicas == replicas and d.status.ready_replicas == replicas
+                and (d.status.replicas or 0) == replicas and len(live) == replicas and all(map(ready, live)))
+    return eventually(check, timeout=40, what=f"Deployment {name} rolled out and Ready")
+
+
+def strip_marks(api, namespace, pod_name):
+    """Remove every kubelab annotation from the pod (what a learner might try)."""
+    core = client.CoreV1Api(api)
+    pod = core.read_namespaced_pod(pod_name, namespace)
+    marks = [k for k in (pod.metadata.annotations or {}) if "kubelab.io" in k]
+    core.patch_namespaced_pod(pod_name, namespace, {"metadata": {"annotations": {k: None for k in marks}}})
+    return marks
+
+
+# Each rule: the broken container, the fixed one, what the broken pod's status shows, the event it has.
+def pull_state(cs, pod):
+    w = cs.state.waiting
+    return (w and w.reason in ("ErrImagePull", "ImagePullBackOff") and "nginx:1.99" in w.message
+            and "not found" in w.message and pod.status.phase == "Pending")
+
+
+def crash_state(exit_code, reason):
+    def check(cs, pod):
+        last = cs.last_state.terminated if cs.last_state else None
+        return (cs.restart_count >= 1 and last and last.exit_code == exit_code and last.reason == reason
+                and pod.status.phase == "Running" and not ready(pod))
+    return check
+
+
+def unready_state(cs, pod):
+    return cs.state.running and cs.started and not cs.ready and pod.status.phase == "Running" and not ready(pod)
+
+
+def config_state(cs, pod):
+    w = cs.state.waiting
+    return w and w.reason == "CreateContainerConfigError" and "couldn't find key MODEL in ConfigMap" in w.message
+
+
+def mount_state(cs, pod):
+    return (cs.state.waiting and cs.state.waiting.reason == "ContainerCreating" and not pod.status.pod_ip
+            and any(c.type == "PodReadyToStartContainers" and c.status == "False" for c in pod.status.conditions))
+
+
+NGINX = {"image": "nginx:1.27"}
+RULES = {
+    "ErrImagePull": ({"image": "nginx:1.99"}, NGINX, pull_state, ("Failed", 'Failed to pull image "nginx:1.99"')),
+    "CrashLoopBackOff-env": ({"image": "postgres:17"},
+                             {"image": "postgres:17", "env": [{"name": "POSTGRES_PASSWORD", "value": "s3cret"}]},
+                             crash_state(1, "Error"), ("BackOff", "Back-off restarting failed container main")),
+    "CrashLoopBackOff-mount": (
+        {"image": "nvcr.io/nvidia/tritonserver:24.05-py3", "command": ["tritonserver", "--model-repository=/models"]},
+        {"image": "nvcr.io/nvidia/tritonserver:24.05-py3", "command": ["tritonserver", "--model-repository=/models"],
+         "volumeMounts": [{"name": "models", "mountPath": "/models"}]},
+        crash_state(1, "Error"), ("BackOff", "Back-off restarting failed container main")),
+    "OOMKilled": ({**NGINX, "resources": {"limits": {"memory": "4Mi"}}},
+                  {**NGINX, "resources": {"limits": {"memory": "64Mi"}}},
+                  crash_state(137, "OOMKilled"), ("BackOff", "Back-off restarting failed container main")),
+    "LivenessFailed": ({**NGINX, "livenessProbe": {"httpGet": {"port": 8080, "path": "/healthz"}, "periodSeconds": 1,
+                                                   "failureThreshold": 1}},
+                       {**NGINX, "livenessProbe": {"httpGet": {"port": 80, "path": "/"}, "periodSeconds": 1,
+                                                   "failureThreshold": 1}},
+                       crash_state(0, "Completed"), ("Killing", "Container main failed liveness probe, will be restarted")),
+    "Unready": ({**NGINX, "readinessProbe": {"httpGet": {"port": 8080, "path": "/healthz"}, "periodSeconds": 1}},
+                {**NGINX, "readinessProbe": {"httpGet": {"port": 80, "path": "/"}, "periodSeconds": 1}},
+                unready_state, ("Unhealthy", "Readiness probe failed: Get \"http://")),
+    "CreateContainerConfigError": (
+        {**NGINX, "env": [{"name": "MODEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "MODEL"}}}]},
+        {**NGINX, "env": [{"name": "MODEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "model"}}}]},
+        config_state, ("Failed", "Error: couldn't find key MODEL in ConfigMap")),
+}
+VOLUMES = {"CrashLoopBackOff-mount": [{"name": "models", "emptyDir": {}}]}
+
+
+@pytest.fixture
+def other_namespace(api):
+    name = fresh_namespace(api)
+    yield name
+    client.CoreV1Api(api).delete_namespace(name)
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_broken_spec_shows_the_state_and_the_fix_heals_it(api, namespace, other_namespace, rule):
+    broken, fixed, state, (reason, message) = RULES[rule]
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}, "data": {"model": "m"}})
+    for ns in (namespace, other_namespace):  # healthy neighbours, here and in another namespace
+        manifests.apply(api, deployment("healthy", {**NGINX, "readinessProbe": {"tcpSocket": {"port": 80}}}),
+                        namespace=ns)
+    manifests.apply(api, deployment("app", broken, VOLUMES.get(rule)), namespace=namespace)
+    started = time.monotonic()
+
+    def broken_state():
+        live = pods(api, namespace, "app")
+        return live[0] if len(live) == 1 and status_of(live[0]) and state(status_of(live[0]), live[0]) else None
+    pod = eventually(broken_state, timeout=20, what=f"the {rule} state")
+    assert time.monotonic() - started < 20
+    name = pod.metadata.name
+    eventually(lambda: any(r == reason and message in (m or "") for r, m in events(api, namespace, name)),
+               timeout=15, what=f"a {reason} event")
+    if rule == "Unready":  # the Service's endpoint for this pod is not ready
+        core.create_namespaced_service(namespace, {"metadata": {"name": "app"},
+                                                   "spec": {"selector": {"app": "app"}, "ports": [{"port": 80}]}})
+        disc = client.DiscoveryV1Api(api)
+
+        def endpoint():
+            slices = disc.list_namespaced_endpoint_slice(namespace, label_selector="kubernetes.io/service-name=app")
+            eps = [e for s in slices.items for e in s.endpoints or []]
+            return eps if eps else None
+        eps = eventually(endpoint, timeout=15, what="the EndpointSlice endpoint")
+        assert [e.conditions.ready for e in eps] == [False]
+
+    # removing every kubelab annotation does not heal it
+    assert "kubelet.kubelab.io/verdict" in strip_marks(api, namespace, name)
+    time.sleep(3)
+    again = core.read_namespaced_pod(name, namespace)
+    assert again.metadata.annotations.get("kubelet.kubelab.io/verdict"), "the kubelet marks the pod again"
+    assert state(status_of(again), again), f"{rule}: the pod healed when its annotations were removed"
+    assert not ready(again)
+
+    # the real fix, rolled out, heals it
+    manifests.apply(api, deployment("app", fixed, VOLUMES.get(rule)), namespace=namespace)
+    rolled_out(api, namespace, "app")
+    for p in pods(api, namespace, "app"):
+        assert not any(k in (p.metadata.annotations or {}) for k in MARKS)
+    for ns in (namespace, other_namespace):
+        live = pods(api, ns, "healthy")
+        assert len(live) == 1 and ready(live[0]) and status_of(live[0]).restart_count == 0
+
+
+def test_creating_the_missing_configmap_heals_the_same_pods(api, namespace):
+    core = client.CoreV1Api(api)
+    container = {**NGINX, "envFrom": [{"configMapRef": {"name": "later"}}]}
+    manifests.apply(api, deployment("app", container, replicas=2), namespace=namespace)
+
+    def waiting():
+        live = pods(api, namespace, "app")
+        return len(live) == 2 and all(status_of(p) and status_of(p).state.waiting
+                                      and status_of(p).state.waiting.reason == "CreateContainerConfigError"
+                                      and status_of(p).state.waiting.message == 'configmap "later" not found'
+                                      for p in live)
+    eventually(waiting, timeout=20, what="CreateContainerConfigError on both pods")
+    names = {p.metadata.name for p in pods(api, namespace, "app")}
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "later"}, "data": {"A": "1"}})
+    rolled_out(api, namespace, "app", replicas=2)
+    assert {p.metadata.name for p in pods(api, namespace, "app")} == names  # the same pods started
+
+
+def test_missing_configmap_volume_is_failed_mount(api, namespace):
+    core = client.CoreV1Api(api)
+    volumes = [{"name": "config", "configMap": {"name": "settings"}}]
+    manifests.apply(api, deployment("app", {**NGINX, "volumeMounts": [{"name": "config", "mountPath": "/etc/app"}]},
+                                    volumes), namespace=namespace)
+    pod = eventually(lambda: next((p for p in pods(api, namespace, "app")
+                                   if status_of(p) and mount_state(status_of(p), p)), None),
+                     timeout=20, what="a pod stuck in ContainerCreating")
+    eventually(lambda: ("FailedMount", 'MountVolume.SetUp failed for volume "config" : configmap "settings" not found')
+               in events(api, namespace, pod.metadata.name), timeout=10, what="the FailedMount event")
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "settings"}, "data": {"a": "1"}})
+    rolled_out(api, namespace, "app")
+
+
+def test_bare_pod_with_restart_policy_never_fails_once(api, namespace):
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "db"},
+                                           "spec": {"restartPolicy": "Never",
+                                                    "containers": [{"name": "main", "image": "postgres:17"}]}})
+
+    def failed():
+        pod = core.read_namespaced_pod("db", namespace)
+        cs = status_of(pod)
+        return pod.status.phase == "Failed" and cs and cs.state.terminated and cs.state.terminated.exit_code == 1
+    eventually(failed, timeout=20, what="the pod Failed with exit code 1")
+    time.sleep(2)
+    pod = core.read_namespaced_pod("db", namespace)
+    assert pod.status.phase == "Failed" and status_of(pod).restart_count == 0
+
+
+def test_crash_restarts_climb_with_the_kubelets_back_off(api, namespace):
+    manifests.apply(api, deployment("app", {"image": "postgres:17"}), namespace=namespace)
+
+    def restarts(n):
+        live = pods(api, namespace, "app")
+        return live and status_of(live[0]) and status_of(live[0]).restart_count >= n and live[0]
+    eventually(lambda: restarts(1), timeout=15, what="the first restart")
+    pod = eventually(lambda: restarts(2), timeout=25, what="the second restart (after a 10 s back-off)")
+    back_off = eventually(lambda: next((m for r, m in events(api, namespace, pod.metadata.name) if r == "BackOff"), None),
+                          timeout=5, what="a BackOff event")
+    assert f"in pod {pod.metadata.name}_{namespace}" in back_off
+    core = client.CoreV1Api(api)
+    for previous in (False, True):  # kubectl logs [--previous]: the line postgres dies with, marked simulated
+        text = eventually(lambda: core.read_namespaced_pod_log(pod.metadata.name, namespace, container="main",
+                                                               previous=previous),
+                          timeout=10, what="the crash log")
+        assert "[simulated log" in text and "Error: Database is uninitialized" in text
+
+
+def test_killed_kubelet_is_restarted_by_up_and_judges_again(api, namespace, local_cluster):
+    kubelet = next(c for c in local_cluster.components() if c.name == KUBELET)
+    assert kubelet.running
+    proc = psutil.Process(kubelet.pid)
+    proc.kill()
+    proc.wait(5)
+    assert not next(c for c in local_cluster.components() if c.name == KUBELET).running
+    assert not local_cluster.running()
+    # created while no kubelet judges: it runs as if healthy ...
+    broken = deployment("app", {**NGINX, "resources": {"limits": {"memory": "4Mi"}}})
+    manifests.apply(api, broken, namespace=namespace)
+    rolled_out(api, namespace, "app")
+    assert "restarted the simulated kubelet" in local_cluster.up()
+    assert local_cluster.running()
+    # ... and is judged once the kubelet is back; new broken pods are judged too
+    check = crash_state(137, "OOMKilled")
+    eventually(lambda: all(status_of(p) and check(status_of(p), p) for p in pods(api, namespace, "app")),
+               timeout=20, what="OOMKilled after the restart")
+    manifests.apply(api, deployment("web", {"image": "nginx:1.99"}), namespace=namespace)
+    eventually(lambda: any(status_of(p) and pull_state(status_of(p), p) for p in pods(api, namespace, "web")),
+               timeout=20, what="ErrImagePull after the restart")
+    assert "watching pods, ConfigMaps, Secrets and Services" in local_cluster.logs(KUBELET)
+
+
+def test_simulate_annotation_still_wins(api, namespace):
+    """Lessons that only want to show a state keep kubelab.io/simulate; the kubelet leaves those pods alone."""
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "p", "annotations": {"kubelab.io/simulate": "CrashLoopBackOff"}},
+                                           "spec": {"containers": [{"name": "main", "image": "nginx:1.99"}]}})
+    eventually(lambda: (status_of(core.read_namespaced_pod("p", namespace)) or None)
+               and status_of(core.read_namespaced_pod("p", namespace)).state.waiting
+               and status_of(core.read_namespaced_pod("p", namespace)).state.waiting.reason == "CrashLoopBackOff",
+               timeout=15, what="the simulated CrashLoopBackOff")
+    pod = core.read_namespaced_pod("p", namespace)
+    assert not any(k in (pod.metadata.annotations or {}) for k in MARKS)
+
+
+def test_init_container_waits_for_the_service_until_it_exists(api, namespace):
+    core = client.CoreV1Api(api)
+    dep = deployment("app", NGINX)
+    dep["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "wait-db", "image": "busybox:1.36", "command": ["sh", "-c", "until nslookup db; do sleep 2; done"]}]
+    manifests.apply(api, dep, namespace=namespace)
+
+    def waiting():
+        live = pods(api, namespace, "app")
+        if len(live) != 1 or not live[0].status.init_container_statuses:
+            return None
+        init, main = live[0].status.init_container_statuses[0], status_of(live[0])
+        initialized = next((c for c in live[0].status.conditions if c.type == "Initialized"), None)
+        return (init.state.running and not init.ready and main and main.state.waiting
+                and main.state.waiting.reason == "PodInitializing" and initialized and initialized.status == "False"
+                and live[0].status.phase == "Pending") and live[0]
+    pod = eventually(waiting, timeout=20, what="Init:0/1 waiting for the Service")
+    strip_marks(api, namespace, pod.metadata.name)
+    time.sleep(3)
+    assert waiting(), "removing the marks let the init container finish"
+    core.create_namespaced_service(namespace, {"metadata": {"name": "db"},
+                                               "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}})
+    rolled_out(api, namespace, "app")
+    assert {p.metadata.name for p in pods(api, namespace, "app")} == {pod.metadata.name}
