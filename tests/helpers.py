@@ -100,6 +100,13 @@ class CourseCopy:
             self.after_each(student)
         return grade
 
+    def solution(self, **replaced: str) -> dict[str, str]:
+        """The lab's reference manifests (solutions/<lab>/manifests), file name -> text, with `replaced` over them."""
+        from pathlib import Path
+
+        folder = Path(__file__).parents[1] / "solutions" / self.lab / "manifests"
+        return {**{p.name: p.read_text() for p in folder.glob("*.yaml")}, **replaced}
+
     def cleanup(self) -> None:
         from kubelab.course import sandbox
         for learner in self.learners:

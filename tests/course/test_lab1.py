@@ -10,48 +10,42 @@ from tests.helpers import CourseCopy, cell_scores as scores
 
 ROOT = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
-SOLUTION = ROOT / "solutions" / LAB / "manifests"
 FULL = {"psa": 2, "quota": 2, "limits": 2, "data-scientist": 2, "auditor": 2, "lint": 2, "workload": 2, "network": 2}
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, api, local_cluster):
     copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster)
-    yield copy.submit
+    yield copy
     copy.cleanup()
 
 
-def solution(**replaced: str) -> dict[str, str]:
-    files = {p.name: p.read_text() for p in SOLUTION.glob("*.yaml")}
-    return {**files, **replaced}
-
-
 def test_the_solution_scores_full_marks(course):
-    grade = course("solution", "source", solution())
+    grade = course.submit("solution", "source", course.solution())
     assert scores(grade) == FULL and grade.score == grade.max_score == 16
 
 
 def test_the_released_stub_scores_zero(course):
-    grade = course("stub", "release")
+    grade = course.submit("stub", "release")
     assert grade.max_score == 16 and grade.score == 0, scores(grade)
 
 
 def test_missing_rbac_scores_what_the_rest_earned(course):
     stub_rbac = (ROOT / "source" / LAB / "manifests" / "rbac.yaml").read_text()
-    grade = course("partial", "source", solution(**{"rbac.yaml": stub_rbac}))
+    grade = course.submit("partial", "source", course.solution(**{"rbac.yaml": stub_rbac}))
     # kubeconform fails the comment-only file (1 of the lint cell's 3 parts): 2 * 2/3
     assert scores(grade) == {**FULL, "data-scientist": 0, "auditor": 0, "lint": 1.3333}
 
 
 def test_answers_that_only_look_right_fail(course):
-    files = solution()
+    files = course.solution()
     warn_only = files["guardrails.yaml"].replace("pod-security.kubernetes.io/enforce: restricted",
                                                  "pod-security.kubernetes.io/audit: restricted")
     admin = files["rbac.yaml"].replace('''- apiGroups: ["apps"]
   resources: ["deployments", "replicasets"]''', '''- apiGroups: ["*"]
   resources: ["*"]''')
     allow_rules_only = "---\n".join(files["network.yaml"].split("---\n")[2:])  # no default deny, no DNS rule
-    grade = course("looks-right", "source", solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin,
+    grade = course.submit("looks-right", "source", course.solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin,
                                                         "network.yaml": allow_rules_only}))
     # warn/audit labels do not enforce: the privileged pod is admitted; a wildcard Role reads Secrets;
     # allow rules without a default deny leave the reverse path (server -> client) open
@@ -59,7 +53,7 @@ def test_answers_that_only_look_right_fail(course):
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
-    files = solution()
+    files = course.solution()
     # Quota values as YAML numbers, the Pod Security version pinned, quota and limits in a file of their own,
     # and the Namespace's labels in flow style: the API server reads them all the same.
     guard = files["guardrails.yaml"]
@@ -68,5 +62,5 @@ def test_an_unusual_but_valid_answer_scores_full_marks(course):
                  "{pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/enforce-version: v1.36}}\n")
     quota_and_limits = quota_and_limits.replace('pods: "20"', "pods: 20").replace('requests.nvidia.com/gpu: "4"',
                                                                                      "requests.nvidia.com/gpu: 4")
-    grade = course("unusual", "source", solution(**{"guardrails.yaml": namespace, "zz-quota.yaml": quota_and_limits}))
+    grade = course.submit("unusual", "source", course.solution(**{"guardrails.yaml": namespace, "zz-quota.yaml": quota_and_limits}))
     assert scores(grade) == FULL

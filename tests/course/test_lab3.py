@@ -15,7 +15,6 @@ from tests.helpers import CourseCopy, cell_scores as scores
 
 ROOT = Path(__file__).parents[2]
 LAB = "lab3-gpu-scheduling"
-SOLUTION = ROOT / "solutions" / LAB / "manifests"
 FULL = {"placement": 4, "dra": 2, "quota": 2, "pending": 2, "preemption": 2, "report": 3}
 AUTOGRADE_S = 90   # a submission's whole autograde run (kernel start included) stays well under this
 
@@ -34,40 +33,38 @@ def course(tmp_path_factory, api, local_cluster):
 
     copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each)
 
+    untimed = copy.submit
+
     def submit(*args, **kwargs):
         start = time.monotonic()
-        grade = copy.submit(*args, **kwargs)
+        grade = untimed(*args, **kwargs)
         assert time.monotonic() - start < AUTOGRADE_S, f"autograde took {time.monotonic() - start:.0f} s"
         return grade
 
-    yield submit
+    copy.submit = submit
+    yield copy
     copy.cleanup()
 
 
-def solution(**replaced: str) -> dict[str, str]:
-    files = {p.name: p.read_text() for p in SOLUTION.glob("*.yaml")}
-    return {**files, **replaced}
-
-
 def test_the_solution_scores_full_marks(course):
-    grade = course("solution", "source", solution())
+    grade = course.submit("solution", "source", course.solution())
     assert scores(grade) == FULL and grade.score == grade.max_score == 15
 
 
 def test_the_released_stub_scores_zero(course):
-    grade = course("stub", "release")
+    grade = course.submit("stub", "release")
     assert grade.max_score == 15 and grade.score == 0, scores(grade)
 
 
 def test_without_the_dra_file_the_rest_still_scores(course):
     stub_dra = (ROOT / "source" / LAB / "manifests" / "dra.yaml").read_text()
-    grade = course("partial", "source", solution(**{"dra.yaml": stub_dra}))
+    grade = course.submit("partial", "source", course.solution(**{"dra.yaml": stub_dra}))
     # placement: the evaluator is 1 of its 10 parts (the hidden finetune check included): 4 * 9/10
     assert scores(grade) == {**FULL, "dra": 0, "placement": 3.6}
 
 
 def test_answers_that_only_look_right_fail(course):
-    files = solution()
+    files = course.solution()
     tolerate = "      tolerations:\n      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}\n"
     assert files["training.yaml"].count(tolerate) == 1
     untolerated = files["training.yaml"].replace(tolerate, "")
@@ -76,14 +73,14 @@ def test_answers_that_only_look_right_fail(course):
     doctored = lambda src: src.replace('kl.viz.gpu_report.write(report, "gpu-report")',
                                        'report.rows.loc[report.rows["metric"] == "free", "value"] += 1\n'
                                        'kl.viz.gpu_report.write(report, "gpu-report")')
-    grade = course("looks-right", "source", solution(**{"training.yaml": untolerated}), edit=doctored)
+    grade = course.submit("looks-right", "source", course.solution(**{"training.yaml": untolerated}), edit=doctored)
     # preemption: inference runs on t4-shared and outranks the workers, but no Preempted event (3 of 4 parts);
     # report: shape and demand right, allocation wrong (2 of 3 parts)
     assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.5, "report": 2}
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
-    files = solution()
+    files = course.solution()
     # the product by nodeSelector instead of affinity; a taint tolerated by value; other priority values; the
     # quota as a YAML number; the H100 chosen by its architecture attribute instead of its product name
     training = files["training.yaml"].replace("""  affinity:
@@ -99,7 +96,7 @@ def test_an_unusual_but_valid_answer_scores_full_marks(course):
         .replace('requests.nvidia.com/gpu: "16"', "requests.nvidia.com/gpu: 16")
     dra = files["dra.yaml"].replace('productName == "NVIDIA H100-80GB-HBM3"', 'architecture == "Hopper"')
     assert training != files["training.yaml"] and team != files["team.yaml"] and dra != files["dra.yaml"]
-    grade = course("unusual", "source", solution(**{"training.yaml": training, "team.yaml": team, "dra.yaml": dra}))
+    grade = course.submit("unusual", "source", course.solution(**{"training.yaml": training, "team.yaml": team, "dra.yaml": dra}))
     assert scores(grade) == FULL
 
 

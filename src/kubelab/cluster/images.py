@@ -11,12 +11,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._k8s.quantity import checked, to_float
-from ..errors import ConfigError
-from .paths import repo_root
+from .paths import read_config, repo_root
 
 __all__ = ["Behaviour", "Catalogue", "Command", "Image", "Need", "Pull", "default_images_file", "load",
            "normalize", "parse_reference"]
@@ -231,25 +229,7 @@ def load(*extra: str | Path | None) -> Catalogue:
 
 
 def _read(path: Path) -> CatalogueFile:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read the image catalogue {path}: {err.strerror}",
-                          "pass an existing file with --images, or omit it to use cluster/images.yaml only")
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"malformed YAML in the image catalogue at {where}: {getattr(err, 'problem', err)}",
-                          "fix the YAML there (indentation, a missing ':' or quote)")
-    try:
-        return CatalogueFile.model_validate(data)
-    except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
-            lines.append(f"{loc or 'file'}: {e['msg']}")
-        raise ConfigError(f"invalid image catalogue {path}:\n  " + "\n  ".join(lines),
-                          "correct those fields (the comments at the top of cluster/images.yaml say what each "
-                          "means)")
+    return read_config(path, CatalogueFile, "image catalogue", empty={},
+                       missing_fix="pass an existing file with --images, or omit it to use cluster/images.yaml only",
+                       fields_fix="correct those fields (the comments at the top of cluster/images.yaml say what each "
+                                  "means)")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import platformdirs
 
-from ..errors import KubelabError
+from ..errors import ConfigError, KubelabError
 
-__all__ = ["cache_dir", "repo_root", "state_dir"]
+__all__ = ["read_config", "cache_dir", "repo_root", "state_dir"]
 
 
 def repo_root() -> Path:
@@ -30,3 +30,32 @@ def cache_dir() -> Path:
 def state_dir() -> Path:
     """Running clusters: one folder per cluster name (kubeconfig, pids, etcd data, logs)."""
     return Path(os.environ.get("KUBELAB_STATE_DIR") or platformdirs.user_state_path("kubelab"))
+
+
+def read_config(path: Path, model, what: str, *, missing_fix: str, fields_fix: str, after: str = "",
+                empty=None):
+    """A YAML config file validated by the pydantic `model`. Every problem is one ConfigError naming the
+    file (and line, or field path) and the fix, with `after` appended to the fix (e.g. "; nothing was
+    started"); an empty file reads as `empty`."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"cannot read the {what} {path}: {err.strerror}", missing_fix) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"malformed YAML in the {what} at {where}: {getattr(err, 'problem', err)}",
+                          "fix the YAML there (indentation, a missing ':' or quote)" + after) from None
+    try:
+        return model.model_validate(empty if data is None else data)
+    except ValidationError as err:
+        lines = []
+        for e in err.errors():
+            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
+            lines.append(f"{loc or 'file'}: {e['msg']}")
+        raise ConfigError(f"invalid {what} {path}:\n  " + "\n  ".join(lines), fields_fix + after) from None

@@ -6,13 +6,11 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._k8s.names import DRA_DRIVER, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
 from .._k8s.quantity import checked
-from ..errors import ConfigError
-from .paths import repo_root
+from .paths import read_config, repo_root
 
 __all__ = ["Gpu", "MIG_PROFILE", "Pool", "PoolFile", "default_pools_file", "device_class", "gpu_uuid", "load",
            "nodes", "resource_slices"]
@@ -86,28 +84,10 @@ def default_pools_file() -> Path:
 def load(path: str | Path | None = None) -> list[Pool]:
     """Read and validate a node-pool file. Any problem is one ConfigError naming the place and the fix."""
     path = Path(path) if path else default_pools_file()
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read the node-pool file {path}: {err.strerror}",
-                          "pass an existing file with --pools, or omit it to use cluster/node-pools.yaml")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"malformed YAML in the node-pool file at {where}: {getattr(err, 'problem', err)}",
-                          "fix the YAML there (indentation, a missing ':' or quote); nothing was started")
-    try:
-        return PoolFile.model_validate(data).pools
-    except ValidationError as err:
-        lines = []
-        for e in err.errors():
-            loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
-            lines.append(f"{loc or 'file'}: {e['msg']}")
-        raise ConfigError(f"invalid node-pool file {path}:\n  " + "\n  ".join(lines),
-                          "correct those fields (see the comments at the top of cluster/node-pools.yaml); "
-                          "nothing was started")
+    return read_config(path, PoolFile, "node-pool file",
+                       missing_fix="pass an existing file with --pools, or omit it to use cluster/node-pools.yaml",
+                       fields_fix="correct those fields (see the comments at the top of cluster/node-pools.yaml)",
+                       after="; nothing was started").pools
 
 
 def gpu_uuid(node: str, index: int) -> str:
