@@ -23,8 +23,6 @@ Everything here except `collect` is pure: unit-tested on plain objects, without 
 """
 from __future__ import annotations
 
-import math
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -323,33 +321,16 @@ class GpuReport:
         return f"<GpuReport {self.time:%H:%M:%S}{' simulated' if self.simulated else ''}: {len(self.rows)} rows>"
 
 
-def _sample(tel, every: float, duration: float, progress: bool | None) -> pd.DataFrame:
-    """Telemetry samples at t = 0, every, ... duration, with a progress bar (tqdm) when a person watches."""
-    import time
-
-    from tqdm import tqdm
-
-    from .._k8s.poll import interactive
-    n = math.floor(duration / every + 1e-9) + 1 if duration > 0 else 1
-    show = (interactive() or sys.stderr.isatty()) if progress is None else progress
-    frames, start = [], time.monotonic()
-    with tqdm(total=n, desc="sampling GPU telemetry", unit="sample", disable=not show or n < 2,
-              file=sys.stderr, leave=False) as bar:
-        for i in range(n):
-            time.sleep(max(0.0, start + i * every - time.monotonic()))
-            frames.append(tel.sample())
-            bar.update(1)
-    return pd.concat(frames, ignore_index=True)
-
-
 def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, source: str = "auto",
-            progress: bool | None = None) -> GpuReport:
+            progress: bool = True) -> GpuReport:
     """Sample GPU telemetry (`telemetry`, else gpu.telemetry(api, source)) every `every` s for `duration`
-    s (0: one sample; a tqdm progress bar while a person watches and there are several), then read nodes,
+    s (0: one sample; a tqdm progress bar while a person watches and there are several, unless
+    progress=False), then read nodes,
     pods, ResourceClaims and ResourceSlices once and join them. With source="auto" and no GPU source at
     all, the report has the API's rows only (its `telemetry` says why)."""
     from .._k8s.raw import list_dra, nodes_by_name, pods as list_pods
     from ..errors import KubelabError, UsageError
+    from ..observe import metrics
     from .telemetry import telemetry as pick
 
     if every <= 0 or duration < 0:
@@ -361,7 +342,8 @@ def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, s
         if source != "auto":   # the source asked for is not there: say so
             raise
         tel, described = None, f"no GPU telemetry ({err.problem})"   # the API's side of the report still stands
-    samples = _sample(tel, every, duration, progress) if tel else None
+    samples = metrics.sample(tel.sample, every=every, duration=duration,  # the one sampling loop
+                             progress="sampling GPU telemetry" if progress else None).drop(columns="t") if tel else None
     described = tel.describe() if tel else described
     now = datetime.now(timezone.utc)
     nodes = list(nodes_by_name(api).values())

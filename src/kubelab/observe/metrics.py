@@ -106,19 +106,34 @@ def node_usage(api) -> pd.DataFrame:
     return node_usage_frame(_list(api, "nodes"), raw.nodes_by_name(api))
 
 
-def sample(fn, every: float = 5, duration: float = 60, **kw) -> pd.DataFrame:
+def sample(fn, every: float = 5, duration: float = 60, progress: str | None = None, **kw) -> pd.DataFrame:
     """Call `fn(**kw)` (any function returning a DataFrame, e.g. `pod_usage` or `observe.pods`) every
     `every` seconds for `duration` seconds and stack the snapshots, with a `t` column of seconds since
     the start (the first call is at t=0). At most duration/every + 1 calls; never runs past
-    `duration` (plus the last call's own time)."""
+    `duration` (plus the last call's own time). With `progress` (a description), a tqdm bar counts the
+    samples while a person watches (a notebook or a terminal; never in a headless run)."""
     if every <= 0 or duration < 0:
         raise KubelabError(f"sample needs every > 0 and duration >= 0 (got every={every}, duration={duration})",
                            "for example sample(fn, every=5, duration=60, api=api)")
-    start, frames = time.monotonic(), []
     # The epsilon keeps float division (0.3 / 0.1 = 2.999...) from dropping a sample.
-    for i in range(math.floor(duration / every + 1e-9) + 1):
-        time.sleep(max(0.0, start + i * every - time.monotonic()))
-        t = time.monotonic() - start
-        frames.append(fn(**kw).assign(t=round(t, 3)))
+    count = math.floor(duration / every + 1e-9) + 1
+    start, frames = time.monotonic(), []
+    with _bar(progress, count) as bar:
+        for i in range(count):
+            time.sleep(max(0.0, start + i * every - time.monotonic()))
+            t = time.monotonic() - start
+            frames.append(fn(**kw).assign(t=round(t, 3)))
+            bar.update(1)
     out = pd.concat(frames, ignore_index=True)
     return out[["t", *[c for c in out.columns if c != "t"]]]
+
+
+def _bar(desc: str | None, total: int):
+    """A tqdm bar for `sample`, shown only with a description, several samples and a person watching."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .._k8s.poll import interactive
+    show = bool(desc) and total > 1 and (interactive() or sys.stderr.isatty())
+    return tqdm(total=total, desc=desc, unit="sample", disable=not show, file=sys.stderr, leave=False)
