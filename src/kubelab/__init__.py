@@ -36,7 +36,7 @@ _SHORTCUTS = {
     "telemetry": ("gpu", "telemetry"),
     "dashboard": ("viz.widgets", "dashboard"), "replica_slider": ("viz.widgets", "replica_slider"),
     "Timeline": ("viz.timeline", "Timeline"),
-    "kubectl": ("tools", "kubectl"), "helm": ("tools", "helm"),
+    "kubectl": ("tools", "kubectl"), "helm": ("tools", "helm"), "registry": ("tools", "registry"),
 }
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from .cluster import build
 from .errors import BinaryMissing, KubelabError, UsageError
 
-__all__ = ["helm", "kube_score", "kubeconform", "kubeconform_schemas", "kubectl", "path", "run"]
+__all__ = ["REGISTRY_ENV", "helm", "kube_score", "kubeconform", "kubeconform_schemas", "kubectl", "path", "registry",
+           "run"]
 
 
 def path(tool: str) -> str:
@@ -57,6 +58,29 @@ def kubectl(api, *args: str, **kw) -> str:
 def helm(api, *args: str, **kw) -> str:
     """`helm args...` against the cluster of `api`: kl.helm(api, "list", "-A")."""
     return run(api, "helm", *args, **kw)
+
+
+REGISTRY_ENV = "KUBELAB_REGISTRY"
+
+
+def registry(api, address: str | None = None) -> str:
+    """host:port of the OCI registry that holds charts for the cluster of `api`, for `oci://{registry}/...`:
+    `address` when given; for the embedded cluster, its own registry (a cluster component on 127.0.0.1,
+    plain HTTP: pass helm `--plain-http`); for any other cluster (kind, cloud), $KUBELAB_REGISTRY."""
+    if address:
+        return address.removeprefix("oci://").rstrip("/")
+    from .cluster.local import LocalCluster
+
+    context = getattr(api, "kubelab_context", None) or ""
+    if context.startswith("kwok-"):
+        cluster = LocalCluster(context.removeprefix("kwok-"))
+        if str(cluster.kubeconfig) == getattr(api, "kubelab_kubeconfig", None) and cluster.registry.port():
+            return cluster.registry.address
+    if os.environ.get(REGISTRY_ENV):
+        return os.environ[REGISTRY_ENV].removeprefix("oci://").rstrip("/")
+    raise UsageError(f"no OCI registry is known for this cluster (context {context or 'unknown'!r})",
+                     f"set {REGISTRY_ENV}=host:port (a registry the cluster's nodes can pull from), or pass "
+                     "address=...; the embedded cluster has its own: `kubelab cluster up` starts it")
 
 
 SCHEMA_FORMAT = 2  # bump when the copy below changes, so an old copy is not reused

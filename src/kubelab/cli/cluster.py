@@ -68,6 +68,8 @@ def env(name):
     c = LocalCluster(name)
     dirs = sorted({str(p.parent) for p in build.binaries().values()})
     click.echo(f"export KUBECONFIG={c.kubeconfig}")
+    if c.registry.port():  # the cluster's OCI registry (helm push/pull/install oci://$KUBELAB_REGISTRY/...)
+        click.echo(f"export KUBELAB_REGISTRY={c.registry.address}")
     if dirs:
         click.echo(f"export PATH={':'.join(dirs)}:$PATH")
 
@@ -77,5 +79,5 @@ def env(name):
 @click.argument("component", default="kube-apiserver")
 def logs(name, component):
     """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller,
-    kubelab-kubelet)."""
+    kubelab-kubelet, kubelab-registry)."""
     click.echo(LocalCluster(name).logs(component), nl=False)

@@ -67,6 +67,11 @@ TOOLS: tuple[Tool, ...] = (
          {"kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform"}),
     Tool("kube-score", "github.com/zegl/kube-score",
          {"kube-score": "github.com/zegl/kube-score/cmd/kube-score"}),
+    # The CNCF distribution registry: a real OCI registry on 127.0.0.1 for Helm charts (Lab 2). Only
+    # cmd/registry is built.
+    Tool("registry", "github.com/distribution/distribution/v3",
+         {"registry": "github.com/distribution/distribution/v3/cmd/registry"},
+         ldflags=("-X github.com/distribution/distribution/v3/version.version={version}",)),
     Tool("metrics-server", "sigs.k8s.io/metrics-server",
          {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, optional=True),
 )

@@ -26,8 +26,10 @@ from .._k8s.poll import until
 from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
 from .paths import repo_root, state_dir
+from .registry import Registry, pick_port
 
-__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "KUBELET", "LocalCluster", "NEEDED", "PORT_OPTIONS", "port_free"]
+__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "KUBELET", "LocalCluster", "NEEDED", "PORT_OPTIONS", "REGISTRY",
+           "port_free"]
 
 if TYPE_CHECKING:
     from .pools import Pool
@@ -35,12 +37,14 @@ if TYPE_CHECKING:
 DEFAULT_NAME = "kubelab"
 # the simulated kubelet (cluster/kubelet.py): started by LocalCluster itself, after kwokctl's components
 KUBELET = "kubelab-kubelet"
+# the OCI chart registry (cluster/registry.py): started by LocalCluster too, last
+REGISTRY = "kubelab-registry"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
-              "metrics-server", KUBELET)
+              "metrics-server", KUBELET, REGISTRY)
 # the KwokctlConfiguration options that hold a port (binary runtime)
 PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
                 "kubeSchedulerPort", "metricsServerPort")
-NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl")
+NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "registry")
 
 
 def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
@@ -126,8 +130,8 @@ class LocalCluster:
 
     def components(self) -> list[Component]:
         """The processes of this cluster, in kwokctl's start order (metrics-server only when built)."""
-        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-1])
-        names.append(KUBELET)
+        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-2])
+        names += [KUBELET, REGISTRY]
         out = []
         for name in names:
             pidfile = self.workdir / "pids" / f"{name}.pid"
@@ -149,7 +153,7 @@ class LocalCluster:
 
     def _control_plane_running(self, wait: float = 0) -> bool:
         """Every kwokctl component is alive and the API server answers (the simulated kubelet aside)."""
-        if not self.exists() or not all(c.running for c in self.components() if c.name != KUBELET):
+        if not self.exists() or not all(c.running for c in self.components() if c.name not in (KUBELET, REGISTRY)):
             return False
         return self._api_ready(wait)
 
@@ -183,9 +187,13 @@ class LocalCluster:
         # Live processes may still be finishing start-up (readyz lags a second or two): give them time.
         if self._control_plane_running(wait=20):
             restarted = self._ensure_kubelet()
+            restarted_registry = self._ensure_registry(build.binaries(require=("registry",)) if not self.build_missing
+                                                       else build.ensure_built(self.progress))
             self._ensure_nodes(pools)
             self._kubelet_synced()
-            note = "; restarted the simulated kubelet" if restarted else ""
+            self._registry_answering()
+            note = "".join([*(["; restarted the simulated kubelet"] if restarted else []),
+                            *(["; restarted the registry"] if restarted_registry else [])])
             return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()}){note}"
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
@@ -214,12 +222,13 @@ class LocalCluster:
                 verb = "started"
             # The simulated kubelet starts now: it lists and watches as soon as the API server answers.
             self._ensure_kubelet()
+            self._ensure_registry(bins)
             # kwokctl (create or start) starts every component at once and may return before the API
             # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
             # start starts only what is down.
             if self._api_ready(wait=30):
                 time.sleep(0.3)
-                if not all(c.running for c in self.components() if c.name != KUBELET):
+                if not all(c.running for c in self.components() if c.name not in (KUBELET, REGISTRY)):
                     self._kwokctl(bins, "start", "cluster")
         if self._api_ready(wait=30):
             self._ensure_kubelet()  # in case it gave up on an API server that did not come
@@ -230,8 +239,10 @@ class LocalCluster:
                                      f"see `kubelab cluster logs {down[0]} --name {self.name}`")
         self._ensure_nodes(pools)
         self._kubelet_synced()
+        self._registry_answering()
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
-                f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes){note}")
+                f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes, "
+                f"registry on {self.registry.address}){note}")
 
     def down(self, delete: bool = False) -> str:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
@@ -416,6 +427,45 @@ class LocalCluster:
         until(ready, timeout, every=0.05, timeout_error=lambda _: ClusterUnavailable(
             f"the simulated kubelet of cluster {self.name!r} has not synced after {timeout:.0f} s",
             f"see `kubelab cluster logs {KUBELET} --name {self.name}`"))
+
+    # -- the OCI registry -----------------------------------------------------------------------
+    @property
+    def registry(self) -> Registry:
+        """The cluster's OCI registry (CNCF distribution): `.address` is host:port for `oci://` references."""
+        return Registry(self.workdir)
+
+    def _ensure_registry(self, bins: dict[str, Path]) -> bool:
+        """Start the registry unless it runs (its config and data are kept with the cluster: a restart keeps
+        its port and the charts pushed to it). Returns whether it was started."""
+        if next(c for c in self.components() if c.name == REGISTRY).running:
+            return False
+        reg = self.registry
+        port = reg.port()
+        if port is None:
+            taken = {LocalCluster(d.name).registry.port() for d in (self.kwok_workdir / "clusters").glob("*")
+                     if d.name != self.name}
+            port = pick_port({p for p in taken if p})
+            reg.configure(port)
+        elif not port_free(port, wait=10):
+            raise PortInUse(f"port {port} of the registry of cluster {self.name!r} is taken by another process",
+                            f"stop that process, or recreate the cluster: `kubelab cluster down --name {self.name} "
+                            f"--delete` then `kubelab cluster up --name {self.name}`")
+        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        # no tracing exporter: distribution would otherwise try to send traces to a collector that is not there
+        env = {**self._env(), "OTEL_TRACES_EXPORTER": "none"}
+        with open(self.workdir / "logs" / f"{REGISTRY}.log", "ab") as log:
+            proc = subprocess.Popen(reg.command(bins["registry"]), stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        _CHILDREN.append(proc)
+        (self.workdir / "pids" / f"{REGISTRY}.pid").write_text(str(proc.pid))
+        return True
+
+    def _registry_answering(self, timeout: float = 15) -> None:
+        reg = self.registry
+        until(lambda: (reg.answering(), None), timeout, every=0.1, timeout_error=lambda _: ClusterUnavailable(
+            f"the registry of cluster {self.name!r} does not answer on {reg.address} after {timeout:.0f} s",
+            f"see `kubelab cluster logs {REGISTRY} --name {self.name}`"))
 
     def _pick_ports(self) -> dict[str, int]:
         """Free loopback ports for this cluster's components, none of them a port of another cluster made
