@@ -267,7 +267,7 @@ def test_killed_kubelet_is_restarted_by_up_and_judges_again(api, namespace, loca
     manifests.apply(api, deployment("web", {"image": "nginx:1.99"}), namespace=namespace)
     eventually(lambda: any(status_of(p) and pull_state(status_of(p), p) for p in pods(api, namespace, "web")),
                timeout=20, what="ErrImagePull after the restart")
-    assert "watching pods, ConfigMaps, Secrets and Services" in local_cluster.logs(KUBELET)
+    assert "watching pods, ConfigMaps, Secrets, Services" in local_cluster.logs(KUBELET)
 
 
 def test_simulate_annotation_still_wins(api, namespace):
@@ -307,3 +307,126 @@ def test_init_container_waits_for_the_service_until_it_exists(api, namespace):
                                                "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}})
     rolled_out(api, namespace, "app")
     assert {p.metadata.name for p in pods(api, namespace, "app")} == {pod.metadata.name}
+
+
+# -- API access, decided by a real SubjectAccessReview -------------------------------------------------
+SIDECAR = {"image": "quay.io/kiwigrid/k8s-sidecar:1.30.3", "env": [{"name": "LABEL", "value": "model-config"}]}
+READ_CONFIGMAPS = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
+
+
+def with_account(dep, account):
+    dep["spec"]["template"]["spec"]["serviceAccountName"] = account
+    return dep
+
+
+def crash_log(api, namespace, app):
+    live = pods(api, namespace, app)
+    if not live or not status_of(live[0]) or not status_of(live[0]).restart_count:
+        return None
+    try:
+        return client.CoreV1Api(api).read_namespaced_pod_log(  # raw: the client mangles JSON-looking text
+            live[0].metadata.name, namespace, container="main", previous=True, _preload_content=False).data.decode()
+    except client.ApiException:
+        return None
+
+
+@pytest.mark.parametrize("grant", ["role", "clusterrole-in-namespace"])
+def test_image_that_needs_api_access_crashes_forbidden_until_rbac_allows_it(api, namespace, grant):
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "loader"}})
+    manifests.apply(api, with_account(deployment("loader", SIDECAR), "loader"), namespace=namespace)
+    text = eventually(lambda: crash_log(api, namespace, "loader"), timeout=25, what="the forbidden crash log")
+    user = f"system:serviceaccount:{namespace}:loader"
+    assert (f'configmaps is forbidden: User \\"{user}\\" cannot list resource \\"configmaps\\" in API group \\"\\" '
+            f'in the namespace \\"{namespace}\\"') in text and "(403)" in text and "[simulated log" in text
+    strip_marks(api, namespace, pods(api, namespace, "loader")[0].metadata.name)
+    time.sleep(2)
+    assert not ready(pods(api, namespace, "loader")[0]), "removing the marks healed it"
+    # the fix: RBAC that lets the ServiceAccount read ConfigMaps here (either form heals it)
+    if grant == "role":
+        rbac.create_namespaced_role(namespace, {"metadata": {"name": "read-config"}, "rules": [READ_CONFIGMAPS]})
+        ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-config"}
+    else:
+        ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}
+    rbac.create_namespaced_role_binding(namespace, {"metadata": {"name": "loader"}, "roleRef": ref,
+                                                    "subjects": [{"kind": "ServiceAccount", "name": "loader",
+                                                                  "namespace": namespace}]})
+    eventually(lambda: all(ready(p) and not (p.metadata.annotations or {}).get(MARKS[0])
+                           for p in pods(api, namespace, "loader")) and pods(api, namespace, "loader"),
+               timeout=45, what="the loader healed by RBAC (its next restart succeeds)")
+
+
+def test_kubectl_job_pod_fails_forbidden_without_rbac_and_completes_with_it(api, namespace):
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    spec = {"restartPolicy": "Never", "containers": [{"name": "main", "image": "registry.k8s.io/kubectl:v1.36.0",
+                                                      "args": ["get", "po", "-o", "name"]}]}
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "lister"}, "spec": spec})
+
+    def finished(name, phase):
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod.status.phase == phase and pod
+    pod = eventually(lambda: finished("lister", "Failed"), timeout=20, what="the kubectl pod Failed")
+    term = status_of(pod).state.terminated
+    assert term.exit_code == 1 and term.reason == "Error"
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "pods"},
+                                            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "pods"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pods"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": namespace}]})
+    time.sleep(2)  # the authorizer learns of the binding
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "lister2"}, "spec": spec})
+    pod = eventually(lambda: finished("lister2", "Succeeded"), timeout=20, what="the kubectl pod Succeeded")
+    assert status_of(pod).state.terminated.exit_code == 0 and status_of(pod).state.terminated.reason == "Completed"
+
+
+# -- bare pods that run to completion (helm test hooks) -----------------------------------------------
+def test_bare_test_pod_fails_until_the_service_has_a_ready_endpoint_then_succeeds(api, namespace):
+    core = client.CoreV1Api(api)
+
+    def probe_pod(name, command):
+        core.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": {
+            "restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36", "command": command}]}})
+
+    def phase_of(name):
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod.status.phase in ("Succeeded", "Failed") and pod
+    wget = ["wget", "-q", "-O-", "http://model:8080/"]
+    probe_pod("t1", wget)   # no such Service
+    pod = eventually(lambda: phase_of("t1"), timeout=20, what="t1 finished")
+    assert pod.status.phase == "Failed" and status_of(pod).state.terminated.exit_code == 1
+    assert "wget: bad address 'model:8080'" in core.read_namespaced_pod_log("t1", namespace)
+    # the Service exists but nothing behind it is ready (its pods fail readiness)
+    core.create_namespaced_service(namespace, {"metadata": {"name": "model"}, "spec": {
+        "selector": {"app": "model"}, "ports": [{"name": "http", "port": 8080, "targetPort": 80}]}})
+    broken = {**NGINX, "readinessProbe": {"httpGet": {"port": 8080, "path": "/"}, "periodSeconds": 1}}
+    manifests.apply(api, deployment("model", broken), namespace=namespace)
+    eventually(lambda: any(status_of(p) and status_of(p).state.running for p in pods(api, namespace, "model")),
+               timeout=20, what="the model pod running (unready)")
+    probe_pod("t2", wget)
+    pod = eventually(lambda: phase_of("t2"), timeout=20, what="t2 finished")
+    assert pod.status.phase == "Failed"
+    assert "Connection refused" in core.read_namespaced_pod_log("t2", namespace)
+    # fixed: the probe on the port nginx serves; a test pod now completes, and one that only sleeps too
+    manifests.apply(api, deployment("model", {**NGINX, "readinessProbe": {"httpGet": {"port": 80, "path": "/"},
+                                                                          "periodSeconds": 1}}), namespace=namespace)
+    rolled_out(api, namespace, "model")
+    time.sleep(1)  # the EndpointSlice follows the pod's Ready condition
+    probe_pod("t3", wget)
+    probe_pod("t4", ["sh", "-c", "sleep 2; echo done"])
+    for name in ("t3", "t4"):
+        pod = eventually(lambda: phase_of(name), timeout=20, what=f"{name} finished")
+        assert pod.status.phase == "Succeeded", name
+        term = status_of(pod).state.terminated
+        assert term.exit_code == 0 and term.reason == "Completed"
+        ready_cond = next(c for c in pod.status.conditions if c.type == "Ready")
+        assert ready_cond.status == "False" and ready_cond.reason == "PodCompleted"
+
+
+def test_bare_server_pod_with_restart_policy_never_keeps_running(api, namespace):
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "web"}, "spec": {
+        "restartPolicy": "Never", "containers": [{"name": "main", "image": "nginx:1.27"}]}})
+    eventually(lambda: core.read_namespaced_pod("web", namespace).status.phase == "Running", timeout=20,
+               what="nginx running")
+    time.sleep(3)
+    assert core.read_namespaced_pod("web", namespace).status.phase == "Running"

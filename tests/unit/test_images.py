@@ -296,3 +296,86 @@ def test_liveness_probe_that_fails_restarts_with_the_images_stop_exit_code(cat):
     served = {"image": "python:3.12-slim", "command": ["python", "-m", "http.server", "8080"]}
     assert judge(pod({**served, "livenessProbe": {"tcpSocket": {"port": 8080}}}), cat, NONE) is None
     assert judge(pod({**served, "livenessProbe": {"tcpSocket": {"port": 80}}}), cat, NONE).exit_code == 137
+
+
+# -- API access and running to completion ------------------------------------------------------------
+def bare(container, restart="Never", **spec):
+    p = pod(container)
+    p["spec"].update(restartPolicy=restart, **spec)
+    return p
+
+
+def test_api_requests_are_asked_as_the_pods_serviceaccount(cat):
+    asked = []
+
+    def access(ns, sa, need):
+        asked.append((ns, sa, need.verb, need.resource))
+        return None if sa == "reader" else need.printed('configmaps is forbidden: User "x"')
+    sidecar = {"image": "quay.io/kiwigrid/k8s-sidecar:1.30.3", "env": [{"name": "LABEL", "value": "x"}]}
+    v = judge(pod(sidecar), cat, NONE, access)
+    assert v.reason == "CrashLoopBackOff" and v.exit_code == 1 and "(403)" in v.message
+    assert '"message":"configmaps is forbidden: User \\"x\\""' in v.message   # escaped inside the JSON body
+    assert asked[0] == ("ns", "default", "list", "configmaps")
+    p = pod(sidecar)
+    p["spec"]["serviceAccountName"] = "reader"
+    assert judge(p, cat, NONE, access) is None and ("ns", "reader", "watch", "configmaps") in asked
+    # no token mounted: the client cannot even authenticate
+    p["spec"]["automountServiceAccountToken"] = False
+    assert "no such file or directory" in judge(p, cat, NONE, access).message
+    # its missing LABEL comes first (it exits before it talks to the API), and nginx asks nothing
+    assert "LABEL" in judge(pod({"image": sidecar["image"]}), cat, NONE, access).message
+    assert judge(pod({"image": "nginx:1.27"}), cat, NONE, lambda *a: "denied") is None
+
+
+def test_kubectl_asks_for_the_resource_of_its_command_line(cat):
+    seen = []
+    judge(bare({"image": "registry.k8s.io/kubectl:v1.36.0", "args": ["get", "-n", "x", "deployments.apps"]}),
+          cat, NONE, lambda ns, sa, need: seen.append(need.resource))
+    judge(bare({"image": "bitnami/kubectl", "command": ["kubectl", "logs", "job/train"]}),
+          cat, NONE, lambda ns, sa, need: seen.append(need.resource))
+    assert seen == ["x", "pods/log"] or seen == ["deployments.apps", "pods/log"]
+
+
+def test_bare_pods_complete_servers_do_not(cat):
+    v = judge(bare({"image": "busybox:1.36", "command": ["sh", "-c", "sleep 3; echo ok"]}), cat, NONE)
+    assert (v.reason, v.exit_code, v.runs_for_s) == ("Completed", 0, 3.1)
+    assert judge(bare({"image": "busybox:1.36", "command": ["sleep", "infinity"]}), cat, NONE) is None
+    assert judge(bare({"image": "nginx:1.27"}), cat, NONE) is None                       # a server
+    assert judge(bare({"image": "python:3.12", "command": ["python", "-m", "http.server"]}), cat, NONE) is None
+    assert judge(bare({"image": "curlimages/curl:8.11.0", "args": ["-s", "https://example.com"]}, "OnFailure"),
+                 cat, NONE).reason == "Completed"
+    # Jobs' pods complete by lifecycle.yaml; with Always only a CLI entrypoint ends (and is restarted)
+    job = bare({"image": "busybox:1.36", "command": ["true"]})
+    job["metadata"]["ownerReferences"] = [{"kind": "Job", "name": "j"}]
+    assert judge(job, cat, NONE) is None
+    job["spec"]["containers"][0]["command"] = ["wget", "http://gone:80/"]   # ... unless its connection fails
+    assert judge(job, cat, NONE).exit_code == 1
+    assert judge(pod({"image": "busybox:1.36", "command": ["python", "-c", "print(1)"]}), cat, NONE) is None
+    v = judge(pod({"image": "curlimages/curl:8.11.0"}), cat, NONE)
+    assert (v.reason, v.exit_code) == ("CrashLoopBackOff", 0)
+
+
+@pytest.mark.parametrize("command, service, ready, exit_code, printed", [
+    (["wget", "-qO-", "http://model:8080/"], None, None, 1, "wget: bad address 'model:8080'"),
+    (["wget", "-qO-", "http://model:8080/"], {"8080=http", "ip=10.96.0.9"}, set(), 1,
+     "wget: can't connect to remote host (10.96.0.9): Connection refused"),
+    (["wget", "-qO-", "http://model:9999/"], {"8080=http", "ip=10.96.0.9"}, {"http"}, 1, "Connection refused"),
+    (["sh", "-c", "curl -sf http://model.ns.svc.cluster.local:8080/v1/models"], None, None, 6,
+     "curl: (6) Could not resolve host: model.ns.svc.cluster.local"),
+    (["nc", "-z", "model", "8080"], {"8080=", "ip=10.96.0.9"}, set(), 1, ""),
+    (["wget", "-qO-", "http://model:8080/"], {"8080=http", "ip=10.96.0.9"}, {"http"}, 0, None),
+    (["wget", "-qO-", "http://model/"], {"80=", "ip=10.96.0.9"}, {""}, 0, None),
+    (["wget", "-qO-", "https://example.com/"], None, None, 0, None),   # not a Service: not judged
+])
+def test_a_test_pod_that_connects_to_a_service(cat, command, service, ready, exit_code, printed):
+    known = {}
+    if service is not None:
+        known["Service_model"] = service
+    if ready is not None:
+        known["EndpointSlice_model"] = ready
+    v = judge(bare({"image": "busybox:1.36", "command": command}), cat, objects(**known))
+    assert v.exit_code == exit_code
+    if exit_code:
+        assert v.reason == "CrashLoopBackOff" and printed in v.message
+    else:
+        assert v.reason == "Completed"

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .._k8s.quantity import checked, to_float
 from .paths import read_config, repo_root
 
-__all__ = ["Behaviour", "Catalogue", "Command", "Image", "Need", "Pull", "default_images_file", "load",
+__all__ = ["Access", "Behaviour", "Catalogue", "Command", "Image", "Need", "Pull", "default_images_file", "load",
            "normalize", "parse_reference"]
 
 DOCKER_HUB = "docker.io"
@@ -52,6 +52,21 @@ class Need(BaseModel):
         return self
 
 
+class Access(BaseModel):
+    """An API request the entrypoint makes as its ServiceAccount; denied, it dies with `log`."""
+    model_config = ConfigDict(extra="forbid")
+    verb: str = Field(pattern=r"^(get|list|watch|create|update|patch|delete|deletecollection)$")
+    resource: str = Field(min_length=1)   # plural or short name, "{resource}" from a command's match
+    group: str = ""                       # "" = the core group, unless the resource says it (deployments.apps)
+    exit_code: int = Field(default=1, ge=1, le=255)
+    log: str = "{message}"                # {message}: the API server's forbidden message ({message_json}: escaped)
+
+    def printed(self, message: str) -> str:
+        """What the process prints when the API server refuses it with `message`."""
+        import json
+        return self.log.replace("{message}", message).replace("{message_json}", json.dumps(message)[1:-1])
+
+
 class Command(BaseModel):
     """Behaviour when the pod's command line matches `match`."""
     model_config = ConfigDict(extra="forbid")
@@ -60,6 +75,8 @@ class Command(BaseModel):
     default_port: int | None = Field(default=None, ge=1, le=65535)
     memory: str | None = None
     needs: list[Need] = []
+    api: list[Access] = []
+    exits: bool = False
 
     _check_listens = field_validator("listens")(lambda v: v if v is None else _listens(v))
     _check_memory = field_validator("memory")(lambda v: v if v is None else _quantity(v))
@@ -84,6 +101,8 @@ class Image(BaseModel):
     startup_s: float = Field(default=0.5, ge=0, le=600)
     stop_exit_code: int = Field(default=137, ge=0, le=255)
     needs: list[Need] = []
+    api: list[Access] = []
+    exits: bool = False
     commands: list[Command] = []
 
     _check_listens = field_validator("listens")(_listens)
@@ -155,6 +174,8 @@ class Behaviour:
     startup_s: float = 0.5
     needs: list[Need] = field(default_factory=list)
     stop_exit_code: int = 137
+    api: list[Access] = field(default_factory=list)
+    exits: bool = False         # the process ends by itself (a CLI such as kubectl or curl)
 
 
 class Catalogue:
@@ -184,7 +205,8 @@ class Catalogue:
             return Behaviour(listens=None)
         memory = to_float(entry.memory)
         if not command and not args:
-            return Behaviour(dict(entry.listens), memory, entry.startup_s, list(entry.needs), entry.stop_exit_code)
+            return Behaviour(dict(entry.listens), memory, entry.startup_s, list(entry.needs), entry.stop_exit_code,
+                             list(entry.api), entry.exits)
         line = " ".join(str(p) for p in [*(command or []), *(args or [])])
         for cmd in entry.commands:
             m = re.search(cmd.match, line)
@@ -199,9 +221,10 @@ class Catalogue:
             needs = [n.model_copy(update={"mount": _fill(n.mount, groups) if n.mount else None,
                                           "log": _fill(n.log, groups)}) for n in cmd.needs]
             mem = to_float(cmd.memory) if cmd.memory else memory
-            return Behaviour(listens, mem, entry.startup_s, needs, entry.stop_exit_code)
+            api = [a.model_copy(update={"resource": _fill(a.resource, groups)}) for a in cmd.api]
+            return Behaviour(listens, mem, entry.startup_s, needs, entry.stop_exit_code, api, cmd.exits)
         if not command:  # args only: the entrypoint still runs, with its needs; what it serves is unknown
-            return Behaviour(None, memory, entry.startup_s, list(entry.needs), entry.stop_exit_code)
+            return Behaviour(None, memory, entry.startup_s, list(entry.needs), entry.stop_exit_code, [], entry.exits)
         return Behaviour(None, memory, entry.startup_s, [], entry.stop_exit_code)
 
 

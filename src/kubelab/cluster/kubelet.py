@@ -1,7 +1,8 @@
 """The simulated kubelet's judgement: what a real node would make of a pod's spec.
 
-`judge(pod, catalogue, objects)` is pure: it compares the spec with the image catalogue
-(cluster/images.yaml) and the ConfigMaps, Secrets and Services it refers to, and returns a Verdict (or
+`judge(pod, catalogue, objects, access)` is pure: it compares the spec with the image catalogue
+(cluster/images.yaml), the ConfigMaps, Secrets, Services and EndpointSlices it refers to and what its
+ServiceAccount may do, and returns a Verdict (or
 None for a pod that would run). The controller (`python -m kubelab.cluster.kubelet --kubeconfig FILE`,
 started by LocalCluster.up) watches those objects and keeps each pod's verdict annotations
 (kubelab._k8s.names.VERDICT_*) equal to the verdict: it marks a broken pod, marks it again when the
@@ -13,9 +14,12 @@ In the order a kubelet meets them: FailedMount (a ConfigMap/Secret volume that d
 PodInitializing (an init container loops until a Service that does not exist resolves), ErrImagePull
 (a repository or tag that does not exist), CreateContainerConfigError (an env reference to a missing
 ConfigMap/Secret/key), CrashLoopBackOff (the entrypoint's need, an env var or a mount,
-is missing), OOMKilled (the memory limit is below the working set), LivenessFailed (the liveness
+is missing, or the API server refuses a request its process makes: a real SubjectAccessReview for its
+ServiceAccount), OOMKilled (the memory limit is below the working set), LivenessFailed (the liveness
 probe's port or path is not served: killed and restarted), Unready (the readiness probe's port or path
-is not served). One failure per pod: the first by that order, in the first container."""
+is not served), and Completed (a bare pod with restartPolicy Never/OnFailure whose command ends; a
+wget/curl/nc of a Service without a ready endpoint fails it instead). One failure per pod: the first by
+that order, in the first container."""
 from __future__ import annotations
 
 import argparse
@@ -34,21 +38,26 @@ from typing import Callable
 
 from .._k8s.names import (SIMULATE_ANNOTATION, VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_EXIT_CODE,
                           VERDICT_MESSAGE, VERDICT_RUNS_FOR)
-from .images import Catalogue
+from .images import Access, Behaviour, Catalogue
 from .paths import repo_root
 
 __all__ = ["KEYS", "REASONS", "Verdict", "judge", "main", "run"]
 
 REASONS = ("FailedMount", "PodInitializing", "ErrImagePull", "CreateContainerConfigError", "CrashLoopBackOff",
-           "OOMKilled", "LivenessFailed", "Unready")
+           "OOMKilled", "LivenessFailed", "Unready", "Completed")
 KEYS = (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_MESSAGE, VERDICT_EXIT_CODE, VERDICT_RUNS_FOR)
 USAGE_MEMORY = "kwok.x-k8s.io/usage-memory"   # a pod's simulated memory use (kwok's annotation)
 SIMULATED_LOG = "[simulated log: kwok node, no container ran; the image prints this when it exits]"
 DEFAULT_LOG = repo_root() / "cluster" / "simulated-container.log"   # every other container's log
 
-# objects(kind, namespace, name) -> the keys of that ConfigMap/Secret (set() for a Service), or None when
-# it does not exist
+# objects(kind, namespace, name) -> the keys of that ConfigMap/Secret, or None when it does not exist; for a
+# Service its ports ("80=http": port=name) and "ip=<clusterIP>"; for "EndpointSlice" (named by its Service)
+# the port names that have a ready endpoint
 Objects = Callable[[str, str, str], "set[str] | None"]
+# access(namespace, serviceaccount, need) -> what the process prints when the API server refuses the
+# request (a real SubjectAccessReview decides), or None when it is allowed
+AccessCheck = Callable[[str, str, Access], "str | None"]
+SA_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @dataclass(frozen=True)
@@ -224,8 +233,76 @@ def _started(pod: dict) -> bool:
     return False
 
 
-def judge(pod: dict, catalogue: Catalogue, objects: Objects) -> Verdict | None:
-    """What a real node makes of this pod (a raw JSON dict): a Verdict, or None when it would run."""
+def _line(container: dict) -> str:
+    return " ".join(str(p) for p in [*(container.get("command") or []), *(container.get("args") or [])])
+
+
+# A command that never ends by itself; `sleep N` (seconds) adds to how long a command runs.
+_FOREVER = re.compile(r"\bsleep\s+(?:inf|infinity)\b|\btail\s+-f\b|\bwhile\s+(?:true|:)|\bhttpd\b|\bhttp\.server\b"
+                      r"|\btime\.sleep\(\s*10\s*\*\*|\bjupyter\b")
+_SLEEP = re.compile(r"\bsleep\s+(\d+(?:\.\d+)?)\b")
+
+
+def _exits_after(container: dict, b: Behaviour) -> float | None:
+    """Seconds until the container's process ends by itself, or None when it serves until stopped. The
+    image's own entrypoint (no `command`) ends only where the catalogue says `exits`; a command ends
+    unless it serves (a matched command that listens) or loops (sleep infinity, tail -f, while true)."""
+    if not container.get("command"):
+        return b.startup_s if b.exits else None
+    line = _line(container)
+    if b.listens or _FOREVER.search(line):
+        return None
+    return b.startup_s + sum(float(s) for s in _SLEEP.findall(line))
+
+
+_CONNECTS = re.compile(r"\b(?P<tool>wget|curl)\b[^;|&]*?(?:https?://)(?P<host>[a-z0-9][a-z0-9.-]*)(?::(?P<port>\d+))?"
+                       r"|\b(?P<nc>nc)\s+(?:-\w+\s+)*(?P<nchost>[a-z0-9][a-z0-9.-]*)\s+(?P<ncport>\d+)")
+
+
+def _connect_problem(container: dict, objects: Objects, ns: str) -> tuple[int, str] | None:
+    """A command that connects to a Service of the cluster (wget/curl http://svc:port, nc svc port) fails
+    as those tools do when the Service does not exist (bad address) or has no ready endpoint on that port
+    (connection refused): (exit code, what it prints). Hosts that are not Services are not judged."""
+    for m in _CONNECTS.finditer(_line(container)):
+        tool = m.group("tool") or "nc"
+        host, port = (m.group("host"), m.group("port") or "80") if m.group("tool") else (m.group("nchost"), m.group("ncport"))
+        svc = _service_of(host, ns)
+        if svc is None:
+            continue
+        keys = objects("Service", *svc)
+        if keys is None:
+            return {"wget": (1, f"wget: bad address '{host}:{port}'"),
+                    "curl": (6, f"curl: (6) Could not resolve host: {host}"),
+                    "nc": (1, f"nc: bad address '{host}'")}[tool]
+        ports = dict(k.split("=", 1) for k in keys if "=" in k and not k.startswith("ip="))
+        ip = next((k[3:] for k in keys if k.startswith("ip=")), host)
+        ready = objects("EndpointSlice", *svc) or set()
+        if port not in ports or ports[port] not in ready:
+            return {"wget": (1, f"wget: can't connect to remote host ({ip}): Connection refused"),
+                    "curl": (7, f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"),
+                    "nc": (1, "")}[tool]
+    return None
+
+
+def _api_problem(pod: dict, container: dict, b: Behaviour, access: AccessCheck | None) -> tuple[int, str] | None:
+    """The first API request of the process that its ServiceAccount may not make: (exit code, log)."""
+    if not b.api:
+        return None
+    spec = pod.get("spec") or {}
+    if spec.get("automountServiceAccountToken") is False and not _mounted(SA_TOKEN_DIR, container):
+        return b.api[0].exit_code, (f"error: open {SA_TOKEN_DIR}/token: no such file or directory "
+                                    "(automountServiceAccountToken is false: the pod has no token)")
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    for need in b.api:
+        printed = access(((pod.get("metadata") or {}).get("namespace") or "default"), sa, need) if access else None
+        if printed:
+            return need.exit_code, printed
+    return None
+
+
+def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck | None = None) -> Verdict | None:
+    """What a real node makes of this pod (a raw JSON dict): a Verdict, or None when it would run. `access`
+    answers whether its ServiceAccount may make the API requests its image makes (None: every one is)."""
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     ns = meta.get("namespace", "default")
     containers = spec.get("containers") or []
@@ -257,6 +334,10 @@ def judge(pod: dict, catalogue: Catalogue, objects: Objects) -> Verdict | None:
                    else _mounted(need.mount, c))
             if not met:
                 return Verdict("CrashLoopBackOff", c.get("name", ""), need.log, need.exit_code, b.startup_s)
+    for c, b in zip(containers, behaviours):
+        problem = _api_problem(pod, c, b, access)
+        if problem:
+            return Verdict("CrashLoopBackOff", c.get("name", ""), problem[1], problem[0], b.startup_s)
     usage = (meta.get("annotations") or {}).get(USAGE_MEMORY)
     for c, b in zip(containers, behaviours):
         limit = _memory(((c.get("resources") or {}).get("limits") or {}).get("memory"))
@@ -274,7 +355,32 @@ def judge(pod: dict, catalogue: Catalogue, objects: Objects) -> Verdict | None:
         problem = _probe_problem(c, b.listens)
         if problem:
             return Verdict("Unready", c.get("name", ""), problem)
-    return None
+    return _completion(pod, containers, behaviours, objects)
+
+
+def _completion(pod: dict, containers: list[dict], behaviours: list[Behaviour], objects: Objects) -> Verdict | None:
+    """A process that ends by itself. A Job's pods complete by lifecycle.yaml (unless a connection fails); a bare pod with
+    restartPolicy Never/OnFailure (a helm test hook, `kubectl run --restart=Never`) completes here: exit 0
+    after its run time, or the exit code of a connection that fails. With restartPolicy Always, an
+    entrypoint that ends (a CLI image) is restarted: CrashLoopBackOff, reason Completed."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    if len(containers) != 1:
+        return None   # multi-container completion is not simulated (see the README's table)
+    c, b = containers[0], behaviours[0]
+    if any(o.get("kind") == "Job" for o in meta.get("ownerReferences") or []):
+        # a Job's pod completes by lifecycle.yaml; a connection its command makes can still fail it
+        failed = _connect_problem(c, objects, meta.get("namespace", "default"))
+        return Verdict("CrashLoopBackOff", c.get("name", ""), failed[1], failed[0], b.startup_s) if failed else None
+    always = (spec.get("restartPolicy") or "Always") == "Always"
+    # with Always, only a catalogued entrypoint that ends is judged: kubelab cannot tell whether an
+    # arbitrary command of a long-running workload ends (python -c "...", torchrun), so it keeps running
+    runs = (b.startup_s if b.exits and not c.get("command") else None) if always else _exits_after(c, b)
+    if runs is None:
+        return None
+    failed = _connect_problem(c, objects, meta.get("namespace", "default"))
+    if failed:
+        return Verdict("CrashLoopBackOff", c.get("name", ""), failed[1], failed[0], runs)
+    return Verdict("CrashLoopBackOff" if always else "Completed", c.get("name", ""), "", 0, runs)
 
 
 def _rv(obj: dict | None) -> int:
@@ -286,6 +392,8 @@ def _rv(obj: dict | None) -> int:
 
 # -- the controller -----------------------------------------------------------------------------------
 log = logging.getLogger("kubelab.kubelet")
+RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+RBAC_SETTLE_S = 1.0   # the API server's authorizer learns of an RBAC change by its own watch
 
 
 class Controller:
@@ -304,7 +412,12 @@ class Controller:
         self.objects: dict[tuple[str, str, str], set[str]] = {}
         self.lock = threading.Lock()
         self.work: queue.Queue = queue.Queue()
-        self.synced = {k: threading.Event() for k in ("Pod", "ConfigMap", "Secret", "Service")}
+        self.synced = {k: threading.Event() for k in ("Pod", "ConfigMap", "Secret", "Service", "EndpointSlice",
+                                                      *RBAC_KINDS)}
+        self.slices: dict[tuple[str, str], tuple[str, set[str]]] = {}   # (ns, slice) -> (Service, ready port names)
+        self.access_cache: dict[tuple, str | None] = {}
+        self.rbac_changed: float | None = None
+        self._resources: dict[str, tuple[str, str] | None] = {}
         # patches go out in parallel (1,000 pods marked one by one would take a minute); a pod is never
         # judged by two workers at once
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="judge")
@@ -321,7 +434,50 @@ class Controller:
         return images.load(*self.catalogue_files)
 
     def lookup(self, kind: str, ns: str, name: str) -> set[str] | None:
+        if kind == "EndpointSlice":
+            ready = [ports for (slice_ns, _), (svc, ports) in list(self.slices.items()) if slice_ns == ns and svc == name]
+            return set().union(*ready) if ready else None
         return self.objects.get((kind, ns, name))
+
+    def _resource(self, name: str, group: str) -> tuple[str, str] | None:
+        """'po' -> ('pods', ''), 'deployments.apps' -> ('deployments', 'apps'), as discovery says; None: unknown."""
+        if "." in name and not group:
+            name, group = name.split(".", 1)
+        if group:
+            return name, group
+        if name not in self._resources:
+            from .._k8s.kinds import resource
+            try:
+                res = resource(self.api, name)
+                self._resources[name] = (res.name, res.group)
+            except Exception:  # UsageError: no such resource type
+                self._resources[name] = None
+        return self._resources[name]
+
+    def access(self, ns: str, sa: str, need: Access) -> str | None:
+        """A real SubjectAccessReview for the ServiceAccount; what the process prints when it is denied."""
+        base, _, sub = need.resource.partition("/")   # pods/log: a subresource
+        found = self._resource(base, need.group)
+        if found is None:
+            return f'error: the server doesn\'t have a resource type "{base}"'
+        resource, group = found
+        key = (ns, sa, need.verb, group, resource, sub, need.log)
+        if key in self.access_cache:
+            return self.access_cache[key]
+        from kubernetes import client
+        user = f"system:serviceaccount:{ns}:{sa}"
+        review = client.AuthorizationV1Api(self.api).create_subject_access_review({
+            "spec": {"user": user, "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"],
+                     "resourceAttributes": {"namespace": ns, "verb": need.verb, "group": group, "resource": resource,
+                                            "subresource": sub}}})
+        printed = None
+        if not review.status.allowed:
+            # the API server's own wording (k8s.io/apiserver's forbidden responder)
+            message = (f'{resource}{"." + group if group else ""} is forbidden: User "{user}" cannot {need.verb} '
+                       f'resource "{resource}{"/" + sub if sub else ""}" in API group "{group}" in the namespace "{ns}"')
+            printed = need.printed(message)
+        self.access_cache[key] = printed
+        return printed
 
     # watching
     def watch(self, kind: str, path: str) -> None:
@@ -360,8 +516,13 @@ class Controller:
                 time.sleep(1 if self.synced[kind].is_set() else 0.2)
 
     def _replace(self, kind: str, items: list[dict]) -> None:
+        if kind in RBAC_KINDS:
+            self.rbac_changed = time.monotonic()
+            return
         if kind == "Pod":
             self.pods = {}
+        elif kind == "EndpointSlice":
+            self.slices = {}
         else:
             self.objects = {k: v for k, v in self.objects.items() if k[0] != kind}
         for obj in items:
@@ -379,9 +540,29 @@ class Controller:
                 self.pods[(ns, name)] = obj
                 self.work.put(("pod", (ns, name)))
             return
+        if kind in RBAC_KINDS:   # who may do what changed: ask again (a moment later: the authorizer's cache)
+            self.rbac_changed = time.monotonic()
+            return
+        if kind == "EndpointSlice":
+            svc = ((meta.get("labels") or {}).get("kubernetes.io/service-name") or "")
+            if type_ == "DELETED":
+                self.slices.pop((ns, name), None)
+            else:
+                ready = {p.get("name") or "" for p in obj.get("ports") or []} if any(
+                    (e.get("conditions") or {}).get("ready") for e in obj.get("endpoints") or []) else set()
+                self.slices[(ns, name)] = (svc, ready)
+            self.work.put(("connects", ns))
+            return
         key = (kind, ns, name)
         if type_ == "DELETED":
             self.objects.pop(key, None)
+        elif kind == "Service":
+            spec = obj.get("spec") or {}
+            keys = {f"{p.get('port')}={p.get('name') or ''}" for p in spec.get("ports") or []}
+            keys.add(f"ip={spec.get('clusterIP') or ''}")
+            if self.objects.get(key) == keys:
+                return
+            self.objects[key] = keys
         else:
             keys = set(obj.get("data") or {}) | set(obj.get("binaryData") or {}) | set(obj.get("stringData") or {})
             if self.objects.get(key) == keys:
@@ -401,7 +582,7 @@ class Controller:
             return
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return
-        verdict = judge(pod, self.catalogue, self.lookup)
+        verdict = judge(pod, self.catalogue, self.lookup, self.access)
         want = verdict.annotations() if verdict else {}
         have = {k: annotations[k] for k in KEYS if k in annotations}
         if want == have:
@@ -418,7 +599,7 @@ class Controller:
             if getattr(err, "status", None) != 404:
                 log.warning("%s/%s: patch failed: %s", key[0], key[1], err)
             return
-        crashed = verdict is not None and verdict.reason == "CrashLoopBackOff"
+        crashed = verdict is not None and verdict.reason == "CrashLoopBackOff" and bool(verdict.message)
         if crashed and (have.get(VERDICT_ANNOTATION) != verdict.reason or have.get(VERDICT_MESSAGE) != verdict.message):
             self._logs(pod, verdict)
         elif not crashed and have.get(VERDICT_ANNOTATION) == "CrashLoopBackOff":
@@ -469,7 +650,7 @@ class Controller:
         last_check = time.monotonic()
         while True:
             try:
-                what, arg = self.work.get(timeout=2)
+                what, arg = self.work.get(timeout=0.5)
             except queue.Empty:
                 what, arg = None, None
             if time.monotonic() - last_check > 2:
@@ -482,6 +663,10 @@ class Controller:
                 except Exception as err:  # a file being edited: keep the last good catalogue
                     log.warning("image catalogue not reloaded: %s", err)
                     self._catalogue_stamp = self._stamp()
+            if self.rbac_changed and time.monotonic() - self.rbac_changed > RBAC_SETTLE_S:
+                self.rbac_changed = None
+                self.access_cache.clear()
+                self.work.put(("api", None))
             if what is None or not all(e.is_set() for e in self.synced.values()):
                 continue
             with self.lock:
@@ -489,6 +674,11 @@ class Controller:
                     keys = [arg]
                 elif what == "namespace":
                     keys = [k for k in self.pods if k[0] == arg]
+                elif what == "connects":   # pods whose command may connect to a Service
+                    keys = [k for k, p in self.pods.items() if k[0] == arg
+                            and ((p.get("spec") or {}).get("restartPolicy") or "Always") != "Always"]
+                elif what == "api":        # pods whose images make API requests
+                    keys = [k for k, p in self.pods.items() if self._needs_api(p)]
                 else:
                     keys = list(self.pods)
             for key in keys:
@@ -497,6 +687,10 @@ class Controller:
                         continue
                     self.pending.add(key)
                 self.pool.submit(self._reconcile_pending, key)
+
+    def _needs_api(self, pod: dict) -> bool:
+        return any(self.catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args")).api
+                   for c in (pod.get("spec") or {}).get("containers") or [])
 
     def _reconcile_pending(self, key: tuple[str, str]) -> None:
         with self.lock:
@@ -507,13 +701,16 @@ class Controller:
             log.exception("%s/%s: not judged", *key)
 
     def start(self) -> None:
+        rbac = [(kind, f"/apis/rbac.authorization.k8s.io/v1/{kind.lower()}s") for kind in RBAC_KINDS]
         for kind, path in (("ConfigMap", "/api/v1/configmaps"), ("Secret", "/api/v1/secrets"),
-                           ("Service", "/api/v1/services"), ("Pod", "/api/v1/pods")):
+                           ("Service", "/api/v1/services"), ("EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices"),
+                           *rbac, ("Pod", "/api/v1/pods")):
             threading.Thread(target=self.watch, args=(kind, path), daemon=True, name=f"watch-{kind}").start()
         for e in self.synced.values():
             e.wait()
         self.work.put(("all", None))
-        log.info("watching pods, ConfigMaps, Secrets and Services; catalogue: %d images", len(self.catalogue.images))
+        log.info("watching pods, ConfigMaps, Secrets, Services, EndpointSlices and RBAC; catalogue: %d images",
+                 len(self.catalogue.images))
 
 
 def run(kubeconfig: str, context: str | None = None, images: list[str] | None = None,
