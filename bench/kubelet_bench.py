@@ -4,6 +4,8 @@ config references reaching CreateContainerConfigError, and Ready once the Config
 
     python bench/kubelet_bench.py              # on a cluster of its own (10 nodes x 250 pods)
     python bench/kubelet_bench.py --pods 300   # a smaller scale figure
+    python bench/kubelet_bench.py --stages     # pods/s reaching Running on 100 nodes: these Stages against
+                                               # the Stages before the simulated kubelet (from git), one run
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -138,11 +141,71 @@ def scale(api, n: int) -> None:
     core.delete_namespace(ns)
 
 
+# The last commit whose Stages had no simulated kubelet (lifecycle.yaml + failures.yaml of issue 3).
+BEFORE_KUBELET = "596feac~1"
+HUNDRED_NODES = """pools:
+  - {name: bench, count: 100, cpu: "64", memory: 256Gi, pods: 110}
+"""
+
+
+def running_rate(cluster: LocalCluster, n: int) -> float:
+    """Pods per second from the first create to all Running: n bare nginx pods bound round-robin to the
+    100 nodes (nodeName set, so the scheduler is not what is measured), created by 16 threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = cluster.connect()
+    core = client.CoreV1Api(api)
+    nodes = [nd.metadata.name for nd in core.list_node(label_selector="kubelab.io/pool=bench").items]
+    ns = f"kr-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": ns}})
+    wait(lambda: core.list_namespaced_service_account(ns).items)
+    start = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: core.create_namespaced_pod(ns, {
+            "metadata": {"name": f"p{i}"},
+            "spec": {"nodeName": nodes[i % len(nodes)], "containers": [{"name": "main", **NGINX}],
+                     "tolerations": [{"operator": "Exists"}]}}, _preload_content=False), range(n)))
+
+    def all_running():
+        items = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)["items"]
+        return sum(p.get("status", {}).get("phase") == "Running" for p in items) == n
+    wait(all_running, timeout=900, every=0.5)
+    elapsed = time.monotonic() - start
+    core.delete_namespace(ns)
+    return n / elapsed
+
+
+def stages_ratio(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "stages-before"
+        old.mkdir()
+        for name in ("lifecycle.yaml", "failures.yaml"):
+            (old / name).write_text(subprocess.run(["git", "show", f"{BEFORE_KUBELET}:cluster/stages/{name}"],
+                                                   capture_output=True, text=True, check=True).stdout)
+        pools = Path(tmp) / "pools.yaml"
+        pools.write_text(HUNDRED_NODES)
+        rates = {}
+        for label, stages in (("before (lifecycle + failures)", old), ("now (+ simulated kubelet)", None)):
+            cluster = LocalCluster(f"kw-stages-{os.getpid()}", pools_file=pools, progress=False, stages_dir=stages)
+            try:
+                cluster.up()
+                rates[label] = running_rate(cluster, n)
+            finally:
+                cluster.down(delete=True)
+            print(f"  {label:32} {rates[label]:6.1f} pods/s reach Running ({n} pods on 100 nodes)")
+        before, now = rates.values()
+        print(f"ratio now/before: {now / before:.2f} (1.00 = no cost; the kubelet controller runs in both)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--pods", type=int, default=1000)
+    ap.add_argument("--stages", action="store_true", help="only the Stages figure (pods/s on 100 nodes, ratio)")
     args = ap.parse_args()
+    if args.stages:
+        stages_ratio(args.pods)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         pools = Path(tmp) / "pools.yaml"
         pools.write_text(POOLS)

@@ -430,3 +430,63 @@ def test_bare_server_pod_with_restart_policy_never_keeps_running(api, namespace)
                what="nginx running")
     time.sleep(3)
     assert core.read_namespaced_pod("web", namespace).status.phase == "Running"
+
+
+# -- init containers ----------------------------------------------------------------------------------
+def init_status(api, namespace, app):
+    live = pods(api, namespace, app)
+    return (live[0], live[0].status.init_container_statuses) if len(live) == 1 and live[0].status.init_container_statuses else (None, None)
+
+
+def test_init_container_with_a_missing_image_is_init_errimagepull_until_fixed(api, namespace):
+    dep = deployment("app", NGINX)
+    dep["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "fetch", "image": "busybox:1.36", "command": ["sh", "-c", "echo fetched"]},
+        {"name": "convert", "image": "python:3.99-slim", "command": ["python", "-c", "print(1)"]}]
+    manifests.apply(api, dep, namespace=namespace)
+
+    def pulling():
+        pod, inits = init_status(api, namespace, "app")
+        if not inits or len(inits) != 2:
+            return None
+        w = inits[1].state.waiting
+        return (inits[0].state.terminated and inits[0].state.terminated.reason == "Completed" and w
+                and w.reason in ("ErrImagePull", "ImagePullBackOff") and "python:3.99-slim" in w.message
+                and status_of(pod).state.waiting.reason == "PodInitializing" and pod.status.phase == "Pending") and pod
+    pod = eventually(pulling, timeout=20, what="Init:ErrImagePull on the second init container")
+    eventually(lambda: ("Failed", 'Failed to pull image "python:3.99-slim"') in
+               [(r, m[:len('Failed to pull image "python:3.99-slim"')]) for r, m in events(api, namespace, pod.metadata.name)],
+               timeout=10, what="the Failed pull event")
+    strip_marks(api, namespace, pod.metadata.name)
+    time.sleep(2)
+    assert pulling(), "removing the marks healed it"
+    dep["spec"]["template"]["spec"]["initContainers"][1]["image"] = "python:3.12-slim"
+    manifests.apply(api, dep, namespace=namespace)
+    rolled_out(api, namespace, "app")
+
+
+def test_init_container_that_exits_non_zero_is_init_crashloopbackoff_and_never_fails_the_pod(api, namespace):
+    core = client.CoreV1Api(api)
+    check = {"name": "check-model", "image": "busybox:1.36",
+             "command": ["sh", "-c", "echo checking the model; exit 3"]}
+    dep = deployment("app", NGINX)
+    dep["spec"]["template"]["spec"]["initContainers"] = [check]
+    manifests.apply(api, dep, namespace=namespace)
+
+    def crashing():
+        pod, inits = init_status(api, namespace, "app")
+        last = inits and inits[0].last_state and inits[0].last_state.terminated
+        return (last and last.exit_code == 3 and inits[0].restart_count >= 1 and pod.status.phase == "Pending"
+                and status_of(pod).state.waiting.reason == "PodInitializing") and pod
+    pod = eventually(crashing, timeout=25, what="Init:CrashLoopBackOff")
+    assert any(r == "BackOff" for r, _ in events(api, namespace, pod.metadata.name))
+    # restartPolicy Never: the first exit fails the pod (Init:Error), no restart
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "once"}, "spec": {
+        "restartPolicy": "Never", "initContainers": [check], "containers": [{"name": "main", **NGINX}]}})
+
+    def failed():
+        p = core.read_namespaced_pod("once", namespace)
+        inits = p.status.init_container_statuses or []
+        return (p.status.phase == "Failed" and inits and inits[0].state.terminated
+                and inits[0].state.terminated.exit_code == 3 and inits[0].restart_count == 0)
+    eventually(failed, timeout=20, what="the Never pod Failed by its init container")

@@ -282,9 +282,13 @@ def test_init_container_waiting_for_a_service(cat, command, waits):
     v = judge(spec, cat, NONE)
     assert (v and (v.reason, v.container, v.message)) == (
         waits and ("PodInitializing", "wait", f"waits for Service {waits}, which does not exist"))
-    if waits:
+    if waits:   # nslookup needs the Service; nc and wget also a ready endpoint on the port
         ns, name = waits.split("/")
-        assert judge(spec, cat, lambda kind, n, o: set() if (kind, n, o) == ("Service", ns, name) else None) is None
+        exists = judge(spec, cat, lambda kind, n, o: set() if (kind, n, o) == ("Service", ns, name) else None)
+        assert exists is None if "nslookup" in command[2] or "getent" in command[2] else (
+            exists.reason == "PodInitializing" and "ready endpoint" in exists.message)
+        ready = {("Service", ns, name): {"5432=db", "8080=http"}, ("EndpointSlice", ns, name): {"db", "http"}}
+        assert judge(spec, cat, lambda kind, n, o: ready.get((kind, n, o))) is None
 
 
 def test_liveness_probe_that_fails_restarts_with_the_images_stop_exit_code(cat):
@@ -379,3 +383,24 @@ def test_a_test_pod_that_connects_to_a_service(cat, command, service, ready, exi
         assert v.reason == "CrashLoopBackOff" and printed in v.message
     else:
         assert v.reason == "Completed"
+
+
+def test_init_containers_are_judged_in_order(cat):
+    def with_inits(*inits):
+        p = pod({"image": "nginx:1.27"})
+        p["spec"]["initContainers"] = [{"name": f"i{k}", **c} for k, c in enumerate(inits)]
+        return p
+    ok = {"image": "busybox:1.36", "command": ["sh", "-c", "echo ready"]}
+    v = judge(with_inits(ok, {"image": "busybox:9.9"}), cat, NONE)
+    assert (v.reason, v.container) == ("InitErrImagePull", "i1") and "not found" in v.message
+    v = judge(with_inits(ok, {"image": "busybox:1.36", "command": ["sh", "-c", "test -f /m/model.bin || exit 3"]}), cat, NONE)
+    assert (v.reason, v.container, v.exit_code) == ("InitCrashLoopBackOff", "i1", 3)
+    v = judge(with_inits({"image": "busybox:1.36", "command": ["wget", "-qO-", "http://registry:5000/v2/"]}), cat, NONE)
+    assert (v.reason, v.exit_code) == ("InitCrashLoopBackOff", 1) and "bad address" in v.message
+    v = judge(with_inits({"image": "postgres:17", "command": None}), cat, NONE)   # its entrypoint's need
+    assert v.reason == "InitCrashLoopBackOff" and "POSTGRES_PASSWORD" in v.message
+    assert judge(with_inits(ok, ok), cat, NONE) is None
+    # the first failing init container wins over a broken main container
+    p = with_inits({"image": "busybox:9.9"})
+    p["spec"]["containers"][0]["image"] = "nginx:1.99"
+    assert judge(p, cat, NONE).reason == "InitErrImagePull"

@@ -10,8 +10,10 @@ marks are removed, and unmarks it when the missing object appears. It never writ
 the kwok Stages in cluster/stages/kubelet.yaml render the state (container statuses, conditions,
 restarts, events) from the marks, exactly as the lifecycle Stages render a healthy pod.
 
-In the order a kubelet meets them: FailedMount (a ConfigMap/Secret volume that does not exist),
-PodInitializing (an init container loops until a Service that does not exist resolves), ErrImagePull
+In the order a kubelet meets them: FailedMount (a ConfigMap/Secret volume that does not exist); per
+init container in order, InitErrImagePull (its image does not exist), PodInitializing (it loops until a
+Service that does not exist resolves), InitCrashLoopBackOff (its image's need is missing, the API
+refuses it, a Service it fetches from has no ready endpoint, or its command exits non-zero); ErrImagePull
 (a repository or tag that does not exist), CreateContainerConfigError (an env reference to a missing
 ConfigMap/Secret/key), CrashLoopBackOff (the entrypoint's need, an env var or a mount,
 is missing, or the API server refuses a request its process makes: a real SubjectAccessReview for its
@@ -43,8 +45,8 @@ from .paths import repo_root
 
 __all__ = ["KEYS", "REASONS", "Verdict", "judge", "main", "run"]
 
-REASONS = ("FailedMount", "PodInitializing", "ErrImagePull", "CreateContainerConfigError", "CrashLoopBackOff",
-           "OOMKilled", "LivenessFailed", "Unready", "Completed")
+REASONS = ("FailedMount", "InitErrImagePull", "PodInitializing", "InitCrashLoopBackOff", "ErrImagePull",
+           "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Completed")
 KEYS = (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_MESSAGE, VERDICT_EXIT_CODE, VERDICT_RUNS_FOR)
 USAGE_MEMORY = "kwok.x-k8s.io/usage-memory"   # a pod's simulated memory use (kwok's annotation)
 SIMULATED_LOG = "[simulated log: kwok node, no container ran; the image prints this when it exits]"
@@ -221,6 +223,9 @@ def _waits_for_missing_service(container: dict, objects: Objects, ns: str) -> st
         svc = _service_of(host, ns)
         if svc and objects("Service", *svc) is None:
             return f"waits for Service {svc[0]}/{svc[1]}, which does not exist"
+    for _, _, port, svc in _connections(line, ns):   # nc/wget/curl also need a ready endpoint behind it
+        if _connect_problem(line, objects, ns):
+            return f"waits for Service {svc[0]}/{svc[1]} to have a ready endpoint on port {port}"
     return None
 
 
@@ -259,16 +264,21 @@ _CONNECTS = re.compile(r"\b(?P<tool>wget|curl)\b[^;|&]*?(?:https?://)(?P<host>[a
                        r"|\b(?P<nc>nc)\s+(?:-\w+\s+)*(?P<nchost>[a-z0-9][a-z0-9.-]*)\s+(?P<ncport>\d+)")
 
 
-def _connect_problem(container: dict, objects: Objects, ns: str) -> tuple[int, str] | None:
-    """A command that connects to a Service of the cluster (wget/curl http://svc:port, nc svc port) fails
-    as those tools do when the Service does not exist (bad address) or has no ready endpoint on that port
-    (connection refused): (exit code, what it prints). Hosts that are not Services are not judged."""
-    for m in _CONNECTS.finditer(_line(container)):
+def _connections(line: str, ns: str):
+    """(tool, host, port, (namespace, Service)) for each wget/curl http://svc:port or nc svc port."""
+    for m in _CONNECTS.finditer(line):
         tool = m.group("tool") or "nc"
         host, port = (m.group("host"), m.group("port") or "80") if m.group("tool") else (m.group("nchost"), m.group("ncport"))
         svc = _service_of(host, ns)
-        if svc is None:
-            continue
+        if svc is not None:
+            yield tool, host, port, svc
+
+
+def _connect_problem(line: str, objects: Objects, ns: str) -> tuple[int, str] | None:
+    """A command that connects to a Service of the cluster (wget/curl http://svc:port, nc svc port) fails
+    as those tools do when the Service does not exist (bad address) or has no ready endpoint on that port
+    (connection refused): (exit code, what it prints). Hosts that are not Services are not judged."""
+    for tool, host, port, svc in _connections(line, ns):
         keys = objects("Service", *svc)
         if keys is None:
             return {"wget": (1, f"wget: bad address '{host}:{port}'"),
@@ -300,6 +310,25 @@ def _api_problem(pod: dict, container: dict, b: Behaviour, access: AccessCheck |
     return None
 
 
+# `sh -c "...; exit 3"`: a command line that ends by exiting non-zero
+_EXIT = re.compile(r"(?:^|[;&|]\s*|\s)exit\s+([1-9][0-9]*)\s*$")
+
+
+def _init_crash(c: dict, b: Behaviour, objects: Objects, ns: str, pod: dict,
+                access: AccessCheck | None) -> tuple[int, str] | None:
+    """Why an init container exits non-zero: its image's need is missing, the API refuses it, the
+    Service it fetches from is not there, or its command exits non-zero. (exit code, what it prints)."""
+    for need in b.needs:
+        met = (any(v in _env_names(c, objects, ns) for v in need.env) if need.env else _mounted(need.mount, c))
+        if not met:
+            return need.exit_code, need.log
+    problem = _api_problem(pod, c, b, access) or _connect_problem(_line(c), objects, ns)
+    if problem:
+        return problem
+    m = _EXIT.search(_line(c))
+    return (int(m.group(1)), "") if m else None
+
+
 def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck | None = None) -> Verdict | None:
     """What a real node makes of this pod (a raw JSON dict): a Verdict, or None when it would run. `access`
     answers whether its ServiceAccount may make the API requests its image makes (None: every one is)."""
@@ -314,11 +343,19 @@ def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck
         if problem:
             return Verdict("FailedMount", "", problem)
     for c in [] if started else spec.get("initContainers") or []:
+        # in order, each must complete before the next starts
+        pull = catalogue.pull(c.get("image", ""))
+        if not pull.ok:
+            return Verdict("InitErrImagePull", c.get("name", ""), pull.message)
         if c.get("restartPolicy") == "Always":  # a sidecar: it keeps running, the next one starts
             continue
         problem = _waits_for_missing_service(c, objects, ns)
         if problem:
             return Verdict("PodInitializing", c.get("name", ""), problem)
+        b = catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args"))
+        crash = _init_crash(c, b, objects, ns, pod, access)
+        if crash:
+            return Verdict("InitCrashLoopBackOff", c.get("name", ""), crash[1], crash[0], b.startup_s)
     for c in containers:
         pull = catalogue.pull(c.get("image", ""))
         if not pull.ok:
@@ -369,7 +406,7 @@ def _completion(pod: dict, containers: list[dict], behaviours: list[Behaviour], 
     c, b = containers[0], behaviours[0]
     if any(o.get("kind") == "Job" for o in meta.get("ownerReferences") or []):
         # a Job's pod completes by lifecycle.yaml; a connection its command makes can still fail it
-        failed = _connect_problem(c, objects, meta.get("namespace", "default"))
+        failed = _connect_problem(_line(c), objects, meta.get("namespace", "default"))
         return Verdict("CrashLoopBackOff", c.get("name", ""), failed[1], failed[0], b.startup_s) if failed else None
     always = (spec.get("restartPolicy") or "Always") == "Always"
     # with Always, only a catalogued entrypoint that ends is judged: kubelab cannot tell whether an
@@ -377,7 +414,9 @@ def _completion(pod: dict, containers: list[dict], behaviours: list[Behaviour], 
     runs = (b.startup_s if b.exits and not c.get("command") else None) if always else _exits_after(c, b)
     if runs is None:
         return None
-    failed = _connect_problem(c, objects, meta.get("namespace", "default"))
+    failed = _connect_problem(_line(c), objects, meta.get("namespace", "default"))
+    if not failed and not always and (m := _EXIT.search(_line(c))):
+        failed = int(m.group(1)), ""
     if failed:
         return Verdict("CrashLoopBackOff", c.get("name", ""), failed[1], failed[0], runs)
     return Verdict("CrashLoopBackOff" if always else "Completed", c.get("name", ""), "", 0, runs)
@@ -393,6 +432,7 @@ def _rv(obj: dict | None) -> int:
 # -- the controller -----------------------------------------------------------------------------------
 log = logging.getLogger("kubelab.kubelet")
 RBAC_KINDS = ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+CRASHES = ("CrashLoopBackOff", "InitCrashLoopBackOff")   # verdicts whose process prints a log
 RBAC_SETTLE_S = 1.0   # the API server's authorizer learns of an RBAC change by its own watch
 
 
@@ -599,10 +639,10 @@ class Controller:
             if getattr(err, "status", None) != 404:
                 log.warning("%s/%s: patch failed: %s", key[0], key[1], err)
             return
-        crashed = verdict is not None and verdict.reason == "CrashLoopBackOff" and bool(verdict.message)
+        crashed = verdict is not None and verdict.reason in CRASHES and bool(verdict.message)
         if crashed and (have.get(VERDICT_ANNOTATION) != verdict.reason or have.get(VERDICT_MESSAGE) != verdict.message):
             self._logs(pod, verdict)
-        elif not crashed and have.get(VERDICT_ANNOTATION) == "CrashLoopBackOff":
+        elif not crashed and have.get(VERDICT_ANNOTATION) in CRASHES:
             self._logs(pod, None)
 
     def _logs(self, pod: dict, verdict: Verdict | None) -> None:

@@ -79,8 +79,10 @@ class LocalCluster:
 
     def __init__(self, name: str = DEFAULT_NAME, pools_file: str | Path | None = None,
                  port: int | None = None, build_missing: bool = True, progress: bool = True,
-                 delete_on_exit: bool = True, images_file: str | Path | None = None):
+                 delete_on_exit: bool = True, images_file: str | Path | None = None,
+                 stages_dir: str | Path | None = None):
         self.name = name
+        self.stages_dir = Path(stages_dir) if stages_dir else repo_root() / "cluster" / "stages"  # kwok Stages
         self.pools_file = pools_file
         self.images_file = images_file  # an image catalogue extending cluster/images.yaml
         self.port = port
@@ -374,7 +376,7 @@ class LocalCluster:
                      "spec": {"selector": {}, "logs": [{
                          "containers": [], "follow": False,
                          "logsFile": str(repo_root() / "cluster" / "simulated-container.log")}]}})
-        stages = [p.read_text() for p in sorted((repo_root() / "cluster" / "stages").glob("*.yaml"))]
+        stages = [p.read_text() for p in sorted(self.stages_dir.glob("*.yaml"))]
         return "---\n".join([yaml.safe_dump_all(docs, sort_keys=False), *stages])
 
     # -- the simulated kubelet -----------------------------------------------------------------
