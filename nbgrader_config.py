@@ -28,9 +28,12 @@ c.Execute.timeout = 180
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 # A learner who deletes a test cell does not escape it: it is put back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
-# A lab's manifests/ are the learner's answer: autograde must not put the source's stubs back over them
-# (it restores every other file of source/). Which files: those under manifests/ of each assignment.
+# A lab's manifests/ (and a chart lab's chart/) are the learner's answer: autograde must not put the source's
+# stubs back over them (it restores every other file of source/). Which files: those under manifests/ and
+# chart/ of each assignment, at any depth (a chart has templates/).
+ANSWER_FOLDERS = ("manifests", "chart")
 c.Autograde.exclude_overwriting = {
-    lab.name: [str(p.relative_to(lab)) for p in sorted((lab / "manifests").glob("*")) if p.is_file()]
-    for lab in sorted((HERE / "source").glob("*")) if (lab / "manifests").is_dir()
+    lab.name: [str(p.relative_to(lab)) for folder in ANSWER_FOLDERS for p in sorted((lab / folder).rglob("*"))
+               if p.is_file()]
+    for lab in sorted((HERE / "source").glob("*")) if any((lab / folder).is_dir() for folder in ANSWER_FOLDERS)
 }

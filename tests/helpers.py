@@ -60,13 +60,14 @@ class CourseCopy:
     """A copy of the course (nbgrader_config.py and source/) in `root` with one lab's student version
     generated, and `submit()`: a submission autograded by real nbgrader against the session cluster."""
 
-    def __init__(self, root, lab: str, api, cluster, after_each=None):
+    def __init__(self, root, lab: str, api, cluster, after_each=None, folder: str = "manifests"):
         import shutil
         from pathlib import Path
 
         from kubelab.course import assignments
 
         self.root, self.lab, self.api, self.cluster, self.after_each = Path(root), lab, api, cluster, after_each
+        self.folder = folder  # the learner's answer folder: manifests/ (Labs 1, 3) or chart/ (Lab 2)
         repo = Path(__file__).parents[1]
         shutil.copy(repo / "nbgrader_config.py", self.root)
         shutil.copytree(repo / "source", self.root / "source")
@@ -85,9 +86,10 @@ class CourseCopy:
         student = f"{student}-{os.getpid()}"
         target = self.root / "submitted" / student / self.lab
         shutil.copytree(self.root / notebook_from / self.lab, target)
-        shutil.copytree(self.root / "release" / self.lab / "manifests", target / "manifests", dirs_exist_ok=True)
-        for name, text in (manifests or {}).items():
-            (target / "manifests" / name).write_text(text)
+        shutil.copytree(self.root / "release" / self.lab / self.folder, target / self.folder, dirs_exist_ok=True)
+        for name, text in (manifests or {}).items():  # name: a path under the folder ("templates/hpa.yaml")
+            (target / self.folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / self.folder / name).write_text(text)
         if edit:
             for nb_path in target.glob("*.ipynb"):
                 nb = json.loads(nb_path.read_text())
@@ -101,11 +103,14 @@ class CourseCopy:
         return grade
 
     def solution(self, **replaced: str) -> dict[str, str]:
-        """The lab's reference manifests (solutions/<lab>/manifests), file name -> text, with `replaced` over them."""
+        """The lab's reference answer (solutions/<lab>/<folder>), path under the folder -> text, with `replaced`
+        over them (a None text leaves that file as the stub has it)."""
         from pathlib import Path
 
-        folder = Path(__file__).parents[1] / "solutions" / self.lab / "manifests"
-        return {**{p.name: p.read_text() for p in folder.glob("*.yaml")}, **replaced}
+        folder = Path(__file__).parents[1] / "solutions" / self.lab / self.folder
+        files = {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*"))
+                 if p.is_file() and (self.folder != "manifests" or p.suffix == ".yaml")}
+        return {k: v for k, v in {**files, **replaced}.items() if v is not None}
 
     def cleanup(self) -> None:
         from kubelab.course import sandbox

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ from .cluster import build
 from .errors import BinaryMissing, KubelabError, UsageError
 
 __all__ = ["REGISTRY_ENV", "helm", "kube_score", "kubeconform", "kubeconform_schemas", "kubectl", "path", "registry",
-           "run"]
+           "run", "shown"]
 
 
 def path(tool: str) -> str:
@@ -45,9 +46,29 @@ def run(api, tool: str, *args: str, check: bool = True, input: str | None = None
     if check and proc.returncode != 0:
         # Some tools (helm lint) print their findings on stdout and only a summary on stderr.
         said = "\n".join(s.strip() for s in (proc.stdout, proc.stderr) if s.strip())
-        raise KubelabError(f"`{tool} {' '.join(args)}` failed (exit {proc.returncode}):\n{said[-3000:]}",
+        raise KubelabError(f"`{tool} {' '.join(shown(args))}` failed (exit {proc.returncode}):\n{said[-3000:]}",
                            "read the tool's message above")
     return proc.stdout
+
+
+_SECRET_KEY = re.compile(r"(?i)(key|secret|token|passw)")
+
+
+def shown(args) -> list[str]:
+    """`args` as an error may show them: the value of a `--set*` KEY=VALUE whose key names a secret (apiKey,
+    token, password) and the argument after --password are replaced by <redacted>."""
+    out, hide_next = [], False
+    for a in map(str, args):
+        if hide_next:
+            out.append("<redacted>")
+        elif "=" in a and not a.startswith("-") and _SECRET_KEY.search(a.split("=", 1)[0]):
+            out.append(a.split("=", 1)[0] + "=<redacted>")
+        elif a.startswith("--password="):
+            out.append("--password=<redacted>")
+        else:
+            out.append(a)
+        hide_next = a == "--password"
+    return out
 
 
 def kubectl(api, *args: str, **kw) -> str:

@@ -5,6 +5,8 @@ learner's manifest files applied into it.
     kl.course.lab.apply_files(api, "manifests", ns)  # the learner's files, $namespace filled in
     kl.course.lab.settle(api, ns)                    # until the scheduler has decided every pod (never raises)
     kl.course.lab.free_gpus(api, ns)                 # at the end of a GPU lab: the next person needs them
+    ns = kl.course.lab.start(api, "lab2", registry=kl.registry(api))   # also deletes oci://<registry>/<ns>/*
+    storage_class = kl.course.lab.artifacts_volume(api, ns)             # a fresh static PV for the lab's PVC
 
 Grading = reset the namespace -> execute the submission (its own cells and files recreate the objects)
 -> the test cells read the live state. So a grade never depends on what an earlier run left behind, and
@@ -21,14 +23,51 @@ from .._k8s.poll import until
 from ..errors import ManifestError
 from . import sandbox
 
-__all__ = ["apply_files", "files", "free_gpus", "settle", "start"]
+__all__ = ["apply_files", "artifacts_volume", "files", "free_gpus", "settle", "start"]
 
 
-def start(api, lab: str, learner: str | None = None) -> str:
-    """Empty (or create) the learner's namespace for `lab` and return its name."""
+def start(api, lab: str, learner: str | None = None, *, registry: str | None = None) -> str:
+    """Empty (or create) the learner's namespace for `lab` and return its name. With `registry` (host:port
+    of an OCI registry), also delete every repository under `<registry>/<namespace>/` (the charts an earlier
+    run pushed), so a chart is graded only when this run publishes it."""
     box = sandbox.reset(api, lab, learner)
-    print(f"Your namespace for {lab}: {box.namespace} (emptied: what is graded is what this notebook creates)")
+    gone = ""
+    if registry:
+        from ..cluster.registry import Client
+
+        reg = Client(registry)
+        repos = reg.repositories(prefix=f"{box.namespace}/")
+        for repo in repos:
+            reg.delete_repository(repo)
+        gone = f"; oci://{reg.address}/{box.namespace}/ emptied" if repos else ""
+    print(f"Your namespace for {lab}: {box.namespace} (emptied{gone}: what is graded is what this notebook creates)")
     return box.namespace
+
+
+def artifacts_volume(api, namespace: str, size: str = "1Gi", timeout: float = 30) -> str:
+    """A fresh static PersistentVolume for one PVC of `namespace` (the embedded cluster has no storage
+    provisioner; a cluster with one needs none of this): named and classed `<namespace>-artifacts`, ReadOnlyMany,
+    Retain. An earlier one (Released once its claim went with the namespace) is deleted first. Returns the
+    storageClassName a PVC asks for to bind to it. (Simulated storage: a hostPath no container reads.)"""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core, name = client.CoreV1Api(api), f"{namespace}-artifacts"
+    try:
+        core.delete_persistent_volume(name)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    gone = lambda: name not in {pv.metadata.name for pv in core.list_persistent_volume(
+        field_selector=f"metadata.name={name}").items}
+    until(lambda: (gone(), None), timeout, every=0.2)
+    core.create_persistent_volume({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {"capacity": {"storage": size}, "accessModes": ["ReadOnlyMany", "ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": name,
+                 "hostPath": {"path": f"/var/lib/kubelab/{name}"}}})
+    return name
 
 
 def files(folder: str | Path) -> list[Path]:

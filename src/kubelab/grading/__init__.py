@@ -2,7 +2,8 @@
 marks by mistake. The engine (`engine`: Part, run, CheckResult, Partial) and the checks by topic:
 `workloads` (rollouts, Services), `scheduling` (GPU requests, placement, quota), `rbac` (what a subject
 may do: SubjectAccessReviews and real requests), `admission` (what admission refuses, accepts, defaults),
-`objects` (existence, keys, Helm releases), `lint` (kubeconform, kube-score on files), `network`
+`objects` (existence, keys, Helm releases), `helm` (charts, the
+OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files), `network`
 (NetworkPolicy semantics), `reports` (a GPU report's columns, units and numbers against the API). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
@@ -14,6 +15,8 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
 from . import probes
 from .engine import CheckResult, Part, Partial
+from .helm import (canary_split, chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, promoted,
+                   release_from_registry, rolled_back)
 from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
@@ -23,8 +26,10 @@ from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu,
                          quota_caps_gpus)
 from .workloads import deployment_ready, service_selects, statefulset_ready
 
-__all__ = ["CheckResult", "Part", "Partial", "probes", "admission_accepts", "admission_refuses", "can", "cannot",
-           "claim_allocated", "configmap_has_keys", "deployment_ready", "gpu_report_matches", "helm_release_deployed",
+__all__ = ["CheckResult", "Part", "Partial", "probes", "admission_accepts", "admission_refuses", "can", "canary_split",
+           "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
+           "deployment_ready", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
-           "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "request_as", "resource_exists",
-           "secret_has_keys", "service_selects", "statefulset_ready", "unreachable"]
+           "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
+           "request_as", "resource_exists", "rolled_back", "secret_has_keys", "service_selects", "statefulset_ready",
+           "unreachable"]

@@ -1,0 +1,311 @@
+"""Checks of a Helm chart and its releases, from what helm, the OCI registry and the API server report:
+the chart lints clean and renders valid objects (kubeconform, kube-score), it is published in the registry
+at the version asked and pullable, a release runs exactly the chart of the registry, its `helm test` hooks
+succeeded, a canary track holds its share of the Service's READY endpoints, a promotion is complete, and a
+rollback restored the revision before a bad upgrade (from `helm history`).
+
+Values given to these checks may hold secrets: they are passed to helm, never printed.
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import re
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from .. import tools
+from .engine import CheckResult, Missing, Part, read, run, client
+
+__all__ = ["canary_split", "chart_lint_clean", "chart_published", "chart_renders_valid", "helm_test_passed",
+           "promoted", "release_from_registry", "rolled_back"]
+
+# what a model-serving chart of Lab 2 makes (kind -> how to say it)
+SERVING_KINDS = ("Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
+                 "PersistentVolumeClaim")
+
+
+def _helm(*args: str, api=None) -> subprocess.CompletedProcess:
+    """helm with its exit code (tools.run raises on failure; a check scores it)."""
+    import os
+    env, cmd = dict(os.environ), [tools.path("helm"), *args]
+    if api is not None:
+        env["KUBECONFIG"] = api.kubelab_kubeconfig or env.get("KUBECONFIG", "")
+        if getattr(api, "kubelab_context", None):
+            cmd.append(f"--kube-context={api.kubelab_context}")
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+def _said(proc: subprocess.CompletedProcess, limit: int = 600) -> str:
+    return " ".join((proc.stderr or proc.stdout).split())[-limit:]
+
+
+def _chart_dir(chart) -> str:
+    if not (Path(chart) / "Chart.yaml").is_file():
+        raise Missing(f"no chart at {chart} (no Chart.yaml)", "write the chart where the lab says")
+    return str(chart)
+
+
+# -- the chart, before it reaches a cluster ------------------------------------------------------------
+def chart_lint_clean(chart, *, values: tuple[str, ...] = ()) -> CheckResult:
+    """`helm lint --strict` passes with no [WARNING] or [ERROR] (values: extra helm flags, e.g. --set-string)."""
+    def fetch():
+        proc = _helm("lint", _chart_dir(chart), "--strict", *values)
+        findings = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip().startswith(("[ERROR]", "[WARNING]"))]
+        return {"rc": proc.returncode, "findings": findings, "said": _said(proc)}
+
+    return run("chart_lint_clean", fetch, [Part(
+        lambda o: o["rc"] == 0 and not o["findings"],
+        lambda o: "helm lint --strict: " + ("; ".join(o["findings"][:6]) or o["said"]),
+        f"run `helm lint --strict {chart}` and fix what it names")], "helm lint --strict: clean")
+
+
+def chart_renders_valid(chart, *, release: str, namespace: str, values: tuple[str, ...] = (),
+                        kinds: tuple[str, ...] = SERVING_KINDS, ignore: tuple[str, ...] = ()) -> CheckResult:
+    """`helm template` renders (1) every kind in `kinds` and a `helm.sh/hook: test` Pod (1), kubeconform finds
+    every rendered object valid (1), and kube-score finds no CRITICAL problem (1; `ignore`d checks left out)."""
+    def fetch():
+        proc = _helm("template", release, _chart_dir(chart), "--namespace", namespace, *values)
+        if proc.returncode != 0:
+            raise Missing(f"helm template failed: {_said(proc)}", f"`helm template {release} {chart}` shows the error")
+        docs = [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict) and d.get("kind")]
+        found = {d["kind"] for d in docs}
+        tests = [d for d in docs if d["kind"] == "Pod"
+                 and "test" in str(((d.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")).split(",")]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{release}.yaml"
+            path.write_text(proc.stdout)
+            bad = [r for r in tools.kubeconform(path) if r.get("kind") and r.get("status") != "statusValid"]
+            critical = [f for f in tools.kube_score(path, ignore=ignore) if f["grade"] == "CRITICAL"]
+        return {"missing": [k for k in kinds if k not in found], "tests": bool(tests), "bad": bad, "critical": critical, "workload": bool(found & {"Deployment", "StatefulSet"})}
+
+    return run("chart_renders_valid", fetch, [
+        Part(lambda o: not o["missing"], lambda o: "the rendered chart makes no " + ", ".join(o["missing"]),
+             "add the templates the lab asks for"),
+        Part(lambda o: o["tests"], "the chart has no test Pod (annotation helm.sh/hook: test)",
+             "add templates/tests/<name>.yaml: a Pod annotated helm.sh/hook: test that calls the Service"),
+        Part(lambda o: not o["bad"], lambda o: "kubeconform: " + "; ".join(
+            f"{r.get('kind')}/{r.get('name')}: {r.get('msg', '').split(' - at ')[-1]}" for r in o["bad"][:5]),
+             "fix the fields kubeconform names (`kubectl explain <kind>.<field>`)"),
+        Part(lambda o: o["workload"] and not o["critical"], lambda o: "kube-score CRITICAL: " + "; ".join(
+            f"{c['object']} {c['check']}" for c in o["critical"][:6]) if o["workload"] else "no workload to score",
+             "fix what kube-score names (`helm template ... | kube-score score -`)")],
+        "the chart renders every object asked, valid, with no CRITICAL kube-score finding")
+
+
+# -- the registry -------------------------------------------------------------------------------------------
+def chart_published(registry: str, repository: str, version: str, *, name: str | None = None,
+                    plain_http: bool = True) -> CheckResult:
+    """The registry's `repository` has the tag `version` (1), and `helm show chart oci://registry/repository
+    --version VERSION` reports that version (and chart `name`, if given) (1)."""
+    from ..cluster.registry import Client
+
+    ref = f"oci://{Client(registry).address}/{repository}"
+
+    def fetch():
+        try:
+            tags = Client(registry).tags(repository)
+        except OSError as err:
+            raise Missing(f"cannot reach the registry {registry}: {err}", "start it (`kubelab cluster up`)")
+        proc = _helm("show", "chart", ref, "--version", version, *(["--plain-http"] if plain_http else []))
+        meta = yaml.safe_load(proc.stdout) if proc.returncode == 0 else None
+        return {"tags": tags, "meta": meta if isinstance(meta, dict) else None, "said": _said(proc)}
+
+    return run("chart_published", fetch, [
+        Part(lambda o: version in o["tags"],
+             lambda o: f"{ref} has no tag {version} (tags: {', '.join(o['tags']) or 'none'})",
+             f"`helm package` the chart at version {version} and `helm push` it to oci://{registry}/{repository.rsplit('/', 1)[0]}"),
+        Part(lambda o: o["meta"] is not None and str(o["meta"].get("version")) == version
+             and (name is None or o["meta"].get("name") == name),
+             lambda o: f"helm cannot pull {ref} --version {version}: {o['said']}" if o["meta"] is None else
+             f"helm pulls chart {o['meta'].get('name')} {o['meta'].get('version')}, not {name or ''} {version}",
+             f"`helm show chart {ref} --version {version}{' --plain-http' if plain_http else ''}` shows what is there")],
+        f"{ref}:{version} is published and pullable")
+
+
+def _release_record(api, release: str, namespace: str, revision: int | None = None) -> dict:
+    """The release Helm stored (its Secret sh.helm.release.v1.NAME.vREV: base64 of gzipped JSON): chart files,
+    metadata, manifest. Only compared, never printed (its config may hold secrets)."""
+    core = client(api, "CoreV1Api")
+    secrets = read(lambda: core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={release}").items,
+                   f"the Secrets of Helm release {release!r}", namespace)
+    if not secrets:
+        raise Missing(f"Helm release {release!r} not found in namespace {namespace!r}",
+                      f"install it: `helm install {release} oci://... -n {namespace}`")
+    pick = max(secrets, key=lambda s: int(s.metadata.labels.get("version", 0))) if revision is None else next(
+        (s for s in secrets if s.metadata.labels.get("version") == str(revision)), None)
+    if pick is None:
+        raise Missing(f"Helm release {release!r} has no revision {revision}", "see `helm history`")
+    data = base64.b64decode(base64.b64decode(pick.data["release"]))
+    record = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    record["_status"] = pick.metadata.labels.get("status", "")
+    return record
+
+
+def _chart_files(chart: dict) -> dict[str, bytes]:
+    """A stored chart's files (templates, values, Chart.yaml) by path, to compare with a package."""
+    files = {t["name"]: base64.b64decode(t.get("data") or "") for t in chart.get("templates") or []}
+    files.update({f["name"]: base64.b64decode(f.get("data") or "") for f in chart.get("files") or []})
+    return files
+
+
+def _package_files(tgz: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
+        out = {}
+        for m in tar.getmembers():
+            if m.isfile():
+                out[m.name.split("/", 1)[1] if "/" in m.name else m.name] = tar.extractfile(m).read()
+    return out
+
+
+def release_from_registry(api, release: str, namespace: str, *, registry: str, repository: str, version: str,
+                          plain_http: bool = True) -> CheckResult:
+    """The newest revision of `release` is deployed from chart version `version` (1), and its templates are
+    exactly those of oci://registry/repository:version (1): what runs is what was published."""
+    from ..cluster.registry import Client
+
+    ref = f"oci://{Client(registry).address}/{repository}"
+
+    def fetch():
+        rec = _release_record(api, release, namespace)
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = _helm("pull", ref, "--version", version, "--destination", tmp, *(["--plain-http"] if plain_http else []))
+            pulled = next(Path(tmp).glob("*.tgz"), None)
+            package = _package_files(pulled.read_bytes()) if proc.returncode == 0 and pulled else None
+        mine = _chart_files(rec.get("chart") or {})
+        templates = {k: v for k, v in mine.items() if k.startswith("templates/")}
+        return {"status": rec["_status"], "version": str(((rec.get("chart") or {}).get("metadata") or {}).get("version")),
+                "same": package is not None and templates == {k: v for k, v in package.items() if k.startswith("templates/")},
+                "pulled": package is not None, "said": _said(proc)}
+
+    return run("release_from_registry", fetch, [
+        Part(lambda o: o["status"] == "deployed" and o["version"] == version,
+             lambda o: f"release {release!r} runs chart version {o['version']} ({o['status']}), not {version} (deployed)",
+             f"`helm install {release} {ref} --version {version} -n {namespace}`"),
+        Part(lambda o: o["same"],
+             lambda o: f"cannot pull {ref}:{version}: {o['said']}" if not o["pulled"] else
+             f"release {release!r} was not installed from {ref}:{version}: its templates differ from the published chart",
+             f"install from the registry (`helm install {release} {ref} --version {version}`), not from the folder")],
+        f"release {release!r} runs {ref}:{version}")
+
+
+def helm_test_passed(api, release: str, namespace: str) -> CheckResult:
+    """`helm test` ran on the newest revision and every test hook's last run Succeeded (1, as helm records
+    it), and a test hook calls one of the release's Services (1)."""
+    def fetch():
+        rec = _release_record(api, release, namespace)
+        tests = [h for h in rec.get("hooks") or [] if "test" in (h.get("events") or [])]
+        services = [d["metadata"]["name"] for d in yaml.safe_load_all(rec.get("manifest") or "")
+                    if isinstance(d, dict) and d.get("kind") == "Service"]
+        calls = []
+        for h in tests:
+            doc = yaml.safe_load(h.get("manifest") or "") or {}
+            spec = ((doc.get("spec") or {}) if doc.get("kind") == "Pod" else {})
+            words = " ".join(" ".join(map(str, (c.get("command") or []) + (c.get("args") or [])))
+                             for c in spec.get("containers") or [])
+            calls += [s for s in services if re.search(rf"(^|[/@\s]){re.escape(s)}(\.{namespace})?(\.svc[.\w]*)?(:\d+|/|\s|$)", words)]
+        return {"tests": tests, "calls": calls, "services": services}
+
+    return run("helm_test_passed", fetch, [
+        Part(lambda o: bool(o["tests"]) and all((h.get("last_run") or {}).get("phase") == "Succeeded" for h in o["tests"]),
+             lambda o: "the release has no test hook" if not o["tests"] else "; ".join(
+                 f"test {h['name']}: {(h.get('last_run') or {}).get('phase') or 'never run'}" for h in o["tests"]),
+             f"`helm test {release} -n {namespace}`; `kubectl logs <test pod> -n {namespace}` says why one failed"),
+        Part(lambda o: bool(o["calls"]),
+             lambda o: f"no test hook calls the release's Service ({', '.join(o['services']) or 'none'})",
+             "the test Pod must call the Service (wget/curl http://<service>:<port>/<ready path>)")],
+        f"helm test of {release!r} passed")
+
+
+# -- tracks behind a Service ---------------------------------------------------------------------------------
+def _ready_images(api, service: str, namespace: str) -> dict:
+    """The Service's READY EndpointSlice endpoints, each with its pod's images; and every pod's images."""
+    from ..observe.network import endpoint_slices
+    from .._k8s import raw
+
+    pods = {p["metadata"]["name"]: {c["image"] for c in (p.get("spec") or {}).get("containers") or []}
+            for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")}
+    eps = endpoint_slices(api, namespace, service=service)
+    ready = [set(pods.get(pod, ())) for pod in eps[eps["ready"]]["pod"]]
+    return {"ready": ready, "pods": pods}
+
+
+def canary_split(api, service: str, namespace: str, *, canary_image: str, share: float, tolerance: float = 0.1,
+                 timeout: float = 30) -> CheckResult:
+    """The Service's READY endpoints include pods of `canary_image` and pods of another image (1), and the
+    canary's share of them is `share` within `tolerance` (1). On the embedded cluster no traffic flows: the
+    split is the share of ready endpoints, as a load balancing proxy would see it."""
+    def fetch():
+        o = _ready_images(api, service, namespace)
+        canary = sum(canary_image in imgs for imgs in o["ready"])
+        return {"canary": canary, "total": len(o["ready"]), "other": len(o["ready"]) - canary}
+
+    said = lambda o: f"{o['canary']} of {o['total']} ready endpoints of Service {service!r} run {canary_image}"
+    return run("canary_split", fetch, [
+        Part(lambda o: o["canary"] > 0 and o["other"] > 0, said,
+             f"run the canary as a second track whose pods the Service {service!r} selects and that become ready"),
+        Part(lambda o: o["total"] > 0 and abs(o["canary"] / o["total"] - share) <= tolerance + 1e-9,
+             lambda o: said(o) + f" ({o['canary'] / max(o['total'], 1):.0%}; asked {share:.0%} ± {tolerance:.0%})",
+             "set the canary's replicas so that its share of the ready endpoints is the one asked")],
+        f"the canary holds {share:.0%} ± {tolerance:.0%} of Service {service!r}", timeout=timeout)
+
+
+def promoted(api, service: str, namespace: str, *, image: str, replicas: int, timeout: float = 60) -> CheckResult:
+    """Every READY endpoint of the Service runs `image`, at least `replicas` of them (1), and no pod that the
+    Service's track ran before (another image) is left in the namespace (1)."""
+    def fetch():
+        o = _ready_images(api, service, namespace)
+        svc = read(lambda: client(api, "CoreV1Api").read_namespaced_service(service, namespace),
+                   f"Service {service!r}", namespace)
+        selector = svc.spec.selector or {}
+        from .._k8s import raw
+        behind = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")
+                  and selector and all(raw.labels(p).get(k) == v for k, v in selector.items())]
+        others = sorted(p["metadata"]["name"] for p in behind
+                        if image not in {c["image"] for c in p["spec"].get("containers") or []})
+        return {"new": sum(image in imgs for imgs in o["ready"]), "total": len(o["ready"]), "others": others}
+
+    return run("promoted", fetch, [
+        Part(lambda o: o["new"] == o["total"] >= replicas,
+             lambda o: f"{o['new']} of {o['total']} ready endpoints of Service {service!r} run {image} (asked: all, "
+                       f"at least {replicas})",
+             f"upgrade the stable track to {image} and wait for its rollout"),
+        Part(lambda o: not o["others"], lambda o: f"pods of another image are still behind Service {service!r}: "
+             + ", ".join(o["others"][:5]), "remove the canary track once the stable track runs its image")],
+        f"Service {service!r} serves only {image}", timeout=timeout)
+
+
+def rolled_back(api, release: str, namespace: str) -> CheckResult:
+    """From the release history: the newest revision is deployed by `helm rollback` to an earlier revision N
+    that is older than the revision it replaced (a bad upgrade came in between) (1), and it runs exactly N's
+    manifest (1)."""
+    def fetch():
+        hist = json.loads(tools.helm(api, "history", release, "--namespace", namespace, "-o", "json", check=False) or "[]")
+        if not hist:
+            raise Missing(f"Helm release {release!r} has no history in namespace {namespace!r}", "install it first")
+        hist.sort(key=lambda r: r["revision"])
+        last = hist[-1]
+        m = re.match(r"Rollback to (\d+)", last.get("description") or "")
+        target = int(m.group(1)) if m else None
+        same = False
+        if target:
+            same = (_release_record(api, release, namespace, target).get("manifest")
+                    == _release_record(api, release, namespace, last["revision"]).get("manifest"))
+        return {"last": last, "target": target, "between": [r for r in hist if target and target < r["revision"] < last["revision"]],
+                "same": same}
+
+    return run("rolled_back", fetch, [
+        Part(lambda o: o["last"].get("status") == "deployed" and o["target"] is not None and bool(o["between"]),
+             lambda o: (f"the newest revision ({o['last']['revision']}, {o['last'].get('status')}) is "
+                        f"{o['last'].get('description')!r}, not a rollback past a bad upgrade"),
+             f"after the bad upgrade, `helm rollback {release} -n {namespace}` (a fix made with kubectl is not in "
+             "the release history)"),
+        Part(lambda o: o["same"], lambda o: f"the newest revision does not run the manifest of revision {o['target']}",
+             f"`helm rollback {release} <revision> -n {namespace}`")],
+        f"release {release!r} was rolled back to the revision before the bad upgrade")

@@ -1,0 +1,102 @@
+"""Lab 2 through real nbgrader against the session cluster and its registry: the solution chart and cells
+score full marks, the released stub 0, a chart without its test its partial score, answers that only look right
+(a Service that leaves the canary out, a test that calls nothing) fail those cells, a repair that hides the
+symptom (kubectl rollout undo instead of helm rollback) fails the rollback, and an unusual but valid canary (6
+stable + 2 canary replicas, a rollback to an explicit revision) full marks. The gate is the gradebook."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from kubelab.cluster.registry import Client
+from kubelab.course import sandbox
+from tests.helpers import CourseCopy, cell_scores as scores
+
+ROOT = Path(__file__).parents[2]
+LAB = "lab2-helm-serving"
+FULL = {"chart": 5, "published": 2, "installed": 4, "tested": 2, "canary-split": 2, "promoted": 2, "rolled-back": 4}
+AUTOGRADE_S = 90   # a submission's whole autograde run (kernel start included) stays well under this
+TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, api, local_cluster):
+    from kubernetes import client
+
+    def after_each(student: str) -> None:
+        sandbox.cleanup(api, student, wait=True)
+        reg = Client(local_cluster.registry.address)
+        for repo in reg.repositories(prefix=f"{student}-lab2/"):
+            reg.delete_repository(repo)
+        client.CoreV1Api(api).delete_persistent_volume(f"{student}-lab2-artifacts")
+
+    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each, folder="chart")
+    untimed = copy.submit
+
+    def submit(student, *args, **kwargs):
+        start = time.monotonic()
+        grade = untimed(student, *args, **kwargs)
+        TIMES[student] = time.monotonic() - start
+        return grade
+
+    copy.submit = submit
+    yield copy
+    copy.cleanup()
+    print("\nautograde seconds per submission:", {k: round(v, 1) for k, v in TIMES.items()})
+
+
+def test_the_solution_scores_full_marks(course):
+    grade = course.submit("solution", "source", course.solution())
+    assert scores(grade) == FULL and grade.score == grade.max_score == 21
+    assert TIMES["solution"] < AUTOGRADE_S
+
+
+def test_the_released_stub_scores_zero(course):
+    grade = course.submit("stub", "release")
+    assert grade.max_score == 21 and grade.score == 0, scores(grade)
+
+
+def test_a_chart_without_its_test_scores_what_the_rest_earned(course):
+    # the stub's comment-only test template: the render misses the test Pod (4 of 5), helm test has nothing to run
+    grade = course.submit("partial", "source", course.solution(**{"templates/tests/test-ready.yaml": None}))
+    assert scores(grade) == {**FULL, "chart": 4, "tested": 0}
+
+
+def test_answers_that_only_look_right_fail(course):
+    files = course.solution()
+    # a Service that selects only the stable track: the canary runs, ready, but takes no traffic
+    service = files["templates/service.yaml"].replace(
+        '{{- include "model-server.selectorLabels" . | nindent 4 }}\n',
+        '{{- include "model-server.selectorLabels" . | nindent 4 }}\n    track: stable\n')
+    # a test Pod that succeeds without calling anything
+    test_pod = files["templates/tests/test-ready.yaml"].replace(
+        'command: ["wget", "-q", "-O-", "http://{{ include "model-server.fullname" . }}:{{ .Values.service.port }}/v2/health/ready"]',
+        'command: ["sh", "-c", "echo ready"]')
+    assert service != files["templates/service.yaml"] and test_pod != files["templates/tests/test-ready.yaml"]
+    grade = course.submit("looks-right", "source", course.solution(**{"templates/service.yaml": service,
+                                                                      "templates/tests/test-ready.yaml": test_pod}))
+    assert scores(grade) == {**FULL, "canary-split": 0, "tested": 0}
+
+
+def test_a_repair_that_hides_the_symptom_fails_the_rollback(course):
+    # kubectl rollout undo heals the pods, but the release still says the bad revision is deployed
+    rollback = 'print(kl.helm(api, "rollback", RELEASE, "-n", ns, "--wait", "--timeout", "120s"))'
+    undo = 'print(kl.kubectl(api, "rollout", "undo", f"deployment/{RELEASE}", "-n", ns))'
+    grade = course.submit("kubectl-undo", "source", course.solution(),
+                          edit=lambda text: text.replace(rollback, undo) if rollback in text else text)
+    assert scores(grade) == {**FULL, "rolled-back": 2}
+
+
+def test_an_unusual_but_valid_answer_scores_full_marks(course):
+    # a canary of 2 beside 6 stable replicas (25 % too), and a rollback to an explicit revision (3: the promotion)
+    canary = '"--set", "canary.enabled=true", "--set", "canary.image.tag=25.02-py3",'
+    rollback = 'kl.helm(api, "rollback", RELEASE, "-n", ns,'
+
+    def edit(text):
+        text = text.replace(canary, canary + ' "--set", "replicaCount=6", "--set", "canary.replicas=2",')
+        return text.replace(rollback, 'kl.helm(api, "rollback", RELEASE, "3", "-n", ns,')
+
+    grade = course.submit("unusual", "source", course.solution(), edit=edit)
+    assert scores(grade) == FULL
