@@ -47,11 +47,23 @@ RULES = {  # rule: (broken container, fixed container, waiting/terminated reason
     "FailedMount": ({**NGINX, "volumeMounts": [{"name": "v", "mountPath": "/etc/v"}]},
                     {**NGINX, "volumeMounts": [{"name": "v", "mountPath": "/etc/v"}]}, "mount",
                     ([{"name": "v", "configMap": {"name": "nope"}}], [{"name": "v", "configMap": {"name": "cfg"}}])),
+    # the fix is RBAC, not the spec: "rbac" creates a Role + RoleBinding for the pod's ServiceAccount
+    "CrashLoopBackOff (forbidden)": ({"image": "quay.io/kiwigrid/k8s-sidecar:1.30.3", "env": [{"name": "LABEL", "value": "x"}]},
+                                     "rbac", "last:Error", None),
+    "Init:ErrImagePull": ({**NGINX, "init": {"image": "busybox:9.9", "command": ["true"]}},
+                          {**NGINX, "init": {"image": "busybox:1.36", "command": ["true"]}}, "init:ImagePullBackOff|ErrImagePull", None),
+    "Init:CrashLoopBackOff": ({**NGINX, "init": {"image": "busybox:1.36", "command": ["sh", "-c", "exit 3"]}},
+                              {**NGINX, "init": {"image": "busybox:1.36", "command": ["sh", "-c", "exit 0"]}}, "init:last", None),
 }
+READ_CONFIGMAPS = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}
 
 
 def deployment(name, container, volumes=None, replicas=1):
+    container = dict(container)
+    init = container.pop("init", None)
     spec = {"containers": [{"name": "main", **container}]}
+    if init:
+        spec["initContainers"] = [{"name": "init", **init}]
     if volumes:
         spec["volumes"] = volumes
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
@@ -66,6 +78,10 @@ def pods(core, ns, app):
 
 def shows(pod, want: str) -> bool:
     cs = (pod.get("status", {}).get("containerStatuses") or [{}])[0]
+    if want.startswith("init:"):   # the first init container's state
+        cs, want = (pod.get("status", {}).get("initContainerStatuses") or [{}])[0], want[5:]
+        if want == "last":
+            return bool((cs.get("lastState") or {}).get("terminated"))
     if want == "unready":
         return "running" in cs.get("state", {}) and cs.get("ready") is False and pod["status"].get("phase") == "Running"
     if want == "mount":
@@ -102,7 +118,15 @@ def rules(api, runs: int) -> None:
             vb, vf = volumes or (None, None)
             apps.create_namespaced_deployment(ns, deployment("app", broken, vb))
             to_state.append(wait(lambda: any(shows(p, want) for p in pods(core, ns, "app"))))
-            apps.replace_namespaced_deployment("app", ns, deployment("app", fixed, vf))
+            if fixed == "rbac":
+                rbac = client.RbacAuthorizationV1Api(api)
+                rbac.create_namespaced_role(ns, {"metadata": {"name": "read"}, "rules": [READ_CONFIGMAPS]})
+                rbac.create_namespaced_role_binding(ns, {
+                    "metadata": {"name": "read"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                                              "name": "read"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]})
+            else:
+                apps.replace_namespaced_deployment("app", ns, deployment("app", fixed, vf))
 
             def rolled():
                 d = apps.read_namespaced_deployment_status("app", ns).status

@@ -490,3 +490,23 @@ def test_init_container_that_exits_non_zero_is_init_crashloopbackoff_and_never_f
         return (p.status.phase == "Failed" and inits and inits[0].state.terminated
                 and inits[0].state.terminated.exit_code == 3 and inits[0].restart_count == 0)
     eventually(failed, timeout=20, what="the Never pod Failed by its init container")
+
+
+def test_init_wait_loop_on_wget_continues_once_the_service_has_a_ready_endpoint(api, namespace):
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service(namespace, {"metadata": {"name": "model"}, "spec": {
+        "selector": {"app": "model"}, "ports": [{"name": "http", "port": 8080, "targetPort": 80}]}})
+    dep = deployment("app", NGINX)
+    dep["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "wait-model", "image": "busybox:1.36",
+         "command": ["sh", "-c", "until wget -q -O- http://model:8080/; do sleep 1; done"]}]
+    manifests.apply(api, dep, namespace=namespace)
+
+    def waiting():
+        pod, inits = init_status(api, namespace, "app")
+        return inits and inits[0].state.running and pod.status.phase == "Pending" and pod
+    eventually(waiting, timeout=20, what="the init container waiting for a ready endpoint")
+    time.sleep(2)
+    assert waiting(), "the Service exists but nothing behind it is ready: the loop must go on"
+    manifests.apply(api, deployment("model", NGINX), namespace=namespace)
+    rolled_out(api, namespace, "app")

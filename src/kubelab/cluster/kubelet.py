@@ -714,9 +714,10 @@ class Controller:
                     keys = [arg]
                 elif what == "namespace":
                     keys = [k for k in self.pods if k[0] == arg]
-                elif what == "connects":   # pods whose command may connect to a Service
-                    keys = [k for k, p in self.pods.items() if k[0] == arg
-                            and ((p.get("spec") or {}).get("restartPolicy") or "Always") != "Always"]
+                elif what == "connects":   # pods whose commands may connect to a Service: run-to-completion, init
+                    keys = [k for k, p in self.pods.items() if k[0] == arg and (
+                        ((p.get("spec") or {}).get("restartPolicy") or "Always") != "Always"
+                        or (p.get("spec") or {}).get("initContainers"))]
                 elif what == "api":        # pods whose images make API requests
                     keys = [k for k, p in self.pods.items() if self._needs_api(p)]
                 else:
