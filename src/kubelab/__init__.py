@@ -21,7 +21,7 @@ from .errors import (ApiError, BinaryMissing, BuildError, CheckFailed, ClusterUn
 # name -> module: the packages and modules a notebook reaches as kl.<name>
 _MODULES = {
     "cluster": "cluster", "observe": "observe", "gpu": "gpu", "viz": "viz", "grading": "grading",
-    "course": "course", "manifests": "manifests", "wait": "wait", "tools": "tools",
+    "course": "course", "exam": "exam", "manifests": "manifests", "wait": "wait", "tools": "tools",
     "plots": "viz.plots", "widgets": "viz.widgets", "timeline": "viz.timeline", "metrics": "observe.metrics",
     "lesson": "course.lesson", "sandbox": "course.sandbox", "pools": "cluster.pools",
 }
@@ -33,7 +33,7 @@ _SHORTCUTS = {
     "pod_ready": ("wait", "pod_ready"),
     "pods": ("observe", "pods"), "nodes": ("observe", "nodes"), "events": ("observe", "events"),
     "logs": ("observe", "logs"), "rollout_history": ("observe", "rollout_history"),
-    "telemetry": ("gpu", "telemetry"),
+    "telemetry": ("gpu", "telemetry"), "promql": ("observe.prometheus", "promql"),
     "dashboard": ("viz.widgets", "dashboard"), "replica_slider": ("viz.widgets", "replica_slider"),
     "Timeline": ("viz.timeline", "Timeline"),
     "kubectl": ("tools", "kubectl"), "helm": ("tools", "helm"), "registry": ("tools", "registry"),

@@ -1,4 +1,4 @@
-"""The `kubelab` command: one module per command group (build, cluster, course, run; exam to come).
+"""The `kubelab` command: one module per command group (build, cluster, course, exam, gpu, run).
 Each registers its commands on `main`; the commands are thin: the library does the work."""
 from __future__ import annotations
 
@@ -38,4 +38,4 @@ def flag(name: str) -> str:
     return "" if name == DEFAULT_NAME else f" --name {name}"
 
 
-from . import build, cluster, course, gpu, run  # noqa: E402  (registers the command groups on main)
+from . import build, cluster, course, exam, gpu, run  # noqa: E402  (registers the command groups on main)

@@ -1,0 +1,36 @@
+"""A Job whose image tag does not exist: its pod waits in ImagePullBackOff, the Job never finishes."""
+from ..base import JobScenario
+from ..registry import register
+
+__all__ = ["FinetuneImage"]
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: finetune}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: train
+        image: nvcr.io/nvidia/pytorch:$tag
+        resources: {requests: {cpu: 500m, memory: 2Gi}, limits: {memory: 2Gi}}
+"""
+
+
+@register
+class FinetuneImage(JobScenario):
+    name = "finetune-image-tag"
+    title = "The fine-tuning Job never starts: its image tag does not exist"
+    category = "image"
+    difficulty = 1
+    ticket = ("The nightly fine-tuning Job `finetune` has been 'running' for hours and never trained a step. "
+              "We moved it to the NGC PyTorch release of December 2024.")
+    evidence = ("ImagePullBackOff", "ErrImagePull", "spec.template.spec.containers[0].image", "not found")
+    cause = "nvcr.io/nvidia/pytorch:24.13-py3 does not exist (NGC tags are YY.MM: there is no month 13)"
+    fix = "recreate the Job with nvcr.io/nvidia/pytorch:24.12-py3 (a Job's pod template cannot be changed in place)"
+    job = "finetune"
+    manifests = JOB.replace("$tag", "24.13-py3")
+    fixed = JOB.replace("$tag", "24.12-py3")

@@ -1,0 +1,64 @@
+"""A Job asking for more GPUs than any node has: Pending, Insufficient nvidia.com/gpu."""
+from ...grading.engine import Part
+from ..base import JobScenario
+from ..checks import container
+from ..registry import register
+
+__all__ = ["GpuInsufficient"]
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: pretrain}
+spec:
+  backoffLimit: 2
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
+      tolerations:
+      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
+      containers:
+      - name: train
+        image: nvcr.io/nvidia/pytorch:24.05-py3
+        resources:
+          requests: {cpu: "1", memory: 2Gi}
+          limits: {memory: 4Gi, nvidia.com/gpu: $gpus}
+"""
+
+
+def gpus(s) -> int:
+    limits = (container(s.job, "train").get("resources") or {}).get("limits") or {}
+    try:
+        return int(limits.get("nvidia.com/gpu", 0))
+    except ValueError:
+        return 0
+
+
+@register
+class GpuInsufficient(JobScenario):
+    name = "gpu-insufficient"
+    title = "The pre-training Job pends: it asks for more GPUs than one node has"
+    category = "scheduling"
+    difficulty = 2
+    ticket = ("`pretrain` (one worker on the A100 pool) has been Pending since we 'scaled it up' to 16 GPUs. "
+              "The A100 nodes have 8 GPUs each; a single worker cannot span nodes.")
+    evidence = ("FailedScheduling", "Insufficient nvidia.com/gpu",
+                "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu")
+    cause = ("one pod asks for 16 nvidia.com/gpu but the largest A100 node has 8: no node fits, the scheduler "
+             "reports Insufficient nvidia.com/gpu")
+    fix = "recreate the Job asking for at most 8 GPUs per pod (the reference asks for 2); it then runs to completion"
+    job = "pretrain"
+    manifests = JOB.replace("$gpus", "16")
+    fixed = JOB.replace("$gpus", "2")
+    own_wrong = {"drop-gpus": "without a GPU request the pod runs on a CPU node: pre-training without GPUs"}
+
+    def guard_parts(self, namespace):
+        return [Part(lambda s: gpus(s) >= 1, "the pretrain pod no longer asks for a GPU",
+                     "ask for as many GPUs as one node has, or fewer")]
+
+    def wrong_drop_gpus(self, api, namespace):
+        from ... import manifests, tools
+        tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
+        manifests.apply(api, JOB.replace(", nvidia.com/gpu: $gpus", "").replace(
+            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}\n", ""), namespace=namespace)

@@ -1,0 +1,44 @@
+"""A node selector with a GPU product name no node carries: Pending, didn't match the node selector."""
+from ..._k8s import raw
+from ..base import DeploymentScenario
+from ..registry import register
+from .gpu_toleration import DEPLOYMENT, TOLERATIONS, gpu_parts, on_tainted_product
+
+__all__ = ["GpuProductSelector"]
+
+H100 = "NVIDIA-H100-80GB-HBM3"
+
+
+@register
+class GpuProductSelector(DeploymentScenario):
+    name = "gpu-product-selector"
+    title = "The H100 server pends: its node selector names a product no node has"
+    category = "scheduling"
+    difficulty = 2
+    ticket = ("`llm-h100` must run on the H100 pool (the model needs HBM3 bandwidth). Since the manifest was "
+              "'cleaned up' its pod pends; the H100 nodes have free GPUs.")
+    evidence = ("FailedScheduling", "didn't match Pod's node affinity/selector", "spec.template.spec.nodeSelector",
+                "nvidia.com/gpu.product")
+    cause = ("the nodeSelector asks for nvidia.com/gpu.product=NVIDIA-H100-80GB, but the H100 nodes are labelled "
+             "NVIDIA-H100-80GB-HBM3 (GPU Feature Discovery's product name): no node matches")
+    fix = "use the product label the nodes carry: nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3"
+    deployment = "llm-h100"
+    check_timeout = 30.0
+    _base = DEPLOYMENT.replace("$name", "llm-h100").replace("$tolerations", TOLERATIONS)
+    manifests = _base.replace("$product", "NVIDIA-H100-80GB")
+    fixed = _base.replace("$product", H100)
+    own_wrong = {"drop-selector": "without the selector the server may land on an A100: the ticket says H100"}
+
+    def more_state(self, api, namespace):
+        return {"nodes": raw.nodes_by_name(api)}
+
+    def guard_parts(self, namespace):
+        return gpu_parts(H100)
+
+    def live_parts(self, namespace):
+        return [on_tainted_product(H100)]
+
+    def wrong_drop_selector(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.manifests.replace("      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB}\n",
+                                                    ""), namespace=namespace)

@@ -1,0 +1,120 @@
+"""A NetworkPolicy whose allow rule names the wrong client labels: with the default deny, the gateway is
+cut off from the model server. Graded by the policies' semantics (what an enforcing CNI decides)."""
+from ...grading.engine import Part
+from ...observe.network import network_allows, network_policies
+from ..base import DeploymentScenario
+from ..checks import State, current_pods, deployment_parts, get, verify
+from ..registry import register
+
+__all__ = ["NetworkPolicyCutOff"]
+
+WORKLOADS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: model-server}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: model-server}}
+  template:
+    metadata: {labels: {app: model-server}}
+    spec:
+      containers:
+      - name: server
+        image: python:3.12-slim
+        command: [python, -m, http.server, "8000"]
+        ports: [{name: http, containerPort: 8000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: gateway}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: gateway}}
+  template:
+    metadata: {labels: {app: gateway}}
+    spec:
+      containers:
+      - {name: nginx, image: "nginx:1.27", ports: [{containerPort: 80}]}
+---
+"""
+POLICIES = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny-ingress}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: model-server-clients}
+spec:
+  podSelector: {matchLabels: {app: model-server}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {$client}}
+    ports: [{port: http}]
+"""
+SERVER, GATEWAY, OTHER = {"app": "model-server"}, {"app": "gateway"}, {"app": "notebook"}
+PORTS = {"http": 8000}
+
+
+@register
+class NetworkPolicyCutOff(DeploymentScenario):
+    name = "network-policy"
+    title = "The gateway times out on the model server: a NetworkPolicy cuts it off"
+    category = "network-policy"
+    difficulty = 2
+    ticket = ("After security's 'default deny' change the gateway times out on every call to the model "
+              "server (port 8000). Only the gateway may call it; notebooks and everything else must stay out.")
+    evidence = ("NetworkPolicy", "spec.ingress[0].from[0].podSelector", "model-server-clients", "podSelector")
+    cause = ("the allow rule of model-server-clients admits pods labelled role=gateway, but the gateway's pods "
+             "are labelled app=gateway: under default-deny-ingress nothing may reach the model server")
+    fix = "make the rule's podSelector app: gateway (port http / 8000), keeping the default deny"
+    deployment = "model-server"
+    manifests = WORKLOADS + POLICIES.replace("$client", "role: gateway")
+    fixed = POLICIES.replace("$client", "app: gateway")
+    own_wrong = {"delete-deny": "deleting the default deny lets every pod reach every pod",
+                 "allow-all": "an ingress rule from every pod lets the notebooks (and anything else) in",
+                 "second-object": "a second Deployment of the model server labelled for the old rule is not the "
+                                  "server the gateway calls"}
+
+    def state(self, api, namespace):
+        from kubernetes import client
+        d = get(client.AppsV1Api(api).read_namespaced_deployment, "model-server", namespace,
+                what="Deployment 'model-server'")
+        return State(deployment=d, pods=current_pods(api, namespace, d), policies=network_policies(api, namespace))
+
+    def check(self, api, namespace):
+        def allows(s, source):
+            return network_allows(s.policies, source, SERVER, 8000, target_ports=PORTS)
+        parts = [
+            Part(lambda s: ((s.deployment["spec"]["template"].get("metadata") or {}).get("labels") or {}) == SERVER,
+                 "the model server's pods are no longer labelled app=model-server",
+                 "repair the policy, not the labels the other policies and Services rely on"),
+            Part(lambda s: allows(s, GATEWAY), "the gateway (app=gateway) still may not reach the model server on 8000",
+                 "an ingress rule of a policy that selects the model server must admit app=gateway on port 8000"),
+            Part(lambda s: not allows(s, OTHER), "other pods (a notebook) may reach the model server too",
+                 "admit the gateway only; keep the default deny"),
+            Part(lambda s: not network_allows(s.policies, OTHER, GATEWAY, 80),
+                 "the default deny is gone: any pod may reach the gateway", "keep default-deny-ingress"),
+        ]
+        spec, live = deployment_parts("model-server", 1)
+        return verify(self.name, lambda: self.state(api, namespace), spec=spec + parts, live=live, timeout=15,
+                      success="only the gateway may reach the model server, under the default deny")
+
+    def wrong_delete_deny(self, api, namespace):
+        from ... import tools
+        tools.kubectl(api, "delete", "networkpolicy", "default-deny-ingress", "-n", namespace)
+        tools.kubectl(api, "delete", "networkpolicy", "model-server-clients", "-n", namespace)
+
+    def wrong_allow_all(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, POLICIES.replace("    - podSelector: {matchLabels: {$client}}\n", "    - podSelector: {}\n"),
+                        namespace=namespace)
+
+    def wrong_second_object(self, api, namespace):
+        from .. import tampering
+        tampering.beside(api, namespace, WORKLOADS.replace("app: model-server}", "app: model-server, role: gateway}"),
+                         "Deployment", "model-server")

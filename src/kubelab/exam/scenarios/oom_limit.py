@@ -1,0 +1,85 @@
+"""A memory limit below the working set: OOMKilled, exit 137, restarts."""
+from ..._k8s.quantity import qty
+from ...grading.engine import Part
+from ..base import DeploymentScenario
+from ..checks import container, get
+from ..registry import register
+
+__all__ = ["OomLimit"]
+
+BUDGET = """
+apiVersion: v1
+kind: LimitRange
+metadata: {name: memory-budget}
+spec:
+  limits:
+  - type: Container
+    max: {memory: 4Gi}
+    default: {memory: 512Mi}
+    defaultRequest: {memory: 256Mi}
+---
+"""
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: embedder}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: embedder}}
+  template:
+    metadata: {labels: {app: embedder}}
+    spec:
+      containers:
+      - name: embedder
+        image: nvcr.io/nvidia/pytorch:24.05-py3
+        resources:
+          requests: {cpu: 500m, memory: $request}
+          limits: {memory: $limit}
+"""
+
+
+@register
+class OomLimit(DeploymentScenario):
+    name = "oom-limit"
+    title = "The embedding worker is OOMKilled at start"
+    category = "resources"
+    difficulty = 1
+    ticket = ("The embedding worker (`embedder`) restarts constantly since we 'right-sized' its resources. "
+              "The namespace's LimitRange `memory-budget` (4Gi per container) is policy and stays.")
+    evidence = ("OOMKilled", "137", "spec.template.spec.containers[0].resources.limits.memory")
+    cause = ("the memory limit (512Mi) is below what PyTorch with its CUDA libraries needs (about 1Gi): the "
+             "kernel kills the process (OOMKilled, exit code 137) and the kubelet restarts it")
+    fix = "raise limits.memory above the working set and within the budget (e.g. 2Gi, request 1Gi)"
+    deployment = "embedder"
+    manifests = BUDGET + DEPLOYMENT.replace("$request", "256Mi").replace("$limit", "512Mi")
+    fixed = BUDGET + DEPLOYMENT.replace("$request", "1Gi").replace("$limit", "2Gi")
+    own_wrong = {"remove-limit": "without a limit the container gets the LimitRange default (512Mi) again: "
+                                 "still OOMKilled",
+                 "remove-budget": "deleting the LimitRange and the limit removes the namespace's guard rail"}
+
+    def more_state(self, api, namespace):
+        from kubernetes import client
+        return {"budget": get(client.CoreV1Api(api).read_namespaced_limit_range, "memory-budget", namespace,
+                              what="LimitRange 'memory-budget'")}
+
+    def guard_parts(self, namespace):
+        def budget_kept(s):
+            lim = next((x for x in s.budget["spec"].get("limits") or [] if x.get("type") == "Container"), {})
+            return qty(str((lim.get("max") or {}).get("memory", "0"))) == qty("4Gi")
+        def limited(s):
+            mem = ((container(s.deployment, "embedder").get("resources") or {}).get("limits") or {}).get("memory")
+            return bool(mem) and qty(str(mem)) <= qty("4Gi")
+        return [Part(budget_kept, "the LimitRange memory-budget no longer caps containers at 4Gi",
+                     "the budget is policy: keep it"),
+                Part(limited, "the embedder container has no memory limit (or one above the budget)",
+                     "set resources.limits.memory above the working set, within 4Gi")]
+
+    def wrong_remove_limit(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.manifests.replace("          limits: {memory: 512Mi}\n", ""), namespace=namespace)
+
+    def wrong_remove_budget(self, api, namespace):
+        from ... import manifests, tools
+        tools.kubectl(api, "delete", "limitrange", "memory-budget", "-n", namespace)
+        manifests.apply(api, DEPLOYMENT.replace("$request", "256Mi").replace("          limits: {memory: $limit}\n", ""),
+                        namespace=namespace)

@@ -1,0 +1,100 @@
+"""A Service whose selector matches no pod: no endpoints, clients get connection refused / 503."""
+from ..._k8s import raw
+from ...grading.engine import Part
+from ..base import DeploymentScenario
+from ..checks import get
+from ..registry import register
+
+__all__ = ["ServiceSelector", "endpoints_ready", "service_state"]
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: model-server}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: model-server}}
+  template:
+    metadata: {labels: {app: model-server, tier: inference}}
+    spec:
+      containers:
+      - name: server
+        image: python:3.12-slim
+        command: [python, -m, http.server, "8000"]
+        ports: [{name: http, containerPort: 8000}]
+        readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 2}
+---
+"""
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: model-server}
+spec:
+  selector: {app: $app}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+
+
+def service_state(api, namespace: str, name: str) -> dict:
+    from kubernetes import client
+    svc = get(client.CoreV1Api(api).read_namespaced_service, name, namespace, what=f"Service {name!r}")
+    slices = raw.items(client.DiscoveryV1Api(api).list_namespaced_endpoint_slice, namespace,
+                       label_selector=f"kubernetes.io/service-name={name}")
+    return {"service": svc, "slices": slices}
+
+
+def endpoints_ready(s) -> set[str]:
+    """Names of the pods behind the Service's ready endpoints."""
+    return {(e.get("targetRef") or {}).get("name") for sl in s.slices for e in sl.get("endpoints") or []
+            if (e.get("conditions") or {}).get("ready")}
+
+
+def selects_the_pods(name: str) -> list[Part]:
+    """Spec: the Service has a selector that is a subset of the Deployment's pod labels. Live: its ready
+    endpoints are exactly the Deployment's current pods."""
+    def subset(s):
+        sel = s.service["spec"].get("selector") or {}
+        labels = (s.deployment["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        return bool(sel) and sel.items() <= labels.items()
+    spec = Part(subset, lambda s: f"Service {name!r} selects {s.service['spec'].get('selector') or 'nothing'}, not the "
+                                  "Deployment's pods", "make the Service's selector match the pod template's labels")
+    live = Part(lambda s: bool(s.pods) and endpoints_ready(s) == {p["metadata"]["name"] for p in s.pods},
+                lambda s: f"Service {name!r} has {len(endpoints_ready(s))} ready endpoint(s) for "
+                          f"{len(s.pods)} pod(s)", "`kubectl get endpointslices` shows what the Service reaches")
+    return [spec, live]
+
+
+@register
+class ServiceSelector(DeploymentScenario):
+    name = "service-selector"
+    title = "The model API returns 503: its Service selects no pod"
+    category = "service"
+    difficulty = 1
+    ticket = ("The gateway returns 503 for every call to the model API since the last deploy. The "
+              "`model-server` pods are Running and Ready; `model-server` is the Service the gateway calls.")
+    evidence = ("spec.selector", "endpoints", "EndpointSlice", "no endpoints")
+    cause = "the Service selects app=model-srv but the pods are labelled app=model-server: it has no endpoints"
+    fix = "set the Service's selector to app: model-server (or label the pods so the selector matches)"
+    deployment, replicas = "model-server", 2
+    manifests = DEPLOYMENT + SERVICE.replace("$app", "model-srv")
+    fixed = DEPLOYMENT + SERVICE.replace("$app", "model-server")
+    own_wrong = {"second-object": "a second Service with the right selector leaves `model-server`, the one the "
+                                  "gateway calls, without endpoints",
+                 "drop-selector": "a Service without a selector gets no endpoints from the cluster at all"}
+
+    def more_state(self, api, namespace):
+        return service_state(api, namespace, "model-server")
+
+    def guard_parts(self, namespace):
+        return selects_the_pods("model-server")[:1]
+
+    def live_parts(self, namespace):
+        return selects_the_pods("model-server")[1:]
+
+    def wrong_second_object(self, api, namespace):
+        from .. import tampering
+        tampering.beside(api, namespace, self.fixed, "Service", "model-server")
+
+    def wrong_drop_selector(self, api, namespace):
+        from .. import tampering
+        tampering.patch(api, namespace, "service", "model-server", [{"op": "remove", "path": "/spec/selector"}], "json")

@@ -1,0 +1,79 @@
+"""The exam's catalogue and draw, without a cluster: the same seed draws the same scenarios, different
+seeds differ, every category can appear, the categories vary within a draw; diagnoses and evidence."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from kubelab.cli import main
+from kubelab.errors import UsageError
+from kubelab.exam import CATEGORIES, Diagnosis, draw, evidence_right, passed, registry
+
+
+def names(seed, count=8):
+    return [s.name for s in draw(seed, count)]
+
+
+def test_the_catalogue_covers_the_issue():
+    scenarios = registry.all()
+    assert len(scenarios) >= 15
+    assert {s.category for s in scenarios} == set(CATEGORIES)
+    for s in scenarios:
+        assert s.ticket and s.evidence and s.cause and s.fix and 1 <= s.difficulty <= 3, s.name
+        assert "kubelab.io/simulate" not in s.manifests and "kubelet.kubelab.io" not in s.manifests, s.name
+
+
+def test_the_same_seed_draws_the_same_scenarios():
+    assert names(2026) == names(2026)
+    assert len(set(names(2026))) == 8
+
+
+def test_different_seeds_draw_different_sets():
+    draws = {tuple(sorted(names(seed))) for seed in range(20)}
+    assert len(draws) >= 15
+
+
+def test_every_category_can_appear_and_a_draw_varies_them():
+    seen = set()
+    for seed in range(50):
+        cats = [s.category for s in draw(seed, 8)]
+        assert len(set(cats)) == 8  # 12 categories: no repeat in a draw of 8
+        seen |= set(cats)
+    assert seen == set(CATEGORIES)
+    # a draw larger than the categories repeats one only after all have appeared
+    assert {s.category for s in draw(1, len(CATEGORIES))} == set(CATEGORIES)
+
+
+def test_bad_draws_and_diagnoses_say_what_to_do():
+    with pytest.raises(UsageError, match="count must be between"):
+        draw(1, 0)
+    with pytest.raises(UsageError, match="seed must be an integer"):
+        draw("x")
+    with pytest.raises(UsageError, match="pick one of"):
+        Diagnosis("imagepull", "ImagePullBackOff")
+    with pytest.raises(UsageError, match="evidence is empty"):
+        Diagnosis("image", " ")
+
+
+def test_evidence_names_this_cause_and_no_other():
+    s = registry.get("bad-image-tag")
+    assert evidence_right(s, "the pods show ImagePullBackOff")[0]
+    assert evidence_right(s, "spec.template.spec.containers[0].image")[0]
+    assert not evidence_right(s, "CrashLoopBackOff")[0]
+    # naming every reason at once is not a diagnosis
+    assert not evidence_right(s, "ImagePullBackOff CrashLoopBackOff OOMKilled FailedScheduling")[0]
+    assert evidence_right(registry.get("readiness-port"), "Unhealthy: Readiness probe failed, endpoints not ready")[0]
+
+
+def test_the_pass_mark_is_75_percent():
+    assert passed(24, 32) and not passed(23.9, 32) and not passed(0, 0)
+
+
+def test_the_cli_lists_and_draws():
+    runner = CliRunner()
+    listed = runner.invoke(main, ["exam", "list"])
+    assert listed.exit_code == 0 and all(s.name in listed.output for s in registry.all())
+    drawn = runner.invoke(main, ["exam", "draw", "--seed", "2026"])
+    assert drawn.exit_code == 0 and [line.split()[1] for line in drawn.output.splitlines()] == names(2026)
+    unknown = runner.invoke(main, ["exam", "check", "no-such", "-n", "x"])
+    assert unknown.exit_code == 1 and "no exam scenario named 'no-such'" in unknown.output
