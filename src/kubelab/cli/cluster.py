@@ -23,9 +23,12 @@ def cluster():
 @click.option("--images", type=click.Path(), default=None,
               help="An image catalogue extending cluster/images.yaml (what the simulated kubelet knows).")
 @click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
-def up(name, pools, port, images, no_build):
+@click.option("--no-monitoring", is_flag=True,
+              help="Without Prometheus, the GPU exporter and the state metrics (they run by default).")
+def up(name, pools, port, images, no_build, no_monitoring):
     """Start the cluster, or report that it is already running."""
-    c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build, images_file=images)
+    c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build, images_file=images,
+                     monitoring=not no_monitoring)
     click.echo(c.up())
     click.echo(f"kubeconfig: {c.kubeconfig}\n  use it:  eval \"$(kubelab cluster env{_flag(name)})\"  "
                f"then  kubectl get nodes")
@@ -70,6 +73,8 @@ def env(name):
     click.echo(f"export KUBECONFIG={c.kubeconfig}")
     if c.registry.port():  # the cluster's OCI registry (helm push/pull/install oci://$KUBELAB_REGISTRY/...)
         click.echo(f"export KUBELAB_REGISTRY={c.registry.address}")
+    if c.prometheus.configured():  # PromQL: kl.promql(api, ...), curl $KUBELAB_PROMETHEUS/api/v1/query?query=up
+        click.echo(f"export KUBELAB_PROMETHEUS={c.prometheus.url}")
     if dirs:
         click.echo(f"export PATH={':'.join(dirs)}:$PATH")
 
@@ -79,5 +84,5 @@ def env(name):
 @click.argument("component", default="kube-apiserver")
 def logs(name, component):
     """Print a component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller,
-    kubelab-kubelet, kubelab-registry)."""
+    kubelab-kubelet, kubelab-registry, kubelab-gpu-exporter, kubelab-state-metrics, kubelab-prometheus)."""
     click.echo(LocalCluster(name).logs(component), nl=False)

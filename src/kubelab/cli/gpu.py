@@ -12,8 +12,10 @@ __all__: list[str] = []  # the commands register themselves on kubelab.cli.main
 @click.option("--out", default="gpu-report", show_default=True, help="Folder for gpu-report.csv, .png and .html.")
 @click.option("--every", default=1.0, show_default=True, help="Seconds between telemetry samples.")
 @click.option("--duration", default=0.0, show_default=True, help="Seconds of sampling (0: one sample).")
-@click.option("--source", type=click.Choice(["auto", "nvml", "dcgm-exporter", "simulated"]), default="auto",
-              show_default=True, help="GPU telemetry source (auto: NVML, else a dcgm-exporter, else simulated).")
+@click.option("--source", type=click.Choice(["auto", "prometheus", "nvml", "dcgm-exporter", "simulated"]),
+              default="auto", show_default=True,
+              help="GPU telemetry source (auto: Prometheus's DCGM series, else NVML, else a dcgm-exporter, else "
+                   "simulated).")
 @click.option("--cluster", "cluster_name", default=None, help="Embedded cluster to use (default: kubelab).")
 @click.option("--context", default=None, help="A kubeconfig context instead of the embedded cluster.")
 def gpu_report(out, every, duration, source, cluster_name, context):

@@ -34,6 +34,7 @@ class Tool:
     binaries: dict[str, str]       # output binary -> Go package
     optional: bool = False         # a failed build is reported, not fatal
     ldflags: tuple[str, ...] = field(default=())  # "{version}" is replaced by the module version
+    tags: tuple[str, ...] = field(default=())     # Go build tags (-tags), part of the cache key
 
 
 def _kube_ldflags(version: str) -> tuple[str, ...]:
@@ -72,6 +73,15 @@ TOOLS: tuple[Tool, ...] = (
     Tool("registry", "github.com/distribution/distribution/v3",
          {"registry": "github.com/distribution/distribution/v3/cmd/registry"},
          ldflags=("-X github.com/distribution/distribution/v3/version.version={version}",)),
+    # Prometheus (cmd/prometheus only). remove_all_sd leaves every service-discovery plugin out (the
+    # embedded cluster's scrape configuration is static); the web UI's assets are not in the module, so
+    # the HTTP API serves and the UI pages do not.
+    Tool("prometheus", "github.com/prometheus/prometheus",
+         {"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"},
+         # the module's v0.316.0 is Prometheus 3.16.0 (its VERSION file; upstream's Makefile sets it so)
+         ldflags=("-X github.com/prometheus/common/version.Version=3.16.0",
+                  "-X github.com/prometheus/common/version.Branch=HEAD"),
+         tags=("remove_all_sd",)),
     Tool("metrics-server", "sigs.k8s.io/metrics-server",
          {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, optional=True),
 )
@@ -108,7 +118,8 @@ def ldflags(tool: Tool) -> str:
 def build_dir(tool: Tool) -> Path:
     d = go_dir(tool)
     digest = hashlib.sha256()
-    for part in ((d / "go.mod").read_bytes(), (d / "go.sum").read_bytes(), ldflags(tool).encode()):
+    flags = ldflags(tool) + (f" -tags {','.join(tool.tags)}" if tool.tags else "")
+    for part in ((d / "go.mod").read_bytes(), (d / "go.sum").read_bytes(), flags.encode()):
         digest.update(part)
     return cache_dir() / "bin" / f"{tool.name}-{module_version(tool)}-{digest.hexdigest()[:10]}"
 
@@ -147,7 +158,8 @@ def build_tool(tool: Tool, progress: bool = True) -> Path:
         if is_built(tool):
             return dest
         pkgs = list(tool.binaries.values())
-        listed = subprocess.run([go, "list", "-deps", *pkgs], cwd=cwd, env=env,
+        tags = ["-tags", ",".join(tool.tags)] if tool.tags else []
+        listed = subprocess.run([go, "list", *tags, "-deps", *pkgs], cwd=cwd, env=env,
                                 capture_output=True, text=True)
         if listed.returncode != 0:
             raise BuildError(f"resolving the Go packages of {tool.name} failed:\n{listed.stderr[-2000:]}",
@@ -161,7 +173,7 @@ def build_tool(tool: Tool, progress: bool = True) -> Path:
                    mininterval=0.5 if sys.stderr.isatty() else 30)  # CI logs get a line every 30 s
         log = []
         for out, pkg in tool.binaries.items():
-            cmd = [go, "build", "-v", "-trimpath", "-ldflags", ldflags(tool), "-o", str(tmp / out), pkg]
+            cmd = [go, "build", "-v", "-trimpath", *tags, "-ldflags", ldflags(tool), "-o", str(tmp / out), pkg]
             proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             for line in proc.stdout:  # `go build -v` names each package as it compiles it

@@ -26,10 +26,11 @@ from .._k8s.poll import until
 from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
 from .paths import repo_root, state_dir
+from .prometheus import Prometheus
 from .registry import Registry, pick_port
 
-__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "KUBELET", "LocalCluster", "NEEDED", "PORT_OPTIONS", "REGISTRY",
-           "port_free"]
+__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "GPU_EXPORTER", "HOST_COMPONENTS", "KUBELET", "LocalCluster",
+           "MONITORING", "NEEDED", "PORT_OPTIONS", "PROMETHEUS", "REGISTRY", "STATE_METRICS", "port_free"]
 
 if TYPE_CHECKING:
     from .pools import Pool
@@ -39,8 +40,15 @@ DEFAULT_NAME = "kubelab"
 KUBELET = "kubelab-kubelet"
 # the OCI chart registry (cluster/registry.py): started by LocalCluster too, last
 REGISTRY = "kubelab-registry"
+# monitoring (cluster/prometheus.py): the DCGM-format GPU exporter and Prometheus, started after the registry
+# unless LocalCluster(monitoring=False)
+GPU_EXPORTER = "kubelab-gpu-exporter"
+STATE_METRICS = "kubelab-state-metrics"
+PROMETHEUS = "kubelab-prometheus"
+MONITORING = (GPU_EXPORTER, STATE_METRICS, PROMETHEUS)
+HOST_COMPONENTS = (KUBELET, REGISTRY, *MONITORING)  # started by LocalCluster, not kwokctl
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
-              "metrics-server", KUBELET, REGISTRY)
+              "metrics-server", *HOST_COMPONENTS)
 # the KwokctlConfiguration options that hold a port (binary runtime)
 PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
                 "kubeSchedulerPort", "metricsServerPort")
@@ -80,8 +88,11 @@ class LocalCluster:
     def __init__(self, name: str = DEFAULT_NAME, pools_file: str | Path | None = None,
                  port: int | None = None, build_missing: bool = True, progress: bool = True,
                  delete_on_exit: bool = True, images_file: str | Path | None = None,
-                 stages_dir: str | Path | None = None):
+                 stages_dir: str | Path | None = None, monitoring: bool = True):
         self.name = name
+        # Prometheus and the GPU exporter; False leaves them out of a cluster `up` makes or restarts (the bench
+        # compares). A cluster that has them keeps listing them until it is started without.
+        self.monitoring = monitoring
         self.stages_dir = Path(stages_dir) if stages_dir else repo_root() / "cluster" / "stages"  # kwok Stages
         self.pools_file = pools_file
         self.images_file = images_file  # an image catalogue extending cluster/images.yaml
@@ -132,8 +143,8 @@ class LocalCluster:
 
     def components(self) -> list[Component]:
         """The processes of this cluster, in kwokctl's start order (metrics-server only when built)."""
-        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-2])
-        names += [KUBELET, REGISTRY]
+        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-5])
+        names += [KUBELET, REGISTRY, *(MONITORING if self.prometheus.configured() else ())]
         out = []
         for name in names:
             pidfile = self.workdir / "pids" / f"{name}.pid"
@@ -155,7 +166,7 @@ class LocalCluster:
 
     def _control_plane_running(self, wait: float = 0) -> bool:
         """Every kwokctl component is alive and the API server answers (the simulated kubelet aside)."""
-        if not self.exists() or not all(c.running for c in self.components() if c.name not in (KUBELET, REGISTRY)):
+        if not self.exists() or not all(c.running for c in self.components() if c.name not in HOST_COMPONENTS):
             return False
         return self._api_ready(wait)
 
@@ -191,11 +202,15 @@ class LocalCluster:
             restarted = self._ensure_kubelet()
             restarted_registry = self._ensure_registry(build.binaries(require=("registry",)) if not self.build_missing
                                                        else build.ensure_built(self.progress))
+            restarted_monitoring = self._ensure_monitoring(build.binaries() if not self.build_missing
+                                                           else build.ensure_built(self.progress))
             self._ensure_nodes(pools)
             self._kubelet_synced()
             self._registry_answering()
+            self._monitoring_answering()
             note = "".join([*(["; restarted the simulated kubelet"] if restarted else []),
-                            *(["; restarted the registry"] if restarted_registry else [])])
+                            *(["; restarted the registry"] if restarted_registry else []),
+                            *([f"; restarted {', '.join(restarted_monitoring)}"] if restarted_monitoring else [])])
             return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()}){note}"
         bins = (build.ensure_built(self.progress) if self.build_missing
                 else build.binaries(require=NEEDED))
@@ -225,12 +240,13 @@ class LocalCluster:
             # The simulated kubelet starts now: it lists and watches as soon as the API server answers.
             self._ensure_kubelet()
             self._ensure_registry(bins)
+            self._ensure_monitoring(bins)
             # kwokctl (create or start) starts every component at once and may return before the API
             # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
             # start starts only what is down.
             if self._api_ready(wait=30):
                 time.sleep(0.3)
-                if not all(c.running for c in self.components() if c.name not in (KUBELET, REGISTRY)):
+                if not all(c.running for c in self.components() if c.name not in HOST_COMPONENTS):
                     self._kwokctl(bins, "start", "cluster")
         if self._api_ready(wait=30):
             self._ensure_kubelet()  # in case it gave up on an API server that did not come
@@ -242,9 +258,11 @@ class LocalCluster:
         self._ensure_nodes(pools)
         self._kubelet_synced()
         self._registry_answering()
+        self._monitoring_answering()
+        prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes, "
-                f"registry on {self.registry.address}){note}")
+                f"registry on {self.registry.address}{prom}){note}")
 
     def down(self, delete: bool = False) -> str:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
@@ -468,6 +486,75 @@ class LocalCluster:
         until(lambda: (reg.answering(), None), timeout, every=0.1, timeout_error=lambda _: ClusterUnavailable(
             f"the registry of cluster {self.name!r} does not answer on {reg.address} after {timeout:.0f} s",
             f"see `kubelab cluster logs {REGISTRY} --name {self.name}`"))
+
+    # -- monitoring: Prometheus and the GPU exporter ---------------------------------------------
+    @property
+    def prometheus(self) -> Prometheus:
+        """The cluster's Prometheus (`.url`) and GPU exporter; `.configured()` says whether the cluster runs them."""
+        return Prometheus(self.workdir)
+
+    def _ensure_monitoring(self, bins: dict[str, Path]) -> list[str]:
+        """Start the GPU exporter, the state metrics and Prometheus unless they run (monitoring=False: leave them
+        out; the TSDB is kept). Prometheus's config is rewritten from kwokctl's record each time, the ports and
+        data kept. Returns the names started."""
+        prom = self.prometheus
+        if not self.monitoring:
+            prom._ports_file.unlink(missing_ok=True)
+            return []
+        comps = {c.name: c for c in self.components()}
+        if prom.configured() and all(comps[n].running for n in MONITORING):
+            return []
+        if "prometheus" not in bins:
+            raise ClusterUnavailable("Prometheus is not built", "run `kubelab build` (or leave --no-build out)")
+        from .prometheus import PORT_RANGES
+
+        ports = prom.ports()
+        if set(ports) != set(PORT_RANGES):
+            taken = set()
+            for d in (self.kwok_workdir / "clusters").glob("*"):
+                if d.name != self.name:
+                    taken |= set(Prometheus(d).ports().values())
+            ports = {}
+            for key, (first, last) in PORT_RANGES.items():
+                ports[key] = pick_port(taken | set(ports.values()), first, last)
+        prom.configure(ports, self._kwokctl_config().get("components", []))
+        started = []
+        for name, key, cmd in (
+                (GPU_EXPORTER, "gpu_exporter",
+                 prom.exporter_command("kubelab.gpu.exporter", "gpu_exporter", self.kubeconfig, self.context)),
+                (STATE_METRICS, "state_metrics",
+                 prom.exporter_command("kubelab.observe.state_metrics", "state_metrics", self.kubeconfig,
+                                       self.context)),
+                (PROMETHEUS, "prometheus", prom.command(bins["prometheus"]))):
+            if comps.get(name) and comps[name].running:
+                continue
+            port = ports[key]
+            if not port_free(port, wait=10):
+                raise PortInUse(f"port {port} of {name} of cluster {self.name!r} is taken by another process",
+                                f"stop that process, or recreate the cluster: `kubelab cluster down --name "
+                                f"{self.name} --delete` then `kubelab cluster up --name {self.name}`")
+            self._start_host_process(name, cmd)
+            started.append(name)
+        return started
+
+    def _start_host_process(self, name: str, cmd: list[str]) -> None:
+        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env=self._env())
+        _CHILDREN.append(proc)
+        (self.workdir / "pids" / f"{name}.pid").write_text(str(proc.pid))
+
+    def _monitoring_answering(self, timeout: float = 20) -> None:
+        """Prometheus answers /-/ready. (The exporters are scraped as soon as they listen; Prometheus's targets
+        API says when one does not: `kl.observe.prometheus.targets(api)`.)"""
+        prom = self.prometheus
+        if not prom.configured():
+            return
+        until(lambda: (prom.answering(), None), timeout, every=0.1, timeout_error=lambda _: ClusterUnavailable(
+            f"{PROMETHEUS} of cluster {self.name!r} does not answer on {prom.url}/-/ready after {timeout:.0f} s",
+            f"see `kubelab cluster logs {PROMETHEUS} --name {self.name}`"))
 
     def _pick_ports(self) -> dict[str, int]:
         """Free loopback ports for this cluster's components, none of them a port of another cluster made

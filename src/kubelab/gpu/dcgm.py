@@ -27,7 +27,9 @@ def parse_dcgm(text: str, at: datetime | None = None) -> list[dict]:
                 row = rows.setdefault(key, {
                     "time": at, "gpu": int(s.labels.get("gpu", -1)), "UUID": s.labels.get("UUID", ""),
                     "modelName": s.labels.get("modelName", ""), "Hostname": key[0], "_pods": [],
-                    **{m: math.nan for m in METRICS}, "source": "dcgm-exporter", "simulated": False})
+                    **{m: math.nan for m in METRICS}, "source": "dcgm-exporter",
+                    # kubelab's exporter marks simulated GPUs (a real dcgm-exporter has no such label)
+                    "simulated": s.labels.get("simulated") == "true"})
                 row[s.name] = s.value
                 row["_pods"].append(tuple(s.labels.get(k, "") for k in ("pod", "namespace", "container")))
     except ValueError as err:

@@ -1,11 +1,13 @@
 """GPU telemetry through one interface, with DCGM exporter field names and units.
 
-    tel = kl.gpu.telemetry(api)          # NVML here, else a dcgm-exporter in the cluster, else simulated
+    tel = kl.gpu.telemetry(api)          # Prometheus's DCGM series, else NVML here, else a dcgm-exporter in
+                                         # the cluster, else simulated
     tel.describe()                       # which source, and whether its numbers are simulated
     tel.sample()                         # one row per GPU (COLUMNS)
     tel.collect(every=2, duration=20)    # a bounded series of samples
 
-Sources: `NvmlSource` (a local NVIDIA GPU, through nvidia-ml-py), `DcgmExporterSource` (the
+Sources: `PrometheusSource` (the DCGM series in the cluster's Prometheus: what dcgm-exporter, or the embedded
+cluster's GPU exporter, left there), `NvmlSource` (a local NVIDIA GPU, through nvidia-ml-py), `DcgmExporterSource` (the
 Prometheus text of a dcgm-exporter /metrics endpoint) and `SimulatedSource` (the simulated GPU nodes
 of the embedded cluster, driven by the pods actually scheduled on them). Every row carries `source`
 and `simulated`, so a simulated number is never shown as if measured.
@@ -19,6 +21,7 @@ from .._k8s.apierrors import typed_errors
 from ..errors import KubelabError
 from .dcgm import DcgmExporterSource
 from .nvml import NO_GPU_FIX, NvmlSource
+from .prometheus import PrometheusSource
 from .schema import frame
 from .simulated import SIMULATED_GPU_NODES, SimulatedSource
 
@@ -50,7 +53,7 @@ class GpuTelemetry:
         return f"<GpuTelemetry: {self.describe()}>"
 
 
-SOURCES = ("auto", "nvml", "dcgm-exporter", "simulated")
+SOURCES = ("auto", "prometheus", "nvml", "dcgm-exporter", "simulated")
 DCGM_NAMES = ("dcgm-exporter", "nvidia-dcgm-exporter")
 
 
@@ -77,19 +80,42 @@ def _reachable(source: DcgmExporterSource) -> bool:
         return False
 
 
+def _prometheus(api, prometheus: str | None) -> tuple[PrometheusSource | None, str]:
+    """The Prometheus of the cluster (or `prometheus`, a URL) when it has DCGM series; else (None, why)."""
+    from ..observe.prometheus import prometheus_url
+
+    try:
+        url = prometheus or prometheus_url(api)
+    except KubelabError as err:
+        return None, f"no Prometheus ({err.problem})"
+    prom = PrometheusSource(url)
+    return (prom, "") if prom.available() else (None, f"no DCGM series in Prometheus at {url}")
+
+
 @typed_errors
-def telemetry(api, source: str = "auto", url: str | None = None) -> GpuTelemetry:
+def telemetry(api, source: str = "auto", url: str | None = None, prometheus: str | None = None) -> GpuTelemetry:
     """GPU telemetry from the best source there is (source="auto"), or the one named.
 
-    auto: NVML when this machine has a GPU; else a dcgm-exporter (`url`, or a dcgm-exporter Service
-    in the cluster that answers through the API server); else the cluster's simulated GPU nodes.
-    `api` is the cluster to look in (kl.connect()); None only with source="nvml" or a `url`.
+    auto: the DCGM series in Prometheus when the cluster has one (the embedded cluster's, `prometheus`, or
+    $KUBELAB_PROMETHEUS: what production dashboards read); else NVML when this machine has a GPU; else a
+    dcgm-exporter (`url`, or a dcgm-exporter Service in the cluster that answers through the API server);
+    else the cluster's simulated GPU nodes, read directly.
+    `api` is the cluster to look in (kl.connect()); None only with source="nvml", a `url` or `prometheus`.
     """
     if source not in SOURCES:
         raise KubelabError(f"unknown telemetry source {source!r}", f"use one of {', '.join(SOURCES)}")
     if url and source in ("auto", "dcgm-exporter"):
         return GpuTelemetry(DcgmExporterSource(url))
     tried = []
+    if source in ("auto", "prometheus") and (api is not None or prometheus):
+        prom, why = _prometheus(api, prometheus)
+        if prom:
+            return GpuTelemetry(prom)
+        if source == "prometheus":
+            raise KubelabError(f"no GPU telemetry in Prometheus: {why}",
+                               "start the embedded cluster with monitoring (`kubelab cluster up`), or set "
+                               "KUBELAB_PROMETHEUS to a Prometheus that scrapes dcgm-exporter")
+        tried.append(why)
     if source in ("auto", "nvml"):
         nvml = NvmlSource()
         if nvml.available():

@@ -1,0 +1,181 @@
+"""Object state as Prometheus metrics, with kube-state-metrics' names and labels, for the embedded cluster.
+
+kube-state-metrics (the exporter every kube-prometheus-stack runs, and what its alerts and dashboards query) is
+not available to build here, so the embedded cluster runs this subset of it as the `kubelab-state-metrics`
+component: the same metric and label names, read from the API server on each scrape. On a real cluster the
+same PromQL reads the real kube-state-metrics. Series of pods and nodes on simulated nodes carry
+simulated="true" (their status comes from the simulated kubelet).
+
+    python -m kubelab.observe.state_metrics --kubeconfig K --context C --port 8080
+
+Metrics: kube_pod_info, kube_pod_status_phase, kube_pod_status_scheduled, kube_pod_container_status_restarts_total,
+kube_pod_container_status_waiting_reason, kube_pod_container_status_running, kube_pod_container_status_ready,
+kube_pod_container_resource_requests / _limits (resource, unit), kube_node_labels (the pool and GPU Feature
+Discovery labels, as label_<name>), kube_node_status_allocatable.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+from .._k8s.names import POOL_LABEL, SIMULATED_LABEL
+from .._k8s.quantity import to_float
+
+__all__ = ["NODE_LABELS", "PHASES", "collect_families", "main", "node_families", "pod_families", "resource_label"]
+
+PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+# the node labels kube_node_labels carries (kube-state-metrics' --metric-labels-allowlist=nodes=[...])
+NODE_LABELS = (POOL_LABEL, SIMULATED_LABEL, "nvidia.com/gpu.product", "nvidia.com/gpu.count",
+               "nvidia.com/gpu.sharing-strategy", "nvidia.com/mig.strategy")
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def resource_label(name: str) -> tuple[str, str]:
+    """kube-state-metrics' (resource, unit) for a resource name: cpu -> (cpu, core), nvidia.com/gpu ->
+    (nvidia_com_gpu, integer)."""
+    if name == "cpu":
+        return "cpu", "core"
+    if name in ("memory", "ephemeral-storage") or name.startswith("hugepages-"):
+        return _sanitize(name), "byte"
+    return _sanitize(name), "integer"
+
+
+def _sim(simulated: bool) -> str:
+    return "true" if simulated else ""
+
+
+def pod_families(pods: list[dict], simulated_nodes: set[str]) -> dict[str, list[tuple[dict, float]]]:
+    """Pods (the API's JSON) as {metric: [(labels, value)]} (pure)."""
+    out: dict[str, list[tuple[dict, float]]] = {k: [] for k in (
+        "kube_pod_info", "kube_pod_status_phase", "kube_pod_status_scheduled",
+        "kube_pod_container_status_restarts_total", "kube_pod_container_status_waiting_reason",
+        "kube_pod_container_status_running", "kube_pod_container_status_ready",
+        "kube_pod_container_resource_requests", "kube_pod_container_resource_limits")}
+    for pod in pods:
+        meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+        node = spec.get("nodeName") or ""
+        base = {"namespace": meta["namespace"], "pod": meta["name"], "uid": meta.get("uid", ""),
+                "simulated": _sim(node in simulated_nodes)}
+        out["kube_pod_info"].append(({**base, "node": node, "pod_ip": status.get("podIP", ""),
+                                      "created_by_kind": next((o["kind"] for o in meta.get("ownerReferences") or []
+                                                               if o.get("controller")), "")}, 1.0))
+        phase = status.get("phase") or "Unknown"
+        for p in PHASES:
+            out["kube_pod_status_phase"].append(({**base, "phase": p}, float(p == phase)))
+        sched = next((c.get("status", "Unknown") for c in status.get("conditions") or []
+                      if c.get("type") == "PodScheduled"), "Unknown").lower()
+        for c in ("true", "false", "unknown"):
+            out["kube_pod_status_scheduled"].append(({**base, "condition": c}, float(c == sched)))
+        for cs in status.get("containerStatuses") or []:
+            labels = {**base, "container": cs["name"]}
+            out["kube_pod_container_status_restarts_total"].append((labels, float(cs.get("restartCount", 0))))
+            state = cs.get("state") or {}
+            if "waiting" in state:
+                out["kube_pod_container_status_waiting_reason"].append(
+                    ({**labels, "reason": state["waiting"].get("reason", "")}, 1.0))
+            out["kube_pod_container_status_running"].append((labels, float("running" in state)))
+            out["kube_pod_container_status_ready"].append((labels, float(bool(cs.get("ready")))))
+        if phase in ("Succeeded", "Failed"):
+            continue  # kube-state-metrics reports requests and limits of pods that hold them
+        for c in spec.get("containers") or []:
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for name, q in (res.get(kind) or {}).items():
+                    resource, unit = resource_label(name)
+                    out[f"kube_pod_container_resource_{kind}"].append(
+                        ({**base, "container": c["name"], "node": node, "resource": resource, "unit": unit},
+                         to_float(q)))
+    return out
+
+
+def node_families(nodes: list[dict]) -> dict[str, list[tuple[dict, float]]]:
+    """Nodes (the API's JSON) as {metric: [(labels, value)]} (pure)."""
+    out: dict[str, list[tuple[dict, float]]] = {"kube_node_labels": [], "kube_node_status_allocatable": []}
+    for node in nodes:
+        meta = node["metadata"]
+        labels = meta.get("labels") or {}
+        sim = _sim(labels.get(SIMULATED_LABEL) == "true")
+        out["kube_node_labels"].append(({"node": meta["name"], "simulated": sim,
+                                         **{f"label_{_sanitize(k)}": labels.get(k, "") for k in NODE_LABELS}}, 1.0))
+        for name, q in ((node.get("status") or {}).get("allocatable") or {}).items():
+            resource, unit = resource_label(name)
+            out["kube_node_status_allocatable"].append(
+                ({"node": meta["name"], "resource": resource, "unit": unit, "simulated": sim}, to_float(q)))
+    return out
+
+
+_HELP = {"kube_pod_info": "Information about pod.", "kube_pod_status_phase": "The pods current phase.",
+         "kube_pod_status_scheduled": "Describes the status of the scheduling process for the pod.",
+         "kube_pod_container_status_restarts_total": "The number of container restarts per container.",
+         "kube_pod_container_status_waiting_reason": "Describes the reason the container is currently in waiting state.",
+         "kube_pod_container_status_running": "Describes whether the container is currently in running state.",
+         "kube_pod_container_status_ready": "Describes whether the containers readiness check succeeded.",
+         "kube_pod_container_resource_requests": "The number of requested request resource by a container.",
+         "kube_pod_container_resource_limits": "The number of requested limit resource by a container.",
+         "kube_node_labels": "Kubernetes labels converted to Prometheus labels.",
+         "kube_node_status_allocatable": "The allocatable for different resources of a node."}
+
+
+def collect_families(api) -> dict[str, list[tuple[dict, float]]]:
+    """Every metric, read from the API now (two list calls)."""
+    from kubernetes import client
+
+    from .._k8s.raw import items
+
+    core = client.CoreV1Api(api)
+    nodes = items(core.list_node)
+    simulated = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get(SIMULATED_LABEL) == "true"}
+    return {**pod_families(items(core.list_pod_for_all_namespaces), simulated), **node_families(nodes)}
+
+
+class _Collector:
+    def __init__(self, api):
+        self.api = api
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        try:
+            families = collect_families(self.api)
+        except Exception as err:  # the API server restarting: this scrape is empty, the next one will not be
+            print(f"listing the API failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            return
+        for name, points in families.items():
+            keys = sorted({k for labels, _ in points for k in labels})
+            if name.endswith("_total"):
+                family = CounterMetricFamily(name.removesuffix("_total"), _HELP[name], labels=keys)
+            else:
+                family = GaugeMetricFamily(name, _HELP[name], labels=keys)
+            for labels, value in points:
+                family.add_metric([labels.get(k, "") for k in keys], value)
+            yield family
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kubernetes import config
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR
+
+    parser = argparse.ArgumentParser(prog="kubelab.observe.state_metrics", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--context")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--address", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    registry = CollectorRegistry()
+    registry.register(PROCESS_COLLECTOR)
+    registry.register(GC_COLLECTOR)
+    registry.register(_Collector(config.new_client_from_config(args.kubeconfig, context=args.context)))
+    start_http_server(args.port, addr=args.address, registry=registry)
+    print(f"serving kube-state-metrics names on http://{args.address}:{args.port}/metrics", flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
