@@ -133,7 +133,8 @@ def test_auto_picks_the_simulated_source_here_and_says_so(api, namespace):
     client.CoreV1Api(api).create_namespaced_service(namespace, {
         "metadata": {"name": "dcgm-exporter", "labels": {"app": "nvidia-dcgm-exporter"}},
         "spec": {"selector": {"app": "nvidia-dcgm-exporter"}, "ports": [{"name": "metrics", "port": 9400}]}})
-    tel = gpu.telemetry(api)
+    # auto reads the cluster's Prometheus first (tests/cluster/test_prometheus.py); without it, the simulated GPUs
+    tel = gpu.telemetry(api, prometheus="http://127.0.0.1:1")
     assert tel.simulated and isinstance(tel.source, gpu.SimulatedSource)
     gpu_pools = [p for p in pools.load() if p.gpu]
     n_gpus, n_nodes = sum(p.count * p.gpu.count for p in gpu_pools), sum(p.count for p in gpu_pools)

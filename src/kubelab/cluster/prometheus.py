@@ -79,8 +79,9 @@ def scrape_config(kwokctl_components: list[dict], gpu_exporter: str, state_metri
                              {"source_labels": ["__metrics_path__"], "regex": "/metrics/nodes/([^/]+)/.*",
                               "target_label": "node"},
                              {"target_label": "simulated", "replacement": "true"}]})
-    jobs.append({"job_name": GPU_EXPORTER_JOB, "honor_labels": True,
-                 "static_configs": [{"targets": [gpu_exporter]}]})
+    # 2 s: a GPU pod that just started shows in Prometheus (and in gpu.telemetry, which reads it) within 2 s
+    jobs.append({"job_name": GPU_EXPORTER_JOB, "honor_labels": True, "scrape_interval": "2s",
+                 "scrape_timeout": "2s", "static_configs": [{"targets": [gpu_exporter]}]})
     jobs.append({"job_name": STATE_METRICS_JOB, "honor_labels": True,
                  "static_configs": [{"targets": [state_metrics]}]})
     jobs.append({"job_name": "prometheus", "static_configs": [{"targets": [self_address]}]})

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import ClusterUnavailable, UsageError
 
-__all__ = ["PROMETHEUS_ENV", "alerts", "frame", "promql", "prometheus_url", "rules", "targets"]
+__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rules", "targets"]
 
 PROMETHEUS_ENV = "KUBELAB_PROMETHEUS"
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -156,7 +156,8 @@ def targets(api_or_url) -> pd.DataFrame:
              "last_error": t.get("lastError", ""), "last_scrape": t.get("lastScrape"),
              "simulated": t["labels"].get("simulated") == "true"} for t in data.get("activeTargets", [])]
     df = pd.DataFrame(rows, columns=["job", "instance", "path", "health", "last_error", "last_scrape", "simulated"])
-    df["last_scrape"] = pd.to_datetime(df["last_scrape"], utc=True, format="ISO8601")
+    # a target not scraped yet says 0001-01-01 (health "unknown"): NaT
+    df["last_scrape"] = pd.to_datetime(df["last_scrape"], utc=True, format="ISO8601", errors="coerce")
     return df.sort_values(["job", "instance", "path"], ignore_index=True)
 
 
@@ -165,11 +166,12 @@ def alerts(api_or_url) -> pd.DataFrame:
     data = _get(prometheus_url(api_or_url), "/api/v1/alerts")
     rows = [{"alertname": a["labels"].get("alertname", ""), "state": a.get("state"),
              "namespace": a["labels"].get("namespace", ""), "pod": a["labels"].get("pod", ""),
+             "container": a["labels"].get("container", ""),
              "severity": a["labels"].get("severity", ""), "value": _value(a.get("value", "NaN")),
              "since": a.get("activeAt"), "summary": a.get("annotations", {}).get("summary", ""),
              "simulated": a["labels"].get("simulated") == "true"} for a in data.get("alerts", [])]
-    df = pd.DataFrame(rows, columns=["alertname", "state", "namespace", "pod", "severity", "value", "since",
-                                     "summary", "simulated"])
+    df = pd.DataFrame(rows, columns=["alertname", "state", "namespace", "pod", "container", "severity", "value",
+                                     "since", "summary", "simulated"])
     df["since"] = pd.to_datetime(df["since"], utc=True, format="ISO8601")
     return df
 
@@ -181,3 +183,17 @@ def rules(api_or_url) -> pd.DataFrame:
              "expr": r.get("query"), "health": r.get("health"), "last_error": r.get("lastError", "")}
             for g in data.get("groups", []) for r in g.get("rules", [])]
     return pd.DataFrame(rows, columns=["group", "alertname", "state", "for", "expr", "health", "last_error"])
+
+
+def alert_state(api_or_url, alertname: str, **labels: str) -> pd.DataFrame:
+    """One row: the state of `alertname` for the alerts whose labels match `labels` (e.g. namespace=ns):
+    "firing" if any fires, else "pending" if any is pending, else "inactive"; `alerts` counts them. For a
+    Timeline that records an alert going pending -> firing -> resolved."""
+    df = alerts(api_or_url)
+    df = df[df["alertname"] == alertname]
+    for key, value in labels.items():
+        df = df[df[key] == value] if key in df.columns else df.iloc[0:0]
+    states = set(df["state"])
+    state = "firing" if "firing" in states else "pending" if "pending" in states else "inactive"
+    return pd.DataFrame([{"alertname": alertname, "state": state, "alerts": len(df),
+                          "simulated": bool(df["simulated"].any())}])

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["EVENT_COLORS", "GPU_POOL_COLOR", "OTHER_POOL_COLOR", "PHASE_COLORS", "RESOURCES", "SIMULATED",
-           "STATE_COLORS", "events_timeline", "gpu_memory", "gpu_utilization", "node_allocation", "pods_by_phase",
-           "rollout_progress", "state_timeline"]
+           "STATE_COLORS", "ALERT_COLORS", "alert_states", "events_timeline", "gpu_memory", "gpu_utilization",
+           "node_allocation", "pods_by_phase", "promql", "promql_panels", "rollout_progress", "state_timeline"]
 
 SIMULATED = " (simulated)"
 # Fixed colors so a state keeps its color from one chart to the next.
@@ -245,4 +245,70 @@ def state_timeline(df: pd.DataFrame, key: str = "pod", state: str = "status", ax
         ax.legend(handles=[Patch(color=c, label=s) for s, c in seen.items()], title=state, fontsize="small",
                   loc="upper left", bbox_to_anchor=(1.01, 1))
     _title(ax, title or f"{key} {state} over time", df)
+    return ax
+
+
+# -- PromQL results (kl.promql DataFrames) ---------------------------------------------------------
+_NOT_LABELS = {"time", "value", "simulated", "t", "__name__", "job", "instance"}
+ALERT_COLORS = {"inactive": "#2a9d8f", "pending": "#f2c14e", "firing": "#d62828"}
+
+
+def _series_name(row: dict, labels: list[str]) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in labels if row.get(k) not in ("", None)) or "value"
+
+
+def promql(df: pd.DataFrame, ax=None, title: str = "", unit: str = "", legend: bool = True):
+    """A kl.promql result: a range query as one line per series over time, an instant query as one bar per
+    series. The legend names each series by the labels that tell them apart (not job/instance)."""
+    ax = _axes(ax)
+    labels = [c for c in df.columns if c not in _NOT_LABELS and df[c].nunique() > 1]
+    if df.empty:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#6c757d")
+    elif df["time"].nunique() > 1:
+        for key, part in df.groupby(labels or (lambda _: 0), sort=True):
+            part = part.sort_values("time")
+            ax.plot(part["time"], part["value"], label=_series_name(part.iloc[0].to_dict(), labels))
+        _time_axis(ax, "time", df)
+        if legend and labels:
+            ax.legend(fontsize="small", loc="best")
+    else:
+        names = [_series_name(r, labels) for r in df.to_dict("records")]
+        ax.barh(names, df["value"], color=GPU_POOL_COLOR if "DCGM" in title else OTHER_POOL_COLOR)
+        ax.invert_yaxis()
+    ax.set_ylabel(unit) if df.empty or df["time"].nunique() > 1 else ax.set_xlabel(unit)
+    _title(ax, title, df)
+    return ax
+
+
+def promql_panels(frames: dict, cols: int = 2, units: dict | None = None, panel_size=(6.5, 3.2)):
+    """A dashboard: one panel per {title: kl.promql DataFrame}, `cols` per row; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    rows = max(1, -(-len(frames) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows), layout="constrained",
+                             squeeze=False)
+    flat = list(axes.flat)
+    for ax, (title, df) in zip(flat, frames.items()):
+        promql(df, ax=ax, title=title, unit=(units or {}).get(title, ""))
+    for ax in flat[len(frames):]:
+        ax.set_visible(False)
+    return fig
+
+
+def alert_states(df: pd.DataFrame, ax=None, title: str | None = None):
+    """An alert's state over time (kl.observe.prometheus.alert_state recorded by a Timeline): inactive, pending,
+    firing as a step line with colored bands."""
+    ax = _axes(ax)
+    x, xlabel = _x(df)
+    levels = list(ALERT_COLORS)
+    y = df["state"].map(levels.index)
+    ax.step(df[x], y, where="post", color="#343a40")
+    for state, level in zip(levels, range(len(levels))):
+        ax.axhspan(level - 0.4, level + 0.4, color=ALERT_COLORS[state], alpha=0.15)
+    ax.set_yticks(range(len(levels)), levels)
+    ax.set_ylim(-0.5, len(levels) - 0.5)
+    ax.set_xlabel(xlabel)
+    _time_axis(ax, x, df)
+    name = df["alertname"].iloc[0] if len(df) else "alert"
+    _title(ax, title or f"{name}: state as Prometheus evaluates it", df)
     return ax
