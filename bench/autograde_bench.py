@@ -19,7 +19,8 @@ from kubelab.cluster import LocalCluster
 from kubelab.course import assignments, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
-LABS = sorted(p.parent.name for p in (ROOT / "solutions").glob("*/manifests"))
+# a lab's answer is its manifests/ or, for a chart lab (Lab 2), its chart/
+LABS = sorted({p.parent.name for folder in ("manifests", "chart") for p in (ROOT / "solutions").glob(f"*/{folder}")})
 
 
 def bare_copy(lab_dir: Path, target: Path) -> None:
@@ -62,7 +63,8 @@ def bench_lab(lab: str, runs: int, api, cluster_name: str) -> None:
             student = f"bench{i}-{os.getpid()}"
             lab_sub = root / "submitted" / student / lab
             shutil.copytree(root / "source" / lab, lab_sub)
-            shutil.copytree(ROOT / "solutions" / lab / "manifests", lab_sub / "manifests", dirs_exist_ok=True)
+            answer = "chart" if (ROOT / "solutions" / lab / "chart").is_dir() else "manifests"
+            shutil.copytree(ROOT / "solutions" / lab / answer, lab_sub / answer, dirs_exist_ok=True)
             shutil.copytree(root / "release" / bare, root / "submitted" / student / bare)
             start = time.monotonic()
             grade = assignments.autograde(lab, student, root=root, env={"KUBELAB_CLUSTER": cluster_name})

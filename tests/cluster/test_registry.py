@@ -5,8 +5,6 @@ charts across down/up; and the CI pipeline's live step: the reference chart of L
 oci://, passes `helm test`, and the test fails when the Service has no ready endpoint."""
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import uuid
@@ -40,6 +38,7 @@ def test_helm_pushes_pulls_and_shows_a_chart_and_a_deleted_repository_is_gone(lo
     shown = kl.helm(None, "show", "chart", f"oci://{address}/{folder}/model-server", "--version", "1.0.0", "--plain-http")
     assert "name: model-server" in shown and "version: 1.0.0" in shown
     pulled = tmp_path / "pulled"
+    pulled.mkdir()
     kl.helm(None, "pull", f"oci://{address}/{folder}/model-server", "--version", "1.0.0", "--plain-http",
             "--destination", str(pulled))
     assert [p.name for p in pulled.iterdir()] == ["model-server-1.0.0.tgz"]
