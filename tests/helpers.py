@@ -86,7 +86,8 @@ class CourseCopy:
         student = f"{student}-{os.getpid()}"
         target = self.root / "submitted" / student / self.lab
         shutil.copytree(self.root / notebook_from / self.lab, target)
-        shutil.copytree(self.root / "release" / self.lab / self.folder, target / self.folder, dirs_exist_ok=True)
+        if (self.root / "release" / self.lab / self.folder).is_dir():  # the exam has no answer folder
+            shutil.copytree(self.root / "release" / self.lab / self.folder, target / self.folder, dirs_exist_ok=True)
         for name, text in (manifests or {}).items():  # name: a path under the folder ("templates/hpa.yaml")
             (target / self.folder / name).parent.mkdir(parents=True, exist_ok=True)
             (target / self.folder / name).write_text(text)

@@ -77,3 +77,39 @@ def test_the_cli_lists_and_draws():
     assert drawn.exit_code == 0 and [line.split()[1] for line in drawn.output.splitlines()] == names(2026)
     unknown = runner.invoke(main, ["exam", "check", "no-such", "-n", "x"])
     assert unknown.exit_code == 1 and "no exam scenario named 'no-such'" in unknown.output
+
+
+def test_the_answers_in_solutions_are_the_catalogue_s():
+    from pathlib import Path
+
+    from kubelab.exam import answers
+    stored = Path(__file__).parents[2] / "solutions" / "exam-troubleshooting" / "answers.md"
+    assert stored.read_text() == answers.markdown(), "run `kubelab exam answers > " \
+                                                     "solutions/exam-troubleshooting/answers.md`"
+
+
+def test_scores_by_category_follow_the_draw():
+    from kubelab.exam import scores_by_category
+    drawn = draw(2026, 8)
+    cells = {f"slot-{k}": (4.0 if k <= 6 else 0.0, 4.0) for k in range(1, 9)}
+    by_cat = scores_by_category(cells, "any", seed=2026)
+    assert by_cat[drawn[0].category] == (4.0, 4.0) and by_cat[drawn[7].category] == (0.0, 4.0)
+    assert sum(s for s, _ in by_cat.values()) == 24
+
+
+def test_scenarios_share_a_namespace_without_clashing():
+    # a draw injects every scenario into one namespace: no two may name the same object or pod label
+    import string
+
+    import yaml
+    seen, labels = {}, {}
+    for s in registry.all():
+        for text in (s.manifests, getattr(s, "fixed", "")):
+            for doc in yaml.safe_load_all(string.Template(text).safe_substitute(namespace="ns", suffix="x")):
+                if not doc:
+                    continue
+                key = (doc["kind"], doc["metadata"]["name"])
+                assert seen.setdefault(key, s.name) == s.name, f"{key} in {seen[key]} and {s.name}"
+                app = ((doc.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}).get("app")
+                if app:
+                    assert labels.setdefault(app, s.name) == s.name, f"app={app} in {labels[app]} and {s.name}"

@@ -1,4 +1,4 @@
-"""`kubelab exam list|draw|inject|check`: the troubleshooting exam's catalogue from a terminal, for
+"""`kubelab exam list|draw|inject|check|answers`: the troubleshooting exam's catalogue from a terminal, for
 instructors rehearsing a scenario (over kubelab.exam)."""
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def draw(seed, count):
     from ..exam import draw as draw_
     for k, s in enumerate(draw_(seed, count), 1):
         click.echo(f"{k}  {s.name:24} {s.category}")
+
+
+@exam.command()
+def answers():
+    """The answers to every scenario as Markdown (solutions/exam-troubleshooting/answers.md)."""
+    from ..exam import answers as answers_
+    click.echo(answers_.markdown(), nl=False)
 
 
 @exam.command()

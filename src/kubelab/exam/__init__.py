@@ -11,8 +11,8 @@ the category and the evidence.
 """
 from .registry import CATEGORIES, Registry, Scenario, draw, register, registry
 from .session import (PASS_MARK, POINTS, SLOT_POINTS, Diagnosis, Exam, diagnosis_right, evidence_right, grade, passed,
-                      repair_holds, seed_for, start)
+                      repair_holds, scores_by_category, seed_for, start)
 
 __all__ = ["CATEGORIES", "Diagnosis", "Exam", "PASS_MARK", "POINTS", "Registry", "SLOT_POINTS", "Scenario",
            "diagnosis_right", "draw", "evidence_right", "grade", "passed", "register", "registry", "repair_holds",
-           "seed_for", "start"]
+           "scores_by_category", "seed_for", "start"]

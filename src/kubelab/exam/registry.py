@@ -64,6 +64,7 @@ class Scenario:
     workload: ClassVar[tuple[str, str]]        # (kind, name) of the workload the generic wrong repairs act on
     wrong: ClassVar[dict[str, str]]            # wrong repair -> why it is wrong (GENERIC_WRONG names or own)
     check_timeout: ClassVar[float] = 20.0      # how long the live check waits for a repair to settle
+    gpu_pool: ClassVar[str | None] = None      # the GPU pool its pods use (tests run few such at once)
 
     def render(self, text: str, namespace: str) -> str:
         return string.Template(text).safe_substitute(namespace=namespace)

@@ -200,6 +200,18 @@ def grade(p: Partial, exam: Exam, k: int, diagnosis) -> Partial:
     return p
 
 
+def scores_by_category(cells: dict[str, tuple[float, float]], namespace: str, seed: int | None = None,
+                       count: int = 8) -> dict[str, tuple[float, float]]:
+    """The gradebook's slot scores (grade cell "slot-k" -> (score, max), e.g. a course Grade's `cells`) summed
+    by the category drawn into each slot for the learner's namespace (and seed)."""
+    out: dict[str, tuple[float, float]] = {}
+    for k, s in enumerate(draw(seed_for(namespace) if seed is None else seed, count), 1):
+        score, top = cells.get(f"slot-{k}", (0.0, SLOT_POINTS))
+        have = out.get(s.category, (0.0, 0.0))
+        out[s.category] = (have[0] + (score or 0.0), have[1] + top)
+    return out
+
+
 def passed(score: float, max_score: float) -> bool:
     """The exam's pass mark: at least PASS_MARK of the points."""
     return max_score > 0 and score / max_score >= PASS_MARK - 1e-9

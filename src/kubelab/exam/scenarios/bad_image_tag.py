@@ -33,7 +33,7 @@ class BadImageTag(DeploymentScenario):
     difficulty = 1
     ticket = ("Since this morning's deploy (\"bumped the model API to Python 3.31\") `model-api` has no running "
               "pods at all. The previous release worked. It must run 2 replicas.")
-    evidence = ("ImagePullBackOff", "ErrImagePull", "spec.template.spec.containers[0].image", "not found")
+    evidence = ("ImagePullBackOff", "ErrImagePull", "spec.template.spec.containers[0].image", "failed to pull")
     cause = "the tag python:3.31-slim does not exist (there is no Python 3.31), so every pull fails"
     fix = "set the image to a tag that exists (python:3.12-slim) and let the Deployment roll out"
     deployment, replicas = "model-api", 2

@@ -28,7 +28,7 @@ class FinetuneImage(JobScenario):
     difficulty = 1
     ticket = ("The nightly fine-tuning Job `finetune` has been 'running' for hours and never trained a step. "
               "We moved it to the NGC PyTorch release of December 2024.")
-    evidence = ("ImagePullBackOff", "ErrImagePull", "spec.template.spec.containers[0].image", "not found")
+    evidence = ("ImagePullBackOff", "ErrImagePull", "spec.template.spec.containers[0].image", "failed to pull")
     cause = "nvcr.io/nvidia/pytorch:24.13-py3 does not exist (NGC tags are YY.MM: there is no month 13)"
     fix = "recreate the Job with nvcr.io/nvidia/pytorch:24.12-py3 (a Job's pod template cannot be changed in place)"
     job = "finetune"

@@ -15,7 +15,7 @@ spec:
   template:
     spec:
       restartPolicy: Never
-      nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
+      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}
       tolerations:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
       containers:
@@ -41,14 +41,15 @@ class GpuInsufficient(JobScenario):
     title = "The pre-training Job pends: it asks for more GPUs than one node has"
     category = "scheduling"
     difficulty = 2
-    ticket = ("`pretrain` (one worker on the A100 pool) has been Pending since we 'scaled it up' to 16 GPUs. "
-              "The A100 nodes have 8 GPUs each; a single worker cannot span nodes.")
+    ticket = ("`pretrain` (one worker on the H100 pool) has been Pending since we 'scaled it up' to 16 GPUs. "
+              "The H100 nodes have 8 GPUs each; a single worker cannot span nodes.")
     evidence = ("FailedScheduling", "Insufficient nvidia.com/gpu",
                 "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu")
-    cause = ("one pod asks for 16 nvidia.com/gpu but the largest A100 node has 8: no node fits, the scheduler "
+    cause = ("one pod asks for 16 nvidia.com/gpu but the largest H100 node has 8: no node fits, the scheduler "
              "reports Insufficient nvidia.com/gpu")
     fix = "recreate the Job asking for at most 8 GPUs per pod (the reference asks for 2); it then runs to completion"
     job = "pretrain"
+    gpu_pool = "h100"
     manifests = JOB.replace("$gpus", "16")
     fixed = JOB.replace("$gpus", "2")
     own_wrong = {"drop-gpus": "without a GPU request the pod runs on a CPU node: pre-training without GPUs"}
@@ -61,4 +62,4 @@ class GpuInsufficient(JobScenario):
         from ... import manifests, tools
         tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
         manifests.apply(api, JOB.replace(", nvidia.com/gpu: $gpus", "").replace(
-            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}\n", ""), namespace=namespace)
+            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}\n", ""), namespace=namespace)

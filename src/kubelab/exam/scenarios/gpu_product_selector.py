@@ -24,6 +24,7 @@ class GpuProductSelector(DeploymentScenario):
     fix = "use the product label the nodes carry: nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3"
     deployment = "llm-h100"
     check_timeout = 30.0
+    gpu_pool = "h100"
     _base = DEPLOYMENT.replace("$name", "llm-h100").replace("$tolerations", TOLERATIONS)
     manifests = _base.replace("$product", "NVIDIA-H100-80GB")
     fixed = _base.replace("$product", H100)

@@ -7,11 +7,22 @@ from ..registry import register
 __all__ = ["GpuQuota"]
 
 QUOTA = """
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: exam-$namespace-inference   # cluster-scoped: named after the namespace
+  labels: {kubelab.io/exam-namespace: $namespace}
+value: 1000
+description: the inference team's pods (their GPU quota counts these)
+---
 apiVersion: v1
 kind: ResourceQuota
 metadata: {name: team-gpus}
 spec:
   hard: {requests.nvidia.com/gpu: "2"}
+  scopeSelector:
+    matchExpressions:
+    - {scopeName: PriorityClass, operator: In, values: [exam-$namespace-inference]}
 ---
 """
 DEPLOYMENT = """
@@ -25,6 +36,7 @@ spec:
   template:
     metadata: {labels: {app: inference}}
     spec:
+      priorityClassName: exam-$namespace-inference
       nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
       tolerations:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
@@ -53,6 +65,7 @@ class GpuQuota(DeploymentScenario):
     fix = "ask for 1 GPU per replica (requests and limits), as the design says; keep the quota"
     deployment, replicas = "inference", 2
     check_timeout = 30.0
+    gpu_pool = "a100"
     manifests = QUOTA + DEPLOYMENT.replace("$gpus", "2")
     fixed = QUOTA + DEPLOYMENT.replace("$gpus", "1")
     own_wrong = {"raise-quota": "raising the quota takes GPUs the team was not given",
@@ -72,11 +85,23 @@ class GpuQuota(DeploymentScenario):
             return str(req.get("nvidia.com/gpu", "0")) not in ("0", "")
         return [Part(kept, "the quota team-gpus no longer caps requests.nvidia.com/gpu at 2",
                      "the quota is the platform team's: keep it"),
-                Part(asks, "the inference replicas no longer ask for a GPU", "one GPU per replica")]
+                Part(asks, "the inference replicas no longer ask for a GPU", "one GPU per replica"),
+                Part(lambda s: s.deployment["spec"]["template"]["spec"].get("priorityClassName")
+                     == f"exam-{namespace}-inference", "the inference pods left the team's priority class (and so "
+                     "its quota)", "keep priorityClassName: the quota counts the team's pods by it")]
+
+    def cleanup(self, api, namespace):
+        from ... import tools
+        tools.kubectl(api, "delete", "priorityclass", "-l", f"kubelab.io/exam-namespace={namespace}",
+                      "--ignore-not-found", "--wait=false")
+
+    def remove(self, api, namespace):
+        from ... import manifests
+        manifests.delete(api, self.render(self.manifests, namespace).split("---", 1)[1], namespace=namespace, wait=True)
 
     def wrong_raise_quota(self, api, namespace):
         from ... import manifests
-        manifests.apply(api, QUOTA.replace('"2"', '"4"'), namespace=namespace)
+        manifests.apply(api, self.render(QUOTA, namespace).replace('"2"', '"4"'), namespace=namespace)
 
     def wrong_delete_quota(self, api, namespace):
         from ... import tools
@@ -84,6 +109,6 @@ class GpuQuota(DeploymentScenario):
 
     def wrong_drop_gpus(self, api, namespace):
         from ... import manifests
-        manifests.apply(api, self.manifests.replace(", nvidia.com/gpu: 2", ""), namespace=namespace)
+        manifests.apply(api, self.render(self.manifests, namespace).replace(", nvidia.com/gpu: 2", ""), namespace=namespace)
 
 

@@ -79,6 +79,7 @@ class GpuToleration(DeploymentScenario):
     fix = "add the toleration {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}"
     deployment = "llm-a100"
     check_timeout = 30.0  # PyTorch takes ~5 s to start
+    gpu_pool = "a100"
     _base = DEPLOYMENT.replace("$name", "llm-a100").replace("$product", "NVIDIA-A100-SXM4-80GB")
     manifests = _base.replace("$tolerations", "")
     fixed = _base.replace("$tolerations", TOLERATIONS)

@@ -12,7 +12,7 @@ from ..registry import Scenario, register
 __all__ = ["HelmFailedUpgrade"]
 
 CHART = {
-    "Chart.yaml": "apiVersion: v2\nname: model-api\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    "Chart.yaml": "apiVersion: v2\nname: chat-api\nversion: 0.1.0\nappVersion: \"1.0\"\n",
     "values.yaml": "replicas: 2\ntrack: stable\nimage: python:3.12-slim\n",
     "templates/deployment.yaml": """apiVersion: apps/v1
 kind: Deployment
@@ -42,12 +42,12 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 """,
 }
-RELEASE = "model-api"
+RELEASE = "chat-api"
 
 
 def chart_dir() -> Path:
     """The scenario's chart, written to a fresh temporary folder (the chart is part of the scenario)."""
-    root = Path(tempfile.mkdtemp(prefix="kubelab-exam-chart-")) / "model-api"
+    root = Path(tempfile.mkdtemp(prefix="kubelab-exam-chart-")) / "chat-api"
     for name, text in CHART.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -70,13 +70,13 @@ class HelmFailedUpgrade(Scenario):
     title = "The model API's Helm release is `failed` after an upgrade"
     category = "helm"
     difficulty = 3
-    ticket = ("`helm upgrade model-api` to the canary track failed this morning and `helm list` shows the "
+    ticket = ("`helm upgrade chat-api` to the canary track failed this morning and `helm list` shows the "
               "release as failed. The old pods still answer, but we cannot ship anything until the release "
               "is healthy again. Do not uninstall it: it serves traffic.")
     evidence = ("field is immutable", "spec.selector", "helm history", "UPGRADE FAILED")
     cause = ("revision 2 changed the Deployment's spec.selector (track: stable -> canary); a selector is "
              "immutable, so the API server refused the upgrade and Helm marked the revision failed")
-    fix = ("`helm rollback model-api 1` (a new revision, deployed, with the old selector); a fixed `helm upgrade` "
+    fix = ("`helm rollback chat-api 1` (a new revision, deployed, with the old selector); a fixed `helm upgrade` "
            "that keeps the selector works too")
     workload = ("deployment", RELEASE)
     wrong = {"delete-workload": "deleting the Deployment leaves a release that says deployed objects exist",
@@ -129,6 +129,6 @@ class HelmFailedUpgrade(Scenario):
         deployed = Part(lambda s: len(s.revisions) >= 3 and s.revisions[-1].get("status") == "deployed",
                         lambda s: f"the newest revision ({s.revisions[-1].get('version')}) is "
                                   f"{s.revisions[-1].get('status')!r}, not a new deployed revision",
-                        "`helm history model-api` shows the failure; `helm rollback` or a fixed upgrade makes a new one")
+                        "`helm history chat-api` shows the failure; `helm rollback` or a fixed upgrade makes a new one")
         return verify(self.name, lambda: self.state(api, namespace), spec=spec + [history, deployed], live=live,
                       timeout=self.check_timeout, success="the release is deployed again, its history kept")

@@ -11,12 +11,12 @@ __all__ = ["NetworkPolicyCutOff"]
 WORKLOADS = """
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: model-server}
+metadata: {name: scoring-server}
 spec:
   replicas: 1
-  selector: {matchLabels: {app: model-server}}
+  selector: {matchLabels: {app: scoring-server}}
   template:
-    metadata: {labels: {app: model-server}}
+    metadata: {labels: {app: scoring-server}}
     spec:
       containers:
       - name: server
@@ -26,12 +26,12 @@ spec:
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: gateway}
+metadata: {name: scoring-gateway}
 spec:
   replicas: 1
-  selector: {matchLabels: {app: gateway}}
+  selector: {matchLabels: {app: scoring-gateway}}
   template:
-    metadata: {labels: {app: gateway}}
+    metadata: {labels: {app: scoring-gateway}}
     spec:
       containers:
       - {name: nginx, image: "nginx:1.27", ports: [{containerPort: 80}]}
@@ -47,16 +47,16 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: model-server-clients}
+metadata: {name: scoring-server-clients}
 spec:
-  podSelector: {matchLabels: {app: model-server}}
+  podSelector: {matchLabels: {app: scoring-server}}
   policyTypes: [Ingress]
   ingress:
   - from:
     - podSelector: {matchLabels: {$client}}
     ports: [{port: http}]
 """
-SERVER, GATEWAY, OTHER = {"app": "model-server"}, {"app": "gateway"}, {"app": "notebook"}
+SERVER, GATEWAY, OTHER = {"app": "scoring-server"}, {"app": "scoring-gateway"}, {"app": "notebook"}
 PORTS = {"http": 8000}
 
 
@@ -66,15 +66,16 @@ class NetworkPolicyCutOff(DeploymentScenario):
     title = "The gateway times out on the model server: a NetworkPolicy cuts it off"
     category = "network-policy"
     difficulty = 2
-    ticket = ("After security's 'default deny' change the gateway times out on every call to the model "
-              "server (port 8000). Only the gateway may call it; notebooks and everything else must stay out.")
-    evidence = ("NetworkPolicy", "spec.ingress[0].from[0].podSelector", "model-server-clients", "podSelector")
-    cause = ("the allow rule of model-server-clients admits pods labelled role=gateway, but the gateway's pods "
-             "are labelled app=gateway: under default-deny-ingress nothing may reach the model server")
-    fix = "make the rule's podSelector app: gateway (port http / 8000), keeping the default deny"
-    deployment = "model-server"
-    manifests = WORKLOADS + POLICIES.replace("$client", "role: gateway")
-    fixed = POLICIES.replace("$client", "app: gateway")
+    ticket = ("After security's 'default deny' change `scoring-gateway` times out on every call to the model "
+              "server `scoring-server` (port 8000). Only the gateway may call it; notebooks and everything else "
+              "must stay out.")
+    evidence = ("NetworkPolicy", "spec.ingress[0].from[0].podSelector", "scoring-server-clients", "podSelector")
+    cause = ("the allow rule of scoring-server-clients admits pods labelled role=scoring-gateway, but the "
+             "gateway's pods are labelled app=scoring-gateway: under default-deny-ingress nothing may reach the model server")
+    fix = "make the rule's podSelector app: scoring-gateway (port http / 8000), keeping the default deny"
+    deployment = "scoring-server"
+    manifests = WORKLOADS + POLICIES.replace("$client", "role: scoring-gateway")
+    fixed = POLICIES.replace("$client", "app: scoring-gateway")
     own_wrong = {"delete-deny": "deleting the default deny lets every pod reach every pod",
                  "allow-all": "an ingress rule from every pod lets the notebooks (and anything else) in",
                  "second-object": "a second Deployment of the model server labelled for the old rule is not the "
@@ -82,8 +83,8 @@ class NetworkPolicyCutOff(DeploymentScenario):
 
     def state(self, api, namespace):
         from kubernetes import client
-        d = get(client.AppsV1Api(api).read_namespaced_deployment, "model-server", namespace,
-                what="Deployment 'model-server'")
+        d = get(client.AppsV1Api(api).read_namespaced_deployment, "scoring-server", namespace,
+                what="Deployment 'scoring-server'")
         return State(deployment=d, pods=current_pods(api, namespace, d), policies=network_policies(api, namespace))
 
     def check(self, api, namespace):
@@ -91,23 +92,23 @@ class NetworkPolicyCutOff(DeploymentScenario):
             return network_allows(s.policies, source, SERVER, 8000, target_ports=PORTS)
         parts = [
             Part(lambda s: ((s.deployment["spec"]["template"].get("metadata") or {}).get("labels") or {}) == SERVER,
-                 "the model server's pods are no longer labelled app=model-server",
+                 "the model server's pods are no longer labelled app=scoring-server",
                  "repair the policy, not the labels the other policies and Services rely on"),
-            Part(lambda s: allows(s, GATEWAY), "the gateway (app=gateway) still may not reach the model server on 8000",
-                 "an ingress rule of a policy that selects the model server must admit app=gateway on port 8000"),
+            Part(lambda s: allows(s, GATEWAY), "the gateway (app=scoring-gateway) still may not reach the model server on 8000",
+                 "an ingress rule of a policy that selects the model server must admit app=scoring-gateway on port 8000"),
             Part(lambda s: not allows(s, OTHER), "other pods (a notebook) may reach the model server too",
                  "admit the gateway only; keep the default deny"),
             Part(lambda s: not network_allows(s.policies, OTHER, GATEWAY, 80),
                  "the default deny is gone: any pod may reach the gateway", "keep default-deny-ingress"),
         ]
-        spec, live = deployment_parts("model-server", 1)
+        spec, live = deployment_parts("scoring-server", 1)
         return verify(self.name, lambda: self.state(api, namespace), spec=spec + parts, live=live, timeout=15,
                       success="only the gateway may reach the model server, under the default deny")
 
     def wrong_delete_deny(self, api, namespace):
         from ... import tools
         tools.kubectl(api, "delete", "networkpolicy", "default-deny-ingress", "-n", namespace)
-        tools.kubectl(api, "delete", "networkpolicy", "model-server-clients", "-n", namespace)
+        tools.kubectl(api, "delete", "networkpolicy", "scoring-server-clients", "-n", namespace)
 
     def wrong_allow_all(self, api, namespace):
         from ... import manifests
@@ -116,5 +117,5 @@ class NetworkPolicyCutOff(DeploymentScenario):
 
     def wrong_second_object(self, api, namespace):
         from .. import tampering
-        tampering.beside(api, namespace, WORKLOADS.replace("app: model-server}", "app: model-server, role: gateway}"),
-                         "Deployment", "model-server")
+        tampering.beside(api, namespace, WORKLOADS.replace("app: scoring-server}", "app: scoring-server, role: scoring-gateway}"),
+                         "Deployment", "scoring-server")

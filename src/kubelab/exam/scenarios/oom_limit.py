@@ -15,8 +15,8 @@ spec:
   limits:
   - type: Container
     max: {memory: 4Gi}
-    default: {memory: 512Mi}
-    defaultRequest: {memory: 256Mi}
+    default: {memory: 4Gi}        # a container without a limit gets the whole budget
+    defaultRequest: {memory: 64Mi}
 ---
 """
 DEPLOYMENT = """
@@ -53,8 +53,8 @@ class OomLimit(DeploymentScenario):
     deployment = "embedder"
     manifests = BUDGET + DEPLOYMENT.replace("$request", "256Mi").replace("$limit", "512Mi")
     fixed = BUDGET + DEPLOYMENT.replace("$request", "1Gi").replace("$limit", "2Gi")
-    own_wrong = {"remove-limit": "without a limit the container gets the LimitRange default (512Mi) again: "
-                                 "still OOMKilled",
+    own_wrong = {"remove-limit": "without a limit of its own the container takes the namespace's whole "
+                                 "budget (the LimitRange default, 4Gi): right-sizing gone, not fixed",
                  "remove-budget": "deleting the LimitRange and the limit removes the namespace's guard rail"}
 
     def more_state(self, api, namespace):
