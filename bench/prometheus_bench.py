@@ -1,0 +1,102 @@
+"""Figures for the embedded cluster's monitoring (Prometheus, the GPU exporter, the state metrics): what they cost on
+the idle cluster (memory, CPU), `up` with them against without them (one run, interleaved), and the latency of a
+1-hour range query.
+
+    python bench/prometheus_bench.py [--runs 3] [--idle 30]
+
+The `up` goal stays 1.2x bare kwokctl for the whole cluster; this bench reports the share monitoring adds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import psutil
+
+import kubelab as kl
+from kubelab.cluster import LocalCluster
+from kubelab.cluster.local import MONITORING
+
+QUERIES = {
+    "API server request rate by verb": "sum by (verb) (rate(apiserver_request_total[1m]))",
+    "API server p99 latency by verb": "histogram_quantile(0.99, sum by (le, verb) "
+                                      "(rate(apiserver_request_duration_seconds_bucket[1m])))",
+    "every container's working set": "container_memory_working_set_bytes",
+    "every GPU's utilization": "DCGM_FI_DEV_GPU_UTIL",
+}
+
+
+def timed(fn) -> float:
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+def median(xs: list[float]) -> str:
+    return f"median {statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--idle", type=float, default=30, help="seconds of idle cluster to measure CPU over")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"load average {os.getloadavg()[0]:.1f} (other work on the machine shows in these figures)")
+
+    pid = os.getpid()
+    with_m = LocalCluster(f"kubelab-pbench-m-{pid}", progress=False, monitoring=True)
+    without = LocalCluster(f"kubelab-pbench-b-{pid}", progress=False, monitoring=False)
+    try:
+        fresh = {True: [], False: []}
+        resumed = {True: [], False: []}
+        for _ in range(args.runs):  # interleaved, so a busy moment on the machine hits both
+            for cluster in (without, with_m):
+                cluster.down(delete=True)
+                fresh[cluster.monitoring].append(timed(cluster.up))
+                cluster.down()
+                resumed[cluster.monitoring].append(timed(cluster.up))
+        without.down(delete=True)
+        for label, times in (("new cluster", fresh), ("stopped cluster", resumed)):
+            ratio = statistics.median(times[True]) / statistics.median(times[False])
+            print(f"`up` {label}: with monitoring {median(times[True])}; without {median(times[False])}; "
+                  f"ratio {ratio:.2f}")
+        print("(the project's `up` goal stays 1.2x bare kwokctl for the whole cluster)")
+
+        time.sleep(10)  # first scrapes done
+        procs = {c.name: psutil.Process(c.pid) for c in with_m.components() if c.name in MONITORING}
+        before = {n: p.cpu_times() for n, p in procs.items()}
+        time.sleep(args.idle)
+        total_rss = total_cpu = 0.0
+        for name, proc in procs.items():
+            t0, t1 = before[name], proc.cpu_times()
+            cpu = (t1.user + t1.system - t0.user - t0.system) / args.idle
+            rss = proc.memory_info().rss / 2**20
+            total_rss, total_cpu = total_rss + rss, total_cpu + cpu
+            print(f"  idle {name:24} RSS {rss:6.0f} MiB   CPU {cpu * 100:5.1f} % of a core")
+        print(f"monitoring on the idle cluster: {total_rss:.0f} MiB RSS, {total_cpu * 100:.1f} % of a core "
+              f"(over {args.idle:.0f} s, scrapes every 5 s, the GPU exporter every 2 s)")
+        series = kl.promql(with_m.prometheus.url, "prometheus_tsdb_head_series").value.iloc[0]
+        print(f"Prometheus head series: {series:.0f}")
+
+        url = with_m.prometheus.url
+        # how much data there is: one `up` sample per 5 s scrape
+        held = kl.promql(url, 'count_over_time(up{job="prometheus"}[1h])').value.iloc[0] * 5
+        for title, query in QUERIES.items():
+            lat = []
+            for _ in range(5):
+                start = time.monotonic()
+                df = kl.promql(url, query, start="-1h", step="15s")
+                lat.append(time.monotonic() - start)
+            print(f"1-hour range query, step 15 s ({title}): {median(lat)}; {len(df)} points, "
+                  f"{df.drop(columns=['time', 'value']).drop_duplicates().shape[0]} series")
+        print(f"(the TSDB held {held / 60:.1f} min of data: a full hour of history costs more)")
+    finally:
+        with_m.down(delete=True)
+        without.down(delete=True)
+
+
+if __name__ == "__main__":
+    main()
