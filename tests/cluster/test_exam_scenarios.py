@@ -114,3 +114,18 @@ def test_the_whole_catalogue_repaired_in_one_namespace_passes(outcomes):
 def test_every_scenario_lists_the_generic_wrong_repairs_that_apply():
     for s in SCENARIOS:
         assert {"delete-workload", "scale-to-zero"} <= set(s.wrong), s.name
+
+
+def test_the_cli_injects_and_checks_a_scenario(api, local_cluster, namespace):
+    from click.testing import CliRunner
+
+    from kubelab.cli import main
+
+    runner, where = CliRunner(), ["-n", namespace, "--cluster", local_cluster.name]
+    injected = runner.invoke(main, ["exam", "inject", "service-selector", *where])
+    assert injected.exit_code == 0 and "ticket:" in injected.output, injected.output
+    broken = runner.invoke(main, ["exam", "check", "service-selector", *where])
+    assert broken.exit_code == 1 and broken.output.startswith("FAIL"), broken.output
+    registry.get("service-selector").repair(api, namespace)
+    repaired = runner.invoke(main, ["exam", "check", "service-selector", *where])
+    assert repaired.exit_code == 0 and repaired.output.startswith("PASS"), repaired.output
