@@ -57,7 +57,7 @@ def test_every_public_module_has_all_and_a_docstring():
 
 def test_tab_completion_shows_the_public_names():
     names = dir(kubelab)
-    for name in ("connect", "apply", "render", "pods", "rollout", "grading", "observe", "KubelabError"):
+    for name in ("connect", "apply", "render", "pods", "rollout", "grading", "observe", "exam", "KubelabError"):
         assert name in names
     assert all(not n.startswith("_") for n in names)
     assert all(hasattr(kubelab, n) for n in kubelab.__all__)
