@@ -201,3 +201,30 @@ def test_alert_rules_file_names_the_alerts_the_course_uses():
     assert {"KubePodCrashLooping", "KubePodRestartingOften", "ContainerMemoryNearLimit", "GpuAllocatedButIdle",
             "PodsPendingForGpus"} <= set(rules)
     assert all(r["expr"].strip() and r.get("for") and r["annotations"]["summary"] for r in rules.values())
+
+
+def test_promql_plots_say_simulated_and_draw_one_line_per_series():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kubelab.viz import plots
+
+    rng = prometheus.frame({"resultType": "matrix", "result": [
+        {"metric": {"pod": p, "job": "kubelet", "simulated": "true"}, "values": [[10, "1"], [15, "2"]]}
+        for p in ("a", "b", "c")]})
+    ax = plots.promql(rng, title="memory")
+    assert len(ax.get_lines()) == 3 and ax.get_title() == "memory (simulated)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["pod=a", "pod=b", "pod=c"]
+    instant = prometheus.frame({"resultType": "vector", "result": [
+        {"metric": {"verb": v}, "value": [10, str(n)]} for n, v in enumerate(("GET", "LIST"))]})
+    ax = plots.promql(instant, title="requests")
+    assert len(ax.patches) == 2 and ax.get_title() == "requests"
+    fig = plots.promql_panels({"one": rng, "two": instant, "three": instant.iloc[0:0]})
+    assert [a.get_title() for a in fig.axes if a.get_visible()] == ["one (simulated)", "two", "three"]
+    states = prometheus.pd.DataFrame({"t": [0, 1, 2, 3], "alertname": "X", "state": ["inactive", "pending",
+                                                                                    "firing", "inactive"],
+                                      "alerts": [0, 1, 1, 0], "simulated": [False, True, True, False]})
+    ax = plots.alert_states(states)
+    assert list(ax.get_lines()[0].get_ydata()) == [0, 1, 2, 0] and ax.get_title().endswith("(simulated)")
+    plt.close("all")

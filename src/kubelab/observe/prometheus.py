@@ -101,7 +101,8 @@ def frame(data: dict) -> pd.DataFrame:
             for t, v in points:
                 rows.append({**{k: metric.get(k, "") for k in labels}, "time": t, "value": _value(v)})
     df = pd.DataFrame(rows, columns=[*labels, "time", "value"])
-    df["time"] = pd.to_datetime(df["time"].astype(float), unit="s", utc=True)
+    # Prometheus's times are seconds with millisecond precision: whole milliseconds, not float noise
+    df["time"] = pd.to_datetime((df["time"].astype(float) * 1000).round().astype("int64"), unit="ms", utc=True)
     df["simulated"] = (df["simulated"] == "true") if "simulated" in labels else False
     return df
 

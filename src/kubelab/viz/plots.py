@@ -269,8 +269,11 @@ def promql(df: pd.DataFrame, ax=None, title: str = "", unit: str = "", legend: b
             part = part.sort_values("time")
             ax.plot(part["time"], part["value"], label=_series_name(part.iloc[0].to_dict(), labels))
         _time_axis(ax, "time", df)
-        if legend and labels:
-            ax.legend(fontsize="small", loc="best")
+        if legend and labels and ax.get_legend_handles_labels()[0]:
+            handles, names = ax.get_legend_handles_labels()
+            more = f" (+{len(names) - 8} more)" if len(names) > 8 else ""  # a legend that hides the panel helps no one
+            ax.legend(handles[:8], names[:8], fontsize="x-small", loc="best", title=more or None,
+                      title_fontsize="x-small")
     else:
         names = [_series_name(r, labels) for r in df.to_dict("records")]
         ax.barh(names, df["value"], color=GPU_POOL_COLOR if "DCGM" in title else OTHER_POOL_COLOR)

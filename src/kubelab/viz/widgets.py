@@ -1,4 +1,4 @@
-"""Live ipywidgets for notebooks: a cluster dashboard and a replica slider.
+"""Live ipywidgets for notebooks: a cluster dashboard, a PromQL dashboard and a replica slider.
 
 Headless runs (papermill, `kubelab run`, CI) have no one to click Stop, so each widget renders one static
 snapshot instead of starting a refresh loop. `kubelab run` sets KUBELAB_HEADLESS=1; pass headless=...
@@ -16,7 +16,7 @@ from .. import gpu, observe
 from .._k8s.poll import interactive
 from . import plots
 
-__all__ = ["Dashboard", "dashboard", "is_headless", "replica_slider"]
+__all__ = ["Dashboard", "PromqlDashboard", "dashboard", "is_headless", "promql_dashboard", "replica_slider"]
 
 POD_COLUMNS = ["pod", "status", "ready", "node", "pool", "restarts", "gpu_request", "dra_devices"]
 
@@ -91,29 +91,73 @@ class Dashboard:
         """The live widget; a background thread refreshes it until Stop (or `duration` seconds)."""
         import ipywidgets as w
 
-        header, table, image = w.HTML(), w.HTML(), w.Image(format="png")
-        stop = w.Button(description="Stop", button_style="warning", icon="stop")
-        stopped = threading.Event()
-        stop.on_click(lambda _: stopped.set())
+        table = w.HTML()
 
-        def refresh():
+        def refresh(header, image):
             snap = self.snapshot()
             header.value = f"<b>{snap['summary']}</b> · refreshed {time.strftime('%H:%M:%S')}"
             table.value = self._table(snap["pods"]).to_html(index=False)
             image.value = _png(self.figure(snap))
+        return _live(refresh, self.every, duration, below=[table])
 
-        def loop():
-            deadline = time.monotonic() + duration
-            while not stopped.wait(self.every) and time.monotonic() < deadline:
-                try:
-                    refresh()
-                except Exception as err:  # keep the dashboard alive through a transient API error
-                    header.value = f"<b>refresh failed:</b> {err}"
-            stop.disabled, stop.description = True, "Stopped"
 
-        refresh()
-        threading.Thread(target=loop, daemon=True).start()
-        return w.VBox([w.HBox([header, stop]), image, table])
+def _live(refresh, every: float, duration: float, below=()):
+    """A header, a Stop button and an image that `refresh(header, image)` fills now and then every `every` s in
+    a background thread, until Stop or `duration` s (the one refresh loop of the live widgets)."""
+    import ipywidgets as w
+
+    header, image = w.HTML(), w.Image(format="png")
+    stop = w.Button(description="Stop", button_style="warning", icon="stop")
+    stopped = threading.Event()
+    stop.on_click(lambda _: stopped.set())
+
+    def loop():
+        deadline = time.monotonic() + duration
+        while not stopped.wait(every) and time.monotonic() < deadline:
+            try:
+                refresh(header, image)
+            except Exception as err:  # keep the dashboard alive through a transient API error
+                header.value = f"<b>refresh failed:</b> {err}"
+        stop.disabled, stop.description = True, "Stopped"
+
+    refresh(header, image)
+    threading.Thread(target=loop, daemon=True).start()
+    return w.VBox([w.HBox([header, stop]), image, *below])
+
+
+class PromqlDashboard:
+    """Dashboard panels, one PromQL range query each ({title: query}), over the last `window` (e.g. "-5m")."""
+
+    def __init__(self, api_or_url, panels: dict[str, str], window: str = "-5m", step: str = "5s", every: float = 5.0):
+        self.target, self.panels, self.window, self.step, self.every = api_or_url, panels, window, step, every
+
+    def snapshot(self) -> dict[str, pd.DataFrame]:
+        return {title: observe.prometheus.promql(self.target, q, start=self.window, step=self.step)
+                for title, q in self.panels.items()}
+
+    def figure(self, frames: dict[str, pd.DataFrame]):
+        return plots.promql_panels(frames)
+
+    def widget(self, duration: float = 600):
+        def refresh(header, image):
+            image.value = _png(self.figure(self.snapshot()))
+            header.value = f"<b>{len(self.panels)} PromQL panels</b> · refreshed {time.strftime('%H:%M:%S')}"
+        return _live(refresh, self.every, duration)
+
+
+def promql_dashboard(api_or_url, panels: dict[str, str], window: str = "-5m", step: str = "5s", every: float = 5.0,
+                     headless: bool | None = None, duration: float = 600):
+    """PromQL panels that refresh every `every` s (one static figure when headless). Returns the widget or None."""
+    d = PromqlDashboard(api_or_url, panels, window, step, every)
+    if is_headless() if headless is None else headless:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig = d.figure(d.snapshot())
+        display(fig)
+        plt.close(fig)
+        return None
+    return d.widget(duration)
 
 
 def dashboard(api, namespace: str, every: float = 3.0, headless: bool | None = None, duration: float = 600):
