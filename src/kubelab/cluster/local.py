@@ -387,7 +387,12 @@ class LocalCluster:
                                        # metrics-server's minimum: first metrics ~20 s after a pod starts, not ~45 s
                                        {"name": "metrics-server",
                                         "extraArgs": [{"key": "metric-resolution", "value": "10s"},
-                                                      {"key": "kubelet-request-timeout", "value": "5s"}]}]}]
+                                                      {"key": "kubelet-request-timeout", "value": "5s"}]},
+                                       # the HPA controller looks every 5 s (Kubernetes' default: 15 s), so a
+                                       # new HPA raises its Deployment to minReplicas within seconds (Lab 2)
+                                       {"name": "kube-controller-manager",
+                                        "extraArgs": [{"key": "horizontal-pod-autoscaler-sync-period",
+                                                       "value": "5s"}]}]}]
         # `kubectl logs` on a simulated pod returns this file, whose every line says it is simulated.
         docs.append({"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
                      "metadata": {"name": "simulated-logs"},
@@ -431,8 +436,8 @@ class LocalCluster:
         (self.workdir / "pids" / f"{KUBELET}.pid").write_text(str(proc.pid))
         return True
 
-    def _kubelet_synced(self, timeout: float = 15) -> None:
-        """Wait until the simulated kubelet has listed pods, ConfigMaps and Secrets (pods applied from now
+    def _kubelet_synced(self, timeout: float = 60) -> None:
+        """Wait until the simulated kubelet has listed what it watches (pods applied from now
         on are judged before kwok starts them)."""
         synced = self.workdir / f"{KUBELET}.synced"
         kubelet = lambda: next(c for c in self.components() if c.name == KUBELET)
