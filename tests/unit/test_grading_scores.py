@@ -27,6 +27,9 @@ CELLS = [
 ]
 
 
+EXECUTED: list = []  # the executed cells, for the tests that read their outputs
+
+
 @pytest.fixture(scope="module")
 def scored():
     nb = nbformat.v4.new_notebook()
@@ -37,6 +40,7 @@ def scored():
                                      "grade_id": f"test-{i}", "schema_version": 3}
         nb.cells.append(cell)
     NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    EXECUTED[:] = nb.cells[1:]
     return [determine_grade(cell) for cell in nb.cells[1:]]
 
 
@@ -51,3 +55,10 @@ def test_a_cell_whose_last_line_prints_scores_full_marks_so_end_with_the_partial
     # (its text is the score) and the course style ends every partial-credit cell with `p`.
     assert scored[-1] == (1.0, 1.0)
 
+
+
+def test_a_passing_check_is_printed_not_a_result(scored):
+    # a result that is not a number is full marks today, and nbgrader warns it may become an error
+    outputs = EXECUTED[0].outputs
+    assert [o.output_type for o in outputs] == ["stream"] and outputs[0].name == "stdout"
+    assert outputs[0].text.startswith("PASS demo (2/2): all fine")

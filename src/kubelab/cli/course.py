@@ -1,4 +1,5 @@
-"""`kubelab course generate|autograde`: the nbgrader side of the course (over kubelab.course.assignments)."""
+"""`kubelab course generate|roster|release|collect|autograde|feedback|export|report`: the nbgrader side of the
+course (over kubelab.course.assignments and kubelab.course.instructor)."""
 from __future__ import annotations
 
 import sys
@@ -34,14 +35,79 @@ def generate(assignment, check):
 
 @course.command()
 @click.argument("assignment")
-@click.argument("students", nargs=-1, required=True)
+@click.argument("students", nargs=-1)
 @click.option("--cluster", "cluster_name", default=None, help="Embedded cluster to grade against (default: kubelab).")
 def autograde(assignment, students, cluster_name):
-    """Autograde submitted/<student>/<assignment> for each student (always forced) and print the scores."""
-    from ..course import assignments
+    """Autograde submitted/<student>/<assignment> for each student (all collected ones when none is named;
+    always forced) and print the scores. Exit 1 when a submission could not be graded."""
+    from ..course import instructor
 
     env = {"KUBELAB_CLUSTER": cluster_name} if cluster_name else {}
-    for student in students:
-        grade = assignments.autograde(assignment, student, env=env)
+    result = instructor.autograde_class(assignment, list(students) or None, env=env)
+    for student, grade in sorted(result.grades.items()):
         cells = ", ".join(f"{cell} {score:g}/{max_score:g}" for cell, (score, max_score) in sorted(grade.cells.items()))
         click.echo(f"{student}: {grade.score:g}/{grade.max_score:g}  ({cells})")
+    for student, why in sorted(result.failed.items()):
+        click.echo(f"{student}: NOT GRADED: {why}")
+    click.echo(f"{len(result.grades)} graded, {len(result.failed)} not graded")
+    sys.exit(1 if result.failed else 0)
+
+
+@course.command()
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+def roster(csv_file):
+    """Add the learners of a roster CSV (columns id[,first_name,last_name,email]) to the gradebook."""
+    from ..course import instructor
+
+    ids = instructor.import_roster(csv_file)
+    click.echo(f"{len(ids)} learners in the gradebook: {', '.join(ids)}")
+
+
+@course.command()
+@click.argument("assignment")
+def release(assignment):
+    """Generate the student version and release it through the exchange (learners fetch it)."""
+    from ..course import instructor
+
+    instructor.release(assignment)
+    click.echo(f"released {assignment}")
+
+
+@course.command()
+@click.argument("assignment")
+def collect(assignment):
+    """Copy the learners' newest submissions from the exchange into submitted/."""
+    from ..course import instructor
+
+    learners = instructor.collect(assignment)
+    click.echo(f"{len(learners)} submissions of {assignment}: {', '.join(learners) or 'none'}")
+
+
+@course.command()
+@click.argument("assignment")
+def feedback(assignment):
+    """Generate HTML feedback for the graded submissions and return it through the exchange."""
+    from ..course import instructor
+
+    learners = instructor.feedback(assignment)
+    click.echo(f"feedback for {len(learners)} learners: {', '.join(learners) or 'none'}")
+
+
+@course.command()
+@click.option("--output", "-o", default="grades.csv", show_default=True, type=click.Path(dir_okay=False))
+def export(output):
+    """Write the gradebook as CSV (properly quoted): one row per learner and assignment, and the per-cell
+    breakdown in <name>-cells.csv."""
+    from ..course import instructor
+
+    for path in instructor.export(output):
+        click.echo(f"wrote {path}")
+
+
+@course.command()
+@click.option("--output", "-o", default="out/report", show_default=True, type=click.Path(file_okay=False))
+def report(output):
+    """Write the class's progress: learner x learning objective (solutions/rubric.yaml), plots, an HTML page."""
+    from ..course import instructor
+
+    click.echo(f"wrote {instructor.report(output)}")

@@ -436,8 +436,8 @@ class LocalCluster:
         (self.workdir / "pids" / f"{KUBELET}.pid").write_text(str(proc.pid))
         return True
 
-    def _kubelet_synced(self, timeout: float = 15) -> None:
-        """Wait until the simulated kubelet has listed pods, ConfigMaps and Secrets (pods applied from now
+    def _kubelet_synced(self, timeout: float = 60) -> None:
+        """Wait until the simulated kubelet has listed what it watches (pods applied from now
         on are judged before kwok starts them)."""
         synced = self.workdir / f"{KUBELET}.synced"
         kubelet = lambda: next(c for c in self.components() if c.name == KUBELET)

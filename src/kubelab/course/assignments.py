@@ -18,7 +18,8 @@ from ..errors import KubelabError
 from .runner import environment
 from .sandbox import LEARNER_ENV
 
-__all__ = ["Grade", "assignments", "autograde", "course_root", "generate", "grade", "release_differences"]
+__all__ = ["Grade", "api", "assignments", "autograde", "course_root", "generate", "grade", "release_differences",
+           "venv_on_path"]
 
 
 def course_root() -> Path:
@@ -27,7 +28,8 @@ def course_root() -> Path:
     return repo_root()
 
 
-def _api(root: Path):
+def api(root: Path):
+    """nbgrader's NbGraderAPI for the course folder `root` (its nbgrader_config.py)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
@@ -56,10 +58,10 @@ def generate(assignment: str | None = None, root: Path | None = None) -> list[st
     alembic on PATH (it creates the gradebook): the venv's bin is put first."""
     root = root or course_root()
     names = [assignment] if assignment else assignments(root)
-    with _venv_on_path():
-        api = _api(root)
+    with venv_on_path():
+        nbgrader = api(root)
         for name in names:
-            _checked(api.generate_assignment(name, force=True, create=True), f"generate {name}")
+            _checked(nbgrader.generate_assignment(name, force=True, create=True), f"generate {name}")
     return names
 
 
@@ -100,8 +102,8 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     if not (root / "submitted" / student / assignment).is_dir():
         raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
                            "collect the submissions first")
-    with _venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
-        _checked(_api(root).autograde(assignment, student, force=True, create=True),
+    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
+        _checked(api(root).autograde(assignment, student, force=True, create=True),
                  f"autograde {assignment} for {student}")
     return grade(assignment, student, root)
 
@@ -117,7 +119,7 @@ def grade(assignment: str, student: str, root: Path | None = None) -> Grade:
         return Grade(assignment, student, sub.score, sub.max_score, cells)
 
 
-def _venv_on_path():
+def venv_on_path():
     """nbgrader runs `alembic` to create a gradebook: the one installed beside this Python."""
     import sys
     bin_dir = str(Path(sys.executable).parent)

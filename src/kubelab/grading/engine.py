@@ -38,6 +38,11 @@ class CheckResult:
         head = f"{'PASS' if self.passed else 'FAIL'} {self.name} ({self.points:g}/{self.max_points:g}): {self.message}"
         return f"{head}\n  hint: {self.hint}" if self.hint and not self.passed else head
 
+    def _ipython_display_(self) -> None:
+        # Shown as printed text, not as a cell result: nbgrader reads a result as partial credit (and warns
+        # on one that is not a number), while printed text leaves the cell's score to pass/raise.
+        print(self)
+
 
 @dataclass(frozen=True)
 class Part:

@@ -1,0 +1,254 @@
+"""The instructor's loop for a class, over nbgrader's NbGraderAPI and Gradebook (the CLI in
+kubelab.cli.course is a thin layer over this): import a roster, release through the exchange, collect,
+autograde every learner against the live cluster, generate and return feedback, export grades and
+report progress per learning objective.
+
+    instructor.import_roster("roster.csv")         # columns: id[, first_name, last_name, email]
+    instructor.release("lab1-cluster-manifests")   # exchange/<course>/outbound/<assignment>
+    instructor.collect("lab1-cluster-manifests")   # exchange inbound -> submitted/<learner>/<assignment>
+    result = instructor.autograde_class("lab1-cluster-manifests")   # every collected learner, one at a time
+    instructor.feedback("lab1-cluster-manifests")  # feedback/ HTML, returned through the exchange
+    instructor.export("grades.csv")                # + grades-cells.csv: the per-cell breakdown
+    instructor.report("out/report")                # learner x objective table, plots, an HTML page
+
+One learner's failure never stops the class: autograde_class returns who was graded and who could not be
+(with nbgrader's reason), and a roster learner without a submission scores 0 in the export.
+"""
+from __future__ import annotations
+
+import csv
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import KubelabError, UsageError
+from . import assignments
+
+__all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
+           "import_roster", "objective_table", "objectives", "release", "report"]
+
+ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
+
+
+def _root(root) -> Path:
+    return Path(root) if root else assignments.course_root()
+
+
+@contextmanager
+def _gradebook(root: Path):
+    """The course's gradebook (alembic, which creates it, from this venv)."""
+    from nbgrader.api import Gradebook
+    with assignments.venv_on_path(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        yield gb
+
+
+def import_roster(csv_file: str | Path, root: str | Path | None = None) -> list[str]:
+    """Add (or update) every learner of a roster CSV in the gradebook; returns their ids. The `id` column
+    is required (it is the learner's folder name and namespace prefix); first_name, last_name and email
+    are optional. A bad file is one UsageError naming the line."""
+    root = _root(root)
+    try:
+        with open(csv_file, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as err:
+        raise UsageError(f"cannot read the roster {csv_file}: {err.strerror}", "pass an existing CSV file") from None
+    if not rows or "id" not in rows[0]:
+        raise UsageError(f"{csv_file}: no `id` column (columns: {', '.join(rows[0]) if rows else 'none'})",
+                         f"the first line names the columns: {','.join(ROSTER_COLUMNS)} (only id is required)")
+    ids = []
+    for line, row in enumerate(rows, start=2):
+        sid = (row.get("id") or "").strip()
+        if not sid or any(ch in sid for ch in "/\\*+ \t") or sid.startswith("."):
+            raise UsageError(f"{csv_file} line {line}: {sid!r} is not a learner id",
+                             "an id is one word without spaces, slashes, '*' or '+' (it names a folder)")
+        if sid in ids:
+            raise UsageError(f"{csv_file} line {line}: the id {sid!r} is listed twice", "give each learner one line")
+        ids.append(sid)
+    with _gradebook(root) as gb:
+        for row, sid in zip(rows, ids):
+            gb.update_or_create_student(sid, **{k: (row.get(k) or "").strip() or None for k in ROSTER_COLUMNS[1:]})
+    return ids
+
+
+def _checked(result: dict, what: str) -> dict:
+    if not result.get("success"):
+        raise KubelabError(f"nbgrader could not {what}: {(result.get('error') or result.get('log') or '').strip()[-2000:]}",
+                           "read nbgrader's message above")
+    return result
+
+
+def release(assignment: str, root: str | Path | None = None) -> None:
+    """Generate release/<assignment> and put it in the exchange's outbound folder for the learners to fetch
+    (the exchange root of nbgrader_config.py is created when missing)."""
+    root = _root(root)
+    exchange = assignments.api(root).config.Exchange.root
+    if exchange:
+        Path(exchange).mkdir(parents=True, exist_ok=True)
+    assignments.generate(assignment, root=root)
+    with assignments.venv_on_path():
+        _checked(assignments.api(root).release_assignment(assignment), f"release {assignment}")
+
+
+def collect(assignment: str, root: str | Path | None = None) -> list[str]:
+    """Copy the newest submission of each learner from the exchange into submitted/; returns who submitted."""
+    root = _root(root)
+    with assignments.venv_on_path():
+        _checked(assignments.api(root).collect(assignment, update=True), f"collect {assignment}")
+    folder = root / "submitted"
+    return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir()) if folder.is_dir() else []
+
+
+@dataclass
+class ClassResult:
+    assignment: str
+    grades: dict[str, assignments.Grade] = field(default_factory=dict)   # learner -> Grade
+    failed: dict[str, str] = field(default_factory=dict)                 # learner -> why it could not be graded
+
+    def summary(self) -> str:
+        lines = [f"{s}: {g.score:g}/{g.max_score:g}" for s, g in sorted(self.grades.items())]
+        lines += [f"{s}: NOT GRADED: {why}" for s, why in sorted(self.failed.items())]
+        return "\n".join(lines)
+
+
+def autograde_class(assignment: str, students: list[str] | None = None, root: str | Path | None = None,
+                    env: dict | None = None) -> ClassResult:
+    """Autograde each learner's collected submission (all of submitted/ by default), one at a time and
+    always forced (the same submission gets the same score), against the live cluster."""
+    root = _root(root)
+    if students is None:
+        folder = root / "submitted"
+        students = sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
+    result = ClassResult(assignment)
+    for student in students:
+        try:
+            result.grades[student] = assignments.autograde(assignment, student, root=root, env=env)
+        except KubelabError as err:  # this learner only: nbgrader could not process the submission
+            result.failed[student] = err.problem.splitlines()[0][:300]
+    return result
+
+
+def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
+    """Generate HTML feedback for every graded submission and return it to the learners through the
+    exchange; returns the learners who got feedback."""
+    root = _root(root)
+    with assignments.venv_on_path():
+        api = assignments.api(root)
+        _checked(api.generate_feedback(assignment), f"generate feedback for {assignment}")
+        _checked(assignments.api(root).release_feedback(assignment), f"release feedback for {assignment}")
+    folder = root / "feedback"
+    return sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
+
+
+def grades_frame(root: str | Path | None = None):
+    """One row per learner x assignment x grade cell of the gradebook (every roster learner, every
+    assignment in it: no submission scores 0, marked submitted False)."""
+    import pandas as pd
+
+    root = _root(root)
+    rows = []
+    with _gradebook(root) as gb:
+        for assignment in gb.assignments:
+            cells = [(nb.name, c.name, c.max_score) for nb in assignment.notebooks for c in nb.grade_cells]
+            for student in gb.students:
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                    got = {(g.notebook.name, g.name): g.score for nb in sub.notebooks for g in nb.grades}
+                except Exception:  # nbgrader's MissingEntry: this learner has no submission
+                    sub, got = None, {}
+                for notebook, cell, max_score in cells:
+                    rows.append({"assignment": assignment.name, "student_id": student.id,
+                                 "last_name": student.last_name or "", "first_name": student.first_name or "",
+                                 "email": student.email or "", "notebook": notebook, "cell": cell,
+                                 "score": float(got.get((notebook, cell)) or 0.0), "max_score": float(max_score),
+                                 "submitted": sub is not None})
+    return pd.DataFrame(rows, columns=["assignment", "student_id", "last_name", "first_name", "email", "notebook",
+                                       "cell", "score", "max_score", "submitted"])
+
+
+def export(path: str | Path, root: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the grades as proper CSV (quoted where a field needs it, unlike nbgrader's export): `path`
+    has one row per learner and assignment, `<stem>-cells.csv` beside it the score of every grade cell."""
+    frame = grades_frame(root)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = ["assignment", "student_id", "last_name", "first_name", "email"]
+    per_submission = (frame.groupby(keys, sort=True)
+                      .agg(score=("score", "sum"), max_score=("max_score", "sum"), submitted=("submitted", "first"))
+                      .reset_index())
+    cells = path.with_name(f"{path.stem}-cells.csv")
+    per_submission.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
+    frame.to_csv(cells, index=False, quoting=csv.QUOTE_MINIMAL)
+    return path, cells
+
+
+@dataclass(frozen=True)
+class Objective:
+    id: str
+    title: str
+    cells: tuple[str, ...]   # "<assignment>/<grade cell id>"
+
+
+def objectives(root: str | Path | None = None) -> list[Objective]:
+    """The learning objectives of solutions/rubric.yaml and the graded cells that evidence each."""
+    import yaml
+
+    path = _root(root) / "solutions" / "rubric.yaml"
+    if not path.is_file():
+        path = assignments.course_root() / "solutions" / "rubric.yaml"
+    doc = yaml.safe_load(path.read_text()) or {}
+    return [Objective(o["id"], o["title"], tuple(o["cells"])) for o in doc.get("objectives") or []]
+
+
+def report(out_dir: str | Path, root: str | Path | None = None) -> Path:
+    """Write the class's progress: objectives.csv (learner x objective, % of the points of the cells that
+    evidence it, among the assignments in the gradebook), the plots (PNG) of the score distribution per
+    assignment and of each learner's objectives, and index.html with both. Returns the HTML page."""
+    import html
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..viz import grades as plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame = grades_frame(root)
+    table = objective_table(frame, objectives(root))
+    table.to_csv(out / "objectives.csv", quoting=csv.QUOTE_MINIMAL)
+    percent = (frame.groupby(["assignment", "student_id"])[["score", "max_score"]].sum()
+               .assign(percent=lambda d: 100 * d.score / d.max_score.where(d.max_score > 0)).reset_index())
+    for name, draw, data in (("assignments.png", plots.score_distribution, percent),
+                             ("objectives.png", plots.objective_heatmap, table)):
+        ax = draw(data)
+        ax.figure.savefig(out / name, dpi=110, bbox_inches="tight")
+        plt.close(ax.figure)
+    page = out / "index.html"
+    page.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Class progress</title></head>
+<body><h1>Class progress</h1>
+<p>Scores from the gradebook ({html.escape(str(_root(root) / 'gradebook.db'))}); objectives from solutions/rubric.yaml.
+A learner without a submission counts 0 for that assignment.</p>
+<h2>Per assignment</h2><img src="assignments.png" alt="score distribution per assignment">
+<h2>Per learner and learning objective (% of the points)</h2><img src="objectives.png" alt="learner x objective">
+{table.round(1).to_html(na_rep="-")}
+</body></html>
+""", encoding="utf-8")
+    return page
+
+
+def objective_table(frame, objs: list[Objective]):
+    """learner x objective: % of the points of the objective's cells (only assignments the gradebook has)."""
+    import pandas as pd
+
+    key = frame["assignment"] + "/" + frame["cell"]
+    columns = {}
+    for obj in objs:
+        rows = frame[key.isin(obj.cells)]
+        if rows.empty:
+            continue
+        sums = rows.groupby("student_id")[["score", "max_score"]].sum()
+        columns[obj.id] = 100 * sums["score"] / sums["max_score"]
+    table = pd.DataFrame(columns)
+    table.index.name = "student_id"
+    return table.sort_index()
+

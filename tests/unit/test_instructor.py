@@ -1,0 +1,66 @@
+"""The instructor's loop without a cluster: the roster's errors, the rubric's coverage of every grade
+cell, and the learner x objective arithmetic."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kubelab.course import instructor
+from kubelab.errors import UsageError
+
+REPO = Path(__file__).parents[2]
+
+
+def grade_cells() -> list[str]:
+    cells = []
+    for nb_path in sorted((REPO / "source").glob("*/*.ipynb")):
+        for cell in json.loads(nb_path.read_text())["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                cells.append(f"{nb_path.parent.name}/{meta['grade_id']}")
+    return cells
+
+
+def test_the_rubric_maps_every_grade_cell_to_exactly_one_objective():
+    mapped = [c for o in instructor.objectives(REPO) for c in o.cells]
+    assert len(instructor.objectives(REPO)) == 5
+    assert sorted(mapped) == sorted(set(mapped)), "a cell is listed twice"
+    assert sorted(mapped) == sorted(grade_cells())
+    text = (REPO / "solutions" / "rubric.md").read_text()
+    assert all(f"**{o.id}**" in text for o in instructor.objectives(REPO))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name,email\nada,a@x\n", "no `id` column"),
+    ("id\nada lovelace\n", "is not a learner id"),
+    ("id\nada\nada\n", "listed twice"),
+    ("id\n../etc\n", "is not a learner id"),
+])
+def test_a_bad_roster_is_one_clear_error(tmp_path, text, message):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(text)
+    with pytest.raises(UsageError, match=message) as err:
+        instructor.import_roster(roster, tmp_path)
+    assert err.value.fix and not (tmp_path / "gradebook.db").exists()   # nothing written
+
+
+def test_a_missing_roster_says_so(tmp_path):
+    with pytest.raises(UsageError, match="cannot read the roster"):
+        instructor.import_roster(tmp_path / "nope.csv", tmp_path)
+
+
+def test_objective_percentages_weigh_each_cell_by_its_points():
+    frame = pd.DataFrame([
+        {"assignment": "lab1", "student_id": "a", "cell": "x", "score": 2.0, "max_score": 2.0},
+        {"assignment": "lab1", "student_id": "a", "cell": "y", "score": 0.0, "max_score": 6.0},
+        {"assignment": "lab1", "student_id": "b", "cell": "x", "score": 1.0, "max_score": 2.0},
+        {"assignment": "lab1", "student_id": "b", "cell": "y", "score": 6.0, "max_score": 6.0},
+    ])
+    objs = [instructor.Objective("o", "", ("lab1/x", "lab1/y")), instructor.Objective("only-x", "", ("lab1/x",)),
+            instructor.Objective("absent", "", ("lab9/z",))]
+    table = instructor.objective_table(frame, objs)
+    assert table.loc["a", "o"] == 25 and table.loc["b", "o"] == 87.5 and table.loc["b", "only-x"] == 50
+    assert "absent" not in table.columns   # an objective whose assignments are not graded yet is left out
