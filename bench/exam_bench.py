@@ -1,7 +1,7 @@
 """The troubleshooting exam's figures: the time to inject a draw of 8 scenarios into a fresh namespace
-(and for the draw's broken states to show), and the time to autograde one exam (the solution) next to
-bare `nbgrader autograde` of a cluster-free notebook of the same shape (same cells, same grade cells and
-points), with their ratio. Starts its own cluster; removes it after.
+(every object applied, the Helm release installed and its upgrade failed), and the time to autograde
+one exam (the solution) next to bare `nbgrader autograde` of a cluster-free notebook of the same shape
+(same cells, same grade cells and points), with their ratio. Starts its own cluster; removes it after.
 
     .venv/bin/python bench/exam_bench.py [--runs 3] [--seed 2026]
 """
@@ -13,6 +13,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from autograde_bench import bare_copy  # the same cluster-free twin as the labs' bench
@@ -22,6 +23,8 @@ from kubelab.course import assignments, sandbox
 from kubelab.exam import Exam
 
 ROOT = Path(__file__).resolve().parents[1]
+# nbgrader's own gradebook code trips SQLAlchemy's autoflush warning on every autograde (as in pytest's config)
+warnings.filterwarnings("ignore", message="Object of type <Submitted")
 EXAM = "exam-troubleshooting"
 
 

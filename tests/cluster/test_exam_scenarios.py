@@ -1,6 +1,7 @@
 """Every exam scenario against the real control plane: after inject its repair check fails; after the
 reference repair it passes; each symptom-hiding repair it lists (delete the workload or its pods, scale to
-zero, remove the guard rail, a second object beside the broken one ...) fails.
+zero, remove the guard rail, a second object beside the broken one ...) fails; each other real repair it
+lists passes.
 
 The cases run concurrently (each in a fresh namespace) in one module fixture, since most of a case is
 waiting for the cluster to settle; the parametrized tests then report each outcome on its own."""
@@ -19,6 +20,7 @@ from tests.helpers import fresh_namespace
 
 SCENARIOS = registry.all()
 WRONG = [(s.name, w) for s in SCENARIOS for w in s.wrong]
+ALTERNATIVES = [(s.name, a) for s in SCENARIOS for a in s.alternatives]
 WORKERS = 16
 SETTLE_S = 3.0   # the broken state shows (pods created, verdicts marked) before a wrong repair is made
 GPU_CASES = {"a100": threading.BoundedSemaphore(3), "h100": threading.BoundedSemaphore(4)}  # each pool: < 16 GPUs held
@@ -48,6 +50,9 @@ def _run_case(api, scenario, wrong: str | None) -> dict:
             scenario.repair(api, ns)
             return {"injected": injected, "repaired": _holds(scenario, api, ns), "s": time.monotonic() - start}
         time.sleep(SETTLE_S)
+        if wrong.startswith("alt:"):
+            scenario.repair_otherwise(api, ns, wrong[4:])
+            return {"repaired": _holds(scenario, api, ns), "s": time.monotonic() - start}
         scenario.tamper(api, ns, wrong)
         return {"tampered": _holds(scenario, api, ns), "s": time.monotonic() - start}
     except Exception as err:  # reported by the test of this case, not lost in the pool
@@ -80,7 +85,8 @@ def _together(api) -> dict:
 
 @pytest.fixture(scope="module")
 def outcomes(api):
-    cases = [(s, None) for s in SCENARIOS] + [(registry.get(n), w) for n, w in WRONG] + [(None, "together")]
+    cases = [(s, None) for s in SCENARIOS] + [(registry.get(n), w) for n, w in WRONG] + [
+        (registry.get(n), f"alt:{a}") for n, a in ALTERNATIVES] + [(None, "together")]
     start = time.monotonic()
     with ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(lambda c: _together(api) if c[0] is None else _case(api, *c), cases))
@@ -104,6 +110,14 @@ def test_a_symptom_hiding_repair_fails(outcomes, name, wrong):
     assert "error" not in out, out["error"]
     held, message = out["tampered"]
     assert not held, f"{name}: the wrong repair {wrong!r} passed: {message}"
+
+
+@pytest.mark.parametrize("name,alternative", ALTERNATIVES, ids=[f"{n}-{a}" for n, a in ALTERNATIVES])
+def test_another_real_repair_passes(outcomes, name, alternative):
+    out = outcomes[(name, f"alt:{alternative}")]
+    assert "error" not in out, out["error"]
+    held, message = out["repaired"]
+    assert held, f"{name}: the real repair {alternative!r} does not pass: {message}"
 
 
 def test_the_whole_catalogue_repaired_in_one_namespace_passes(outcomes):

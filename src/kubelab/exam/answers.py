@@ -36,6 +36,8 @@ def markdown() -> str:
         diff = _diff(s)
         if diff:
             out += ["", "```diff", diff, "```"]
+        if s.alternatives:
+            out += ["", "**Other repairs that pass:** " + "; ".join(f"{what}" for what in s.alternatives.values()) + "."]
         out += ["", "**Tempting wrong repairs** (the check refuses each):", ""]
         out += [f"- `{w}`: {why if why else GENERIC_WRONG.get(w, '')}" for w, why in s.wrong.items()]
     return "\n".join(out) + "\n"

@@ -63,7 +63,8 @@ class Scenario:
     fix: ClassVar[str]
     workload: ClassVar[tuple[str, str]]        # (kind, name) of the workload the generic wrong repairs act on
     wrong: ClassVar[dict[str, str]]            # wrong repair -> why it is wrong (GENERIC_WRONG names or own)
-    check_timeout: ClassVar[float] = 20.0      # how long the live check waits for a repair to settle
+    alternatives: ClassVar[dict[str, str]] = {}  # other real repairs (methods alt_<name>) -> what they do
+    check_timeout: ClassVar[float] = 30.0      # how long the live check waits for a repair to settle
     gpu_pool: ClassVar[str | None] = None      # the GPU pool its pods use (tests run few such at once)
 
     def render(self, text: str, namespace: str) -> str:
@@ -99,6 +100,13 @@ class Scenario:
         for text in (self.manifests, getattr(self, "fixed", "")):
             if text.strip():
                 manifests.delete(api, self.render(text, namespace), namespace=namespace, wait=True)
+
+    def repair_otherwise(self, api, namespace: str, alternative: str) -> None:
+        """Apply the real repair `alternative` (one of self.alternatives) instead of the reference one."""
+        if alternative not in self.alternatives:
+            raise UsageError(f"{self.name} has no alternative repair {alternative!r}",
+                             f"pick one of {', '.join(self.alternatives) or '(none)'}")
+        getattr(self, "alt_" + alternative.replace("-", "_"))(api, namespace)
 
     def cleanup(self, api, namespace: str) -> None:
         """Remove what the scenario made outside the namespace (most make nothing)."""

@@ -25,7 +25,15 @@ def scale_to_zero(api, namespace: str, kind: str, name: str) -> None:
 
 
 def delete_pods(api, namespace: str, kind: str, name: str) -> None:
-    tools.kubectl(api, "delete", "pods", "--all", "-n", namespace, "--grace-period=0", "--force", "--wait=false")
+    """Delete the workload's pods (those its selector matches; a Job's by job-name), none of the others."""
+    import json
+    if kind.lower() == "job":
+        selector = f"job-name={name}"
+    else:
+        labels = json.loads(tools.kubectl(api, "get", kind, name, "-n", namespace, "-o",
+                                          "jsonpath={.spec.selector.matchLabels}") or "{}")
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+    tools.kubectl(api, "delete", "pods", "-l", selector, "-n", namespace, "--grace-period=0", "--force", "--wait=false")
 
 
 def patch(api, namespace: str, kind: str, name: str, body: dict | list, kind_of_patch: str = "merge") -> None:

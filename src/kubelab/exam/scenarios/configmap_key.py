@@ -62,6 +62,13 @@ class ConfigMapKey(DeploymentScenario):
                                  "hidden, the bug ships",
                  "hard-coded": "a literal value bypasses the shared configuration the ticket asks for"}
 
+    alternatives = {"add-the-key": "add the key MODEL_NAME to the ConfigMap (the reference stays)"}
+
+    def alt_add_the_key(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, CONFIG.replace("  max-length:", "  MODEL_NAME: bert-base-uncased\n  max-length:"),
+                        namespace=namespace)
+
     def guard_parts(self, namespace):
         def from_configmap(s):
             ref = (_env_ref(s).get("valueFrom") or {}).get("configMapKeyRef") or {}

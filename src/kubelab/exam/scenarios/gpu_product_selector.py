@@ -30,6 +30,16 @@ class GpuProductSelector(DeploymentScenario):
     fixed = _base.replace("$product", H100)
     own_wrong = {"drop-selector": "without the selector the server may land on an A100: the ticket says H100"}
 
+    alternatives = {"node-affinity": "required node affinity on nvidia.com/gpu.product In [NVIDIA-H100-80GB-HBM3]"}
+
+    def alt_node_affinity(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.manifests.replace(
+            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB}\n",
+            "      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n"
+            "            nodeSelectorTerms:\n            - matchExpressions:\n"
+            f"              - {{key: nvidia.com/gpu.product, operator: In, values: [{H100}]}}\n"), namespace=namespace)
+
     def more_state(self, api, namespace):
         return {"nodes": raw.nodes_by_name(api)}
 

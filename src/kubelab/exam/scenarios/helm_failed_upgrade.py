@@ -84,7 +84,7 @@ class HelmFailedUpgrade(Scenario):
              "uninstall": "uninstalling and installing again drops the history and the service in between",
              "delete-failed-revision": "deleting Helm's release Secret of revision 2 by hand hides the failure "
                                        "from `helm list` and rewrites history"}
-    check_timeout = 20.0
+    check_timeout = 30.0
     manifests = ""   # a Helm release: inject installs the chart, then makes the failing upgrade
 
     def helm(self, api, *args: str, check: bool = True) -> str:
@@ -102,6 +102,11 @@ class HelmFailedUpgrade(Scenario):
 
     def repair(self, api, namespace):
         self.helm(api, "rollback", RELEASE, "1", "-n", namespace)
+
+    alternatives = {"fixed-upgrade": "`helm upgrade chat-api <chart> --set track=stable`: a new revision that keeps the selector"}
+
+    def alt_fixed_upgrade(self, api, namespace):
+        self.helm(api, "upgrade", RELEASE, str(chart_dir()), "-n", namespace, "--set", "track=stable")
 
     def wrong_uninstall(self, api, namespace):
         self.helm(api, "uninstall", RELEASE, "-n", namespace, "--wait")

@@ -38,7 +38,7 @@ class LivenessPath(DeploymentScenario):
              "kubelet kill and restart the container")
     fix = "probe a path nginx serves (/ or /index.html), keeping the liveness probe"
     deployment, replicas = "gateway", 2
-    check_timeout = 30.0
+    check_timeout = 45.0   # a rollout of 2, then 8 s ready without a restart
     manifests = DEPLOYMENT.replace("$path", "/healthz")
     fixed = DEPLOYMENT.replace("$path", "/")
     own_wrong = {"remove-probe": "without a liveness probe a hung nginx is never restarted"}

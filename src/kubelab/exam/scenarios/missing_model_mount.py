@@ -51,6 +51,13 @@ class MissingModelMount(DeploymentScenario):
     own_wrong = {"drop-model-repository": "a Triton started without --model-repository serves no model: the crash "
                                           "is gone and so is the service"}
 
+    alternatives = {"flag-to-the-mount": "point --model-repository at the mount path, /model"}
+
+    def alt_flag_to_the_mount(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.manifests.replace("--model-repository=/models]", "--model-repository=/model]"),
+                        namespace=namespace)
+
     def guard_parts(self, namespace):
         def has_repo(s):
             c = container(s.deployment, "triton")

@@ -13,7 +13,7 @@ kind: Deployment
 metadata: {name: recommender}
 spec:
   replicas: 2
-  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 2}}
   selector: {matchLabels: {app: recommender}}
   template:
     metadata: {labels: {app: recommender, version: "$version"}}
@@ -53,6 +53,7 @@ class ReadinessPort(DeploymentScenario):
              "pod never becomes Ready, and with maxUnavailable 0 the rollout waits for it")
     fix = "point the readiness probe at the port the server listens on (8000, or the port name http)"
     deployment, replicas = "recommender", 2
+    check_timeout = 45.0   # the old release's pods go only once the new ones are ready
     manifests = V2.replace("$port", "8080")
     fixed = V2.replace("$port", "http")
     own_wrong = {"remove-probe": "without a readiness probe a pod is Ready as soon as it runs: traffic reaches "

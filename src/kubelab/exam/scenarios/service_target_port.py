@@ -68,6 +68,18 @@ class ServiceTargetPort(DeploymentScenario):
     own_wrong = {"second-object": "a second Service on the right port leaves `ranker`, the name the clients "
                                   "call, pointing at a closed port"}
 
+    alternatives = {"port-number": "targetPort: 8000 (the number instead of the name)",
+                    "server-on-8080": "move the server to the port the Service sends to (http.server 8080)"}
+
+    def alt_port_number(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, SERVICE.replace("$target", "8000"), namespace=namespace)
+
+    def alt_server_on_8080(self, api, namespace):
+        from ... import manifests   # the server moves to the port the Service sends to
+        manifests.apply(api, DEPLOYMENT.replace('"8000"]', '"8080"]').replace("containerPort: 8000", "containerPort: 8080"),
+                        namespace=namespace)
+
     def more_state(self, api, namespace):
         return service_state(api, namespace, "ranker")
 
