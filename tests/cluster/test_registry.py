@@ -61,7 +61,8 @@ def test_the_registry_is_a_component_that_status_logs_and_env_show(local_cluster
 
 
 def test_the_registry_keeps_its_port_and_charts_across_down_and_up(tmp_path):
-    own = LocalCluster(f"kubelab-r-{uuid.uuid4().hex[:6]}", progress=False)
+    # without monitoring: Prometheus and its exporters are not what this test is about, and cost a minute here
+    own = LocalCluster(f"kubelab-r-{uuid.uuid4().hex[:6]}", progress=False, monitoring=False)
     try:
         own.up()
         address = own.registry.address
