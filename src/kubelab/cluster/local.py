@@ -158,9 +158,10 @@ class LocalCluster:
             out.append(Component(name, pid, alive))
         return out
 
-    def running(self, wait: float = 0) -> bool:
-        """Every component is alive and the API server answers /readyz (polled for up to `wait` s)."""
-        if not self.exists() or not all(c.running for c in self.components()):
+    def running(self, wait: float = 0, skip: tuple[str, ...] = ()) -> bool:
+        """Every component (but those in `skip`) is alive and the API server answers /readyz (polled for up to
+        `wait` s)."""
+        if not self.exists() or not all(c.running for c in self.components() if c.name not in skip):
             return False
         return self._api_ready(wait)
 
@@ -202,10 +203,11 @@ class LocalCluster:
             restarted = self._ensure_kubelet()
             restarted_registry = self._ensure_registry(build.binaries(require=("registry",)) if not self.build_missing
                                                        else build.ensure_built(self.progress))
-            restarted_monitoring = self._ensure_monitoring(build.binaries() if not self.build_missing
-                                                           else build.ensure_built(self.progress))
             self._ensure_nodes(pools)
             self._kubelet_synced()
+            # after the kubelet's sync: two more Python start-ups at once would slow it on a small machine
+            restarted_monitoring = self._ensure_monitoring(build.binaries() if not self.build_missing
+                                                           else build.ensure_built(self.progress))
             self._registry_answering()
             self._monitoring_answering()
             note = "".join([*(["; restarted the simulated kubelet"] if restarted else []),
@@ -240,7 +242,6 @@ class LocalCluster:
             # The simulated kubelet starts now: it lists and watches as soon as the API server answers.
             self._ensure_kubelet()
             self._ensure_registry(bins)
-            self._ensure_monitoring(bins)
             # kwokctl (create or start) starts every component at once and may return before the API
             # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
             # start starts only what is down.
@@ -250,13 +251,14 @@ class LocalCluster:
                     self._kwokctl(bins, "start", "cluster")
         if self._api_ready(wait=30):
             self._ensure_kubelet()  # in case it gave up on an API server that did not come
-        if not self.running(wait=30):
-            down = [c.name for c in self.components() if not c.running] or ["kube-apiserver"]
+        if not self.running(wait=30, skip=MONITORING):  # monitoring starts below
+            down = [c.name for c in self.components() if not c.running and c.name not in MONITORING] or ["kube-apiserver"]
             raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
                                      f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
                                      f"see `kubelab cluster logs {down[0]} --name {self.name}`")
         self._ensure_nodes(pools)
         self._kubelet_synced()
+        self._ensure_monitoring(bins)  # after the kubelet's sync (see above)
         self._registry_answering()
         self._monitoring_answering()
         prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
@@ -513,16 +515,17 @@ class LocalCluster:
             raise ClusterUnavailable("Prometheus is not built", "run `kubelab build` (or leave --no-build out)")
         from .prometheus import PORT_RANGES
 
-        ports = prom.ports()
-        if set(ports) != set(PORT_RANGES):
-            taken = set()
-            for d in (self.kwok_workdir / "clusters").glob("*"):
-                if d.name != self.name:
-                    taken |= set(Prometheus(d).ports().values())
-            ports = {}
-            for key, (first, last) in PORT_RANGES.items():
-                ports[key] = pick_port(taken | set(ports.values()), first, last)
-        prom.configure(ports, self._kwokctl_config().get("components", []))
+        with self._start_lock():  # two `up`s at once must not pick the same ports
+            ports = prom.ports()
+            if set(ports) != set(PORT_RANGES):
+                taken = set()
+                for d in (self.kwok_workdir / "clusters").glob("*"):
+                    if d.name != self.name:
+                        taken |= set(Prometheus(d).ports().values())
+                ports = {}
+                for key, (first, last) in PORT_RANGES.items():
+                    ports[key] = pick_port(taken | set(ports.values()), first, last)
+            prom.configure(ports, self._kwokctl_config().get("components", []))
         started = []
         for name, key, cmd in (
                 (GPU_EXPORTER, "gpu_exporter",
@@ -538,16 +541,18 @@ class LocalCluster:
                 raise PortInUse(f"port {port} of {name} of cluster {self.name!r} is taken by another process",
                                 f"stop that process, or recreate the cluster: `kubelab cluster down --name "
                                 f"{self.name} --delete` then `kubelab cluster up --name {self.name}`")
-            self._start_host_process(name, cmd)
+            # the exporters only work when scraped: they yield to the control plane and the kubelet
+            self._start_host_process(name, cmd, nice=0 if name == PROMETHEUS else 5)
             started.append(name)
         return started
 
-    def _start_host_process(self, name: str, cmd: list[str]) -> None:
+    def _start_host_process(self, name: str, cmd: list[str], nice: int = 0) -> None:
         (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=self._env())
+                                    start_new_session=True, env=self._env(),
+                                    preexec_fn=(lambda: os.nice(nice)) if nice else None)
         _CHILDREN.append(proc)
         (self.workdir / "pids" / f"{name}.pid").write_text(str(proc.pid))
 
