@@ -420,6 +420,10 @@ def test_bare_test_pod_fails_until_the_service_has_a_ready_endpoint_then_succeed
         assert term.exit_code == 0 and term.reason == "Completed"
         ready_cond = next(c for c in pod.status.conditions if c.type == "Ready")
         assert ready_cond.status == "False" and ready_cond.reason == "PodCompleted"
+    # a path nginx does not serve is a 404 for wget (the catalogue says what the pods behind it serve)
+    probe_pod("t5", ["wget", "-q", "-O-", "http://model:8080/healthz"])
+    pod = eventually(lambda: phase_of("t5"), timeout=20, what="t5 finished")
+    assert pod.status.phase == "Failed" and "404 Not Found" in core.read_namespaced_pod_log("t5", namespace)
 
 
 def test_bare_server_pod_with_restart_policy_never_keeps_running(api, namespace):

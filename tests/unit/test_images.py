@@ -404,3 +404,19 @@ def test_init_containers_are_judged_in_order(cat):
     p = with_inits({"image": "busybox:9.9"})
     p["spec"]["containers"][0]["image"] = "nginx:1.99"
     assert judge(p, cat, NONE).reason == "InitErrImagePull"
+
+
+@pytest.mark.parametrize("command, exit_code, printed", [
+    (["wget", "-qO-", "http://model:8080/healthz"], 1, "wget: server returned error: HTTP/1.1 404 Not Found"),
+    (["wget", "-qO-", "http://model:8080/v2/health/ready"], 0, None),
+    (["sh", "-c", "wget -q -O- 'http://model:8080/v2/models/m/ready?x=1' && echo ok"], 0, None),
+    (["curl", "-sf", "http://model:8080/healthz"], 22, "curl: (22) The requested URL returned error: 404"),
+    (["curl", "--fail", "-s", "http://model:8080/healthz"], 22, "404"),
+    (["curl", "-s", "http://model:8080/healthz"], 0, None),   # curl fails on an HTTP error only with --fail
+])
+def test_a_test_pod_asks_for_a_path_the_ready_pods_behind_the_service_serve(cat, command, exit_code, printed):
+    # what Triton's pods serve on the Service's http port (the controller reads it from the catalogue)
+    known = {"Service_model": {"8080=http", "ip=10.96.0.9"}, "EndpointSlice_model": {"http"},
+             "Paths_model|http": {"/v2/health/ready", "/v2/*"}}
+    v = judge(bare({"image": "busybox:1.36", "command": command}), cat, objects(**known))
+    assert v.exit_code == exit_code and (printed is None or printed in v.message)

@@ -223,7 +223,7 @@ def _waits_for_missing_service(container: dict, objects: Objects, ns: str) -> st
         svc = _service_of(host, ns)
         if svc and objects("Service", *svc) is None:
             return f"waits for Service {svc[0]}/{svc[1]}, which does not exist"
-    for _, _, port, svc in _connections(line, ns):   # nc/wget/curl also need a ready endpoint behind it
+    for _, _, port, svc, _, _ in _connections(line, ns):   # nc/wget/curl also need a ready endpoint behind it
         if _connect_problem(line, objects, ns):
             return f"waits for Service {svc[0]}/{svc[1]} to have a ready endpoint on port {port}"
     return None
@@ -260,25 +260,28 @@ def _exits_after(container: dict, b: Behaviour) -> float | None:
     return b.startup_s + sum(float(s) for s in _SLEEP.findall(line))
 
 
-_CONNECTS = re.compile(r"\b(?P<tool>wget|curl)\b[^;|&]*?(?:https?://)(?P<host>[a-z0-9][a-z0-9.-]*)(?::(?P<port>\d+))?"
+_CONNECTS = re.compile(r"\b(?P<tool>wget|curl)\b(?P<flags>[^;|&]*?)(?:https?://)(?P<host>[a-z0-9][a-z0-9.-]*)(?::(?P<port>\d+))?"
+                       r"(?P<path>/[^\s'\";|&?#]*)?"
                        r"|\b(?P<nc>nc)\s+(?:-\w+\s+)*(?P<nchost>[a-z0-9][a-z0-9.-]*)\s+(?P<ncport>\d+)")
 
 
 def _connections(line: str, ns: str):
-    """(tool, host, port, (namespace, Service)) for each wget/curl http://svc:port or nc svc port."""
+    """(tool, host, port, (namespace, Service), HTTP path or None, curl's --fail) for each wget/curl
+    http://svc:port/path or nc svc port."""
     for m in _CONNECTS.finditer(line):
         tool = m.group("tool") or "nc"
         host, port = (m.group("host"), m.group("port") or "80") if m.group("tool") else (m.group("nchost"), m.group("ncport"))
         svc = _service_of(host, ns)
         if svc is not None:
-            yield tool, host, port, svc
+            fail = bool(re.search(r"(?:^|\s)(?:--fail\b|-[a-zA-Z]*f)", m.group("flags") or ""))
+            yield tool, host, port, svc, (m.group("path") or "/") if m.group("tool") else None, fail
 
 
 def _connect_problem(line: str, objects: Objects, ns: str) -> tuple[int, str] | None:
     """A command that connects to a Service of the cluster (wget/curl http://svc:port, nc svc port) fails
     as those tools do when the Service does not exist (bad address) or has no ready endpoint on that port
     (connection refused): (exit code, what it prints). Hosts that are not Services are not judged."""
-    for tool, host, port, svc in _connections(line, ns):
+    for tool, host, port, svc, path, fail in _connections(line, ns):
         keys = objects("Service", *svc)
         if keys is None:
             return {"wget": (1, f"wget: bad address '{host}:{port}'"),
@@ -291,6 +294,13 @@ def _connect_problem(line: str, objects: Objects, ns: str) -> tuple[int, str] | 
             return {"wget": (1, f"wget: can't connect to remote host ({ip}): Connection refused"),
                     "curl": (7, f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"),
                     "nc": (1, "")}[tool]
+        # what the ready pods behind it serve on that port (None: unknown, so any path answers)
+        served = objects("Paths", svc[0], f"{svc[1]}|{ports[port]}") if path else None
+        if served is not None and not any(fnmatch.fnmatchcase(path.split("?")[0], g) for g in served):
+            if tool == "wget":
+                return 1, "wget: server returned error: HTTP/1.1 404 Not Found"
+            if fail:   # curl reports an HTTP error only with --fail (-f)
+                return 22, "curl: (22) The requested URL returned error: 404"
     return None
 
 
@@ -454,7 +464,8 @@ class Controller:
         self.work: queue.Queue = queue.Queue()
         self.synced = {k: threading.Event() for k in ("Pod", "ConfigMap", "Secret", "Service", "EndpointSlice",
                                                       *RBAC_KINDS)}
-        self.slices: dict[tuple[str, str], tuple[str, set[str]]] = {}   # (ns, slice) -> (Service, ready port names)
+        # (ns, slice) -> (Service, ready port names, {port name: target port}, ready pods' names)
+        self.slices: dict[tuple[str, str], tuple[str, set[str], dict[str, int], list[str]]] = {}
         self.access_cache: dict[tuple, str | None] = {}
         self.rbac_changed: float | None = None
         self._resources: dict[str, tuple[str, str] | None] = {}
@@ -475,9 +486,30 @@ class Controller:
 
     def lookup(self, kind: str, ns: str, name: str) -> set[str] | None:
         if kind == "EndpointSlice":
-            ready = [ports for (slice_ns, _), (svc, ports) in list(self.slices.items()) if slice_ns == ns and svc == name]
+            ready = [s[1] for (slice_ns, _), s in list(self.slices.items()) if slice_ns == ns and s[0] == name]
             return set().union(*ready) if ready else None
+        if kind == "Paths":   # name "svc|port name": the HTTP paths every ready pod behind it serves there
+            return self._served_paths(ns, *name.split("|", 1))
         return self.objects.get((kind, ns, name))
+
+    def _served_paths(self, ns: str, svc: str, port_name: str) -> set[str] | None:
+        paths: set[str] = set()
+        for (slice_ns, _), (owner, _, targets, pods) in list(self.slices.items()):
+            if slice_ns != ns or owner != svc or port_name not in targets:
+                continue
+            for pod_name in pods:
+                pod = self.pods.get((ns, pod_name)) or {}
+                served = None
+                for c in (pod.get("spec") or {}).get("containers") or []:
+                    listens = self.catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args")).listens
+                    if listens is None:
+                        return None            # a process kubelab cannot read: any path answers
+                    if targets[port_name] in listens:
+                        served = listens[targets[port_name]]
+                if served is None:
+                    return None
+                paths |= set(served)
+        return paths
 
     def _resource(self, name: str, group: str) -> tuple[str, str] | None:
         """'po' -> ('pods', ''), 'deployments.apps' -> ('deployments', 'apps'), as discovery says; None: unknown."""
@@ -588,9 +620,10 @@ class Controller:
             if type_ == "DELETED":
                 self.slices.pop((ns, name), None)
             else:
-                ready = {p.get("name") or "" for p in obj.get("ports") or []} if any(
-                    (e.get("conditions") or {}).get("ready") for e in obj.get("endpoints") or []) else set()
-                self.slices[(ns, name)] = (svc, ready)
+                ready_pods = [(e.get("targetRef") or {}).get("name", "") for e in obj.get("endpoints") or []
+                              if (e.get("conditions") or {}).get("ready")]
+                ports = {p.get("name") or "": p.get("port") for p in obj.get("ports") or []}
+                self.slices[(ns, name)] = (svc, set(ports) if ready_pods else set(), ports, ready_pods)
             self.work.put(("connects", ns))
             return
         key = (kind, ns, name)
