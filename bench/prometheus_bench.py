@@ -2,7 +2,10 @@
 the idle cluster (memory, CPU), `up` with them against without them (one run, interleaved), and the latency of a
 1-hour range query.
 
-    python bench/prometheus_bench.py [--runs 3] [--idle 30]
+    python bench/prometheus_bench.py [--runs 3] [--idle 30] [--history 600]
+
+--history runs a small workload (20 CPU pods with simulated memory, 8 GPU pods) for that many seconds before the
+range queries, so they read that much data (a 1-hour range over a TSDB that holds only seconds says little).
 
 The `up` goal stays 1.2x bare kwokctl for the whole cluster; this bench reports the share monitoring adds.
 """
@@ -19,6 +22,21 @@ import kubelab as kl
 from kubelab.cluster import LocalCluster
 from kubelab.cluster.local import MONITORING
 
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, annotations: {kwok.x-k8s.io/usage-memory: $mem}}
+spec:
+  containers: [{name: web, image: "nginx:1.27", resources: {limits: {memory: 1Gi}}}]
+"""
+GPU_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, annotations: {kubelab.io/gpu-utilization: "40-90"}}
+spec:
+  tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+  containers: [{name: train, image: "registry.example/ml/trainer:1.0", resources: {limits: {nvidia.com/gpu: 1}}}]
+"""
 QUERIES = {
     "API server request rate by verb": "sum by (verb) (rate(apiserver_request_total[1m]))",
     "API server p99 latency by verb": "histogram_quantile(0.99, sum by (le, verb) "
@@ -42,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--idle", type=float, default=30, help="seconds of idle cluster to measure CPU over")
+    ap.add_argument("--history", type=float, default=0, help="seconds of workload before the range queries")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load average {os.getloadavg()[0]:.1f} (other work on the machine shows in these figures)")
@@ -82,6 +101,14 @@ def main() -> None:
         print(f"Prometheus head series: {series:.0f}")
 
         url = with_m.prometheus.url
+        if args.history:
+            api = with_m.connect()
+            kl.lesson.start(api, "pbench")
+            pods = [kl.render(POD, name=f"web-{i}", mem=f"{100 + 10 * i}Mi") for i in range(20)]
+            pods += [kl.render(GPU_POD, name=f"train-{i}") for i in range(8)]
+            kl.apply(api, "\n---\n".join(pods), namespace="pbench")
+            print(f"workload: 20 CPU pods, 8 GPU pods; collecting {args.history:.0f} s of history ...", flush=True)
+            time.sleep(args.history)
         # how much data there is: one `up` sample per 5 s scrape
         held = kl.promql(url, 'count_over_time(up{job="prometheus"}[1h])').value.iloc[0] * 5
         for title, query in QUERIES.items():

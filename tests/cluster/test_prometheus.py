@@ -4,6 +4,8 @@ simulated telemetry of the same pods; an alert fires on a crash-looping pod (pen
 after the fix; Prometheus keeps its data across down and up; a bad query is one clear error."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 
@@ -34,6 +36,13 @@ def test_every_target_is_up_and_kubelet_targets_are_the_simulated_nodes(api, loc
     assert kubelet.simulated.all() and not df[df.job != "kubelet"].simulated.any()
     assert {c.name for c in local_cluster.components()} >= set(MONITORING)
     assert kl.observe.prometheus.prometheus_url(api) == local_cluster.prometheus.url
+    env = subprocess.run([sys.executable, "-m", "kubelab", "cluster", "env", "--name", local_cluster.name],
+                         capture_output=True, text=True, timeout=60)
+    assert f"export KUBELAB_PROMETHEUS={local_cluster.prometheus.url}" in env.stdout.splitlines()
+    status = subprocess.run([sys.executable, "-m", "kubelab", "cluster", "status", "--name", local_cluster.name],
+                            capture_output=True, text=True, timeout=60).stdout
+    assert all(f"{name:24} running" in status for name in MONITORING)
+    assert "serving simulated GPU telemetry in dcgm-exporter format" in local_cluster.logs("kubelab-gpu-exporter")
 
 
 def test_a_pod_has_its_simulated_memory_series(api, namespace):
