@@ -33,7 +33,7 @@ _SHORTCUTS = {
     "pod_ready": ("wait", "pod_ready"),
     "pods": ("observe", "pods"), "nodes": ("observe", "nodes"), "events": ("observe", "events"),
     "logs": ("observe", "logs"), "rollout_history": ("observe", "rollout_history"),
-    "telemetry": ("gpu", "telemetry"), "promql": ("observe.prometheus", "promql"), "promql": ("observe.prometheus", "promql"),
+    "telemetry": ("gpu", "telemetry"), "promql": ("observe.prometheus", "promql"),
     "dashboard": ("viz.widgets", "dashboard"), "replica_slider": ("viz.widgets", "replica_slider"),
     "Timeline": ("viz.timeline", "Timeline"),
     "kubectl": ("tools", "kubectl"), "helm": ("tools", "helm"), "registry": ("tools", "registry"),
