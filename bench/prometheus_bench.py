@@ -97,6 +97,18 @@ def main() -> None:
             print(f"  idle {name:24} RSS {rss:6.0f} MiB   CPU {cpu * 100:5.1f} % of a core")
         print(f"monitoring on the idle cluster: {total_rss:.0f} MiB RSS, {total_cpu * 100:.1f} % of a core "
               f"(over {args.idle:.0f} s, scrapes every 5 s, the GPU exporter every 2 s)")
+        # monitoring's own share of `up`, measured directly: `up` of the running cluster with nothing to start,
+        # against `up` after its three processes were killed (it starts them again and waits for /-/ready)
+        noop, restart = [], []
+        for _ in range(args.runs):
+            noop.append(timed(with_m.up))
+            victims = [psutil.Process(c.pid) for c in with_m.components() if c.name in MONITORING]
+            for proc in victims:
+                proc.kill()
+            psutil.wait_procs(victims, timeout=10)
+            restart.append(timed(with_m.up))
+        print(f"`up` of the running cluster: nothing to start {median(noop)}; starting monitoring {median(restart)}: "
+              f"monitoring's start costs {statistics.median(restart) - statistics.median(noop):.2f} s")
         series = kl.promql(with_m.prometheus.url, "prometheus_tsdb_head_series").value.iloc[0]
         print(f"Prometheus head series: {series:.0f}")
 
