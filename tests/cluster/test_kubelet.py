@@ -413,6 +413,8 @@ def test_bare_test_pod_fails_until_the_service_has_a_ready_endpoint_then_succeed
     time.sleep(1)  # the EndpointSlice follows the pod's Ready condition
     probe_pod("t3", wget)
     probe_pod("t4", ["sh", "-c", "sleep 2; echo done"])
+    # while it runs, a container without a readiness probe is Ready, as on a real node
+    eventually(lambda: ready(core.read_namespaced_pod("t4", namespace)), timeout=10, what="t4 Ready while it runs")
     for name in ("t3", "t4"):
         pod = eventually(lambda: phase_of(name), timeout=20, what=f"{name} finished")
         assert pod.status.phase == "Succeeded", name
