@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from kubelab.course import runner
 
 ROOT = Path(__file__).parents[2]
@@ -11,6 +13,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 OUT = ROOT / "out" / "executed"  # kept as CI artifacts (git-ignored)
 
 
+@pytest.mark.timeout(600)   # seven notebooks (~220 s on an idle 2-core machine) and two again
 def test_all_notebooks_execute_headless_and_rerun(local_cluster):
     first = runner.run([NOTEBOOK_DIR], OUT, cluster=local_cluster.name)
     (OUT / "summary.txt").write_text(runner.table(first) + "\n")  # seconds per notebook, for the CI log
