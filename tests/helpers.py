@@ -60,7 +60,8 @@ class CourseCopy:
     """A copy of the course (nbgrader_config.py and source/) in `root` with one lab's student version
     generated, and `submit()`: a submission autograded by real nbgrader against the session cluster."""
 
-    def __init__(self, root, lab: str, api, cluster, after_each=None, folder: str = "manifests"):
+    def __init__(self, root, lab: str, api, cluster, after_each=None, folder: str = "manifests",
+                 time_limit: float | None = None):
         import shutil
         from pathlib import Path
 
@@ -73,6 +74,9 @@ class CourseCopy:
         shutil.copytree(repo / "source", self.root / "source")
         assignments.generate(lab, root=self.root)
         self.learners: list[str] = []
+        # seconds of each submission's autograde; time_limit: a guard against a hung run, not a figure
+        self.seconds: dict[str, float] = {}
+        self.time_limit = time_limit
 
     def submit(self, student: str, notebook_from: str, manifests: dict[str, str] | None = None, edit=None):
         """submitted/<student>/<lab>: the notebook of source/ or release/ (`edit` rewrites each cell's
@@ -98,7 +102,11 @@ class CourseCopy:
                     cell["source"] = edit("".join(cell["source"]))
                 nb_path.write_text(json.dumps(nb))
         self.learners.append(student)
+        import time
+        start = time.monotonic()
         grade = assignments.autograde(self.lab, student, root=self.root, env={"KUBELAB_CLUSTER": self.cluster.name})
+        self.seconds[student.rsplit("-", 1)[0]] = elapsed = time.monotonic() - start
+        assert self.time_limit is None or elapsed < self.time_limit, f"autograde took {elapsed:.0f} s"
         if self.after_each:
             self.after_each(student)
         return grade
