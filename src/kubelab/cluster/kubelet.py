@@ -223,8 +223,9 @@ def _waits_for_missing_service(container: dict, objects: Objects, ns: str) -> st
         svc = _service_of(host, ns)
         if svc and objects("Service", *svc) is None:
             return f"waits for Service {svc[0]}/{svc[1]}, which does not exist"
-    for _, _, port, svc, _, _ in _connections(line, ns):   # nc/wget/curl also need a ready endpoint behind it
-        if _connect_problem(line, objects, ns):
+    for connection in _connections(line, ns):   # nc/wget/curl also need a ready endpoint behind it
+        if _connection_problem(connection, objects):
+            _, _, port, svc, _, _ = connection
             return f"waits for Service {svc[0]}/{svc[1]} to have a ready endpoint on port {port}"
     return None
 
@@ -280,27 +281,33 @@ def _connections(line: str, ns: str):
 def _connect_problem(line: str, objects: Objects, ns: str) -> tuple[int, str] | None:
     """A command that connects to a Service of the cluster (wget/curl http://svc:port, nc svc port) fails
     as those tools do when the Service does not exist (bad address) or has no ready endpoint on that port
-    (connection refused): (exit code, what it prints). Hosts that are not Services are not judged."""
-    for tool, host, port, svc, path, fail in _connections(line, ns):
-        keys = objects("Service", *svc)
-        if keys is None:
-            return {"wget": (1, f"wget: bad address '{host}:{port}'"),
-                    "curl": (6, f"curl: (6) Could not resolve host: {host}"),
-                    "nc": (1, f"nc: bad address '{host}'")}[tool]
-        ports = dict(k.split("=", 1) for k in keys if "=" in k and not k.startswith("ip="))
-        ip = next((k[3:] for k in keys if k.startswith("ip=")), host)
-        ready = objects("EndpointSlice", *svc) or set()
-        if port not in ports or ports[port] not in ready:
-            return {"wget": (1, f"wget: can't connect to remote host ({ip}): Connection refused"),
-                    "curl": (7, f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"),
-                    "nc": (1, "")}[tool]
-        # what the ready pods behind it serve on that port (None: unknown, so any path answers)
-        served = objects("Paths", svc[0], f"{svc[1]}|{ports[port]}") if path else None
-        if served is not None and not any(fnmatch.fnmatchcase(path.split("?")[0], g) for g in served):
-            if tool == "wget":
-                return 1, "wget: server returned error: HTTP/1.1 404 Not Found"
-            if fail:   # curl reports an HTTP error only with --fail (-f)
-                return 22, "curl: (22) The requested URL returned error: 404"
+    (connection refused): (exit code, what it prints) of the first that fails. Hosts that are not
+    Services are not judged."""
+    return next(filter(None, (_connection_problem(c, objects) for c in _connections(line, ns))), None)
+
+
+def _connection_problem(connection, objects: Objects) -> tuple[int, str] | None:
+    """Why one (tool, host, port, Service, path, --fail) connection fails, as the tool says it; None: it works."""
+    tool, host, port, svc, path, fail = connection
+    keys = objects("Service", *svc)
+    if keys is None:
+        return {"wget": (1, f"wget: bad address '{host}:{port}'"),
+                "curl": (6, f"curl: (6) Could not resolve host: {host}"),
+                "nc": (1, f"nc: bad address '{host}'")}[tool]
+    ports = dict(k.split("=", 1) for k in keys if "=" in k and not k.startswith("ip="))
+    ip = next((k[3:] for k in keys if k.startswith("ip=")), host)
+    ready = objects("EndpointSlice", *svc) or set()
+    if port not in ports or ports[port] not in ready:
+        return {"wget": (1, f"wget: can't connect to remote host ({ip}): Connection refused"),
+                "curl": (7, f"curl: (7) Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"),
+                "nc": (1, "")}[tool]
+    # what the ready pods behind it serve on that port (None: unknown, so any path answers)
+    served = objects("Paths", svc[0], f"{svc[1]}|{ports[port]}") if path else None
+    if served is not None and not any(fnmatch.fnmatchcase(path.split("?")[0], g) for g in served):
+        if tool == "wget":
+            return 1, "wget: server returned error: HTTP/1.1 404 Not Found"
+        if fail:   # curl reports an HTTP error only with --fail (-f)
+            return 22, "curl: (22) The requested URL returned error: 404"
     return None
 
 

@@ -81,12 +81,12 @@ def release(assignment: str, root: str | Path | None = None) -> None:
     """Generate release/<assignment> and put it in the exchange's outbound folder for the learners to fetch
     (the exchange root of nbgrader_config.py is created when missing)."""
     root = _root(root)
-    exchange = assignments.api(root).config.Exchange.root
-    if exchange:
-        Path(exchange).mkdir(parents=True, exist_ok=True)
     assignments.generate(assignment, root=root)
     with assignments.venv_on_path():
-        _checked(assignments.api(root).release_assignment(assignment), f"release {assignment}")
+        api = assignments.api(root)
+        if api.config.Exchange.root:
+            Path(api.config.Exchange.root).mkdir(parents=True, exist_ok=True)
+        _checked(api.release_assignment(assignment), f"release {assignment}")
 
 
 def collect(assignment: str, root: str | Path | None = None) -> list[str]:
@@ -134,7 +134,7 @@ def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
     with assignments.venv_on_path():
         api = assignments.api(root)
         _checked(api.generate_feedback(assignment), f"generate feedback for {assignment}")
-        _checked(assignments.api(root).release_feedback(assignment), f"release feedback for {assignment}")
+        _checked(api.release_feedback(assignment), f"release feedback for {assignment}")
     folder = root / "feedback"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
 
