@@ -16,7 +16,7 @@ import kubelab as kl
 from kubelab import gpu
 from kubelab.cluster import LocalCluster
 from kubelab.cluster.local import MONITORING, PROMETHEUS
-from kubelab.errors import UsageError
+from kubelab.errors import UsageError, WaitTimeout
 from kubelab.observe import prometheus
 from tests.helpers import eventually
 
@@ -139,6 +139,16 @@ def test_a_bad_query_is_one_error_with_prometheus_message(api):
     with pytest.raises(UsageError) as err:
         kl.promql(api, "sum(rate(apiserver_request_total[1m])")
     assert "parse error" in err.value.problem and "fix the PromQL" in err.value.fix
+
+
+def test_wait_for_series_returns_the_series_and_times_out_naming_the_query_and_the_targets(api):
+    up = prometheus.wait_for_series(api, 'up{job="kube-apiserver"}', timeout=10)
+    assert len(up) >= 1 and (up["value"] == 1).all()
+    started = time.monotonic()
+    with pytest.raises(WaitTimeout) as err:
+        prometheus.wait_for_series(api, 'up{job="no-such-job"}', timeout=2, every=0.5)
+    assert 2 <= time.monotonic() - started < 10
+    assert "no-such-job" in err.value.problem and "target" in err.value.problem and "labels" in err.value.fix
 
 
 def test_prometheus_keeps_its_data_and_port_across_down_and_up():

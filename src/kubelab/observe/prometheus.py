@@ -18,9 +18,11 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from ..errors import ClusterUnavailable, UsageError
+from .._k8s.poll import until
+from ..errors import ClusterUnavailable, UsageError, WaitTimeout
 
-__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rules", "targets"]
+__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rules", "targets",
+           "wait_for_series"]
 
 PROMETHEUS_ENV = "KUBELAB_PROMETHEUS"
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -147,6 +149,23 @@ def promql(api_or_url, query: str, start=None, end=None, step=None, *, time=None
         raise UsageError(f"the range ends before it starts ({start!r} -> {end!r})", "give start before end")
     seconds = _seconds(step) if step is not None else max(1.0, round((t1 - t0) / 250))
     return frame(_get(url, "/api/v1/query_range", {"query": query, "start": t0, "end": t1, "step": seconds}, timeout))
+
+
+def wait_for_series(api_or_url, query: str, timeout: float = 30, every: float = 1.0) -> pd.DataFrame:
+    """The instant `query` once it returns at least one series (a pod just started is in Prometheus only after
+    the next scrape of its exporter). After `timeout` s a WaitTimeout that says which targets are not up."""
+    def step():
+        df = promql(api_or_url, query)
+        return len(df) > 0, df
+
+    def timed_out(_df):
+        down = targets(api_or_url).query("health != 'up'")
+        where = ("; targets not up: " + ", ".join(f"{r.job} {r.instance} ({r.last_error or r.health})"
+                                                  for r in down.itertuples())) if len(down) else "; every target is up"
+        return WaitTimeout(f"Prometheus returned no series for {query!r} within {timeout:.0f} s{where}",
+                           "check that the metric exists (`kl.promql(api, 'count by (__name__) ({__name__=~\"PREFIX.*\"})')`)"
+                           " and that the labels you select on match")
+    return until(step, timeout, every=every, timeout_error=timed_out)
 
 
 def targets(api_or_url) -> pd.DataFrame:
