@@ -54,9 +54,20 @@ def test_sandbox_is_labelled_idempotent_and_its_account_works_only_there(api, na
     with pytest.raises(Forbidden) as info:
         manifests.apply(as_learner, deployment(), namespace=namespace)
     assert info.value.user == box.user and info.value.namespace == namespace
-    with pytest.raises(ApiException) as denied:  # no RBAC for learners, even in their own namespace
-        client.RbacAuthorizationV1Api(as_learner).create_namespaced_role(
-            box.namespace, {"metadata": {"name": "more"}, "rules": []})
+    # RBAC in the own namespace, but never wider than the learner's own rights (the escalation check)
+    rbac = client.RbacAuthorizationV1Api(as_learner)
+    rbac.create_namespaced_role(box.namespace, {"metadata": {"name": "pods"}, "rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    for name, rules in (("quotas", [{"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["create"]}]),
+                        ("anything", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])):
+        with pytest.raises(ApiException) as denied:
+            rbac.create_namespaced_role(box.namespace, {"metadata": {"name": name}, "rules": rules})
+        assert denied.value.status == 403
+    with pytest.raises(ApiException) as denied:   # nor a binding to cluster-admin
+        rbac.create_namespaced_role_binding(box.namespace, {
+            "metadata": {"name": "admin"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                     "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "learner", "namespace": box.namespace}]})
     assert denied.value.status == 403
     # Secrets: full rights in the own namespace (see the module doc for why)
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"a": "b"}}
@@ -143,3 +154,54 @@ def test_no_client_exception_escapes_a_public_call(api, learners):
     wait_for(lambda: _try(manifests.apply, as_learner, configmap(), namespace=box.namespace), what="the RoleBinding")
     with pytest.raises(Forbidden):  # a learner may not list the pods of kube-system
         wait.scheduled(as_learner, "kube-system", selector="app=x", count=1, timeout=1)
+
+
+def test_graded_as_the_learner_the_kubeconfig_acts_only_in_the_own_namespace_and_revoke_ends_it(api, learners, tmp_path):
+    import kubelab as kl
+    from kubelab.course import lab
+
+    box = sandbox.reset(api, "lab01", learners[0], manage=("limits", "namespace"))
+    other = sandbox.sandbox(api, "lab01", learners[1])
+    path = sandbox.kubeconfig(box, tmp_path / "learner.yaml", 600)
+    assert path.stat().st_mode & 0o777 == 0o600
+    me = kl.connect(kubeconfig=path)
+    wait_for(lambda: _try(manifests.apply, me, configmap(), namespace=box.namespace), what="the learner's RoleBinding")
+    # managing its own quota and its own Namespace's labels; no other namespace, not even its labels
+    manifests.apply(me, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": box.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"}, "spec": {"hard": {"pods": "3"}}},
+        deployment()], namespace=box.namespace)
+    for action in (lambda: client.CoreV1Api(me).patch_namespace(other.namespace, {"metadata": {"labels": {"x": "y"}}}),
+                   lambda: client.CoreV1Api(me).delete_namespace(other.namespace),
+                   lambda: client.CoreV1Api(me).list_namespaced_secret(other.namespace),
+                   lambda: client.CoreV1Api(me).create_namespace({"metadata": {"name": f"{learners[0]}-more"}})):
+        with pytest.raises(ApiException) as denied:
+            action()
+        assert denied.value.status == 403
+    # lab.start as the learner: it may not delete the namespace, so it empties it, keeping the sandbox's own
+    assert lab.start(me, "lab01", learners[0]) == box.namespace
+    core = client.CoreV1Api(api)
+    assert not client.AppsV1Api(api).list_namespaced_deployment(box.namespace).items
+    assert not core.list_namespaced_resource_quota(box.namespace).items
+    assert {"learner"} <= {sa.metadata.name for sa in core.list_namespaced_service_account(box.namespace).items}
+    labels = core.read_namespace(box.namespace).metadata.labels
+    assert "pod-security.kubernetes.io/enforce" not in labels and labels[sandbox.LEARNER_LABEL] == learners[0]
+    # the grader: asks SubjectAccessReviews, reads pods everywhere, writes nothing and reads no Secret
+    grader = kl.connect(kubeconfig=sandbox.grader_kubeconfig(api, tmp_path / "grader.yaml", 600))
+    wait_for(lambda: _status(lambda: client.CoreV1Api(grader).list_namespaced_pod(other.namespace)) == 200,
+             what="the grader's binding")
+    assert sandbox.can_i(grader, "create", "subjectaccessreviews", group="authorization.k8s.io")
+    for verb, resource, group in (("get", "secrets", ""), ("create", "pods", ""), ("delete", "namespaces", ""),
+                                  ("patch", "deployments", "apps")):
+        assert not sandbox.can_i(grader, verb, resource, box.namespace, group)
+    sandbox.revoke(box)   # the API server caches a token's authentication for ~10 s
+    wait_for(lambda: _status(lambda: client.CoreV1Api(me).list_namespaced_pod(box.namespace)) == 401,
+             timeout=30, what="the revoked token to be refused")
+
+
+def _status(call) -> int:
+    try:
+        call()
+        return 200
+    except ApiException as err:
+        return err.status

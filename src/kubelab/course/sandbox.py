@@ -7,8 +7,16 @@
 
 The Role allows everything a lab needs inside the namespace (pods and their logs/exec, Deployments, Jobs,
 Services, ConfigMaps, Secrets, PVCs, Ingresses, NetworkPolicies, HPAs, PDBs, DRA ResourceClaims) and
-only reading its ResourceQuotas and LimitRanges, so an instructor's limits cannot be lifted. RBAC
-objects are not granted: a learner cannot widen their own rights.
+Roles and RoleBindings inside it (a lab that teaches RBAC needs them; the API server's escalation check
+lets nobody grant a right they do not hold, so a learner cannot widen their own), and only reading its
+ResourceQuotas and LimitRanges, so an instructor's limits cannot be lifted. A lab that teaches quotas and Pod
+Security (Lab 1) is given `manage=("limits", "namespace")`: writing the quotas of its own namespace, and
+patching that one Namespace object's labels (a ClusterRole limited by resourceNames).
+
+Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
+resets the namespaces, `kubeconfig()` writes a kubeconfig with a short-lived token of the learner's
+ServiceAccount, and `grader_kubeconfig()` one for a cluster-wide identity that reads (no Secrets) and asks
+SubjectAccessReviews but writes nothing; deleting the ServiceAccount afterwards (`revoke`) ends the token.
 
 Secrets: every verb is allowed. A read-protected Secret would be a false lesson: whoever may create pods in
 a namespace can mount any of its Secrets, and an apply's (PATCH's) answer returns the Secret it wrote, so
@@ -16,23 +24,29 @@ a namespace can mount any of its Secrets, and an apply's (PATCH's) answer return
 """
 from __future__ import annotations
 
+import base64
 import getpass
 import hashlib
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import manifests
 from .._k8s.apierrors import api_error, typed_errors
+from .._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
 from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
 
-__all__ = ["LEARNER_ENV", "Sandbox", "cleanup", "delete_namespace", "learner_name", "namespace_name", "reset",
-           "sandbox", "token_client", "wait_namespace_gone"]
+__all__ = ["GRADER_ENV", "LEARNER_ENV", "Sandbox", "can_i", "cleanup", "delete_namespace", "empty", "grader_client",
+           "grader_kubeconfig", "kubeconfig", "learner_name", "namespace_name", "reset", "revoke", "sandbox",
+           "token_client", "wait_namespace_gone"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
+FIELD_MANAGER = "kubelab-sandbox"
+SANDBOX_LABEL = "kubelab.io/sandbox"   # the sandbox's own objects (ServiceAccount, Role, RoleBinding): empty() keeps them
 SERVICE_ACCOUNT = "learner"
 ROLE = "learner"
 LEARNER_MAX = 40  # leaves room for "-<lab>" in a 63-character namespace name
@@ -46,8 +60,25 @@ RULES = [
         "replicationcontrollers"]},
     {"apiGroups": [""], "verbs": READ, "resources": ["resourcequotas", "limitranges", "pods/status"]},
     {"apiGroups": ["apps", "batch", "networking.k8s.io", "autoscaling", "policy"], "verbs": ALL, "resources": ALL},
+    {"apiGroups": [""], "verbs": ["create"], "resources": ["serviceaccounts/token"]},
     {"apiGroups": ["resource.k8s.io"], "verbs": ALL, "resources": ["resourceclaims", "resourceclaimtemplates"]},
+    # never "*": it would include `escalate` and `bind`, the two verbs that skip the escalation check
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
+    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"], "resources": ["selfsubjectaccessreviews"]},
     {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
+]
+LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
+MANAGE = ("limits", "namespace")
+GRADER_NAMESPACE, GRADER = "kubelab-grading", "grader"
+# What the grader reads beyond the built-in `view` ClusterRole (which has no Secrets, and no RBAC objects)
+GRADER_RULES = [
+    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"], "resources": ["subjectaccessreviews"]},
+    {"apiGroups": ["", "rbac.authorization.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "resource.k8s.io",
+                   "events.k8s.io", "networking.k8s.io"], "verbs": READ,
+     "resources": ["nodes", "namespaces", "persistentvolumes", "events", "roles", "rolebindings", "clusterroles",
+                   "clusterrolebindings", "priorityclasses", "storageclasses", "resourceslices", "deviceclasses",
+                   "resourceclaims", "ingressclasses"]},
 ]
 
 
@@ -106,55 +137,203 @@ class Sandbox:
         return token_client(self.api, self.namespace, self.service_account, expiration_seconds)
 
 
-def _objects(namespace: str, learner: str, lab: str) -> list[dict]:
-    meta = {"name": ROLE, "namespace": namespace}
-    return [
-        {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": {"name": namespace, "labels": {LEARNER_LABEL: learner, LAB_LABEL: lab}}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": namespace}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": RULES},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE},
+def _objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()) -> list[dict]:
+    unknown = set(manage) - set(MANAGE)
+    if unknown:
+        raise UsageError(f"unknown right(s) to manage: {', '.join(sorted(unknown))}", f"use {', '.join(MANAGE)}")
+    labels = {LEARNER_LABEL: learner, LAB_LABEL: lab}
+    meta = {"name": ROLE, "namespace": namespace, "labels": {**labels, SANDBOX_LABEL: "true"}}
+    rbac = "rbac.authorization.k8s.io"
+    objs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
+        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
+         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else [])},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE},
          "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]},
     ]
+    if "namespace" in manage:   # this one Namespace object (its Pod Security labels), no other
+        cluster_meta = {"name": f"kubelab-namespace-{namespace}", "labels": labels}
+        objs += [
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": cluster_meta,
+             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
+                        "verbs": ["get", "patch", "update"]}]},
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": cluster_meta,
+             "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": cluster_meta["name"]},
+             "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]},
+        ]
+    return objs
 
 
 @typed_errors
-def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sandbox:
+def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
+            manage: tuple[str, ...] = ()) -> Sandbox:
     """Create (or update: it is idempotent) the learner's namespace for `lab` with its ServiceAccount,
-    Role and RoleBinding. A namespace still being deleted (a reset or cleanup just before) is waited for."""
+    Role and RoleBinding (`manage`: the extra rights of MANAGE). A namespace still being deleted (a reset
+    or cleanup just before) is waited for."""
     learner = learner_name(learner)
     lab_label = _dns_safe(lab, 63)
     namespace = namespace_name(lab, learner)
     wait_namespace_gone(api, namespace, timeout)
     _check_owner(api, namespace, learner, lab_label)
-    manifests.apply(api, _objects(namespace, learner, lab_label))
+    # its own field manager: a lab's Namespace manifest (Lab 1's Pod Security labels), applied with kubelab's
+    # default one, would otherwise remove the sandbox's labels by server-side apply
+    manifests.apply(api, _objects(namespace, learner, lab_label, tuple(manage)), field_manager=FIELD_MANAGER)
     return Sandbox(api, namespace, learner, lab_label)
 
 
 @typed_errors
-def reset(api, lab: str, learner: str | None = None, timeout: float = 120) -> Sandbox:
+def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
+          manage: tuple[str, ...] = ()) -> Sandbox:
     """Delete the learner's namespace for `lab` (everything in it), wait until it is gone, create it afresh.
     Tokens from the old Sandbox.client() stop working: call client() again."""
     namespace = namespace_name(lab, learner)
     _check_owner(api, namespace, learner_name(learner), _dns_safe(lab, 63))
     delete_namespace(api, namespace)
-    return sandbox(api, lab, learner, timeout)  # it waits until the old namespace is gone
+    return sandbox(api, lab, learner, timeout, manage=manage)  # it waits until the old namespace is gone
 
 
 @typed_errors
 def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
-    """Delete every namespace labelled as the learner's (no other); returns their names."""
+    """Delete every namespace labelled as the learner's (no other), and the ClusterRoles that gave it
+    rights on its own Namespace object; returns the namespaces' names."""
     from kubernetes import client
 
     selector = f"{LEARNER_LABEL}={learner_name(learner)}"
     names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace(label_selector=selector).items]
+    rbac = client.RbacAuthorizationV1Api(api)
+    rbac.delete_collection_cluster_role_binding(label_selector=selector)
+    rbac.delete_collection_cluster_role(label_selector=selector)
     for name in names:
         delete_namespace(api, name)
     if wait:
         for name in names:
             wait_namespace_gone(api, name, timeout)
     return names
+
+
+def can_i(api, verb: str, resource: str, namespace: str | None = None, group: str = "", name: str = "") -> bool:
+    """What the API server answers `api`'s own identity (a SelfSubjectAccessReview)."""
+    from kubernetes import client
+
+    review = client.AuthorizationV1Api(api).create_self_subject_access_review({"spec": {"resourceAttributes": {
+        "verb": verb, "resource": resource, "group": group, "namespace": namespace or "", "name": name}}})
+    return bool(review.status.allowed)
+
+
+# Kinds empty() leaves alone: what the cluster makes itself in every namespace, and what is read-only anyway
+_KEEP = {"events", "endpoints", "endpointslices"}
+
+
+@typed_errors
+def empty(api, namespace: str, timeout: float = 60) -> list[str]:
+    """Delete everything the caller may delete in `namespace` except the sandbox's own ServiceAccount, Role
+    and RoleBinding: what lab.start does for a learner who may not delete (and recreate) the namespace.
+    With the right to patch the Namespace, its labels other than the sandbox's are removed too (Pod
+    Security labels of an earlier run). Returns the kinds emptied; waits until the pods are gone."""
+    from kubernetes import client, dynamic
+
+    dyn = dynamic.DynamicClient(api)
+    emptied = []
+    for res in dyn.resources.search(namespaced=True):
+        verbs = set(getattr(res, "verbs", None) or [])
+        if "deletecollection" not in verbs or "/" in res.name or res.name in _KEEP or res.kind.endswith("List"):
+            continue
+        if not can_i(api, "deletecollection", res.name, namespace, res.group):
+            continue
+        res.delete(namespace=namespace, label_selector=f"!{SANDBOX_LABEL}")
+        emptied.append(res.name)
+    core = client.CoreV1Api(api)
+    if can_i(api, "patch", "namespaces", name=namespace):
+        labels = core.read_namespace(namespace).metadata.labels or {}
+        drop = {k: None for k in labels if k not in (LEARNER_LABEL, LAB_LABEL) and not k.startswith("kubernetes.io/")}
+        if drop:
+            core.patch_namespace(namespace, {"metadata": {"labels": drop}})
+    until(lambda: (not core.list_namespaced_pod(namespace).items, None), timeout, every=0.3,
+          timeout_error=lambda _: WaitTimeout(f"the pods of {namespace} are still there after {timeout:.0f} s",
+                                              f"see them: `kubectl get pods -n {namespace}`"))
+    return emptied
+
+
+def _kubeconfig_text(api, user: str, token: str, namespace: str) -> str:
+    import yaml
+
+    conf = api.configuration
+    cluster = {"server": conf.host}
+    if conf.ssl_ca_cert:
+        cluster["certificate-authority-data"] = base64.b64encode(Path(conf.ssl_ca_cert).read_bytes()).decode()
+    if conf.tls_server_name:
+        cluster["tls-server-name"] = conf.tls_server_name
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": user,
+        "clusters": [{"name": "course", "cluster": cluster}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": "course", "user": user, "namespace": namespace}}]})
+
+
+def _write_private(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # a token: readable by its owner only
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def _token(api, namespace: str, service_account: str, expiration_seconds: int) -> str:
+    from kubernetes import client
+    return client.CoreV1Api(api).create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": expiration_seconds}}).status.token
+
+
+@typed_errors
+def kubeconfig(box: Sandbox, path: str | Path, expiration_seconds: int = 3600) -> Path:
+    """Write a kubeconfig (mode 0600) that acts as the learner's ServiceAccount with a fresh token valid
+    `expiration_seconds` (at least 600: the API server's minimum). `revoke(box)` ends it sooner."""
+    token = _token(box.api, box.namespace, box.service_account, max(600, expiration_seconds))
+    return _write_private(path, _kubeconfig_text(box.api, f"{box.learner}-{box.lab}", token, box.namespace))
+
+
+@typed_errors
+def revoke(box: Sandbox) -> None:
+    """End every token of the learner's ServiceAccount now: the ServiceAccount is deleted (a token names
+    its UID) and made afresh."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(box.api)
+    try:
+        core.delete_namespaced_service_account(box.service_account, box.namespace)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    until(lambda: (box.service_account not in {sa.metadata.name for sa in core.list_namespaced_service_account(
+        box.namespace).items}, None), 30, every=0.2)
+    manifests.apply(box.api, [o for o in _objects(box.namespace, box.learner, box.lab) if o["kind"] == "ServiceAccount"],
+                    field_manager=FIELD_MANAGER)
+
+
+@typed_errors
+def grader_kubeconfig(api, path: str | Path, expiration_seconds: int = 3600) -> Path:
+    """Write a kubeconfig (0600) for the checks' own identity while a submission runs as the learner: the
+    built-in `view` ClusterRole (no Secrets) plus reading nodes, RBAC, scheduling and DRA objects and
+    asking SubjectAccessReviews; it writes nothing."""
+    rbac = "rbac.authorization.k8s.io"
+    meta = {"name": f"kubelab-{GRADER}", "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    subject = [{"kind": "ServiceAccount", "name": GRADER, "namespace": GRADER_NAMESPACE}]
+    manifests.apply(api, [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GRADER_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": GRADER, "namespace": GRADER_NAMESPACE}},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": meta, "rules": GRADER_RULES},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": meta["name"]}, "subjects": subject},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {**meta, "name": f"kubelab-{GRADER}-view"},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "view"}, "subjects": subject},
+    ])
+    token = _token(api, GRADER_NAMESPACE, GRADER, max(600, expiration_seconds))
+    return _write_private(path, _kubeconfig_text(api, f"kubelab-{GRADER}", token, GRADER_NAMESPACE))
+
 
 
 def _check_owner(api, namespace: str, learner: str, lab: str) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._k8s import kinds
-from .._k8s.client import token_client
+from .._k8s.client import grader_client, token_client
 from ..errors import UsageError
 from .engine import CheckResult, Missing, Part, client, read, run
 
@@ -26,7 +26,7 @@ def _access_review(api, verb: str, resource: str, namespace: str, as_user: str):
             "spec": {"user": as_user, "groups": groups,
                      "resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource,
                                             "group": group, "subresource": subresource}}}
-    review = read(lambda: client(api, "AuthorizationV1Api").create_subject_access_review(body),
+    review = read(lambda: client(grader_client(api), "AuthorizationV1Api").create_subject_access_review(body),
                    "a SubjectAccessReview")
     return review.status
 
