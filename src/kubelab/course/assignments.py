@@ -18,7 +18,7 @@ from ..errors import KubelabError
 from .runner import environment
 from .sandbox import LEARNER_ENV
 
-__all__ = ["Grade", "api", "assignments", "autograde", "course_root", "generate", "grade", "release_differences",
+__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "course_root", "generate", "grade", "release_differences",
            "venv_on_path"]
 
 
@@ -39,6 +39,38 @@ def api(root: Path):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+ACCESS_FILE = "access.yaml"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What an assignment's notebook may do when it runs as the learner (source/<assignment>/access.yaml):
+    the lab whose namespace it works in (lab.start(api, lab)) and the extra rights there (sandbox.MANAGE)."""
+    lab: str
+    manage: tuple[str, ...] = ()
+
+
+def access(assignment: str, root: Path | None = None) -> Access | None:
+    """The assignment's access.yaml, or None when it has none (it is then graded with the instructor's
+    credentials). A bad file is one KubelabError naming it."""
+    import yaml
+
+    from .sandbox import MANAGE
+
+    path = (root or course_root()) / "source" / assignment / ACCESS_FILE
+    if not path.is_file():
+        return None
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise KubelabError(f"{path}: not YAML ({err})", "fix the file: `lab: <name>` and `manage: [...]`") from None
+    manage = tuple(doc.get("manage") or ())
+    if not isinstance(doc.get("lab"), str) or set(manage) - set(MANAGE) or set(doc) - {"lab", "manage"}:
+        raise KubelabError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)}; "
+                           f"got {doc!r}", "fix the file")
+    return Access(doc["lab"], manage)
 
 
 def assignments(root: Path | None = None) -> list[str]:

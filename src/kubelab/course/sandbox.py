@@ -137,21 +137,23 @@ class Sandbox:
         return token_client(self.api, self.namespace, self.service_account, expiration_seconds)
 
 
-def _objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()) -> list[dict]:
+def _objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (),
+             also: tuple[Sandbox, ...] = ()) -> list[dict]:
     unknown = set(manage) - set(MANAGE)
     if unknown:
         raise UsageError(f"unknown right(s) to manage: {', '.join(sorted(unknown))}", f"use {', '.join(MANAGE)}")
     labels = {LEARNER_LABEL: learner, LAB_LABEL: lab}
     meta = {"name": ROLE, "namespace": namespace, "labels": {**labels, SANDBOX_LABEL: "true"}}
     rbac = "rbac.authorization.k8s.io"
+    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace},
+                *({"kind": "ServiceAccount", "name": b.service_account, "namespace": b.namespace} for b in also)]
     objs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
         {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
          "rules": RULES + ([LIMITS_RULE] if "limits" in manage else [])},
         {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
-         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE},
-         "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]},
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
     ]
     if "namespace" in manage:   # this one Namespace object (its Pod Security labels), no other
         cluster_meta = {"name": f"kubelab-namespace-{namespace}", "labels": labels}
@@ -161,17 +163,18 @@ def _objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (
                         "verbs": ["get", "patch", "update"]}]},
             {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": cluster_meta,
              "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": cluster_meta["name"]},
-             "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}]},
+             "subjects": subjects},
         ]
     return objs
 
 
 @typed_errors
 def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
-            manage: tuple[str, ...] = ()) -> Sandbox:
+            manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = ()) -> Sandbox:
     """Create (or update: it is idempotent) the learner's namespace for `lab` with its ServiceAccount,
-    Role and RoleBinding (`manage`: the extra rights of MANAGE). A namespace still being deleted (a reset
-    or cleanup just before) is waited for."""
+    Role and RoleBinding (`manage`: the extra rights of MANAGE; `also`: other sandboxes of the learner
+    whose ServiceAccount gets the same rights here, e.g. the one identity of a hub's JupyterLab). A
+    namespace still being deleted (a reset or cleanup just before) is waited for."""
     learner = learner_name(learner)
     lab_label = _dns_safe(lab, 63)
     namespace = namespace_name(lab, learner)
@@ -179,19 +182,19 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     _check_owner(api, namespace, learner, lab_label)
     # its own field manager: a lab's Namespace manifest (Lab 1's Pod Security labels), applied with kubelab's
     # default one, would otherwise remove the sandbox's labels by server-side apply
-    manifests.apply(api, _objects(namespace, learner, lab_label, tuple(manage)), field_manager=FIELD_MANAGER)
+    manifests.apply(api, _objects(namespace, learner, lab_label, tuple(manage), tuple(also)), field_manager=FIELD_MANAGER)
     return Sandbox(api, namespace, learner, lab_label)
 
 
 @typed_errors
 def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
-          manage: tuple[str, ...] = ()) -> Sandbox:
+          manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = ()) -> Sandbox:
     """Delete the learner's namespace for `lab` (everything in it), wait until it is gone, create it afresh.
     Tokens from the old Sandbox.client() stop working: call client() again."""
     namespace = namespace_name(lab, learner)
     _check_owner(api, namespace, learner_name(learner), _dns_safe(lab, 63))
     delete_namespace(api, namespace)
-    return sandbox(api, lab, learner, timeout, manage=manage)  # it waits until the old namespace is gone
+    return sandbox(api, lab, learner, timeout, manage=manage, also=also)  # it waits until the old namespace is gone
 
 
 @typed_errors
