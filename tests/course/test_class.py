@@ -1,21 +1,41 @@
 """A small class through the instructor's loop with real nbgrader and its real exchange, on Lab 1: roster
 -> release -> each learner fetches, edits and submits -> collect -> autograde everyone against the live
-cluster -> feedback back through the exchange -> export (proper CSV) -> the objectives report."""
+cluster, each as that learner -> feedback back through the exchange -> export (proper CSV) -> the objectives
+report. Two submissions are hostile: eve's tries to delete ada's namespace, read her Secrets, prints its own
+and the grader's credentials and hangs a cell; fay's has no notebook."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from kubelab.course import instructor, sandbox
 
 REPO = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
 PID = os.getpid()
-ADA, BOB, CY, DEE = (f"{n}-{PID}" for n in ("ada", "bob", "cy", "dee"))
+ADA, BOB, CY, DEE, EVE, FAY = (f"{n}-{PID}" for n in ("ada", "bob", "cy", "dee", "eve", "fay"))
+GRADED = sorted([ADA, BOB, CY, EVE, FAY])
+JWT = "eyJhbGciOi"   # how every ServiceAccount token begins ('{"alg":' in base64)
+
+
+def hostile_cells(victim_namespace: str) -> list[dict]:
+    """Code cells a hostile learner adds after the setup cell (with `api` and `ns` defined by then)."""
+    code = [
+        f"from kubernetes import client\nclient.CoreV1Api(api).delete_namespace({victim_namespace!r})",
+        f"client.CoreV1Api(api).list_namespaced_secret({victim_namespace!r})",
+        "import os\nprint(open(os.environ['KUBELAB_KUBECONFIG']).read())\n"
+        "print(open(os.environ.get('KUBELAB_GRADER_KUBECONFIG', os.devnull)).read())",
+        "client.CoreV1Api(api).delete_namespace(ns)   # its own: the grade must still be what its files make",
+        "import time\ntime.sleep(10**6)",
+    ]
+    return [{"cell_type": "code", "id": f"hostile-{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": c}
+            for i, c in enumerate(code)]
 
 
 def _learner_config(root: Path, learner: str, home: Path):
@@ -25,6 +45,7 @@ def _learner_config(root: Path, learner: str, home: Path):
     config.CourseDirectory.assignment_id = LAB
     config.CourseDirectory.student_id = learner     # nbgrader's identity for submit: the folder name
     config.Exchange.assignment_dir = str(home)
+    config.Exchange.cache = str(home / ".nbgrader-cache")   # each learner's own, as each has a home on a hub
     return config
 
 
@@ -49,10 +70,11 @@ def course(tmp_path_factory, api, local_cluster):
     with roster.open("w", newline="") as fh:   # a name with a comma and a quote: the export must keep it whole
         writer = csv.writer(fh)
         writer.writerows([("id", "first_name", "last_name", "email"), (ADA, "Ada", 'Lovelace, "the first"', "ada@example.org"),
-                          (BOB, "Bob", "Stub", ""), (CY, "Cy", "Partial", ""), (DEE, "Dee", "Absent", "")])
-    assert instructor.import_roster(roster, root) == [ADA, BOB, CY, DEE]
+                          (BOB, "Bob", "Stub", ""), (CY, "Cy", "Partial", ""), (DEE, "Dee", "Absent", ""),
+                          (EVE, "Eve", "Hostile", ""), (FAY, "Fay", "No notebook", "")])
+    assert instructor.import_roster(roster, root) == [ADA, BOB, CY, DEE, EVE, FAY]
     instructor.release(LAB, root)
-    homes = {learner: tmp_path_factory.mktemp(learner) for learner in (ADA, BOB, CY)}
+    homes = {learner: tmp_path_factory.mktemp(learner) for learner in (ADA, BOB, CY, EVE, FAY)}
     for learner, home in homes.items():
         exchange("fetch", root, learner, home)
     work = {learner: home / LAB for learner, home in homes.items()}
@@ -64,35 +86,73 @@ def course(tmp_path_factory, api, local_cluster):
     for f in solution.glob("*.yaml"):
         if f.name != "rbac.yaml":
             shutil.copy(f, work[CY] / "manifests" / f.name)
+    # eve: the full answer, and the hostile cells after the setup cell; fay: the files, no notebook
+    nb = json.loads((REPO / "source" / LAB / "lab1.ipynb").read_text())
+    setup = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
+    nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name("lab1", ADA))
+    (work[EVE] / "lab1.ipynb").write_text(json.dumps(nb))
+    shutil.copytree(solution, work[EVE] / "manifests", dirs_exist_ok=True)
+    shutil.copytree(solution, work[FAY] / "manifests", dirs_exist_ok=True)
+    (work[FAY] / "lab1.ipynb").unlink()
     for learner, home in homes.items():   # bob submits the stub as fetched; dee never submits
         exchange("submit", root, learner, home)
-    assert instructor.collect(LAB, root) == sorted([ADA, BOB, CY])
-    result = instructor.autograde_class(LAB, root=root, env={"KUBELAB_CLUSTER": local_cluster.name})
+    assert instructor.collect(LAB, root) == GRADED
+    result = instructor.autograde_class(LAB, root=root, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api,
+                                        cell_timeout=60)
     yield root, homes, result
-    for learner in (ADA, BOB, CY):
+    for learner in GRADED:
         sandbox.cleanup(api, learner)
 
 
-def test_every_collected_submission_is_graded_with_its_score(course):
+def test_every_collected_submission_is_graded_as_its_learner_with_its_score(course):
     _, _, result = course
-    assert result.failed == {}
-    assert {s: g.score for s, g in result.grades.items()} == {ADA: 16, BOB: 0, CY: pytest.approx(10 + 4 / 3, abs=1e-3)}
-    assert ADA in result.summary() and "16/16" in result.summary()
+    assert result.failed == {} and result.identity == "learner"
+    assert {s: g.score for s, g in result.grades.items()} == {
+        ADA: 16, BOB: 0, CY: pytest.approx(10 + 4 / 3, abs=1e-3), EVE: 16, FAY: 0}
+    assert ADA in result.summary() and "16/16" in result.summary() and "graded as each learner" in result.summary()
+
+
+def test_a_hostile_submission_changes_no_other_learner_and_says_what_happened(course, api):
+    root, _, result = course
+    ada = sandbox.namespace_name("lab1", ADA)
+    eve = client.CoreV1Api(api).read_namespace(sandbox.namespace_name("lab1", EVE))
+    # ada was graded first; eve's run (403 on ada's namespace) left it and its workload as they were
+    ns = client.CoreV1Api(api).read_namespace(ada)
+    assert ns.metadata.deletion_timestamp is None and ns.metadata.creation_timestamp < eve.metadata.creation_timestamp
+    assert client.AppsV1Api(api).read_namespaced_deployment("model-server", ada).status.ready_replicas == 2
+    notes = result.notes[EVE]
+    assert sum("Forbidden" in n or "403" in n for n in notes) >= 3, notes   # ada's namespace, her Secrets, its own
+    assert any("timed out" in n for n in notes) and any("credential" in n for n in notes), notes
+    assert result.notes[FAY] == ["lab1.ipynb is missing from the submission: it scores 0"]
+    assert ADA not in result.notes
+    text = (root / "autograded" / EVE / LAB / "lab1.ipynb").read_text()
+    assert instructor.REMOVED in text and "Grading notes" in text
+
+
+def test_no_token_is_left_in_any_output_feedback_or_log(course):
+    root, homes, _ = course
+    instructor.feedback(LAB, root)
+    for folder in (root / "autograded", root / "feedback", *homes.values()):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix in (".ipynb", ".html", ".txt", ".log", ".json", ".yaml"):
+                assert JWT not in path.read_text(errors="replace"), path
 
 
 def test_feedback_goes_back_through_the_exchange(course):
     root, homes, _ = course
-    assert instructor.feedback(LAB, root) == sorted([ADA, BOB, CY])
-    exchange("fetch_feedback", root, ADA, homes[ADA])
-    pages = list((homes[ADA] / LAB / "feedback").rglob("lab1.html"))
-    assert pages and "Lab 1" in pages[0].read_text()
+    assert set(instructor.feedback(LAB, root)) >= {ADA, BOB, CY, EVE}
+    for learner in (ADA, EVE):
+        exchange("fetch_feedback", root, learner, homes[learner])
+    pages = {learner: list((homes[learner] / LAB / "feedback").rglob("lab1.html")) for learner in (ADA, EVE)}
+    assert pages[ADA] and "Lab 1" in pages[ADA][0].read_text() and "Grading notes" not in pages[ADA][0].read_text()
+    assert pages[EVE] and "Grading notes" in pages[EVE][0].read_text()
 
 
 def test_the_export_is_proper_csv_with_every_learner_and_the_cells(course, tmp_path):
     root, _, _ = course
     grades, cells = instructor.export(tmp_path / "grades.csv", root)
     rows = {r["student_id"]: r for r in csv.DictReader(grades.open(newline=""))}
-    assert set(rows) == {ADA, BOB, CY, DEE}
+    assert set(rows) == {ADA, BOB, CY, DEE, EVE, FAY}
     assert rows[ADA]["last_name"] == 'Lovelace, "the first"'          # kept whole by the quoting
     assert float(rows[ADA]["score"]) == 16 and float(rows[ADA]["max_score"]) == 16
     assert rows[DEE]["submitted"] == "False" and float(rows[DEE]["score"]) == 0

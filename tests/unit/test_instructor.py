@@ -64,3 +64,56 @@ def test_objective_percentages_weigh_each_cell_by_its_points():
     table = instructor.objective_table(frame, objs)
     assert table.loc["a", "o"] == 25 and table.loc["b", "o"] == 87.5 and table.loc["b", "only-x"] == 50
     assert "absent" not in table.columns   # an objective whose assignments are not graded yet is left out
+
+
+def _notebook(cells: list[dict]) -> str:
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path):
+    token = "eyJhbGciOiJSUzI1NiJ9.secret-part.signature"
+    (tmp_path / "release" / "a").mkdir(parents=True)
+    (tmp_path / "release" / "a" / "lab.ipynb").write_text(_notebook([]))
+    (tmp_path / "release" / "a" / "extra.ipynb").write_text(_notebook([]))
+    (tmp_path / "submitted" / "s" / "a").mkdir(parents=True)
+    (tmp_path / "submitted" / "s" / "a" / "lab.ipynb").write_text(_notebook([]))
+    graded = tmp_path / "autograded" / "s" / "a"
+    graded.mkdir(parents=True)
+    code = lambda outputs, grade_id=None: {"cell_type": "code", "id": f"c{len(outputs)}{grade_id}", "source": "",
+                                           "metadata": {"nbgrader": {"grade_id": grade_id}} if grade_id else {},
+                                           "outputs": outputs, "execution_count": 1}
+    (graded / "lab.ipynb").write_text(_notebook([
+        code([{"output_type": "stream", "name": "stdout", "text": f"token: {token}\n"}]),
+        code([{"output_type": "error", "ename": "ForbiddenException", "evalue": "(403) Forbidden", "traceback": []}], "rbac"),
+        code([{"output_type": "error", "ename": "CellTimeoutError", "evalue": "", "traceback": []}]),
+    ]))
+    (graded / "notes.txt").write_text(token)
+    notes = instructor._after_run(tmp_path, "a", "s", [token])
+    assert notes == ["extra.ipynb is missing from the submission: it scores 0",
+                     "a credential appeared in the submission's output; the grader removed it (and revoked it)",
+                     "lab.ipynb cell rbac raised ForbiddenException: (403) Forbidden",
+                     "lab.ipynb cell #3 timed out (interrupted)"]
+    for path in graded.iterdir():
+        assert token not in path.read_text() and instructor.REMOVED in path.read_text()
+    first = json.loads((graded / "lab.ipynb").read_text())["cells"][0]
+    assert first["cell_type"] == "markdown" and "Grading notes" in first["source"] and "rbac" in first["source"]
+    # a clean run: no notes, the notebook unchanged
+    (graded / "lab.ipynb").write_text(_notebook([code([])]))
+    (tmp_path / "submitted" / "s" / "a" / "extra.ipynb").write_text(_notebook([]))
+    assert instructor._after_run(tmp_path, "a", "s", [token]) == []
+    assert len(json.loads((graded / "lab.ipynb").read_text())["cells"]) == 1
+
+
+def test_a_bad_access_file_is_one_error_naming_it(tmp_path):
+    from kubelab.course import assignments
+    from kubelab.errors import KubelabError
+
+    (tmp_path / "source" / "a").mkdir(parents=True)
+    assert assignments.access("a", tmp_path) is None
+    for text in ("lab: [x", "lab: lab1\nmanage: [root]", "labs: lab1", "manage: [limits]"):
+        (tmp_path / "source" / "a" / "access.yaml").write_text(text)
+        with pytest.raises(KubelabError) as err:
+            assignments.access("a", tmp_path)
+        assert "access.yaml" in err.value.problem
+    (tmp_path / "source" / "a" / "access.yaml").write_text("lab: lab1\nmanage: [limits, namespace]\n")
+    assert assignments.access("a", tmp_path) == assignments.Access("lab1", ("limits", "namespace"))

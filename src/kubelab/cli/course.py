@@ -37,18 +37,29 @@ def generate(assignment, check):
 @click.argument("assignment")
 @click.argument("students", nargs=-1)
 @click.option("--cluster", "cluster_name", default=None, help="Embedded cluster to grade against (default: kubelab).")
-def autograde(assignment, students, cluster_name):
+@click.option("--as-learner/--as-instructor", "as_learner", default=None,
+              help="Whose credentials a submission runs with (default: the learner's where the assignment has an access.yaml).")
+@click.option("--cell-timeout", type=click.IntRange(min=1), default=None,
+              help="Seconds a cell may run before it is interrupted (default: nbgrader_config.py's).")
+def autograde(assignment, students, cluster_name, as_learner, cell_timeout):
     """Autograde submitted/<student>/<assignment> for each student (all collected ones when none is named;
-    always forced) and print the scores. Exit 1 when a submission could not be graded."""
+    always forced) and print the scores and what happened to each submission. Exit 1 when a submission
+    could not be graded."""
     from ..course import instructor
 
     env = {"KUBELAB_CLUSTER": cluster_name} if cluster_name else {}
-    result = instructor.autograde_class(assignment, list(students) or None, env=env)
+    result = instructor.autograde_class(assignment, list(students) or None, env=env, as_learner=as_learner,
+                                        cell_timeout=cell_timeout)
+    click.echo(f"{assignment}: each submission ran as "
+               f"{'its learner (their own namespace, their own rights)' if result.identity == 'learner' else 'you (no access.yaml)'}")
     for student, grade in sorted(result.grades.items()):
         cells = ", ".join(f"{cell} {score:g}/{max_score:g}" for cell, (score, max_score) in sorted(grade.cells.items()))
         click.echo(f"{student}: {grade.score:g}/{grade.max_score:g}  ({cells})")
     for student, why in sorted(result.failed.items()):
         click.echo(f"{student}: NOT GRADED: {why}")
+    for student, notes in sorted(result.notes.items()):
+        for note in notes:
+            click.echo(f"  {student}: {note}")
     click.echo(f"{len(result.grades)} graded, {len(result.failed)} not graded")
     sys.exit(1 if result.failed else 0)
 

@@ -126,7 +126,8 @@ class Grade:
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade cell id -> (score, max)
 
 
-def autograde(assignment: str, student: str, root: Path | None = None, env: dict | None = None) -> Grade:
+def autograde(assignment: str, student: str, root: Path | None = None, env: dict | None = None,
+              cell_timeout: int | None = None) -> Grade:
     """Autograde submitted/<student>/<assignment> (always forced: the same submission, the same score)
     with KUBELAB_LEARNER=<student> and KUBELAB_HEADLESS=1 in the kernel's environment (plus `env`), and
     return the scores the gradebook recorded."""
@@ -134,8 +135,11 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     if not (root / "submitted" / student / assignment).is_dir():
         raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
                            "collect the submissions first")
+    nbgrader = api(root)
+    if cell_timeout:
+        nbgrader.config.Execute.timeout = int(cell_timeout)
     with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
-        _checked(api(root).autograde(assignment, student, force=True, create=True),
+        _checked(nbgrader.autograde(assignment, student, force=True, create=True),
                  f"autograde {assignment} for {student}")
     return grade(assignment, student, root)
 

@@ -13,16 +13,25 @@ report progress per learning objective.
 
 One learner's failure never stops the class: autograde_class returns who was graded and who could not be
 (with nbgrader's reason), and a roster learner without a submission scores 0 in the export.
+
+Grading as the learner: for an assignment with an access.yaml, each submission runs with the learner's own
+credentials (a kubeconfig for the ServiceAccount of the learner's lab namespace, which the instructor has
+just reset) and the checks' SubjectAccessReviews with a read-only grader identity; the token is revoked
+afterwards and removed from whatever the submission printed. What happened to a submission (a cell that
+raised or timed out, a missing notebook, a credential it printed) is a note in the result and a first
+cell of the learner's feedback.
 """
 from __future__ import annotations
 
 import csv
+import json
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KubelabError, UsageError
-from . import assignments
+from . import assignments, sandbox
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
            "import_roster", "objective_table", "objectives", "release", "report"]
@@ -101,30 +110,126 @@ def collect(assignment: str, root: str | Path | None = None) -> list[str]:
 @dataclass
 class ClassResult:
     assignment: str
+    identity: str = "instructor"   # whose credentials the submissions ran with: "learner" or "instructor"
     grades: dict[str, assignments.Grade] = field(default_factory=dict)   # learner -> Grade
     failed: dict[str, str] = field(default_factory=dict)                 # learner -> why it could not be graded
+    notes: dict[str, list[str]] = field(default_factory=dict)            # learner -> what happened while it ran
 
     def summary(self) -> str:
-        lines = [f"{s}: {g.score:g}/{g.max_score:g}" for s, g in sorted(self.grades.items())]
+        lines = [f"{self.assignment}: graded as {'each learner' if self.identity == 'learner' else 'the instructor'}"]
+        lines += [f"{s}: {g.score:g}/{g.max_score:g}" for s, g in sorted(self.grades.items())]
         lines += [f"{s}: NOT GRADED: {why}" for s, why in sorted(self.failed.items())]
+        lines += [f"  {s}: {note}" for s, notes in sorted(self.notes.items()) for note in notes]
         return "\n".join(lines)
 
 
+TOKEN_LIFETIME_S = 3600   # a submission's credentials: well past the longest run, and revoked right after it
+REMOVED = "[credential removed by the grader]"
+
+
 def autograde_class(assignment: str, students: list[str] | None = None, root: str | Path | None = None,
-                    env: dict | None = None) -> ClassResult:
+                    env: dict | None = None, *, api=None, as_learner: bool | None = None,
+                    cell_timeout: int | None = None) -> ClassResult:
     """Autograde each learner's collected submission (all of submitted/ by default), one at a time and
-    always forced (the same submission gets the same score), against the live cluster."""
+    always forced (the same submission gets the same score), against the live cluster.
+
+    `as_learner` (default: when the assignment has an access.yaml): each submission runs with the learner's
+    own credentials in a freshly reset namespace (`api`, the instructor's client, resets it; default
+    kl.connect() of env's KUBELAB_CLUSTER). `cell_timeout`: seconds a cell may run (nbgrader_config.py's
+    by default); a cell past it is interrupted and the rest of the notebook still runs."""
     root = _root(root)
     if students is None:
         folder = root / "submitted"
         students = sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
-    result = ClassResult(assignment)
-    for student in students:
-        try:
-            result.grades[student] = assignments.autograde(assignment, student, root=root, env=env)
-        except KubelabError as err:  # this learner only: nbgrader could not process the submission
-            result.failed[student] = err.problem.splitlines()[0][:300]
+    access = assignments.access(assignment, root) if as_learner is not False else None
+    if as_learner and access is None:
+        raise UsageError(f"{assignment} has no {assignments.ACCESS_FILE}: it cannot be graded as the learner",
+                         f"add source/{assignment}/{assignments.ACCESS_FILE} (lab: <name>, manage: [...]), "
+                         "or grade it with the instructor's credentials")
+    result = ClassResult(assignment, "learner" if access else "instructor")
+    with tempfile.TemporaryDirectory(prefix="kubelab-grading-") as tmp:
+        admin = grader = None
+        if access:
+            from ..connect import connect
+            admin = api or connect(cluster=(env or {}).get("KUBELAB_CLUSTER"))
+            grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
+        for student in students:
+            secrets, box, kernel_env = [], None, dict(env or {})
+            try:
+                if access:
+                    box = sandbox.reset(admin, access.lab, student, manage=access.manage)
+                    learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
+                    secrets = [_token(learner), _token(grader)]
+                    kernel_env.update({"KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
+                                       "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
+                if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
+                    with _gradebook(root) as gb:
+                        gb.update_or_create_submission(assignment, student)
+                    result.grades[student] = assignments.grade(assignment, student, root)
+                    continue
+                result.grades[student] = assignments.autograde(assignment, student, root=root, env=kernel_env,
+                                                               cell_timeout=cell_timeout)
+            except KubelabError as err:  # this learner only: nbgrader could not process the submission
+                result.failed[student] = err.problem.splitlines()[0][:300]
+            finally:
+                if box is not None:
+                    sandbox.revoke(box)
+                notes = _after_run(root, assignment, student, secrets)
+                if notes:
+                    result.notes[student] = notes
     return result
+
+
+def _notebooks_missing(root: Path, assignment: str, student: str) -> list[str]:
+    """The assignment's notebooks that the learner's submission lacks."""
+    submitted = root / "submitted" / student / assignment
+    return [p.name for p in sorted((root / "release" / assignment).glob("*.ipynb")) if not (submitted / p.name).is_file()]
+
+
+def _token(kubeconfig: Path) -> str:
+    import yaml
+    return yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+
+
+def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) -> list[str]:
+    """Remove `secrets` from every file of the learner's autograded folder, and say what happened: a notebook
+    the submission lacks, a cell that raised or timed out, a credential it printed. The notes become the
+    first cell of each autograded notebook (so of its feedback)."""
+    folder = root / "autograded" / student / assignment
+    notes = [f"{name} is missing from the submission: it scores 0" for name in _notebooks_missing(root, assignment, student)]
+    if not folder.is_dir():
+        return notes
+    printed = False
+    for path in folder.rglob("*"):
+        if path.is_file() and secrets:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            clean = text
+            for secret in secrets:
+                clean = clean.replace(secret, REMOVED)
+            if clean != text:
+                path.write_text(clean, encoding="utf-8")
+                printed = True
+    if printed:
+        notes.append("a credential appeared in the submission's output; the grader removed it (and revoked it)")
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for i, cell in enumerate(nb.get("cells", [])):
+            for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+                if out.get("output_type") == "error":
+                    cell_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id") or f"#{i + 1}"
+                    what = ("timed out (interrupted)" if out.get("ename") == "CellTimeoutError"
+                            else f"raised {out.get('ename')}: {str(out.get('evalue', ''))[:160]}")
+                    notes.append(f"{path.name} cell {cell_id} {what}")
+    if notes:
+        for path in sorted(folder.glob("*.ipynb")):
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            nb["cells"].insert(0, {"cell_type": "markdown", "id": "kubelab-grading-notes", "metadata": {},
+                                   "source": "**Grading notes**\n\n" + "\n".join(f"- {n}" for n in notes)})
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+    return notes
 
 
 def feedback(assignment: str, root: str | Path | None = None) -> list[str]:

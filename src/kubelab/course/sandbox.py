@@ -58,7 +58,9 @@ RULES = [
         "pods", "pods/log", "pods/exec", "pods/attach", "pods/portforward", "pods/eviction", "services",
         "endpoints", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts", "events",
         "replicationcontrollers"]},
-    {"apiGroups": [""], "verbs": READ, "resources": ["resourcequotas", "limitranges", "pods/status"]},
+    # reading anything of the core group here: so the learner may grant a read-only Role whose rules name
+    # groups and resources together (the escalation check compares every group x resource pair)
+    {"apiGroups": [""], "verbs": READ, "resources": ALL},
     {"apiGroups": ["apps", "batch", "networking.k8s.io", "autoscaling", "policy"], "verbs": ALL, "resources": ALL},
     {"apiGroups": [""], "verbs": ["create"], "resources": ["serviceaccounts/token"]},
     {"apiGroups": ["resource.k8s.io"], "verbs": ALL, "resources": ["resourceclaims", "resourceclaimtemplates"]},
