@@ -6,14 +6,23 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup up run notebooks release test bench down clean
+.PHONY: setup up run notebooks release test bench down clean hub
+
+# JupyterHub's proxy (Node.js >= 20 and npm), pinned by cluster/hub/package-lock.json, installed under the venv
+HUB_PROXY := $(VENV)/hub/node_modules/.bin/configurable-http-proxy
 
 $(BIN)/kubelab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-setup: $(BIN)/kubelab  ## Python environment + every pinned tool binary (cached; a no-op when built)
+$(HUB_PROXY): cluster/hub/package.json cluster/hub/package-lock.json | $(BIN)/kubelab
+	mkdir -p $(VENV)/hub
+	cp cluster/hub/package.json cluster/hub/package-lock.json $(VENV)/hub/
+	npm ci --prefix $(VENV)/hub --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/kubelab $(HUB_PROXY)  ## Python environment + every pinned tool binary (cached; a no-op when built)
 	$(BIN)/kubelab build
 
 up: setup  ## start the embedded cluster and show its node pools
@@ -33,6 +42,9 @@ release: $(BIN)/kubelab  ## regenerate the student versions (release/) from sour
 test: setup  ## the layers (import-linter), then every tier: unit, cluster, notebooks
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+hub: up  ## a JupyterHub for a class on this machine (README: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
+	$(BIN)/jupyterhub -f jupyterhub_config.py
 
 bench: setup
 	$(BIN)/python bench/cluster_bench.py

@@ -1,0 +1,168 @@
+"""A JupyterHub for the course: what happens before a learner's JupyterLab starts (the hub's pre-spawn hook).
+
+    c.Spawner.pre_spawn_hook = kubelab.course.hub.pre_spawn_hook      # jupyterhub_config.py, any spawner
+
+With the instructor's credentials the hook makes the learner's sandboxes: a "home" one (namespace
+<learner>-home, the identity the learner's server acts as) and one per lab with an access file
+(source/<assignment>/access.yaml: `lab`, `manage`), each binding its Role to the home ServiceAccount too, so
+one token works in every namespace of the learner and in no other (another learner's answers 403). It writes a
+kubeconfig (0600) with a token of that ServiceAccount valid TOKEN_LIFETIME_S and gives the server the
+environment that points at it (KUBELAB_KUBECONFIG, KUBECONFIG), the learner's name (KUBELAB_LEARNER) and
+nbgrader's course id and exchange (a nbgrader_config.py beside the kubeconfig, on JUPYTER_CONFIG_PATH), with
+the instructor's panels (formgrader, create-assignment) switched off in the learner's JupyterLab.
+
+The token is never printed or logged: it is only in the file (and, with KubeSpawner, in a Secret of the
+learner's home namespace that the pod mounts). A server that runs longer than the lifetime loses access: the
+learner restarts it (File > Hub Control Panel > Stop, Start), which runs the hook again with a fresh token.
+
+Spawners: a local one (SimpleLocalProcessSpawner, LocalProcessSpawner) gets the files in the learner's home
+(`~/.kubelab/`); KubeSpawner (zero-to-jupyterhub, solutions/hub/z2jh-values.yaml) gets its pod moved into the
+learner's home namespace, running as the learner's ServiceAccount, with the files mounted from a Secret at
+KUBE_MOUNT. KubeSpawner itself makes no RBAC in a user namespace: this hook does.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import KubelabError
+from . import assignments, sandbox
+
+__all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "course_labs", "nbgrader_settings",
+           "pre_spawn_hook", "provision"]
+
+HOME_LAB = "home"
+# 8 hours: a class day. Short enough that a token copied out of a finished class is soon worthless; a server
+# started in the morning keeps working until the evening. A restart of the server issues a new one.
+TOKEN_LIFETIME_S = 8 * 3600
+KUBECONFIG_NAME = "kubeconfig"
+SECRET = "kubelab-learner"        # KubeSpawner: the Secret (home namespace) that holds the learner's files
+KUBE_MOUNT = "/etc/kubelab"       # ... and where the pod sees them
+# JupyterLab plugins a learner does not need (DESIGN.md: the instructor's nbgrader panels)
+LEARNER_DISABLED = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+
+
+def course_labs(root: Path | None = None) -> list[assignments.Access]:
+    """The access files of the course's assignments (source/<assignment>/access.yaml), one per lab."""
+    found: dict[str, assignments.Access] = {}
+    for name in assignments.assignments(root):
+        access = assignments.access(name, root)
+        if access is not None:   # two assignments of one lab: the union of their rights
+            old = found.get(access.lab)
+            manage = tuple(sorted(set(access.manage) | set(old.manage if old else ())))
+            found[access.lab] = assignments.Access(access.lab, manage)
+    return list(found.values())
+
+
+def nbgrader_settings(root: Path | None = None) -> tuple[str, str]:
+    """(course_id, exchange root) from the course's nbgrader_config.py: what a learner's Assignments tab needs."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = root or assignments.course_root()
+    if not (root / "nbgrader_config.py").is_file():
+        raise KubelabError(f"no nbgrader_config.py in {root}", "start the hub from the course repository")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    course_id = config.CourseDirectory.get("course_id")
+    exchange = config.Exchange.get("root")
+    if not course_id or not exchange:
+        raise KubelabError(f"{root / 'nbgrader_config.py'} sets no course id or no exchange root",
+                           "set c.CourseDirectory.course_id and c.Exchange.root there")
+    return str(course_id), str(exchange)
+
+
+def _learner_files(course_id: str, exchange: str) -> dict[str, str]:
+    """The files beside the kubeconfig (relative path -> text): nbgrader's config for the learner's server
+    and JupyterLab's page config that switches the instructor's panels off."""
+    nbgrader = ("# Written by kubelab's hub (kubelab.course.hub) at each start of this server: the course's\n"
+                "# nbgrader settings for the Assignments tab.\n"
+                f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\n"
+                f"c.Exchange.root = {exchange!r}\n")
+    page = json.dumps({"disabledExtensions": {name: True for name in LEARNER_DISABLED}}, indent=1)
+    return {"nbgrader_config.py": nbgrader, "labconfig/page_config.json": page + "\n"}
+
+
+def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[assignments.Access] | None = None,
+              *, root: Path | None = None, expiration_seconds: int = TOKEN_LIFETIME_S) -> dict[str, str]:
+    """Make `learner`'s home sandbox and one sandbox per lab in `labs` (default: course_labs(root)) with the
+    instructor's ApiClient `api`; write the learner's kubeconfig (0600, a token of the home ServiceAccount
+    valid `expiration_seconds`) at `kubeconfig_path`, nbgrader's settings beside it; return the environment
+    of the learner's server. Idempotent: a second start refreshes the rights and the token."""
+    labs = course_labs(root) if labs is None else list(labs)
+    course_id, exchange = nbgrader_settings(root)
+    home = sandbox.sandbox(api, HOME_LAB, learner)
+    for access in labs:
+        if access.lab == HOME_LAB:
+            raise KubelabError(f"an access file names lab {HOME_LAB!r}, the hub's own sandbox of every learner",
+                               "give that lab another name in its access.yaml")
+        sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,))
+    path = Path(kubeconfig_path)
+    sandbox.kubeconfig(home, path, expiration_seconds)
+    for name, text in _learner_files(course_id, exchange).items():
+        (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / name).write_text(text)
+    Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
+    return {"KUBELAB_KUBECONFIG": str(path), "KUBECONFIG": str(path), "KUBELAB_CONTEXT": "",
+            sandbox.LEARNER_ENV: home.learner, "JUPYTER_CONFIG_PATH": str(path.parent),
+            "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}
+
+
+_ADMIN = None
+
+
+def _admin_api():
+    """The instructor's ApiClient (kl.connect's rules: KUBELAB_KUBECONFIG/KUBELAB_CONTEXT, else the embedded
+    cluster KUBELAB_CLUSTER), made once per hub."""
+    global _ADMIN
+    if _ADMIN is None:
+        from ..connect import connect
+        _ADMIN = connect()
+    return _ADMIN
+
+
+async def pre_spawn_hook(spawner) -> None:
+    """JupyterHub's Spawner.pre_spawn_hook: provision the learner (in a thread: the hub keeps serving the
+    others meanwhile) and give the server its environment. A failure stops this start with one message
+    (the learner sees "Spawn failed"; the hub's log says why)."""
+    learner = spawner.user.name
+    api = _admin_api()
+    if _is_kubespawner(spawner):
+        env = await asyncio.to_thread(_provision_kube, spawner, api, learner)
+    else:
+        folder = Path(getattr(spawner, "home_dir", None) or Path(f"~{learner}").expanduser()) / ".kubelab"
+        env = await asyncio.to_thread(provision, api, learner, folder / KUBECONFIG_NAME)
+    spawner.environment.update(env)
+    spawner.log.info("kubelab: %s's server acts as %s (namespaces %s-*)", learner,
+                     f"system:serviceaccount:{sandbox.namespace_name(HOME_LAB, learner)}:{sandbox.SERVICE_ACCOUNT}",
+                     sandbox.learner_name(learner))
+
+
+def _is_kubespawner(spawner) -> bool:
+    return any(cls.__name__ == "KubeSpawner" for cls in type(spawner).__mro__)
+
+
+def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
+    """KubeSpawner: the files go into a Secret of the learner's home namespace, mounted read-only at
+    KUBE_MOUNT; the pod runs there as the learner's ServiceAccount."""
+    from .. import manifests
+
+    with tempfile.TemporaryDirectory(prefix="kubelab-hub-") as tmp:
+        env = provision(api, learner, Path(tmp) / KUBECONFIG_NAME)
+        files = {str(p.relative_to(tmp)): p.read_text() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
+    namespace = sandbox.namespace_name(HOME_LAB, learner)
+    keys = {path.replace("/", "__"): path for path in files}
+    manifests.apply(api, [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                           "metadata": {"name": SECRET, "namespace": namespace,
+                                        "labels": {sandbox.LEARNER_LABEL: sandbox.learner_name(learner)}},
+                           "stringData": {key: files[path] for key, path in keys.items()}}])
+    spawner.namespace = namespace
+    spawner.service_account = sandbox.SERVICE_ACCOUNT
+    volume = {"name": SECRET, "secret": {"secretName": SECRET, "defaultMode": 0o440,  # group: the pod's fsGroup
+                                         "items": [{"key": key, "path": path} for key, path in keys.items()]}}
+    spawner.volumes = [v for v in spawner.volumes if v.get("name") != SECRET] + [volume]
+    spawner.volume_mounts = [m for m in spawner.volume_mounts if m.get("name") != SECRET] + [
+        {"name": SECRET, "mountPath": KUBE_MOUNT, "readOnly": True}]
+    kubeconfig = f"{KUBE_MOUNT}/{KUBECONFIG_NAME}"
+    return {**env, "KUBELAB_KUBECONFIG": kubeconfig, "KUBECONFIG": kubeconfig, "JUPYTER_CONFIG_PATH": KUBE_MOUNT}

@@ -1,0 +1,212 @@
+"""The class hub end to end: the real JupyterHub of jupyterhub_config.py (its proxy from `make setup`), a learner
+who logs in with the class password, their JupyterLab started by the hub, and code run in a kernel of that
+server: it acts in its own lab namespace and gets the API server's 403 in another learner's."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.helpers import eventually
+
+REPO = Path(__file__).parents[2]
+PASSWORD = "class-" + uuid.uuid4().hex[:12]
+API_TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
+PID = os.getpid()
+ANN, BOB = f"hub-ann-{PID}", f"hub-bob-{PID}"
+
+KERNEL_CODE = """
+import json, os
+import kubelab as kl
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+def status(call):
+    try:
+        call()
+        return 200
+    except ApiException as err:
+        return err.status
+
+api = kl.connect()
+core = client.CoreV1Api(api)
+own, other = "{own}", "{other}"
+core.create_namespaced_config_map(own, {{"metadata": {{"name": "from-the-hub"}}, "data": {{"k": "v"}}}})
+from jupyter_core.paths import jupyter_config_path
+from nbgrader.apps import NbGrader
+nbgrader = NbGrader()
+nbgrader.config_file_paths.append(jupyter_config_path())
+nbgrader.load_config_file()
+print(json.dumps({{
+    "whoami": client.AuthenticationV1Api(api).create_self_subject_review({{}}).status.user_info.username,
+    "learner": os.environ.get("KUBELAB_LEARNER"), "home": os.environ.get("HOME"),
+    "read_other": status(lambda: core.list_namespaced_config_map(other)),
+    "write_other": status(lambda: core.create_namespaced_config_map(other, {{"metadata": {{"name": "intruder"}}}})),
+    "list_namespaces": status(lambda: core.list_namespace()),
+    "course_id": nbgrader.config.CourseDirectory.course_id, "exchange": nbgrader.config.Exchange.root,
+}}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, root: Path, cluster: str):
+        self.root, self.port = root, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = root / "hub"
+        self.log = root / "hub.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("KUBELAB_KUBECONFIG", "KUBELAB_CONTEXT", "KUBECONFIG")}
+        env.update(KUBELAB_HUB_PASSWORD=PASSWORD, KUBELAB_HUB_PORT=str(self.port), KUBELAB_HUB_DIR=str(self.dir),
+                   KUBELAB_HUB_API_TOKEN=API_TOKEN, KUBELAB_CLUSTER=cluster)
+        self._log = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py"),
+             f"--JupyterHub.hub_port={_free_port()}",
+             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{_free_port()}"],
+            cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        eventually(self._up, timeout=60, interval=0.5, what=f"the hub at {self.url} (log: {self.log})")
+
+    def _up(self):
+        assert self.proc.poll() is None, f"the hub exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
+        try:
+            return requests.get(f"{self.url}/hub/api/", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        return requests.request(method, f"{self.url}/hub/api{path}", timeout=30,
+                                headers={"Authorization": f"token {API_TOKEN}"}, **kw)
+
+    def stop(self) -> None:
+        self.proc.terminate()   # the hub stops its proxy and the learners' servers
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(10)
+        self._log.close()
+
+
+def _login(hub: Hub, name: str, password: str) -> requests.Response:
+    session = requests.Session()
+    session.get(f"{hub.url}/hub/login", timeout=10)
+    return session.post(f"{hub.url}/hub/login", timeout=30, allow_redirects=False,
+                        data={"username": name, "password": password, "_xsrf": session.cookies.get("_xsrf", "")})
+
+
+def _execute(hub: Hub, user: str, code: str, timeout: float = 90) -> str:
+    """Run `code` in a new kernel of `user`'s server (Jupyter Server's REST API and the kernel's websocket);
+    returns its stdout, fails the test on an error."""
+    import websocket
+
+    auth = {"Authorization": f"token {API_TOKEN}"}
+    base = f"{hub.url}/user/{user}/api"
+    kernel = requests.post(f"{base}/kernels", json={"name": "python3"}, headers=auth, timeout=30)
+    assert kernel.status_code == 201, kernel.text
+    kid = kernel.json()["id"]
+    ws = websocket.create_connection(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kid}/channels",
+                                     header=[f"Authorization: token {API_TOKEN}"], timeout=timeout)
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": user, "session": uuid.uuid4().hex,
+                   "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True}}))
+    out, errors, deadline = [], [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id or msg.get("channel") != "iopub":
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                (out if content["name"] == "stdout" else errors).append(content["text"])
+            elif kind == "error":
+                errors.append("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        else:
+            pytest.fail(f"the kernel did not finish within {timeout:.0f} s")
+    finally:
+        ws.close()
+        requests.delete(f"{base}/kernels/{kid}", headers=auth, timeout=30)
+    assert not any("Traceback" in e or "Error" in e for e in errors), "".join(errors)
+    return "".join(out)
+
+
+@pytest.mark.timeout(240)
+def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
+    from kubernetes import client
+
+    from kubelab.course import hub as course_hub
+    from kubelab.course import sandbox
+
+    start = time.monotonic()
+    core = client.CoreV1Api(api)
+    server = None
+    try:
+        # the second learner: provisioned the way the hook does it, without a server
+        course_hub.provision(api, BOB, tmp_path / "bob" / "kubeconfig")
+        ann_lab, bob_lab = sandbox.namespace_name("lab1", ANN), sandbox.namespace_name("lab1", BOB)
+        assert core.read_namespace(bob_lab).metadata.labels[sandbox.LEARNER_LABEL] == BOB
+
+        server = Hub(tmp_path, local_cluster.name)
+        assert _login(server, ANN, "not-the-password").status_code == 403
+        login = _login(server, ANN, PASSWORD)
+        assert login.status_code == 302, login.text[-500:]
+        assert login.cookies.get("jupyterhub-session-id") or any(c.name.startswith("jupyterhub") for c in login.cookies)
+
+        started = server.api("POST", f"/users/{ANN}/server")
+        assert started.status_code in (201, 202), started.text
+        eventually(lambda: (server.api("GET", f"/users/{ANN}").json().get("servers", {}).get("", {}).get("ready")),
+                   timeout=120, interval=1, what=f"{ANN}'s server (hub log: {server.log})")
+        spawned = time.monotonic() - start
+
+        home = server.dir / "homes" / ANN
+        kubeconfig = home / ".kubelab" / "kubeconfig"
+        assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+        token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+
+        result = json.loads(_execute(server, ANN, KERNEL_CODE.format(own=ann_lab, other=bob_lab)).strip().splitlines()[-1])
+        assert result["whoami"] == f"system:serviceaccount:{sandbox.namespace_name('home', ANN)}:learner"
+        assert result["learner"] == ANN and result["home"] == str(home)
+        assert result["read_other"] == 403 and result["write_other"] == 403 and result["list_namespaces"] == 403
+        assert core.read_namespaced_config_map("from-the-hub", ann_lab).data == {"k": "v"}
+        assert not core.list_namespaced_config_map(bob_lab, field_selector="metadata.name=intruder").items
+        assert result["course_id"] == "k8s-ml-fundamentals" and result["exchange"] == str(REPO / "exchange")
+
+        # nbgrader's Assignments tab answers from the course's exchange; the instructor's panels are off
+        listing = requests.get(f"{server.url}/user/{ANN}/assignments", params={"course_id": result["course_id"]},
+                               headers={"Authorization": f"token {API_TOKEN}"}, timeout=30)
+        assert listing.ok and listing.json()["success"] is True, listing.text[:500]
+        lab = requests.get(f"{server.url}/user/{ANN}/lab", headers={"Authorization": f"token {API_TOKEN}"}, timeout=30)
+        assert lab.ok and '"@jupyter/nbgrader:formgrader"' in lab.text   # in disabledExtensions (absent otherwise)
+
+        stopped = server.api("DELETE", f"/users/{ANN}/server")
+        assert stopped.status_code in (202, 204), stopped.text
+        server.stop()
+        log = server.log.read_text()
+        assert "kubelab:" in log and ANN in log            # the hook ran and said so
+        assert token not in log and len(token) > 100
+        print(f"hub: {ANN}'s server ready after {spawned:.1f} s; whole journey {time.monotonic() - start:.1f} s")
+    finally:
+        if server is not None and server.proc.poll() is None:
+            server.stop()
+        for learner in (ANN, BOB):
+            sandbox.cleanup(api, learner)
