@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from kubelab.course import exchange as learner_exchange
 from kubelab.course import instructor, sandbox
 
 REPO = Path(__file__).parents[2]
@@ -38,26 +39,9 @@ def hostile_cells(victim_namespace: str) -> list[dict]:
             for i, c in enumerate(code)]
 
 
-def _learner_config(root: Path, learner: str, home: Path):
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.CourseDirectory.assignment_id = LAB
-    config.CourseDirectory.student_id = learner     # nbgrader's identity for submit: the folder name
-    config.Exchange.assignment_dir = str(home)
-    config.Exchange.cache = str(home / ".nbgrader-cache")   # each learner's own, as each has a home on a hub
-    return config
-
-
 def exchange(step: str, root: Path, learner: str, home: Path) -> None:
     """What a learner's JupyterLab does through nbgrader's assignment list: fetch, submit, fetch_feedback."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeSubmit
-
-    config = _learner_config(root, learner, home)
-    cls = {"fetch": ExchangeFetchAssignment, "submit": ExchangeSubmit, "fetch_feedback": ExchangeFetchFeedback}[step]
-    cls(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config).start()
+    getattr(learner_exchange, step)(LAB, learner, home, root)
 
 
 @pytest.fixture(scope="module")
