@@ -1,0 +1,88 @@
+"""Autograde throughput for a class: N learners per assignment through the real exchange (fetch, submit,
+collect) and `autograde_class` against the live cluster, each submission run as its learner where the
+assignment has an access.yaml. Three in four learners submit the reference answer, one in four the stub.
+Prints seconds per submission and per class for each assignment (goals: <= 10 s per submission on average;
+30 learners x 4 assignments <= 20 min on 2 cores). Starts its own cluster; removes it after.
+
+    .venv/bin/python bench/class_bench.py [--learners 10] [--assignment lab1-cluster-manifests ...]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from kubelab.cluster import LocalCluster
+from kubelab.course import assignments, exchange, instructor, sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def answer(assignment: str, work: Path) -> None:
+    """The reference answer into a learner's fetched folder: the instructor's notebook and solution files."""
+    for nb in (ROOT / "source" / assignment).glob("*.ipynb"):
+        shutil.copy(nb, work / nb.name)
+    for folder in ("manifests", "chart"):
+        if (ROOT / "solutions" / assignment / folder).is_dir():
+            shutil.copytree(ROOT / "solutions" / assignment / folder, work / folder, dirs_exist_ok=True)
+
+
+def bench(assignment: str, learners: int, api, cluster: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "course"
+        root.mkdir()
+        shutil.copy(ROOT / "nbgrader_config.py", root)
+        for folder in ("source", "solutions"):
+            shutil.copytree(ROOT / folder, root / folder)
+        roster = root / "roster.csv"
+        names = [f"c{i:03d}-{os.getpid()}" for i in range(learners)]
+        roster.write_text("id\n" + "\n".join(names) + "\n")
+        instructor.import_roster(roster, root)
+        instructor.release(assignment, root)
+        for i, name in enumerate(names):
+            home = Path(tmp) / name
+            work = exchange.fetch(assignment, name, home, root)
+            if i % 4 != 3:
+                answer(assignment, work)
+            exchange.submit(assignment, name, home, root)
+        instructor.collect(assignment, root)
+        start = time.monotonic()
+        result = instructor.autograde_class(assignment, root=root, env={"KUBELAB_CLUSTER": cluster}, api=api)
+        seconds = time.monotonic() - start
+        start = time.monotonic()
+        instructor.feedback(assignment, root)
+        instructor.export(root / "grades.csv", root)
+        after = time.monotonic() - start
+        scores = sorted({g.score for g in result.grades.values()})
+        print(f"{assignment}: {learners} submissions graded as {result.identity} in {seconds:.0f} s "
+              f"({seconds / learners:.1f} s per submission; goal <= 10), feedback + export {after:.0f} s; "
+              f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
+        for name in names:
+            sandbox.cleanup(api, name, wait=True)   # the next assignment's pods need the GPUs
+        return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=10)
+    parser.add_argument("--assignment", action="append", choices=assignments.assignments(ROOT))
+    args = parser.parse_args()
+    cluster = LocalCluster(f"kubelab-bench-class-{os.getpid()}", progress=False)
+    cluster.up()
+    api = cluster.connect()
+    try:
+        chosen = args.assignment or assignments.assignments(ROOT)
+        total = {a: bench(a, args.learners, api, cluster.name) for a in chosen}
+        per = statistics.mean(s / args.learners for s in total.values())
+        print(f"class of {args.learners} x {len(chosen)} assignments: {sum(total.values()) / 60:.1f} min measured "
+              f"({per:.1f} s per submission on average)")
+    finally:
+        cluster.down(delete=True)
+
+
+if __name__ == "__main__":
+    main()
