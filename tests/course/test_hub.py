@@ -3,7 +3,10 @@ who logs in with the class password, their JupyterLab started by the hub, and co
 server: it acts in its own lab namespace and gets the API server's 403 in another learner's."""
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import logging
 import os
 import socket
 import stat
@@ -12,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -23,7 +27,7 @@ REPO = Path(__file__).parents[2]
 PASSWORD = "class-" + uuid.uuid4().hex[:12]
 API_TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
 PID = os.getpid()
-ANN, BOB = f"hub-ann-{PID}", f"hub-bob-{PID}"
+ANN, BOB, CAT = f"hub-ann-{PID}", f"hub-bob-{PID}", f"hub-cat-{PID}"
 
 KERNEL_CODE = """
 import json, os
@@ -210,3 +214,64 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
             server.stop()
         for learner in (ANN, BOB):
             sandbox.cleanup(api, learner)
+
+
+class KubeSpawner:
+    """Stands in for kubespawner.KubeSpawner (not installed here, and no pod can run on the embedded cluster):
+    the attributes the hook reads and sets. The Kubernetes side is real: the hub's rights, the sandboxes, the
+    Secret, the token."""
+
+    def __init__(self, name: str):
+        self.user = SimpleNamespace(name=name)
+        self.environment, self.volumes, self.volume_mounts = {}, [], []
+        self.namespace, self.service_account = "course-hub", None
+        self.log = logging.getLogger("test-hub")
+
+
+def test_kubespawner_hook_with_the_documented_hub_rights(api, monkeypatch, tmp_path):
+    """solutions/hub/hub-rbac.yaml gives the hub enough to run the hook (RBAC's escalation check included):
+    the hook, acting as that ServiceAccount, makes the sandboxes and the Secret the pod mounts, and the kubeconfig
+    in it acts in the learner's lab namespace and nowhere else."""
+    import kubelab as kl
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from kubelab.course import hub as course_hub
+    from kubelab.course import sandbox
+
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    try:
+        kl.apply(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "course-hub"}},
+                       {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "hub", "namespace": "course-hub"}}])
+        kl.apply(api, str(REPO / "solutions" / "hub" / "hub-rbac.yaml"))
+        hub_api = sandbox.token_client(api, "course-hub", "hub", 600)
+        monkeypatch.setattr(course_hub, "admin_api", lambda: hub_api)
+        course_hub.provision(api, BOB, tmp_path / "bob" / "kubeconfig")   # another learner (instructor's rights)
+
+        spawner = KubeSpawner(CAT)
+        asyncio.run(course_hub.pre_spawn_hook(spawner))
+        home = sandbox.namespace_name("home", CAT)
+        assert (spawner.namespace, spawner.service_account) == (home, "learner")
+        assert spawner.environment["KUBELAB_KUBECONFIG"] == spawner.environment["KUBECONFIG"] == "/etc/kubelab/kubeconfig"
+        assert spawner.volume_mounts == [{"name": "kubelab-learner", "mountPath": "/etc/kubelab", "readOnly": True}]
+        items = {i["path"]: i["key"] for i in spawner.volumes[0]["secret"]["items"]}
+        assert set(items) == {"kubeconfig", "nbgrader_config.py", "labconfig/page_config.json"}
+
+        secret = core.read_namespaced_secret("kubelab-learner", home).data
+        assert "k8s-ml-fundamentals" in base64.b64decode(secret[items["nbgrader_config.py"]]).decode()
+        learner_file = tmp_path / "cat-kubeconfig"
+        learner_file.write_bytes(base64.b64decode(secret[items["kubeconfig"]]))
+        learner = client.CoreV1Api(kl.connect(kubeconfig=learner_file))
+        lab = sandbox.namespace_name("lab1", CAT)
+        learner.create_namespaced_config_map(lab, {"metadata": {"name": "from-the-pod"}})
+        for call in (lambda: learner.list_namespaced_config_map(sandbox.namespace_name("lab1", BOB)),
+                     lambda: learner.read_namespace("course-hub")):
+            with pytest.raises(ApiException) as refused:
+                call()
+            assert refused.value.status == 403
+    finally:
+        for learner_name in (CAT, BOB):
+            sandbox.cleanup(api, learner_name)
+        rbac.delete_cluster_role_binding("kubelab-hub")
+        rbac.delete_cluster_role("kubelab-hub")
+        sandbox.delete_namespace(api, "course-hub")

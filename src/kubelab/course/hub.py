@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,8 +32,8 @@ from pathlib import Path
 from ..errors import KubelabError
 from . import assignments, sandbox
 
-__all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "course_labs", "nbgrader_settings",
-           "pre_spawn_hook", "provision"]
+__all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "admin_api", "course_labs", "learner_files",
+           "nbgrader_settings", "pre_spawn_hook", "provision"]
 
 HOME_LAB = "home"
 # 8 hours: a class day. Short enough that a token copied out of a finished class is soon worthless; a server
@@ -73,7 +74,7 @@ def nbgrader_settings(root: Path | None = None) -> tuple[str, str]:
     return str(course_id), str(exchange)
 
 
-def _learner_files(course_id: str, exchange: str) -> dict[str, str]:
+def learner_files(course_id: str, exchange: str) -> dict[str, str]:
     """The files beside the kubeconfig (relative path -> text): nbgrader's config for the learner's server
     and JupyterLab's page config that switches the instructor's panels off."""
     nbgrader = ("# Written by kubelab's hub (kubelab.course.hub) at each start of this server: the course's\n"
@@ -100,7 +101,7 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
         sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,))
     path = Path(kubeconfig_path)
     sandbox.kubeconfig(home, path, expiration_seconds)
-    for name, text in _learner_files(course_id, exchange).items():
+    for name, text in learner_files(course_id, exchange).items():
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
@@ -109,17 +110,17 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
             "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}
 
 
-_ADMIN = None
-
-
-def _admin_api():
-    """The instructor's ApiClient (kl.connect's rules: KUBELAB_KUBECONFIG/KUBELAB_CONTEXT, else the embedded
-    cluster KUBELAB_CLUSTER), made once per hub."""
-    global _ADMIN
-    if _ADMIN is None:
-        from ..connect import connect
-        _ADMIN = connect()
-    return _ADMIN
+def admin_api():
+    """The instructor's ApiClient, made at each start (a restarted cluster may have new ports): in a pod (a hub
+    on the cluster, no KUBELAB_KUBECONFIG) its in-cluster ServiceAccount; elsewhere kl.connect's rules
+    (KUBELAB_KUBECONFIG/KUBELAB_CONTEXT, else the embedded cluster KUBELAB_CLUSTER)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBELAB_KUBECONFIG"):
+        from kubernetes import client, config
+        conf = client.Configuration()
+        config.load_incluster_config(client_configuration=conf)
+        return client.ApiClient(conf)
+    from ..connect import connect
+    return connect()
 
 
 async def pre_spawn_hook(spawner) -> None:
@@ -127,16 +128,27 @@ async def pre_spawn_hook(spawner) -> None:
     others meanwhile) and give the server its environment. A failure stops this start with one message
     (the learner sees "Spawn failed"; the hub's log says why)."""
     learner = spawner.user.name
-    api = _admin_api()
+    api = await asyncio.to_thread(admin_api)
     if _is_kubespawner(spawner):
         env = await asyncio.to_thread(_provision_kube, spawner, api, learner)
     else:
         folder = Path(getattr(spawner, "home_dir", None) or Path(f"~{learner}").expanduser()) / ".kubelab"
         env = await asyncio.to_thread(provision, api, learner, folder / KUBECONFIG_NAME)
+        if not hasattr(spawner, "home_dir") and os.geteuid() == 0:
+            _give_to(folder, learner)   # LocalProcessSpawner: the server runs as the learner's OS user
     spawner.environment.update(env)
     spawner.log.info("kubelab: %s's server acts as %s (namespaces %s-*)", learner,
                      f"system:serviceaccount:{sandbox.namespace_name(HOME_LAB, learner)}:{sandbox.SERVICE_ACCOUNT}",
                      sandbox.learner_name(learner))
+
+
+def _give_to(folder: Path, user: str) -> None:
+    """The learner's files to their OS user (a hub running as root writes them; the server runs as the user)."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _is_kubespawner(spawner) -> bool:
