@@ -68,6 +68,7 @@ proxy = HERE / ".venv" / "hub" / "node_modules" / ".bin" / "configurable-http-pr
 if not proxy.exists():
     _stop(f"JupyterHub's proxy is not installed ({proxy.relative_to(HERE)})", "run `make setup`")
 c.ConfigurableHTTPProxy.command = [str(proxy)]
+c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "jupyterhub-proxy.pid")   # not in the working directory
 
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = password

@@ -83,7 +83,11 @@ class Hub:
              f"--JupyterHub.hub_port={_free_port()}",
              f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{_free_port()}"],
             cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        eventually(self._up, timeout=60, interval=0.5, what=f"the hub at {self.url} (log: {self.log})")
+        try:
+            eventually(self._up, timeout=60, interval=0.5, what=f"the hub at {self.url} (log: {self.log})")
+        except BaseException:
+            self.stop()   # no hub (or proxy) left behind
+            raise
 
     def _up(self):
         assert self.proc.poll() is None, f"the hub exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
@@ -97,12 +101,13 @@ class Hub:
                                 headers={"Authorization": f"token {API_TOKEN}"}, **kw)
 
     def stop(self) -> None:
-        self.proc.terminate()   # the hub stops its proxy and the learners' servers
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, 9)
-            self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()   # the hub stops its proxy and the learners' servers
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)   # its own process group (start_new_session): the proxy too
+                self.proc.wait(10)
         self._log.close()
 
 
@@ -210,7 +215,7 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
         assert token not in log and len(token) > 100
         print(f"hub: {ANN}'s server ready after {spawned:.1f} s; whole journey {time.monotonic() - start:.1f} s")
     finally:
-        if server is not None and server.proc.poll() is None:
+        if server is not None:
             server.stop()
         for learner in (ANN, BOB):
             sandbox.cleanup(api, learner)

@@ -56,6 +56,7 @@ def test_the_hub_listens_on_loopback_only_and_runs_the_kubelab_hook(monkeypatch,
     assert c.JupyterHub.services[0]["api_token"] == "t" * 32
     assert not {"admin:users", "admin:servers"} ^ (set(c.JupyterHub.load_roles[0]["scopes"]) & {"admin:users", "admin:servers"})
     assert Path(c.JupyterHub.db_url.removeprefix("sqlite:///")).parent == tmp_path / "hub"
+    assert Path(c.ConfigurableHTTPProxy.pid_file).parent == tmp_path / "hub"   # nothing lands in the repository
 
 
 def test_without_a_list_of_learners_any_name_may_log_in_and_no_api_token_exists(monkeypatch, tmp_path):
