@@ -154,4 +154,7 @@ def test_the_report_has_each_learners_objectives(course, tmp_path):
     assert float(table[CY]["isolation"]) == pytest.approx(100 * 8 / 12, abs=0.01)   # the two RBAC cells missing
     assert float(table[DEE]["workloads"]) == 0
     assert (tmp_path / "report" / "assignments.png").stat().st_size > 5000
-    assert "objectives.png" in page.read_text()
+    assert "objectives.png" in page.read_text() and "progress.png" in page.read_text()
+    progress = {r["student_id"]: r for r in csv.DictReader((tmp_path / "report" / "progress.csv").open(newline=""))}
+    assert float(progress[ADA][LAB]) == 100 and float(progress[FAY][LAB]) == 0 and float(progress[DEE][LAB]) == 0
+    assert (tmp_path / "report" / "progress.png").stat().st_size > 5000

@@ -117,3 +117,35 @@ def test_a_bad_access_file_is_one_error_naming_it(tmp_path):
         assert "access.yaml" in err.value.problem
     (tmp_path / "source" / "a" / "access.yaml").write_text("lab: lab1\nmanage: [limits, namespace]\n")
     assert assignments.access("a", tmp_path) == assignments.Access("lab1", ("limits", "namespace"))
+
+
+def test_exam_scores_by_category_follow_each_learners_draw_and_plot():
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from kubelab import exam
+    from kubelab.course import sandbox
+    from kubelab.viz import grades as plots
+
+    rows = []
+    for student, earned in (("ann", 4.0), ("ben", 0.0)):
+        for k in range(1, 9):
+            rows.append({"assignment": "exam-troubleshooting", "student_id": student, "cell": f"slot-{k}",
+                         "score": earned if k % 2 else 2.0, "max_score": 4.0, "submitted": True})
+    rows.append({"assignment": "lab1-cluster-manifests", "student_id": "ann", "cell": "psa", "score": 2.0,
+                 "max_score": 2.0, "submitted": True})
+    frame = pd.DataFrame(rows)
+    categories = lambda _a, learner, cells: exam.scores_by_category(cells, sandbox.namespace_name("exam", learner))
+    table = instructor._categories(frame, categories)
+    assert set(table["student_id"]) == {"ann", "ben"} and set(table["assignment"]) == {"exam-troubleshooting"}
+    for student, total in (("ann", 8 * 4 - 4 * 2), ("ben", 4 * 2)):
+        mine = table[table["student_id"] == student]
+        drawn = exam.draw(exam.seed_for(sandbox.namespace_name("exam", student)), 8)
+        assert set(mine["category"]) == {s.category for s in drawn}
+        assert mine["score"].sum() == total and mine["max_score"].sum() == 32
+    ax = plots.category_distribution(table)
+    assert "scenario category" in ax.get_title() and len(ax.get_xticklabels()) == table["category"].nunique()
+    progress = pd.DataFrame({"lab1-cluster-manifests": [100.0, 0.0], "exam-troubleshooting": [75.0, 25.0]},
+                            index=["ann", "ben"])[instructor.module_order(["lab1-cluster-manifests", "exam-troubleshooting"])]
+    assert list(progress.columns) == ["lab1-cluster-manifests", "exam-troubleshooting"]
+    assert "through the module" in plots.progress_heatmap(progress).get_title()

@@ -118,7 +118,11 @@ def export(output):
 @course.command()
 @click.option("--output", "-o", default="out/report", show_default=True, type=click.Path(file_okay=False))
 def report(output):
-    """Write the class's progress: learner x learning objective (solutions/rubric.yaml), plots, an HTML page."""
-    from ..course import instructor
+    """Write the class's progress: learner x learning objective (solutions/rubric.yaml), each learner through
+    the module, the exam per scenario category; plots and an HTML page."""
+    from .. import exam
+    from ..course import instructor, sandbox
 
-    click.echo(f"wrote {instructor.report(output)}")
+    # each learner's exam was drawn from the seed of their exam namespace: the slots' categories follow from it
+    categories = lambda assignment, learner, cells: exam.scores_by_category(cells, sandbox.namespace_name("exam", learner))
+    click.echo(f"wrote {instructor.report(output, exam_categories=categories)}")

@@ -34,7 +34,7 @@ from ..errors import KubelabError, UsageError
 from . import assignments, sandbox
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
-           "import_roster", "objective_table", "objectives", "release", "report"]
+           "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 
@@ -304,10 +304,18 @@ def objectives(root: str | Path | None = None) -> list[Objective]:
     return [Objective(o["id"], o["title"], tuple(o["cells"])) for o in doc.get("objectives") or []]
 
 
-def report(out_dir: str | Path, root: str | Path | None = None) -> Path:
+def module_order(names) -> list[str]:
+    """Assignments in the order of the module: the labs, then the exam."""
+    return sorted(names, key=lambda n: (n.startswith("exam"), n))
+
+
+def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=None) -> Path:
     """Write the class's progress: objectives.csv (learner x objective, % of the points of the cells that
-    evidence it, among the assignments in the gradebook), the plots (PNG) of the score distribution per
-    assignment and of each learner's objectives, and index.html with both. Returns the HTML page."""
+    evidence it, among the assignments in the gradebook), progress.csv (learner x assignment %), the plots
+    (PNG) of the score distribution per assignment, of each learner's objectives and way through the module,
+    and index.html with them. `exam_categories(assignment, learner, cells)` -> {category: (score, max)} or
+    None (the exam's own: `kl.exam.scores_by_category`, which the CLI passes) adds exam-categories.csv and a
+    plot per scenario category. Returns the HTML page."""
     import html
 
     import matplotlib
@@ -323,11 +331,21 @@ def report(out_dir: str | Path, root: str | Path | None = None) -> Path:
     table.to_csv(out / "objectives.csv", quoting=csv.QUOTE_MINIMAL)
     percent = (frame.groupby(["assignment", "student_id"])[["score", "max_score"]].sum()
                .assign(percent=lambda d: 100 * d.score / d.max_score.where(d.max_score > 0)).reset_index())
-    for name, draw, data in (("assignments.png", plots.score_distribution, percent),
-                             ("objectives.png", plots.objective_heatmap, table)):
+    progress = percent.pivot(index="student_id", columns="assignment", values="percent")
+    progress = progress[module_order(progress.columns)] if len(progress.columns) else progress
+    progress.to_csv(out / "progress.csv", quoting=csv.QUOTE_MINIMAL)
+    charts = [("assignments.png", plots.score_distribution, percent), ("objectives.png", plots.objective_heatmap, table),
+              ("progress.png", plots.progress_heatmap, progress)]
+    categories = _categories(frame, exam_categories) if exam_categories else None
+    if categories is not None and len(categories):
+        categories.to_csv(out / "exam-categories.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+        charts.append(("exam-categories.png", plots.category_distribution, categories))
+    for name, draw, data in charts:
         ax = draw(data)
         ax.figure.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(ax.figure)
+    exam_section = ('<h2>Exam: per scenario category</h2><img src="exam-categories.png" alt="exam score per category">'
+                    if "exam-categories.png" in [c[0] for c in charts] else "")
     page = out / "index.html"
     page.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Class progress</title></head>
 <body><h1>Class progress</h1>
@@ -336,9 +354,25 @@ A learner without a submission counts 0 for that assignment.</p>
 <h2>Per assignment</h2><img src="assignments.png" alt="score distribution per assignment">
 <h2>Per learner and learning objective (% of the points)</h2><img src="objectives.png" alt="learner x objective">
 {table.round(1).to_html(na_rep="-")}
+<h2>Each learner through the module</h2><img src="progress.png" alt="learner x assignment">
+{exam_section}
 </body></html>
 """, encoding="utf-8")
     return page
+
+
+def _categories(frame, exam_categories):
+    """student_id, assignment, category, score, max_score, percent: every submitted exam's slots by category."""
+    import pandas as pd
+
+    rows = []
+    exams = frame[frame["assignment"].str.startswith("exam") & frame["submitted"]]
+    for (assignment, student), cells in exams.groupby(["assignment", "student_id"]):
+        by_cell = {r.cell: (r.score, r.max_score) for r in cells.itertuples()}
+        for category, (score, top) in exam_categories(assignment, student, by_cell).items():
+            rows.append({"student_id": student, "assignment": assignment, "category": category, "score": score,
+                         "max_score": top, "percent": 100 * score / top if top else float("nan")})
+    return pd.DataFrame(rows, columns=["student_id", "assignment", "category", "score", "max_score", "percent"])
 
 
 def objective_table(frame, objs: list[Objective]):

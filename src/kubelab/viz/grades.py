@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["objective_heatmap", "score_distribution"]
+__all__ = ["category_distribution", "objective_heatmap", "progress_heatmap", "score_distribution"]
 
 
 def _axes(ax, size):
@@ -33,8 +33,7 @@ def score_distribution(percent: pd.DataFrame, ax=None):
     return ax
 
 
-def objective_heatmap(table: pd.DataFrame, ax=None):
-    """learner (rows) x objective (columns) in %, with the value in each cell."""
+def _heatmap(table: pd.DataFrame, title: str, ax=None):
     ax = _axes(ax, (1.8 + 1.3 * max(len(table.columns), 1), 1.2 + 0.35 * max(len(table), 1)))
     image = ax.imshow(table.to_numpy(dtype=float), vmin=0, vmax=100, cmap="RdYlGn", aspect="auto")
     ax.set_xticks(range(len(table.columns)), list(table.columns), rotation=20, ha="right")
@@ -42,5 +41,32 @@ def objective_heatmap(table: pd.DataFrame, ax=None):
     for (r, c), value in pd.DataFrame(table.to_numpy(dtype=float)).stack().items():
         ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=8)
     ax.figure.colorbar(image, ax=ax, label="% of the points")
-    ax.set_title("Learning objectives per learner")
+    ax.set_title(title)
+    return ax
+
+
+def objective_heatmap(table: pd.DataFrame, ax=None):
+    """learner (rows) x objective (columns) in %, with the value in each cell."""
+    return _heatmap(table, "Learning objectives per learner", ax)
+
+
+def progress_heatmap(table: pd.DataFrame, ax=None):
+    """learner (rows) x assignment (columns, in the module's order) in %: each learner's way through the module."""
+    return _heatmap(table, "Each learner through the module (% per assignment; no submission: 0)", ax)
+
+
+def category_distribution(scores: pd.DataFrame, ax=None):
+    """One box per exam scenario category of the learners' % in it (columns student_id, category, percent):
+    which kinds of failure the class diagnoses and repairs, and which it does not."""
+    names = sorted(scores["category"].unique())
+    ax = _axes(ax, (1.6 + 1.2 * max(len(names), 1), 3.6))
+    data = [scores.loc[scores["category"] == n, "percent"].dropna().to_numpy() for n in names]
+    if names:
+        ax.boxplot(data, widths=0.5, showfliers=False)
+        for i, values in enumerate(data, start=1):
+            ax.scatter([i] * len(values), values, s=14, alpha=0.7, zorder=3)
+        ax.set_xticks(range(1, len(names) + 1), [f"{n}\n(n={len(d)})" for n, d in zip(names, data)], rotation=20, ha="right")
+    ax.set_ylim(-5, 105)
+    ax.set_ylabel("score (%)")
+    ax.set_title(f"Exam: score per scenario category ({scores['student_id'].nunique()} learners)")
     return ax
