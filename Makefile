@@ -25,6 +25,17 @@ $(HUB_PROXY): cluster/hub/package.json cluster/hub/package-lock.json | $(BIN)/ku
 setup: $(BIN)/kubelab $(HUB_PROXY)  ## Python environment + every pinned tool binary (cached; a no-op when built)
 	$(BIN)/kubelab build
 
+# Headless Chromium for tests/course/test_browser.py: Playwright (the test extra) drives Debian's browser and never
+# downloads one. As root (CI) it is installed when missing; otherwise one line says what to install.
+CHROMIUM := /usr/bin/chromium
+.PHONY: browser
+setup: browser
+browser:  ## Debian's chromium + chromium-driver, when $(CHROMIUM) is missing
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "make browser: $(CHROMIUM) is missing (tests/course/test_browser.py needs it): run as root, or: sudo apt-get install chromium chromium-driver"; fi
+
 up: setup  ## start the embedded cluster and show its node pools
 	$(BIN)/kubelab cluster up
 	eval "$$($(BIN)/kubelab cluster env)" && kubectl get nodes \
