@@ -9,13 +9,9 @@ lists the downloaded lab with its Submit button; the submission goes through nbg
 and the instructor's collect and autograde record 16/16 in the gradebook. Screenshots: out/browser/
 (git-ignored; CI keeps it as an artifact).
 
-Known gaps of the hub that this test pins (each assertion says what to change once it is fixed):
-- Run All stops at the first RBAC cell: its checks ask SubjectAccessReviews, which the learner's identity may
-  not create (the grader identity exists only while the instructor grades). The instructor's autograde scores
-  those cells; the learner cannot check them in their own JupyterLab.
-- Submitting: kubelab.course.exchange.submit, not the tab's Submit button. nbgrader's tab names the submission
-  after the OS user of the server (nbgrader.utils.get_username), and every server of this hub runs as the
-  hub's own OS user: the tab would submit as that user, not as the learner.
+The learner's kernel asks its RBAC checks' access reviews as LocalSubjectAccessReviews in its own namespace
+(the sandbox grants them), so every cell passes in the learner's own JupyterLab as it does when graded; the
+tab's Submit names the submission after the learner (the hook writes nbgrader's student id for the server).
 """
 from __future__ import annotations
 
@@ -119,34 +115,32 @@ def test_a_learner_runs_lab1_in_the_browser_and_the_instructor_grades_it(api, lo
         page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).click()
 
-        # Run All stops at the first RBAC cell (code cell 6, data-scientist): KNOWN GAP of the hub. Its checks
-        # ask SubjectAccessReviews, which the learner's identity may not create (the grader identity,
-        # KUBELAB_GRADER_KUBECONFIG, exists only while the instructor grades). When the hub gives the learner's
-        # kernel a way to ask them, this fails: then assert the PASS verdicts of every cell instead.
+        # every cell ran as the learner in their own namespace and passed: verdicts and scores on the page
         stderr = "[data-mime-type='application/vnd.jupyter.stderr']"
-        expect(cells.nth(5).locator(stderr)).to_contain_text(
-            "cannot read a SubjectAccessReview: the API server answered 403", timeout=RUN_MS)
+        expect(cells.nth(9)).to_contain_text("PASS unreachable", timeout=RUN_MS)   # the last cell: NetworkPolicy
         prompts = cells.locator(".jp-InputArea-prompt")
-        assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts.all_text_contents()[:6]), prompts.all_text_contents()
-        # the cells before it ran as the learner in their own namespace and passed: verdicts and scores on the page
+        assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts.all_text_contents()), prompts.all_text_contents()
         outputs = cells.locator(".jp-OutputArea-output")
         expect(cells.nth(0)).to_contain_text(f"Your namespace for lab1: {sandbox.namespace_name('lab1', LEARNER)}")
         expect(cells.nth(1)).to_contain_text("16 objects applied:")
         expect(cells.nth(2)).to_contain_text("PASS admission_accepts (1/1)")
         expect(cells.nth(3)).to_contain_text("PASS quota_caps_gpus (1/1)")
         expect(cells.nth(4)).to_contain_text("PASS limitrange_defaults (2/2)")
-        for i in range(5):
+        expect(cells.nth(5)).to_contain_text("PASS request_as")    # data-scientist: access reviews and a real request
+        expect(cells.nth(6)).to_contain_text("PASS request_as")    # auditor
+        expect(cells.nth(7)).to_contain_text("PASS kube_score_clean")
+        for i in range(10):
             expect(cells.nth(i).locator(stderr)).to_have_count(0)
             expect(cells.nth(i)).not_to_contain_text("FAIL")
         # the Partial cells' scores, rendered by JupyterLab as cell results (Out[n]): full marks, 2.0 each
         scores = notebook.locator(".jp-OutputArea-executeResult")
-        expect(scores).to_have_count(2)
-        assert [re.sub(r"^\[\d+\]:", "", s).strip() for s in scores.all_text_contents()] == ["2.0", "2.0"]
+        expect(scores).to_have_count(4)
+        assert [re.sub(r"^\[\d+\]:", "", s).strip() for s in scores.all_text_contents()] == ["2.0"] * 4
         shown = outputs.filter(has_text="PASS admission_accepts").first
         shown.scroll_into_view_if_needed()
         page.screenshot(path=SHOTS / "2-lab1-after-run-all.png")
         cells.nth(5).scroll_into_view_if_needed()
-        page.screenshot(path=SHOTS / "2b-lab1-rbac-cell-403.png")   # the known gap, as the learner sees it
+        page.screenshot(path=SHOTS / "2b-lab1-rbac-cells.png")
 
         # 4. nbgrader's Assignments tab (Nbgrader > Assignment List) lists the downloaded lab with Submit
         page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Nbgrader$")).click()
@@ -154,13 +148,14 @@ def test_a_learner_runs_lab1_in_the_browser_and_the_instructor_grades_it(api, lo
         tab = page.locator("#nbgrader-assignment-list")
         fetched = tab.locator("#fetched_assignments_list")
         expect(fetched).to_contain_text(LAB, timeout=60_000)
-        expect(fetched.get_by_role("button", name="Submit")).to_be_visible()
         page.screenshot(path=SHOTS / "3-assignments-tab.png")
+        fetched.get_by_role("button", name="Submit").click()   # the learner submits from the tab
+        expect(tab.locator("#submitted_assignments_list")).to_contain_text(LAB, timeout=60_000)
+        page.screenshot(path=SHOTS / "4-submitted.png")
         browser.close()
         browser = None
 
-        # 5. the submission (nbgrader's exchange, as the learner); the instructor collects and grades it
-        exchange.submit(LAB, LEARNER, home, course)
+        # 5. the instructor collects it (named after the learner, not the OS user) and grades it
         assert instructor.collect(LAB, course) == [LEARNER]
         result = instructor.autograde_class(LAB, root=course, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api)
         assert result.failed == {} and result.identity == "learner", result.summary()

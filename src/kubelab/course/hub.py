@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..cluster.paths import cache_dir
 from ..errors import KubelabError
 from . import assignments, sandbox
 
@@ -74,13 +75,16 @@ def nbgrader_settings(root: Path | None = None) -> tuple[str, str]:
     return str(course_id), str(exchange)
 
 
-def learner_files(course_id: str, exchange: str) -> dict[str, str]:
+def learner_files(course_id: str, exchange: str, learner: str | None = None) -> dict[str, str]:
     """The files beside the kubeconfig (relative path -> text): nbgrader's config for the learner's server
-    and JupyterLab's page config that switches the instructor's panels off."""
+    and JupyterLab's page config that switches the instructor's panels off. With `learner`, nbgrader's
+    student id: the Assignments tab names a submission after it (else after the OS user, which every
+    server of a one-user hub shares)."""
     nbgrader = ("# Written by kubelab's hub (kubelab.course.hub) at each start of this server: the course's\n"
                 "# nbgrader settings for the Assignments tab.\n"
                 f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\n"
-                f"c.Exchange.root = {exchange!r}\n")
+                f"c.Exchange.root = {exchange!r}\n"
+                + (f"c.CourseDirectory.student_id = {learner!r}\n" if learner else ""))
     page = json.dumps({"disabledExtensions": {name: True for name in LEARNER_DISABLED}}, indent=1)
     return {"nbgrader_config.py": nbgrader, "labconfig/page_config.json": page + "\n"}
 
@@ -101,7 +105,7 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
         sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,))
     path = Path(kubeconfig_path)
     sandbox.kubeconfig(home, path, expiration_seconds)
-    for name, text in learner_files(course_id, exchange).items():
+    for name, text in learner_files(course_id, exchange, learner).items():
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
@@ -134,6 +138,9 @@ async def pre_spawn_hook(spawner) -> None:
     else:
         folder = Path(getattr(spawner, "home_dir", None) or Path(f"~{learner}").expanduser()) / ".kubelab"
         env = await asyncio.to_thread(provision, api, learner, folder / KUBECONFIG_NAME)
+        # the pinned tools (kubeconform, kube-score, helm) where the hub's user built them, not under the
+        # learner's HOME, which the spawner sets
+        env["KUBELAB_CACHE_DIR"] = str(cache_dir())
         if not hasattr(spawner, "home_dir") and os.geteuid() == 0:
             _give_to(folder, learner)   # LocalProcessSpawner: the server runs as the learner's OS user
     spawner.environment.update(env)

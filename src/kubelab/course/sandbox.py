@@ -67,7 +67,8 @@ RULES = [
     # never "*": it would include `escalate` and `bind`, the two verbs that skip the escalation check
     {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
-    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"], "resources": ["selfsubjectaccessreviews"]},
+    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"],
+     "resources": ["selfsubjectaccessreviews", "localsubjectaccessreviews"]},   # can_i; who may do what here
     {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
 ]
 LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
