@@ -88,6 +88,8 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
         code([{"output_type": "error", "ename": "CellTimeoutError", "evalue": "", "traceback": []}]),
     ]))
     (graded / "notes.txt").write_text(token)
+    for path in graded.iterdir():
+        path.chmod(0o444)   # as nbgrader leaves them
     notes = instructor._after_run(tmp_path, "a", "s", [token])
     assert notes == ["extra.ipynb is missing from the submission: it scores 0",
                      "a credential appeared in the submission's output; the grader removed it (and revoked it)",
@@ -95,9 +97,11 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
                      "lab.ipynb cell #3 timed out (interrupted)"]
     for path in graded.iterdir():
         assert token not in path.read_text() and instructor.REMOVED in path.read_text()
+        assert path.stat().st_mode & 0o777 == 0o444
     first = json.loads((graded / "lab.ipynb").read_text())["cells"][0]
     assert first["cell_type"] == "markdown" and "Grading notes" in first["source"] and "rbac" in first["source"]
     # a clean run: no notes, the notebook unchanged
+    (graded / "lab.ipynb").chmod(0o644)
     (graded / "lab.ipynb").write_text(_notebook([code([])]))
     (tmp_path / "submitted" / "s" / "a" / "extra.ipynb").write_text(_notebook([]))
     assert instructor._after_run(tmp_path, "a", "s", [token]) == []

@@ -171,10 +171,14 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                                                                cell_timeout=cell_timeout)
             except KubelabError as err:  # this learner only: nbgrader could not process the submission
                 result.failed[student] = err.problem.splitlines()[0][:300]
-            finally:
-                if box is not None:
-                    sandbox.revoke(box)
-                notes = _after_run(root, assignment, student, secrets)
+            finally:   # nothing here may stop the class: a failure is this learner's note
+                notes = []
+                try:
+                    if box is not None:
+                        sandbox.revoke(box)
+                    notes = _after_run(root, assignment, student, secrets)
+                except (KubelabError, OSError, ValueError) as err:
+                    notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
                 if notes:
                     result.notes[student] = notes
     return result
@@ -210,7 +214,7 @@ def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) ->
             for secret in secrets:
                 clean = clean.replace(secret, REMOVED)
             if clean != text:
-                path.write_text(clean, encoding="utf-8")
+                _rewrite(path, clean)
                 printed = True
     if printed:
         notes.append("a credential appeared in the submission's output; the grader removed it (and revoked it)")
@@ -228,8 +232,18 @@ def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) ->
             nb = json.loads(path.read_text(encoding="utf-8"))
             nb["cells"].insert(0, {"cell_type": "markdown", "id": "kubelab-grading-notes", "metadata": {},
                                    "source": "**Grading notes**\n\n" + "\n".join(f"- {n}" for n in notes)})
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+            _rewrite(path, json.dumps(nb, indent=1, ensure_ascii=False))
     return notes
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """Write a file of autograded/, which nbgrader leaves read-only (0444), and leave it read-only again."""
+    mode = path.stat().st_mode
+    path.chmod(mode | 0o200)
+    try:
+        path.write_text(text, encoding="utf-8")
+    finally:
+        path.chmod(mode)
 
 
 def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
