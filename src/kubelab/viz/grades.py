@@ -15,19 +15,25 @@ def _axes(ax, size):
     return ax
 
 
-def score_distribution(percent: pd.DataFrame, ax=None):
-    """One box per assignment of its learners' % (columns assignment, student_id, percent), each learner a dot."""
-    names = sorted(percent["assignment"].unique())
-    ax = _axes(ax, (1.6 + 1.4 * max(len(names), 1), 3.6))
-    data = [percent.loc[percent["assignment"] == n, "percent"].dropna().to_numpy() for n in names]
+def _boxes(frame: pd.DataFrame, by: str, ax, width: float, label=lambda name, values: name):
+    """One box per value of column `by` of the learners' `percent`, each learner a dot; the y axis in %."""
+    names = sorted(frame[by].unique())
+    ax = _axes(ax, (1.6 + width * max(len(names), 1), 3.6))
+    data = [frame.loc[frame[by] == n, "percent"].dropna().to_numpy() for n in names]
     if names:
         ax.boxplot(data, widths=0.5, showfliers=False)
         for i, values in enumerate(data, start=1):
             ax.scatter([i] * len(values), values, s=14, alpha=0.7, zorder=3)
-        ax.set_xticks(range(1, len(names) + 1), names, rotation=20, ha="right")
-    ax.axhline(75, color="#d62828", lw=0.8, ls="--", label="exam pass mark (75 %)")
+        ax.set_xticks(range(1, len(names) + 1), [label(n, d) for n, d in zip(names, data)], rotation=20, ha="right")
     ax.set_ylim(-5, 105)
     ax.set_ylabel("score (%)")
+    return ax
+
+
+def score_distribution(percent: pd.DataFrame, ax=None):
+    """One box per assignment of its learners' % (columns assignment, student_id, percent), each learner a dot."""
+    ax = _boxes(percent, "assignment", ax, 1.4)
+    ax.axhline(75, color="#d62828", lw=0.8, ls="--", label="exam pass mark (75 %)")
     ax.set_title(f"Score distribution per assignment ({percent['student_id'].nunique()} learners)")
     ax.legend(loc="lower right", fontsize=8)
     return ax
@@ -58,15 +64,6 @@ def progress_heatmap(table: pd.DataFrame, ax=None):
 def category_distribution(scores: pd.DataFrame, ax=None):
     """One box per exam scenario category of the learners' % in it (columns student_id, category, percent):
     which kinds of failure the class diagnoses and repairs, and which it does not."""
-    names = sorted(scores["category"].unique())
-    ax = _axes(ax, (1.6 + 1.2 * max(len(names), 1), 3.6))
-    data = [scores.loc[scores["category"] == n, "percent"].dropna().to_numpy() for n in names]
-    if names:
-        ax.boxplot(data, widths=0.5, showfliers=False)
-        for i, values in enumerate(data, start=1):
-            ax.scatter([i] * len(values), values, s=14, alpha=0.7, zorder=3)
-        ax.set_xticks(range(1, len(names) + 1), [f"{n}\n(n={len(d)})" for n, d in zip(names, data)], rotation=20, ha="right")
-    ax.set_ylim(-5, 105)
-    ax.set_ylabel("score (%)")
+    ax = _boxes(scores, "category", ax, 1.2, label=lambda name, values: f"{name}\n(n={len(values)})")
     ax.set_title(f"Exam: score per scenario category ({scores['student_id'].nunique()} learners)")
     return ax
