@@ -21,6 +21,13 @@ def answering(api, where: str, fix: str, timeout: float = 5):
     return api
 
 
+def request_token(api, namespace: str, service_account: str, expiration_seconds: int) -> str:
+    """A token of the ServiceAccount from a TokenRequest, valid `expiration_seconds`."""
+    from kubernetes import client
+    return client.CoreV1Api(api).create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": expiration_seconds}}).status.token
+
+
 def token_client(api, namespace: str, service_account: str, expiration_seconds: int = 3600):
     """An ApiClient for the same API server as `api`, authenticated as a ServiceAccount by a TokenRequest.
 
@@ -28,13 +35,12 @@ def token_client(api, namespace: str, service_account: str, expiration_seconds: 
     it (the API server would authenticate the certificate, i.e. the admin, before the token)."""
     from kubernetes import client
 
-    request = {"spec": {"expirationSeconds": expiration_seconds}}
-    token = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, request)
+    token = request_token(api, namespace, service_account, expiration_seconds)
     admin = api.configuration
     conf = client.Configuration()
     conf.host, conf.ssl_ca_cert, conf.verify_ssl = admin.host, admin.ssl_ca_cert, admin.verify_ssl
     conf.tls_server_name, conf.proxy = admin.tls_server_name, admin.proxy
-    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
+    conf.api_key = {"authorization": f"Bearer {token}"}
     return client.ApiClient(conf)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from .. import manifests
 from .._k8s.apierrors import api_error, typed_errors
 from .._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
+from .._k8s.client import request_token
 from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
@@ -287,17 +288,11 @@ def _write_private(path: str | Path, text: str) -> Path:
     return path
 
 
-def _token(api, namespace: str, service_account: str, expiration_seconds: int) -> str:
-    from kubernetes import client
-    return client.CoreV1Api(api).create_namespaced_service_account_token(
-        service_account, namespace, {"spec": {"expirationSeconds": expiration_seconds}}).status.token
-
-
 @typed_errors
 def kubeconfig(box: Sandbox, path: str | Path, expiration_seconds: int = 3600) -> Path:
     """Write a kubeconfig (mode 0600) that acts as the learner's ServiceAccount with a fresh token valid
     `expiration_seconds` (at least 600: the API server's minimum). `revoke(box)` ends it sooner."""
-    token = _token(box.api, box.namespace, box.service_account, max(600, expiration_seconds))
+    token = request_token(box.api, box.namespace, box.service_account, max(600, expiration_seconds))
     return _write_private(path, _kubeconfig_text(box.api, f"{box.learner}-{box.lab}", token, box.namespace))
 
 
@@ -337,7 +332,7 @@ def grader_kubeconfig(api, path: str | Path, expiration_seconds: int = 3600) -> 
         {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {**meta, "name": f"kubelab-{GRADER}-view"},
          "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "view"}, "subjects": subject},
     ])
-    token = _token(api, GRADER_NAMESPACE, GRADER, max(600, expiration_seconds))
+    token = request_token(api, GRADER_NAMESPACE, GRADER, max(600, expiration_seconds))
     return _write_private(path, _kubeconfig_text(api, f"kubelab-{GRADER}", token, GRADER_NAMESPACE))
 
 
