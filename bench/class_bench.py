@@ -22,15 +22,6 @@ from kubelab.course import assignments, exchange, instructor, sandbox
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def answer(assignment: str, work: Path) -> None:
-    """The reference answer into a learner's fetched folder: the instructor's notebook and solution files."""
-    for nb in (ROOT / "source" / assignment).glob("*.ipynb"):
-        shutil.copy(nb, work / nb.name)
-    for folder in ("manifests", "chart"):
-        if (ROOT / "solutions" / assignment / folder).is_dir():
-            shutil.copytree(ROOT / "solutions" / assignment / folder, work / folder, dirs_exist_ok=True)
-
-
 def bench(assignment: str, learners: int, api, cluster: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "course"
@@ -47,7 +38,7 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
             home = Path(tmp) / name
             work = exchange.fetch(assignment, name, home, root)
             if i % 4 != 3:
-                answer(assignment, work)
+                assignments.copy_solution(assignment, work, ROOT)
             exchange.submit(assignment, name, home, root)
         instructor.collect(assignment, root)
         start = time.monotonic()

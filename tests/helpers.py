@@ -77,6 +77,8 @@ class CourseCopy:
         # seconds of each submission's autograde; time_limit: a guard against a hung run, not a figure
         self.seconds: dict[str, float] = {}
         self.time_limit = time_limit
+        self.identities: set[str] = set()     # whose credentials the submissions ran with
+        self.notes: dict[str, list[str]] = {}  # what the grader noted per submission (a cell that raised, ...)
 
     def submit(self, student: str, notebook_from: str, manifests: dict[str, str] | None = None, edit=None):
         """submitted/<student>/<lab>: the notebook of source/ or release/ (`edit` rewrites each cell's
@@ -85,7 +87,7 @@ class CourseCopy:
         import json
         import shutil
 
-        from kubelab.course import assignments
+        from kubelab.course import instructor
 
         student = f"{student}-{os.getpid()}"
         target = self.root / "submitted" / student / self.lab
@@ -104,7 +106,13 @@ class CourseCopy:
         self.learners.append(student)
         import time
         start = time.monotonic()
-        grade = assignments.autograde(self.lab, student, root=self.root, env={"KUBELAB_CLUSTER": self.cluster.name})
+        # the instructor's loop for one learner: as that learner where the assignment has an access.yaml
+        result = instructor.autograde_class(self.lab, [student], root=self.root, api=self.api,
+                                            env={"KUBELAB_CLUSTER": self.cluster.name})
+        assert student in result.grades, result.summary()
+        self.identities.add(result.identity)
+        self.notes[student.rsplit("-", 1)[0]] = result.notes.get(student, [])
+        grade = result.grades[student]
         self.seconds[student.rsplit("-", 1)[0]] = elapsed = time.monotonic() - start
         assert self.time_limit is None or elapsed < self.time_limit, f"autograde took {elapsed:.0f} s"
         if self.after_each:

@@ -205,3 +205,64 @@ def _status(call) -> int:
         return 200
     except ApiException as err:
         return err.status
+
+
+def _pc(name: str, **extra) -> dict:
+    return {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": 1000,
+            **extra}
+
+
+def _pv(name: str, path: str) -> dict:
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": path}}}
+
+
+def test_the_cluster_right_writes_only_objects_named_after_the_own_namespace(api, learners, tmp_path):
+    """manage=("cluster",): PriorityClasses and PersistentVolumes named <namespace>-<word>, nothing else, in
+    every form of write (create, update, delete, through apply too); the admin and a learner without the
+    right are unaffected or refused by RBAC; a reset removes what the learner made."""
+    import kubelab as kl
+
+    box = sandbox.reset(api, "lab02", learners[0], manage=("cluster",))
+    other = sandbox.reset(api, "lab02", learners[1], manage=("cluster",))
+    plain = sandbox.reset(api, "lab03", learners[0])
+    me = kl.connect(kubeconfig=sandbox.kubeconfig(box, tmp_path / "me.yaml", 600))
+    scheduling, core = client.SchedulingV1Api(me), client.CoreV1Api(me)
+    mine, theirs = f"{box.namespace}-batch", f"{other.namespace}-batch"
+    client.SchedulingV1Api(api).create_priority_class(_pc(theirs))   # the other learner's, made by the admin
+    wait_for(lambda: _status(lambda: scheduling.create_priority_class(_pc(mine))) == 200,
+             what="the learner's cluster right")
+    manifests.apply(me, [_pc(mine, description="applied again"), _pv(f"{box.namespace}-artifacts",
+                                                                    f"{sandbox.VOLUME_ROOT}{box.namespace}")])
+    assert {n.metadata.name for n in core.list_node().items}   # reading the nodes comes with it
+    refused = [
+        lambda: scheduling.create_priority_class(_pc(f"{other.namespace}-mine")),        # another's prefix
+        lambda: scheduling.create_priority_class(_pc(f"{box.namespace}x-batch")),          # a look-alike prefix
+        lambda: scheduling.create_priority_class(_pc("batch")),                             # no prefix at all
+        lambda: scheduling.patch_priority_class(theirs, {"description": "mine now"}),
+        lambda: scheduling.delete_priority_class(theirs),
+        lambda: manifests.apply(me, [_pc(theirs, description="by apply")]),
+        lambda: scheduling.create_priority_class(_pc(f"{box.namespace}-default", globalDefault=True)),
+        lambda: core.create_persistent_volume(_pv(f"{box.namespace}-root", "/")),
+        lambda: core.create_persistent_volume({**_pv(f"{box.namespace}-nfs", "/x"), "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "nfs": {"server": "10.0.0.1", "path": "/"}}}),
+    ]
+    for action in refused:
+        with pytest.raises((ApiException, Forbidden)) as denied:
+            action()
+        assert isinstance(denied.value, Forbidden) or denied.value.status == 403, denied.value
+    assert client.SchedulingV1Api(api).read_priority_class(theirs).description is None   # untouched
+    # without the right: RBAC refuses; the admin is not held to the names
+    plain_api = kl.connect(kubeconfig=sandbox.kubeconfig(plain, tmp_path / "plain.yaml", 600))
+    wait_for(lambda: _status(lambda: client.CoreV1Api(plain_api).list_namespaced_pod(plain.namespace)) == 200,
+             what="the plain sandbox's binding")
+    assert _status(lambda: client.SchedulingV1Api(plain_api).create_priority_class(_pc(f"{plain.namespace}-x"))) == 403
+    admins = f"admin-{uuid.uuid4().hex[:6]}"
+    client.SchedulingV1Api(api).create_priority_class(_pc(admins))
+    client.SchedulingV1Api(api).delete_priority_class(admins)
+    # a reset (and an empty() as the learner) leaves none of the learner's cluster-scoped objects
+    sandbox.reset(api, "lab02", learners[0], manage=("cluster",))
+    names = {pc.metadata.name for pc in client.SchedulingV1Api(api).list_priority_class().items}
+    names |= {pv.metadata.name for pv in client.CoreV1Api(api).list_persistent_volume().items}
+    assert mine not in names and f"{box.namespace}-artifacts" not in names and theirs in names
+    client.SchedulingV1Api(api).delete_priority_class(theirs)

@@ -39,6 +39,7 @@ def unanswered(*slots: int):
 def test_the_solution_scores_full_marks(course):
     grade = course.submit("solution", "source")
     assert scores(grade) == FULL and grade.score == grade.max_score == SLOTS * SLOT_POINTS
+    assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
     assert passed(grade.score, grade.max_score)
 
 

@@ -23,6 +23,7 @@ def course(tmp_path_factory, api, local_cluster):
 def test_the_solution_scores_full_marks(course):
     grade = course.submit("solution", "source", course.solution())
     assert scores(grade) == FULL and grade.score == grade.max_score == 16
+    assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
 
 
 def test_the_released_stub_scores_zero(course):
@@ -47,9 +48,12 @@ def test_answers_that_only_look_right_fail(course):
     allow_rules_only = "---\n".join(files["network.yaml"].split("---\n")[2:])  # no default deny, no DNS rule
     grade = course.submit("looks-right", "source", course.solution(**{"guardrails.yaml": warn_only, "rbac.yaml": admin,
                                                         "network.yaml": allow_rules_only}))
-    # warn/audit labels do not enforce: the privileged pod is admitted; a wildcard Role reads Secrets;
-    # allow rules without a default deny leave the reverse path (server -> client) open
-    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0, "network": 0}
+    # warn/audit labels do not enforce: the privileged pod is admitted; allow rules without a default deny leave
+    # the reverse path (server -> client) open; graded as the learner, the API server refuses the wildcard Role
+    # (nobody may grant what they do not hold), and the apply stops there: the auditor and the workload after it
+    # in the files are never made
+    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0, "auditor": 0, "workload": 0, "network": 0}
+    assert any("Role/data-scientist" in n and "apply" in n for n in course.notes["looks-right"]), course.notes
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):

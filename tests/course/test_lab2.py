@@ -21,14 +21,11 @@ AUTOGRADE_S = 90   # a submission's whole autograde run (kernel start included) 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, api, local_cluster):
-    from kubernetes import client
-
     def after_each(student: str) -> None:
-        sandbox.cleanup(api, student, wait=True)
+        sandbox.cleanup(api, student, wait=True)   # its namespace and <namespace>-artifacts, the PersistentVolume
         reg = Client(local_cluster.registry.address)
         for repo in reg.repositories(prefix=f"{student}-lab2/"):
             reg.delete_repository(repo)
-        client.CoreV1Api(api).delete_persistent_volume(f"{student}-lab2-artifacts")
 
     copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each, folder="chart")
     yield copy
@@ -39,6 +36,7 @@ def course(tmp_path_factory, api, local_cluster):
 def test_the_solution_scores_full_marks(course):
     grade = course.submit("solution", "source", course.solution())
     assert scores(grade) == FULL and grade.score == grade.max_score == 21
+    assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
     assert course.seconds["solution"] < AUTOGRADE_S
 
 

@@ -18,8 +18,8 @@ from ..errors import KubelabError
 from .runner import environment
 from .sandbox import LEARNER_ENV
 
-__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "course_root", "generate", "grade", "release_differences",
-           "venv_on_path"]
+__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "copy_solution", "course_root", "generate",
+           "grade", "release_differences", "venv_on_path"]
 
 
 def course_root() -> Path:
@@ -77,6 +77,18 @@ def assignments(root: Path | None = None) -> list[str]:
     """The assignments of source/ (one folder each), sorted."""
     root = root or course_root()
     return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def copy_solution(assignment: str, folder: str | Path, root: Path | None = None) -> None:
+    """The reference answer into a learner's fetched `folder`: the instructor's notebooks of source/ and the
+    answer files of solutions/<assignment>/ (manifests/, chart/). What a simulated class submits for a full
+    answer (the class tests, bench/class_bench.py)."""
+    root = root or course_root()
+    for nb in (root / "source" / assignment).glob("*.ipynb"):
+        shutil.copy(nb, Path(folder) / nb.name)
+    for sub in ("manifests", "chart"):
+        if (root / "solutions" / assignment / sub).is_dir():
+            shutil.copytree(root / "solutions" / assignment / sub, Path(folder) / sub, dirs_exist_ok=True)
 
 
 def _checked(result: dict, what: str) -> None:

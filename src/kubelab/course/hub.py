@@ -109,7 +109,7 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
-    return {"KUBELAB_KUBECONFIG": str(path), "KUBECONFIG": str(path), "KUBELAB_CONTEXT": "",
+    return {**sandbox.service_env(api), "KUBELAB_KUBECONFIG": str(path), "KUBECONFIG": str(path), "KUBELAB_CONTEXT": "",
             sandbox.LEARNER_ENV: home.learner, "JUPYTER_CONFIG_PATH": str(path.parent),
             "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}
 

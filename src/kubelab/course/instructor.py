@@ -153,6 +153,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             from ..connect import connect
             admin = api or connect(cluster=(env or {}).get("KUBELAB_CLUSTER"))
             grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
+            services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
         for student in students:
             secrets, box, kernel_env = [], None, dict(env or {})
             try:
@@ -160,7 +161,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                     box = sandbox.reset(admin, access.lab, student, manage=access.manage)
                     learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
                     secrets = [_token(learner), _token(grader)]
-                    kernel_env.update({"KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
+                    kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
                                        "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
                 if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
                     with _gradebook(root) as gb:

@@ -11,7 +11,10 @@ Roles and RoleBindings inside it (a lab that teaches RBAC needs them; the API se
 lets nobody grant a right they do not hold, so a learner cannot widen their own), and only reading its
 ResourceQuotas and LimitRanges, so an instructor's limits cannot be lifted. A lab that teaches quotas and Pod
 Security (Lab 1) is given `manage=("limits", "namespace")`: writing the quotas of its own namespace, and
-patching that one Namespace object's labels (a ClusterRole limited by resourceNames).
+patching that one Namespace object's labels (a ClusterRole limited by resourceNames). A lab that makes
+cluster-scoped objects (Lab 2's and the exam's PersistentVolumes, Lab 3's PriorityClasses) is given
+"cluster": those kinds, named `<namespace>-<word>` only (an admission policy, `names_policy()`), and reading
+nodes and the cluster's classes.
 
 Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
 resets the namespaces, `kubeconfig()` writes a kubeconfig with a short-lived token of the learner's
@@ -40,9 +43,9 @@ from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
 
-__all__ = ["GRADER_ENV", "LEARNER_ENV", "Sandbox", "can_i", "cleanup", "delete_namespace", "empty", "grader_client",
-           "grader_kubeconfig", "kubeconfig", "learner_name", "namespace_name", "reset", "revoke", "sandbox",
-           "token_client", "wait_namespace_gone"]
+__all__ = ["GRADER_ENV", "LEARNER_ENV", "Sandbox", "can_i", "cleanup", "delete_cluster_objects", "delete_namespace",
+           "empty", "grader_client", "grader_kubeconfig", "kubeconfig", "learner_name", "names_policy",
+           "namespace_name", "reset", "revoke", "sandbox", "service_env", "token_client", "wait_namespace_gone"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
@@ -73,7 +76,22 @@ RULES = [
     {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
 ]
 LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
-MANAGE = ("limits", "namespace")
+MANAGE = ("limits", "namespace", "cluster")
+# "cluster": the cluster-scoped objects a lab makes (Lab 2's and the exam's PersistentVolumes, Lab 3's
+# PriorityClasses), named `<namespace>-<word>`, and reading what the cluster offers. RBAC cannot limit a create
+# by name, so the ValidatingAdmissionPolicy NAMES_POLICY refuses a learner's write to any other name; whose
+# namespace a name is asks the authorizer for a right no real resource has (`use` sandboxes/<namespace>),
+# which only the ClusterRole of that namespace's sandbox grants.
+SANDBOX_RIGHT = {"group": "kubelab.io", "resource": "sandboxes", "verb": "use"}
+CLUSTER_RULES = [
+    {"apiGroups": ["scheduling.k8s.io"], "verbs": ALL, "resources": ["priorityclasses"]},
+    {"apiGroups": [""], "verbs": ALL, "resources": ["persistentvolumes"]},
+    {"apiGroups": [""], "verbs": READ, "resources": ["nodes"]},
+    {"apiGroups": ["storage.k8s.io", "networking.k8s.io", "resource.k8s.io", "node.k8s.io"], "verbs": READ,
+     "resources": ["storageclasses", "csinodes", "ingressclasses", "deviceclasses", "resourceslices", "runtimeclasses"]},
+]
+NAMES_POLICY = "kubelab-sandbox-names"
+VOLUME_ROOT = "/var/lib/kubelab/"   # the only hostPath a learner's PersistentVolume may name (simulated storage)
 GRADER_NAMESPACE, GRADER = "kubelab-grading", "grader"
 # What the grader reads beyond the built-in `view` ClusterRole (which has no Secrets, and no RBAC objects)
 GRADER_RULES = [
@@ -159,17 +177,96 @@ def _objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (
         {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
          "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
     ]
-    if "namespace" in manage:   # this one Namespace object (its Pod Security labels), no other
-        cluster_meta = {"name": f"kubelab-namespace-{namespace}", "labels": labels}
+    cluster_rules = {
+        # this one Namespace object (its Pod Security labels), no other
+        "namespace": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
+                       "verbs": ["get", "patch", "update"]}],
+        "cluster": [*CLUSTER_RULES, {"apiGroups": [SANDBOX_RIGHT["group"]], "resources": [SANDBOX_RIGHT["resource"]],
+                                     "resourceNames": [namespace], "verbs": [SANDBOX_RIGHT["verb"]]}],
+    }
+    for right in ("namespace", "cluster"):
+        if right not in manage:
+            continue
+        cluster_meta = {"name": f"kubelab-{right}-{namespace}", "labels": labels}
         objs += [
-            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": cluster_meta,
-             "rules": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
-                        "verbs": ["get", "patch", "update"]}]},
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": cluster_meta, "rules": cluster_rules[right]},
             {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": cluster_meta,
              "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": cluster_meta["name"]},
              "subjects": subjects},
         ]
+    if "cluster" in manage:
+        objs += names_policy()
     return objs
+
+
+def names_policy() -> list[dict]:
+    """The ValidatingAdmissionPolicy (and its binding) that holds every sandbox's ServiceAccount (named
+    `learner`) to cluster-scoped PersistentVolumes and PriorityClasses named `<own namespace>-<word>`: create,
+    update and delete. A learner's PriorityClass cannot become the cluster's default, and a learner's
+    PersistentVolume is a hostPath under VOLUME_ROOT (a learner who could name any volume source could mount
+    the host's disk, or any NFS share, into a pod, whatever Pod Security says of the pod)."""
+    admission = "admissionregistration.k8s.io/v1"
+    check = (f"authorizer.group('{SANDBOX_RIGHT['group']}').resource('{SANDBOX_RIGHT['resource']}')"
+             f".name(variables.owner).check('{SANDBOX_RIGHT['verb']}').allowed()")
+    meta = {"name": NAMES_POLICY, "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    rules = [{"apiGroups": [group], "apiVersions": ["*"], "resources": [resource],
+              "operations": ["CREATE", "UPDATE", "DELETE"]}
+             for group, resource in (("", "persistentvolumes"), ("scheduling.k8s.io", "priorityclasses"))]
+    writes = "request.operation != 'DELETE'"
+    return [
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": rules},
+            "matchConditions": [{"name": "a-sandbox-learner", "expression":
+                                 "request.userInfo.username.startsWith('system:serviceaccount:') && "
+                                 f"request.userInfo.username.endsWith(':{SERVICE_ACCOUNT}')"}],
+            "variables": [
+                {"name": "name", "expression": "request.operation == 'DELETE' ? oldObject.metadata.name : object.metadata.name"},
+                {"name": "owner", "expression": "variables.name.lastIndexOf('-') > 0 ? "
+                                                "variables.name.substring(0, variables.name.lastIndexOf('-')) : ''"},
+            ],
+            "validations": [
+                {"expression": f"variables.owner != '' && {check}", "reason": "Forbidden", "messageExpression":
+                 "request.kind.kind + ' ' + variables.name + ' is not named after a namespace of yours: the "
+                 "cluster-scoped objects of a learner are named <your namespace>-<word>'"},
+                {"expression": f"!({writes} && request.kind.kind == 'PriorityClass') || "
+                               "!(has(object.globalDefault) && object.globalDefault)", "reason": "Forbidden",
+                 "message": "a learner's PriorityClass cannot be the cluster's default (globalDefault: true)"},
+                {"expression": f"!({writes} && request.kind.kind == 'PersistentVolume') || "
+                               f"(has(object.spec.hostPath) && object.spec.hostPath.path.startsWith('{VOLUME_ROOT}'))",
+                 "reason": "Forbidden",
+                 "message": f"a learner's PersistentVolume is a hostPath under {VOLUME_ROOT} (simulated storage)"},
+            ]}},
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta,
+         "spec": {"policyName": NAMES_POLICY, "validationActions": ["Deny"]}},
+    ]
+
+
+def delete_cluster_objects(api, namespace: str) -> list[str]:
+    """Delete the PersistentVolumes and PriorityClasses named `<namespace>-<word>` (what a lab with the
+    "cluster" right made): a reset leaves nothing of an earlier run that the next could be graded on."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core, scheduling = client.CoreV1Api(api), client.SchedulingV1Api(api)
+    gone = []
+    for kind, lister, deleter in (("PersistentVolume", core.list_persistent_volume, core.delete_persistent_volume),
+                                  ("PriorityClass", scheduling.list_priority_class, scheduling.delete_priority_class)):
+        try:
+            names = [o.metadata.name for o in lister().items]
+        except ApiException as err:
+            if err.status == 403:   # a sandbox without the "cluster" right has none of these
+                continue
+            raise
+        for name in names:
+            if name.rpartition("-")[0] == namespace:
+                try:
+                    deleter(name)
+                    gone.append(f"{kind}/{name}")
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
+    return gone
 
 
 @typed_errors
@@ -186,8 +283,47 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     _check_owner(api, namespace, learner, lab_label)
     # its own field manager: a lab's Namespace manifest (Lab 1's Pod Security labels), applied with kubelab's
     # default one, would otherwise remove the sandbox's labels by server-side apply
+    new_policy = "cluster" in manage and not _exists(api, NAMES_POLICY)
     manifests.apply(api, _objects(namespace, learner, lab_label, tuple(manage), tuple(also)), field_manager=FIELD_MANAGER)
-    return Sandbox(api, namespace, learner, lab_label)
+    box = Sandbox(api, namespace, learner, lab_label)
+    if new_policy:
+        _wait_policy_enforced(box)
+    return box
+
+
+def _exists(api, policy: str) -> bool:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        client.AdmissionregistrationV1Api(api).read_validating_admission_policy(policy)
+        return True
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise api_error(err, f"ValidatingAdmissionPolicy {policy}") from None
+
+
+def _wait_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
+    """The API server loads a new admission policy a moment after it is created: until then a learner's
+    write to any name would pass. Wait until a dry run of one, as the learner, is refused."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    learner = client.SchedulingV1Api(box.client(600))
+    probe = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 0,
+             "metadata": {"name": "kubelab-policy-probe"}}
+
+    def refused():
+        try:
+            learner.create_priority_class(probe, dry_run="All")
+        except ApiException as err:
+            return err.status == 403 and NAMES_POLICY in (err.body or ""), None
+        return False, None
+
+    until(refused, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
+        f"the admission policy {NAMES_POLICY} is not enforced {timeout:.0f} s after it was made",
+        "see the API server's log: `kubelab cluster logs kube-apiserver`"))
 
 
 @typed_errors
@@ -197,14 +333,15 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     Tokens from the old Sandbox.client() stop working: call client() again."""
     namespace = namespace_name(lab, learner)
     _check_owner(api, namespace, learner_name(learner), _dns_safe(lab, 63))
+    delete_cluster_objects(api, namespace)
     delete_namespace(api, namespace)
     return sandbox(api, lab, learner, timeout, manage=manage, also=also)  # it waits until the old namespace is gone
 
 
 @typed_errors
 def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
-    """Delete every namespace labelled as the learner's (no other), and the ClusterRoles that gave it
-    rights on its own Namespace object; returns the namespaces' names."""
+    """Delete every namespace labelled as the learner's (no other), the cluster-scoped objects named after
+    them, and the ClusterRoles that gave them rights outside the namespace; returns the namespaces' names."""
     from kubernetes import client
 
     selector = f"{LEARNER_LABEL}={learner_name(learner)}"
@@ -213,6 +350,7 @@ def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float 
     rbac.delete_collection_cluster_role_binding(label_selector=selector)
     rbac.delete_collection_cluster_role(label_selector=selector)
     for name in names:
+        delete_cluster_objects(api, name)
         delete_namespace(api, name)
     if wait:
         for name in names:
@@ -251,6 +389,7 @@ def empty(api, namespace: str, timeout: float = 60) -> list[str]:
             continue
         res.delete(namespace=namespace, label_selector=f"!{SANDBOX_LABEL}")
         emptied.append(res.name)
+    emptied += delete_cluster_objects(api, namespace)
     core = client.CoreV1Api(api)
     if can_i(api, "patch", "namespaces", name=namespace):
         labels = core.read_namespace(namespace).metadata.labels or {}
@@ -277,6 +416,23 @@ def _kubeconfig_text(api, user: str, token: str, namespace: str) -> str:
         "clusters": [{"name": "course", "cluster": cluster}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": user, "context": {"cluster": "course", "user": user, "namespace": namespace}}]})
+
+
+def service_env(api) -> dict[str, str]:
+    """KUBELAB_REGISTRY and KUBELAB_PROMETHEUS for a kernel that acts as the learner, from the instructor's `api`:
+    the learner's kubeconfig names the learner, not the embedded cluster, so kl.registry(api) and
+    kl.promql(api, ...) would not find the cluster's own. Only those the cluster has (and the environment's, as
+    given, for another cluster)."""
+    from .. import tools
+    from ..observe import prometheus
+
+    env = {}
+    for name, find in ((tools.REGISTRY_ENV, tools.registry), (prometheus.PROMETHEUS_ENV, prometheus.prometheus_url)):
+        try:
+            env[name] = find(api)
+        except UsageError:   # this cluster has none
+            pass
+    return env
 
 
 def _write_private(path: str | Path, text: str) -> Path:

@@ -23,11 +23,15 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
     """The report at `path` has the report's columns, each metric in its unit and every row labelled with
     its source and `simulated` (1); its allocation rows (node and pool: allocatable, allocated, free,
     largest_free_block) are what the API says now (1); its pending demand and its devices and GPU-hours
-    by namespace are what the API says, at the report's own time (1)."""
+    by namespace are what the API says, at the report's own time (1). The cluster-wide reads go through the
+    grader's read-only identity while a submission is graded as the learner (as the report's own do)."""
     import pandas as pd
 
+    from .._k8s.client import grader_client
     from .._k8s.raw import list_dra, nodes_by_name, pods
     from ..gpu import report
+
+    api = grader_client(api)
 
     def fetch():
         p = Path(path)

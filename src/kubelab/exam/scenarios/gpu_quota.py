@@ -10,7 +10,7 @@ QUOTA = """
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
 metadata:
-  name: exam-$namespace-inference   # cluster-scoped: named after the namespace
+  name: $namespace-inference   # cluster-scoped: named <namespace>-<word>
   labels: {kubelab.io/exam-namespace: $namespace}
 value: 1000
 description: the inference team's pods (their GPU quota counts these)
@@ -22,7 +22,7 @@ spec:
   hard: {requests.nvidia.com/gpu: "2"}
   scopeSelector:
     matchExpressions:
-    - {scopeName: PriorityClass, operator: In, values: [exam-$namespace-inference]}
+    - {scopeName: PriorityClass, operator: In, values: [$namespace-inference]}
 ---
 """
 DEPLOYMENT = """
@@ -36,7 +36,7 @@ spec:
   template:
     metadata: {labels: {app: inference}}
     spec:
-      priorityClassName: exam-$namespace-inference
+      priorityClassName: $namespace-inference
       nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}
       tolerations:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
@@ -87,13 +87,17 @@ class GpuQuota(DeploymentScenario):
                      "the quota is the platform team's: keep it"),
                 Part(asks, "the inference replicas no longer ask for a GPU", "one GPU per replica"),
                 Part(lambda s: s.deployment["spec"]["template"]["spec"].get("priorityClassName")
-                     == f"exam-{namespace}-inference", "the inference pods left the team's priority class (and so "
+                     == f"{namespace}-inference", "the inference pods left the team's priority class (and so "
                      "its quota)", "keep priorityClassName: the quota counts the team's pods by it")]
 
     def cleanup(self, api, namespace):
-        from ... import tools
-        tools.kubectl(api, "delete", "priorityclass", "-l", f"kubelab.io/exam-namespace={namespace}",
-                      "--ignore-not-found", "--wait=false")
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        try:   # by its name, not a label: a label is anyone's to copy
+            client.SchedulingV1Api(api).delete_priority_class(f"{namespace}-inference")
+        except ApiException as err:
+            if err.status != 404:
+                raise
 
     def remove(self, api, namespace):
         from ... import manifests

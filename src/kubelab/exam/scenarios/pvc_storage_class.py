@@ -11,14 +11,14 @@ VOLUME = """
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: exam-$namespace-datasets-$suffix   # cluster-scoped: unique per injection
+  name: $namespace-datasets$suffix   # cluster-scoped: <namespace>-<word>, unique per injection
   labels: {kubelab.io/exam-namespace: $namespace}
 spec:
   capacity: {storage: 20Gi}
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
   storageClassName: local-nvme
-  hostPath: {path: /mnt/nvme/datasets}
+  hostPath: {path: /var/lib/kubelab/nvme/datasets}   # simulated: no container reads it
 ---
 """
 CLAIM = """
@@ -91,8 +91,16 @@ class PvcStorageClass(DeploymentScenario):
                          wait=True)
 
     def cleanup(self, api, namespace):
-        from ... import tools
-        tools.kubectl(api, "delete", "pv", "-l", f"{EXAM_LABEL}={namespace}", "--wait=false", "--ignore-not-found")
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        core = client.CoreV1Api(api)
+        for pv in core.list_persistent_volume(label_selector=f"{EXAM_LABEL}={namespace}").items:
+            if pv.metadata.name.startswith(f"{namespace}-datasets"):   # the label alone is anyone's to copy
+                try:
+                    core.delete_persistent_volume(pv.metadata.name)
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
 
     def repair(self, api, namespace):
         from ... import manifests, tools
