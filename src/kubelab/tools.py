@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from .cluster import build
@@ -105,6 +106,26 @@ def registry(api, address: str | None = None) -> str:
 
 
 SCHEMA_FORMAT = 2  # bump when the copy below changes, so an old copy is not reused
+# The PyPI package whose strict JSON schemas kubeconform validates against. It is installed into the cache beside
+# the binaries (by `kubelab build`), NOT into the environment: there, `import kubernetes` would import it (the
+# dynamic client validates with it when it is present) and with it jsonschema's format checkers, ~1.5 s of every
+# kernel's start (rfc3987_syntax builds its parsers at import).
+SCHEMA_PACKAGE = ("kubernetes-validate", "1.37.0")
+
+
+def schema_package() -> Path:
+    """The kubernetes_validate folder in the cache, installed there once (pip, without its dependencies)."""
+    name, version = SCHEMA_PACKAGE
+    target = build.cache_dir() / f"{name}-{version}"
+    if not (target / ".installed").is_file():
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "--no-deps", "--target", str(target), f"{name}=={version}"], capture_output=True, text=True)
+        if proc.returncode:
+            why = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise BinaryMissing(f"cannot install {name} {version} (the schemas kubeconform validates against) into "
+                                f"{target}: {why}", "run `make setup` (or `kubelab build`) where the package index is reachable")
+        (target / ".installed").touch()
+    return target / name.replace("-", "_")
 
 
 def kubeconform_schemas() -> str:
@@ -112,25 +133,25 @@ def kubeconform_schemas() -> str:
     schemas the PyPI package kubernetes-validate ships, copied once into the cache with their references
     made relative: as shipped, each file's $id puts it (and "/api/_definitions.json") at https://kubernetes.io,
     which kubeconform would fetch and, offline, report as "could not find schema"."""
-    import kubernetes_validate
-
     minor = ".".join(build.kube_version().lstrip("v").split(".")[:2])
-    source = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{minor}.0-local-strict"
-    if not source.is_dir():
-        raise BinaryMissing(f"kubernetes-validate has no schemas for Kubernetes {minor}",
-                            "install a kubernetes-validate release that ships them (`pip install -U kubernetes-validate`)")
     target = build.cache_dir() / "kubeconform-schemas" / f"v{minor}-strict-{SCHEMA_FORMAT}"
-    if not (target / "_definitions.json").is_file():
-        staging = target.with_name(target.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for f in source.glob("*.json"):
-            schema = json.loads(f.read_text())
-            schema.pop("$id", None)
-            (staging / f.name).write_text(json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#'))
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)  # whole or not at all, so a half-copied folder is never used
-    return str(target / "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+    location = str(target / "{{ .ResourceKind }}{{ .KindSuffix }}.json")
+    if (target / "_definitions.json").is_file():
+        return location
+    source = schema_package() / "kubernetes-json-schema" / f"v{minor}.0-local-strict"
+    if not source.is_dir():
+        raise BinaryMissing(f"kubernetes-validate {SCHEMA_PACKAGE[1]} has no schemas for Kubernetes {minor}",
+                            "pin a release that ships them: SCHEMA_PACKAGE in src/kubelab/tools.py")
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for f in source.glob("*.json"):
+        schema = json.loads(f.read_text())
+        schema.pop("$id", None)
+        (staging / f.name).write_text(json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#'))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)  # whole or not at all, so a half-copied folder is never used
+    return location
 
 
 def kubeconform(*files: str | Path) -> list[dict]:

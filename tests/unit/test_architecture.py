@@ -68,3 +68,13 @@ def test_the_layers_hold():
     proc = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--config",
                            str(SRC.parents[1] / "pyproject.toml")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_the_kubernetes_client_imports_no_schema_validator():
+    """Every kernel imports the client: with kubernetes-validate importable, `import kubernetes` imports it (the
+    dynamic client's optional validation) and jsonschema's format checkers, ~1.5 s per kernel start. Its schemas
+    live in the cache instead (kubelab.tools.schema_package); an environment that still has the package
+    installed: `pip uninstall kubernetes-validate`."""
+    code = "import sys, kubernetes.dynamic; print(sorted({'kubernetes_validate', 'jsonschema'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from .. import tools
 from ..cluster import build
 from . import main
 
@@ -18,3 +19,5 @@ def build_cmd(quiet):
         state = "ok" if build.is_built(tool) else "NOT BUILT"
         click.echo(f"{tool.name:15} {build.module_version(tool):9} {state:9} {build.build_dir(tool)}")
     click.echo(f"{len(paths)} binaries ready")
+    tools.kubeconform_schemas()   # kubeconform's offline schemas (kubernetes-validate's), into the same cache
+    click.echo(f"kubeconform schemas ready ({tools.SCHEMA_PACKAGE[0]} {tools.SCHEMA_PACKAGE[1]})")
