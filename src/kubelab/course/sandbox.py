@@ -288,7 +288,20 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
         _wait_policy_enforced(box)
+    _wait_default_account(api, namespace, timeout)
     return box
+
+
+def _wait_default_account(api, namespace: str, timeout: float) -> None:
+    """A new namespace gets its `default` ServiceAccount from a controller a moment later; until then admission
+    refuses every pod that names none ("error looking up service account"), which would grade as a wrong answer."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    until(lambda: (bool(core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items),
+                   None), timeout, every=0.1,
+          timeout_error=lambda _: WaitTimeout(f"namespace {namespace} has no `default` ServiceAccount after {timeout:.0f} s",
+                                              "is the controller-manager running? `kubelab cluster status`"))
 
 
 def _exists(api, policy: str) -> bool:
