@@ -52,8 +52,9 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         print(f"{assignment}: {learners} submissions graded as {result.identity} in {seconds:.0f} s "
               f"({seconds / learners:.1f} s per submission; goal <= 10), feedback + export {after:.0f} s; "
               f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
-        for name in names:
-            sandbox.cleanup(api, name, wait=True)   # the next assignment's pods need the GPUs
+        gone = [ns for name in names for ns in sandbox.cleanup(api, name)]   # all at once, then wait for them:
+        for ns in gone:                                                      # the next assignment needs the GPUs
+            sandbox.wait_namespace_gone(api, ns, 300)
         return seconds
 
 
