@@ -248,25 +248,19 @@ def delete_cluster_objects(api, namespace: str) -> list[str]:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core, scheduling = client.CoreV1Api(api), client.SchedulingV1Api(api)
-    gone = []
-    for kind, lister, deleter in (("PersistentVolume", core.list_persistent_volume, core.delete_persistent_volume),
-                                  ("PriorityClass", scheduling.list_priority_class, scheduling.delete_priority_class)):
+    mine = []
+    for version, kind, lister in (("v1", "PersistentVolume", client.CoreV1Api(api).list_persistent_volume),
+                                  ("scheduling.k8s.io/v1", "PriorityClass",
+                                   client.SchedulingV1Api(api).list_priority_class)):
         try:
             names = [o.metadata.name for o in lister().items]
         except ApiException as err:
             if err.status == 403:   # a sandbox without the "cluster" right has none of these
                 continue
             raise
-        for name in names:
-            if name.rpartition("-")[0] == namespace:
-                try:
-                    deleter(name)
-                    gone.append(f"{kind}/{name}")
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
-    return gone
+        mine += [{"apiVersion": version, "kind": kind, "metadata": {"name": name}}
+                 for name in names if name.rpartition("-")[0] == namespace]
+    return manifests.delete(api, mine)
 
 
 @typed_errors

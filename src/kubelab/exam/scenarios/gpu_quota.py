@@ -91,13 +91,10 @@ class GpuQuota(DeploymentScenario):
                      "its quota)", "keep priorityClassName: the quota counts the team's pods by it")]
 
     def cleanup(self, api, namespace):
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-        try:   # by its name, not a label: a label is anyone's to copy
-            client.SchedulingV1Api(api).delete_priority_class(f"{namespace}-inference")
-        except ApiException as err:
-            if err.status != 404:
-                raise
+        from ... import manifests
+        # by its name, not a label: a label is anyone's to copy
+        manifests.delete(api, [{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                "metadata": {"name": f"{namespace}-inference"}}])
 
     def remove(self, api, namespace):
         from ... import manifests

@@ -92,15 +92,12 @@ class PvcStorageClass(DeploymentScenario):
 
     def cleanup(self, api, namespace):
         from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
-        core = client.CoreV1Api(api)
-        for pv in core.list_persistent_volume(label_selector=f"{EXAM_LABEL}={namespace}").items:
-            if pv.metadata.name.startswith(f"{namespace}-datasets"):   # the label alone is anyone's to copy
-                try:
-                    core.delete_persistent_volume(pv.metadata.name)
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
+
+        from ... import manifests
+        volumes = client.CoreV1Api(api).list_persistent_volume(label_selector=f"{EXAM_LABEL}={namespace}").items
+        # only the volumes named after the namespace: a label is anyone's to copy
+        manifests.delete(api, [{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv.metadata.name}}
+                               for pv in volumes if pv.metadata.name.startswith(f"{namespace}-datasets")])
 
     def repair(self, api, namespace):
         from ... import manifests, tools
