@@ -52,6 +52,8 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         print(f"{assignment}: {learners} submissions graded as {result.identity} in {seconds:.0f} s "
               f"({seconds / learners:.1f} s per submission; goal <= 10), feedback + export {after:.0f} s; "
               f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
+        for name, why in sorted(result.failed.items()):
+            print(f"  not graded: {name}: {why}", flush=True)
         gone = [ns for name in names for ns in sandbox.cleanup(api, name)]   # all at once, then wait for them:
         for ns in gone:                                                      # the next assignment needs the GPUs
             sandbox.wait_namespace_gone(api, ns, 300)

@@ -2,7 +2,7 @@
 -> release -> each learner fetches, edits and submits -> collect -> autograde everyone against the live
 cluster, each as that learner -> feedback back through the exchange -> export (proper CSV) -> the objectives
 report. Two submissions are hostile: eve's tries to delete ada's namespace, read her Secrets, prints its own
-and the grader's credentials and hangs a cell; fay's has no notebook."""
+and the grader's credentials and hangs a cell; fay's has no notebook; gus's full answer ends its own kernel."""
 from __future__ import annotations
 
 import csv
@@ -20,8 +20,8 @@ from kubelab.course import instructor, sandbox
 REPO = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
 PID = os.getpid()
-ADA, BOB, CY, DEE, EVE, FAY = (f"{n}-{PID}" for n in ("ada", "bob", "cy", "dee", "eve", "fay"))
-GRADED = sorted([ADA, BOB, CY, EVE, FAY])
+ADA, BOB, CY, DEE, EVE, FAY, GUS = (f"{n}-{PID}" for n in ("ada", "bob", "cy", "dee", "eve", "fay", "gus"))
+GRADED = sorted([ADA, BOB, CY, EVE, FAY, GUS])
 JWT = "eyJhbGciOi"   # how every ServiceAccount token begins ('{"alg":' in base64)
 
 
@@ -55,10 +55,10 @@ def course(tmp_path_factory, api, local_cluster):
         writer = csv.writer(fh)
         writer.writerows([("id", "first_name", "last_name", "email"), (ADA, "Ada", 'Lovelace, "the first"', "ada@example.org"),
                           (BOB, "Bob", "Stub", ""), (CY, "Cy", "Partial", ""), (DEE, "Dee", "Absent", ""),
-                          (EVE, "Eve", "Hostile", ""), (FAY, "Fay", "No notebook", "")])
-    assert instructor.import_roster(roster, root) == [ADA, BOB, CY, DEE, EVE, FAY]
+                          (EVE, "Eve", "Hostile", ""), (FAY, "Fay", "No notebook", ""), (GUS, "Gus", "Exits", "")])
+    assert instructor.import_roster(roster, root) == [ADA, BOB, CY, DEE, EVE, FAY, GUS]
     instructor.release(LAB, root)
-    homes = {learner: tmp_path_factory.mktemp(learner) for learner in (ADA, BOB, CY, EVE, FAY)}
+    homes = {learner: tmp_path_factory.mktemp(learner) for learner in (ADA, BOB, CY, EVE, FAY, GUS)}
     for learner, home in homes.items():
         exchange("fetch", root, learner, home)
     work = {learner: home / LAB for learner, home in homes.items()}
@@ -78,6 +78,12 @@ def course(tmp_path_factory, api, local_cluster):
     shutil.copytree(solution, work[EVE] / "manifests", dirs_exist_ok=True)
     shutil.copytree(solution, work[FAY] / "manifests", dirs_exist_ok=True)
     (work[FAY] / "lab1.ipynb").unlink()
+    # gus: the full answer, and a cell after the setup that ends the kernel's process (what exit() does)
+    nb = json.loads((REPO / "source" / LAB / "lab1.ipynb").read_text())
+    nb["cells"].insert(setup + 1, {"cell_type": "code", "id": "exits", "metadata": {}, "execution_count": None,
+                                   "outputs": [], "source": "import os\nos._exit(0)"})
+    (work[GUS] / "lab1.ipynb").write_text(json.dumps(nb))
+    shutil.copytree(solution, work[GUS] / "manifests", dirs_exist_ok=True)
     for learner, home in homes.items():   # bob submits the stub as fetched; dee never submits
         exchange("submit", root, learner, home)
     assert instructor.collect(LAB, root) == GRADED
@@ -92,7 +98,7 @@ def test_every_collected_submission_is_graded_as_its_learner_with_its_score(cour
     _, _, result = course
     assert result.failed == {} and result.identity == "learner"
     assert {s: g.score for s, g in result.grades.items()} == {
-        ADA: 16, BOB: 0, CY: pytest.approx(10 + 4 / 3, abs=1e-3), EVE: 16, FAY: 0}
+        ADA: 16, BOB: 0, CY: pytest.approx(10 + 4 / 3, abs=1e-3), EVE: 16, FAY: 0, GUS: 0}
     assert ADA in result.summary() and "16/16" in result.summary() and "graded as each learner" in result.summary()
 
 
@@ -108,6 +114,9 @@ def test_a_hostile_submission_changes_no_other_learner_and_says_what_happened(co
     assert sum("Forbidden" in n or "403" in n for n in notes) >= 3, notes   # ada's namespace, her Secrets, its own
     assert any("timed out" in n for n in notes) and any("credential" in n for n in notes), notes
     assert result.notes[FAY] == ["lab1.ipynb is missing from the submission: it scores 0"]
+    # gus's kernel died in both runs: 0, and the notes say so with nbgrader's cause (not NOT GRADED)
+    assert GUS not in result.failed and "DeadKernelError" in result.notes[GUS][0], result.notes[GUS]
+    assert "kernel died" in result.notes[GUS][1] and "scores 0" in result.notes[GUS][1], result.notes[GUS]
     assert ADA not in result.notes
     text = (root / "autograded" / EVE / LAB / "lab1.ipynb").read_text()
     assert instructor.REMOVED in text and "Grading notes" in text
@@ -136,7 +145,7 @@ def test_the_export_is_proper_csv_with_every_learner_and_the_cells(course, tmp_p
     root, _, _ = course
     grades, cells = instructor.export(tmp_path / "grades.csv", root)
     rows = {r["student_id"]: r for r in csv.DictReader(grades.open(newline=""))}
-    assert set(rows) == {ADA, BOB, CY, DEE, EVE, FAY}
+    assert set(rows) == {ADA, BOB, CY, DEE, EVE, FAY, GUS}
     assert rows[ADA]["last_name"] == 'Lovelace, "the first"'          # kept whole by the quoting
     assert float(rows[ADA]["score"]) == 16 and float(rows[ADA]["max_score"]) == 16
     assert rows[DEE]["submitted"] == "False" and float(rows[DEE]["score"]) == 0

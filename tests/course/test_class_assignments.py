@@ -24,6 +24,8 @@ ROLES = ("reference", "stub", "hostile", "reference")   # learner i submits ROLE
 LEARNERS = {f"l{i:03d}-{PID}": ROLES[i % len(ROLES)] for i in range(SIZE)}
 ADA = next(iter(LEARNERS))   # the first reference learner: the one the hostile submissions aim at
 JWT = "eyJhbGciOi"   # how every ServiceAccount token begins
+# the class fixture grades the whole class inside its first test: the suite's 300 s is for 3 learners
+pytestmark = pytest.mark.timeout(max(300, 45 * SIZE))
 # assignment -> (its lab, the cluster-scoped object ada's reference run leaves: kind, name after her namespace)
 ASSIGNMENTS = {
     "lab1-cluster-manifests": ("lab1", None),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubelab.course import assignments
+from kubelab.errors import KubelabError
 
 ROOT = Path(__file__).parents[2]
 NOTEBOOKS = sorted((ROOT / "source").glob("*/*.ipynb"))
@@ -41,3 +42,25 @@ def test_test_cells_say_what_they_check_and_partial_credit_fits_the_cell(nb):
         if outs:  # ends with the Partial itself, so the cell's result is its score
             assert isinstance(last, ast.Expr) and ast.unparse(last.value) in ("p", "p.score()"), meta["grade_id"]
         assert "print(" not in source, f"{meta['grade_id']}: a test cell prints nothing of its own"
+
+
+def test_nbgraders_failure_is_reported_by_its_cause_not_its_last_log_line():
+    log = ("[INFO] Converting notebook lab2.ipynb\n"
+           "[ERROR] There was an error processing assignment: /course/submitted/ada/lab2\n"
+           "[ERROR] Traceback (most recent call last):\n"
+           '      File "nbconvert/exporters/exporter.py", line 353, in _preprocess\n'
+           "        nbc, resc = preprocessor(nbc, resc)\n"
+           "                    ^^^^^^^^^^^^^^^^^^^^^^^\n"
+           "    nbclient.exceptions.DeadKernelError: Kernel died\n"
+           "    \n"
+           "[WARNING] Removing failed assignment: /course/autograded/ada/lab2\n")
+    assert assignments.failure_cause(log) == "nbclient.exceptions.DeadKernelError: Kernel died"
+    assert assignments.failure_cause("Traceback (most recent call last):\n  File 'x'\nRuntimeError: Kernel didn't "
+                                     "respond in 60 seconds") == "RuntimeError: Kernel didn't respond in 60 seconds"
+    assert assignments.failure_cause("[INFO] all fine\n") == ""
+    with pytest.raises(KubelabError) as err:
+        assignments.checked({"success": False, "log": log, "error": "Traceback (most recent call last):\n"
+                             "nbgrader.apps.NbGraderException: Please see the error log"}, "autograde lab2 for ada")
+    assert err.value.problem.splitlines()[0] == ("nbgrader could not autograde lab2 for ada: "
+                                                 "nbclient.exceptions.DeadKernelError: Kernel died")
+    assert assignments.checked({"success": True}, "release") == {"success": True}

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,10 +93,26 @@ def copy_solution(assignment: str, folder: str | Path, root: Path | None = None)
             shutil.copytree(root / "solutions" / assignment / sub, Path(folder) / sub, dirs_exist_ok=True)
 
 
-def _checked(result: dict, what: str) -> None:
-    if not result.get("success"):
-        raise KubelabError(f"nbgrader could not {what}: {(result.get('error') or result.get('log') or '').strip()[-2000:]}",
-                           "read nbgrader's message above")
+def checked(result: dict, what: str) -> dict:
+    """`result` of an NbGraderAPI call, or a KubelabError whose first line is nbgrader's cause: the exception
+    its log recorded (nbgrader logs a notebook's traceback and then raises a generic 'Please see the error
+    log'), with the log's tail after it."""
+    if result.get("success"):
+        return result
+    log, error = result.get("log") or "", result.get("error") or ""
+    last = ((error or log).strip().splitlines() or ["no message"])[-1]
+    raise KubelabError(f"nbgrader could not {what}: {failure_cause(log) or failure_cause(error) or last}\n"
+                       f"{(log or error).strip()[-2000:]}", "read nbgrader's message above")
+
+
+EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Timeout)\b(?::.*)?)$")
+
+
+def failure_cause(text: str) -> str:
+    """The exception line of the last traceback in `text` ('nbclient.exceptions.DeadKernelError: Kernel
+    died'), or ''. nbgrader's log indents a traceback, so the line is matched by its shape."""
+    causes = [m.group(1).strip() for m in map(EXCEPTION_LINE.match, text.splitlines()) if m]
+    return causes[-1] if causes else ""
 
 
 def generate(assignment: str | None = None, root: Path | None = None) -> list[str]:
@@ -105,7 +123,7 @@ def generate(assignment: str | None = None, root: Path | None = None) -> list[st
     with venv_on_path():
         nbgrader = api(root)
         for name in names:
-            _checked(nbgrader.generate_assignment(name, force=True, create=True), f"generate {name}")
+            checked(nbgrader.generate_assignment(name, force=True, create=True), f"generate {name}")
     return names
 
 
@@ -150,9 +168,12 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     nbgrader = api(root)
     if cell_timeout:
         nbgrader.config.Execute.timeout = int(cell_timeout)
-    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
-        _checked(nbgrader.autograde(assignment, student, force=True, create=True),
-                 f"autograde {assignment} for {student}")
+    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}), \
+            warnings.catch_warnings():
+        # nbgrader's gradebook code trips SQLAlchemy 2's "not in session" warning on every submission: noise
+        warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", module=r"nbgrader\.")
+        checked(nbgrader.autograde(assignment, student, force=True, create=True),
+                f"autograde {assignment} for {student}")
     return grade(assignment, student, root)
 
 

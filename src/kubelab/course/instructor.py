@@ -79,13 +79,6 @@ def import_roster(csv_file: str | Path, root: str | Path | None = None) -> list[
     return ids
 
 
-def _checked(result: dict, what: str) -> dict:
-    if not result.get("success"):
-        raise KubelabError(f"nbgrader could not {what}: {(result.get('error') or result.get('log') or '').strip()[-2000:]}",
-                           "read nbgrader's message above")
-    return result
-
-
 def release(assignment: str, root: str | Path | None = None) -> None:
     """Generate release/<assignment> and put it in the exchange's outbound folder for the learners to fetch
     (the exchange root of nbgrader_config.py is created when missing)."""
@@ -95,14 +88,14 @@ def release(assignment: str, root: str | Path | None = None) -> None:
         api = assignments.api(root)
         if api.config.Exchange.root:
             Path(api.config.Exchange.root).mkdir(parents=True, exist_ok=True)
-        _checked(api.release_assignment(assignment), f"release {assignment}")
+        assignments.checked(api.release_assignment(assignment), f"release {assignment}")
 
 
 def collect(assignment: str, root: str | Path | None = None) -> list[str]:
     """Copy the newest submission of each learner from the exchange into submitted/; returns who submitted."""
     root = _root(root)
     with assignments.venv_on_path():
-        _checked(assignments.api(root).collect(assignment, update=True), f"collect {assignment}")
+        assignments.checked(assignments.api(root).collect(assignment, update=True), f"collect {assignment}")
     folder = root / "submitted"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir()) if folder.is_dir() else []
 
@@ -155,34 +148,61 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
         for student in students:
-            secrets, box, kernel_env = [], None, dict(env or {})
+            secrets, box, retried = [], None, []
             try:
-                if access:
-                    box = sandbox.reset(admin, access.lab, student, manage=access.manage)
-                    learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
-                    secrets = [_token(learner), _token(grader)]
-                    kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
-                                       "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
                 if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
-                    with _gradebook(root) as gb:
-                        gb.update_or_create_submission(assignment, student)
-                    result.grades[student] = assignments.grade(assignment, student, root)
+                    result.grades[student] = _graded_zero(root, assignment, student)
                     continue
-                result.grades[student] = assignments.autograde(assignment, student, root=root, env=kernel_env,
-                                                               cell_timeout=cell_timeout)
-            except KubelabError as err:  # this learner only: nbgrader could not process the submission
-                result.failed[student] = err.problem.splitlines()[0][:300]
+                for attempt in (1, 2):   # a second run, from a fresh reset, when nbgrader fails: a transient
+                    kernel_env = dict(env or {})   # failure must not decide a grade, nor a first run's leftovers
+                    try:
+                        if access:
+                            box = sandbox.reset(admin, access.lab, student, manage=access.manage)
+                            learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
+                            secrets += [_token(learner), _token(grader)]
+                            kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
+                                               "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
+                        result.grades[student] = assignments.autograde(assignment, student, root=root,
+                                                                       env=kernel_env, cell_timeout=cell_timeout)
+                        break
+                    except KubelabError as err:
+                        why = err.problem.splitlines()[0][:300]
+                        for secret in secrets:   # the cause may quote the submission's output
+                            why = why.replace(secret, REMOVED)
+                        if attempt == 1:
+                            retried.append(f"graded a second time: the first run failed ({why})")
+                        elif DEAD_KERNEL in why:   # twice: the submission ends its own kernel (exit(), a crash)
+                            result.grades[student] = _graded_zero(root, assignment, student)
+                            retried.append("the kernel died while running the notebook, twice (a cell ended the "
+                                           "Python process: exit(), os._exit(), a crash or its memory): it scores 0")
+                        else:
+                            result.failed[student] = why
             finally:   # nothing here may stop the class: a failure is this learner's note
-                notes = []
+                notes = list(retried)
                 try:
                     if box is not None:
                         sandbox.revoke(box)
-                    notes = _after_run(root, assignment, student, secrets)
+                    notes += _after_run(root, assignment, student, secrets)
                 except (KubelabError, OSError, ValueError) as err:
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
                 if notes:
                     result.notes[student] = notes
     return result
+
+
+DEAD_KERNEL = "DeadKernelError"
+
+
+def _graded_zero(root: Path, assignment: str, student: str):
+    """Record a submission nbgrader cannot run as scoring 0 (an earlier run's grades removed first: a grade
+    never rests on a previous run)."""
+    with _gradebook(root) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except Exception:   # nbgrader raises MissingEntry (or KeyError) for a submission it has not recorded
+            pass
+        gb.update_or_create_submission(assignment, student)
+    return assignments.grade(assignment, student, root)
 
 
 def _notebooks_missing(root: Path, assignment: str, student: str) -> list[str]:
@@ -253,8 +273,8 @@ def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
     root = _root(root)
     with assignments.venv_on_path():
         api = assignments.api(root)
-        _checked(api.generate_feedback(assignment), f"generate feedback for {assignment}")
-        _checked(api.release_feedback(assignment), f"release feedback for {assignment}")
+        assignments.checked(api.generate_feedback(assignment), f"generate feedback for {assignment}")
+        assignments.checked(api.release_feedback(assignment), f"release feedback for {assignment}")
     folder = root / "feedback"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
 
