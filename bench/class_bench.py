@@ -54,6 +54,8 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
               f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
         for name, why in sorted(result.failed.items()):
             print(f"  not graded: {name}: {why}", flush=True)
+        for name, notes in sorted(result.notes.items()):   # a run that failed once and was graded again
+            print("".join(f"  {name}: {n}\n" for n in notes if n.startswith("graded a second time")), end="", flush=True)
         gone = [ns for name in names for ns in sandbox.cleanup(api, name)]   # all at once, then wait for them:
         for ns in gone:                                                      # the next assignment needs the GPUs
             sandbox.wait_namespace_gone(api, ns, 300)
