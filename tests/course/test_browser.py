@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.course.test_hub import PASSWORD, Hub
+from tests.course.hub_process import PASSWORD, Hub
 
 REPO = Path(__file__).parents[2]
 LAB = "lab1-cluster-manifests"
