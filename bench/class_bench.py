@@ -20,6 +20,7 @@ from kubelab.cluster import LocalCluster
 from kubelab.course import assignments, exchange, instructor, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 10
 
 
 def bench(assignment: str, learners: int, api, cluster: str) -> float:
@@ -41,9 +42,16 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
                 assignments.copy_solution(assignment, work, ROOT)
             exchange.submit(assignment, name, home, root)
         instructor.collect(assignment, root)
-        start = time.monotonic()
-        result = instructor.autograde_class(assignment, root=root, env={"KUBELAB_CLUSTER": cluster}, api=api)
-        seconds = time.monotonic() - start
+        result, chunks, seconds = instructor.ClassResult(assignment), [], 0.0
+        for first in range(0, learners, CHUNK):   # in tens, to show whether a submission's time grows with the class
+            part_names = names[first:first + CHUNK]
+            start = time.monotonic()
+            part = instructor.autograde_class(assignment, part_names, root=root, env={"KUBELAB_CLUSTER": cluster}, api=api)
+            seconds += time.monotonic() - start
+            chunks.append((time.monotonic() - start) / len(part_names))
+            result.identity = part.identity
+            for mine, theirs in ((result.grades, part.grades), (result.failed, part.failed), (result.notes, part.notes)):
+                mine.update(theirs)
         start = time.monotonic()
         instructor.feedback(assignment, root)
         instructor.export(root / "grades.csv", root)
@@ -52,6 +60,8 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         print(f"{assignment}: {learners} submissions graded as {result.identity} in {seconds:.0f} s "
               f"({seconds / learners:.1f} s per submission; goal <= 10), feedback + export {after:.0f} s; "
               f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
+        if len(chunks) > 1:
+            print(f"  seconds per submission, each {CHUNK} learners in turn: " + " ".join(f"{c:.1f}" for c in chunks))
         for name, why in sorted(result.failed.items()):
             print(f"  not graded: {name}: {why}", flush=True)
         for name, notes in sorted(result.notes.items()):   # a run that failed once and was graded again
