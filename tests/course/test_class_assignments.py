@@ -1,7 +1,8 @@
-"""A class through the real exchange on every assignment, each submission graded as its learner: the first
-learner (ada) submits the reference answer, and then, in turn, a learner the stub as fetched, one the reference
-answer plus cells that write cluster-scoped objects named after ada's namespace, delete ada's and read her pods,
-and one the reference answer. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
+"""A class through the real exchange on every assignment, each submission graded as its learner, in turn: a
+hostile learner (the reference answer plus cells that write cluster-scoped objects named after a bystander's
+namespace, delete the bystander's and read her pods, and at its end take every GPU of the cluster in its own
+namespace), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
+as fetched, and the reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
 `KUBELAB_CLASS_LEARNERS=30 .venv/bin/python -m pytest tests/course/test_class_assignments.py`, about half an hour).
 Lab 1's richer class (roster with quoting, report, export, a missing notebook, a hanging cell) is
 tests/course/test_class.py."""
@@ -20,23 +21,19 @@ from kubelab.course import assignments, exchange, instructor, sandbox
 REPO = Path(__file__).parents[2]
 PID = os.getpid()
 SIZE = int(os.environ.get("KUBELAB_CLASS_LEARNERS", "3"))
-ROLES = ("reference", "stub", "hostile", "reference")   # learner i submits ROLES[i % 4]
+ROLES = ("hostile", "reference", "stub", "reference")   # learner i submits ROLES[i % 4]
 LEARNERS = {f"l{i:03d}-{PID}": ROLES[i % len(ROLES)] for i in range(SIZE)}
-ADA = next(iter(LEARNERS))   # the first reference learner: the one the hostile submissions aim at
+BYSTANDER = f"live-{PID}"   # the learner the hostile submissions aim at: her namespace and objects, made live
 JWT = "eyJhbGciOi"   # how every ServiceAccount token begins
 # the class fixture grades the whole class inside its first test: the suite's 300 s is for 3 learners
 pytestmark = pytest.mark.timeout(max(300, 45 * SIZE))
-# assignment -> (its lab, the cluster-scoped object ada's reference run leaves: kind, name after her namespace)
-ASSIGNMENTS = {
-    "lab1-cluster-manifests": ("lab1", None),
-    "lab2-helm-serving": ("lab2", ("PersistentVolume", "artifacts")),
-    "lab3-gpu-scheduling": ("lab3", ("PriorityClass", "inference")),
-    "exam-troubleshooting": ("exam", None),   # which scenarios (and objects) a namespace draws is seeded
-}
+ASSIGNMENTS = {"lab1-cluster-manifests": "lab1", "lab2-helm-serving": "lab2", "lab3-gpu-scheduling": "lab3",
+               "exam-troubleshooting": "exam"}   # assignment -> its lab
 
 
 def hostile_cells(victim: str) -> list[dict]:
-    """After the setup cell (`api` and `ns` defined): writes to names of ada's namespace `victim`, and her pods."""
+    """After the setup cell (`api` and `ns` defined): writes to names of the bystander's namespace `victim`, and
+    her pods."""
     pv = {"metadata": {"name": f"{victim}-evil"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
                                                           "hostPath": {"path": "/var/lib/kubelab/evil"}}}
     code = [
@@ -47,8 +44,37 @@ def hostile_cells(victim: str) -> list[dict]:
         f"client.SchedulingV1Api(api).delete_priority_class('{victim}-inference')",
         f"client.CoreV1Api(api).list_namespaced_pod('{victim}')",
     ]
-    return [{"cell_type": "code", "id": f"hostile-{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": c}
-            for i, c in enumerate(code)]
+    return [code_cell(f"hostile-{i}", c) for i, c in enumerate(code)]
+
+
+# At the notebook's end: every GPU of the cluster taken in its own namespace, by pods that never finish (its quotas
+# and limit ranges deleted first, where it may). Quiet: a hostile learner hides its errors.
+GPU_GRAB = """
+from kubernetes import client
+core = client.CoreV1Api(api)
+for kind in ("resource_quota", "limit_range"):
+    try:
+        getattr(core, f"delete_collection_namespaced_{kind}")(ns)
+    except Exception:
+        pass
+try:
+    nodes = core.list_node(label_selector="nvidia.com/gpu.present=true").items
+except Exception:   # a lab that may not read nodes
+    nodes = []
+for node in nodes:
+    gpus = (node.status.allocatable or {}).get("nvidia.com/gpu", "0")
+    try:
+        core.create_namespaced_pod(ns, {"metadata": {"generateName": "hold-"}, "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node.metadata.name}, "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "hold", "image": "registry.k8s.io/pause:3.10",
+                            "resources": {"limits": {"nvidia.com/gpu": gpus}}}]}}) if gpus != "0" else None
+    except Exception:
+        pass
+"""
+
+
+def code_cell(cell_id: str, source: str) -> dict:
+    return {"cell_type": "code", "id": cell_id, "metadata": {}, "execution_count": None, "outputs": [], "source": source}
 
 
 def cluster_object(api, kind: str, name: str):
@@ -60,7 +86,7 @@ def cluster_object(api, kind: str, name: str):
 @pytest.fixture(scope="module", params=list(ASSIGNMENTS))
 def graded(request, tmp_path_factory, api, local_cluster):
     assignment = request.param
-    lab, _ = ASSIGNMENTS[assignment]
+    lab = ASSIGNMENTS[assignment]
     root = tmp_path_factory.mktemp(lab)
     shutil.copy(REPO / "nbgrader_config.py", root)
     for folder in ("source", "solutions"):
@@ -79,52 +105,67 @@ def graded(request, tmp_path_factory, api, local_cluster):
                 nb = json.loads(nb_path.read_text())
                 setup = next(i for i, c in enumerate(nb["cells"])
                              if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
-                nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name(lab, ADA))
+                nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name(lab, BYSTANDER))
+                nb["cells"].append(code_cell("hostile-gpus", GPU_GRAB))
                 nb_path.write_text(json.dumps(nb))
     for learner, home in homes.items():
         exchange.submit(assignment, learner, home, root)
     assert instructor.collect(assignment, root) == sorted(LEARNERS)
+    # the bystander, working live: her namespace with a ConfigMap, and a PersistentVolume and a PriorityClass named
+    # after it (what Lab 2's and Lab 3's runs make)
+    live = sandbox.sandbox(api, lab, BYSTANDER, manage=("cluster",))
+    core, scheduling = client.CoreV1Api(api), client.SchedulingV1Api(api)
+    core.create_namespaced_config_map(live.namespace, {"metadata": {"name": "work"}, "data": {"k": "v"}})
+    core.create_persistent_volume({"metadata": {"name": f"{live.namespace}-artifacts"}, "spec": {
+        "capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": f"{live.namespace}-artifacts",
+        "hostPath": {"path": "/var/lib/kubelab/live"}}})
+    scheduling.create_priority_class({"metadata": {"name": f"{live.namespace}-inference"}, "value": 1000})
     result = instructor.autograde_class(assignment, root=root, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api)
-    # what the reference runs left outside their namespaces, read right after the class (the hostile
-    # submissions after ada's aimed at hers)
-    _, left = ASSIGNMENTS[assignment]
-    ada_ns = sandbox.namespace_name(lab, ADA)
-    kept = {learner: cluster_object(api, left[0], f"{sandbox.namespace_name(lab, learner)}-{left[1]}")
-            for learner, role in LEARNERS.items() if role == "reference"} if left else {}
-    evil = [cluster_object(api, kind, f"{ada_ns}-evil") for kind in ("PersistentVolume", "PriorityClass")]
+    # read right after the class: the bystander's objects, anything named after her, what the graded runs left
+    kept = [core.read_namespaced_config_map("work", live.namespace).data,
+            cluster_object(api, "PersistentVolume", f"{live.namespace}-artifacts") is not None,
+            cluster_object(api, "PriorityClass", f"{live.namespace}-inference") is not None]
+    evil = [cluster_object(api, kind, f"{live.namespace}-evil") for kind in ("PersistentVolume", "PriorityClass")]
+    held = [f"{p.metadata.namespace}/{p.metadata.name}" for learner in LEARNERS
+            for p in core.list_namespaced_pod(sandbox.namespace_name(lab, learner)).items]
     instructor.feedback(assignment, root)
-    yield assignment, root, homes, result, kept, evil
-    for learner in LEARNERS:
+    yield assignment, root, homes, result, kept, evil, held
+    for learner in (*LEARNERS, BYSTANDER):
         sandbox.cleanup(api, learner, wait=True)   # the next assignment's pods need the GPUs
 
 
 def test_each_learner_is_graded_as_themself_with_their_score(graded):
-    assignment, _, _, result, _, _ = graded
+    assignment, _, _, result, _, _, _ = graded
     assert result.failed == {} and result.identity == "learner", result.summary()
     scores = {learner: (g.score, g.max_score) for learner, g in result.grades.items()}
     assert set(scores) == set(LEARNERS) and all(top > 0 for _, top in scores.values()), result.summary()
-    # the hostile cells cost nothing and win nothing; the stub earns nothing
+    # the hostile cells cost nothing and win nothing, and the GPUs they took did not cost the next learner
+    # anything (graded right after, on the cluster the first run found); the stub earns nothing
     assert {learner: score == top for learner, (score, top) in scores.items()} == {
         learner: role != "stub" for learner, role in LEARNERS.items()}, result.summary()
     assert all(score == 0 for learner, (score, _) in scores.items() if LEARNERS[learner] == "stub"), result.summary()
 
 
+def test_a_graded_run_holds_nothing_after_it(graded):
+    *_, held = graded
+    assert held == [], f"pods of graded runs still hold the cluster's capacity: {held}"
+
+
 def test_a_hostile_submission_cannot_touch_another_learners_objects(graded):
-    assignment, _, _, result, kept, evil = graded
-    _, left = ASSIGNMENTS[assignment]
-    assert all(obj is not None for obj in kept.values()), f"a {left[0]} of a reference learner is gone: {kept}"
+    assignment, _, _, result, kept, evil, _ = graded
+    assert kept == [{"k": "v"}, True, True], kept
     assert evil == [None, None]
     for learner in (lr for lr, role in LEARNERS.items() if role == "hostile"):
         notes = result.notes.get(learner, [])
-        # every hostile cell raised (it has no grade id: "cell #N"): the two writes and the pod list 403 (no
-        # `cluster` right: 403 too); a delete of an object ada's run made 403, of one it did not make 404
+        # every hostile cell raised (it has no grade id: "cell #N"): the two writes, the two deletes and the pod
+        # list, each a 403 (RBAC's, or the names policy's); the GPU grab hides its errors
         assert sum(" cell #" in n and "raised" in n for n in notes) == 5, notes
-        assert sum("403" in n for n in notes) >= 3 + bool(left), notes
+        assert sum(" cell #" in n and "403" in n for n in notes) == 5, notes
     assert not any(result.notes.get(lr) for lr, role in LEARNERS.items() if role == "reference"), result.notes
 
 
 def test_no_token_is_left_in_any_output_feedback_or_exchange_folder(graded):
-    _, root, homes, _, _, _ = graded
+    _, root, homes, *_ = graded
     for folder in (root / "autograded", root / "feedback", *homes.values()):
         for path in folder.rglob("*"):
             if path.is_file() and path.suffix in (".ipynb", ".html", ".txt", ".log", ".json", ".yaml"):

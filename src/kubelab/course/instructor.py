@@ -128,7 +128,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 
     `as_learner` (default: when the assignment has an access.yaml): each submission runs with the learner's
     own credentials in a freshly reset namespace (`api`, the instructor's client, resets it; default
-    kl.connect() of env's KUBELAB_CLUSTER). `cell_timeout`: seconds a cell may run (nbgrader_config.py's
+    kl.connect() of env's KUBELAB_CLUSTER), released after the run (sandbox.release: its pods and the GPUs
+    they hold freed at once), so every submission is graded on the cluster the first one found. `cell_timeout`: seconds a cell may run (nbgrader_config.py's
     by default); a cell past it is interrupted and the rest of the notebook still runs."""
     root = _root(root)
     if students is None:
@@ -182,6 +183,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                 try:
                     if box is not None:
                         sandbox.revoke(box)
+                        sandbox.release(admin, box.namespace)   # no capacity held (GPUs) for the next learner
                     notes += _after_run(root, assignment, student, secrets)
                 except (KubelabError, OSError, ValueError) as err:
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")

@@ -45,7 +45,7 @@ from ..errors import KubelabError, UsageError, WaitTimeout
 
 __all__ = ["GRADER_ENV", "LEARNER_ENV", "Sandbox", "can_i", "cleanup", "delete_cluster_objects", "delete_namespace",
            "empty", "grader_client", "grader_kubeconfig", "kubeconfig", "learner_name", "names_policy",
-           "namespace_name", "reset", "revoke", "sandbox", "service_env", "token_client", "wait_namespace_gone"]
+           "namespace_name", "release", "reset", "revoke", "sandbox", "service_env", "token_client", "wait_namespace_gone"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
@@ -343,6 +343,25 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     delete_cluster_objects(api, namespace)
     delete_namespace(api, namespace)
     return sandbox(api, lab, learner, timeout, manage=manage, also=also)  # it waits until the old namespace is gone
+
+
+@typed_errors
+def release(api, namespace: str) -> None:
+    """Free at once what a graded run holds, so that the next submission finds the cluster as the first did:
+    the namespace is deleted (Terminating: no controller can make pods in it again), its pods are removed
+    without their grace period (until a pod is gone the scheduler counts its GPUs as taken), and the
+    cluster-scoped objects named after it are deleted. The namespace controller removes the rest meanwhile;
+    reset() makes the namespace afresh (a hub makes it again at the learner's next start)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    delete_cluster_objects(api, namespace)
+    delete_namespace(api, namespace)
+    try:
+        client.CoreV1Api(api).delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+    except ApiException as err:
+        if err.status != 404:
+            raise api_error(err, f"the pods of namespace {namespace}") from None
 
 
 @typed_errors
