@@ -1,7 +1,8 @@
 """A small class through the instructor's loop with real nbgrader and its real exchange, on Lab 1: roster
 -> release -> each learner fetches, edits and submits -> collect -> autograde everyone against the live
 cluster, each as that learner -> feedback back through the exchange -> export (proper CSV) -> the objectives
-report. Two submissions are hostile: eve's tries to delete ada's namespace, read her Secrets, prints its own
+report. Two submissions are hostile: eve's tries to delete dee's namespace (dee, who never submits, is working
+live), read her Secrets, prints its own
 and the grader's credentials and hangs a cell; fay's has no notebook; gus's full answer ends its own kernel."""
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def course(tmp_path_factory, api, local_cluster):
     # eve: the full answer, and the hostile cells after the setup cell; fay: the files, no notebook
     nb = json.loads((REPO / "source" / LAB / "lab1.ipynb").read_text())
     setup = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
-    nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name("lab1", ADA))
+    nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name("lab1", DEE))
     (work[EVE] / "lab1.ipynb").write_text(json.dumps(nb))
     shutil.copytree(solution, work[EVE] / "manifests", dirs_exist_ok=True)
     shutil.copytree(solution, work[FAY] / "manifests", dirs_exist_ok=True)
@@ -87,10 +88,12 @@ def course(tmp_path_factory, api, local_cluster):
     for learner, home in homes.items():   # bob submits the stub as fetched; dee never submits
         exchange("submit", root, learner, home)
     assert instructor.collect(LAB, root) == GRADED
+    live = sandbox.sandbox(api, "lab1", DEE)   # dee at work in her namespace while the class is graded
+    client.CoreV1Api(api).create_namespaced_secret(live.namespace, {"metadata": {"name": "work"}, "stringData": {"k": "v"}})
     result = instructor.autograde_class(LAB, root=root, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api,
                                         cell_timeout=60)
     yield root, homes, result
-    for learner in GRADED:
+    for learner in (*GRADED, DEE):
         sandbox.cleanup(api, learner)
 
 
@@ -104,12 +107,13 @@ def test_every_collected_submission_is_graded_as_its_learner_with_its_score(cour
 
 def test_a_hostile_submission_changes_no_other_learner_and_says_what_happened(course, api):
     root, _, result = course
-    ada = sandbox.namespace_name("lab1", ADA)
-    eve = client.CoreV1Api(api).read_namespace(sandbox.namespace_name("lab1", EVE))
-    # ada was graded first; eve's run (403 on ada's namespace) left it and its workload as they were
-    ns = client.CoreV1Api(api).read_namespace(ada)
-    assert ns.metadata.deletion_timestamp is None and ns.metadata.creation_timestamp < eve.metadata.creation_timestamp
-    assert client.AppsV1Api(api).read_namespaced_deployment("model-server", ada).status.ready_replicas == 2
+    # eve's run (403 on dee's namespace) left it and dee's Secret as they were
+    dee = sandbox.namespace_name("lab1", DEE)
+    ns = client.CoreV1Api(api).read_namespace(dee)
+    assert ns.metadata.deletion_timestamp is None
+    assert client.CoreV1Api(api).read_namespaced_secret("work", dee).data == {"k": "dg=="}
+    # each graded run's namespace was released after it: nothing of ada's run holds the cluster
+    assert client.CoreV1Api(api).list_namespaced_pod(sandbox.namespace_name("lab1", ADA)).items == []
     notes = result.notes[EVE]
     assert sum("Forbidden" in n or "403" in n for n in notes) >= 3, notes   # ada's namespace, her Secrets, its own
     assert any("timed out" in n for n in notes) and any("credential" in n for n in notes), notes
