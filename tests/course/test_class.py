@@ -171,3 +171,14 @@ def test_the_report_has_each_learners_objectives(course, tmp_path):
     progress = {r["student_id"]: r for r in csv.DictReader((tmp_path / "report" / "progress.csv").open(newline=""))}
     assert float(progress[ADA][LAB]) == 100 and float(progress[FAY][LAB]) == 0 and float(progress[DEE][LAB]) == 0
     assert (tmp_path / "report" / "progress.png").stat().st_size > 5000
+
+
+def test_regrading_gives_the_same_scores_and_keep_leaves_the_run_to_look_at(course, api, local_cluster):
+    root, _, first = course
+    again = instructor.autograde_class(LAB, [ADA, GUS], root=root, env={"KUBELAB_CLUSTER": local_cluster.name},
+                                       api=api, cell_timeout=60, keep=True)
+    assert {s: g.cells for s, g in again.grades.items()} == {s: first.grades[s].cells for s in (ADA, GUS)}
+    # kept: ada's namespace holds what her run made (released, it held nothing: the test above)
+    ada = sandbox.namespace_name("lab1", ADA)
+    assert client.AppsV1Api(api).read_namespaced_deployment("model-server", ada).status.ready_replicas == 2
+    sandbox.release(api, ada)

@@ -41,7 +41,10 @@ def generate(assignment, check):
               help="Whose credentials a submission runs with (default: the learner's where the assignment has an access.yaml).")
 @click.option("--cell-timeout", type=click.IntRange(min=1), default=None,
               help="Seconds a cell may run before it is interrupted (default: nbgrader_config.py's).")
-def autograde(assignment, students, cluster_name, as_learner, cell_timeout):
+@click.option("--keep", is_flag=True,
+              help="Leave each run's namespace as the run left it, to look at one learner's run (by default it is "
+                   "released: the next submission then finds the cluster as the first did).")
+def autograde(assignment, students, cluster_name, as_learner, cell_timeout, keep):
     """Autograde submitted/<student>/<assignment> for each student (all collected ones when none is named;
     always forced) and print the scores and what happened to each submission. Exit 1 when a submission
     could not be graded."""
@@ -49,7 +52,7 @@ def autograde(assignment, students, cluster_name, as_learner, cell_timeout):
 
     env = {"KUBELAB_CLUSTER": cluster_name} if cluster_name else {}
     result = instructor.autograde_class(assignment, list(students) or None, env=env, as_learner=as_learner,
-                                        cell_timeout=cell_timeout)
+                                        cell_timeout=cell_timeout, keep=keep)
     click.echo(f"{assignment}: each submission ran as "
                f"{'its learner (their own namespace, their own rights)' if result.identity == 'learner' else 'you (no access.yaml)'}")
     for student, grade in sorted(result.grades.items()):

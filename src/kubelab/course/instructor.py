@@ -122,14 +122,15 @@ REMOVED = "[credential removed by the grader]"
 
 def autograde_class(assignment: str, students: list[str] | None = None, root: str | Path | None = None,
                     env: dict | None = None, *, api=None, as_learner: bool | None = None,
-                    cell_timeout: int | None = None) -> ClassResult:
+                    cell_timeout: int | None = None, keep: bool = False) -> ClassResult:
     """Autograde each learner's collected submission (all of submitted/ by default), one at a time and
     always forced (the same submission gets the same score), against the live cluster.
 
     `as_learner` (default: when the assignment has an access.yaml): each submission runs with the learner's
     own credentials in a freshly reset namespace (`api`, the instructor's client, resets it; default
     kl.connect() of env's KUBELAB_CLUSTER), released after the run (sandbox.release: its pods and the GPUs
-    they hold freed at once), so every submission is graded on the cluster the first one found. `cell_timeout`: seconds a cell may run (nbgrader_config.py's
+    they hold freed at once), so every submission is graded on the cluster the first one found (`keep`: left
+    as the run left it, to look at one learner's run). `cell_timeout`: seconds a cell may run (nbgrader_config.py's
     by default); a cell past it is interrupted and the rest of the notebook still runs."""
     root = _root(root)
     if students is None:
@@ -183,7 +184,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                 try:
                     if box is not None:
                         sandbox.revoke(box)
-                        sandbox.release(admin, box.namespace)   # no capacity held (GPUs) for the next learner
+                        if not keep:   # no capacity (GPUs) held for the next learner
+                            sandbox.release(admin, box.namespace)
                     notes += _after_run(root, assignment, student, secrets)
                 except (KubelabError, OSError, ValueError) as err:
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
