@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,10 +169,7 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     nbgrader = api(root)
     if cell_timeout:
         nbgrader.config.Execute.timeout = int(cell_timeout)
-    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}), \
-            warnings.catch_warnings():
-        # nbgrader's gradebook code trips SQLAlchemy 2's "not in session" warning on every submission: noise
-        warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", module=r"nbgrader\.")
+    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}), quiet_gradebook():
         checked(nbgrader.autograde(assignment, student, force=True, create=True),
                 f"autograde {assignment} for {student}")
     return grade(assignment, student, root)
@@ -182,10 +180,18 @@ def grade(assignment: str, student: str, root: Path | None = None) -> Grade:
     from nbgrader.api import Gradebook
 
     root = root or course_root()
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, quiet_gradebook():
         sub = gb.find_submission(assignment, student)
         cells = {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
         return Grade(assignment, student, sub.score, sub.max_score, cells)
+
+
+@contextmanager
+def quiet_gradebook():
+    """nbgrader's gradebook code trips SQLAlchemy 2's "not in session" warning on every submission: noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", module=r"nbgrader\.")
+        yield
 
 
 def venv_on_path():

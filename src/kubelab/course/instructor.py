@@ -47,7 +47,7 @@ def _root(root) -> Path:
 def _gradebook(root: Path):
     """The course's gradebook (alembic, which creates it, from this venv)."""
     from nbgrader.api import Gradebook
-    with assignments.venv_on_path(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with assignments.venv_on_path(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, assignments.quiet_gradebook():
         yield gb
 
 
@@ -200,11 +200,14 @@ DEAD_KERNEL = "DeadKernelError"
 def _graded_zero(root: Path, assignment: str, student: str):
     """Record a submission nbgrader cannot run as scoring 0 (an earlier run's grades removed first: a grade
     never rests on a previous run)."""
+    from nbgrader.api import MissingEntry
+
     with _gradebook(root) as gb:
         try:
             gb.remove_submission(assignment, student)
-        except Exception:   # nbgrader raises MissingEntry (or KeyError) for a submission it has not recorded
+        except MissingEntry:   # none recorded yet
             pass
+        gb.update_or_create_student(student)   # a learner collected but not on the roster, as autograde does
         gb.update_or_create_submission(assignment, student)
     return assignments.grade(assignment, student, root)
 
