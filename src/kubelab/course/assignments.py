@@ -180,7 +180,7 @@ def grade(assignment: str, student: str, root: Path | None = None) -> Grade:
     from nbgrader.api import Gradebook
 
     root = root or course_root()
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, quiet_gradebook():
+    with quiet_gradebook(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:   # its commit warns too
         sub = gb.find_submission(assignment, student)
         cells = {g.name: (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
         return Grade(assignment, student, sub.score, sub.max_score, cells)

@@ -47,7 +47,7 @@ def _root(root) -> Path:
 def _gradebook(root: Path):
     """The course's gradebook (alembic, which creates it, from this venv)."""
     from nbgrader.api import Gradebook
-    with assignments.venv_on_path(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, assignments.quiet_gradebook():
+    with assignments.venv_on_path(), assignments.quiet_gradebook(), Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         yield gb
 
 
