@@ -183,7 +183,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                 notes = list(retried)
                 try:
                     if box is not None:
-                        sandbox.revoke(box)
+                        sandbox.revoke(box, again=keep)
                         if not keep:   # no capacity (GPUs) held for the next learner
                             sandbox.release(admin, box.namespace)
                     notes += _after_run(root, assignment, student, secrets)

@@ -479,9 +479,9 @@ def kubeconfig(box: Sandbox, path: str | Path, expiration_seconds: int = 3600) -
 
 
 @typed_errors
-def revoke(box: Sandbox) -> None:
+def revoke(box: Sandbox, *, again: bool = True) -> None:
     """End every token of the learner's ServiceAccount now: the ServiceAccount is deleted (a token names
-    its UID) and made afresh."""
+    its UID) and, with `again`, made afresh (not for a namespace about to be released)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -493,8 +493,9 @@ def revoke(box: Sandbox) -> None:
             raise
     until(lambda: (box.service_account not in {sa.metadata.name for sa in core.list_namespaced_service_account(
         box.namespace).items}, None), 30, every=0.2)
-    manifests.apply(box.api, [o for o in _objects(box.namespace, box.learner, box.lab) if o["kind"] == "ServiceAccount"],
-                    field_manager=FIELD_MANAGER)
+    if again:
+        manifests.apply(box.api, [o for o in _objects(box.namespace, box.learner, box.lab) if o["kind"] == "ServiceAccount"],
+                        field_manager=FIELD_MANAGER)
 
 
 @typed_errors
