@@ -1,13 +1,14 @@
 """The troubleshooting exam through real nbgrader against the session cluster: the solution scores 100 %,
 the released stub 0 %, a submission with 6 of 8 scenarios repaired and diagnosed scores 75 % and passes,
-one with 5 of 8 fails. The gate is the gradebook (per slot cell), and the pass mark is kl.exam.passed's."""
+one with 5 of 8 fails, and a repair undone by a later cell loses its points (the grade cells check the cluster the
+whole notebook leaves). The gate is the gradebook (per slot cell), and the pass mark is kl.exam.passed's."""
 from __future__ import annotations
 
 
 import pytest
 
 from kubelab.course import sandbox
-from kubelab.exam import SLOT_POINTS, passed
+from kubelab.exam import POINTS, SLOT_POINTS, passed
 from tests.helpers import CourseCopy, cell_scores as scores
 
 EXAM = "exam-troubleshooting"
@@ -58,3 +59,10 @@ def test_five_of_eight_fail(course):
     grade = course.submit("five", "source", edit=unanswered(6, 7, 8))
     assert scores(grade) == {**FULL, "slot-6": 0, "slot-7": 0, "slot-8": 0}
     assert not passed(grade.score, grade.max_score)
+
+
+def test_a_repair_undone_later_in_the_notebook_loses_its_points(course):
+    # scenario 1 is repaired, then the last repair cell injects it again: its repair no longer holds when the
+    # grade cells run (after every repair), while its diagnosis still stands
+    grade = course.submit("undone", "source", edit=lambda src: src.replace("exam.solve(8)", "exam.solve(8)\nexam.reset(1)"))
+    assert scores(grade) == {**FULL, "slot-1": SLOT_POINTS - POINTS["repair"]}
