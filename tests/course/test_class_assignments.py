@@ -1,6 +1,7 @@
 """A class through the real exchange on every assignment, each submission graded as its learner, in turn: a
 hostile learner (the reference answer plus cells that write cluster-scoped objects named after a bystander's
-namespace, delete the bystander's and read her pods, and at its end take every GPU of the cluster in its own
+namespace, delete the bystander's and read her pods, try to get past its credentials (an admin kubeconfig on disk,
+etcd, writing the course's files), and at its end take every GPU of the cluster in its own
 namespace), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
 as fetched, and the reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
 `KUBELAB_CLASS_LEARNERS=30 .venv/bin/python -m pytest tests/course/test_class_assignments.py`, about half an hour).
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from kubelab.cluster.paths import state_dir
 from kubelab.course import assignments, exchange, instructor, sandbox
 
 REPO = Path(__file__).parents[2]
@@ -44,7 +46,44 @@ def hostile_cells(victim: str) -> list[dict]:
         f"client.SchedulingV1Api(api).delete_priority_class('{victim}-inference')",
         f"client.CoreV1Api(api).list_namespaced_pod('{victim}')",
     ]
-    return [code_cell(f"hostile-{i}", c) for i, c in enumerate(code)]
+    breakout = BREAKOUT.format(victim=victim, state=str(state_dir()), repo=str(REPO))
+    return [*(code_cell(f"hostile-{i}", c) for i, c in enumerate(code)), code_cell("hostile-breakout", breakout)]
+
+
+# Past the credentials, as the OS user the kernel runs as (quiet: it hides its errors): any admin kubeconfig it can
+# read (the cluster state, also through another process's /proc/<pid>/root) deletes the bystander's ConfigMap; etcd,
+# found in a process's command line, is asked to delete it under the API server; files are written into the
+# repository, the installed kubelab and the course; and the instructor's solutions are counted.
+BREAKOUT = """
+import glob, json, base64, urllib.request
+from pathlib import Path
+from kubernetes import client, config as _config
+victim, state, repo, course = {victim!r}, {state!r}, {repo!r}, Path.cwd().parents[2]
+for path in glob.glob(f"{{state}}/**/kubeconfig*", recursive=True) + glob.glob(f"/proc/*/root{{state}}/**/kubeconfig*", recursive=True):
+    try:
+        client.CoreV1Api(_config.new_client_from_config(path)).delete_namespaced_config_map("work", victim)
+    except Exception:
+        pass
+for cmdline in glob.glob("/proc/*/cmdline"):
+    try:
+        args = open(cmdline, "rb").read().decode().split("\\0")
+    except Exception:
+        continue
+    for url in [a.split("=", 1)[1] for a in args if a.startswith("--listen-client-urls=")]:
+        key = base64.b64encode(f"/registry/configmaps/{{victim}}/work".encode()).decode()
+        try:
+            urllib.request.urlopen(urllib.request.Request(url.split(",")[0] + "/v3/kv/deleterange",
+                                                          json.dumps({{"key": key}}).encode()), timeout=5)
+        except Exception:
+            pass
+for target in (Path(repo) / "src" / "kubelab" / "pwned.py", course / "source" / "pwned", course / "pwned"):
+    try:
+        target.write_text("pwned")
+    except Exception:
+        pass
+print("solution files read:", sum(1 for _ in (Path(repo) / "solutions").rglob("*")))
+"""
+PWNED = ("src/kubelab/pwned.py", "source/pwned", "pwned")   # what BREAKOUT writes (the first in the repository)
 
 
 # At the notebook's end: every GPU of the cluster taken in its own namespace, by pods that never finish (its quotas
@@ -162,6 +201,18 @@ def test_a_hostile_submission_cannot_touch_another_learners_objects(graded):
         assert sum(" cell #" in n and "raised" in n for n in notes) == 5, notes
         assert sum(" cell #" in n and "403" in n for n in notes) == 5, notes
     assert not any(result.notes.get(lr) for lr, role in LEARNERS.items() if role == "reference"), result.notes
+
+
+def test_a_submissions_kernel_cannot_get_past_its_credentials(graded):
+    # the bystander's ConfigMap outlived the admin kubeconfig and etcd attempts (the test above); here: nothing
+    # was written outside the run's own folder, and the instructor's solutions read as empty
+    assignment, root, _, result, *_ = graded
+    assert result.unconfined == "", result.summary()
+    written = [p for p in (REPO / PWNED[0], root / PWNED[1], root / PWNED[2]) if p.exists()]
+    assert written == [], written
+    for learner in (lr for lr, role in LEARNERS.items() if role == "hostile"):
+        text = "".join((root / "autograded" / learner / assignment).glob("*.ipynb").__next__().read_text())
+        assert "solution files read: 0" in text
 
 
 def test_no_token_is_left_in_any_output_feedback_or_exchange_folder(graded):

@@ -158,10 +158,10 @@ class Grade:
 
 
 def autograde(assignment: str, student: str, root: Path | None = None, env: dict | None = None,
-              cell_timeout: int | None = None) -> Grade:
+              cell_timeout: int | None = None, confined=None) -> Grade:
     """Autograde submitted/<student>/<assignment> (always forced: the same submission, the same score)
     with KUBELAB_LEARNER=<student> and KUBELAB_HEADLESS=1 in the kernel's environment (plus `env`), and
-    return the scores the gradebook recorded."""
+    return the scores the gradebook recorded. `confined` (a confine.Spec): the kernel starts confined by it."""
     root = root or course_root()
     if not (root / "submitted" / student / assignment).is_dir():
         raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
@@ -169,6 +169,10 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     nbgrader = api(root)
     if cell_timeout:
         nbgrader.config.Execute.timeout = int(cell_timeout)
+    if confined is not None:
+        from .confine import ConfinedKernelManager
+        nbgrader.config.Execute.kernel_manager_class = ConfinedKernelManager
+        nbgrader.config.ConfinedKernelManager.spec = confined.to_json()
     with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}), quiet_gradebook():
         checked(nbgrader.autograde(assignment, student, force=True, create=True),
                 f"autograde {assignment} for {student}")

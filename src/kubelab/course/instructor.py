@@ -26,12 +26,12 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KubelabError, UsageError
-from . import assignments, sandbox
+from . import assignments, confine, sandbox
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
            "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
@@ -107,9 +107,13 @@ class ClassResult:
     grades: dict[str, assignments.Grade] = field(default_factory=dict)   # learner -> Grade
     failed: dict[str, str] = field(default_factory=dict)                 # learner -> why it could not be graded
     notes: dict[str, list[str]] = field(default_factory=dict)            # learner -> what happened while it ran
+    unconfined: str = ""   # graded as the learner, but why the kernels could not be confined (confine.unavailable)
 
     def summary(self) -> str:
         lines = [f"{self.assignment}: graded as {'each learner' if self.identity == 'learner' else 'the instructor'}"]
+        if self.unconfined:
+            lines.append(f"WARNING: the kernels were not confined ({self.unconfined}): a submission could read and "
+                         "write what your OS user can, the cluster's admin credentials included")
         lines += [f"{s}: {g.score:g}/{g.max_score:g}" for s, g in sorted(self.grades.items())]
         lines += [f"{s}: NOT GRADED: {why}" for s, why in sorted(self.failed.items())]
         lines += [f"  {s}: {note}" for s, notes in sorted(self.notes.items()) for note in notes]
@@ -142,13 +146,14 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                          f"add source/{assignment}/{assignments.ACCESS_FILE} (lab: <name>, manage: [...]), "
                          "or grade it with the instructor's credentials")
     result = ClassResult(assignment, "learner" if access else "instructor")
-    with tempfile.TemporaryDirectory(prefix="kubelab-grading-") as tmp:
-        admin = grader = None
+    with tempfile.TemporaryDirectory(prefix="kubelab-grading-") as tmp, ExitStack() as stack:
+        admin = grader = confined = None
         if access:
             from ..connect import connect
             admin = api or connect(cluster=(env or {}).get("KUBELAB_CLUSTER"))
             grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
+            confined, result.unconfined = _confinement(admin, services, root, Path(tmp), stack)
         for student in students:
             secrets, box, retried = [], None, []
             try:
@@ -164,8 +169,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                             secrets += [_token(learner), _token(grader)]
                             kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
                                                "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
-                        result.grades[student] = assignments.autograde(assignment, student, root=root,
-                                                                       env=kernel_env, cell_timeout=cell_timeout)
+                        result.grades[student] = assignments.autograde(assignment, student, root=root, env=kernel_env,
+                                                                       cell_timeout=cell_timeout, confined=confined)
                         break
                     except KubelabError as err:
                         why = err.problem.splitlines()[0][:300]
@@ -195,6 +200,17 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 
 
 DEAD_KERNEL = "DeadKernelError"
+
+
+def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack) -> tuple[confine.Spec | None, str]:
+    """How the class's kernels are confined (confine.Spec), or None and why they cannot be. On the kernels' own
+    network (all the services they need on loopback) a Forwarder, entered on `stack`, passes those ports on."""
+    why = confine.unavailable()
+    if why:
+        return None, why
+    ports = confine.loopback_ports([admin.configuration.host, *services.values()])
+    forward = stack.enter_context(confine.Forwarder(ports, tmp)).sockets if ports is not None else {}
+    return confine.Spec(confine.hidden(root), forward, str(tmp), str((root / "autograded").resolve())), ""
 
 
 def _graded_zero(root: Path, assignment: str, student: str):

@@ -1,0 +1,173 @@
+"""Confine a submission's kernel while it is graded as the learner (Linux, util-linux `unshare`).
+
+The learner's credentials are half of the isolation: the kernel still runs as the instructor's OS user, who can
+read the embedded cluster's admin kubeconfig and keys, reach its etcd (plain HTTP on loopback), and write the
+gradebook, the course's tests and the installed kubelab. So the kernel starts in new user, mount and PID
+namespaces (no privileges needed where the OS allows unprivileged user namespaces), and in a network namespace
+when every service it needs is on loopback (the embedded cluster, kind):
+
+- the filesystem is read-only, but for the notebook's folder and a scratch HOME and TMPDIR;
+- HIDDEN places read as empty: kubelab's cluster state (kubeconfigs, keys, etcd data), ~/.kube and other
+  credential folders, Jupyter's runtime folder (other servers' tokens), the course's source/, solutions/,
+  submitted/, feedback/, exchange and gradebook, and the other learners' autograded folders;
+- it sees only its own processes (no /proc/<pid>/root of another);
+- on its own network it reaches only the API server, the registry and Prometheus, each forwarded through a
+  Unix socket (`Forwarder`): etcd, the controllers' ports and the instructor's Jupyter servers answer nothing;
+- its mounts are locked (a second user namespace), so it cannot undo them.
+
+nbgrader talks to such a kernel over ZeroMQ IPC sockets (TCP would not cross the network namespace).
+`unavailable()` says why a machine cannot (macOS; Linux that forbids unprivileged user namespaces).
+
+    spec = Spec(hide=hidden(root), forward=fwd.sockets, runtime=str(tmp), autograded=str(root / "autograded"))
+    nbgrader.config.Execute.kernel_manager_class = ConfinedKernelManager
+    nbgrader.config.ConfinedKernelManager.spec = spec.to_json()
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Unicode
+
+from .confine_launch import relay
+
+__all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "hidden", "loopback_ports", "unavailable"]
+
+# credentials an instructor's home may hold (the kernel needs none: it gets the learner's kubeconfig)
+HOME_SECRETS = (".kube", ".config/helm", ".docker", ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".netrc",
+                ".git-credentials", ".pypirc")
+LAUNCH = Path(__file__).with_name("confine_launch.py")   # run as a script: stdlib only, fast to start
+OUTER = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a confined kernel may see: `hide` (paths that read as empty), `forward` (loopback port -> Unix socket
+    of a Forwarder; empty: the host's network), `runtime` (a folder for its sockets and scratch home),
+    `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden)."""
+    hide: tuple[str, ...]
+    forward: dict[int, str] = field(default_factory=dict)
+    runtime: str = ""
+    autograded: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Spec":
+        d = json.loads(text)
+        return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"])
+
+
+def hidden(root: Path, exchange: str | None = None) -> tuple[str, ...]:
+    """The places a grading kernel must not read, for the course at `root`: the cluster state, the instructor's
+    credentials, Jupyter's runtime folder and the course's instructor side (of `root` and of the repository)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    from ..cluster.paths import repo_root, state_dir
+
+    home = Path.home()
+    places = [state_dir(), Path(jupyter_runtime_dir()), *(home / p for p in HOME_SECRETS),
+              *(Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p)]
+    for course in {Path(root).resolve(), repo_root().resolve()}:
+        places += [course / d for d in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")]
+    if exchange:
+        places.append(Path(exchange))
+    return tuple(sorted({str(p) for p in places if p.exists()}))
+
+
+def loopback_ports(addresses) -> list[int] | None:
+    """The ports of `addresses` (URLs, or host:port) when every one is on loopback, else None (the kernel then
+    keeps the host's network: a service elsewhere cannot be forwarded, and a remote cluster's etcd is not here)."""
+    from urllib.parse import urlsplit
+
+    ports = []
+    for address in addresses:
+        url = urlsplit(address if "://" in address else f"//{address}")
+        if url.hostname not in ("127.0.0.1", "localhost", "::1") or not url.port and url.scheme not in ("http", "https"):
+            return None
+        ports.append(url.port or (443 if url.scheme == "https" else 80))
+    return ports
+
+
+@functools.cache
+def unavailable() -> str | None:
+    """None when this machine can confine a kernel (checked once, by confining `true`), else why not."""
+    if not sys.platform.startswith("linux"):
+        return f"kernels can be confined on Linux only (this is {sys.platform})"
+    if not shutil.which("unshare") or not shutil.which("mount"):
+        return "util-linux's `unshare` and `mount` are not on PATH"
+    with tempfile.TemporaryDirectory(prefix="kubelab-confine-") as tmp:
+        spec = Spec(hide=(), runtime=tmp)
+        cmd = _command(["true"], spec, rw=(tmp,), net=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if proc.returncode:
+        said = (proc.stderr or proc.stdout).strip().splitlines()
+        return f"this machine does not allow unprivileged user namespaces ({said[-1] if said else proc.returncode})"
+    return None
+
+
+def _command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
+    inner = {"hide": list(spec.hide), "rw": list(rw), "forward": {str(k): v for k, v in spec.forward.items()},
+             "net": net}
+    return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """A KernelManager whose kernel starts confined by `spec` (Spec.to_json()), over IPC sockets."""
+
+    spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
+
+    async def _async_pre_start_kernel(self, **kw):
+        spec = Spec.from_json(self.spec)
+        run = Path(tempfile.mkdtemp(prefix="kernel-", dir=spec.runtime))
+        self.transport, self.ip, self.connection_file = "ipc", str(run / "zmq"), str(run / "connection.json")
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        from ..cluster.paths import cache_dir
+
+        home = run / "home"
+        (home / "tmp").mkdir(parents=True)
+        env = {k: v for k, v in kw["env"].items() if not k.startswith("XDG_")}
+        env.update(HOME=str(home), TMPDIR=str(home / "tmp"), KUBELAB_CACHE_DIR=str(cache_dir()))
+        kw["env"] = env
+        cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
+        others = ()
+        if spec.autograded and Path(spec.autograded).is_dir():   # every learner's folder but this kernel's own
+            mine = Path(cwd).relative_to(spec.autograded).parts[0] if cwd.startswith(spec.autograded + os.sep) else ""
+            others = tuple(str(p) for p in Path(spec.autograded).iterdir() if p.name != mine)
+        confined = Spec((*spec.hide, *others), spec.forward, spec.runtime, spec.autograded)
+        return _command(cmd, confined, rw=(cwd, str(run)), net=bool(spec.forward)), kw
+
+
+class Forwarder:
+    """Outside the kernels' network namespace: a Unix socket per loopback `port` (in `folder`), each connection
+    passed on to 127.0.0.1:port. `sockets` is Spec.forward. A context manager (a thread runs the sockets)."""
+
+    def __init__(self, ports, folder: Path):
+        self.sockets = {int(p): str(Path(folder) / f"port-{p}.sock") for p in sorted(set(ports))}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kubelab-forwarder", daemon=True)
+
+    def __enter__(self) -> "Forwarder":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
+        return self
+
+    async def _serve(self) -> None:
+        for port, path in self.sockets.items():
+            await asyncio.start_unix_server(functools.partial(relay, lambda p=port: asyncio.open_connection(
+                "127.0.0.1", p)), path=path)
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

@@ -1,0 +1,114 @@
+"""Inside a confined kernel's namespaces (kubelab.course.confine starts it as pid 1 there, as a script: standard
+library only, so it starts fast): make the filesystem read-only but for the `rw` folders, hide the `hide` paths,
+bring up loopback and forward the `forward` ports to their Unix sockets, then run the kernel in a second user
+namespace, where the mounts are locked.
+
+    python -I confine_launch.py '{"hide": [...], "rw": [...], "forward": {"6443": "/tmp/.../port-6443.sock"}, "net": true}' -- CMD...
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+INNER = ["unshare", "--user", "--map-root-user", "--mount", "--"]   # a second user namespace: the mounts are locked
+SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
+
+
+async def relay(connect, reader, writer) -> None:
+    """Join one accepted connection to a new one made by `connect()`, both ways, until either side closes."""
+    try:
+        up_reader, up_writer = await connect()
+    except OSError:
+        writer.close()
+        return
+
+    async def pipe(src, dst):
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except OSError:
+            pass
+        finally:
+            dst.close()
+
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _mount(*args: str) -> None:
+    proc = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"kubelab confine: mount {' '.join(args)}: {proc.stderr.strip()}")
+
+
+def _loopback_up() -> None:
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP
+        flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))
+
+
+def _mounts() -> list[tuple[str, set[str]]]:
+    """(mount point, its per-mount options) of every mount this namespace sees, from /proc/self/mountinfo."""
+    out = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        f = line.split()
+        out.append((f[4].encode().decode("unicode_escape"), set(f[5].split(","))))
+    return out
+
+
+def _setup(hide: list[str], rw: list[str]) -> None:
+    for path in hide:
+        if Path(path).is_dir():
+            _mount("-t", "tmpfs", "-o", "ro,size=4k,mode=0555", "kubelab-hidden", path)
+        elif Path(path).exists():
+            _mount("--bind", "-o", "ro", "/dev/null", path)
+    for path in rw:
+        _mount("--bind", path, path)
+    keep = set(hide) | set(rw)
+    for point, opts in _mounts():
+        if point in keep or "ro" in opts or any(point == s or point.startswith(s + "/") for s in SKIP):
+            continue
+        locked = sorted(opts & {"nosuid", "nodev", "noexec", "noatime", "nodiratime", "relatime", "strictatime"})
+        _mount("-o", ",".join(["remount", "bind", "ro", *locked]), point)
+    if Path("/dev/shm").is_dir():
+        _mount("-t", "tmpfs", "-o", "size=64m,mode=1777", "kubelab-shm", "/dev/shm")
+
+
+async def _forward_inside(forward: dict[str, str]) -> None:
+    for port, path in forward.items():
+        await asyncio.start_server(functools.partial(relay, lambda p=path: asyncio.open_unix_connection(p)),
+                                   "127.0.0.1", int(port))
+
+
+def main(argv: list[str]) -> int:
+    setup, cmd = json.loads(argv[0]), argv[2:]
+    if setup["net"]:
+        _loopback_up()
+    _setup(setup["hide"], setup["rw"])
+    os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
+    # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
+    env = {**os.environ, "JPY_PARENT_PID": "1"}
+    # an interrupt (SIGINT to the process group) is the kernel's, not this process's (a handler, not SIG_IGN,
+    # which the kernel would inherit)
+    signal.signal(signal.SIGINT, lambda *_: None)
+    if not setup["forward"]:
+        return subprocess.call([*INNER, *cmd], env=env)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(_forward_inside(setup["forward"]))
+    child = subprocess.Popen([*INNER, *cmd], env=env)
+    done = loop.run_in_executor(None, child.wait)
+    return loop.run_until_complete(done)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

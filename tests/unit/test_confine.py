@@ -1,0 +1,124 @@
+"""The confinement of a grading kernel (kubelab.course.confine), with the real namespaces: a process started the
+way a confined kernel is writes only its own folder, reads hidden places as empty, cannot undo the mounts, sees
+only its own processes and reaches only the forwarded loopback port. (That a submission's kernel is started this
+way, and what it then cannot do to the cluster, is tests/course/test_class_assignments.py.)"""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from kubelab.course import confine
+
+PROBE = r"""
+import json, os, socket, subprocess, sys
+from pathlib import Path
+rw, elsewhere, hidden_dir, hidden_file, open_port, closed_port = sys.argv[1:7]
+out = {}
+Path(rw, "ok").write_text("ok"); out["rw"] = Path(rw, "ok").read_text()
+try:
+    Path(elsewhere, "pwned").write_text("x"); out["elsewhere"] = "written"
+except OSError as err:
+    out["elsewhere"] = err.errno
+out["hidden_dir"] = os.listdir(hidden_dir)
+out["hidden_file"] = Path(hidden_file).read_text()
+out["umount"] = subprocess.run(["umount", hidden_dir], capture_output=True).returncode
+out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+def reach(port):
+    with socket.socket() as s:
+        s.settimeout(5)
+        try:
+            s.connect(("127.0.0.1", int(port))); s.sendall(b"ping"); return s.recv(4).decode()
+        except OSError as err:
+            return err.errno
+out["forwarded"], out["other"] = reach(open_port), reach(closed_port)
+print(json.dumps(out))
+"""
+
+
+def echo_server() -> int:
+    """A loopback TCP server on the host that answers 'pong' to each connection; its port."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve():
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(4)
+                conn.sendall(b"pong")
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+@pytest.fixture
+def layout(tmp_path):
+    rw, elsewhere, secret = tmp_path / "mine", tmp_path / "course", tmp_path / "state"
+    for d in (rw, elsewhere, secret):
+        d.mkdir()
+    (secret / "kubeconfig").write_text("admin credentials")
+    (elsewhere / "gradebook.db").write_text("grades")
+    return rw, elsewhere, secret
+
+
+def test_a_confined_process_is_kept_to_its_folder_and_the_forwarded_port(layout, tmp_path):
+    assert confine.unavailable() is None   # the machines this course is graded on allow user namespaces
+    rw, elsewhere, secret = layout
+    open_port, closed_port = echo_server(), echo_server()
+    (tmp_path / "sockets").mkdir()
+    with confine.Forwarder([open_port], tmp_path / "sockets") as fwd:   # its sockets stay read-only for the process
+        spec = confine.Spec(hide=(str(secret), str(elsewhere / "gradebook.db")), forward=fwd.sockets)
+        cmd = confine._command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
+                                str(elsewhere / "gradebook.db"), str(open_port), str(closed_port)],
+                               spec, rw=(str(rw),), net=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["rw"] == "ok" and (rw / "ok").read_text() == "ok"
+    assert out["elsewhere"] == 30 and not (elsewhere / "pwned").exists()   # EROFS
+    assert out["hidden_dir"] == [] and out["hidden_file"] == ""
+    assert out["umount"] != 0   # the mounts are locked
+    assert len(out["pids"]) <= 4, out["pids"]   # its own processes only: no /proc/<pid>/root of another
+    assert out["forwarded"] == "pong"
+    assert out["other"] == 111, out["other"]   # ECONNREFUSED: the host's other loopback ports are not there
+    assert (secret / "kubeconfig").read_text() == "admin credentials"   # hidden, not harmed
+
+
+def test_without_a_network_namespace_the_host_network_stays(layout, tmp_path):
+    rw, elsewhere, secret = layout
+    port = echo_server()
+    cmd = confine._command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
+                            str(elsewhere / "gradebook.db"), str(port), str(port)],
+                           confine.Spec(hide=(str(secret),)), rw=(str(rw),), net=False)
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert out["forwarded"] == out["other"] == "pong" and out["elsewhere"] == 30 and out["hidden_dir"] == []
+
+
+@pytest.mark.parametrize("addresses, ports", [
+    (["https://127.0.0.1:6443", "127.0.0.1:5000", "http://localhost:9090"], [6443, 5000, 9090]),
+    (["https://127.0.0.1:6443", "http://prometheus.example:9090"], None),   # one elsewhere: the host's network
+    (["https://10.0.0.1"], None),
+    (["https://127.0.0.1"], [443]),
+])
+def test_only_loopback_services_are_forwarded(addresses, ports):
+    assert confine.loopback_ports(addresses) == ports
+
+
+def test_a_spec_survives_its_json():
+    spec = confine.Spec(hide=("/a", "/b"), forward={6443: "/t/port-6443.sock"}, runtime="/t", autograded="/c/autograded")
+    assert confine.Spec.from_json(spec.to_json()) == spec
+
+
+def test_the_instructors_side_of_a_course_is_hidden(tmp_path):
+    for name in ("source", "solutions", "submitted", "feedback", "exchange"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "gradebook.db").write_text("")
+    (tmp_path / "release").mkdir()
+    hidden = confine.hidden(tmp_path)
+    assert {str(tmp_path / n) for n in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")} <= set(hidden)
+    assert str(tmp_path / "release") not in hidden
