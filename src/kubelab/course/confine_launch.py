@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+__all__ = ["main", "relay"]
+
 INNER = ["unshare", "--user", "--map-root-user", "--mount", "--"]   # a second user namespace: the mounts are locked
 SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
 
