@@ -69,7 +69,7 @@ class Spec:
         return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"])
 
 
-def hidden(root: Path, exchange: str | None = None) -> tuple[str, ...]:
+def hidden(root: Path) -> tuple[str, ...]:
     """The places a grading kernel must not read, for the course at `root`: the cluster state, the instructor's
     credentials, Jupyter's runtime folder and the course's instructor side (of `root` and of the repository)."""
     from jupyter_core.paths import jupyter_runtime_dir
@@ -81,8 +81,6 @@ def hidden(root: Path, exchange: str | None = None) -> tuple[str, ...]:
               *(Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p)]
     for course in {Path(root).resolve(), repo_root().resolve()}:
         places += [course / d for d in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")]
-    if exchange:
-        places.append(Path(exchange))
     return tuple(sorted({str(p) for p in places if p.exists()}))
 
 
