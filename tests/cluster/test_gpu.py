@@ -143,3 +143,46 @@ def test_auto_picks_the_simulated_source_here_and_says_so(api, namespace):
         gpu.telemetry(api, source="dcgm-exporter")
     df = tel.collect(every=0.5, duration=1.0)
     assert df.time.nunique() == 3 and len(df) == 3 * n_gpus  # t = 0, 0.5, 1.0
+
+
+def test_a_learner_who_reads_only_their_namespaces_gets_and_passes_the_report_of_those(api, namespace, tmp_path,
+                                                                                      monkeypatch):
+    """A learner in a JupyterHub may not list every namespace's pods: the report (and the check that recomputes
+    it) counts the pods of their own namespaces ($KUBELAB_NAMESPACES, which the hub sets) and says so."""
+    import uuid
+
+    from kubelab.course import sandbox
+    from kubelab.errors import CheckFailed, Forbidden
+    from kubelab.grading import gpu_report_matches
+    from kubelab.viz import gpu_report
+
+    box = sandbox.sandbox(api, "gpurep", f"l{uuid.uuid4().hex[:6]}", manage=("cluster",))   # it reads the nodes
+    try:
+        run_pod(api, namespace, gpu_pod("theirs", {"nvidia.com/gpu": 1}, product=H100))
+        run_pod(api, box.namespace, gpu_pod("mine", {"nvidia.com/gpu": 2}, product=H100))
+        as_learner = box.client()
+        monkeypatch.delenv(sandbox.NAMESPACES_ENV, raising=False)
+        with pytest.raises(Forbidden) as refused:
+            gpu.report.collect(as_learner, progress=False)
+        assert sandbox.NAMESPACES_ENV in refused.value.fix
+
+        monkeypatch.setenv(sandbox.NAMESPACES_ENV, box.namespace)
+        mine = gpu.report.collect(as_learner, progress=False)
+        whole = gpu.report.collect(api, progress=False)
+        assert mine.scope == (box.namespace,) and whole.scope is None
+        h100 = lambda rep: rep.pools.set_index(["pool", "resource"]).loc[("h100", "nvidia.com/gpu")]
+        assert h100(mine)["allocated"] == 2 and h100(whole)["allocated"] >= 3   # "theirs" only in the whole's
+        assert set(mine.namespaces["namespace"]) == {box.namespace}
+        allocated = mine.rows[mine.rows["metric"] == "allocated"]
+        assert (allocated[allocated["section"] == "pool"]["detail"] == gpu.report.scope_note(mine.scope)).all()
+        assert "only" in repr(mine) and "Your namespaces only" in gpu_report.page(mine)
+
+        paths = gpu_report.write(mine, tmp_path / "report")
+        assert gpu_report_matches(as_learner, paths["csv"]).passed
+        # the whole cluster's report is not the learner's view: the check, as the learner, sees the difference
+        gpu_report.write(whole, tmp_path / "whole")
+        with pytest.raises(CheckFailed, match="^allocation: "):
+            gpu_report_matches(as_learner, tmp_path / "whole" / "gpu-report.csv")
+    finally:
+        sandbox.cleanup(api, box.learner, wait=True)
+        client.CoreV1Api(api).delete_namespaced_pod("theirs", namespace, grace_period_seconds=0)

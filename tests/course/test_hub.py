@@ -53,6 +53,7 @@ print(json.dumps({{
     "read_other": status(lambda: core.list_namespaced_config_map(other)),
     "write_other": status(lambda: core.create_namespaced_config_map(other, {{"metadata": {{"name": "intruder"}}}})),
     "list_namespaces": status(lambda: core.list_namespace()),
+    "report_scope": kl.gpu.report.collect(api, progress=False).scope,   # Lab 3's GPU report: their namespaces'
     "course_id": nbgrader.config.CourseDirectory.course_id, "exchange": nbgrader.config.Exchange.root,
 }}))
 """
@@ -143,6 +144,8 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
         assert result["whoami"] == f"system:serviceaccount:{sandbox.namespace_name('home', ANN)}:learner"
         assert result["learner"] == ANN and result["home"] == str(home)
         assert result["read_other"] == 403 and result["write_other"] == 403 and result["list_namespaces"] == 403
+        assert sandbox.namespace_name("home", ANN) in result["report_scope"] and ann_lab in result["report_scope"]
+        assert all(ns.startswith(f"{sandbox.learner_name(ANN)}-") for ns in result["report_scope"])
         assert core.read_namespaced_config_map("from-the-hub", ann_lab).data == {"k": "v"}
         assert not core.list_namespaced_config_map(bob_lab, field_selector="metadata.name=intruder").items
         assert result["course_id"] == "k8s-ml-fundamentals" and result["exchange"] == str(REPO / "exchange")

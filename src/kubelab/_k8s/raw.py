@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from contextlib import contextmanager
 from functools import lru_cache
 
 from .names import SIMULATED_LABEL
+
+# A learner's own namespaces, comma-separated: what a cluster-wide read falls back to for an identity that may not
+# read every namespace (the course's hub sets it for each learner's server)
+NAMESPACES_ENV = "KUBELAB_NAMESPACES"
 
 
 def plain(obj) -> dict:
@@ -89,6 +94,32 @@ def pods(api, namespace: str | None, selector: str | None = None, field_selector
     if namespace:
         return items(core.list_namespaced_pod, namespace, **kw)
     return items(core.list_pod_for_all_namespaces, **kw)
+
+
+def own_namespaces() -> tuple[str, ...]:
+    return tuple(n.strip() for n in os.environ.get(NAMESPACES_ENV, "").split(",") if n.strip())
+
+
+def visible_pods(api, field_selector: str | None = None) -> tuple[list[dict], tuple[str, ...] | None]:
+    """(every namespace's pods, None); for an identity that may not list them all (a learner in a JupyterHub),
+    (the pods of its own namespaces, $KUBELAB_NAMESPACES, those namespaces): the caller says whose it counted."""
+    from ..errors import Forbidden
+    try:
+        return pods(api, None, field_selector=field_selector), None
+    except Forbidden as err:
+        scope = own_namespaces()
+        if not scope:
+            err.fix = (f"read them as an identity that may list every namespace's pods, or set {NAMESPACES_ENV} "
+                       "to your own namespaces, comma-separated (the course's hub sets it for you)")
+            raise
+        return [p for ns in scope for p in pods(api, ns, field_selector=field_selector)], scope
+
+
+def visible_claims(api, scope: tuple[str, ...] | None) -> list[dict]:
+    """The ResourceClaims of `scope`'s namespaces (None: every namespace); [] where DRA is absent or refused."""
+    if scope is None:
+        return list_dra(api, "resourceclaims", empty_on=(403, 404))
+    return [c for ns in scope for c in list_dra(api, "resourceclaims", ns, empty_on=(403, 404))]
 
 
 def nodes_by_name(api) -> dict[str, dict]:

@@ -7,7 +7,8 @@ With the instructor's credentials the hook makes the learner's sandboxes: a "hom
 (source/<assignment>/access.yaml: `lab`, `manage`), each binding its Role to the home ServiceAccount too, so
 one token works in every namespace of the learner and in no other (another learner's answers 403). It writes a
 kubeconfig (0600) with a token of that ServiceAccount valid TOKEN_LIFETIME_S and gives the server the
-environment that points at it (KUBELAB_KUBECONFIG, KUBECONFIG), the learner's name (KUBELAB_LEARNER) and
+environment that points at it (KUBELAB_KUBECONFIG, KUBECONFIG), the learner's name (KUBELAB_LEARNER), their
+namespaces (KUBELAB_NAMESPACES: what a cluster-wide report, such as Lab 3's GPU report, counts for them) and
 nbgrader's course id and exchange (a nbgrader_config.py beside the kubeconfig, on JUPYTER_CONFIG_PATH), with
 the instructor's panels (formgrader, create-assignment) switched off in the learner's JupyterLab.
 
@@ -109,8 +110,9 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
+    own = [home.namespace, *(sandbox.namespace_name(access.lab, learner) for access in labs)]
     return {**sandbox.service_env(api), "KUBELAB_KUBECONFIG": str(path), "KUBECONFIG": str(path), "KUBELAB_CONTEXT": "",
-            sandbox.LEARNER_ENV: home.learner, "JUPYTER_CONFIG_PATH": str(path.parent),
+            sandbox.LEARNER_ENV: home.learner, sandbox.NAMESPACES_ENV: ",".join(own), "JUPYTER_CONFIG_PATH": str(path.parent),
             "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}
 
 

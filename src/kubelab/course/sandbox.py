@@ -38,12 +38,13 @@ from pathlib import Path
 from .. import manifests
 from .._k8s.apierrors import api_error, typed_errors
 from .._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
+from .._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
 from .._k8s.client import request_token
 from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
 from ..errors import KubelabError, UsageError, WaitTimeout
 
-__all__ = ["GRADER_ENV", "LEARNER_ENV", "Sandbox", "can_i", "cleanup", "delete_cluster_objects", "delete_namespace",
+__all__ = ["GRADER_ENV", "LEARNER_ENV", "NAMESPACES_ENV", "Sandbox", "can_i", "cleanup", "delete_cluster_objects", "delete_namespace",
            "empty", "grader_client", "grader_kubeconfig", "kubeconfig", "learner_name", "names_policy",
            "namespace_name", "release", "reset", "revoke", "sandbox", "service_env", "token_client", "wait_namespace_gone"]
 

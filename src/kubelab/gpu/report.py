@@ -19,6 +19,9 @@ Allocation counts what the scheduler decided: the GPU requests of every non-term
 node, per extended resource, and the DRA devices allocated to ResourceClaims, per node. A time-sliced
 GPU counts its replicas (nvidia.com/gpu: 4 on one T4) and a MIG node its MIG devices. GPU-hours are those
 of the pods holding GPUs now, since each was scheduled (pods that have finished are not in the API).
+An identity that may not list every namespace's pods (a learner in a JupyterHub) gets the report of its
+own namespaces ($KUBELAB_NAMESPACES): `scope` names them, and the allocated and free rows say whose pods they
+count (the other learners' GPUs are not in them).
 Everything here except `collect` is pure: unit-tested on plain objects, without a cluster.
 """
 from __future__ import annotations
@@ -32,7 +35,7 @@ from .._k8s.names import DRA_DRIVER, GPU_RESOURCE, MIG_PREFIX, POOL_LABEL, SIMUL
 from .._k8s.quantity import to_float
 
 __all__ = ["API_SOURCE", "GpuReport", "IDLE_UTIL_PCT", "REPORT_COLUMNS", "SECTIONS", "UNITS", "allocation_rows",
-           "collect", "gpu_requests", "is_gpu_resource", "pending_rows", "report_rows", "scheduled_at",
+           "collect", "gpu_requests", "is_gpu_resource", "pending_rows", "report_rows", "scheduled_at", "scope_note",
            "telemetry_rows"]
 
 REPORT_COLUMNS = ["section", "pool", "node", "namespace", "pod", "resource", "metric", "value", "unit", "detail",
@@ -143,11 +146,17 @@ def _gpu_nodes(nodes: list[dict], slices: list[dict]) -> dict[str, dict]:
     return out
 
 
+def scope_note(scope: tuple[str, ...] | None) -> str:
+    """What a report limited to `scope`'s namespaces says on its allocation rows ("" for the whole cluster)."""
+    return f"counts the pods of namespaces {', '.join(scope)} only" if scope else ""
+
+
 def allocation_rows(nodes: list[dict], pods: list[dict], claims: list[dict], slices: list[dict],
-                    now: datetime) -> list[dict]:
+                    now: datetime, scope: tuple[str, ...] | None = None) -> list[dict]:
     """The API's side of the report: allocatable / allocated / free per node and resource, the same per pool
     plus its largest free block (the most one pod can get on one node of the pool), and per namespace the
-    devices held now and their GPU-hours since each pod was scheduled."""
+    devices held now and their GPU-hours since each pod was scheduled. `pods` and `claims` are those of
+    `scope`'s namespaces (None: every namespace), and the rows that count them say so."""
     gpu_nodes = _gpu_nodes(nodes, slices)
     used = {name: dict.fromkeys(info["allocatable"], 0.0) for name, info in gpu_nodes.items()}
     hours: dict[tuple[str, str], list[float]] = {}    # (namespace, resource) -> [devices, device-hours]
@@ -178,14 +187,15 @@ def allocation_rows(nodes: list[dict], pods: list[dict], claims: list[dict], sli
             acc = hours.setdefault((meta.get("namespace", ""), res), [0.0, 0.0])
             acc[0] += n
             acc[1] += n * h
-    rows, pools = [], {}
+    rows, pools, note = [], {}, scope_note(scope)
     for name in sorted(gpu_nodes):
         info = gpu_nodes[name]
         for res in sorted(set(info["allocatable"]) | set(used[name])):
             total, taken = info["allocatable"].get(res, 0.0), used[name].get(res, 0.0)
             where = dict(pool=info["pool"], node=name, resource=res, time=now, simulated=info["simulated"])
-            rows += [_row("node", "allocatable", total, **where), _row("node", "allocated", taken, **where),
-                     _row("node", "free", max(0.0, total - taken), **where)]
+            rows += [_row("node", "allocatable", total, **where),
+                     _row("node", "allocated", taken, detail=note, **where),
+                     _row("node", "free", max(0.0, total - taken), detail=note, **where)]
             acc = pools.setdefault((info["pool"], res), {"total": 0.0, "taken": 0.0, "block": 0.0, "sim": False})
             acc["total"] += total
             acc["taken"] += taken
@@ -193,9 +203,10 @@ def allocation_rows(nodes: list[dict], pods: list[dict], claims: list[dict], sli
             acc["sim"] = acc["sim"] or info["simulated"]
     for (pool, res), acc in sorted(pools.items()):
         where = dict(pool=pool, resource=res, time=now, simulated=acc["sim"])
-        rows += [_row("pool", "allocatable", acc["total"], **where), _row("pool", "allocated", acc["taken"], **where),
-                 _row("pool", "free", max(0.0, acc["total"] - acc["taken"]), **where),
-                 _row("pool", "largest_free_block", acc["block"], **where)]
+        rows += [_row("pool", "allocatable", acc["total"], **where),
+                 _row("pool", "allocated", acc["taken"], detail=note, **where),
+                 _row("pool", "free", max(0.0, acc["total"] - acc["taken"]), detail=note, **where),
+                 _row("pool", "largest_free_block", acc["block"], detail=note, **where)]
     sim = any(info["simulated"] for info in gpu_nodes.values())
     for (ns, res), (n, h) in sorted(hours.items()):
         rows += [_row("namespace", "allocated", n, namespace=ns, resource=res, time=now, simulated=sim),
@@ -248,10 +259,10 @@ def telemetry_rows(samples: pd.DataFrame, pool_of: dict[str, str], now: datetime
 
 
 def report_rows(nodes: list[dict], pods: list[dict], claims: list[dict], slices: list[dict],
-                samples: pd.DataFrame | None, now: datetime) -> pd.DataFrame:
+                samples: pd.DataFrame | None, now: datetime, scope: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The whole report as a DataFrame with REPORT_COLUMNS (pure)."""
     pool_of = {n["metadata"]["name"]: _labels(n).get(POOL_LABEL, "") for n in nodes}
-    rows = [*allocation_rows(nodes, pods, claims, slices, now), *pending_rows(pods, now),
+    rows = [*allocation_rows(nodes, pods, claims, slices, now, scope), *pending_rows(pods, now),
             *telemetry_rows(samples, pool_of, now)]
     order = {s: i for i, s in enumerate(SECTIONS)}
     df = pd.DataFrame(rows, columns=REPORT_COLUMNS)
@@ -267,6 +278,7 @@ class GpuReport:
     time: datetime
     telemetry: str          # the telemetry source's description
     simulated: bool         # any number in it simulated
+    scope: tuple[str, ...] | None = None   # the namespaces whose pods it counts (None: every namespace)
 
     def _wide(self, section: str, index: list[str]) -> pd.DataFrame:
         """One row per scope and resource, a column per metric; the telemetry's per-GPU metrics
@@ -313,12 +325,15 @@ class GpuReport:
         return str(path)
 
     def _repr_html_(self) -> str:
+        import html
         label = " (simulated)" if self.simulated else ""
-        return f"<b>GPU report {self.time:%Y-%m-%d %H:%M:%S} UTC{label}</b><br>{self.telemetry}" + \
+        scope = f"<br><b>Allocation {html.escape(scope_note(self.scope))}</b>" if self.scope else ""
+        return f"<b>GPU report {self.time:%Y-%m-%d %H:%M:%S} UTC{label}</b><br>{html.escape(self.telemetry)}{scope}" + \
             self.pools.to_html(index=False)
 
     def __repr__(self) -> str:
-        return f"<GpuReport {self.time:%H:%M:%S}{' simulated' if self.simulated else ''}: {len(self.rows)} rows>"
+        scope = f" ({scope_note(self.scope)})" if self.scope else ""
+        return f"<GpuReport {self.time:%H:%M:%S}{' simulated' if self.simulated else ''}: {len(self.rows)} rows{scope}>"
 
 
 def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, source: str = "auto",
@@ -329,9 +344,10 @@ def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, s
     pods, ResourceClaims and ResourceSlices once and join them. With source="auto" and no GPU source at
     all, the report has the API's rows only (its `telemetry` says why). The report is of the whole cluster:
     while a submission is graded as the learner (who may read only their own namespace) its reads go through
-    the grader's read-only identity, as the check that recomputes it does."""
+    the grader's read-only identity, as the check that recomputes it does. An identity that may not list
+    every namespace's pods otherwise (a learner in a JupyterHub) gets its own namespaces' (`scope`)."""
     from .._k8s.client import grader_client
-    from .._k8s.raw import list_dra, nodes_by_name, pods as list_pods
+    from .._k8s.raw import list_dra, nodes_by_name, visible_claims, visible_pods
     from ..errors import KubelabError, UsageError
     from ..observe import metrics
     from .telemetry import telemetry as pick
@@ -351,7 +367,7 @@ def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, s
     described = tel.describe() if tel else described
     now = datetime.now(timezone.utc)
     nodes = list(nodes_by_name(api).values())
-    pods = list_pods(api, None, field_selector="status.phase!=Succeeded,status.phase!=Failed")
-    rows = report_rows(nodes, pods, list_dra(api, "resourceclaims", empty_on=(403, 404)),
-                       list_dra(api, "resourceslices", empty_on=(403, 404)), samples, now)
-    return GpuReport(rows, now, described, bool(rows["simulated"].any()))
+    pods, scope = visible_pods(api, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+    rows = report_rows(nodes, pods, visible_claims(api, scope), list_dra(api, "resourceslices", empty_on=(403, 404)),
+                       samples, now, scope)
+    return GpuReport(rows, now, described, bool(rows["simulated"].any()), scope)

@@ -28,7 +28,7 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
     import pandas as pd
 
     from .._k8s.client import grader_client
-    from .._k8s.raw import list_dra, nodes_by_name, pods
+    from .._k8s.raw import list_dra, nodes_by_name, visible_claims, visible_pods
     from ..gpu import report
 
     api = grader_client(api)
@@ -44,10 +44,11 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
             raise Missing(f"{p} is not a CSV file ({err})", "write it with kl.viz.gpu_report.write")
         at = pd.to_datetime(df["time"], utc=True, errors="coerce").max() if "time" in df else None
         nodes = list(nodes_by_name(api).values())
-        live = pods(api, None, field_selector="status.phase!=Succeeded,status.phase!=Failed")
-        claims, slices = list_dra(api, "resourceclaims", empty_on=(403, 404)), list_dra(api, "resourceslices")
+        # the report's own reads: a learner in a hub, who may not list every namespace, gets their own namespaces'
+        live, scope = visible_pods(api, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+        claims, slices = visible_claims(api, scope), list_dra(api, "resourceslices")
         when = at.to_pydatetime() if at is not None and not pd.isna(at) else datetime.now(timezone.utc)
-        expected = report.allocation_rows(nodes, live, claims, slices, when) + report.pending_rows(live, when)
+        expected = report.allocation_rows(nodes, live, claims, slices, when, scope) + report.pending_rows(live, when)
         simulated_nodes = {n["metadata"]["name"] for n in nodes
                            if (n["metadata"].get("labels") or {}).get("kubelab.io/simulated") == "true"}
         return SimpleNamespace(df=df, expected=pd.DataFrame(expected, columns=report.REPORT_COLUMNS),

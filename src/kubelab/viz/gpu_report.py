@@ -11,6 +11,7 @@ import base64
 import html
 from pathlib import Path
 
+from ..gpu.report import scope_note
 from .plots import GPU_POOL_COLOR, SIMULATED
 
 __all__ = ["FILES", "figure", "page", "write"]
@@ -40,7 +41,7 @@ def figure(rep):
         left.legend(loc="upper right")
         left.tick_params(axis="x", labelsize=7, labelrotation=60)
     left.set_ylabel("devices")
-    left.set_title("allocation per pool (from the API)")
+    left.set_title("allocation per pool (from the API)" + (f"\n{scope_note(rep.scope)}" if rep.scope else ""))
     util = rep.rows[(rep.rows["section"] == "node") & (rep.rows["metric"] == "utilization")]
     if len(util):
         right.barh(util["node"], util["value"], color=GPU_POOL_COLOR)
@@ -64,6 +65,9 @@ def page(rep, png: str | None = None) -> str:
     banner = ("<p style='background:#fff3cd;padding:6px'><b>Simulated:</b> these GPUs and their telemetry "
               "are simulated (KWOK nodes of the embedded cluster); the allocation is the real scheduler's.</p>"
               if rep.simulated else "")
+    if rep.scope:   # a learner's view: the other namespaces' GPUs are not in "allocated"
+        banner += (f"<p style='background:#e7f1ff;padding:6px'><b>Your namespaces only:</b> the allocation "
+                   f"{html.escape(scope_note(rep.scope))}; your identity may not read the others'.</p>")
     img = ""
     if png:
         data = base64.b64encode(Path(png).read_bytes()).decode()
