@@ -21,12 +21,15 @@ for the class, each learner types their own name. It protects the class from out
 other (anyone with the password can log in under any name): right for a workshop on one machine, wrong for
 graded work with stakes. There use a real authenticator (OAuth, LDAP) in its place; nothing else changes.
 
-Spawner: SimpleLocalProcessSpawner: every JupyterLab runs as the OS user that runs the hub, in its own home folder.
-The Kubernetes isolation is real (each server's token acts only in its learner's namespaces), the filesystem
-isolation is not: a learner's terminal can read whatever that OS user can, the instructor's own kubeconfig
-included. For a class whose learners must not reach each other's files, run the hub as root with
-LocalProcessSpawner (one OS user per learner) or on a cluster with KubeSpawner (solutions/hub/z2jh-values.yaml);
-the same hook serves both.
+Spawner: kubelab.course.hub.ConfinedSpawner, a SimpleLocalProcessSpawner: every JupyterLab runs as the OS user that
+runs the hub, in its own home folder, confined as a grading kernel is (user, mount, PID and network namespaces; no
+root needed): it writes only its home, the exchange and its own /tmp; kubelab's state (the admin kubeconfig, the
+keys, etcd's data), this hub's folder (its database, the other learners' homes), the instructor's credentials and
+the course's source/, solutions/ and gradebook read as empty; it sees only its own processes; and it reaches only
+the API server, the registry, Prometheus and the hub. Its token acts only in its learner's namespaces. Where the
+machine forbids unprivileged user namespaces the servers start unconfined (the hub's log says so), and a learner's
+terminal reads what this OS user can: there run the hub as root with LocalProcessSpawner (one OS user per learner)
+or on a cluster with KubeSpawner (solutions/hub/z2jh-values.yaml); the same hook serves both.
 """
 import os
 import sys
@@ -84,7 +87,8 @@ if token:
     c.JupyterHub.load_roles = [{"name": "kubelab-instructor", "services": ["kubelab-instructor"],
                                 "scopes": ["admin:users", "admin:servers", "access:servers", "read:hub"]}]
 
-c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.JupyterHub.spawner_class = "kubelab.course.hub.ConfinedSpawner"
+c.ConfinedSpawner.hub_dir = str(hub_dir)   # hidden from the servers but for each one's own home
 c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "homes" / "{username}")
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]   # the venv's: kubelab is there

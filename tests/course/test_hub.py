@@ -10,6 +10,7 @@ import logging
 import os
 import stat
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ import pytest
 import requests
 import yaml
 
+from kubelab.cluster.paths import state_dir
 from tests.course.hub_process import API_TOKEN, PASSWORD, Hub
 from tests.helpers import eventually
 
@@ -26,7 +28,8 @@ PID = os.getpid()
 ANN, BOB, CAT = f"hub-ann-{PID}", f"hub-bob-{PID}", f"hub-cat-{PID}"
 
 KERNEL_CODE = """
-import json, os
+import glob, json, os, urllib.request
+from pathlib import Path
 import kubelab as kl
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -37,6 +40,12 @@ def status(call):
         return 200
     except ApiException as err:
         return err.status
+
+def attempt(call):   # past the token, as the OS user the server runs as: what a learner's terminal can reach
+    try:
+        return call()
+    except OSError as err:
+        return err.errno or type(getattr(err, "reason", err)).__name__
 
 api = kl.connect()
 core = client.CoreV1Api(api)
@@ -54,9 +63,31 @@ print(json.dumps({{
     "write_other": status(lambda: core.create_namespaced_config_map(other, {{"metadata": {{"name": "intruder"}}}})),
     "list_namespaces": status(lambda: core.list_namespace()),
     "report_scope": kl.gpu.report.collect(api, progress=False).scope,   # Lab 3's GPU report: their namespaces'
+    "admin_kubeconfigs": glob.glob("{state}/**/*kubeconfig*", recursive=True)
+                         + glob.glob("/proc/*/root{state}/**/*kubeconfig*", recursive=True),
+    "etcd": attempt(lambda: urllib.request.urlopen("{etcd}/version", timeout=5).status),
+    "bob_home": attempt(lambda: os.listdir("{bob_home}")),
+    "hub_db": attempt(lambda: len(open("{hub_db}", "rb").read())),
+    "repo_write": attempt(lambda: Path("{repo}", "pwned-by-the-hub").write_text("x")),
+    "home_write": attempt(lambda: Path(os.environ["HOME"], "mine").write_text("x")),
+    "solutions": sum(1 for _ in Path("{repo}", "solutions").rglob("*")),
+    "pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
     "course_id": nbgrader.config.CourseDirectory.course_id, "exchange": nbgrader.config.Exchange.root,
 }}))
 """
+
+
+def _etcd_url() -> str:
+    """The embedded cluster's etcd client URL, from its process's command line (as a learner's terminal would look)."""
+    for cmdline in Path("/proc").glob("*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        urls = [a.split("=", 1)[1] for a in args if a.startswith("--listen-client-urls=")]
+        if urls:
+            return urls[0].split(",")[0]
+    raise AssertionError("no etcd process found")
 
 
 def _login(hub: Hub, name: str, password: str) -> requests.Response:
@@ -140,13 +171,25 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
         assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
         token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
 
-        result = json.loads(_execute(server, ANN, KERNEL_CODE.format(own=ann_lab, other=bob_lab)).strip().splitlines()[-1])
+        bob_home = server.dir / "homes" / BOB   # another learner's home, with their work in it
+        bob_home.mkdir(parents=True)
+        (bob_home / "lab1.ipynb").write_text("{}")
+        code = KERNEL_CODE.format(own=ann_lab, other=bob_lab, state=state_dir(), etcd=_etcd_url(), bob_home=bob_home,
+                                  hub_db=server.dir / "jupyterhub.sqlite", repo=REPO)
+        result = json.loads(_execute(server, ANN, code).strip().splitlines()[-1])
         assert result["whoami"] == f"system:serviceaccount:{sandbox.namespace_name('home', ANN)}:learner"
         assert result["learner"] == ANN and result["home"] == str(home)
         assert result["read_other"] == 403 and result["write_other"] == 403 and result["list_namespaces"] == 403
         assert sandbox.namespace_name("home", ANN) in result["report_scope"] and ann_lab in result["report_scope"]
         assert all(ns.startswith(f"{sandbox.learner_name(ANN)}-") for ns in result["report_scope"])
         assert core.read_namespaced_config_map("from-the-hub", ann_lab).data == {"k": "v"}
+        # and past the token: the server is confined (ConfinedSpawner)
+        assert result["admin_kubeconfigs"] == [] and result["etcd"] == "ConnectionRefusedError"
+        assert result["bob_home"] == 2 and result["hub_db"] == 2   # ENOENT: hidden, as is the hub's database
+        assert result["repo_write"] == 30 and not (REPO / "pwned-by-the-hub").exists()   # EROFS
+        assert result["home_write"] == 1 and (home / "mine").read_text() == "x"           # its home is its own
+        assert result["solutions"] == 0 and result["pids"] <= 8, result
+        assert urllib.request.urlopen(f"{_etcd_url()}/version", timeout=5).status == 200   # etcd is there, outside
         assert not core.list_namespaced_config_map(bob_lab, field_selector="metadata.name=intruder").items
         assert result["course_id"] == "k8s-ml-fundamentals" and result["exchange"] == str(REPO / "exchange")
 

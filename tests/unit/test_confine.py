@@ -73,9 +73,9 @@ def test_a_confined_process_is_kept_to_its_folder_and_the_forwarded_port(layout,
     (tmp_path / "sockets").mkdir()
     with confine.Forwarder([open_port], tmp_path / "sockets") as fwd:   # its sockets stay read-only for the process
         spec = confine.Spec(hide=(str(secret), str(elsewhere / "gradebook.db")), forward=fwd.sockets)
-        cmd = confine._command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
+        cmd = confine.command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
                                 str(elsewhere / "gradebook.db"), str(open_port), str(closed_port)],
-                               spec, rw=(str(rw),), net=True)
+                              spec, rw=(str(rw),), net=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     out = json.loads(proc.stdout)
@@ -92,9 +92,9 @@ def test_a_confined_process_is_kept_to_its_folder_and_the_forwarded_port(layout,
 def test_without_a_network_namespace_the_host_network_stays(layout, tmp_path):
     rw, elsewhere, secret = layout
     port = echo_server()
-    cmd = confine._command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
+    cmd = confine.command([sys.executable, "-c", PROBE, str(rw), str(elsewhere), str(secret),
                             str(elsewhere / "gradebook.db"), str(port), str(port)],
-                           confine.Spec(hide=(str(secret),)), rw=(str(rw),), net=False)
+                          confine.Spec(hide=(str(secret),)), rw=(str(rw),), net=False)
     out = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout)
     assert out["forwarded"] == out["other"] == "pong" and out["elsewhere"] == 30 and out["hidden_dir"] == []
 
@@ -122,3 +122,65 @@ def test_the_instructors_side_of_a_course_is_hidden(tmp_path):
     hidden = confine.hidden(tmp_path)
     assert {str(tmp_path / n) for n in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")} <= set(hidden)
     assert str(tmp_path / "release") not in hidden
+
+
+SERVER = r"""
+import os, socket, sys
+from pathlib import Path
+port, home, host_file = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+Path("/tmp/scratch").write_text("mine")   # the private /tmp takes it; the host's /tmp never sees it
+seen = {"home": (home / "notes").read_text(), "tmp": sorted(os.listdir("/tmp")), "host_file": os.path.exists(host_file)}
+srv = socket.socket()
+srv.bind(("127.0.0.1", port))
+srv.listen()
+conn, _ = srv.accept()
+with conn:
+    conn.recv(4)
+    conn.sendall(repr(seen).encode())
+"""
+
+
+def test_a_hubs_server_is_reached_through_its_exposed_port_and_keeps_its_home_under_a_hidden_folder(tmp_path):
+    """A hub's JupyterLab: its home lies under kubelab's state (hidden), /tmp is its own, and its port, on its own
+    network, is reached from the host through the Forwarder's listener."""
+    import time
+
+    state = tmp_path / "state"
+    home = state / "hub" / "homes" / "ann"
+    home.mkdir(parents=True)
+    (home / "notes").write_text("ann's")
+    (state / "admin.kubeconfig").write_text("admin credentials")
+    host_file = tmp_path / "on-the-host"   # tmp_path is in the host's /tmp
+    host_file.write_text("")
+    run = tmp_path / "run"
+    run.mkdir()
+    inside = socket.socket()   # a free port: the Forwarder's listener here, the server's own inside
+    inside.bind(("127.0.0.1", 0))
+    port = inside.getsockname()[1]
+    inside.close()
+    spec = confine.Spec(hide=(str(state),), expose={port: str(run / "server.sock")}, private=("/tmp",))
+    cmd = confine.command([sys.executable, "-c", SERVER, str(port), str(home), str(host_file)], spec,
+                          rw=(str(home), str(run)), net=True)
+    with confine.Forwarder([], run, expose=spec.expose):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline, answer = time.monotonic() + 30, b""
+            while not answer and time.monotonic() < deadline:
+                with socket.socket() as s:   # refused, or closed at once, until the server listens inside
+                    s.settimeout(5)
+                    s.connect(("127.0.0.1", port))
+                    s.sendall(b"ping")
+                    try:
+                        answer = s.recv(4096)
+                    except OSError:
+                        pass
+                time.sleep(0.1) if not answer else None
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0 and err == "", err
+    seen = eval(answer.decode())
+    assert seen["home"] == "ann's" and not seen["host_file"]
+    assert set(seen["tmp"]) <= {"scratch", tmp_path.parts[2]}, seen["tmp"]   # its scratch, and the way to its home
+    assert not (state / "hub" / "homes" / "ann" / "scratch").exists() and not __import__("os").path.exists("/tmp/scratch")
+    assert (state / "admin.kubeconfig").read_text() == "admin credentials"

@@ -1,4 +1,5 @@
-"""Confine a submission's kernel while it is graded as the learner (Linux, util-linux `unshare`).
+"""Confine a submission's kernel while it is graded as the learner, and a hub learner's JupyterLab (Linux,
+util-linux `unshare`).
 
 The learner's credentials are half of the isolation: the kernel still runs as the instructor's OS user, who can
 read the embedded cluster's admin kubeconfig and keys, reach its etcd (plain HTTP on loopback), and write the
@@ -15,7 +16,9 @@ when every service it needs is on loopback (the embedded cluster, kind):
   Unix socket (`Forwarder`): etcd, the controllers' ports and the instructor's Jupyter servers answer nothing;
 - its mounts are locked (a second user namespace), so it cannot undo them.
 
-nbgrader talks to such a kernel over ZeroMQ IPC sockets (TCP would not cross the network namespace).
+nbgrader talks to such a kernel over ZeroMQ IPC sockets (TCP would not cross the network namespace). A hub's
+JupyterLab (kubelab.course.hub.ConfinedSpawner) is confined the same way, its home the one folder it writes, a
+private /tmp, and its own port exposed: the Forwarder listens on it and passes each connection in.
 `unavailable()` says why a machine cannot (macOS; Linux that forbids unprivileged user namespaces).
 
     spec = Spec(hide=hidden(root), forward=fwd.sockets, runtime=str(tmp), autograded=str(root / "autograded"))
@@ -33,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -41,7 +44,7 @@ from traitlets import Unicode
 
 from .confine_launch import relay
 
-__all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "hidden", "loopback_ports", "unavailable"]
+__all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "hidden", "loopback_ports", "unavailable"]
 
 # credentials an instructor's home may hold (the kernel needs none: it gets the learner's kubeconfig)
 HOME_SECRETS = (".kube", ".config/helm", ".docker", ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".netrc",
@@ -54,11 +57,15 @@ OUTER = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "
 class Spec:
     """What a confined kernel may see: `hide` (paths that read as empty), `forward` (loopback port -> Unix socket
     of a Forwarder; empty: the host's network), `runtime` (a folder for its sockets and scratch home),
-    `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden)."""
+    `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden); for a hub's
+    server also `expose` (its own port -> the Unix socket a Forwarder passes connections in through) and
+    `private` (folders it gets a fresh empty tmpfs in: /tmp)."""
     hide: tuple[str, ...]
     forward: dict[int, str] = field(default_factory=dict)
     runtime: str = ""
     autograded: str = ""
+    expose: dict[int, str] = field(default_factory=dict)
+    private: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -66,12 +73,14 @@ class Spec:
     @classmethod
     def from_json(cls, text: str) -> "Spec":
         d = json.loads(text)
-        return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"])
+        return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"],
+                   {int(k): v for k, v in d.get("expose", {}).items()}, tuple(d.get("private", ())))
 
 
-def hidden(root: Path) -> tuple[str, ...]:
+def hidden(root: Path, learner_side: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The places a grading kernel must not read, for the course at `root`: the cluster state, the instructor's
-    credentials, Jupyter's runtime folder and the course's instructor side (of `root` and of the repository)."""
+    credentials, Jupyter's runtime folder and the course's instructor side (of `root` and of the repository),
+    but for `learner_side` (a hub's learners use the exchange)."""
     from jupyter_core.paths import jupyter_runtime_dir
 
     from ..cluster.paths import repo_root, state_dir
@@ -80,7 +89,8 @@ def hidden(root: Path) -> tuple[str, ...]:
     places = [state_dir(), Path(jupyter_runtime_dir()), *(home / p for p in HOME_SECRETS),
               *(Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p)]
     for course in {Path(root).resolve(), repo_root().resolve()}:
-        places += [course / d for d in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")]
+        places += [course / d for d in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")
+                   if d not in learner_side]
     return tuple(sorted({str(p) for p in places if p.exists()}))
 
 
@@ -107,7 +117,7 @@ def unavailable() -> str | None:
         return "util-linux's `unshare` is not on PATH"
     with tempfile.TemporaryDirectory(prefix="kubelab-confine-") as tmp:
         spec = Spec(hide=(), runtime=tmp)
-        cmd = _command(["true"], spec, rw=(tmp,), net=True)
+        cmd = command(["true"], spec, rw=(tmp,), net=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if proc.returncode:
         said = (proc.stderr or proc.stdout).strip().splitlines()
@@ -115,9 +125,10 @@ def unavailable() -> str | None:
     return None
 
 
-def _command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
+def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
+    """`cmd` confined by `spec`: writing only the `rw` folders, on its own network when `net`."""
     inner = {"hide": list(spec.hide), "rw": list(rw), "forward": {str(k): v for k, v in spec.forward.items()},
-             "net": net}
+             "expose": {str(k): v for k, v in spec.expose.items()}, "private": list(spec.private), "net": net}
     return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]
 
 
@@ -143,29 +154,49 @@ class ConfinedKernelManager(AsyncKernelManager):
         if spec.autograded and Path(spec.autograded).is_dir():   # every learner's folder but this kernel's own
             mine = Path(cwd).relative_to(spec.autograded).parts[0] if cwd.startswith(spec.autograded + os.sep) else ""
             others = tuple(str(p) for p in Path(spec.autograded).iterdir() if p.name != mine)
-        confined = Spec((*spec.hide, *others), spec.forward, spec.runtime, spec.autograded)
-        return _command(cmd, confined, rw=(cwd, str(run)), net=bool(spec.forward)), kw
+        confined = replace(spec, hide=(*spec.hide, *others))
+        return command(cmd, confined, rw=(cwd, str(run)), net=bool(spec.forward)), kw
 
 
 class Forwarder:
-    """Outside the kernels' network namespace: a Unix socket per loopback `port` (in `folder`), each connection
-    passed on to 127.0.0.1:port. `sockets` is Spec.forward. A context manager (a thread runs the sockets)."""
+    """Outside the confined network namespace: a Unix socket per loopback `port` (in `folder`), each connection
+    passed on to 127.0.0.1:port (`sockets` is Spec.forward); and for each `expose` port (Spec.expose) a listener
+    on 127.0.0.1:port here that passes each connection in through its socket. A context manager (a thread
+    runs the sockets; leaving closes them)."""
 
-    def __init__(self, ports, folder: Path):
+    def __init__(self, ports, folder: Path, expose: dict[int, str] | None = None):
         self.sockets = {int(p): str(Path(folder) / f"port-{p}.sock") for p in sorted(set(ports))}
+        self.expose = dict(expose or {})
+        self._servers = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kubelab-forwarder", daemon=True)
 
     def __enter__(self) -> "Forwarder":
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
+        try:
+            asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     async def _serve(self) -> None:
         for port, path in self.sockets.items():
-            await asyncio.start_unix_server(functools.partial(relay, lambda p=port: asyncio.open_connection(
-                "127.0.0.1", p)), path=path)
+            self._servers.append(await asyncio.start_unix_server(functools.partial(
+                relay, lambda p=port: asyncio.open_connection("127.0.0.1", p)), path=path))
+        for port, path in self.expose.items():
+            self._servers.append(await asyncio.start_server(functools.partial(
+                relay, lambda p=path: asyncio.open_unix_connection(p)), "127.0.0.1", port))
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:   # the relays of open connections
+            task.cancel()
 
     def __exit__(self, *exc) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop.close()

@@ -1,9 +1,11 @@
-"""Inside a confined kernel's namespaces (kubelab.course.confine starts it as pid 1 there, as a script: standard
+"""Inside a confined process's namespaces (kubelab.course.confine starts it as pid 1 there, as a script: standard
 library only, so it starts fast): make the filesystem read-only but for the `rw` folders, hide the `hide` paths,
-bring up loopback and forward the `forward` ports to their Unix sockets, then run the kernel in a second user
-namespace, where the mounts are locked.
+give the `private` ones a fresh empty tmpfs, bring up loopback, forward the `forward` ports to their Unix sockets
+and pass the `expose` sockets' connections on to their ports here, then run the command (a grading kernel, a
+hub's JupyterLab) in a second user namespace, where the mounts are locked.
 
-    python -I confine_launch.py '{"hide": [...], "rw": [...], "forward": {"6443": "/tmp/.../port-6443.sock"}, "net": true}' -- CMD...
+    python -I confine_launch.py '{"hide": [...], "rw": [...], "private": ["/tmp"], "net": true,
+                                  "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
 """
 from __future__ import annotations
 
@@ -78,16 +80,26 @@ def _mounts() -> list[tuple[str, set[str]]]:
     return out
 
 
-def _setup(hide: list[str], rw: list[str]) -> None:
-    for path in hide:
+def _setup(hide: list[str], rw: list[str], private: list[str]) -> None:
+    # each rw folder held open first: one under a hidden or private folder (a hub's home under kubelab's state, a
+    # run folder in /tmp) is bound back into the empty tmpfs there
+    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in rw}
+    covered = []
+    for path in [*private, *hide]:   # a hidden place under a private folder is gone already
         if Path(path).is_dir():
-            _mount("kubelab-hidden", path, "tmpfs", RDONLY, "size=4k,mode=0555")
+            _mount("kubelab-private" if path in private else "kubelab-hidden", path, "tmpfs", 0,
+                   "size=256m,mode=1777" if path in private else "size=4k,mode=0555")
+            covered += [path] if path in hide else []
         elif Path(path).exists():
             _mount("/dev/null", path, None, BIND)
             _mount("/dev/null", path, None, REMOUNT | BIND | RDONLY)
-    for path in rw:
-        _mount(path, path, None, BIND)
-    keep = set(hide) | set(rw)
+    for path, fd in held.items():
+        os.makedirs(path, exist_ok=True)   # in a tmpfs above it; a no-op elsewhere
+        _mount(f"/proc/self/fd/{fd}", path, None, BIND)
+        os.close(fd)
+    for path in covered:
+        _mount("kubelab-hidden", path, None, REMOUNT | RDONLY)
+    keep = set(hide) | set(rw) | set(private)
     for point, opts in _mounts():
         if point in keep or "ro" in opts or any(point == s or point.startswith(s + "/") for s in SKIP):
             continue
@@ -96,27 +108,30 @@ def _setup(hide: list[str], rw: list[str]) -> None:
         _mount("kubelab-shm", "/dev/shm", "tmpfs", 0, "size=64m,mode=1777")
 
 
-async def _forward_inside(forward: dict[str, str]) -> None:
-    for port, path in forward.items():
+async def _forward_inside(forward: dict[str, str], expose: dict[str, str]) -> None:
+    for port, path in forward.items():   # out: a port here -> a Forwarder's socket -> the host's port
         await asyncio.start_server(functools.partial(relay, lambda p=path: asyncio.open_unix_connection(p)),
                                    "127.0.0.1", int(port))
+    for port, path in expose.items():    # in: the host's Forwarder -> this socket -> a port here
+        await asyncio.start_unix_server(functools.partial(relay, lambda p=int(port): asyncio.open_connection(
+            "127.0.0.1", p)), path=path)
 
 
 def main(argv: list[str]) -> int:
     setup, cmd = json.loads(argv[0]), argv[2:]
     if setup["net"]:
         _loopback_up()
-    _setup(setup["hide"], setup["rw"])
+    _setup(setup["hide"], setup["rw"], setup.get("private", []))
     os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
     # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
     env = {**os.environ, "JPY_PARENT_PID": "1"}
     # an interrupt (SIGINT to the process group) is the kernel's, not this process's (a handler, not SIG_IGN,
     # which the kernel would inherit)
     signal.signal(signal.SIGINT, lambda *_: None)
-    if not setup["forward"]:
+    if not setup["forward"] and not setup.get("expose"):
         return subprocess.call([*INNER, *cmd], env=env)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_forward_inside(setup["forward"]))
+    loop.run_until_complete(_forward_inside(setup["forward"], setup.get("expose", {})))
     child = subprocess.Popen([*INNER, *cmd], env=env)
     done = loop.run_in_executor(None, child.wait)
     return loop.run_until_complete(done)

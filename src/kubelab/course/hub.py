@@ -16,6 +16,9 @@ The token is never printed or logged: it is only in the file (and, with KubeSpaw
 learner's home namespace that the pod mounts). A server that runs longer than the lifetime loses access: the
 learner restarts it (File > Hub Control Panel > Stop, Start), which runs the hook again with a fresh token.
 
+The project's hub uses ConfinedSpawner: a SimpleLocalProcessSpawner whose servers run confined (confine.py), so a
+learner's terminal reaches neither the instructor's files nor etcd nor another learner's home.
+
 Spawners: a local one (SimpleLocalProcessSpawner, LocalProcessSpawner) gets the files in the learner's home
 (`~/.kubelab/`); KubeSpawner (zero-to-jupyterhub, solutions/hub/z2jh-values.yaml) gets its pod moved into the
 learner's home namespace, running as the learner's ServiceAccount, with the files mounted from a Secret at
@@ -26,16 +29,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import signal
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from jupyterhub.utils import random_port
+from traitlets import Unicode
+
 from ..cluster.paths import cache_dir
 from ..errors import KubelabError
-from . import assignments, sandbox
+from . import assignments, confine, sandbox
 
-__all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "admin_api", "course_labs", "learner_files",
-           "nbgrader_settings", "pre_spawn_hook", "provision"]
+__all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
+           "learner_files", "nbgrader_settings", "pre_spawn_hook", "provision"]
 
 HOME_LAB = "home"
 # 8 hours: a class day. Short enough that a token copied out of a finished class is soon worthless; a server
@@ -187,3 +196,100 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
         {"name": SECRET, "mountPath": KUBE_MOUNT, "readOnly": True}]
     kubeconfig = f"{KUBE_MOUNT}/{KUBECONFIG_NAME}"
     return {**env, "KUBELAB_KUBECONFIG": kubeconfig, "KUBECONFIG": kubeconfig, "JUPYTER_CONFIG_PATH": KUBE_MOUNT}
+
+
+class ConfinedSpawner(SimpleLocalProcessSpawner):
+    """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.confine), as a grading kernel does:
+    it writes only the learner's home, the course's exchange (to submit) and a private /tmp; kubelab's state (every
+    kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
+    homes), the instructor's credentials and the course's instructor side read as empty; it sees only its own
+    processes; and, when the cluster is on this machine, on its own network it reaches only the API server, the
+    registry, Prometheus and the hub's API, while the proxy reaches it through its port (a Forwarder per server).
+    Where the machine cannot confine (confine.unavailable()), the server starts unconfined and the log says why."""
+
+    hub_dir = Unicode("", config=True, help="the hub's folder: its database, cookie secret and the learners' homes")
+
+    _forwarder = None
+    _run = None
+    _confined = False
+
+    def _services(self) -> list[str]:
+        """The addresses the server needs: the API server (from the learner's kubeconfig), the registry,
+        Prometheus and the hub's API."""
+        import yaml
+
+        kubeconfig = yaml.safe_load(Path(self.environment["KUBELAB_KUBECONFIG"]).read_text())
+        return [kubeconfig["clusters"][0]["cluster"]["server"], self.hub.api_url,
+                *(self.environment[k] for k in ("KUBELAB_REGISTRY", "KUBELAB_PROMETHEUS") if self.environment.get(k))]
+
+    async def start(self):
+        why = await asyncio.to_thread(confine.unavailable)
+        if why:
+            self.log.warning("kubelab: %s's server is NOT confined (%s): it can read what the hub's user can",
+                             self.user.name, why)
+            return await super().start()
+        if self.port == 0:
+            self.port = random_port()
+        ports = confine.loopback_ports(self._services())
+        self._run = Path(tempfile.mkdtemp(prefix="kubelab-server-"))
+        expose = {self.port: str(self._run / "server.sock")} if ports is not None else {}
+        self._forwarder = confine.Forwarder(ports or [], self._run, expose)
+        self._forwarder.__enter__()
+        _, exchange = nbgrader_settings()
+        hide = [*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
+                *([self.hub_dir] if self.hub_dir else [])]
+        spec = confine.Spec(tuple(hide), self._forwarder.sockets, str(self._run), expose=expose, private=("/tmp",))
+        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
+        prefix = confine.command([], spec, rw=(self.home_dir, exchange, str(self._run)), net=ports is not None)
+        cmd, self.cmd = self.cmd, [*prefix, *self.cmd]
+        try:
+            started = await super().start()
+        except BaseException:
+            self._release()
+            raise
+        finally:
+            self.cmd = cmd
+        self._confined = True
+        self.log.info("kubelab: %s's server is confined (%s)", self.user.name,
+                      "its own network" if ports is not None else "the host's network: the cluster is elsewhere")
+        return started
+
+    async def _signal(self, sig):
+        if not self._confined:
+            return await super()._signal(sig)
+        try:   # the whole group: `unshare` itself ignores SIGINT and SIGTERM, the server inside gets them
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    async def poll(self):
+        if self._confined and self.proc is None and self._forwarder is None and self.pid:
+            # restored from a hub that died: nothing forwards its port any more, so it is unreachable; end it
+            await self._signal(signal.SIGKILL)
+            self.clear_state()
+            return 0
+        return await super().poll()
+
+    async def stop(self, now=False):
+        await super().stop(now)
+        self._release()
+
+    def _release(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.__exit__()
+            self._forwarder = None
+        if self._run is not None:
+            shutil.rmtree(self._run, ignore_errors=True)
+            self._run = None
+
+    def get_state(self):
+        return {**super().get_state(), **({"kubelab_confined": True} if self._confined else {})}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self._confined = bool(state.get("kubelab_confined"))
+
+    def clear_state(self):
+        super().clear_state()
+        self._confined = False
