@@ -25,6 +25,10 @@ try:
 except OSError as err:
     out["elsewhere"] = err.errno
 out["hidden_dir"] = os.listdir(hidden_dir)
+try:
+    Path(hidden_dir, "planted").write_text("x"); out["hidden_write"] = "written"
+except OSError as err:
+    out["hidden_write"] = err.errno
 out["hidden_file"] = Path(hidden_file).read_text()
 out["umount"] = subprocess.run(["umount", hidden_dir], capture_output=True).returncode
 out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
@@ -81,7 +85,7 @@ def test_a_confined_process_is_kept_to_its_folder_and_the_forwarded_port(layout,
     out = json.loads(proc.stdout)
     assert out["rw"] == "ok" and (rw / "ok").read_text() == "ok"
     assert out["elsewhere"] == 30 and not (elsewhere / "pwned").exists()   # EROFS
-    assert out["hidden_dir"] == [] and out["hidden_file"] == ""
+    assert out["hidden_dir"] == [] and out["hidden_file"] == "" and out["hidden_write"] == 30
     assert out["umount"] != 0   # the mounts are locked
     assert len(out["pids"]) <= 4, out["pids"]   # its own processes only: no /proc/<pid>/root of another
     assert out["forwarded"] == "pong"
