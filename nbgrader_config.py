@@ -26,6 +26,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # own start-up warning is silenced so it cannot land in a cell.
 c.Execute.timeout = 180
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+# Once the last cell has run, the kernel has nothing left to grade: it is ended at once, not asked to exit and
+# waited for (half a second per submission). A confined kernel's processes all go with it (its PID namespace).
+c.Execute.shutdown_kernel = "immediate"
 # A learner who deletes a test cell does not escape it: it is put back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
 # A lab's manifests/ (and a chart lab's chart/) are the learner's answer: autograde must not put the source's
