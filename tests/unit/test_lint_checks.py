@@ -49,6 +49,30 @@ def test_kubeconform_names_the_field_the_schema_refuses(tmp_path):
         grading.kubeconform_valid(tmp_path)
 
 
+def test_a_field_deep_in_the_pod_template_is_checked_too(tmp_path):
+    # containers[].ports[] is a definition three references below the Deployment's: each kind's schema file
+    # carries the definitions it reaches (tools.kubeconform_schemas), so they are checked, not skipped
+    (tmp_path / "web.yaml").write_text(DEPLOYMENT.replace("image: nginx}", "image: nginx, ports: [{containerPort: 80, "
+                                                                           "protocl: TCP}]}"))
+    with pytest.raises(CheckFailed, match="web.yaml: Deployment/web: .*'protocl' not allowed"):
+        grading.kubeconform_valid(tmp_path)
+
+
+def test_every_schema_file_stands_alone():
+    import json
+    import re
+
+    from kubelab import tools
+
+    folder = Path(tools.kubeconform_schemas()).parent
+    files = list(folder.glob("*.json"))
+    assert len(files) > 500 and not (folder / "_definitions.json").exists()
+    for f in files:   # every reference is to the file's own $defs, and it is there
+        schema = json.loads(f.read_text())
+        refs = set(re.findall(r'"\$ref": "([^"]*)"', f.read_text()))
+        assert all(r.startswith("#/$defs/") and r.removeprefix("#/$defs/") in schema.get("$defs", {}) for r in refs), f
+
+
 def test_quantities_as_numbers_are_valid(tmp_path):
     (tmp_path / "quota.yaml").write_text("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\n"
                                          "spec: {hard: {pods: 20, requests.nvidia.com/gpu: 4}}\n")

@@ -231,18 +231,19 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         if self.port == 0:
             self.port = random_port()
         ports = confine.loopback_ports(self._services())
+        _, exchange = nbgrader_settings()
+        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
+                *([self.hub_dir] if self.hub_dir else []))
+        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         self._run = Path(tempfile.mkdtemp(prefix="kubelab-server-"))
         expose = {self.port: str(self._run / "server.sock")} if ports is not None else {}
-        self._forwarder = confine.Forwarder(ports or [], self._run, expose)
-        self._forwarder.__enter__()
-        _, exchange = nbgrader_settings()
-        hide = [*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
-                *([self.hub_dir] if self.hub_dir else [])]
-        spec = confine.Spec(tuple(hide), self._forwarder.sockets, str(self._run), expose=expose, private=("/tmp",))
-        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
-        prefix = confine.command([], spec, rw=(self.home_dir, exchange, str(self._run)), net=ports is not None)
-        cmd, self.cmd = self.cmd, [*prefix, *self.cmd]
+        cmd = self.cmd
         try:
+            self._forwarder = confine.Forwarder(ports or [], self._run, expose)
+            self._forwarder.__enter__()
+            spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose, private=("/tmp",))
+            self.cmd = [*confine.command([], spec, rw=(self.home_dir, exchange, str(self._run)), net=ports is not None),
+                        *cmd]
             started = await super().start()
         except BaseException:
             self._release()
@@ -277,8 +278,8 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
 
     def _release(self) -> None:
         if self._forwarder is not None:
-            self._forwarder.__exit__()
-            self._forwarder = None
+            forwarder, self._forwarder = self._forwarder, None
+            forwarder.__exit__()
         if self._run is not None:
             shutil.rmtree(self._run, ignore_errors=True)
             self._run = None
