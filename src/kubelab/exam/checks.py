@@ -59,7 +59,7 @@ def verify(name: str, fetch: Callable[[], State], *, spec: list[Part] = (), live
         return final, CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint)
 
     with quiet():
-        result = until(look, timeout, every=0.5)
+        result = until(look, timeout, every=0.2)
     if not result.passed:
         raise CheckFailed(result.message, result.hint, result=result)
     return result

@@ -87,7 +87,7 @@ def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0
         return result.passed or missing, result
 
     with quiet():
-        result = until(step, timeout, every=0.5)
+        result = until(step, timeout, every=0.2)
     if not result.passed:
         raise CheckFailed(result.message, result.hint, result=result)
     return result
