@@ -128,7 +128,8 @@ def unavailable() -> str | None:
 def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
     """`cmd` confined by `spec`: writing only the `rw` folders, on its own network when `net`."""
     inner = {"hide": list(spec.hide), "rw": list(rw), "forward": {str(k): v for k, v in spec.forward.items()},
-             "expose": {str(k): v for k, v in spec.expose.items()}, "private": list(spec.private), "net": net}
+             "expose": {str(k): v for k, v in spec.expose.items()}, "private": list(spec.private), "net": net,
+             "uid": os.getuid(), "gid": os.getgid()}
     return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]
 
 

@@ -20,7 +20,10 @@ from pathlib import Path
 
 __all__ = ["main", "relay"]
 
-INNER = ["unshare", "--user", "--map-root-user", "--mount", "--"]   # a second user namespace: the mounts are locked
+def _inner(uid: int, gid: int) -> list[str]:
+    """A second user namespace, where the mounts are locked, and where the command is the user it was outside
+    (not this namespace's root: Jupyter Server refuses to run as root)."""
+    return ["unshare", "--user", f"--map-user={uid}", f"--map-group={gid}", "--mount", "--"]
 SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
 
 
@@ -128,11 +131,12 @@ def main(argv: list[str]) -> int:
     # an interrupt (SIGINT to the process group) is the kernel's, not this process's (a handler, not SIG_IGN,
     # which the kernel would inherit)
     signal.signal(signal.SIGINT, lambda *_: None)
+    inner = _inner(setup["uid"], setup["gid"])
     if not setup["forward"] and not setup.get("expose"):
-        return subprocess.call([*INNER, *cmd], env=env)
+        return subprocess.call([*inner, *cmd], env=env)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(_forward_inside(setup["forward"], setup.get("expose", {})))
-    child = subprocess.Popen([*INNER, *cmd], env=env)
+    child = subprocess.Popen([*inner, *cmd], env=env)
     done = loop.run_in_executor(None, child.wait)
     return loop.run_until_complete(done)
 
