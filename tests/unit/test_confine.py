@@ -194,3 +194,26 @@ def test_a_hubs_server_is_reached_through_its_exposed_port_and_keeps_its_home_un
     assert "scratch" in seen["tmp"] and host_dir.name not in seen["tmp"], seen["tmp"]   # its own /tmp
     assert not (state / "hub" / "homes" / "ann" / "scratch").exists() and not __import__("os").path.exists("/tmp/scratch")
     assert (state / "admin.kubeconfig").read_text() == "admin credentials"
+
+
+def test_a_confined_process_is_the_user_it_was_outside_not_root():
+    """Jupyter Server refuses to run as root: a hub's server, confined by a non-root instructor, must not become
+    its namespace's root. As root (CI) the launcher is run as `nobody`; otherwise as the user running the tests."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="kubelab-launch-", dir="/tmp"))   # where another user may read it
+    launch = folder / "confine_launch.py"
+    shutil.copy(confine.LAUNCH, launch)
+    folder.chmod(0o755)
+    launch.chmod(0o644)
+    as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
+    uid, gid = (65534, 65534) if as_user else (os.getuid(), os.getgid())
+    setup = {"hide": [], "rw": [], "forward": {}, "expose": {}, "private": ["/tmp"], "net": True, "uid": uid, "gid": gid}
+    proc = subprocess.run([*as_user, *confine.OUTER, "--net", "/usr/bin/python3", "-I", str(launch), json.dumps(setup),
+                           "--", "sh", "-c", "id -u; id -g; touch /tmp/mine && echo writes-its-tmp"],
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    shutil.rmtree(folder)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.split() == [str(uid), str(gid), "writes-its-tmp"]
