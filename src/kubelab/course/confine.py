@@ -74,7 +74,7 @@ class Spec:
     def from_json(cls, text: str) -> "Spec":
         d = json.loads(text)
         return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"],
-                   {int(k): v for k, v in d.get("expose", {}).items()}, tuple(d.get("private", ())))
+                   {int(k): v for k, v in d["expose"].items()}, tuple(d["private"]))
 
 
 def hidden(root: Path, learner_side: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -4,8 +4,8 @@ give the `private` ones a fresh empty tmpfs, bring up loopback, forward the `for
 and pass the `expose` sockets' connections on to their ports here, then run the command (a grading kernel, a
 hub's JupyterLab) in a second user namespace, where the mounts are locked.
 
-    python -I confine_launch.py '{"hide": [...], "rw": [...], "private": ["/tmp"], "net": true,
-                                  "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
+    python -I confine_launch.py '{"hide": [...], "rw": [...], "private": ["/tmp"], "net": true, "uid": 1000,
+                                  "gid": 1000, "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
 """
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from pathlib import Path
 
 __all__ = ["main", "relay"]
 
+SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
+
+
 def _inner(uid: int, gid: int) -> list[str]:
     """A second user namespace, where the mounts are locked, and where the command is the user it was outside
     (not this namespace's root: Jupyter Server refuses to run as root)."""
     return ["unshare", "--user", f"--map-user={uid}", f"--map-group={gid}", "--mount", "--"]
-SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
 
 
 async def relay(connect, reader, writer) -> None:
@@ -124,7 +126,7 @@ def main(argv: list[str]) -> int:
     setup, cmd = json.loads(argv[0]), argv[2:]
     if setup["net"]:
         _loopback_up()
-    _setup(setup["hide"], setup["rw"], setup.get("private", []))
+    _setup(setup["hide"], setup["rw"], setup["private"])
     os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
     # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
     env = {**os.environ, "JPY_PARENT_PID": "1"}
@@ -132,10 +134,10 @@ def main(argv: list[str]) -> int:
     # which the kernel would inherit)
     signal.signal(signal.SIGINT, lambda *_: None)
     inner = _inner(setup["uid"], setup["gid"])
-    if not setup["forward"] and not setup.get("expose"):
+    if not setup["forward"] and not setup["expose"]:
         return subprocess.call([*inner, *cmd], env=env)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_forward_inside(setup["forward"], setup.get("expose", {})))
+    loop.run_until_complete(_forward_inside(setup["forward"], setup["expose"]))
     child = subprocess.Popen([*inner, *cmd], env=env)
     done = loop.run_in_executor(None, child.wait)
     return loop.run_until_complete(done)
