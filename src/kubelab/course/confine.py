@@ -17,8 +17,8 @@ when every service it needs is on loopback (the embedded cluster, kind):
 - its mounts are locked (a second user namespace), so it cannot undo them.
 
 nbgrader talks to such a kernel over ZeroMQ IPC sockets (TCP would not cross the network namespace). A hub's
-JupyterLab (kubelab.course.hub.ConfinedSpawner) is confined the same way, its home the one folder it writes, a
-private /tmp, and its own port exposed: the Forwarder listens on it and passes each connection in.
+JupyterLab (kubelab.course.hub.ConfinedSpawner) is confined the same way, its home and a scratch TMPDIR the folders
+it writes, and its own port exposed: the Forwarder listens on it and passes each connection in.
 `unavailable()` says why a machine cannot (macOS; Linux that forbids unprivileged user namespaces).
 
     spec = Spec(hide=hidden(root), forward=fwd.sockets, runtime=str(tmp), autograded=str(root / "autograded"))
@@ -58,14 +58,12 @@ class Spec:
     """What a confined kernel may see: `hide` (paths that read as empty), `forward` (loopback port -> Unix socket
     of a Forwarder; empty: the host's network), `runtime` (a folder for its sockets and scratch home),
     `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden); for a hub's
-    server also `expose` (its own port -> the Unix socket a Forwarder passes connections in through) and
-    `private` (folders it gets a fresh empty tmpfs in: /tmp)."""
+    server also `expose` (its own port -> the Unix socket a Forwarder passes connections in through)."""
     hide: tuple[str, ...]
     forward: dict[int, str] = field(default_factory=dict)
     runtime: str = ""
     autograded: str = ""
     expose: dict[int, str] = field(default_factory=dict)
-    private: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -74,7 +72,7 @@ class Spec:
     def from_json(cls, text: str) -> "Spec":
         d = json.loads(text)
         return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"],
-                   {int(k): v for k, v in d["expose"].items()}, tuple(d["private"]))
+                   {int(k): v for k, v in d["expose"].items()})
 
 
 def hidden(root: Path, learner_side: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -128,7 +126,7 @@ def unavailable() -> str | None:
 def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
     """`cmd` confined by `spec`: writing only the `rw` folders, on its own network when `net`."""
     inner = {"hide": list(spec.hide), "rw": list(rw), "forward": {str(k): v for k, v in spec.forward.items()},
-             "expose": {str(k): v for k, v in spec.expose.items()}, "private": list(spec.private), "net": net,
+             "expose": {str(k): v for k, v in spec.expose.items()}, "net": net,
              "uid": os.getuid(), "gid": os.getgid()}
     return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]
 

@@ -1,11 +1,11 @@
 """Inside a confined process's namespaces (kubelab.course.confine starts it as pid 1 there, as a script: standard
 library only, so it starts fast): make the filesystem read-only but for the `rw` folders, hide the `hide` paths,
-give the `private` ones a fresh empty tmpfs, bring up loopback, forward the `forward` ports to their Unix sockets
+bring up loopback, forward the `forward` ports to their Unix sockets
 and pass the `expose` sockets' connections on to their ports here, then run the command (a grading kernel, a
 hub's JupyterLab) in a second user namespace, where the mounts are locked.
 
-    python -I confine_launch.py '{"hide": [...], "rw": [...], "private": ["/tmp"], "net": true, "uid": 1000,
-                                  "gid": 1000, "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
+    python -I confine_launch.py '{"hide": [...], "rw": [...], "net": true, "uid": 1000, "gid": 1000,
+                                  "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
 """
 from __future__ import annotations
 
@@ -85,16 +85,15 @@ def _mounts() -> list[tuple[str, set[str]]]:
     return out
 
 
-def _setup(hide: list[str], rw: list[str], private: list[str]) -> None:
-    # each rw folder held open first: one under a hidden or private folder (a hub's home under kubelab's state, a
-    # run folder in /tmp) is bound back into the empty tmpfs there
+def _setup(hide: list[str], rw: list[str]) -> None:
+    # each rw folder held open first: one under a hidden folder (a hub's home under kubelab's state) is bound back
+    # into the empty tmpfs there
     held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in rw}
     covered = []
-    for path in [*private, *hide]:   # a hidden place under a private folder is gone already
+    for path in hide:
         if Path(path).is_dir():
-            _mount("kubelab-private" if path in private else "kubelab-hidden", path, "tmpfs", 0,
-                   "size=256m,mode=1777" if path in private else "size=4k,mode=0555")
-            covered += [path] if path in hide else []
+            _mount("kubelab-hidden", path, "tmpfs", 0, "size=4k,mode=0555")
+            covered.append(path)
         elif Path(path).exists():
             _mount("/dev/null", path, None, BIND)
             _mount("/dev/null", path, None, REMOUNT | BIND | RDONLY)
@@ -104,7 +103,7 @@ def _setup(hide: list[str], rw: list[str], private: list[str]) -> None:
         os.close(fd)
     for path in covered:
         _mount("kubelab-hidden", path, None, REMOUNT | RDONLY)
-    keep = set(hide) | set(rw) | set(private)
+    keep = set(hide) | set(rw)
     for point, opts in _mounts():
         if point in keep or "ro" in opts or any(point == s or point.startswith(s + "/") for s in SKIP):
             continue
@@ -126,7 +125,7 @@ def main(argv: list[str]) -> int:
     setup, cmd = json.loads(argv[0]), argv[2:]
     if setup["net"]:
         _loopback_up()
-    _setup(setup["hide"], setup["rw"], setup["private"])
+    _setup(setup["hide"], setup["rw"])
     os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
     # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
     env = {**os.environ, "JPY_PARENT_PID": "1"}

@@ -200,7 +200,7 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
 
 class ConfinedSpawner(SimpleLocalProcessSpawner):
     """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.confine), as a grading kernel does:
-    it writes only the learner's home, the course's exchange (to submit) and a private /tmp; kubelab's state (every
+    it writes only the learner's home, the course's exchange (to submit) and a scratch TMPDIR; kubelab's state (every
     kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
     homes), the instructor's credentials and the course's instructor side read as empty; it sees only its own
     processes; and, when the cluster is on this machine, on its own network it reaches only the API server, the
@@ -241,7 +241,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         try:
             self._forwarder = confine.Forwarder(ports or [], self._run, expose)
             self._forwarder.__enter__()
-            spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose, private=("/tmp",))
+            spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose)
             self.cmd = [*confine.command([], spec, rw=(self.home_dir, exchange, str(self._run)), net=ports is not None),
                         *cmd]
             started = await super().start()
@@ -254,6 +254,13 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         self.log.info("kubelab: %s's server is confined (%s)", self.user.name,
                       "its own network" if ports is not None else "the host's network: the cluster is elsewhere")
         return started
+
+    def get_env(self):
+        env = super().get_env()
+        if self._run is not None:   # the rest of the filesystem, /tmp included, is read-only
+            (self._run / "tmp").mkdir(exist_ok=True)
+            env["TMPDIR"] = str(self._run / "tmp")
+        return env
 
     async def _signal(self, sig):
         if not self._confined:
