@@ -159,9 +159,6 @@ def test_a_hubs_server_is_reached_through_its_exposed_port_and_keeps_its_home_un
     home.mkdir(parents=True)
     (home / "notes").write_text("ann's")
     (state / "admin.kubeconfig").write_text("admin credentials")
-    import shutil
-    import tempfile
-
     other = state / "hub" / "homes" / "bob"
     other.mkdir()
     (other / "lab1.ipynb").write_text("{}")
