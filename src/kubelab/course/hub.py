@@ -231,7 +231,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         if self.port == 0:
             self.port = random_port()
         ports = confine.loopback_ports(self._services())
-        _, exchange = nbgrader_settings()
+        exchange = self.environment["NBGRADER_EXCHANGE"]   # the hook's (provision read the course's config)
         hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
                 *([self.hub_dir] if self.hub_dir else []))
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
