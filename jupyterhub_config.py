@@ -23,7 +23,8 @@ graded work with stakes. There use a real authenticator (OAuth, LDAP) in its pla
 
 Spawner: kubelab.course.hub.ConfinedSpawner, a SimpleLocalProcessSpawner: every JupyterLab runs as the OS user that
 runs the hub, in its own home folder, confined as a grading kernel is (user, mount, PID and network namespaces; no
-root needed): it writes only its home, the exchange and a scratch TMPDIR; kubelab's state (the admin kubeconfig, the
+root needed): it writes only its home, a scratch TMPDIR and its own inbound folder, seen as the exchange's (the
+released assignments read-only, only its own feedback: kubelab.course.exchange.learner_view); kubelab's state (the admin kubeconfig, the
 keys, etcd's data), this hub's folder (its database, the other learners' homes), the instructor's credentials and
 the course's source/, solutions/ and gradebook read as empty; it sees only its own processes; and it reaches only
 the API server, the registry, Prometheus and the hub. Its token acts only in its learner's namespaces. Where the

@@ -155,7 +155,11 @@ def test_a_learner_runs_lab1_in_the_browser_and_the_instructor_grades_it(api, lo
         browser.close()
         browser = None
 
-        # 5. the instructor collects it (named after the learner, not the OS user) and grades it
+        # 5. the submission is in the learner's own exchange folder (their server sees no other), not the shared inbound
+        own = exchange.private_root(course / "exchange", LEARNER) / "k8s-ml-fundamentals" / "inbound"
+        assert [p.name.split("+")[0] for p in own.iterdir()] == [LEARNER]
+        assert not any((course / "exchange" / "k8s-ml-fundamentals" / "inbound").glob("*"))
+        # the instructor collects it (named after the learner, not the OS user) and grades it
         assert instructor.collect(LAB, course) == [LEARNER]
         result = instructor.autograde_class(LAB, root=course, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api)
         assert result.failed == {} and result.identity == "learner", result.summary()

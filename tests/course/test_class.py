@@ -1,7 +1,8 @@
 """A small class through the instructor's loop with real nbgrader and its real exchange, on Lab 1: roster
 -> release -> each learner fetches, edits and submits -> collect -> autograde everyone against the live
 cluster, each as that learner -> feedback back through the exchange -> export (proper CSV) -> the objectives
-report. Two submissions are hostile: eve's tries to delete dee's namespace (dee, who never submits, is working
+report. Ada submits from a hub server, through her own exchange folder, where she forges a submission
+as dee. Two submissions are hostile: eve's tries to delete dee's namespace (dee, who never submits, is working
 live), read her Secrets, prints its own
 and the grader's credentials and hangs a cell; fay's has no notebook; gus's full answer ends its own kernel."""
 from __future__ import annotations
@@ -86,8 +87,14 @@ def course(tmp_path_factory, api, local_cluster):
     (work[GUS] / "lab1.ipynb").write_text(json.dumps(nb))
     shutil.copytree(solution, work[GUS] / "manifests", dirs_exist_ok=True)
     for learner, home in homes.items():   # bob submits the stub as fetched; dee never submits
-        exchange("submit", root, learner, home)
-    assert instructor.collect(LAB, root) == GRADED
+        if learner != ADA:
+            exchange("submit", root, learner, home)
+    # ada submits from a hub server (confined: the exchange's inbound is her own folder), and forges one as dee there
+    learner_exchange.submit(LAB, ADA, homes[ADA], root, private=True)
+    own = learner_exchange.private_root(root / "exchange", ADA) / "k8s-ml-fundamentals" / "inbound"
+    mine = next(own.iterdir())
+    shutil.copytree(mine, own / mine.name.replace(ADA, DEE, 1))
+    assert instructor.collect(LAB, root) == GRADED   # ada's, and not the one named after dee
     live = sandbox.sandbox(api, "lab1", DEE)   # dee at work in her namespace while the class is graded
     client.CoreV1Api(api).create_namespaced_secret(live.namespace, {"metadata": {"name": "work"}, "stringData": {"k": "v"}})
     result = instructor.autograde_class(LAB, root=root, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api,
@@ -138,8 +145,10 @@ def test_no_token_is_left_in_any_output_feedback_or_log(course):
 def test_feedback_goes_back_through_the_exchange(course):
     root, homes, _ = course
     assert set(instructor.feedback(LAB, root)) >= {ADA, BOB, CY, EVE}
-    for learner in (ADA, EVE):
-        exchange("fetch_feedback", root, learner, homes[learner])
+    # ada's page went to her own exchange folder only (another hub learner could list the shared one)
+    assert learner_exchange.fetch_feedback(LAB, ADA, homes[ADA], root) == []
+    learner_exchange.fetch_feedback(LAB, ADA, homes[ADA], root, private=True)
+    exchange("fetch_feedback", root, EVE, homes[EVE])
     pages = {learner: list((homes[learner] / LAB / "feedback").rglob("lab1.html")) for learner in (ADA, EVE)}
     assert pages[ADA] and "Lab 1" in pages[ADA][0].read_text() and "Grading notes" not in pages[ADA][0].read_text()
     assert pages[EVE] and "Grading notes" in pages[EVE][0].read_text()

@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import stat
 import time
 import urllib.request
@@ -20,12 +21,14 @@ import requests
 import yaml
 
 from kubelab.cluster.paths import state_dir
+from kubelab.course import exchange as learner_exchange
 from tests.course.hub_process import API_TOKEN, PASSWORD, Hub
 from tests.helpers import eventually
 
 REPO = Path(__file__).parents[2]
 PID = os.getpid()
 ANN, BOB, CAT = f"hub-ann-{PID}", f"hub-bob-{PID}", f"hub-cat-{PID}"
+COURSE = "k8s-ml-fundamentals"
 
 KERNEL_CODE = """
 import glob, json, os, urllib.request
@@ -72,6 +75,8 @@ print(json.dumps({{
     "home_write": attempt(lambda: Path(os.environ["HOME"], "mine").write_text("x")),
     "solutions": sum(1 for _ in Path("{repo}", "solutions").rglob("*")),
     "pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
+    "inbound": os.listdir("{exchange}/inbound"), "learners_folders": os.path.exists("{exchange}/../.learners"),
+    "outbound_write": attempt(lambda: Path("{exchange}/outbound/pwned").write_text("x")),
     "course_id": nbgrader.config.CourseDirectory.course_id, "exchange": nbgrader.config.Exchange.root,
 }}))
 """
@@ -174,8 +179,15 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
         bob_home = server.dir / "homes" / BOB   # another learner's home, with their work in it
         bob_home.mkdir(parents=True)
         (bob_home / "lab1.ipynb").write_text("{}")
+        # submissions the learner must not see: bob's, in his own exchange folder, and one in the shared inbound
+        course_exchange = REPO / "exchange" / COURSE
+        learner_exchange.learner_view(REPO / "exchange", COURSE, BOB)
+        planted = [learner_exchange.private_root(REPO / "exchange", BOB) / COURSE / "inbound" / f"{BOB}+lab1+2026",
+                   course_exchange / "inbound" / f"{CAT}+lab1+2026"]
+        for folder in planted:
+            folder.mkdir(parents=True)
         code = KERNEL_CODE.format(own=ann_lab, other=bob_lab, state=state_dir(), etcd=_etcd_url(), bob_home=bob_home,
-                                  hub_db=server.dir / "jupyterhub.sqlite", repo=REPO)
+                                  hub_db=server.dir / "jupyterhub.sqlite", repo=REPO, exchange=course_exchange)
         result = json.loads(_execute(server, ANN, code).strip().splitlines()[-1])
         assert result["whoami"] == f"system:serviceaccount:{sandbox.namespace_name('home', ANN)}:learner"
         assert result["learner"] == ANN and result["home"] == str(home)
@@ -191,7 +203,10 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
         assert result["solutions"] == 0 and result["pids"] <= 8, result
         assert urllib.request.urlopen(f"{_etcd_url()}/version", timeout=5).status == 200   # etcd is there, outside
         assert not core.list_namespaced_config_map(bob_lab, field_selector="metadata.name=intruder").items
-        assert result["course_id"] == "k8s-ml-fundamentals" and result["exchange"] == str(REPO / "exchange")
+        assert result["course_id"] == COURSE and result["exchange"] == str(REPO / "exchange")
+        # the exchange: ann's own (an empty inbound), no other learner's folder, the released assignments read-only
+        assert result["inbound"] == [] and result["learners_folders"] is False and result["outbound_write"] == 30, result
+        assert all(folder.is_dir() for folder in planted)
 
         # nbgrader's Assignments tab answers from the course's exchange; the instructor's panels are off
         listing = requests.get(f"{server.url}/user/{ANN}/assignments", params={"course_id": result["course_id"]},
@@ -212,6 +227,8 @@ def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
             server.stop()
         for learner in (ANN, BOB):
             sandbox.cleanup(api, learner)
+            shutil.rmtree(learner_exchange.private_root(REPO / "exchange", learner), ignore_errors=True)
+        shutil.rmtree(REPO / "exchange" / COURSE / "inbound" / f"{CAT}+lab1+2026", ignore_errors=True)
 
 
 class KubeSpawner:

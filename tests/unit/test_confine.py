@@ -210,10 +210,55 @@ def test_a_confined_process_is_the_user_it_was_outside_not_root():
     launch.chmod(0o644)
     as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
     uid, gid = (65534, 65534) if as_user else (os.getuid(), os.getgid())
-    setup = {"hide": [], "rw": [str(folder)], "forward": {}, "expose": {}, "net": True, "uid": uid, "gid": gid}
+    setup = {"hide": [], "rw": [str(folder)], "bind": {}, "forward": {}, "expose": {}, "net": True, "uid": uid, "gid": gid}
     proc = subprocess.run([*as_user, *confine.OUTER, "--net", "/usr/bin/python3", "-I", str(launch), json.dumps(setup),
                            "--", "sh", "-c", f"id -u; id -g; touch {folder}/mine && echo writes-its-folder"],
                           capture_output=True, text=True, timeout=60, cwd="/")
     shutil.rmtree(folder)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert proc.stdout.split() == [str(uid), str(gid), "writes-its-folder"]
+
+
+BOUND = r"""
+import json, os, sys
+from pathlib import Path
+exchange = Path(sys.argv[1])
+def write(path):
+    try:
+        Path(path).write_text("x"); return "written"
+    except OSError as err:
+        return err.errno
+print(json.dumps({"inbound": sorted(os.listdir(exchange / "c" / "inbound")), "feedback": sorted(os.listdir(exchange / "c" / "feedback")),
+                  "outbound": sorted(os.listdir(exchange / "c" / "outbound")), "learners": os.path.exists(exchange / ".learners"),
+                  "submit": write(exchange / "c" / "inbound" / "ann+lab1+new"), "outbound_write": write(exchange / "c" / "outbound" / "lab1" / "x"),
+                  "root_writable": os.access(exchange, os.W_OK)}))
+"""
+
+
+def test_a_hub_learner_sees_only_their_own_inbound_and_feedback_in_the_exchange(tmp_path):
+    """exchange.learner_view through the real confinement: at the exchange's place the learner's own exchange root
+    (writable, as nbgrader requires), with the released assignments bound in read-only; no other learner's folder,
+    nor the shared inbound, is reachable."""
+    from kubelab.course import exchange
+
+    root = tmp_path / "exchange"
+    (root / "c" / "outbound" / "lab1").mkdir(parents=True)
+    (root / "c" / "inbound").mkdir()
+    (root / "c" / "inbound" / "zed+lab1+2026").mkdir()   # a learner outside the hub: in the shared inbound
+    (root / "c" / "feedback").mkdir()
+    (root / "c" / "feedback" / "zed.html").write_text("zed's feedback")
+    hide, bind, rw = exchange.learner_view(root, "c", "ann")
+    exchange.learner_view(root, "c", "bob")
+    (exchange.private_root(root, "bob") / "c" / "inbound" / "bob+lab1+2026").mkdir()
+    (exchange.private_root(root, "bob") / "c" / "feedback" / "bob.html").write_text("bob's feedback")
+    (exchange.private_root(root, "ann") / "c" / "feedback" / "ann.html").write_text("ann's feedback")
+    assert exchange.private_learners(root, "c") == ["ann", "bob"] and exchange.private_learners(root, "other") == []
+    cmd = confine.command([sys.executable, "-c", BOUND, str(root)], confine.Spec(hide=hide), rw=rw, net=False, bind=bind)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["inbound"] == [] and seen["feedback"] == ["ann.html"] and seen["learners"] is False, seen
+    assert seen["submit"] == "written" and (exchange.private_root(root, "ann") / "c" / "inbound" / "ann+lab1+new").exists()
+    assert seen["outbound"] == ["lab1"] and seen["outbound_write"] == 30 and seen["root_writable"] is True, seen   # EROFS
+    assert sorted(p.name for p in (root / "c" / "inbound").iterdir()) == ["zed+lab1+2026"]   # the shared one, untouched
+    assert not (root / "c" / "outbound" / "lab1" / "x").exists()

@@ -31,8 +31,9 @@ def course_root() -> Path:
     return repo_root()
 
 
-def api(root: Path):
-    """nbgrader's NbGraderAPI for the course folder `root` (its nbgrader_config.py)."""
+def api(root: Path, *, exchange: str | Path | None = None, student: str | None = None):
+    """nbgrader's NbGraderAPI for the course folder `root` (its nbgrader_config.py); `exchange`: another exchange
+    root, `student`: only that learner's submissions and feedback (a hub learner's own exchange folders)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
@@ -41,6 +42,10 @@ def api(root: Path):
         raise KubelabError(f"no nbgrader_config.py in {root}", "run this from the course repository")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
+    if exchange is not None:
+        config.Exchange.root = str(exchange)
+    if student is not None:
+        config.CourseDirectory.student_id = student
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 

@@ -123,9 +123,11 @@ def unavailable() -> str | None:
     return None
 
 
-def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool) -> list[str]:
-    """`cmd` confined by `spec`: writing only the `rw` folders, on its own network when `net`."""
-    inner = {"hide": list(spec.hide), "rw": list(rw), "forward": {str(k): v for k, v in spec.forward.items()},
+def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool, bind: dict[str, str] | None = None) -> list[str]:
+    """`cmd` confined by `spec`: writing only the `rw` folders, on its own network when `net`; each `bind` source
+    folder seen at its target (read-only unless the target is in `rw`)."""
+    inner = {"hide": list(spec.hide), "rw": list(rw), "bind": dict(bind or {}),
+             "forward": {str(k): v for k, v in spec.forward.items()},
              "expose": {str(k): v for k, v in spec.expose.items()}, "net": net,
              "uid": os.getuid(), "gid": os.getgid()}
     return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]

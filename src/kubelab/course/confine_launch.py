@@ -4,8 +4,11 @@ bring up loopback, forward the `forward` ports to their Unix sockets
 and pass the `expose` sockets' connections on to their ports here, then run the command (a grading kernel, a
 hub's JupyterLab) in a second user namespace, where the mounts are locked.
 
-    python -I confine_launch.py '{"hide": [...], "rw": [...], "net": true, "uid": 1000, "gid": 1000,
+    python -I confine_launch.py '{"hide": [...], "rw": [...], "bind": {}, "net": true, "uid": 1000, "gid": 1000,
                                   "forward": {"6443": "/tmp/.../port-6443.sock"}, "expose": {}}' -- CMD...
+
+`bind` (target -> source): the source folder is seen at the target, read-only unless the target is in `rw` (a hub
+learner's own exchange root at the course's); one inside another is bound after it.
 """
 from __future__ import annotations
 
@@ -85,10 +88,10 @@ def _mounts() -> list[tuple[str, set[str]]]:
     return out
 
 
-def _setup(hide: list[str], rw: list[str]) -> None:
-    # each rw folder held open first: one under a hidden folder (a hub's home under kubelab's state) is bound back
-    # into the empty tmpfs there
-    held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in rw}
+def _setup(hide: list[str], rw: list[str], bind: dict[str, str]) -> None:
+    # each rw folder and bind source held open first: one under a hidden folder (a hub's home under kubelab's
+    # state, a learner's own exchange folder) is bound back into the empty tmpfs there
+    held = {path: os.open(bind.get(path, path), os.O_PATH | os.O_DIRECTORY) for path in {*rw, *bind}}
     covered = []
     for path in hide:
         if Path(path).is_dir():
@@ -97,7 +100,7 @@ def _setup(hide: list[str], rw: list[str]) -> None:
         elif Path(path).exists():
             _mount("/dev/null", path, None, BIND)
             _mount("/dev/null", path, None, REMOUNT | BIND | RDONLY)
-    for path, fd in held.items():
+    for path, fd in sorted(held.items(), key=lambda item: item[0].count("/")):   # a bind inside another after it
         os.makedirs(path, exist_ok=True)   # in a tmpfs above it; a no-op elsewhere
         _mount(f"/proc/self/fd/{fd}", path, None, BIND)
         os.close(fd)
@@ -125,7 +128,7 @@ def main(argv: list[str]) -> int:
     setup, cmd = json.loads(argv[0]), argv[2:]
     if setup["net"]:
         _loopback_up()
-    _setup(setup["hide"], setup["rw"])
+    _setup(setup["hide"], setup["rw"], setup["bind"])
     os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
     # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
     env = {**os.environ, "JPY_PARENT_PID": "1"}

@@ -41,7 +41,7 @@ from traitlets import Unicode
 
 from ..cluster.paths import cache_dir
 from ..errors import KubelabError
-from . import assignments, confine, sandbox
+from . import assignments, confine, exchange, sandbox
 
 __all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
            "learner_files", "nbgrader_settings", "pre_spawn_hook", "provision"]
@@ -200,7 +200,8 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
 
 class ConfinedSpawner(SimpleLocalProcessSpawner):
     """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.confine), as a grading kernel does:
-    it writes only the learner's home, the course's exchange (to submit) and a scratch TMPDIR; kubelab's state (every
+    it writes only the learner's home, a scratch TMPDIR and its own inbound folder, seen as the exchange's (it reads the
+    released assignments and only its own feedback: exchange.learner_view); kubelab's state (every
     kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
     homes), the instructor's credentials and the course's instructor side read as empty; it sees only its own
     processes; and, when the cluster is on this machine, on its own network it reaches only the API server, the
@@ -231,8 +232,11 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         if self.port == 0:
             self.port = random_port()
         ports = confine.loopback_ports(self._services())
-        exchange = self.environment["NBGRADER_EXCHANGE"]   # the hook's (provision read the course's config)
-        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
+        # the exchange as the hook set it: the released assignments read-only, its inbound and feedback the learner's own
+        hide, bind, submit = await asyncio.to_thread(
+            exchange.learner_view, self.environment["NBGRADER_EXCHANGE"], self.environment["NBGRADER_COURSE_ID"],
+            self.user.name)   # nbgrader's student id (learner_files): what the learner's submissions are named after
+        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)), *hide,
                 *([self.hub_dir] if self.hub_dir else []))
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         self._run = Path(tempfile.mkdtemp(prefix="kubelab-server-"))
@@ -242,8 +246,8 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
             self._forwarder = confine.Forwarder(ports or [], self._run, expose)
             self._forwarder.__enter__()
             spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose)
-            self.cmd = [*confine.command([], spec, rw=(self.home_dir, exchange, str(self._run)), net=ports is not None),
-                        *cmd]
+            self.cmd = [*confine.command([], spec, rw=(self.home_dir, *submit, str(self._run)), net=ports is not None,
+                                         bind=bind), *cmd]
             started = await super().start()
         except BaseException:
             self._release()

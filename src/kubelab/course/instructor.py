@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KubelabError, UsageError
-from . import assignments, confine, sandbox
+from . import assignments, confine, exchange, sandbox
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
            "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
@@ -92,12 +92,24 @@ def release(assignment: str, root: str | Path | None = None) -> None:
 
 
 def collect(assignment: str, root: str | Path | None = None) -> list[str]:
-    """Copy the newest submission of each learner from the exchange into submitted/; returns who submitted."""
+    """Copy the newest submission of each learner from the exchange into submitted/; returns who submitted. A hub
+    learner's own inbound (exchange.private_root) gives only the submissions named after that learner: one learner
+    cannot submit as another."""
     root = _root(root)
     with assignments.venv_on_path():
-        assignments.checked(assignments.api(root).collect(assignment, update=True), f"collect {assignment}")
+        api = assignments.api(root)
+        assignments.checked(api.collect(assignment, update=True), f"collect {assignment}")
+        for learner, own in _private(api):
+            assignments.checked(assignments.api(root, exchange=own, student=learner).collect(assignment, update=True),
+                                f"collect {assignment} from {learner}'s own exchange folder")
     folder = root / "submitted"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir()) if folder.is_dir() else []
+
+
+def _private(api) -> list[tuple[str, Path]]:
+    """(learner, their own exchange root) of each hub learner with one, for the course of nbgrader's `api`."""
+    root, course = api.config.Exchange.root, api.config.CourseDirectory.course_id
+    return [(learner, exchange.private_root(root, learner)) for learner in exchange.private_learners(root, course)]
 
 
 @dataclass
@@ -297,7 +309,13 @@ def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
     with assignments.venv_on_path():
         api = assignments.api(root)
         assignments.checked(api.generate_feedback(assignment), f"generate feedback for {assignment}")
+        own = _private(api)   # a hub learner's feedback goes to their own folder only, not the shared one
+        api.coursedir.student_id_exclude = ",".join(learner for learner, _ in own)
         assignments.checked(api.release_feedback(assignment), f"release feedback for {assignment}")
+        for learner, folder in own:
+            if (root / "feedback" / learner / assignment).is_dir():
+                assignments.checked(assignments.api(root, exchange=folder, student=learner).release_feedback(
+                    assignment, student_id=learner), f"release {learner}'s feedback for {assignment}")
     folder = root / "feedback"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
 
