@@ -114,3 +114,65 @@ def test_helm_test_fails_when_the_service_has_no_ready_endpoint(api, local_clust
         kl.helm(api, "test", "model-server", "-n", ns, "--timeout", "60s")
     with pytest.raises(kl.CheckFailed, match="Failed"):
         kl.grading.helm_test_passed(api, "model-server", ns)
+
+
+GUARDED = r"""
+import json, sys, urllib.request
+import kubelab as kl
+from kubelab.cluster.registry import Client
+address, own, other, package, out, digest = sys.argv[1:7]
+def attempt(call):
+    try:
+        return call()
+    except Exception as err:   # what the learner would see
+        return f"{type(err).__name__}: {getattr(err, 'problem', err)}"
+def delete():
+    req = urllib.request.Request(f"http://{address}/v2/{other}/model-server/manifests/{digest}", method="DELETE")
+    return urllib.request.urlopen(req, timeout=10).status
+pull = lambda ns: kl.helm(None, "pull", f"oci://{address}/{ns}/model-server", "--version", "1.0.0", "--plain-http", "-d", out)
+print(json.dumps({
+    "push_own": attempt(lambda: kl.helm(None, "push", package, f"oci://{address}/{own}", "--plain-http")),
+    "push_other": attempt(lambda: kl.helm(None, "push", package, f"oci://{address}/{other}", "--plain-http")),
+    "pull_own": attempt(lambda: pull(own)), "pull_other": attempt(lambda: pull(other)),
+    "catalog": Client(address).repositories(), "delete_other": attempt(delete),
+    "tags_other": attempt(lambda: Client(address).tags(f"{other}/model-server")),
+}))
+"""
+
+
+def test_a_confined_learner_reaches_only_their_own_namespaces_repositories(local_cluster, tmp_path):
+    """registry_guard through the real confinement and helm: pushing and pulling under the learner's namespace work,
+    another namespace's repository can be neither pushed to, pulled, listed nor deleted (the registry's 403 DENIED)."""
+    import json
+    import os
+
+    from kubelab.cluster.paths import cache_dir
+    from kubelab.course import confine
+    from kubelab.course.registry_guard import RegistryGuard
+
+    address = local_cluster.registry.address
+    own, other = f"ann-{uuid.uuid4().hex[:6]}-lab2", f"bob-{uuid.uuid4().hex[:6]}-lab2"
+    package = _push(tmp_path, address, other)   # bob's chart, pushed from outside
+    digest = Client(address).digest(f"{other}/model-server", "1.0.0")
+    port = int(address.rsplit(":", 1)[1])
+    run, home, out = tmp_path / "run", tmp_path / "home", tmp_path / "out"
+    for folder in (run, home, out):
+        folder.mkdir()
+    guard = RegistryGuard(port, {own})
+    with confine.Forwarder([port], run, guards=[guard]) as fwd:
+        cmd = confine.command([sys.executable, "-c", GUARDED, address, own, other, package, str(out), digest],
+                              confine.Spec(hide=(), forward=fwd.sockets), rw=(str(home), str(out)), net=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(home), "KUBELAB_CACHE_DIR": str(cache_dir())})
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert f"{address}/{own}/model-server:1.0.0" in seen["push_own"], seen
+    assert (out / "model-server-1.0.0.tgz").is_file() and "Error" not in seen["pull_own"], seen
+    for refused in ("push_other", "pull_other"):
+        assert ("403" in seen[refused] or "denied" in seen[refused].lower()) and other in seen[refused], seen
+    assert "403" in seen["delete_other"] and "403" in seen["tags_other"], seen
+    assert seen["catalog"] == [f"{own}/model-server"], seen   # bob's is not listed
+    reg = Client(address)   # outside: bob's chart is whole, ann's is there
+    assert reg.tags(f"{other}/model-server") == ["1.0.0"] and reg.tags(f"{own}/model-server") == ["1.0.0"]
+    assert guard.refuses("GET", "/v2/_catalog", {}) is None and guard.refuses("DELETE", "/v2/_catalog", {})
+    for name in (own, other):
+        reg.delete_repository(f"{name}/model-server")

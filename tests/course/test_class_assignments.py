@@ -1,7 +1,7 @@
 """A class through the real exchange on every assignment, each submission graded as its learner, in turn: a
 hostile learner (the reference answer plus cells that write cluster-scoped objects named after a bystander's
 namespace, delete the bystander's and read her pods, try to get past its credentials (an admin kubeconfig on disk,
-etcd, writing the course's files), and at its end take every GPU of the cluster in its own
+etcd, writing the course's files, deleting her chart in the registry), and at its end take every GPU of the cluster in its own
 namespace), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
 as fetched, and the reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
 `KUBELAB_CLASS_LEARNERS=30 .venv/bin/python -m pytest tests/course/test_class_assignments.py`, about half an hour).
@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+import kubelab as kl
 from kubelab.cluster.paths import state_dir
+from kubelab.cluster.registry import Client
 from kubelab.course import assignments, exchange, instructor, sandbox
 
 REPO = Path(__file__).parents[2]
@@ -53,7 +55,8 @@ def hostile_cells(victim: str) -> list[dict]:
 # Past the credentials, as the OS user the kernel runs as (quiet: it hides its errors): any admin kubeconfig it can
 # read (the cluster state, also through another process's /proc/<pid>/root) deletes the bystander's ConfigMap; etcd,
 # found in a process's command line, is asked to delete it under the API server; files are written into the
-# repository, the installed kubelab and the course; and the instructor's solutions are counted.
+# repository, the installed kubelab and the course; the bystander's chart is deleted from the registry; and the
+# instructor's solutions are counted.
 BREAKOUT = """
 import glob, json, base64, urllib.request
 from pathlib import Path
@@ -81,6 +84,12 @@ for target in (Path(repo) / "src" / "kubelab" / "pwned.py", course / "source" / 
         target.write_text("pwned")
     except Exception:
         pass
+try:   # the registry: the bystander's chart, deleted through the registry's API
+    from kubelab.cluster.registry import Client
+    import os
+    Client(os.environ["KUBELAB_REGISTRY"]).delete_repository(f"{{victim}}/model-server")
+except Exception:
+    pass
 print("solution files read:", sum(1 for _ in (Path(repo) / "solutions").rglob("*")))
 """
 PWNED = ("src/kubelab/pwned.py", "source/pwned", "pwned")   # what BREAKOUT writes (the first in the repository)
@@ -159,16 +168,22 @@ def graded(request, tmp_path_factory, api, local_cluster):
         "capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": f"{live.namespace}-artifacts",
         "hostPath": {"path": "/var/lib/kubelab/live"}}})
     scheduling.create_priority_class({"metadata": {"name": f"{live.namespace}-inference"}, "value": 1000})
+    registry = Client(local_cluster.registry.address)   # and her chart, pushed as Lab 2 has her do
+    package = kl.helm(None, "package", str(REPO / "solutions" / "lab2-helm-serving" / "chart"), "--destination",
+                      str(root)).rsplit(": ", 1)[-1].strip()
+    kl.helm(None, "push", package, f"oci://{registry.address}/{live.namespace}", "--plain-http")
     result = instructor.autograde_class(assignment, root=root, env={"KUBELAB_CLUSTER": local_cluster.name}, api=api)
     # read right after the class: the bystander's objects, anything named after her, what the graded runs left
     kept = [core.read_namespaced_config_map("work", live.namespace).data,
             cluster_object(api, "PersistentVolume", f"{live.namespace}-artifacts") is not None,
-            cluster_object(api, "PriorityClass", f"{live.namespace}-inference") is not None]
+            cluster_object(api, "PriorityClass", f"{live.namespace}-inference") is not None,
+            registry.tags(f"{live.namespace}/model-server")]
     evil = [cluster_object(api, kind, f"{live.namespace}-evil") for kind in ("PersistentVolume", "PriorityClass")]
     held = [f"{p.metadata.namespace}/{p.metadata.name}" for learner in LEARNERS
             for p in core.list_namespaced_pod(sandbox.namespace_name(lab, learner)).items]
     instructor.feedback(assignment, root)
     yield assignment, root, homes, result, kept, evil, held
+    registry.delete_repository(f"{live.namespace}/model-server")
     for learner in (*LEARNERS, BYSTANDER):
         sandbox.cleanup(api, learner, wait=True)   # the next assignment's pods need the GPUs
 
@@ -192,7 +207,7 @@ def test_a_graded_run_holds_nothing_after_it(graded):
 
 def test_a_hostile_submission_cannot_touch_another_learners_objects(graded):
     assignment, _, _, result, kept, evil, _ = graded
-    assert kept == [{"k": "v"}, True, True], kept
+    assert kept == [{"k": "v"}, True, True, ["1.0.0"]], kept
     assert evil == [None, None]
     for learner in (lr for lr, role in LEARNERS.items() if role == "hostile"):
         notes = result.notes.get(learner, [])

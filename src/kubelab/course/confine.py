@@ -161,13 +161,15 @@ class ConfinedKernelManager(AsyncKernelManager):
 
 class Forwarder:
     """Outside the confined network namespace: a Unix socket per loopback `port` (in `folder`), each connection
-    passed on to 127.0.0.1:port (`sockets` is Spec.forward); and for each `expose` port (Spec.expose) a listener
+    passed on to 127.0.0.1:port (`sockets` is Spec.forward), or answered by the RegistryGuard of that port in
+    `guards` (the registry: only the learner's own repositories); and for each `expose` port (Spec.expose) a listener
     on 127.0.0.1:port here that passes each connection in through its socket. A context manager (a thread
     runs the sockets; leaving closes them)."""
 
-    def __init__(self, ports, folder: Path, expose: dict[int, str] | None = None):
+    def __init__(self, ports, folder: Path, expose: dict[int, str] | None = None, guards=()):
         self.sockets = {int(p): str(Path(folder) / f"port-{p}.sock") for p in sorted(set(ports))}
         self.expose = dict(expose or {})
+        self.guards = {guard.port: guard for guard in guards if guard.port in self.sockets}   # registry_guard
         self._servers = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kubelab-forwarder", daemon=True)
@@ -183,8 +185,9 @@ class Forwarder:
 
     async def _serve(self) -> None:
         for port, path in self.sockets.items():
-            self._servers.append(await asyncio.start_unix_server(functools.partial(
-                relay, lambda p=port: asyncio.open_connection("127.0.0.1", p)), path=path))
+            self._servers.append(await self.guards[port].start(path) if port in self.guards else
+                                 await asyncio.start_unix_server(functools.partial(
+                                     relay, lambda p=port: asyncio.open_connection("127.0.0.1", p)), path=path))
         for port, path in self.expose.items():
             self._servers.append(await asyncio.start_server(functools.partial(
                 relay, lambda p=path: asyncio.open_unix_connection(p)), "127.0.0.1", port))
@@ -192,6 +195,8 @@ class Forwarder:
     async def _close(self) -> None:
         for server in self._servers:
             server.close()
+        for guard in self.guards.values():
+            await guard.close()
         for task in asyncio.all_tasks() - {asyncio.current_task()}:   # the relays of open connections
             task.cancel()
 

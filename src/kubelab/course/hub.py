@@ -41,7 +41,7 @@ from traitlets import Unicode
 
 from ..cluster.paths import cache_dir
 from ..errors import KubelabError
-from . import assignments, confine, exchange, sandbox
+from . import assignments, confine, exchange, registry_guard, sandbox
 
 __all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
            "learner_files", "nbgrader_settings", "pre_spawn_hook", "provision"]
@@ -205,7 +205,8 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
     kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
     homes), the instructor's credentials and the course's instructor side read as empty; it sees only its own
     processes; and, when the cluster is on this machine, on its own network it reaches only the API server, the
-    registry, Prometheus and the hub's API, while the proxy reaches it through its port (a Forwarder per server).
+    registry (only its learner's namespaces' repositories: registry_guard), Prometheus and the hub's API, while the
+    proxy reaches it through its port (a Forwarder per server).
     Where the machine cannot confine (confine.unavailable()), the server starts unconfined and the log says why."""
 
     hub_dir = Unicode("", config=True, help="the hub's folder: its database, cookie secret and the learners' homes")
@@ -243,7 +244,8 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         expose = {self.port: str(self._run / "server.sock")} if ports is not None else {}
         cmd = self.cmd
         try:
-            self._forwarder = confine.Forwarder(ports or [], self._run, expose)
+            self._forwarder = confine.Forwarder(ports or [], self._run, expose, guards=registry_guard.for_services(
+                self.environment, self.environment.get(sandbox.NAMESPACES_ENV, "").split(",")))
             self._forwarder.__enter__()
             spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose)
             self.cmd = [*confine.command([], spec, rw=(self.home_dir, *submit, str(self._run)), net=ports is not None,

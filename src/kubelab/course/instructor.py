@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import KubelabError, UsageError
-from . import assignments, confine, exchange, sandbox
+from . import assignments, confine, exchange, registry_guard, sandbox
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
            "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
@@ -165,7 +165,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             admin = api or connect(cluster=(env or {}).get("KUBELAB_CLUSTER"))
             grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
-            confined, result.unconfined = _confinement(admin, services, root, Path(tmp), stack)
+            registry = registry_guard.for_services(services, ())   # each run reaches only its learner's repositories
+            confined, result.unconfined = _confinement(admin, services, root, Path(tmp), stack, registry)
         for student in students:
             secrets, box, retried = [], None, []
             try:
@@ -177,6 +178,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                     try:
                         if access:
                             box = sandbox.reset(admin, access.lab, student, manage=access.manage)
+                            for guard in registry:
+                                guard.namespaces = {box.namespace}
                             learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
                             secrets += [_token(learner), _token(grader)]
                             kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
@@ -214,14 +217,16 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 DEAD_KERNEL = "DeadKernelError"
 
 
-def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack) -> tuple[confine.Spec | None, str]:
+def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack,
+                 guards=()) -> tuple[confine.Spec | None, str]:
     """How the class's kernels are confined (confine.Spec), or None and why they cannot be. On the kernels' own
-    network (all the services they need on loopback) a Forwarder, entered on `stack`, passes those ports on."""
+    network (all the services they need on loopback) a Forwarder, entered on `stack`, passes those ports on (the
+    registry's through its RegistryGuard in `guards`)."""
     why = confine.unavailable()
     if why:
         return None, why
     ports = confine.loopback_ports([admin.configuration.host, *services.values()])
-    forward = stack.enter_context(confine.Forwarder(ports, tmp)).sockets if ports is not None else {}
+    forward = stack.enter_context(confine.Forwarder(ports, tmp, guards=guards)).sockets if ports is not None else {}
     return confine.Spec(confine.hidden(root), forward, str(tmp), str((root / "autograded").resolve())), ""
 
 
