@@ -8,8 +8,9 @@ learner gets their own folder and nbgrader cache, as each has their own home on 
 
 A hub learner's confined server (hub.ConfinedSpawner) does not see the course's exchange: at its place it sees the
 learner's own, private_root(exchange root, learner), with only the released assignments (outbound/) bound in,
-read-only, so no learner reads, deletes or forges another's submission or reads another's feedback. The instructor's collect takes
-from each only the entries named after its learner, and feedback is released into it (instructor.py).
+read-only, so no learner reads, deletes or forges another's submission or reads another's feedback. The
+instructor's collect takes from each only the entries named after its learner, and feedback is released into it
+(instructor.py).
 """
 from __future__ import annotations
 
@@ -30,9 +31,11 @@ def private_root(exchange_root: str | Path, learner: str) -> Path:
 
 
 def private_learners(exchange_root: str | Path, course_id: str) -> list[str]:
-    """The learners with an own exchange root for `course_id`."""
+    """The learners with an own exchange root for `course_id`; a name nbgrader's collect would read as a pattern
+    (`*`, `?`, `[`) or cannot submit under (`+`) is none: from its folder it could collect another learner's name."""
     folder = Path(exchange_root) / PRIVATE
-    return sorted(p.name for p in folder.iterdir() if (p / course_id).is_dir()) if folder.is_dir() else []
+    return sorted(p.name for p in folder.iterdir() if (p / course_id).is_dir() and not set(p.name) & set("*?[+")) \
+        if folder.is_dir() else []
 
 
 def learner_view(exchange_root: str | Path, course_id: str, learner: str) -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
