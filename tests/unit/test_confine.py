@@ -247,14 +247,14 @@ def test_a_hub_learner_sees_only_their_own_inbound_and_feedback_in_the_exchange(
     (root / "c" / "inbound" / "zed+lab1+2026").mkdir()   # a learner outside the hub: in the shared inbound
     (root / "c" / "feedback").mkdir()
     (root / "c" / "feedback" / "zed.html").write_text("zed's feedback")
-    hide, bind, rw = exchange.learner_view(root, "c", "ann")
+    bind, rw = exchange.learner_view(root, "c", "ann")
     exchange.learner_view(root, "c", "bob")
     (exchange.private_root(root, "bob") / "c" / "inbound" / "bob+lab1+2026").mkdir()
     (exchange.private_root(root, "bob") / "c" / "feedback" / "bob.html").write_text("bob's feedback")
     (exchange.private_root(root, "ann") / "c" / "feedback" / "ann.html").write_text("ann's feedback")
     exchange.learner_view(root, "c", "*")   # a name nbgrader's collect would read as "every learner"
     assert exchange.private_learners(root, "c") == ["ann", "bob"] and exchange.private_learners(root, "other") == []
-    cmd = confine.command([sys.executable, "-c", BOUND, str(root)], confine.Spec(hide=hide), rw=rw, net=False, bind=bind)
+    cmd = confine.command([sys.executable, "-c", BOUND, str(root)], confine.Spec(hide=()), rw=rw, net=False, bind=bind)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     seen = json.loads(proc.stdout)

@@ -38,17 +38,16 @@ def private_learners(exchange_root: str | Path, course_id: str) -> list[str]:
         if folder.is_dir() else []
 
 
-def learner_view(exchange_root: str | Path, course_id: str, learner: str) -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
-    """What a confined server of `learner` sees of the exchange, as (hide, bind, rw) for confine.command: the
+def learner_view(exchange_root: str | Path, course_id: str, learner: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """What a confined server of `learner` sees of the exchange, as (bind, rw) for confine.command: the
     learner's own exchange root (private_root: its inbound and feedback, writable, as nbgrader requires of a root)
     in place of the course's, with the course's released assignments (outbound/) bound in read-only. Makes the
     folders that are missing."""
-    shared = Path(exchange_root).resolve() / course_id
-    own = private_root(Path(exchange_root).resolve(), learner)
-    for folder in (shared / "outbound", own / course_id / "inbound", own / course_id / "feedback", own / course_id / "outbound"):
+    root = Path(exchange_root).resolve()
+    outbound, own = root / course_id / "outbound", private_root(root, learner)
+    for folder in (outbound, *(own / course_id / name for name in ("inbound", "feedback", "outbound"))):
         folder.mkdir(parents=True, exist_ok=True)
-    root = str(Path(exchange_root).resolve())
-    return (), {root: str(own), str(shared / "outbound"): str(shared / "outbound")}, (root,)
+    return {str(root): str(own), str(outbound): str(outbound)}, (str(root),)
 
 
 def _config(root: Path | None):
@@ -82,11 +81,11 @@ def _run_confined(step: str, assignment: str, learner: str, home: Path, root: Pa
     why = confine.unavailable()
     if why:
         raise KubelabError(f"cannot {step} as a confined hub server would: {why}", "use the course's exchange (private=False)")
-    hide, bind, rw = learner_view(config.Exchange.root, config.CourseDirectory.course_id, learner)
+    bind, rw = learner_view(config.Exchange.root, config.CourseDirectory.course_id, learner)
     code = (f"from kubelab.course import exchange; exchange._run({step!r}, {assignment!r}, {learner!r}, "
             f"__import__('pathlib').Path({str(home)!r}), {str(root) if root else None!r})")
     Path(home).mkdir(parents=True, exist_ok=True)
-    cmd = confine.command([sys.executable, "-c", code], confine.Spec(hide=hide), rw=(*rw, str(home)), net=False, bind=bind)
+    cmd = confine.command([sys.executable, "-c", code], confine.Spec(hide=()), rw=(*rw, str(home)), net=False, bind=bind)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode:
         said = (proc.stderr or proc.stdout).strip().splitlines()

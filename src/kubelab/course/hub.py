@@ -200,8 +200,8 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
 
 class ConfinedSpawner(SimpleLocalProcessSpawner):
     """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.confine), as a grading kernel does:
-    it writes only the learner's home, a scratch TMPDIR and its own inbound folder, seen as the exchange's (it reads the
-    released assignments and only its own feedback: exchange.learner_view); kubelab's state (every
+    it writes only the learner's home, a scratch TMPDIR and its learner's own exchange folder, seen as the course's (with
+    the released assignments read-only in it: exchange.learner_view); kubelab's state (every
     kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
     homes), the instructor's credentials and the course's instructor side read as empty; it sees only its own
     processes; and, when the cluster is on this machine, on its own network it reaches only the API server, the
@@ -233,11 +233,11 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         if self.port == 0:
             self.port = random_port()
         ports = confine.loopback_ports(self._services())
-        # the exchange as the hook set it: the released assignments read-only, its inbound and feedback the learner's own
-        hide, bind, submit = await asyncio.to_thread(
+        # the exchange the hook set: the learner's own folder in its place, the released assignments read-only in it
+        bind, writable = await asyncio.to_thread(
             exchange.learner_view, self.environment["NBGRADER_EXCHANGE"], self.environment["NBGRADER_COURSE_ID"],
             self.user.name)   # nbgrader's student id (learner_files): what the learner's submissions are named after
-        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)), *hide,
+        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
                 *([self.hub_dir] if self.hub_dir else []))
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         self._run = Path(tempfile.mkdtemp(prefix="kubelab-server-"))
@@ -248,7 +248,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
                 self.environment, self.environment.get(sandbox.NAMESPACES_ENV, "").split(",")))
             self._forwarder.__enter__()
             spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose)
-            self.cmd = [*confine.command([], spec, rw=(self.home_dir, *submit, str(self._run)), net=ports is not None,
+            self.cmd = [*confine.command([], spec, rw=(self.home_dir, *writable, str(self._run)), net=ports is not None,
                                          bind=bind), *cmd]
             started = await super().start()
         except BaseException:
