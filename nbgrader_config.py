@@ -25,7 +25,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # nbgrader's 30 s per cell. Test cells never write to stderr (kubelab's checks are quiet); the kernel's
 # own start-up warning is silenced so it cannot land in a cell.
 c.Execute.timeout = 180
-c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR",
+                             # kubelab's grading modules (and kubernetes, pandas) imported as the kernel starts, a
+                             # second and more that a kernel started ahead of its run (confine.prestart) has behind it;
+                             # no name is left in the notebook's namespace
+                             "--IPKernelApp.exec_lines=import kubelab.grading as _k, kubelab.course.lab as _k; del _k"]
 # Once the last cell has run, the kernel has nothing left to grade: it is ended at once, not asked to exit and
 # waited for (half a second per submission). A confined kernel's processes all go with it (its PID namespace).
 c.Execute.shutdown_kernel = "immediate"

@@ -42,7 +42,7 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
                 assignments.copy_solution(assignment, work, ROOT)
             exchange.submit(assignment, name, home, root)
         instructor.collect(assignment, root)
-        result, chunks, seconds = instructor.ClassResult(assignment), [], 0.0
+        result, chunks, seconds, ahead = instructor.ClassResult(assignment), [], 0.0, 0
         for first in range(0, learners, CHUNK):   # in tens, to show whether a submission's time grows with the class
             part_names = names[first:first + CHUNK]
             start = time.monotonic()
@@ -51,6 +51,7 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
             seconds += elapsed
             chunks.append(elapsed / len(part_names))
             result.identity = part.identity
+            ahead += part.kernels_ahead
             for mine, theirs in ((result.grades, part.grades), (result.failed, part.failed), (result.notes, part.notes)):
                 mine.update(theirs)
         start = time.monotonic()
@@ -60,7 +61,7 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         scores = sorted({g.score for g in result.grades.values()})
         print(f"{assignment}: {learners} submissions graded as {result.identity} in {seconds:.0f} s "
               f"({seconds / learners:.1f} s per submission; goal <= 10), feedback + export {after:.0f} s; "
-              f"{len(result.failed)} not graded; scores seen {scores}", flush=True)
+              f"{len(result.failed)} not graded; scores seen {scores}; {ahead} kernels started ahead", flush=True)
         if len(chunks) > 1:
             print(f"  seconds per submission, each {CHUNK} learners in turn: " + " ".join(f"{c:.1f}" for c in chunks))
         for name, why in sorted(result.failed.items()):

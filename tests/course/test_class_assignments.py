@@ -56,7 +56,8 @@ def hostile_cells(victim: str) -> list[dict]:
 # read (the cluster state, also through another process's /proc/<pid>/root) deletes the bystander's ConfigMap; etcd,
 # found in a process's command line, is asked to delete it under the API server; files are written into the
 # repository, the installed kubelab and the course; the bystander's chart is deleted from the registry; and the
-# instructor's solutions are counted.
+# instructor's solutions are counted; and every other kernel whose connection file it can find (the next learner's,
+# started ahead) is asked to write a file.
 BREAKOUT = """
 import glob, json, base64, urllib.request
 from pathlib import Path
@@ -84,13 +85,25 @@ for target in (Path(repo) / "src" / "kubelab" / "pwned.py", course / "source" / 
         target.write_text("pwned")
     except Exception:
         pass
+import os
 try:   # the registry: the bystander's chart, deleted through the registry's API
     from kubelab.cluster.registry import Client
-    import os
     Client(os.environ["KUBELAB_REGISTRY"]).delete_repository(f"{{victim}}/model-server")
 except Exception:
     pass
 print("solution files read:", sum(1 for _ in (Path(repo) / "solutions").rglob("*")))
+from jupyter_client import BlockingKernelClient   # the next learner's kernel, started ahead: made to write a file
+mine, reached = os.path.realpath(os.path.join(os.environ["HOME"], "..", "connection.json")), 0
+for path in set(glob.glob("/tmp/**/connection.json", recursive=True)) - {{mine}}:
+    try:
+        kc = BlockingKernelClient(connection_file=path)
+        kc.load_connection_file()
+        kc.start_channels()
+        kc.execute_interactive("open('pwned-by-neighbour', 'w').write('pwned')", timeout=5)
+        reached += 1
+    except Exception:
+        pass
+print("other kernels reached:", reached)
 """
 PWNED = ("src/kubelab/pwned.py", "source/pwned", "pwned")   # what BREAKOUT writes (the first in the repository)
 
@@ -191,6 +204,8 @@ def graded(request, tmp_path_factory, api, local_cluster):
 def test_each_learner_is_graded_as_themself_with_their_score(graded):
     assignment, _, _, result, _, _, _ = graded
     assert result.failed == {} and result.identity == "learner", result.summary()
+    # each learner's kernel but the first was started while the learner before ran, and that run took it over
+    assert result.kernels_ahead == len(LEARNERS) - 1, result.kernels_ahead
     scores = {learner: (g.score, g.max_score) for learner, g in result.grades.items()}
     assert set(scores) == set(LEARNERS) and all(top > 0 for _, top in scores.values()), result.summary()
     # the hostile cells cost nothing and win nothing, and the GPUs they took did not cost the next learner
@@ -227,7 +242,8 @@ def test_a_submissions_kernel_cannot_get_past_its_credentials(graded):
     assert written == [], written
     for learner in (lr for lr, role in LEARNERS.items() if role == "hostile"):
         text = "".join((root / "autograded" / learner / assignment).glob("*.ipynb").__next__().read_text())
-        assert "solution files read: 0" in text
+        assert "solution files read: 0" in text and "other kernels reached: 0" in text
+    assert list((root / "autograded").rglob("pwned-by-neighbour")) == []
 
 
 def test_no_token_is_left_in_any_output_feedback_or_exchange_folder(graded):

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,59 @@ def test_a_hub_learner_sees_only_their_own_inbound_and_feedback_in_the_exchange(
     assert seen["outbound"] == ["lab1"] and seen["outbound_write"] == 30 and seen["root_writable"] is True, seen   # EROFS
     assert sorted(p.name for p in (root / "c" / "inbound").iterdir()) == ["zed+lab1+2026"]   # the shared one, untouched
     assert not (root / "c" / "outbound" / "lab1" / "x").exists()
+
+
+KERNEL_PROBE = r"""
+import json, os, time
+from pathlib import Path
+ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])   # the process's start, since boot
+age = float(open("/proc/uptime").read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+Path("written").write_text("ok")
+print(json.dumps({"age": age, "cwd": os.getcwd(), "learner": os.environ.get("KUBELAB_LEARNER"),
+                  "bob": os.path.exists(os.environ["BOB"]), "kernels": os.listdir(Path(os.environ["HOME"]).parents[1])}))
+"""
+
+
+def run_confined_notebook(config, folder: Path) -> dict:
+    """KERNEL_PROBE run as nbgrader runs a submission: nbclient, in `folder`, with a ConfinedKernelManager."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_PROBE)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(nb, kernel_manager_class=confine.ConfinedKernelManager, config=config, timeout=60,
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(folder)}}).execute()
+    return json.loads(nb.cells[0].outputs[0]["text"])
+
+
+def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_only(tmp_path, monkeypatch):
+    from traitlets.config import Config
+
+    autograded, runtime = tmp_path / "autograded", tmp_path / "runtime"
+    mine, bob = autograded / "ada" / "lab", autograded / "bob" / "lab"
+    for folder in (mine, bob, runtime):
+        folder.mkdir(parents=True)
+    (bob / "answer.txt").write_text("bob's answer")
+    config = Config()
+    config.ConfinedKernelManager.spec = confine.Spec(hide=(), runtime=str(runtime), autograded=str(autograded)).to_json()
+    extra = ["--HistoryManager.hist_file=:memory:"]   # what nbclient starts an IPython kernel with
+    monkeypatch.setenv("KUBELAB_LEARNER", "ada")
+    monkeypatch.setenv("BOB", str(bob))
+    try:
+        confine.prestart(config, "python3", mine, extra)
+        confine.prestart(config, "python3", autograded / "bob" / "lab", extra)   # another learner's: not this run's
+        time.sleep(3)
+        out = run_confined_notebook(config, mine)
+        assert out["age"] > 2.5, out   # the kernel started before the run: taken over
+        assert out["cwd"] == str(mine.resolve()) and (mine / "written").read_text() == "ok"
+        assert out["learner"] == "ada"
+        # the kernel started ahead for bob (waiting in its own run folder) and bob's folder are out of sight
+        assert out["bob"] is False and len(out["kernels"]) == 1, out
+        confine.prestart(config, "python3", mine, extra)
+        monkeypatch.setenv("KUBELAB_LEARNER", "eve")   # an input that differs: the run starts its own kernel
+        out = run_confined_notebook(config, mine)
+        assert out["age"] < 2.5 and out["learner"] == "eve", out
+        assert confine.discard_prestarted() == 2   # ada's (unused) and bob's
+    finally:
+        confine.discard_prestarted()
+    assert confine.discard_prestarted() == 0

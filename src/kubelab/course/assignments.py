@@ -22,7 +22,7 @@ from .runner import environment
 from .sandbox import LEARNER_ENV
 
 __all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "copy_solution", "course_root", "generate",
-           "grade", "release_differences", "venv_on_path"]
+           "grade", "prestart", "release_differences", "venv_on_path"]
 
 
 def course_root() -> Path:
@@ -166,11 +166,43 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
               cell_timeout: int | None = None, confined=None) -> Grade:
     """Autograde submitted/<student>/<assignment> (always forced: the same submission, the same score)
     with KUBELAB_LEARNER=<student> and KUBELAB_HEADLESS=1 in the kernel's environment (plus `env`), and
-    return the scores the gradebook recorded. `confined` (a confine.Spec): the kernel starts confined by it."""
+    return the scores the gradebook recorded. `confined` (a confine.Spec): the kernel starts confined by it (or is
+    the one `prestart` with the same arguments started ahead)."""
     root = root or course_root()
     if not (root / "submitted" / student / assignment).is_dir():
         raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
                            "collect the submissions first")
+    nbgrader = _grader_api(root, cell_timeout, confined)
+    with _kernel_environment(student, env), quiet_gradebook():
+        checked(_autograde(nbgrader, assignment, student), f"autograde {assignment} for {student}")
+    return grade(assignment, student, root)
+
+
+def prestart(assignment: str, student: str, root: Path | None = None, env: dict | None = None,
+             cell_timeout: int | None = None, *, confined) -> None:
+    """Start now the confined kernel that `autograde` with the same arguments will run the submission in, so that
+    its start-up (a second) overlaps the learner graded before. The kernel waits, running nothing, in the learner's
+    autograded folder (made here; autograde empties it, keeping the folder the kernel is confined to)."""
+    import json
+
+    from .confine import prestart as launch
+
+    root = root or course_root()
+    notebooks = sorted((root / "release" / assignment).glob("*.ipynb"))
+    if not notebooks:
+        return
+    kernel = json.loads(notebooks[0].read_text()).get("metadata", {}).get("kernelspec", {}).get("name") or "python3"
+    folder = root / "autograded" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    config = _grader_api(root, cell_timeout, confined).config
+    # the arguments nbclient starts an IPython kernel with: the configured ones, then its in-memory history
+    extra = [*config.Execute.extra_arguments, "--HistoryManager.hist_file=:memory:"]
+    # and the environment nbgrader's autograde sets around each notebook it runs
+    with _kernel_environment(student, env), environment({"NBGRADER_EXECUTION": "autograde"}):
+        launch(config, kernel, folder, extra)
+
+
+def _grader_api(root: Path, cell_timeout: int | None, confined):
     nbgrader = api(root)
     if cell_timeout:
         nbgrader.config.Execute.timeout = int(cell_timeout)
@@ -178,10 +210,46 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
         from .confine import ConfinedKernelManager
         nbgrader.config.Execute.kernel_manager_class = ConfinedKernelManager
         nbgrader.config.ConfinedKernelManager.spec = confined.to_json()
-    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}), quiet_gradebook():
-        checked(nbgrader.autograde(assignment, student, force=True, create=True),
-                f"autograde {assignment} for {student}")
-    return grade(assignment, student, root)
+    return nbgrader
+
+
+@contextmanager
+def _kernel_environment(student: str, env: dict | None):
+    """The grading run's environment, which its kernel inherits (a prestarted kernel's must be the same)."""
+    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
+        yield
+
+
+def _autograde(nbgrader, assignment: str, student: str) -> dict:
+    """NbGraderAPI.autograde(assignment, student, force=True, create=True), with the one difference of _Autograde."""
+    from nbgrader.utils import capture_log, temp_attrs
+
+    with temp_attrs(nbgrader.coursedir, assignment_id=assignment, student_id=student):
+        app = _autograde_class()(coursedir=nbgrader.coursedir, parent=nbgrader)
+        app.force, app.create_student = True, True
+        return capture_log(app)
+
+
+def _autograde_class():
+    from nbgrader.converters import Autograde
+
+    class _Autograde(Autograde):
+        """nbgrader's forced autograde removes the learner's autograded folder and makes it again; this one empties
+        it (the same files result), so that a kernel confined to that folder before (prestart) still works in it."""
+
+        def init_destination(self, assignment_id: str, student_id: str) -> bool:
+            dest = Path(self._format_dest(assignment_id, student_id))
+            if self.force and self.coursedir.notebook_id == "*" and dest.is_dir() and not dest.is_symlink() \
+                    and student_id not in (self.coursedir.student_id_exclude or "").split(","):
+                for path in dest.iterdir():
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                return True
+            return super().init_destination(assignment_id, student_id)
+
+    return _Autograde
 
 
 def grade(assignment: str, student: str, root: Path | None = None) -> Grade:

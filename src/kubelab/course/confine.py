@@ -10,7 +10,8 @@ when every service it needs is on loopback (the embedded cluster, kind):
 - the filesystem is read-only, but for the notebook's folder and a scratch HOME and TMPDIR;
 - HIDDEN places read as empty: kubelab's cluster state (kubeconfigs, keys, etcd data), ~/.kube and other
   credential folders, Jupyter's runtime folder (other servers' tokens), the course's source/, solutions/,
-  submitted/, feedback/, exchange and gradebook, and the other learners' autograded folders;
+  submitted/, feedback/, exchange and gradebook, autograded/ but for the kernel's own folder, and the other
+  kernels' run folders (a kernel started ahead waits there: `prestart`);
 - it sees only its own processes (no /proc/<pid>/root of another);
 - on its own network it reaches only the API server, the registry and Prometheus, each forwarded through a
   Unix socket (`Forwarder`): etcd, the controllers' ports and the instructor's Jupyter servers answer nothing;
@@ -44,7 +45,8 @@ from traitlets import Unicode
 
 from .confine_launch import relay
 
-__all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "hidden", "loopback_ports", "unavailable"]
+__all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "discard_prestarted", "hidden", "loopback_ports",
+           "prestart", "unavailable"]
 
 # credentials an instructor's home may hold (the kernel needs none: it gets the learner's kubeconfig)
 HOME_SECRETS = (".kube", ".config/helm", ".docker", ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".netrc",
@@ -133,14 +135,31 @@ def command(cmd: list[str], spec: Spec, rw: tuple[str, ...], net: bool, bind: di
     return [*OUTER, *(["--net"] if net else []), sys.executable, "-I", str(LAUNCH), json.dumps(inner), "--", *cmd]
 
 
+KERNELS = "kernels"   # under Spec.runtime: each kernel's run folder (its sockets, key, home), hidden from the others
+
+
 class ConfinedKernelManager(AsyncKernelManager):
-    """A KernelManager whose kernel starts confined by `spec` (Spec.to_json()), over IPC sockets."""
+    """A KernelManager whose kernel starts confined by `spec` (Spec.to_json()), over IPC sockets: it writes only its
+    folder and its own run folder, and sees neither the other learners' autograded folders nor the other kernels'
+    run folders (a kernel started ahead by `prestart` waits there). Asked for a kernel that `prestart` launched with
+    the same inputs, it takes that one over instead of launching another."""
 
     spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
 
+    def _inputs(self, kw) -> tuple:
+        """Everything the kernel's command, environment and folder are made of: the same inputs, the same kernel."""
+        cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
+        return (self.spec, self.kernel_name, tuple(kw.get("extra_arguments") or ()), cwd, tuple(sorted(os.environ.items())))
+
     async def _async_pre_start_kernel(self, **kw):
+        self._inputs_key = self._inputs(kw)
+        ahead = _PRESTARTED.pop(self._inputs_key, None)
+        if ahead is not None:
+            return self._adopt(ahead, kw)
         spec = Spec.from_json(self.spec)
-        run = Path(tempfile.mkdtemp(prefix="kernel-", dir=spec.runtime))
+        kernels = Path(spec.runtime) / KERNELS
+        kernels.mkdir(exist_ok=True)
+        run = Path(tempfile.mkdtemp(prefix="kernel-", dir=kernels))
         self.transport, self.ip, self.connection_file = "ipc", str(run / "zmq"), str(run / "connection.json")
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         from ..cluster.paths import cache_dir
@@ -151,12 +170,57 @@ class ConfinedKernelManager(AsyncKernelManager):
         env.update(HOME=str(home), TMPDIR=str(home / "tmp"), KUBELAB_CACHE_DIR=str(cache_dir()))
         kw["env"] = env
         cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
-        others = ()
-        if spec.autograded and Path(spec.autograded).is_dir():   # every learner's folder but this kernel's own
-            mine = Path(cwd).relative_to(spec.autograded).parts[0] if cwd.startswith(spec.autograded + os.sep) else ""
-            others = tuple(str(p) for p in Path(spec.autograded).iterdir() if p.name != mine)
-        confined = replace(spec, hide=(*spec.hide, *others))
-        return command(cmd, confined, rw=(cwd, str(run)), net=bool(spec.forward)), kw
+        # the whole of autograded/ and of the run folders reads as empty, but for the kernel's own two (bound back in)
+        hide = (*spec.hide, str(kernels), *((spec.autograded,) if spec.autograded and Path(spec.autograded).is_dir() else ()))
+        self._launch = command(cmd, replace(spec, hide=hide), rw=(cwd, str(run)), net=bool(spec.forward)), kw
+        return self._launch
+
+    def _adopt(self, ahead: "ConfinedKernelManager", kw) -> tuple[list[str], dict]:
+        """Become the manager of `ahead`'s running kernel: its connection (key, sockets) and its process."""
+        self.shutting_down, self.kernel_id, self._launch_args = False, ahead.kernel_id, kw.copy()
+        self.transport, self.ip, self.connection_file = ahead.transport, ahead.ip, ahead.connection_file
+        self.load_connection_file()
+        self._connection_file_written, ahead._connection_file_written = True, False   # the file is this one's now
+        ahead._close_control_socket()
+        self.provisioner, ahead.provisioner = ahead.provisioner, None
+        self.provisioner.parent = self
+        self._adopted = True
+        return ahead._launch
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        if getattr(self, "_adopted", False):   # running already: started by prestart()
+            self._reconcile_connection_info(self.provisioner.connection_info)
+            return
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+_PRESTARTED: dict[tuple, ConfinedKernelManager] = {}   # inputs -> a kernel launched ahead, not yet taken over
+
+
+def prestart(config, kernel_name: str, cwd: str | Path, extra_arguments: list[str]) -> None:
+    """Launch now, confined by `config`'s ConfinedKernelManager.spec, the kernel a ConfinedKernelManager will be asked
+    for later with the same inputs (kernel, folder, arguments, and this process's environment as it is now), so that
+    its start-up overlaps another kernel's run; that manager takes it over. Inputs that differ later (the environment
+    changed) leave it unused: `discard_prestarted()` ends it."""
+    from jupyter_core.utils import run_sync
+
+    km = ConfinedKernelManager(kernel_name=kernel_name, config=config)
+    run_sync(km.start_kernel)(cwd=str(cwd), extra_arguments=list(extra_arguments))
+    previous = _PRESTARTED.pop(km._inputs_key, None)
+    _PRESTARTED[km._inputs_key] = km
+    if previous is not None:
+        run_sync(previous.shutdown_kernel)(now=True)
+
+
+def discard_prestarted() -> int:
+    """End every prestarted kernel nothing took over; returns how many there were."""
+    from jupyter_core.utils import run_sync
+
+    left = list(_PRESTARTED.values())
+    _PRESTARTED.clear()
+    for km in left:
+        run_sync(km.shutdown_kernel)(now=True)
+    return len(left)
 
 
 class Forwarder:

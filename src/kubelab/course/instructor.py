@@ -120,6 +120,7 @@ class ClassResult:
     failed: dict[str, str] = field(default_factory=dict)                 # learner -> why it could not be graded
     notes: dict[str, list[str]] = field(default_factory=dict)            # learner -> what happened while it ran
     unconfined: str = ""   # graded as the learner, but why the kernels could not be confined (confine.unavailable)
+    kernels_ahead: int = 0   # runs whose kernel had been started during the run before (confine.prestart)
 
     def summary(self) -> str:
         lines = [f"{self.assignment}: graded as {'each learner' if self.identity == 'learner' else 'the instructor'}"]
@@ -147,7 +148,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
     kl.connect() of env's KUBELAB_CLUSTER), released after the run (sandbox.release: its pods and the GPUs
     they hold freed at once), so every submission is graded on the cluster the first one found (`keep`: left
     as the run left it, to look at one learner's run). `cell_timeout`: seconds a cell may run (nbgrader_config.py's
-    by default); a cell past it is interrupted and the rest of the notebook still runs."""
+    by default); a cell past it is interrupted and the rest of the notebook still runs. Confined, each learner's
+    kernel is started while the learner before runs (it runs nothing until its turn: `ClassResult.kernels_ahead`)."""
     root = _root(root)
     if students is None:
         folder = root / "submitted"
@@ -167,24 +169,37 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
             registry = registry_guard.for_services(services, ())   # each run reaches only its learner's repositories
             confined, result.unconfined = _confinement(admin, services, root, Path(tmp), stack, registry)
-        for student in students:
+            if confined is not None:
+                stack.callback(confine.discard_prestarted)
+
+        def kernel_env(student: str) -> dict:
+            """The environment `student`'s run has: their kubeconfig's path (written just before it) and the
+            grader's, so that it is known ahead, for their prestarted kernel."""
+            if not access:
+                return dict(env or {})
+            learner = Path(tmp) / f"{sandbox.namespace_name(access.lab, student)}.yaml"
+            return {**(env or {}), **services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
+                    "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)}
+
+        ahead = 0
+        for i, student in enumerate(students):
             secrets, box, retried = [], None, []
             try:
                 if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
                     result.grades[student] = _graded_zero(root, assignment, student)
                     continue
+                if confined is not None:
+                    ahead += _prestart_next(assignment, students[i + 1:i + 2], root, kernel_env, cell_timeout, confined)
                 for attempt in (1, 2):   # a second run, from a fresh reset, when nbgrader fails: a transient
-                    kernel_env = dict(env or {})   # failure must not decide a grade, nor a first run's leftovers
-                    try:
+                    try:                 # failure must not decide a grade, nor a first run's leftovers
                         if access:
                             box = sandbox.reset(admin, access.lab, student, manage=access.manage)
                             for guard in registry:
                                 guard.namespaces = {box.namespace}
-                            learner = sandbox.kubeconfig(box, Path(tmp) / f"{box.namespace}.yaml", TOKEN_LIFETIME_S)
+                            learner = sandbox.kubeconfig(box, kernel_env(student)["KUBECONFIG"], TOKEN_LIFETIME_S)
                             secrets += [_token(learner), _token(grader)]
-                            kernel_env.update({**services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
-                                               "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)})
-                        result.grades[student] = assignments.autograde(assignment, student, root=root, env=kernel_env,
+                        result.grades[student] = assignments.autograde(assignment, student, root=root,
+                                                                       env=kernel_env(student),
                                                                        cell_timeout=cell_timeout, confined=confined)
                         break
                     except KubelabError as err:
@@ -211,10 +226,28 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
                 if notes:
                     result.notes[student] = notes
+        result.kernels_ahead = ahead - confine.discard_prestarted()
     return result
 
 
 DEAD_KERNEL = "DeadKernelError"
+
+
+def _prestart_next(assignment: str, following: list[str], root: Path, kernel_env, cell_timeout, confined) -> int:
+    """Start the kernel of the learner graded next (if any and their submission is whole) while this one's runs:
+    a second of each run's start-up is then off the class's clock. It runs nothing until its learner's turn; its
+    run takes it over only where every input is the same (else it is ended unused). Only time is at stake here, so
+    a failure is no learner's: that run starts its own kernel. Returns how many it started."""
+    started = 0
+    for student in following:
+        if _notebooks_missing(root, assignment, student):
+            continue
+        try:
+            assignments.prestart(assignment, student, root, kernel_env(student), cell_timeout, confined=confined)
+            started += 1
+        except Exception:   # noqa: BLE001  (nothing here may decide a grade or stop the class)
+            pass
+    return started
 
 
 def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack,
