@@ -64,3 +64,24 @@ def test_nbgraders_failure_is_reported_by_its_cause_not_its_last_log_line():
     assert err.value.problem.splitlines()[0] == ("nbgrader could not autograde lab2 for ada: "
                                                  "nbclient.exceptions.DeadKernelError: Kernel died")
     assert assignments.checked({"success": True}, "release") == {"success": True}
+
+
+def test_a_forced_autograde_empties_the_learners_folder_and_keeps_it(tmp_path):
+    # the folder a prestarted kernel is confined to must be the one the run writes: emptied, not made again
+    from nbgrader.coursedir import CourseDirectory
+
+    folder = tmp_path / "autograded" / "ada" / "lab1"
+    (folder / "manifests").mkdir(parents=True)
+    (folder / "manifests" / "old.yaml").write_text("an earlier run's")
+    (folder / "lab1.ipynb").write_text("{}")
+    (folder / "link").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    inode = folder.stat().st_ino
+    app = assignments._autograde_class()(coursedir=CourseDirectory(root=str(tmp_path)))
+    app.force = True
+    assert app.init_destination("lab1", "ada") is True
+    assert folder.stat().st_ino == inode and list(folder.iterdir()) == [] and (tmp_path / "elsewhere").is_dir()
+    app.coursedir.student_id_exclude = "ada"   # as nbgrader's own: an excluded learner is not processed
+    assert app.init_destination("lab1", "ada") is False
+    app.coursedir.student_id_exclude = ""
+    assert app.init_destination("lab1", "bob") is True and not (tmp_path / "autograded" / "bob").exists()
