@@ -146,13 +146,11 @@ class ConfinedKernelManager(AsyncKernelManager):
 
     spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
 
-    def _inputs(self, kw) -> tuple:
-        """Everything the kernel's command, environment and folder are made of: the same inputs, the same kernel."""
-        cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
-        return (self.spec, self.kernel_name, tuple(kw.get("extra_arguments") or ()), cwd, tuple(sorted(os.environ.items())))
-
     async def _async_pre_start_kernel(self, **kw):
-        self._inputs_key = self._inputs(kw)
+        cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
+        # everything the kernel's command, environment and folder are made of: the same inputs, the same kernel
+        self._inputs_key = (self.spec, self.kernel_name, tuple(kw.get("extra_arguments") or ()), cwd,
+                            tuple(sorted(os.environ.items())))
         ahead = _PRESTARTED.pop(self._inputs_key, None)
         if ahead is not None:
             return self._adopt(ahead, kw)
@@ -169,7 +167,6 @@ class ConfinedKernelManager(AsyncKernelManager):
         env = {k: v for k, v in kw["env"].items() if not k.startswith("XDG_")}
         env.update(HOME=str(home), TMPDIR=str(home / "tmp"), KUBELAB_CACHE_DIR=str(cache_dir()))
         kw["env"] = env
-        cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         # the whole of autograded/ and of the run folders reads as empty, but for the kernel's own two (bound back in)
         hide = (*spec.hide, str(kernels), *((spec.autograded,) if spec.autograded and Path(spec.autograded).is_dir() else ()))
         self._launch = command(cmd, replace(spec, hide=hide), rw=(cwd, str(run)), net=bool(spec.forward)), kw

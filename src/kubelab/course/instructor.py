@@ -188,8 +188,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                 if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
                     result.grades[student] = _graded_zero(root, assignment, student)
                     continue
-                if confined is not None:
-                    ahead += _prestart_next(assignment, students[i + 1:i + 2], root, kernel_env, cell_timeout, confined)
+                if confined is not None and i + 1 < len(students):
+                    ahead += _prestart(assignment, students[i + 1], root, kernel_env, cell_timeout, confined)
                 for attempt in (1, 2):   # a second run, from a fresh reset, when nbgrader fails: a transient
                     try:                 # failure must not decide a grade, nor a first run's leftovers
                         if access:
@@ -233,21 +233,18 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 DEAD_KERNEL = "DeadKernelError"
 
 
-def _prestart_next(assignment: str, following: list[str], root: Path, kernel_env, cell_timeout, confined) -> int:
-    """Start the kernel of the learner graded next (if any and their submission is whole) while this one's runs:
-    a second of each run's start-up is then off the class's clock. It runs nothing until its learner's turn; its
-    run takes it over only where every input is the same (else it is ended unused). Only time is at stake here, so
-    a failure is no learner's: that run starts its own kernel. Returns how many it started."""
-    started = 0
-    for student in following:
-        if _notebooks_missing(root, assignment, student):
-            continue
-        try:
-            assignments.prestart(assignment, student, root, kernel_env(student), cell_timeout, confined=confined)
-            started += 1
-        except Exception:   # noqa: BLE001  (nothing here may decide a grade or stop the class)
-            pass
-    return started
+def _prestart(assignment: str, student: str, root: Path, kernel_env, cell_timeout, confined) -> bool:
+    """Start the kernel of `student`, graded next, while this learner's runs (unless their submission lacks a
+    notebook): a second of each run's start-up is then off the class's clock. It runs nothing until its learner's
+    turn; their run takes it over only where every input is the same (else it is ended unused). Only time is at stake
+    here, so a failure is no learner's: their run starts its own kernel. Returns whether it started one."""
+    if _notebooks_missing(root, assignment, student):
+        return False
+    try:
+        assignments.prestart(assignment, student, root, kernel_env(student), cell_timeout, confined=confined)
+    except Exception:   # noqa: BLE001  (nothing here may decide a grade or stop the class)
+        return False
+    return True
 
 
 def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack,
