@@ -4,7 +4,10 @@ assignment has an access.yaml. Three in four learners submit the reference answe
 Prints seconds per submission and per class for each assignment (goals: <= 10 s per submission on average;
 30 learners x 4 assignments <= 20 min on 2 cores). Starts its own cluster; removes it after.
 
-    .venv/bin/python bench/class_bench.py [--learners 10] [--assignment lab1-cluster-manifests ...]
+    .venv/bin/python bench/class_bench.py [--learners 10] [--assignment lab1-cluster-manifests ...] [--harness]
+
+--harness: the same class on each assignment's cluster-free copy (as many cells, the same grade cells), next to
+nbgrader's own autograde of it: what grading each learner as themself, confined, costs on top of nbgrader.
 """
 from __future__ import annotations
 
@@ -74,16 +77,61 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         return seconds
 
 
+def harness_overhead(assignment: str, learners: int, api, cluster: str) -> None:
+    """The grading harness's cost on its own: the assignment's cluster-free copy (the same cells and grade cells,
+    each code cell `pass`; autograde_bench.bare_copy), graded as a class the way the real one is (as each learner,
+    confined, namespace reset, token, kernels started ahead), against nbgrader's own autograde of the same
+    submissions (the course's configuration without the kernel's import of kubelab's grading modules)."""
+    from autograde_bench import bare_copy   # bench/ is this script's folder, first on sys.path
+
+    bare = f"{assignment}-cluster-free"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "course"
+        bare_copy(ROOT / "source" / assignment, root / "source" / bare)
+        shutil.copy(ROOT / "source" / assignment / assignments.ACCESS_FILE, root / "source" / bare)
+        shutil.copy(ROOT / "nbgrader_config.py", root)
+        names = [f"o{i:03d}-{os.getpid()}" for i in range(learners)]
+        (root / "roster.csv").write_text("id\n" + "\n".join(names) + "\n")
+        instructor.import_roster(root / "roster.csv", root)
+        instructor.release(bare, root)
+        for name in names:
+            exchange.fetch(bare, name, Path(tmp) / name, root)
+            exchange.submit(bare, name, Path(tmp) / name, root)
+        instructor.collect(bare, root)
+        start = time.monotonic()
+        result = instructor.autograde_class(bare, names, root=root, env={"KUBELAB_CLUSTER": cluster}, api=api)
+        ours = (time.monotonic() - start) / learners
+        with (root / "nbgrader_config.py").open("a") as config:
+            config.write("\nc.Execute.extra_arguments = [a for a in c.Execute.extra_arguments if 'exec_lines' not in a]\n")
+        nbgrader = assignments.api(root)
+        start = time.monotonic()
+        with assignments.venv_on_path(), assignments.quiet_gradebook():
+            for name in names:
+                assignments.checked(nbgrader.autograde(bare, name, force=True, create=True), f"autograde {name}")
+        plain = (time.monotonic() - start) / learners
+        print(f"{assignment}, cluster-free copy: {learners} submissions graded as {result.identity} "
+              f"({result.kernels_ahead} kernels started ahead, {len(result.failed)} not graded) {ours:.2f} s per "
+              f"submission; nbgrader's own autograde {plain:.2f} s; ratio {ours / plain:.2f} (goal <= 1.5)", flush=True)
+        for name in names:
+            sandbox.cleanup(api, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=10)
     parser.add_argument("--assignment", action="append", choices=assignments.assignments(ROOT))
+    parser.add_argument("--harness", action="store_true",
+                        help="time the grading harness alone, on cluster-free copies, against nbgrader's own autograde")
     args = parser.parse_args()
     cluster = LocalCluster(f"kubelab-bench-class-{os.getpid()}", progress=False)
     cluster.up()
     api = cluster.connect()
     try:
         chosen = args.assignment or assignments.assignments(ROOT)
+        if args.harness:
+            for a in chosen:
+                harness_overhead(a, args.learners, api, cluster.name)
+            return
         total = {a: bench(a, args.learners, api, cluster.name) for a in chosen}
         per = statistics.mean(s / args.learners for s in total.values())
         print(f"class of {args.learners} x {len(chosen)} assignments: {sum(total.values()) / 60:.1f} min measured "
