@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted({p.parent.name for folder in ("manifests", "chart") for p in (ROOT / "solutions").glob(f"*/{folder}")})
 
 
+# bare nbgrader: the course's configuration (appended to it) without the kernel's import of kubelab's grading
+# modules, which a cluster-free notebook does not need
+BARE_CONFIG = "\nc.Execute.extra_arguments = [a for a in c.Execute.extra_arguments if 'exec_lines' not in a]\n"
+
+
 def bare_copy(lab_dir: Path, target: Path) -> None:
     """The lab's notebook with every code cell replaced by `pass` (same cells, same grade metadata)."""
     target.mkdir(parents=True)
@@ -56,12 +61,9 @@ def bench_lab(lab: str, runs: int, api, cluster_name: str) -> None:
         shutil.copy(ROOT / "nbgrader_config.py", root)
         shutil.copytree(ROOT / "source", root / "source")
         assignments.generate(lab, root=root)
-        # bare nbgrader: the course's configuration without the kernel's import of kubelab's grading modules,
-        # which a cluster-free notebook does not need
         bare_root = root / "bare"
         bare_root.mkdir()
-        (bare_root / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + (
-            "\nc.Execute.extra_arguments = [a for a in c.Execute.extra_arguments if 'exec_lines' not in a]\n"))
+        (bare_root / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + BARE_CONFIG)
         bare_copy(root / "source" / lab, bare_root / "source" / bare)
         assignments.generate(bare, root=bare_root)
         lab_s, bare_s = [], []

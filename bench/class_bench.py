@@ -26,6 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 10
 
 
+def submit_class(root: Path, assignment: str, learners: int, prefix: str, solved=lambda i: False) -> list[str]:
+    """A roster of `learners` for the course at `root`, the assignment released, fetched by each (into a home beside
+    `root`), the reference answer copied in where `solved(i)`, submitted and collected; returns their names."""
+    names = [f"{prefix}{i:03d}-{os.getpid()}" for i in range(learners)]
+    (root / "roster.csv").write_text("id\n" + "\n".join(names) + "\n")
+    instructor.import_roster(root / "roster.csv", root)
+    instructor.release(assignment, root)
+    for i, name in enumerate(names):
+        home = root.parent / name
+        work = exchange.fetch(assignment, name, home, root)
+        if solved(i):
+            assignments.copy_solution(assignment, work, ROOT)
+        exchange.submit(assignment, name, home, root)
+    instructor.collect(assignment, root)
+    return names
+
+
 def bench(assignment: str, learners: int, api, cluster: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "course"
@@ -33,18 +50,7 @@ def bench(assignment: str, learners: int, api, cluster: str) -> float:
         shutil.copy(ROOT / "nbgrader_config.py", root)
         for folder in ("source", "solutions"):
             shutil.copytree(ROOT / folder, root / folder)
-        roster = root / "roster.csv"
-        names = [f"c{i:03d}-{os.getpid()}" for i in range(learners)]
-        roster.write_text("id\n" + "\n".join(names) + "\n")
-        instructor.import_roster(roster, root)
-        instructor.release(assignment, root)
-        for i, name in enumerate(names):
-            home = Path(tmp) / name
-            work = exchange.fetch(assignment, name, home, root)
-            if i % 4 != 3:
-                assignments.copy_solution(assignment, work, ROOT)
-            exchange.submit(assignment, name, home, root)
-        instructor.collect(assignment, root)
+        names = submit_class(root, assignment, learners, "c", solved=lambda i: i % 4 != 3)
         result, chunks, seconds, ahead = instructor.ClassResult(assignment), [], 0.0, 0
         for first in range(0, learners, CHUNK):   # in tens, to show whether a submission's time grows with the class
             part_names = names[first:first + CHUNK]
@@ -82,7 +88,7 @@ def harness_overhead(assignment: str, learners: int, api, cluster: str) -> None:
     each code cell `pass`; autograde_bench.bare_copy), graded as a class the way the real one is (as each learner,
     confined, namespace reset, token, kernels started ahead), against nbgrader's own autograde of the same
     submissions (the course's configuration without the kernel's import of kubelab's grading modules)."""
-    from autograde_bench import bare_copy   # bench/ is this script's folder, first on sys.path
+    from autograde_bench import BARE_CONFIG, bare_copy   # bench/ is this script's folder, first on sys.path
 
     bare = f"{assignment}-cluster-free"
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,19 +96,12 @@ def harness_overhead(assignment: str, learners: int, api, cluster: str) -> None:
         bare_copy(ROOT / "source" / assignment, root / "source" / bare)
         shutil.copy(ROOT / "source" / assignment / assignments.ACCESS_FILE, root / "source" / bare)
         shutil.copy(ROOT / "nbgrader_config.py", root)
-        names = [f"o{i:03d}-{os.getpid()}" for i in range(learners)]
-        (root / "roster.csv").write_text("id\n" + "\n".join(names) + "\n")
-        instructor.import_roster(root / "roster.csv", root)
-        instructor.release(bare, root)
-        for name in names:
-            exchange.fetch(bare, name, Path(tmp) / name, root)
-            exchange.submit(bare, name, Path(tmp) / name, root)
-        instructor.collect(bare, root)
+        names = submit_class(root, bare, learners, "o")
         start = time.monotonic()
         result = instructor.autograde_class(bare, names, root=root, env={"KUBELAB_CLUSTER": cluster}, api=api)
         ours = (time.monotonic() - start) / learners
         with (root / "nbgrader_config.py").open("a") as config:
-            config.write("\nc.Execute.extra_arguments = [a for a in c.Execute.extra_arguments if 'exec_lines' not in a]\n")
+            config.write(BARE_CONFIG)
         nbgrader = assignments.api(root)
         start = time.monotonic()
         with assignments.venv_on_path(), assignments.quiet_gradebook():
