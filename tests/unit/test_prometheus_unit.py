@@ -15,7 +15,8 @@ import yaml
 
 from kubelab.cluster.prometheus import GPU_EXPORTER_JOB, STATE_METRICS_JOB, scrape_config
 from kubelab.errors import ClusterUnavailable, UsageError
-from kubelab.gpu import METRICS, exporter, parse_dcgm
+from kubelab.daemons.gpu_exporter import GpuCollector
+from kubelab.gpu import METRICS, parse_dcgm
 from kubelab.observe import prometheus, state_metrics
 
 REPO = Path(__file__).parents[2]
@@ -126,7 +127,7 @@ def test_gpu_exporter_serves_dcgm_names_and_labels_marked_simulated():
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry()
-    registry.register(exporter.GpuCollector(_Rows()))
+    registry.register(GpuCollector(_Rows()))
     text = generate_latest(registry).decode()
     for metric in METRICS:
         assert f"# TYPE {metric} gauge" in text
@@ -145,7 +146,7 @@ def test_gpu_exporter_survives_a_failing_source():
         def sample(self):
             raise OSError("connection refused")
 
-    families = list(exporter.GpuCollector(Broken()).collect())
+    families = list(GpuCollector(Broken()).collect())
     assert [f.name for f in families] == METRICS and not any(f.samples for f in families)
 
 

@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from .._k8s.kinds import resource
 from .._k8s.poll import until
 from ..errors import ClusterUnavailable, KubelabError, PortInUse
 from . import build
-from .paths import repo_root, state_dir
+from .paths import daemon, repo_root, state_dir
 from .prometheus import Prometheus
 from .registry import Registry, pick_port
 
@@ -426,7 +425,7 @@ class LocalCluster:
         (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         (self.workdir / f"{KUBELET}.synced").unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "kubelab.cluster.kubelet", "--kubeconfig", str(self.kubeconfig),
+        cmd = [str(daemon(KUBELET)), "--kubeconfig", str(self.kubeconfig),
                "--context", self.context, "--synced-file", str(self.workdir / f"{KUBELET}.synced"),
                "--logs-dir", str(self.workdir / "kubelet-logs")]
         for path in images:
@@ -529,9 +528,9 @@ class LocalCluster:
         started = []
         for name, key, cmd in (
                 (GPU_EXPORTER, "gpu_exporter",
-                 prom.exporter_command("kubelab.gpu.exporter", "gpu_exporter", self.kubeconfig, self.context)),
+                 prom.exporter_command(GPU_EXPORTER, "gpu_exporter", self.kubeconfig, self.context)),
                 (STATE_METRICS, "state_metrics",
-                 prom.exporter_command("kubelab.observe.state_metrics", "state_metrics", self.kubeconfig,
+                 prom.exporter_command(STATE_METRICS, "state_metrics", self.kubeconfig,
                                        self.context)),
                 (PROMETHEUS, "prometheus", prom.command(bins["prometheus"]))):
             if comps.get(name) and comps[name].running:

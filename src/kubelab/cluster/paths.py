@@ -8,7 +8,7 @@ import platformdirs
 
 from ..errors import ConfigError, KubelabError
 
-__all__ = ["read_config", "cache_dir", "repo_root", "state_dir"]
+__all__ = ["daemon", "read_config", "cache_dir", "repo_root", "state_dir"]
 
 
 def repo_root() -> Path:
@@ -20,6 +20,22 @@ def repo_root() -> Path:
                            "install kubelab from its checkout with `pip install -e .`, "
                            "or set KUBELAB_ROOT to the checkout")
     return root
+
+
+def daemon(name: str) -> Path:
+    """The executable of one of kubelab's own processes (a console script of kubelab.daemons, installed beside
+    the interpreter that runs kubelab)."""
+    import shutil
+    import sys
+
+    path = Path(sys.executable).parent / name
+    if path.is_file():
+        return path
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise KubelabError(f"kubelab's {name} command is not installed (not beside {sys.executable}, not on PATH)",
+                       "reinstall kubelab from its checkout: `pip install -e .` (or `make setup`)")
 
 
 def cache_dir() -> Path:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -35,7 +34,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ClusterUnavailable
-from .paths import repo_root
+from .paths import daemon, repo_root
 
 __all__ = ["GPU_EXPORTER_JOB", "PORT_RANGES", "Prometheus", "RULES_FILE", "SCRAPE_INTERVAL", "STATE_METRICS_JOB",
            "scrape_config"]
@@ -144,9 +143,9 @@ class Prometheus:
                 "--web.enable-lifecycle",  # POST /-/reload re-reads the config and the rules
                 "--log.level=warn"]
 
-    def exporter_command(self, module: str, port_key: str, kubeconfig: Path, context: str) -> list[str]:
-        """The command of a Python exporter (kubelab.gpu.exporter, kubelab.observe.state_metrics)."""
-        return [sys.executable, "-m", module, "--kubeconfig", str(kubeconfig), "--context", context,
+    def exporter_command(self, executable: str, port_key: str, kubeconfig: Path, context: str) -> list[str]:
+        """The command of a Python exporter (kubelab-gpu-exporter, kubelab-state-metrics: kubelab.daemons)."""
+        return [str(daemon(executable)), "--kubeconfig", str(kubeconfig), "--context", context,
                 "--port", str(self.ports()[port_key])]
 
     def answering(self) -> bool:

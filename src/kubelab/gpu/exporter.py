@@ -5,7 +5,7 @@ PromQL works on both. Every series of a simulated GPU carries simulated="true".
 
 The embedded cluster runs it as the `kubelab-gpu-exporter` component:
 
-    python -m kubelab.gpu.exporter --kubeconfig K --context C --port 9400
+    kubelab-gpu-exporter --kubeconfig K --context C --port 9400   (kubelab.daemons.gpu_exporter)
 
 Each scrape samples the source once (values at scrape time). As dcgm-exporter does with pod mapping, a GPU
 used by several pods (time-slicing, MIG) is one series per pod with the same value; an idle GPU is one series
@@ -13,13 +13,9 @@ without pod labels (empty values, which Prometheus drops).
 """
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-
 from .schema import METRICS
 
-__all__ = ["HELP", "LABELS", "GpuCollector", "main", "series"]
+__all__ = ["HELP", "LABELS", "series"]
 
 # dcgm-exporter's help strings (default-counters.csv) and label names
 HELP = {"DCGM_FI_DEV_GPU_UTIL": "GPU utilization (in %).",
@@ -49,59 +45,3 @@ def series(rows: list[dict]) -> dict[str, list[tuple[dict[str, str], float]]]:
                 if value is not None and value == value:  # NaN: a field this GPU does not support
                     out[metric].append((labels, float(value)))
     return out
-
-
-class GpuCollector:
-    """A prometheus_client collector that samples `source` (an NvmlSource or SimulatedSource) on each scrape."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
-
-        try:
-            rows = self.source.sample()
-        except Exception as err:  # the API server restarting: this scrape has no GPU series, the next one will
-            print(f"sampling {self.source.name} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
-            rows = []
-        for metric, points in series(rows).items():
-            family = GaugeMetricFamily(metric, HELP[metric], labels=LABELS)
-            for labels, value in points:
-                family.add_metric([labels[k] for k in LABELS], value)
-            yield family
-
-
-def _source(kubeconfig: str | None, context: str | None):
-    from .nvml import NvmlSource
-
-    nvml = NvmlSource()
-    if nvml.available():
-        return nvml
-    from kubernetes import config
-
-    from .simulated import SimulatedSource
-    return SimulatedSource(config.new_client_from_config(kubeconfig, context=context))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from prometheus_client import start_http_server
-    from prometheus_client.core import REGISTRY
-
-    parser = argparse.ArgumentParser(prog="kubelab.gpu.exporter", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
-    parser.add_argument("--port", type=int, default=9400)
-    parser.add_argument("--address", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    source = _source(args.kubeconfig, args.context)
-    REGISTRY.register(GpuCollector(source))
-    start_http_server(args.port, addr=args.address)
-    print(f"serving {source.name} GPU telemetry in dcgm-exporter format on http://{args.address}:{args.port}/metrics",
-          flush=True)
-    while True:
-        time.sleep(3600)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,11 +2,11 @@
 
 kube-state-metrics (the exporter every kube-prometheus-stack runs, and what its alerts and dashboards query) is
 not available to build here, so the embedded cluster runs this subset of it as the `kubelab-state-metrics`
-component: the same metric and label names, read from the API server on each scrape. On a real cluster the
+component (`kubelab.daemons.state_metrics`): the same metric and label names. On a real cluster the
 same PromQL reads the real kube-state-metrics. Series of pods and nodes on simulated nodes carry
 simulated="true" (their status comes from the simulated kubelet).
 
-    python -m kubelab.observe.state_metrics --kubeconfig K --context C --port 8080
+    kubelab-state-metrics --kubeconfig K --context C --port 8080
 
 Metrics: kube_pod_info, kube_pod_status_phase, kube_pod_status_scheduled, kube_pod_container_status_restarts_total,
 kube_pod_container_status_waiting_reason, kube_pod_container_status_running, kube_pod_container_status_ready,
@@ -15,15 +15,12 @@ Discovery labels, as label_<name>), kube_node_status_allocatable.
 """
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-import time
 
 from .._k8s.names import POOL_LABEL, SIMULATED_LABEL
 from .._k8s.quantity import to_float
 
-__all__ = ["NODE_LABELS", "PHASES", "collect_families", "main", "node_families", "pod_families", "resource_label"]
+__all__ = ["HELP", "NODE_LABELS", "PHASES", "collect_families", "node_families", "pod_families", "resource_label"]
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 # the node labels kube_node_labels carries (kube-state-metrics' --metric-labels-allowlist=nodes=[...])
@@ -109,7 +106,7 @@ def node_families(nodes: list[dict]) -> dict[str, list[tuple[dict, float]]]:
     return out
 
 
-_HELP = {"kube_pod_info": "Information about pod.", "kube_pod_status_phase": "The pods current phase.",
+HELP = {"kube_pod_info": "Information about pod.", "kube_pod_status_phase": "The pods current phase.",
          "kube_pod_status_scheduled": "Describes the status of the scheduling process for the pod.",
          "kube_pod_container_status_restarts_total": "The number of container restarts per container.",
          "kube_pod_container_status_waiting_reason": "Describes the reason the container is currently in waiting state.",
@@ -131,51 +128,3 @@ def collect_families(api) -> dict[str, list[tuple[dict, float]]]:
     nodes = items(core.list_node)
     simulated = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get(SIMULATED_LABEL) == "true"}
     return {**pod_families(items(core.list_pod_for_all_namespaces), simulated), **node_families(nodes)}
-
-
-class _Collector:
-    def __init__(self, api):
-        self.api = api
-
-    def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        try:
-            families = collect_families(self.api)
-        except Exception as err:  # the API server restarting: this scrape is empty, the next one will not be
-            print(f"listing the API failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
-            return
-        for name, points in families.items():
-            keys = sorted({k for labels, _ in points for k in labels})
-            if name.endswith("_total"):
-                family = CounterMetricFamily(name.removesuffix("_total"), _HELP[name], labels=keys)
-            else:
-                family = GaugeMetricFamily(name, _HELP[name], labels=keys)
-            for labels, value in points:
-                family.add_metric([labels.get(k, "") for k in keys], value)
-            yield family
-
-
-def main(argv: list[str] | None = None) -> int:
-    from kubernetes import config
-    from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR
-
-    parser = argparse.ArgumentParser(prog="kubelab.observe.state_metrics", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--address", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    registry = CollectorRegistry()
-    registry.register(PROCESS_COLLECTOR)
-    registry.register(GC_COLLECTOR)
-    registry.register(_Collector(config.new_client_from_config(args.kubeconfig, context=args.context)))
-    start_http_server(args.port, addr=args.address, registry=registry)
-    print(f"serving kube-state-metrics names on http://{args.address}:{args.port}/metrics", flush=True)
-    while True:
-        time.sleep(3600)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,67 @@
+"""A DCGM-format GPU exporter, served as the `kubelab-gpu-exporter` process (console script): NVML on a machine with
+a GPU, otherwise the embedded cluster's simulated GPUs, in dcgm-exporter's names (`kubelab.gpu.exporter.series`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..gpu.exporter import HELP, LABELS, series
+
+__all__ = ["GpuCollector", "main"]
+
+
+class GpuCollector:
+    """A prometheus_client collector that samples `source` (an NvmlSource or SimulatedSource) on each scrape."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            rows = self.source.sample()
+        except Exception as err:  # the API server restarting: this scrape has no GPU series, the next one will
+            print(f"sampling {self.source.name} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            rows = []
+        for metric, points in series(rows).items():
+            family = GaugeMetricFamily(metric, HELP[metric], labels=LABELS)
+            for labels, value in points:
+                family.add_metric([labels[k] for k in LABELS], value)
+            yield family
+
+
+def _source(kubeconfig: str | None, context: str | None):
+    from ..gpu.nvml import NvmlSource
+
+    nvml = NvmlSource()
+    if nvml.available():
+        return nvml
+    from kubernetes import config
+
+    from ..gpu.simulated import SimulatedSource
+    return SimulatedSource(config.new_client_from_config(kubeconfig, context=context))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from prometheus_client import start_http_server
+    from prometheus_client.core import REGISTRY
+
+    parser = argparse.ArgumentParser(prog="kubelab-gpu-exporter", description=__doc__.split("\n")[0])
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--context")
+    parser.add_argument("--port", type=int, default=9400)
+    parser.add_argument("--address", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    source = _source(args.kubeconfig, args.context)
+    REGISTRY.register(GpuCollector(source))
+    start_http_server(args.port, addr=args.address)
+    print(f"serving {source.name} GPU telemetry in dcgm-exporter format on http://{args.address}:{args.port}/metrics",
+          flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
