@@ -92,7 +92,7 @@ class BareKwokctl:
         bins = build.binaries(require=("kwokctl",))
         proc = subprocess.run([str(bins["kwokctl"]), *args, "--name", self.name,
                                "--kubeconfig", str(self.local.kubeconfig)],
-                              env=self.local._env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                              env=self.local.env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             raise RuntimeError(f"kwokctl {' '.join(args)} --name {self.name} failed:\n"
                                f"{(proc.stderr or proc.stdout)[-2000:]}")

@@ -1,6 +1,8 @@
 """The embedded cluster: a real control plane (etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler) started by kwokctl's binary runtime from the locally built binaries, with nodes
-simulated by kwok. Everything runs as the current user on 127.0.0.1; nothing touches ~/.kube/config.
+simulated by kwok, and kubelab's own processes beside it (cluster/components.py declares them; one supervisor
+starts, waits for, stops and reports them). Everything runs as the current user on 127.0.0.1; nothing touches
+~/.kube/config.
 """
 from __future__ import annotations
 
@@ -9,72 +11,39 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psutil
 import yaml
 
 from .._k8s.client import answering
 from .._k8s.kinds import resource
 from .._k8s.poll import until
-from ..errors import ClusterUnavailable, KubelabError, PortInUse
+from ..errors import ClusterUnavailable, PortInUse
 from . import build
-from .paths import daemon, repo_root, state_dir
-from .prometheus import Prometheus
+from .components import (DECLARED, GPU_EXPORTER, KUBELET, MONITORING, PROMETHEUS, REGISTRY, STATE_METRICS, Component,
+                         Process, Supervisor, port_free)
+from .paths import repo_root, state_dir
+from .prometheus import PORT_RANGES, Prometheus
 from .registry import Registry, pick_port
 
-__all__ = ["COMPONENTS", "Component", "DEFAULT_NAME", "GPU_EXPORTER", "HOST_COMPONENTS", "KUBELET", "LocalCluster",
-           "MONITORING", "NEEDED", "PORT_OPTIONS", "PROMETHEUS", "REGISTRY", "STATE_METRICS", "port_free"]
+__all__ = ["COMPONENTS", "DEFAULT_NAME", "GPU_EXPORTER", "HOST_COMPONENTS", "KUBELET", "LocalCluster", "MONITORING",
+           "NEEDED", "PORT_OPTIONS", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "port_free"]
 
 if TYPE_CHECKING:
     from .pools import Pool
 
 DEFAULT_NAME = "kubelab"
-# the simulated kubelet (cluster/kubelet.py): started by LocalCluster itself, after kwokctl's components
-KUBELET = "kubelab-kubelet"
-# the OCI chart registry (cluster/registry.py): started by LocalCluster too, last
-REGISTRY = "kubelab-registry"
-# monitoring (cluster/prometheus.py): the DCGM-format GPU exporter and Prometheus, started after the registry
-# unless LocalCluster(monitoring=False)
-GPU_EXPORTER = "kubelab-gpu-exporter"
-STATE_METRICS = "kubelab-state-metrics"
-PROMETHEUS = "kubelab-prometheus"
-MONITORING = (GPU_EXPORTER, STATE_METRICS, PROMETHEUS)
-HOST_COMPONENTS = (KUBELET, REGISTRY, *MONITORING)  # started by LocalCluster, not kwokctl
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
-              "metrics-server", *HOST_COMPONENTS)
+KWOKCTL_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller",
+                      "metrics-server")
+HOST_COMPONENTS = tuple(d.name for d in DECLARED)  # kubelab's own processes (cluster/components.py), not kwokctl's
+COMPONENTS = (*KWOKCTL_COMPONENTS, *HOST_COMPONENTS)
 # the KwokctlConfiguration options that hold a port (binary runtime)
 PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
                 "kubeSchedulerPort", "metricsServerPort")
 NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "registry")
-
-
-def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
-    """Whether `port` can be bound; waits up to `wait` s (a process we just stopped may still hold it)."""
-    def bindable():
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-                return True, True
-            except OSError:
-                return False, False
-    return until(bindable, wait, every=0.1)
-
-
-@dataclass
-class Component:
-    name: str
-    pid: int | None
-    running: bool
-
-
-_CHILDREN: list[subprocess.Popen] = []
 
 
 class LocalCluster:
@@ -89,8 +58,8 @@ class LocalCluster:
                  delete_on_exit: bool = True, images_file: str | Path | None = None,
                  stages_dir: str | Path | None = None, monitoring: bool = True):
         self.name = name
-        # Prometheus and the GPU exporter; False leaves them out of a cluster `up` makes or restarts (the bench
-        # compares). A cluster that has them keeps listing them until it is started without.
+        # Prometheus and the two exporters; False leaves them out of a cluster `up` makes or restarts (and stops
+        # them if they run). A cluster that has them keeps listing them until it is started without.
         self.monitoring = monitoring
         self.stages_dir = Path(stages_dir) if stages_dir else repo_root() / "cluster" / "stages"  # kwok Stages
         self.pools_file = pools_file
@@ -100,6 +69,7 @@ class LocalCluster:
         self.progress = progress
         self.delete_on_exit = delete_on_exit
         self._config_cache: tuple[float | None, dict] = (None, {})
+        self.supervisor = Supervisor(self)
 
     # -- where things are --------------------------------------------------------------------
     @property
@@ -140,22 +110,18 @@ class LocalCluster:
             return self._config_cache[1]
         return {}
 
-    def components(self) -> list[Component]:
-        """The processes of this cluster, in kwokctl's start order (metrics-server only when built)."""
-        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(COMPONENTS[:-5])
-        names += [KUBELET, REGISTRY, *(MONITORING if self.prometheus.configured() else ())]
-        out = []
-        for name in names:
-            pidfile = self.workdir / "pids" / f"{name}.pid"
-            pid = None
-            with contextlib.suppress(OSError, ValueError):
-                pid = int(pidfile.read_text().strip())
-            alive = False
-            if pid:
-                with contextlib.suppress(psutil.Error):
-                    alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-            out.append(Component(name, pid, alive))
-        return out
+    def components(self) -> list[Process]:
+        """The processes of this cluster: kwokctl's in its start order (metrics-server only when built), then
+        kubelab's own (monitoring's only while the cluster runs it)."""
+        names = [c["name"] for c in self._kwokctl_config().get("components", [])] or list(KWOKCTL_COMPONENTS[:-1])
+        names += [d.name for d in self.declared(configured=True)]
+        return [self.supervisor.process(name) for name in names]
+
+    def declared(self, configured: bool = False) -> list[Component]:
+        """kubelab's own components for this cluster: monitoring's only with monitoring on (`configured`: only when
+        the cluster was last started with it)."""
+        keep = self.prometheus.configured() if configured else self.monitoring
+        return [d for d in DECLARED if keep or not d.monitoring]
 
     def running(self, wait: float = 0, skip: tuple[str, ...] = ()) -> bool:
         """Every component (but those in `skip`) is alive and the API server answers /readyz (polled for up to
@@ -191,30 +157,21 @@ class LocalCluster:
     # -- lifecycle ---------------------------------------------------------------------------
     def up(self) -> str:
         """Start the cluster (idempotent). Returns a one-line summary of what happened."""
-        from . import pools as pools_mod  # imported here: it loads the kubernetes client and pydantic
-
         from . import images as images_mod
+        from . import pools as pools_mod  # imported here: it loads the kubernetes client and pydantic
 
         pools = pools_mod.load(self.pools_file)  # a bad pool file fails before anything starts
         images_mod.load(self.images_file)        # and so does a bad image catalogue
         # Live processes may still be finishing start-up (readyz lags a second or two): give them time.
         if self._control_plane_running(wait=20):
-            restarted = self._ensure_kubelet()
-            restarted_registry = self._ensure_registry(build.binaries(require=("registry",)) if not self.build_missing
-                                                       else build.ensure_built(self.progress))
+            bins = build.ensure_built(self.progress) if self.build_missing else build.binaries(require=NEEDED)
+            with self._start_lock():  # two `up`s at once must not pick the same ports
+                started = self._start_own(bins)
             self._ensure_nodes(pools)
-            self._kubelet_synced()
-            # after the kubelet's sync: two more Python start-ups at once would slow it on a small machine
-            restarted_monitoring = self._ensure_monitoring(build.binaries() if not self.build_missing
-                                                           else build.ensure_built(self.progress))
-            self._registry_answering()
-            self._monitoring_answering()
-            note = "".join([*(["; restarted the simulated kubelet"] if restarted else []),
-                            *(["; restarted the registry"] if restarted_registry else []),
-                            *([f"; restarted {', '.join(restarted_monitoring)}"] if restarted_monitoring else [])])
+            self.supervisor.wait_ready(self.declared())
+            note = f"; restarted {', '.join(d.what for d in DECLARED if d.name in started)}" if started else ""
             return f"cluster {self.name!r} is already running (API on 127.0.0.1:{self.api_port()}){note}"
-        bins = (build.ensure_built(self.progress) if self.build_missing
-                else build.binaries(require=NEEDED))
+        bins = build.ensure_built(self.progress) if self.build_missing else build.binaries(require=NEEDED)
         started, note = time.monotonic(), ""
         # Ports are picked from what is free and not held by another cluster (_pick_ports); two `up`s at
         # once (a test run beside a learner) could pick the same ones, so starts are serialised.
@@ -225,8 +182,7 @@ class LocalCluster:
                 self._stop_processes()
                 if port and not port_free(port, wait=10):
                     raise PortInUse(f"port {port} of cluster {self.name!r} is taken by another process",
-                                    f"stop that process, or recreate the cluster: `kubelab cluster down "
-                                    f"--name {self.name} --delete` then `kubelab cluster up --name {self.name}`")
+                                    f"stop that process, or {self.recreate_fix()}")
                 self._kwokctl(bins, "start", "cluster")
                 verb = "restarted"
                 if "kubeSchedulerConfig" not in self._kwokctl_config().get("options", {}):
@@ -238,9 +194,9 @@ class LocalCluster:
                                     "pick another with --port, or leave --port out to get a free one")
                 self._create(bins)
                 verb = "started"
-            # The simulated kubelet starts now: it lists and watches as soon as the API server answers.
-            self._ensure_kubelet()
-            self._ensure_registry(bins)
+            # kubelab's own processes start now, beside the control plane's start-up (the kubelet lists and
+            # watches as soon as the API server answers; the registry and Prometheus need nothing of it).
+            self._start_own(bins)
             # kwokctl (create or start) starts every component at once and may return before the API
             # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
             # start starts only what is down.
@@ -248,22 +204,27 @@ class LocalCluster:
                 time.sleep(0.3)
                 if not all(c.running for c in self.components() if c.name not in HOST_COMPONENTS):
                     self._kwokctl(bins, "start", "cluster")
-        if self._api_ready(wait=30):
-            self._ensure_kubelet()  # in case it gave up on an API server that did not come
-        if not self.running(wait=30, skip=MONITORING):  # monitoring starts below
-            down = [c.name for c in self.components() if not c.running and c.name not in MONITORING] or ["kube-apiserver"]
+                self._start_own(bins)  # one that gave up on an API server that did not come
+        if not self._control_plane_running(wait=30):
+            down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
+            down = down or ["kube-apiserver"]
             raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
                                      f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
-                                     f"see `kubelab cluster logs {down[0]} --name {self.name}`")
+                                     self.logs_fix(down[0]))
         self._ensure_nodes(pools)
-        self._kubelet_synced()
-        self._ensure_monitoring(bins)  # after the kubelet's sync (see above)
-        self._registry_answering()
-        self._monitoring_answering()
+        self.supervisor.wait_ready(self.declared())
         prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes, "
                 f"registry on {self.registry.address}{prom}){note}")
+
+    def _start_own(self, bins: dict[str, Path]) -> list[str]:
+        """Start kubelab's own components that are not running (start lock held); monitoring's are stopped and
+        forgotten on a cluster started without monitoring (their TSDB is kept). Returns the names started."""
+        if not self.monitoring and self.prometheus.configured():
+            self.supervisor.stop(list(reversed(MONITORING)))
+            self.prometheus.forget()
+        return self.supervisor.start_missing(self.declared(), bins)
 
     def down(self, delete: bool = False) -> str:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
@@ -280,30 +241,19 @@ class LocalCluster:
     def _stop_processes(self, grace: float = 10) -> None:
         # Clients before servers and etcd last, so each component shuts down cleanly; whatever is still
         # alive after `grace` seconds is killed. (kwokctl's own stop signals etcd first and does not wait.)
-        procs = []
-        for comp in reversed(self.components()):
-            if comp.running:
-                with contextlib.suppress(psutil.Error):
-                    proc = psutil.Process(comp.pid)
-                    proc.terminate()
-                    procs.append(proc)
-                    if comp.name == "kube-apiserver":  # let it drain before etcd goes
-                        psutil.wait_procs(procs, timeout=grace)
-        _, alive = psutil.wait_procs(procs, timeout=grace)
-        for proc in alive:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(alive, timeout=5)
+        self.supervisor.stop([c.name for c in reversed(self.components())], grace)
         for pidfile in (self.workdir / "pids").glob("*.pid"):
             pidfile.unlink(missing_ok=True)
 
     def logs(self, component: str = "kube-apiserver") -> str:
-        path = self.workdir / "logs" / f"{component}.log"
-        if not path.is_file():
-            known = ", ".join(p.stem for p in sorted((self.workdir / "logs").glob("*.log"))) or "none"
-            raise KubelabError(f"no log for {component!r} in cluster {self.name!r} (logs: {known})",
-                               "name one of those components")
-        return path.read_text(errors="replace")
+        return self.supervisor.log(component)
+
+    def logs_fix(self, component: str) -> str:
+        return f"see `kubelab cluster logs {component}{'' if self.name == DEFAULT_NAME else ' --name ' + self.name}`"
+
+    def recreate_fix(self) -> str:
+        return (f"stop that process, or recreate the cluster: `kubelab cluster down --name {self.name} --delete` "
+                f"then `kubelab cluster up --name {self.name}`")
 
     # -- clients -----------------------------------------------------------------------------
     def api_client(self):
@@ -337,11 +287,12 @@ class LocalCluster:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str]:
+        """The environment of the cluster's processes and of kwokctl (its work folder)."""
         return {**os.environ, "KWOK_WORKDIR": str(self.kwok_workdir)}
 
     def _run(self, cmd: list[str]) -> subprocess.CompletedProcess:
-        proc = subprocess.run(cmd, env=self._env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, env=self.env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
             shown = " ".join([Path(cmd[0]).name, *cmd[1:3]])
@@ -403,167 +354,57 @@ class LocalCluster:
         stages = [p.read_text() for p in sorted(self.stages_dir.glob("*.yaml"))]
         return "---\n".join([yaml.safe_dump_all(docs, sort_keys=False), *stages])
 
-    # -- the simulated kubelet -----------------------------------------------------------------
+    # -- what kubelab's own components need (cluster/components.py declares them) -----------------
     @property
-    def _kubelet_args_file(self) -> Path:
-        return self.workdir / f"{KUBELET}.json"
+    def kubelet_synced_file(self) -> Path:
+        """Written by the simulated kubelet once it has listed what it watches."""
+        return self.workdir / f"{KUBELET}.synced"
 
-    def _ensure_kubelet(self) -> bool:
-        """Start the simulated kubelet (cluster/kubelet.py) unless it runs. Returns whether it was started.
-        Its catalogue files are kept with the cluster, so a restart by a later `up` judges the same way."""
-        if next(c for c in self.components() if c.name == KUBELET).running:
-            return False
-        images = [str(Path(self.images_file).resolve())] if self.images_file else []
-        if images:
-            self._kubelet_args_file.write_text(json.dumps({"images": images}))
-        elif self._kubelet_args_file.is_file():
-            with contextlib.suppress(OSError, ValueError):
-                images = json.loads(self._kubelet_args_file.read_text()).get("images", [])
-        if images:  # a bad catalogue fails here, with the file's own error, not in a background process
-            from . import images as images_mod
-            images_mod.load(*images)
-        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
-        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        (self.workdir / f"{KUBELET}.synced").unlink(missing_ok=True)
-        cmd = [str(daemon(KUBELET)), "--kubeconfig", str(self.kubeconfig),
-               "--context", self.context, "--synced-file", str(self.workdir / f"{KUBELET}.synced"),
-               "--logs-dir", str(self.workdir / "kubelet-logs")]
-        for path in images:
-            cmd += ["--images", path]
-        with open(self.workdir / "logs" / f"{KUBELET}.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=self._env())
-        _CHILDREN.append(proc)  # reaped with the interpreter; kept so Popen does not warn it still runs
-        (self.workdir / "pids" / f"{KUBELET}.pid").write_text(str(proc.pid))
-        return True
+    def kubelet_images(self) -> list[str]:
+        """The simulated kubelet's extra image catalogues: this `up`'s, else the ones the cluster was started
+        with (kept with the cluster, so a restart by a later `up` judges the same way)."""
+        args = self.workdir / f"{KUBELET}.json"
+        if self.images_file:
+            images = [str(Path(self.images_file).resolve())]
+            args.parent.mkdir(parents=True, exist_ok=True)
+            args.write_text(json.dumps({"images": images}))
+            return images
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(args.read_text()).get("images", [])
+        return []
 
-    def _kubelet_synced(self, timeout: float = 60) -> None:
-        """Wait until the simulated kubelet has listed what it watches (pods applied from now
-        on are judged before kwok starts them)."""
-        synced = self.workdir / f"{KUBELET}.synced"
-        kubelet = lambda: next(c for c in self.components() if c.name == KUBELET)
-
-        def ready():
-            if synced.is_file():
-                return True, True
-            if not kubelet().running:
-                raise ClusterUnavailable(f"the simulated kubelet of cluster {self.name!r} exited at start-up",
-                                         f"see `kubelab cluster logs {KUBELET} --name {self.name}`")
-            return False, False
-        until(ready, timeout, every=0.05, timeout_error=lambda _: ClusterUnavailable(
-            f"the simulated kubelet of cluster {self.name!r} has not synced after {timeout:.0f} s",
-            f"see `kubelab cluster logs {KUBELET} --name {self.name}`"))
-
-    # -- the OCI registry -----------------------------------------------------------------------
     @property
     def registry(self) -> Registry:
         """The cluster's OCI registry (CNCF distribution): `.address` is host:port for `oci://` references."""
         return Registry(self.workdir)
 
-    def _ensure_registry(self, bins: dict[str, Path]) -> bool:
-        """Start the registry unless it runs (its config and data are kept with the cluster: a restart keeps
-        its port and the charts pushed to it). Returns whether it was started."""
-        if next(c for c in self.components() if c.name == REGISTRY).running:
-            return False
-        reg = self.registry
-        port = reg.port()
-        if port is None:
+    def configure_registry(self) -> None:
+        """The registry's port (picked once, off other clusters' registries) and config; its data is kept with the
+        cluster, so a restart keeps its port and the charts pushed to it."""
+        if self.registry.port() is None:
             taken = {LocalCluster(d.name).registry.port() for d in (self.kwok_workdir / "clusters").glob("*")
                      if d.name != self.name}
-            port = pick_port({p for p in taken if p})
-            reg.configure(port)
-        elif not port_free(port, wait=10):
-            raise PortInUse(f"port {port} of the registry of cluster {self.name!r} is taken by another process",
-                            f"stop that process, or recreate the cluster: `kubelab cluster down --name {self.name} "
-                            f"--delete` then `kubelab cluster up --name {self.name}`")
-        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
-        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        # no tracing exporter: distribution would otherwise try to send traces to a collector that is not there
-        env = {**self._env(), "OTEL_TRACES_EXPORTER": "none"}
-        with open(self.workdir / "logs" / f"{REGISTRY}.log", "ab") as log:
-            proc = subprocess.Popen(reg.command(bins["registry"]), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, env=env)
-        _CHILDREN.append(proc)
-        (self.workdir / "pids" / f"{REGISTRY}.pid").write_text(str(proc.pid))
-        return True
+            self.registry.configure(pick_port({p for p in taken if p}))
 
-    def _registry_answering(self, timeout: float = 15) -> None:
-        reg = self.registry
-        until(lambda: (reg.answering(), None), timeout, every=0.1, timeout_error=lambda _: ClusterUnavailable(
-            f"the registry of cluster {self.name!r} does not answer on {reg.address} after {timeout:.0f} s",
-            f"see `kubelab cluster logs {REGISTRY} --name {self.name}`"))
-
-    # -- monitoring: Prometheus and the GPU exporter ---------------------------------------------
     @property
     def prometheus(self) -> Prometheus:
-        """The cluster's Prometheus (`.url`) and GPU exporter; `.configured()` says whether the cluster runs them."""
+        """The cluster's Prometheus (`.url`) and its exporters' ports; `.configured()`: whether the cluster runs them."""
         return Prometheus(self.workdir)
 
-    def _ensure_monitoring(self, bins: dict[str, Path]) -> list[str]:
-        """Start the GPU exporter, the state metrics and Prometheus unless they run (monitoring=False: leave them
-        out; the TSDB is kept). Prometheus's config is rewritten from kwokctl's record each time, the ports and
-        data kept. Returns the names started."""
+    def configure_monitoring(self) -> None:
+        """Ports for Prometheus and the two exporters (picked once, off other clusters' ports; kept) and
+        Prometheus's config, rewritten from kwokctl's record each time."""
         prom = self.prometheus
-        if not self.monitoring:
-            prom._ports_file.unlink(missing_ok=True)
-            return []
-        comps = {c.name: c for c in self.components()}
-        if prom.configured() and all(comps[n].running for n in MONITORING):
-            return []
-        if "prometheus" not in bins:
-            raise ClusterUnavailable("Prometheus is not built", "run `kubelab build` (or leave --no-build out)")
-        from .prometheus import PORT_RANGES
-
-        with self._start_lock():  # two `up`s at once must not pick the same ports
-            ports = prom.ports()
-            if set(ports) != set(PORT_RANGES):
-                taken = set()
-                for d in (self.kwok_workdir / "clusters").glob("*"):
-                    if d.name != self.name:
-                        taken |= set(Prometheus(d).ports().values())
-                ports = {}
-                for key, (first, last) in PORT_RANGES.items():
-                    ports[key] = pick_port(taken | set(ports.values()), first, last)
-            prom.configure(ports, self._kwokctl_config().get("components", []))
-        started = []
-        for name, key, cmd in (
-                (GPU_EXPORTER, "gpu_exporter",
-                 prom.exporter_command(GPU_EXPORTER, "gpu_exporter", self.kubeconfig, self.context)),
-                (STATE_METRICS, "state_metrics",
-                 prom.exporter_command(STATE_METRICS, "state_metrics", self.kubeconfig,
-                                       self.context)),
-                (PROMETHEUS, "prometheus", prom.command(bins["prometheus"]))):
-            if comps.get(name) and comps[name].running:
-                continue
-            port = ports[key]
-            if not port_free(port, wait=10):
-                raise PortInUse(f"port {port} of {name} of cluster {self.name!r} is taken by another process",
-                                f"stop that process, or recreate the cluster: `kubelab cluster down --name "
-                                f"{self.name} --delete` then `kubelab cluster up --name {self.name}`")
-            # the exporters only work when scraped: they yield to the control plane and the kubelet
-            self._start_host_process(name, cmd, nice=0 if name == PROMETHEUS else 5)
-            started.append(name)
-        return started
-
-    def _start_host_process(self, name: str, cmd: list[str], nice: int = 0) -> None:
-        (self.workdir / "pids").mkdir(parents=True, exist_ok=True)
-        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=self._env(),
-                                    preexec_fn=(lambda: os.nice(nice)) if nice else None)
-        _CHILDREN.append(proc)
-        (self.workdir / "pids" / f"{name}.pid").write_text(str(proc.pid))
-
-    def _monitoring_answering(self, timeout: float = 20) -> None:
-        """Prometheus answers /-/ready. (The exporters are scraped as soon as they listen; Prometheus's targets
-        API says when one does not: `kl.observe.prometheus.targets(api)`.)"""
-        prom = self.prometheus
-        if not prom.configured():
-            return
-        until(lambda: (prom.answering(), None), timeout, every=0.1, timeout_error=lambda _: ClusterUnavailable(
-            f"{PROMETHEUS} of cluster {self.name!r} does not answer on {prom.url}/-/ready after {timeout:.0f} s",
-            f"see `kubelab cluster logs {PROMETHEUS} --name {self.name}`"))
+        ports = prom.ports()
+        if set(ports) != set(PORT_RANGES):
+            taken = set()
+            for d in (self.kwok_workdir / "clusters").glob("*"):
+                if d.name != self.name:
+                    taken |= set(Prometheus(d).ports().values())
+            ports = {}
+            for key, (first, last) in PORT_RANGES.items():
+                ports[key] = pick_port(taken | set(ports.values()), first, last)
+        prom.configure(ports, self._kwokctl_config().get("components", []))
 
     def _pick_ports(self) -> dict[str, int]:
         """Free loopback ports for this cluster's components, none of them a port of another cluster made

@@ -109,6 +109,10 @@ class Prometheus:
         """Whether this cluster runs Prometheus (LocalCluster(monitoring=True) when it was made or last started)."""
         return self._ports_file.is_file()
 
+    def forget(self) -> None:
+        """The cluster no longer runs monitoring (its TSDB and config are kept for a later start with it)."""
+        self._ports_file.unlink(missing_ok=True)
+
     def ports(self) -> dict[str, int]:
         with contextlib.suppress(OSError, ValueError):
             return {k: int(v) for k, v in json.loads(self._ports_file.read_text()).items()}

@@ -1,0 +1,236 @@
+"""The embedded cluster's own processes (beside the control plane kwokctl starts), each declared once, and the one
+supervisor that starts, waits for, stops and reports all of them.
+
+A component is a `Component`: its name (the `kubelab cluster logs` name), what it is in words, how to prepare it
+(ports, config files: under the start lock), its command, the port it must find free, how to tell it answers, and
+whether it belongs to monitoring (`--no-monitoring` leaves those out). `LocalCluster.up` starts every declared
+component that is not running at once, right after kwokctl, and waits for all of them to answer in parallel; `down`,
+`status` and `logs` go through `Supervisor` too. Adding a process to the cluster is one entry in `DECLARED`.
+
+Each process runs as the current user, in its own session, with its output in `<workdir>/logs/<name>.log` and its
+pid in `<workdir>/pids/<name>.pid` (the layout kwokctl uses for its own components, so one reader serves both).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import psutil
+
+from .._k8s.poll import until
+from ..errors import ClusterUnavailable, PortInUse, UsageError
+from .paths import daemon
+
+if TYPE_CHECKING:
+    from .local import LocalCluster
+
+__all__ = ["Component", "DECLARED", "GPU_EXPORTER", "KUBELET", "MONITORING", "PROMETHEUS", "Process", "REGISTRY",
+           "STATE_METRICS", "Supervisor", "by_name", "listening", "port_free"]
+
+KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
+REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
+GPU_EXPORTER = "kubelab-gpu-exporter"   # dcgm-exporter's names (daemons/gpu_exporter.py)
+STATE_METRICS = "kubelab-state-metrics"  # kube-state-metrics' names (daemons/state_metrics.py)
+PROMETHEUS = "kubelab-prometheus"       # Prometheus (cluster/prometheus.py)
+
+Bins = dict  # binary name -> Path (build.binaries())
+
+
+@dataclass(frozen=True)
+class Component:
+    """One host process of the embedded cluster. Each callable takes the cluster (and `command` the built binaries)."""
+    name: str
+    what: str                                             # in words, for messages ("the simulated kubelet")
+    command: Callable[[LocalCluster, Bins], list[str]]
+    ready: Callable[[LocalCluster], bool]                 # it answers (polled until it does)
+    prepare: Callable[[LocalCluster], None] | None = None  # ports and config files before a start (start lock held)
+    port: Callable[[LocalCluster], int | None] | None = None  # must be free before it starts
+    env: dict[str, str] = field(default_factory=dict)
+    nice: int = 0                                         # > 0: yields the CPU to the control plane
+    monitoring: bool = False                              # left out of a cluster started with monitoring=False
+    binary: str | None = None                             # a built binary it needs (`kubelab build` makes it)
+
+
+@dataclass
+class Process:
+    """What the supervisor knows of a component's process (kwokctl's components read the same way)."""
+    name: str
+    pid: int | None
+    running: bool
+
+
+def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
+    """Whether `port` can be bound; waits up to `wait` s (a process we just stopped may still hold it)."""
+    def bindable():
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return True, True
+            except OSError:
+                return False, False
+    return until(bindable, wait, every=0.1)
+
+
+def listening(port: int | None, host: str = "127.0.0.1") -> bool:
+    """Something accepts TCP connections on host:port."""
+    if not port:
+        return False
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+# -- the declarations ---------------------------------------------------------------------------------------------
+def _kubelet_prepare(c: LocalCluster) -> None:
+    images = c.kubelet_images()
+    if images:  # a bad catalogue fails here, with the file's own error, not in a background process
+        from . import images as images_mod
+        images_mod.load(*images)
+    c.kubelet_synced_file.unlink(missing_ok=True)
+
+
+def _kubelet_command(c: LocalCluster, bins: Bins) -> list[str]:
+    cmd = [str(daemon(KUBELET)), "--kubeconfig", str(c.kubeconfig), "--context", c.context,
+           "--synced-file", str(c.kubelet_synced_file), "--logs-dir", str(c.workdir / "kubelet-logs")]
+    for path in c.kubelet_images():
+        cmd += ["--images", path]
+    return cmd
+
+
+def _exporter(name: str, port_key: str) -> Callable[[LocalCluster, Bins], list[str]]:
+    return lambda c, bins: c.prometheus.exporter_command(name, port_key, c.kubeconfig, c.context)
+
+
+DECLARED: tuple[Component, ...] = (
+    # It lists and watches as soon as the API server answers; ready once it has listed what it watches, so pods
+    # applied from then on are judged before kwok starts them.
+    Component(KUBELET, "the simulated kubelet", _kubelet_command, lambda c: c.kubelet_synced_file.is_file(),
+              prepare=_kubelet_prepare),
+    # no tracing exporter: distribution would otherwise try to send traces to a collector that is not there
+    Component(REGISTRY, "the registry", lambda c, bins: c.registry.command(bins["registry"]),
+              lambda c: c.registry.answering(), prepare=lambda c: c.configure_registry(),
+              port=lambda c: c.registry.port(), env={"OTEL_TRACES_EXPORTER": "none"}, binary="registry"),
+    # the exporters only work when scraped: they yield to the control plane and the kubelet
+    Component(GPU_EXPORTER, "the GPU exporter", _exporter(GPU_EXPORTER, "gpu_exporter"),
+              lambda c: listening(c.prometheus.ports().get("gpu_exporter")), prepare=lambda c: c.configure_monitoring(),
+              port=lambda c: c.prometheus.ports().get("gpu_exporter"), nice=5, monitoring=True),
+    Component(STATE_METRICS, "the state metrics", _exporter(STATE_METRICS, "state_metrics"),
+              lambda c: listening(c.prometheus.ports().get("state_metrics")), prepare=lambda c: c.configure_monitoring(),
+              port=lambda c: c.prometheus.ports().get("state_metrics"), nice=5, monitoring=True),
+    Component(PROMETHEUS, "Prometheus", lambda c, bins: c.prometheus.command(bins["prometheus"]),
+              lambda c: c.prometheus.answering(), prepare=lambda c: c.configure_monitoring(),
+              port=lambda c: c.prometheus.port(), monitoring=True, binary="prometheus"),
+)
+MONITORING = tuple(d.name for d in DECLARED if d.monitoring)
+
+
+def by_name(name: str) -> Component:
+    for d in DECLARED:
+        if d.name == name:
+            return d
+    raise UsageError(f"no component {name!r} (the cluster's own: {', '.join(d.name for d in DECLARED)})",
+                     "name one of those")
+
+
+# -- the supervisor ----------------------------------------------------------------------------------------------
+_CHILDREN: list[subprocess.Popen] = []  # kept so Popen does not warn that a started process still runs
+
+
+class Supervisor:
+    """The processes of one cluster's work folder: start, wait until they answer, stop, status, logs."""
+
+    def __init__(self, cluster: LocalCluster):
+        self.cluster = cluster
+        self.workdir = cluster.workdir
+
+    def process(self, name: str) -> Process:
+        pid = None
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((self.workdir / "pids" / f"{name}.pid").read_text().strip())
+        alive = False
+        if pid:
+            with contextlib.suppress(psutil.Error):
+                alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return Process(name, pid, alive)
+
+    def start_missing(self, components: list[Component], bins: Bins) -> list[str]:
+        """Start each of `components` that is not running (prepared first: all prepares, then all starts, so a
+        port check never races a start). Returns the names started."""
+        todo = [d for d in components if not self.process(d.name).running]
+        for prepare in dict.fromkeys(d.prepare for d in todo if d.prepare):  # a shared prepare runs once
+            prepare(self.cluster)
+        for d in todo:
+            if d.binary and d.binary not in bins:
+                raise ClusterUnavailable(f"{d.what} ({d.binary}) is not built",
+                                         "run `kubelab build` (or leave --no-build out)")
+            port = d.port(self.cluster) if d.port else None
+            if port and not port_free(port, wait=10):
+                raise PortInUse(f"port {port} of {d.name} of cluster {self.cluster.name!r} is taken by another "
+                                f"process", self.cluster.recreate_fix())
+        for d in todo:
+            self._spawn(d, d.command(self.cluster, bins))
+        return [d.name for d in todo]
+
+    def _spawn(self, d: Component, cmd: list[str]) -> None:
+        for sub in ("pids", "logs"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        nice = d.nice
+        with open(self.workdir / "logs" / f"{d.name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, env={**self.cluster.env(), **d.env},
+                                    preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        _CHILDREN.append(proc)
+        (self.workdir / "pids" / f"{d.name}.pid").write_text(str(proc.pid))
+
+    def wait_ready(self, components: list[Component], timeout: float = 60) -> None:
+        """Until every one of `components` answers, polled together; a process that exits, or one that does not
+        answer within `timeout` s, is a ClusterUnavailable naming it and its log."""
+        waiting = list(components)
+
+        def all_ready():
+            for d in list(waiting):
+                if d.ready(self.cluster):
+                    waiting.remove(d)
+                elif not self.process(d.name).running:
+                    raise ClusterUnavailable(f"{d.what} ({d.name}) of cluster {self.cluster.name!r} exited at "
+                                             f"start-up", self.cluster.logs_fix(d.name))
+            return not waiting, waiting
+
+        until(all_ready, timeout, every=0.05, timeout_error=lambda left: ClusterUnavailable(
+            f"{', '.join(d.what for d in left)} of cluster {self.cluster.name!r} "
+            f"{'does' if len(left) == 1 else 'do'} not answer after {timeout:.0f} s",
+            self.cluster.logs_fix(left[0].name)))
+
+    def stop(self, names: list[str], grace: float = 10) -> None:
+        """Stop the named processes in the order given (SIGTERM; the kube-apiserver is let drain before what
+        follows it); whatever is alive after `grace` s is killed. Their pid files go."""
+        procs = []
+        for name in names:
+            p = self.process(name)
+            if p.running:
+                with contextlib.suppress(psutil.Error):
+                    proc = psutil.Process(p.pid)
+                    proc.terminate()
+                    procs.append(proc)
+                    if name == "kube-apiserver":
+                        psutil.wait_procs(procs, timeout=grace)
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        for name in names:
+            (self.workdir / "pids" / f"{name}.pid").unlink(missing_ok=True)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / "logs" / f"{name}.log"
+        if not path.is_file():
+            known = ", ".join(p.stem for p in sorted((self.workdir / "logs").glob("*.log"))) or "none"
+            raise UsageError(f"no log for {name!r} in cluster {self.cluster.name!r} (logs: {known})",
+                             "name one of those components")
+        return path.read_text(errors="replace")

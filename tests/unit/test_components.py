@@ -1,0 +1,105 @@
+"""The supervisor of the cluster's own processes, with real processes and no cluster: start, readiness in parallel,
+an early exit named with its log, a port already taken, stop."""
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kubelab.cluster import components
+from kubelab.cluster.components import DECLARED, MONITORING, Component, Supervisor, by_name
+from kubelab.errors import ClusterUnavailable, PortInUse, UsageError
+
+pytestmark = pytest.mark.unit
+
+
+class Folder:
+    """What the supervisor asks of a cluster: its name, work folder, environment and messages."""
+
+    def __init__(self, workdir: Path):
+        self.name, self.workdir = "unit", workdir
+
+    def env(self):
+        return {}
+
+    def logs_fix(self, name):
+        return f"see `kubelab cluster logs {name}`"
+
+    def recreate_fix(self):
+        return "recreate it"
+
+
+def py(code: str):
+    return lambda c, bins: [sys.executable, "-c", code]
+
+
+def test_the_declarations_are_one_each_and_monitoring_is_marked():
+    names = [d.name for d in DECLARED]
+    assert len(names) == len(set(names)) and names[0] == components.KUBELET
+    assert set(MONITORING) == {components.GPU_EXPORTER, components.STATE_METRICS, components.PROMETHEUS}
+    assert by_name(components.REGISTRY).binary == "registry"
+    with pytest.raises(UsageError, match="no component 'nope'"):
+        by_name("nope")
+
+
+def test_components_start_together_and_are_waited_for_in_parallel(tmp_path):
+    sup = Supervisor(Folder(tmp_path))
+    flags = [tmp_path / f"ready-{i}" for i in range(3)]
+    comps = [Component(f"c{i}", f"component {i}",
+                       py(f"import time, pathlib; time.sleep(0.6); pathlib.Path({str(f)!r}).touch(); time.sleep(60)"),
+                       lambda c, f=f: f.is_file())
+             for i, f in enumerate(flags)]
+    start = time.monotonic()
+    assert sup.start_missing(comps, {}) == ["c0", "c1", "c2"]
+    sup.wait_ready(comps, timeout=20)
+    took = time.monotonic() - start
+    assert all(f.is_file() for f in flags)
+    assert took < 0.6 * 3, f"waited one after another ({took:.2f} s)"  # three 0.6 s start-ups overlapped
+    assert sup.start_missing(comps, {}) == []  # all running: nothing started twice
+    pids = [sup.process(c.name).pid for c in comps]
+    sup.stop([c.name for c in comps], grace=5)
+    assert not any(sup.process(c.name).running for c in comps)
+    assert all(p is not None for p in pids) and not list((tmp_path / "pids").glob("*.pid"))
+
+
+def test_a_component_that_exits_is_named_with_its_log(tmp_path):
+    sup = Supervisor(Folder(tmp_path))
+    bad = Component("bad", "the bad one", py("import sys; print('config missing'); sys.exit(3)"), lambda c: False)
+    sup.start_missing([bad], {})
+    with pytest.raises(ClusterUnavailable) as err:
+        sup.wait_ready([bad], timeout=20)
+    assert "the bad one (bad) of cluster 'unit' exited at start-up" in str(err.value)
+    assert "kubelab cluster logs bad" in str(err.value)
+    assert "config missing" in sup.log("bad")
+    with pytest.raises(UsageError, match="no log for 'other'"):
+        sup.log("other")
+
+
+def test_one_that_does_not_answer_in_time_is_named(tmp_path):
+    sup = Supervisor(Folder(tmp_path))
+    slow = Component("slow", "the slow one", py("import time; time.sleep(60)"), lambda c: False)
+    sup.start_missing([slow], {})
+    try:
+        with pytest.raises(ClusterUnavailable, match="the slow one of cluster 'unit' does not answer after 1 s"):
+            sup.wait_ready([slow], timeout=1)
+    finally:
+        sup.stop(["slow"], grace=5)
+
+
+def test_a_taken_port_or_a_missing_binary_starts_nothing(tmp_path):
+    sup = Supervisor(Folder(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        other = Component("other", "the other one", py("import time; time.sleep(60)"), lambda c: True)
+        needs_port = replace(other, name="porty", port=lambda c: taken)
+        with pytest.raises(PortInUse, match=f"port {taken} of porty"):
+            sup.start_missing([other, needs_port], {})
+        assert not sup.process("other").running  # every check comes before any start
+    with pytest.raises(ClusterUnavailable, match="not built"):
+        sup.start_missing([replace(other, binary="prometheus")], {})
