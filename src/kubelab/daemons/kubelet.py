@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .._k8s.informer import Informer, drop_managed_fields
 from .._k8s.names import SIMULATE_ANNOTATION, VERDICT_ANNOTATION, VERDICT_MESSAGE
 from ..cluster.images import Access, Catalogue
 from ..cluster.kubelet import DEFAULT_LOG, KEYS, SIMULATED_LOG, Verdict, judge, resource_version
@@ -42,8 +43,11 @@ class Controller:
         self.objects: dict[tuple[str, str, str], set[str]] = {}
         self.lock = threading.Lock()
         self.work: queue.Queue = queue.Queue()
-        self.synced = {k: threading.Event() for k in ("Pod", "ConfigMap", "Secret", "Service", "EndpointSlice",
-                                                      *RBAC_KINDS)}
+        rbac = [(kind, f"/apis/rbac.authorization.k8s.io/v1/{kind.lower()}s") for kind in RBAC_KINDS]
+        self.informers = {kind: self._informer(kind, path) for kind, path in (
+            ("ConfigMap", "/api/v1/configmaps"), ("Secret", "/api/v1/secrets"), ("Service", "/api/v1/services"),
+            ("EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices"), *rbac, ("Pod", "/api/v1/pods"))}
+        self.synced = {kind: informer.synced for kind, informer in self.informers.items()}
         # (ns, slice) -> (Service, ready port names, {port name: target port}, ready pods' names)
         self.slices: dict[tuple[str, str], tuple[str, set[str], dict[str, int], list[str]]] = {}
         self.access_cache: dict[tuple, str | None] = {}
@@ -132,40 +136,15 @@ class Controller:
         return printed
 
     # watching
-    def watch(self, kind: str, path: str) -> None:
-        from kubernetes.watch.watch import iter_resp_lines
-
-        rv = None
-        while True:
-            try:
-                if rv is None:
-                    resp = self.api.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False,
-                                             _request_timeout=60)
-                    listing = json.loads(resp.data)
-                    rv = listing["metadata"]["resourceVersion"]
-                    with self.lock:
-                        self._replace(kind, listing.get("items") or [])
-                    self.synced[kind].set()
-                resp = self.api.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False,
-                                         query_params=[("watch", "true"), ("resourceVersion", rv),
-                                                       ("allowWatchBookmarks", "true"), ("timeoutSeconds", "300")],
-                                         _request_timeout=(10, 330))
-                for line in iter_resp_lines(resp):
-                    event = json.loads(line)
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        rv = None if obj.get("code") == 410 else rv
-                        break
-                    rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
-                    if event.get("type") == "BOOKMARK":
-                        continue
-                    with self.lock:
-                        self._apply(kind, event["type"], obj)
-            except Exception as err:  # the API server starting or restarting, a timeout: list and watch again
-                if self.synced[kind].is_set():
-                    log.warning("watch %s: %s; retrying", kind, err)
-                rv = None
-                time.sleep(1 if self.synced[kind].is_set() else 0.2)
+    def _informer(self, kind: str, path: str) -> Informer:
+        """A list-and-watch of `kind` that keeps nothing itself: `_replace` and `_apply` (under self.lock) keep what
+        the rules need."""
+        return Informer(self.api, path, name=kind, store=False, lock=self.lock, log=log,
+                        transform=drop_managed_fields,
+                        on_replace=lambda items: self._replace(kind, items),
+                        on_add=lambda obj: self._apply(kind, "ADDED", obj),
+                        on_update=lambda _, obj: self._apply(kind, "MODIFIED", obj),
+                        on_delete=lambda obj: self._apply(kind, "DELETED", obj))
 
     def _replace(self, kind: str, items: list[dict]) -> None:
         if kind in RBAC_KINDS:
@@ -243,7 +222,7 @@ class Controller:
         patch = {"metadata": {"annotations": {k: want.get(k) for k in set(KEYS) | set(want)}}}
         try:
             resp = self.core.patch_namespaced_pod(key[1], key[0], patch, _preload_content=False)
-            patched = json.loads(resp.data)
+            patched = drop_managed_fields(json.loads(resp.data))
             with self.lock:
                 if key in self.pods and resource_version(patched) >= resource_version(self.pods[key]):
                     self.pods[key] = patched
@@ -355,11 +334,8 @@ class Controller:
             log.exception("%s/%s: not judged", *key)
 
     def start(self) -> None:
-        rbac = [(kind, f"/apis/rbac.authorization.k8s.io/v1/{kind.lower()}s") for kind in RBAC_KINDS]
-        for kind, path in (("ConfigMap", "/api/v1/configmaps"), ("Secret", "/api/v1/secrets"),
-                           ("Service", "/api/v1/services"), ("EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices"),
-                           *rbac, ("Pod", "/api/v1/pods")):
-            threading.Thread(target=self.watch, args=(kind, path), daemon=True, name=f"watch-{kind}").start()
+        for informer in self.informers.values():
+            informer.start()
         for e in self.synced.values():
             e.wait()
         self.work.put(("all", None))

@@ -1,43 +1,167 @@
 """kube-state-metrics' names for the embedded cluster, served as the `kubelab-state-metrics` process (console
-script). The families are computed by `kubelab.observe.state_metrics` (pure); this module serves them."""
+script). The families are computed by `kubelab.observe.state_metrics` (pure); this module serves them.
+
+As kube-state-metrics does, it keeps pods and nodes in caches fed by watches (`kubelab._k8s.informer`), renders each
+object's series to Prometheus text once, when the object changes, and a scrape joins the stored text: a scrape
+costs no API call and no per-series work, and the answer is the same text prometheus_client would write for the
+same families (text format 0.0.4)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ..observe.state_metrics import HELP, collect_families
+from .._k8s.informer import Informer
+from .._k8s.names import SIMULATED_LABEL
+from ..observe.state_metrics import HELP, node_families, pod_families, slim_node, slim_pod
 
-__all__ = ["main"]
+__all__ = ["StateMetrics", "header", "main", "render"]
+
+log = logging.getLogger("kubelab.state_metrics")
+POD_FAMILIES = tuple(pod_families([], set()))
+NODE_FAMILIES = tuple(node_families([]))
+FAMILIES = (*POD_FAMILIES, *NODE_FAMILIES)
 
 
-class _Collector:
-    def __init__(self, api):
-        self.api = api
+def _escape(value) -> str:
+    return str(value).replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
-    def collect(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        try:
-            families = collect_families(self.api)
-        except Exception as err:  # the API server restarting: this scrape is empty, the next one will not be
-            print(f"listing the API failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+def render(families: dict[str, list[tuple[dict, float]]]) -> dict[str, bytes]:
+    """{metric: [(labels, value)]} as {metric: its sample lines}, as prometheus_client's text format writes them (pure).
+    Every point of a family here has the same label names, so sorting each point's own names gives the family's."""
+    from prometheus_client.utils import floatToGoString
+
+    out = {}
+    for name, points in families.items():
+        lines = []
+        for labels, value in points:
+            text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+            lines.append(f"{name}{{{text}}} {floatToGoString(value)}\n" if text else f"{name} {floatToGoString(value)}\n")
+        if lines:
+            out[name] = "".join(lines).encode()
+    return out
+
+
+def header(name: str) -> bytes:
+    """The HELP and TYPE lines of a family (a _total name is a counter)."""
+    kind = "counter" if name.endswith("_total") else "gauge"
+    return f"# HELP {name} {HELP[name]}\n# TYPE {name} {kind}\n".encode()
+
+
+class StateMetrics:
+    """Pods and nodes in caches fed by watches, each object's series rendered when it changes; `text()` joins them."""
+
+    def __init__(self, api, start: bool = True):
+        self.lock = threading.RLock()
+        self.simulated: set[str] = set()                       # names of simulated nodes
+        self.pod_text: dict[tuple[str, str], tuple[bool, dict[str, bytes]]] = {}
+        self.node_text: dict[str, dict[str, bytes]] = {}
+        self.version, self._body = 0, (-1, b"")
+        self.pods = Informer(api, "/api/v1/pods", name="pods", transform=slim_pod, lock=self.lock,
+                             on_add=self._pod, on_update=lambda _, pod: self._pod(pod), on_delete=self._pod_gone, log=log)
+        self.nodes = Informer(api, "/api/v1/nodes", name="nodes", transform=slim_node, lock=self.lock,
+                              on_add=self._node, on_update=lambda _, node: self._node(node), on_delete=self._node_gone,
+                              log=log)
+        if start:
+            self.nodes.start()
+            self.pods.start()
+
+    @staticmethod
+    def _key(obj: dict) -> tuple[str, str]:
+        meta = obj["metadata"]
+        return meta.get("namespace", ""), meta["name"]
+
+    # the informers' callbacks (self.lock held)
+    def _pod(self, pod: dict) -> None:
+        sim = (pod["spec"].get("nodeName") or "") in self.simulated
+        self.pod_text[self._key(pod)] = (sim, render(pod_families([pod], self.simulated)))
+        self.version += 1
+
+    def _pod_gone(self, pod: dict) -> None:
+        self.pod_text.pop(self._key(pod), None)
+        self.version += 1
+
+    def _node(self, node: dict) -> None:
+        name = node["metadata"]["name"]
+        self.node_text[name] = render(node_families([node]))
+        self._simulated(name, node["metadata"]["labels"].get(SIMULATED_LABEL) == "true")
+        self.version += 1
+
+    def _node_gone(self, node: dict) -> None:
+        name = node["metadata"]["name"]
+        self.node_text.pop(name, None)
+        self._simulated(name, False)
+        self.version += 1
+
+    def _simulated(self, name: str, sim: bool) -> None:
+        """A node became simulated or stopped being one: its pods' series say so again."""
+        if (name in self.simulated) == sim:
             return
-        for name, points in families.items():
-            keys = sorted({k for labels, _ in points for k in labels})
-            if name.endswith("_total"):
-                family = CounterMetricFamily(name.removesuffix("_total"), HELP[name], labels=keys)
-            else:
-                family = GaugeMetricFamily(name, HELP[name], labels=keys)
-            for labels, value in points:
-                family.add_metric([labels.get(k, "") for k in keys], value)
-            yield family
+        (self.simulated.add if sim else self.simulated.discard)(name)
+        for key, pod in self.pods.store.items():
+            if (pod["spec"].get("nodeName") or "") == name:
+                self._pod(pod)
+
+    # a scrape
+    def synced(self) -> bool:
+        return self.pods.synced.is_set() and self.nodes.synced.is_set()
+
+    def text(self) -> bytes:
+        """Every family's HELP, TYPE and stored series (b"" before both caches are listed). Joined again only
+        after a change; the API being down leaves the last-known objects."""
+        if not self.synced():
+            return b""
+        with self.lock:
+            if self._body[0] == self.version:
+                return self._body[1]
+            version = self.version
+            pods = [self.pod_text[k][1] for k in sorted(self.pod_text)]
+            nodes = [self.node_text[k] for k in sorted(self.node_text)]
+        out = []
+        for names, parts in ((POD_FAMILIES, pods), (NODE_FAMILIES, nodes)):
+            for name in names:
+                out.append(header(name))
+                out.extend(p[name] for p in parts if name in p)
+        body = b"".join(out)
+        with self.lock:
+            self._body = (version, body)
+        return body
+
+
+def serve(state: StateMetrics, address: str, port: int) -> ThreadingHTTPServer:
+    """/metrics (any path): the process's own metrics (prometheus_client's process and GC collectors), then the state."""
+    from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR, CollectorRegistry, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+    registry = CollectorRegistry()
+    registry.register(PROCESS_COLLECTOR)
+    registry.register(GC_COLLECTOR)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            own, body = generate_latest(registry), state.text()   # not joined: the state may be tens of MB
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
+            self.send_header("Content-Length", str(len(own) + len(body)))
+            self.end_headers()
+            self.wfile.write(own)
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # no line per scrape
+            pass
+
+    server = ThreadingHTTPServer((address, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
     from kubernetes import config
-    from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client import GC_COLLECTOR, PROCESS_COLLECTOR
 
     parser = argparse.ArgumentParser(prog="kubelab-state-metrics", description=__doc__.split("\n")[0])
     parser.add_argument("--kubeconfig")
@@ -45,11 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args(argv)
-    registry = CollectorRegistry()
-    registry.register(PROCESS_COLLECTOR)
-    registry.register(GC_COLLECTOR)
-    registry.register(_Collector(config.new_client_from_config(args.kubeconfig, context=args.context)))
-    start_http_server(args.port, addr=args.address, registry=registry)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    state = StateMetrics(config.new_client_from_config(args.kubeconfig, context=args.context))
+    serve(state, args.address, args.port)
     print(f"serving kube-state-metrics names on http://{args.address}:{args.port}/metrics", flush=True)
     while True:
         time.sleep(3600)
