@@ -1,14 +1,19 @@
 """A DCGM-format GPU exporter, served as the `kubelab-gpu-exporter` process (console script): NVML on a machine with
-a GPU, otherwise the embedded cluster's simulated GPUs, in dcgm-exporter's names (`kubelab.gpu.exporter.series`)."""
+a GPU, otherwise the embedded cluster's simulated GPUs, in dcgm-exporter's names (`kubelab.gpu.exporter.series`).
+The simulated GPUs are read from watch caches of the nodes, the GPU pods, the ResourceClaims and ResourceSlices
+(`watch_caches`), never listed per scrape."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
 from ..gpu.exporter import HELP, LABELS, series
 
-__all__ = ["GpuCollector", "main"]
+__all__ = ["GpuCollector", "main", "watch_caches"]
+
+log = logging.getLogger("kubelab.gpu_exporter")
 
 
 class GpuCollector:
@@ -32,6 +37,17 @@ class GpuCollector:
             yield family
 
 
+def watch_caches(api) -> dict:
+    """One watch cache (an Informer, started) of each of what the simulated GPUs read (gpu.simulated.WATCHES), each
+    keeping only its fields: a sample reads them, not the API."""
+    from .._k8s.informer import Informer
+    from ..gpu.simulated import WATCHES
+
+    return {name: Informer(api, path, name=name, params=params, transform=transform,
+                           absent_ok=name.startswith("resource"), log=log).start()   # DRA may not be served
+            for name, (path, params, transform) in WATCHES.items()}
+
+
 def _source(kubeconfig: str | None, context: str | None):
     from ..gpu.nvml import NvmlSource
 
@@ -41,7 +57,8 @@ def _source(kubeconfig: str | None, context: str | None):
     from kubernetes import config
 
     from ..gpu.simulated import SimulatedSource
-    return SimulatedSource(config.new_client_from_config(kubeconfig, context=context))
+    api = config.new_client_from_config(kubeconfig, context=context)
+    return SimulatedSource(api, watch_caches(api))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9400)
     parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     source = _source(args.kubeconfig, args.context)
     REGISTRY.register(GpuCollector(source))
     start_http_server(args.port, addr=args.address)

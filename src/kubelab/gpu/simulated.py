@@ -8,7 +8,6 @@ Simulated GPUs read from two pod annotations:
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -22,10 +21,11 @@ from ..cluster.pools import gpu_uuid
 from ..errors import KubelabError
 from .schema import now, pod_columns
 
-__all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C",
+__all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C", "LIVE_PODS",
            "MEMORY_ANNOTATION", "MIG_RESOURCE", "MIG_SLICES_PER_GPU", "SIMULATED_GPU_NODES", "SimulatedSource",
-           "TDP_W", "TEMP_RISE_C", "UTIL_ANNOTATION", "VARIATION_PERIOD_S", "container_gpu_requests", "gpu_values",
-           "model_name", "parse_memory_mib", "parse_utilization", "smooth_noise", "tdp_watts"]
+           "TDP_W", "TEMP_RISE_C", "UTIL_ANNOTATION", "VARIATION_PERIOD_S", "WATCHES", "container_gpu_requests",
+           "gpu_values", "model_name", "parse_memory_mib", "parse_utilization", "slim_claim", "slim_node", "slim_pod",
+           "slim_slice", "smooth_noise", "tdp_watts"]
 
 UTIL_ANNOTATION = "kubelab.io/gpu-utilization"
 MEMORY_ANNOTATION = "kubelab.io/gpu-memory-mib"
@@ -133,11 +133,13 @@ def gpu_values(gpu: _Gpu, t: float) -> dict:
 
 
 def _node_gpus(node) -> tuple[list[_Gpu], dict[str, list[_Slot]]]:
-    """A simulated node's GPUs (from its GPU Feature Discovery labels) and the slots each resource offers."""
-    labels = node.metadata.labels
+    """A simulated node's GPUs (from its GPU Feature Discovery labels) and the slots each resource offers. The node
+    is the API's JSON (or a client model)."""
+    if not isinstance(node, dict):
+        node = {"metadata": {"name": node.metadata.name, "labels": node.metadata.labels or {}}}
+    name, labels = node["metadata"]["name"], node["metadata"].get("labels") or {}
     count, memory = int(labels.get("nvidia.com/gpu.count", "0")), float(labels.get("nvidia.com/gpu.memory", "0"))
-    gpus = [_Gpu(node.metadata.name, k, model_name(labels.get("nvidia.com/gpu.product", "")), memory)
-            for k in range(count)]
+    gpus = [_Gpu(name, k, model_name(labels.get("nvidia.com/gpu.product", "")), memory) for k in range(count)]
     slots: dict[str, list[_Slot]] = {}
     if labels.get("nvidia.com/mig.strategy") == "mixed":
         slots.update(_mig_slots(labels))
@@ -166,26 +168,97 @@ def _mig_slots(labels: dict) -> dict[str, list[_Slot]]:
     return slots
 
 
+def _gpu_resources(asked: dict) -> dict:
+    return {r: q for r, q in asked.items() if r == GPU_RESOURCE or MIG_RESOURCE.match(r)}
+
+
 def container_gpu_requests(container) -> dict[str, int]:
-    """The GPU resources (nvidia.com/gpu, MIG profiles) a container asks for, by name."""
-    res = container.resources
-    asked = {**((res and res.limits) or {}), **((res and res.requests) or {})}
-    return {r: int(to_float(q)) for r, q in asked.items() if r == GPU_RESOURCE or MIG_RESOURCE.match(r)}
+    """The GPU resources (nvidia.com/gpu, MIG profiles) a container asks for, by name (the API's JSON or a model)."""
+    if isinstance(container, dict):
+        res = container.get("resources") or {}
+        asked = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+    else:
+        res = container.resources
+        asked = {**((res and res.limits) or {}), **((res and res.requests) or {})}
+    return {r: int(to_float(q)) for r, q in _gpu_resources(asked).items()}
 
 
-def _pod_load(pod, container: str, slot_share: float, memory_mib: float) -> _Load:
-    where = f"pod {pod.metadata.namespace}/{pod.metadata.name}: "
-    notes = pod.metadata.annotations or {}
-    return _Load(pod.metadata.name, pod.metadata.namespace, container, pod.metadata.uid, slot_share,
+def _pod_load(pod: dict, container: str, slot_share: float, memory_mib: float) -> _Load:
+    meta = pod["metadata"]
+    where = f"pod {meta['namespace']}/{meta['name']}: "
+    notes = meta.get("annotations") or {}
+    return _Load(meta["name"], meta["namespace"], container, meta.get("uid", ""), slot_share,
                  parse_utilization(notes.get(UTIL_ANNOTATION), where),
                  parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where))
 
 
-class _JsonResponse:
-    """What ApiClient.deserialize reads: a response with `.data`."""
+# -- what the simulated GPUs read, cut to the fields they use (the transforms of a daemon's watch caches) ----------
+LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
-    def __init__(self, data: str):
-        self.data = data
+
+def slim_node(node: dict) -> dict:
+    """A simulated GPU node: its name and its GPU Feature Discovery labels."""
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return {"metadata": {"name": meta.get("name", ""),
+                         "labels": {k: v for k, v in labels.items() if k.startswith("nvidia.com/") or k == SIMULATED_LABEL}}}
+
+
+def slim_pod(pod: dict) -> dict | None:
+    """A live pod that asks for GPUs (nvidia.com/gpu, MIG) or holds ResourceClaims, cut to what the loads read;
+    None for any other pod (finished, being deleted, or not using GPUs: it puts no load on one)."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed") or meta.get("deletionTimestamp"):
+        return None
+    containers = []
+    for c in spec.get("containers") or []:
+        res = c.get("resources") or {}
+        containers.append({"name": c.get("name", ""), "resources": {
+            "limits": _gpu_resources(res.get("limits") or {}), "requests": _gpu_resources(res.get("requests") or {}),
+            "claims": [{"name": r.get("name")} for r in res.get("claims") or []]}})
+    if not spec.get("resourceClaims") and not any(container_gpu_requests(c) for c in containers):
+        return None
+    notes = meta.get("annotations") or {}
+    return {"metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
+                         "creationTimestamp": meta.get("creationTimestamp") or "",
+                         "annotations": {k: notes[k] for k in (UTIL_ANNOTATION, MEMORY_ANNOTATION) if k in notes}},
+            "spec": {"nodeName": spec.get("nodeName"), "containers": containers,
+                     "resourceClaims": [{"name": rc.get("name"), "resourceClaimName": rc.get("resourceClaimName")}
+                                        for rc in spec.get("resourceClaims") or []]},
+            "status": {"phase": status.get("phase"),
+                       "resourceClaimStatuses": [{"name": r.get("name"), "resourceClaimName": r.get("resourceClaimName")}
+                                                 for r in status.get("resourceClaimStatuses") or []]}}
+
+
+def slim_claim(claim: dict) -> dict:
+    """A ResourceClaim: its allocated devices and the pods it is reserved for."""
+    status = claim.get("status") or {}
+    results = ((status.get("allocation") or {}).get("devices") or {}).get("results") or []
+    return {"metadata": {"name": claim["metadata"]["name"], "namespace": claim["metadata"].get("namespace", "")},
+            "status": {"allocation": {"devices": {"results": [
+                {k: r.get(k) for k in ("driver", "pool", "device")} for r in results]}},
+                "reservedFor": [{"resource": u.get("resource"), "name": u.get("name")}
+                                for u in status.get("reservedFor") or []]}}
+
+
+def slim_slice(resource_slice: dict) -> dict | None:
+    """A ResourceSlice of kubelab's DRA driver: its node, pool and each device's GPU index; None for another driver's."""
+    spec = resource_slice.get("spec") or {}
+    if spec.get("driver") != DRA_DRIVER:
+        return None
+    return {"spec": {"driver": DRA_DRIVER, "nodeName": spec.get("nodeName"),
+                     "pool": {"name": (spec.get("pool") or {}).get("name")},
+                     "devices": [{"name": d.get("name"), "attributes": {"index": {
+                         "int": ((d.get("attributes") or {}).get("index") or {}).get("int")}}}
+                                 for d in spec.get("devices") or []]}}
+
+
+# name: (API path, list/watch parameters, transform); a daemon keeps one watch cache of each
+# (`kubelab.daemons.gpu_exporter`) and hands them to SimulatedSource(api, caches)
+WATCHES = {"nodes": ("/api/v1/nodes", {"labelSelector": SIMULATED_GPU_NODES}, slim_node),
+           "pods": ("/api/v1/pods", {"fieldSelector": LIVE_PODS}, slim_pod),
+           "resourceclaims": ("/apis/resource.k8s.io/v1/resourceclaims", {}, slim_claim),
+           "resourceslices": ("/apis/resource.k8s.io/v1/resourceslices", {}, slim_slice)}
 
 
 class SimulatedSource:
@@ -195,24 +268,46 @@ class SimulatedSource:
     extended resources (nvidia.com/gpu, MIG) by packing each node's pods in creation order onto its
     GPUs. A GPU with no running pod reads as idle. Values vary smoothly and deterministically with
     time; every row says source="simulated", simulated=True.
+
+    `SimulatedSource(api)` lists what it reads on each call (a notebook's one-shot use); a daemon passes `caches`,
+    {name in WATCHES: a watch cache with `.snapshot()` and `.synced`}, and each sample reads them, no API call.
     """
 
     name = "simulated"
     simulated = True
 
-    def __init__(self, api):
+    def __init__(self, api, caches: dict | None = None):
         self.api = api
+        self.caches = caches
 
-    def _nodes(self) -> list:
+    def _read(self, name: str) -> list[dict]:
+        """The slim objects of one of WATCHES: from the daemon's cache, or listed now."""
+        if self.caches is not None:
+            return self.caches[name].snapshot()
         from kubernetes import client
-        return client.CoreV1Api(self.api).list_node(label_selector=SIMULATED_GPU_NODES).items
+
+        from .._k8s.raw import items
+        core = client.CoreV1Api(self.api)
+        if name == "nodes":
+            found = items(core.list_node, label_selector=SIMULATED_GPU_NODES)
+        elif name == "pods":
+            found = items(core.list_pod_for_all_namespaces, field_selector=LIVE_PODS)
+        else:
+            found = list_dra(self.api, name)
+        transform = WATCHES[name][2]
+        return [v for v in map(transform, found) if v is not None]
+
+    def synced(self) -> bool:
+        """Every cache is listed (always, without caches)."""
+        return self.caches is None or all(c.synced.is_set() for c in self.caches.values())
 
     def available(self) -> bool:
-        return bool(self._nodes())
+        return bool(self._read("nodes"))
 
     def sample(self, at: datetime | None = None) -> list[dict]:
+        """One row per simulated GPU now; none while the daemon's caches are not listed yet."""
         at = at or now()
-        gpus = self.gpus()
+        gpus = self.gpus() if self.synced() else []
         t = at.timestamp()
         return [{"time": at, "gpu": g.index, "UUID": g.uuid, "modelName": g.model, "Hostname": g.node,
                  **gpu_values(g, t), **pod_columns([(ld.pod, ld.namespace, ld.container) for ld in g.loads]),
@@ -221,32 +316,24 @@ class SimulatedSource:
     def gpus(self) -> list[_Gpu]:
         """Every simulated GPU with the loads of the running pods assigned to it."""
         gpus, slots = {}, {}
-        for node in self._nodes():
-            node_gpus, slots[node.metadata.name] = _node_gpus(node)
+        for node in self._read("nodes"):
+            name = node["metadata"]["name"]
+            node_gpus, slots[name] = _node_gpus(node)
             gpus.update({(g.node, g.index): g for g in node_gpus})
-        pods = self._pods_on(slots)
-        pods.sort(key=lambda p: (p.metadata.creation_timestamp, p.metadata.namespace, p.metadata.name))
+        pods = [p for p in self._read("pods") if p["spec"].get("nodeName") in slots]
+        pods.sort(key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["namespace"], p["metadata"]["name"]))
         dra_taken = self._assign_dra(pods, gpus)
         self._assign_extended(pods, gpus, slots, dra_taken)
         return [gpus[k] for k in sorted(gpus)]
 
-    def _pods_on(self, nodes) -> list:
-        """Live pods on `nodes` as client models. Filtered as raw JSON first: building a model for every
-        pod of a large cluster (most of them on CPU nodes) is what made a dashboard refresh slow."""
-        from kubernetes import client
-
-        raw = json.loads(client.CoreV1Api(self.api).list_pod_for_all_namespaces(
-            field_selector="status.phase!=Succeeded,status.phase!=Failed", _preload_content=False).data)
-        raw["items"] = [p for p in raw["items"] if (p.get("spec") or {}).get("nodeName") in nodes
-                        and not p["metadata"].get("deletionTimestamp")]
-        return self.api.deserialize(_JsonResponse(json.dumps(raw)), "V1PodList").items
-
-    def _assign_dra(self, pods: list, gpus: dict) -> set[tuple[str, int]]:
+    def _assign_dra(self, pods: list[dict], gpus: dict) -> set[tuple[str, int]]:
         """Loads of pods whose ResourceClaims hold allocated gpu.nvidia.com devices; returns the GPUs taken."""
+        by_pod = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods if p["spec"]["resourceClaims"]}
+        if not by_pod:
+            return set()
         devices = self._dra_devices()
-        by_pod = {(p.metadata.namespace, p.metadata.name): p for p in pods}
         taken = set()
-        for claim in list_dra(self.api, "resourceclaims"):
+        for claim in self._read("resourceclaims"):
             ns, status = claim["metadata"]["namespace"], claim.get("status") or {}
             results = ((status.get("allocation") or {}).get("devices") or {}).get("results") or []
             for user in status.get("reservedFor") or []:
@@ -257,30 +344,30 @@ class SimulatedSource:
                     where = devices.get((r.get("driver"), r.get("pool"), r.get("device")))
                     if where in gpus:
                         taken.add(where)
-                        if pod.status.phase == "Running":
+                        if pod["status"]["phase"] == "Running":
                             gpu = gpus[where]
                             gpu.loads.append(_pod_load(pod, _claim_containers(pod, claim["metadata"]["name"]),
                                                        1.0, gpu.memory_mib))
         return taken
 
-    def _assign_extended(self, pods: list, gpus: dict, slots: dict, dra_taken: set) -> None:
+    def _assign_extended(self, pods: list[dict], gpus: dict, slots: dict, dra_taken: set) -> None:
         free = {(node, res): sorted(s, key=lambda slot: (node, slot.index) in dra_taken)  # DRA's GPUs last
                 for node, by_res in slots.items() for res, s in by_res.items()}
         for pod in pods:
-            for c in pod.spec.containers:
+            node = pod["spec"]["nodeName"]
+            for c in pod["spec"]["containers"]:
                 for res, n in sorted(container_gpu_requests(c).items()):
-                    queue = free.get((pod.spec.node_name, res), [])
-                    taken, free[(pod.spec.node_name, res)] = queue[:n], queue[n:]
-                    if pod.status.phase != "Running":
+                    queue = free.get((node, res), [])
+                    taken, free[(node, res)] = queue[:n], queue[n:]
+                    if pod["status"]["phase"] != "Running":
                         continue
                     for slot in taken:
-                        gpus[(pod.spec.node_name, slot.index)].loads.append(
-                            _pod_load(pod, c.name, slot.share, slot.memory_mib))
+                        gpus[(node, slot.index)].loads.append(_pod_load(pod, c["name"], slot.share, slot.memory_mib))
 
     def _dra_devices(self) -> dict[tuple[str, str, str], tuple[str, int]]:
         """(driver, pool, device) -> (node, GPU index), from the ResourceSlices."""
         out = {}
-        for s in list_dra(self.api, "resourceslices"):
+        for s in self._read("resourceslices"):
             spec = s["spec"]
             if spec.get("driver") != DRA_DRIVER:
                 continue
@@ -291,17 +378,17 @@ class SimulatedSource:
         return out
 
     def describe(self) -> str:
-        nodes = self._nodes()
-        count = sum(int(n.metadata.labels.get("nvidia.com/gpu.count", "0")) for n in nodes)
+        nodes = self._read("nodes")
+        count = sum(int(n["metadata"]["labels"].get("nvidia.com/gpu.count", "0")) for n in nodes)
         return (f"GPU telemetry SIMULATED for {count} GPUs on {len(nodes)} simulated nodes "
                 f"({SIMULATED_LABEL}=true), driven by the pods scheduled there and their annotation "
                 f"{UTIL_ANNOTATION}: not measured")
 
 
-def _claim_containers(pod, claim: str) -> str:
+def _claim_containers(pod: dict, claim: str) -> str:
     """The containers of `pod` that use the ResourceClaim named `claim` (through the pod's claim entry)."""
-    statuses = {s.name: s.resource_claim_name for s in (pod.status.resource_claim_statuses or [])}
-    names = {rc.name for rc in pod.spec.resource_claims or []
-             if (rc.resource_claim_name or statuses.get(rc.name)) == claim}
-    return ",".join(c.name for c in pod.spec.containers
-                    if any(ref.name in names for ref in ((c.resources and c.resources.claims) or [])))
+    statuses = {s["name"]: s.get("resourceClaimName") for s in pod["status"].get("resourceClaimStatuses") or []}
+    names = {rc["name"] for rc in pod["spec"].get("resourceClaims") or []
+             if (rc.get("resourceClaimName") or statuses.get(rc["name"])) == claim}
+    return ",".join(c["name"] for c in pod["spec"]["containers"]
+                    if any(ref["name"] in names for ref in (c.get("resources") or {}).get("claims") or []))
