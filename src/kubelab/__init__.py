@@ -15,8 +15,8 @@ first use, so the `kubelab` command starts fast.
 import importlib
 
 from .connect import connect
-from .errors import (ApiError, BinaryMissing, BuildError, CheckFailed, ClusterUnavailable, ConfigError, Forbidden,
-                     KubelabError, ManifestError, PortInUse, RolloutFailed, UsageError, WaitTimeout)
+from .errors import (ApiError, BinaryMissing, BuildError, CheckFailed, ClusterUnavailable, ConfigError, Conflict,
+                     Forbidden, KubelabError, ManifestError, NotFound, PortInUse, RolloutFailed, UsageError, WaitTimeout)
 
 # name -> module: the packages and modules a notebook reaches as kl.<name>
 _MODULES = {
@@ -50,8 +50,8 @@ def __getattr__(name):
 
 
 __all__ = sorted(["connect", "ApiError", "BinaryMissing", "BuildError", "CheckFailed", "ClusterUnavailable",
-                  "ConfigError", "Forbidden", "KubelabError", "ManifestError", "PortInUse", "RolloutFailed",
-                  "UsageError", "WaitTimeout", *_MODULES, *_SHORTCUTS])
+                  "ConfigError", "Conflict", "Forbidden", "KubelabError", "ManifestError", "NotFound", "PortInUse",
+                  "RolloutFailed", "UsageError", "WaitTimeout", *_MODULES, *_SHORTCUTS])
 
 
 def __dir__():

@@ -4,7 +4,8 @@
     ├── ClusterUnavailable, BinaryMissing, BuildError, PortInUse, ConfigError
     ├── UsageError (also a ValueError): a call kubelab cannot carry out as written
     ├── ManifestError: a manifest that cannot be read, or that the API server refused
-    ├── ApiError: the API server said no (carries its Status); Forbidden: RBAC said no
+    ├── ApiError: the API server said no (carries its Status); Forbidden: RBAC said no; NotFound: no such
+    │   object (404); Conflict: it exists already, or changed meanwhile (409)
     ├── WaitTimeout, RolloutFailed
     └── CheckFailed (also an AssertionError): a grading check failed
 """
@@ -60,12 +61,13 @@ class ManifestError(KubelabError):
 
 
 class ApiError(KubelabError):
-    """The API server refused a request: `code` is the HTTP status, `status` the server's Status object."""
+    """The API server refused a request: `code` is the HTTP status, `reason` its reason phrase, `status` the
+    server's Status object."""
 
     def __init__(self, problem: str, fix: str | None = None, *, code: int | None = None,
                  status: dict | None = None, source: str | None = None, kind: str | None = None,
-                 name: str | None = None):
-        self.code, self.status = code, status or {}
+                 name: str | None = None, reason: str | None = None):
+        self.code, self.status, self.reason = code, status or {}, reason
         self.source, self.kind, self.name = source, kind, name
         super().__init__(problem, fix)
 
@@ -77,6 +79,23 @@ class Forbidden(ApiError):
                  verb: str | None = None, resource: str | None = None, namespace: str | None = None, **kw):
         self.user, self.verb, self.resource, self.namespace = user, verb, resource, namespace
         kw.setdefault("code", 403)
+        super().__init__(problem, fix, **kw)
+
+
+class NotFound(ApiError):
+    """The object (or the namespace, or the API) the request named does not exist: HTTP 404."""
+
+    def __init__(self, problem: str, fix: str | None = None, **kw):
+        kw.setdefault("code", 404)
+        super().__init__(problem, fix, **kw)
+
+
+class Conflict(ApiError):
+    """The request clashed with what the cluster holds: the object exists already (a create), or it changed
+    since it was read (an update): HTTP 409."""
+
+    def __init__(self, problem: str, fix: str | None = None, **kw):
+        kw.setdefault("code", 409)
         super().__init__(problem, fix, **kw)
 
 
@@ -105,5 +124,6 @@ class CheckFailed(KubelabError, AssertionError):
         return f"{self.problem}\n  hint: {self.hint}" if self.hint else self.problem
 
 
-__all__ = ["ApiError", "BinaryMissing", "BuildError", "CheckFailed", "ClusterUnavailable", "ConfigError",
-           "Forbidden", "KubelabError", "ManifestError", "PortInUse", "RolloutFailed", "UsageError", "WaitTimeout"]
+__all__ = ["ApiError", "BinaryMissing", "BuildError", "CheckFailed", "ClusterUnavailable", "ConfigError", "Conflict",
+           "Forbidden", "KubelabError", "ManifestError", "NotFound", "PortInUse", "RolloutFailed", "UsageError",
+           "WaitTimeout"]

@@ -22,9 +22,9 @@ from pathlib import Path
 import yaml
 
 from ._k8s import kinds
-from ._k8s.apierrors import forbidden_fields, status_of, typed_errors
+from ._k8s.apierrors import call, converted, delete_if_present, forbidden_fields, typed_errors
 from ._k8s.poll import until
-from .errors import Forbidden, ManifestError, UsageError, WaitTimeout
+from .errors import ApiError, Forbidden, ManifestError, NotFound, UsageError, WaitTimeout
 
 __all__ = ["KIND_ORDER", "apply", "delete", "delete_workloads", "load", "ordered", "rank", "render"]
 
@@ -177,17 +177,16 @@ def apply(api, source, namespace: str | None = None, field_manager: str = "kubel
     the objects already applied before it. With dry_run, objects whose namespace is created by the same
     manifests are refused (the namespace does not exist yet), as with `kubectl apply --dry-run=server`.
     """
-    from kubernetes.client.exceptions import ApiException
-
     applied, crd_seen = [], False
     for obj, origin in ordered(load(source, namespace)):
         res = _resource(api, obj, origin, CRD_WAIT_S if crd_seen else 0)
         ns = _ns(res, obj, namespace)
         params = [("fieldValidation", "Strict")] + ([("dryRun", "All")] if dry_run else [])
         try:
-            out = res.server_side_apply(body=obj, name=obj["metadata"]["name"], namespace=ns,
-                                        field_manager=field_manager, force_conflicts=True, query_params=params)
-        except ApiException as err:
+            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"], namespace=ns,
+                       field_manager=field_manager, force_conflicts=True, query_params=params,
+                       what=f"{obj['kind']}/{obj['metadata']['name']}", action="apply")
+        except ApiError as err:
             raise _api_error(err, obj, origin, applied, res, ns) from None
         applied.append(out.to_dict())
         crd_seen = crd_seen or obj["kind"] == "CustomResourceDefinition"
@@ -198,18 +197,14 @@ def delete(api, source, namespace: str | None = None, wait: bool = False, timeou
     """Delete every object of `source` in reverse dependency order; already-absent objects are skipped.
 
     Returns "Kind/name" of what was deleted. With wait, returns only once they are all gone."""
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.dynamic.exceptions import NotFoundError
-
     deleted = []
     for obj, origin in ordered(load(source, namespace), reverse=True):
         res = _resource(api, obj, origin)
         ns, name = _ns(res, obj, namespace), obj["metadata"]["name"]
         try:
-            res.delete(name=name, namespace=ns)
-        except NotFoundError:
-            continue
-        except ApiException as err:
+            if not delete_if_present(res.delete, name=name, namespace=ns, what=f"{obj['kind']}/{name}"):
+                continue
+        except ApiError as err:
             raise _api_error(err, obj, origin, [], res, ns, verb="delete") from None
         deleted.append((res, name, ns))
     if wait:
@@ -223,20 +218,19 @@ def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60)
     Jobs that own them, at once (grace period 0: no container runs on a simulated node), and return when
     none of those pods is left. Returns how many owners were deleted."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     apps, batch, core = client.AppsV1Api(api), client.BatchV1Api(api), client.CoreV1Api(api)
     refs = [ref for p in core.list_namespaced_pod(namespace, label_selector=selector).items
             for ref in p.metadata.owner_references or []]
     owners = {("job", r.name) for r in refs if r.kind == "Job"}
     for rs in {r.name for r in refs if r.kind == "ReplicaSet"}:  # owners first: nothing recreates the pods
-        with contextlib.suppress(ApiException):
-            up = apps.read_namespaced_replica_set(rs, namespace).metadata.owner_references or []
+        with contextlib.suppress(ApiError):
+            up = call(apps.read_namespaced_replica_set, rs, namespace).metadata.owner_references or []
             owners |= {("deployment", r.name) for r in up if r.kind == "Deployment"} or {("replica_set", rs)}
     for kind, name in owners:
         api_group = batch if kind == "job" else apps
-        with contextlib.suppress(ApiException):  # 404: already gone
-            getattr(api_group, f"delete_namespaced_{kind}")(name, namespace, propagation_policy="Background")
+        with contextlib.suppress(ApiError):  # 404: already gone
+            call(getattr(api_group, f"delete_namespaced_{kind}"), name, namespace, propagation_policy="Background")
 
     def gone():
         if not core.list_namespaced_pod(namespace, label_selector=selector).items:
@@ -251,14 +245,12 @@ def delete_workloads(api, namespace: str, *, selector: str, timeout: float = 60)
 
 
 def _wait_gone(objects, timeout: float) -> None:
-    from kubernetes.dynamic.exceptions import NotFoundError
-
     deadline = time.monotonic() + timeout
     for res, name, ns in objects:
         def gone():
             try:
-                res.get(name=name, namespace=ns)
-            except NotFoundError:
+                call(res.get, name=name, namespace=ns, what=f"{res.kind}/{name}")
+            except NotFound:
                 return True, None
             return False, None
         until(gone, max(0.0, deadline - time.monotonic()), timeout_error=lambda _: WaitTimeout(
@@ -288,21 +280,21 @@ def _resource(api, obj: dict, origin: str, wait_s: float = 0):
 # -- errors --------------------------------------------------------------------------------------
 
 
-def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | None,
+def _api_error(err: ApiError, obj: dict, origin: str, applied: list[dict], res, ns: str | None,
                verb: str = "apply") -> ManifestError:
     """One readable ManifestError (or Forbidden) for an API server refusal of `obj`."""
-    status = status_of(err)
-    message = _redact(status.get("message") or f"{err.status} {err.reason}", obj)
+    status = err.status
+    message = _redact(status.get("message") or f"{err.code} {err.reason}", obj)
     kind, name = obj["kind"], obj["metadata"]["name"]
     label = f"{kind}/{name}" + (f" in namespace {ns}" if ns else "") + f" ({origin})"
     meta = dict(source=origin, kind=kind, name=name, status=status)
-    if err.status == 403 and "exceeded quota" in message:  # admission said no, not RBAC
+    if err.code == 403 and "exceeded quota" in message:  # admission said no, not RBAC
         error = ManifestError(f"the API server refused {label}: {message}",
                               "the namespace's ResourceQuota is used up: `kubectl describe resourcequota` "
                               "shows used/hard; free some, ask for less, or raise the quota", **meta)
-    elif err.status == 403:
+    elif err.code == 403:
         error = _forbidden(message, label, verb, meta)
-    elif err.status == 422:
+    elif err.code == 422:
         causes = (status.get("details") or {}).get("causes") or []
         listed = "".join(f"\n  - {c.get('field', '?')}: {_redact(c.get('message', ''), obj)}" for c in causes)
         error = ManifestError(f"the API server refused {label} as invalid:{listed or ' ' + message}",
@@ -313,7 +305,7 @@ def _api_error(err, obj: dict, origin: str, applied: list[dict], res, ns: str | 
         error = ManifestError(f"{label} has a field the schema does not accept: {message}",
                               f"check the spelling, the type and the indentation of that field; `kubectl "
                               f"explain {res.name} --recursive` lists the valid ones", **meta)
-    elif err.status == 404 and (status.get("details") or {}).get("kind") == "namespaces":
+    elif isinstance(err, NotFound) and (status.get("details") or {}).get("kind") == "namespaces":
         error = ManifestError(f"cannot {verb} {label}: {message}", f"create the namespace first (a Namespace "
                               f"document in the manifests, or `kubectl create namespace {ns}`)", **meta)
     else:
@@ -348,12 +340,11 @@ def _field_error(status: dict) -> bool:
 def _strict_message(res, obj: dict, ns: str | None) -> str | None:
     """The API server's strict-validation message ('unknown field "spec.replica"', every field listed),
     asked for with a dry-run create: its answer to an apply patch names the fields less clearly."""
-    from kubernetes.client.exceptions import ApiException
-
     try:
-        res.create(body=obj, namespace=ns, dry_run="All", query_params=[("fieldValidation", "Strict")])
-    except ApiException as err:
-        message = status_of(err).get("message") or ""
+        with converted(f"{obj['kind']}/{obj['metadata']['name']}", "create"):
+            res.create(body=obj, namespace=ns, dry_run="All", query_params=[("fieldValidation", "Strict")])
+    except ApiError as err:
+        message = err.status.get("message") or ""
         found = re.findall(r'unknown field "[^"]*"|duplicate field "[^"]*"', message)
         return _redact(", ".join(found), obj) if found else None
     return None

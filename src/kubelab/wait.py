@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ._k8s import kinds
-from ._k8s.apierrors import typed_errors
+from ._k8s.apierrors import call, typed_errors
 from ._k8s.poll import interactive, until
 from ._k8s.raw import label_selector
-from .errors import ApiError, RolloutFailed, UsageError, WaitTimeout
+from .errors import ApiError, NotFound, RolloutFailed, UsageError, WaitTimeout
 from .observe.metrics import pod_usage
 from .observe.network import endpoint_slices
 
@@ -318,8 +318,6 @@ class _Failures:
 
 def _loop(res, name: str, namespace: str | None, step, goal: str, timeout: float, progress):
     """Poll the object, feed it to step(obj) -> (done, state, counts), until done or timeout."""
-    from kubernetes.dynamic.exceptions import NotFoundError
-
     what = f"{res.kind}/{name}"
     where = f" in namespace {namespace}" if namespace else ""
     flag = f" -n {namespace}" if namespace else ""
@@ -327,8 +325,8 @@ def _loop(res, name: str, namespace: str | None, step, goal: str, timeout: float
 
     def poll():
         try:
-            obj = res.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
+            obj = call(res.get, name=name, namespace=namespace, what=what + where).to_dict()
+        except NotFound:
             obj = None
         done, state, counts = step(obj)
         _show(bar, state, counts, done)

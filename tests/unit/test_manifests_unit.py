@@ -7,6 +7,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from kubelab import manifests, wait
+from kubelab._k8s.apierrors import api_error
 from kubelab.course import sandbox
 from kubelab.errors import Forbidden, ManifestError
 
@@ -154,7 +155,8 @@ def test_secret_values_are_redacted_from_api_errors(status, body):
     encoded = base64.b64encode(b"s3cr3t-plain").decode()
     secret = obj("Secret", name="db", stringData={"x": SECRET_VALUE}, data={"y": encoded})
     body["message"] += f" and {encoded} and s3cr3t-plain"
-    err = manifests._api_error(FakeApiError(status, body), secret, "s.yaml", [], FakeResource(), "ns")
+    refusal = api_error(FakeApiError(status, body), "Secret/db")
+    err = manifests._api_error(refusal, secret, "s.yaml", [], FakeResource(), "ns")
     for text in (str(err), repr(err)):
         assert SECRET_VALUE not in text and encoded not in text and "s3cr3t-plain" not in text
     assert "<redacted>" in str(err)
@@ -168,7 +170,8 @@ def test_short_secret_values_are_redacted_as_whole_words_only():
 def test_forbidden_is_parsed_from_the_status_message():
     message = ('configmaps "c" is forbidden: User "system:serviceaccount:a:robot" cannot patch resource '
                '"configmaps" in API group "" in the namespace "b"')
-    err = manifests._api_error(FakeApiError(403, {"message": message, "details": {"kind": "configmaps"}}),
+    err = manifests._api_error(api_error(FakeApiError(403, {"message": message, "details": {"kind": "configmaps"}}),
+                                         "ConfigMap/c"),
                                obj("ConfigMap", name="c"), "<dict>", [obj("Namespace", name="b")],
                                FakeResource(), "b")
     assert isinstance(err, Forbidden)

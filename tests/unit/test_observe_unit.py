@@ -7,6 +7,7 @@ import pytest
 from kubernetes import client
 
 from kubelab import observe
+from kubelab._k8s.apierrors import api_error
 from kubelab.observe import metrics
 from kubelab.errors import KubelabError
 
@@ -243,6 +244,6 @@ def test_sample_rejects_a_zero_interval():
 
 @pytest.mark.parametrize("status,words", [(404, "not installed"), (503, "not ready yet")])
 def test_metrics_api_missing_or_not_ready_is_a_clear_error(status, words):
-    err = metrics._unavailable(client.exceptions.ApiException(status=status, reason="x"))
+    err = metrics._unavailable(api_error(client.exceptions.ApiException(status=status, reason="x"), "pods metrics"))
     assert isinstance(err, KubelabError) and "metrics.k8s.io is not available" in err.problem
     assert words in err.problem and "60 s" in err.fix

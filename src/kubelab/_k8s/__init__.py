@@ -4,5 +4,6 @@ What belongs here, and nowhere else: the label, taint and resource names kubelab
 parsing (`quantity`), raw JSON listing and the small readers of plain objects (`raw`), the ONE resolver
 from a kind as kubectl takes it to an API resource (`kinds`), the ONE poll/deadline loop and the test of
 whether a person is watching (`poll`), and turning the client's ApiException into kubelab's typed errors
-(`apierrors`). Nothing here imports another kubelab package except `kubelab.errors`.
+(`apierrors`: the one place that catches it; `call`, `delete_if_present`, `create_or_exists` for the rest).
+Nothing here imports another kubelab package except `kubelab.errors`.
 """

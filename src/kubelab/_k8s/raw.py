@@ -41,24 +41,10 @@ def gc_paused():
             gc.enable()
 
 
-def _what(fn, args) -> str:
-    """'pods in namespace a' for list_namespaced_pod('a'), 'pod p in namespace a' for read_namespaced_pod('p', 'a')."""
-    name = fn.__name__
-    words = name.split("_", 1)[1].replace("namespaced_", "").replace("_for_all_namespaces", "").replace("_", " ")
-    if name.startswith("list_"):
-        return f"{words}s" + (f" in namespace {args[0]}" if "namespaced" in name and args else "")
-    target = f"{words} {args[0]}" if args else words
-    return target + (f" in namespace {args[1]}" if "namespaced" in name and len(args) > 1 else "")
-
-
 def _call(fn, args, kw):
-    from kubernetes.client.exceptions import ApiException
-
-    from .apierrors import api_error
-    try:
+    from .apierrors import converted, describe
+    with converted(describe(fn, args)):
         return fn(*args, _preload_content=False, **kw)
-    except ApiException as err:
-        raise api_error(err, _what(fn, args)) from None
 
 
 def items(list_fn, *args, **kw) -> list[dict]:
@@ -150,17 +136,19 @@ def list_dra(api, plural: str, namespace: str | None = None, empty_on: tuple[int
     """Items of a resource.k8s.io/v1 resource (resourceclaims, resourceslices, deviceclasses) as plain
     dicts; [] when the API answers with a status in `empty_on` (404: a cluster without DRA)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+
+    from ..errors import ApiError
+    from .apierrors import converted
     custom = client.CustomObjectsApi(api)
     try:
-        if namespace:
-            return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, plural)["items"]
-        return custom.list_cluster_custom_object("resource.k8s.io", "v1", plural)["items"]
-    except ApiException as err:
-        if err.status in empty_on:
+        with converted(f"{plural}" + (f" in namespace {namespace}" if namespace else "")):
+            if namespace:
+                return custom.list_namespaced_custom_object("resource.k8s.io", "v1", namespace, plural)["items"]
+            return custom.list_cluster_custom_object("resource.k8s.io", "v1", plural)["items"]
+    except ApiError as err:
+        if err.code in empty_on:
             return []
-        from .apierrors import api_error
-        raise api_error(err, f"{plural}" + (f" in namespace {namespace}" if namespace else "")) from None
+        raise
 
 
 def label_selector(selector: dict | None) -> str | None:

@@ -85,9 +85,6 @@ def check(scenario, namespace, cluster_name, context):
 
 def _ensure_namespace(api, namespace: str) -> None:
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-    try:
-        client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
-    except ApiException as err:
-        if err.status != 409:
-            raise
+
+    from .._k8s.apierrors import create_or_exists
+    create_or_exists(client.CoreV1Api(api).create_namespace, {"metadata": {"name": namespace}})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import platformdirs
 
-from ..errors import ConfigError, KubelabError
+from ..errors import BinaryMissing, ConfigError
 
 __all__ = ["daemon", "read_config", "cache_dir", "repo_root", "state_dir"]
 
@@ -16,9 +16,9 @@ def repo_root() -> Path:
     env = os.environ.get("KUBELAB_ROOT")
     root = Path(env) if env else Path(__file__).resolve().parents[3]
     if not (root / "cluster" / "go").is_dir():
-        raise KubelabError(f"the course repository was not found at {root} (no cluster/go/ there)",
-                           "install kubelab from its checkout with `pip install -e .`, "
-                           "or set KUBELAB_ROOT to the checkout")
+        raise ConfigError(f"the course repository was not found at {root} (no cluster/go/ there)",
+                          "install kubelab from its checkout with `pip install -e .`, "
+                          "or set KUBELAB_ROOT to the checkout")
     return root
 
 
@@ -34,8 +34,8 @@ def daemon(name: str) -> Path:
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise KubelabError(f"kubelab's {name} command is not installed (not beside {sys.executable}, not on PATH)",
-                       "reinstall kubelab from its checkout: `pip install -e .` (or `make setup`)")
+    raise BinaryMissing(f"kubelab's {name} command is not installed (not beside {sys.executable}, not on PATH)",
+                        "reinstall kubelab from its checkout: `pip install -e .` (or `make setup`)")
 
 
 def cache_dir() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ClusterUnavailable, KubelabError
+from ..errors import ClusterUnavailable, KubelabError, PortInUse
 
 __all__ = ["Client", "MANIFEST_TYPES", "Registry", "pick_port"]
 
@@ -41,8 +41,8 @@ def pick_port(taken: set[int], first: int = 5000, last: int = 9999) -> int:
                 return port
             except OSError:
                 continue
-    raise KubelabError(f"no free port for the registry in {first}-{last} on 127.0.0.1",
-                       "stop a process that holds these ports, or another cluster's registry")
+    raise PortInUse(f"no free port for the registry in {first}-{last} on 127.0.0.1",
+                    "stop a process that holds these ports, or another cluster's registry")
 
 
 class Registry:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .._k8s.apierrors import typed_errors
+from .._k8s.apierrors import create_or_exists, delete_if_present, typed_errors
 from .._k8s.names import POOL_LABEL, SIMULATED_LABEL
 from .._k8s.poll import timeout as timed_out, until
-from ..errors import KubelabError, WaitTimeout
+from ..errors import UsageError, WaitTimeout
 from .pools import Pool, nodes as pool_nodes
 
 __all__ = ["add_nodes", "remove_nodes"]
@@ -24,20 +24,15 @@ def add_nodes(api, pool: Pool, *, timeout: float = 120, workers: int = 8) -> flo
     """Create the simulated nodes of `pool` (named <pool>-<n>, see kubelab.cluster.pools.nodes) through the API
     and wait until all are Ready; returns the seconds it took. Existing nodes of the same name are kept."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(api)
     if not core.list_node(label_selector=f"{SIMULATED_LABEL}=true", limit=1).items:
-        raise KubelabError("this cluster has no simulated (KWOK) nodes: extra simulated nodes would never be Ready",
-                           "run this on the embedded cluster (`kubelab cluster up`)")
+        raise UsageError("this cluster has no simulated (KWOK) nodes: extra simulated nodes would never be Ready",
+                         "run this on the embedded cluster (`kubelab cluster up`)")
     start = time.monotonic()
 
     def create(body):
-        try:
-            core.create_node(body)
-        except ApiException as err:
-            if err.status != 409:  # already there (an earlier run): keep it
-                raise
+        create_or_exists(core.create_node, body)  # already there (an earlier run): keep it
 
     with ThreadPoolExecutor(workers) as ex:
         list(ex.map(create, pool_nodes([pool])))
@@ -61,7 +56,6 @@ def remove_nodes(api, pool_name: str, namespace: str | None = None, *, timeout: 
     Pods go first: a pod left bound to a deleted node stays Terminating until the pod garbage collector
     removes it (about 40 s later), and holds up the deletion of its namespace meanwhile."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(api)
     selector = f"{POOL_LABEL}={pool_name}"
@@ -69,11 +63,7 @@ def remove_nodes(api, pool_name: str, namespace: str | None = None, *, timeout: 
     deadline = time.monotonic() + timeout
 
     def delete(pod):
-        try:
-            core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
-        except ApiException as err:
-            if err.status != 404:
-                raise
+        delete_if_present(core.delete_namespaced_pod, pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
 
     def pods_gone():
         pods = (core.list_namespaced_pod(namespace) if namespace else core.list_pod_for_all_namespaces()).items

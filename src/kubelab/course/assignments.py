@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import KubelabError
+from ..errors import ConfigError, KubelabError, UsageError
 from .runner import environment
 from .sandbox import LEARNER_ENV
 
@@ -39,7 +39,7 @@ def api(root: Path, *, exchange: str | Path | None = None, student: str | None =
     from traitlets.config.loader import PyFileConfigLoader
 
     if not (root / "nbgrader_config.py").is_file():
-        raise KubelabError(f"no nbgrader_config.py in {root}", "run this from the course repository")
+        raise ConfigError(f"no nbgrader_config.py in {root}", "run this from the course repository")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
     if exchange is not None:
@@ -62,7 +62,7 @@ class Access:
 
 def access(assignment: str, root: Path | None = None) -> Access | None:
     """The assignment's access.yaml, or None when it has none (it is then graded with the instructor's
-    credentials). A bad file is one KubelabError naming it."""
+    credentials). A bad file is one ConfigError naming it."""
     import yaml
 
     from .sandbox import MANAGE
@@ -73,11 +73,11 @@ def access(assignment: str, root: Path | None = None) -> Access | None:
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise KubelabError(f"{path}: not YAML ({err})", "fix the file: `lab: <name>` and `manage: [...]`") from None
+        raise ConfigError(f"{path}: not YAML ({err})", "fix the file: `lab: <name>` and `manage: [...]`") from None
     manage = tuple(doc.get("manage") or ())
     if not isinstance(doc.get("lab"), str) or set(manage) - set(MANAGE) or set(doc) - {"lab", "manage"}:
-        raise KubelabError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)}; "
-                           f"got {doc!r}", "fix the file")
+        raise ConfigError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)}; "
+                          f"got {doc!r}", "fix the file")
     return Access(doc["lab"], manage)
 
 
@@ -170,8 +170,8 @@ def autograde(assignment: str, student: str, root: Path | None = None, env: dict
     the one `prestart` with the same arguments started ahead)."""
     root = root or course_root()
     if not (root / "submitted" / student / assignment).is_dir():
-        raise KubelabError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
-                           "collect the submissions first")
+        raise UsageError(f"no submission of {assignment} by {student} (submitted/{student}/{assignment})",
+                         "collect the submissions first")
     nbgrader = _grader_api(root, cell_timeout, confined)
     with _kernel_environment(student, env), quiet_gradebook():
         checked(_autograde(nbgrader, assignment, student), f"autograde {assignment} for {student}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import KubelabError
+from ..errors import KubelabError, UsageError
 from . import assignments
 
 __all__ = ["PRIVATE", "fetch", "fetch_feedback", "learner_view", "private_learners", "private_root", "submit"]
@@ -80,7 +80,7 @@ def _run_confined(step: str, assignment: str, learner: str, home: Path, root: Pa
 
     why = confine.unavailable()
     if why:
-        raise KubelabError(f"cannot {step} as a confined hub server would: {why}", "use the course's exchange (private=False)")
+        raise UsageError(f"cannot {step} as a confined hub server would: {why}", "use the course's exchange (private=False)")
     bind, rw = learner_view(config.Exchange.root, config.CourseDirectory.course_id, learner)
     code = (f"from kubelab.course import exchange; exchange._run({step!r}, {assignment!r}, {learner!r}, "
             f"__import__('pathlib').Path({str(home)!r}), {str(root) if root else None!r})")

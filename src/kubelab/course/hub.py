@@ -40,7 +40,7 @@ from jupyterhub.utils import random_port
 from traitlets import Unicode
 
 from ..cluster.paths import cache_dir
-from ..errors import KubelabError
+from ..errors import ConfigError
 from . import assignments, confine, exchange, registry_guard, sandbox
 
 __all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
@@ -75,13 +75,13 @@ def nbgrader_settings(root: Path | None = None) -> tuple[str, str]:
 
     root = root or assignments.course_root()
     if not (root / "nbgrader_config.py").is_file():
-        raise KubelabError(f"no nbgrader_config.py in {root}", "start the hub from the course repository")
+        raise ConfigError(f"no nbgrader_config.py in {root}", "start the hub from the course repository")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     course_id = config.CourseDirectory.get("course_id")
     exchange = config.Exchange.get("root")
     if not course_id or not exchange:
-        raise KubelabError(f"{root / 'nbgrader_config.py'} sets no course id or no exchange root",
-                           "set c.CourseDirectory.course_id and c.Exchange.root there")
+        raise ConfigError(f"{root / 'nbgrader_config.py'} sets no course id or no exchange root",
+                          "set c.CourseDirectory.course_id and c.Exchange.root there")
     return str(course_id), str(exchange)
 
 
@@ -110,8 +110,8 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
     home = sandbox.sandbox(api, HOME_LAB, learner)
     for access in labs:
         if access.lab == HOME_LAB:
-            raise KubelabError(f"an access file names lab {HOME_LAB!r}, the hub's own sandbox of every learner",
-                               "give that lab another name in its access.yaml")
+            raise ConfigError(f"an access file names lab {HOME_LAB!r}, the hub's own sandbox of every learner",
+                              "give that lab another name in its access.yaml")
         sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,))
     path = Path(kubeconfig_path)
     sandbox.kubeconfig(home, path, expiration_seconds)

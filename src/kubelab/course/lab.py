@@ -19,6 +19,7 @@ import string
 from pathlib import Path
 
 from .. import manifests
+from .._k8s.apierrors import delete_if_present
 from .._k8s.poll import until
 from ..errors import ManifestError
 from . import sandbox
@@ -56,14 +57,9 @@ def artifacts_volume(api, namespace: str, size: str = "1Gi", timeout: float = 30
     Retain. An earlier one (Released once its claim went with the namespace) is deleted first. Returns the
     storageClassName a PVC asks for to bind to it. (Simulated storage: a hostPath no container reads.)"""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core, name = client.CoreV1Api(api), f"{namespace}-artifacts"
-    try:
-        core.delete_persistent_volume(name)
-    except ApiException as err:
-        if err.status != 404:
-            raise
+    delete_if_present(core.delete_persistent_volume, name)
     gone = lambda: name not in {pv.metadata.name for pv in core.list_persistent_volume(
         field_selector=f"metadata.name={name}").items}
     until(lambda: (gone(), None), timeout, every=0.2)

@@ -5,9 +5,10 @@ import contextlib
 
 from kubernetes import client
 
-from .._k8s.apierrors import typed_errors
+from .._k8s.apierrors import call, typed_errors
 from .._k8s.names import LESSON_LABEL, SIMULATED_LABEL
 from .._k8s.poll import timeout as timed_out, until
+from ..errors import ApiError
 from .sandbox import delete_namespace, wait_namespace_gone
 
 __all__ = ["cleanup", "describe", "start"]
@@ -58,10 +59,10 @@ def cleanup(api, namespace: str, wait: bool = False, timeout: float = 120) -> No
     for delete in (apps.delete_collection_namespaced_deployment, apps.delete_collection_namespaced_stateful_set,
                    apps.delete_collection_namespaced_daemon_set, batch.delete_collection_namespaced_job,
                    apps.delete_collection_namespaced_replica_set):
-        with contextlib.suppress(client.exceptions.ApiException):
-            delete(namespace, propagation_policy="Background")
-    with contextlib.suppress(client.exceptions.ApiException):
-        core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+        with contextlib.suppress(ApiError):
+            call(delete, namespace, propagation_policy="Background")
+    with contextlib.suppress(ApiError):
+        call(core.delete_collection_namespaced_pod, namespace, grace_period_seconds=0)
     delete_namespace(api, namespace)
     if wait:
         wait_namespace_gone(api, namespace, timeout)

@@ -28,9 +28,9 @@ def expand(paths: list[str | Path]) -> list[Path]:
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
-            from ..errors import KubelabError
-            raise KubelabError(f"{p} is not a notebook or a folder of notebooks",
-                               "pass .ipynb files or folders, e.g. `kubelab run notebooks/`")
+            from ..errors import UsageError
+            raise UsageError(f"{p} is not a notebook or a folder of notebooks",
+                             "pass .ipynb files or folders, e.g. `kubelab run notebooks/`")
     return found
 
 

@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import manifests
-from .._k8s.apierrors import api_error, typed_errors
+from .._k8s.apierrors import call, delete_if_present, typed_errors
 from .._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
 from .._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
 from .._k8s.client import request_token
 from .._k8s.client import token_client as client_for_token
 from .._k8s.poll import until
-from ..errors import KubelabError, UsageError, WaitTimeout
+from ..errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
 
 __all__ = ["GRADER_ENV", "LEARNER_ENV", "NAMESPACES_ENV", "Sandbox", "can_i", "cleanup", "delete_cluster_objects", "delete_namespace",
            "empty", "grader_client", "grader_kubeconfig", "kubeconfig", "learner_name", "names_policy",
@@ -247,18 +247,15 @@ def delete_cluster_objects(api, namespace: str) -> list[str]:
     """Delete the PersistentVolumes and PriorityClasses named `<namespace>-<word>` (what a lab with the
     "cluster" right made): a reset leaves nothing of an earlier run that the next could be graded on."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     mine = []
     for version, kind, lister in (("v1", "PersistentVolume", client.CoreV1Api(api).list_persistent_volume),
                                   ("scheduling.k8s.io/v1", "PriorityClass",
                                    client.SchedulingV1Api(api).list_priority_class)):
         try:
-            names = [o.metadata.name for o in lister().items]
-        except ApiException as err:
-            if err.status == 403:   # a sandbox without the "cluster" right has none of these
-                continue
-            raise
+            names = [o.metadata.name for o in call(lister).items]
+        except Forbidden:   # a sandbox without the "cluster" right has none of these
+            continue
         mine += [{"apiVersion": version, "kind": kind, "metadata": {"name": name}}
                  for name in names if name.rpartition("-")[0] == namespace]
     return manifests.delete(api, mine)
@@ -301,22 +298,19 @@ def _wait_default_account(api, namespace: str, timeout: float) -> None:
 
 def _exists(api, policy: str) -> bool:
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     try:
-        client.AdmissionregistrationV1Api(api).read_validating_admission_policy(policy)
+        call(client.AdmissionregistrationV1Api(api).read_validating_admission_policy, policy,
+             what=f"ValidatingAdmissionPolicy {policy}")
         return True
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise api_error(err, f"ValidatingAdmissionPolicy {policy}") from None
+    except NotFound:
+        return False
 
 
 def _wait_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
     """The API server loads a new admission policy a moment after it is created: until then a learner's
     write to any name would pass. Wait until a dry run of one, as the learner, is refused."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     learner = client.SchedulingV1Api(box.client(600))
     probe = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 0,
@@ -324,9 +318,9 @@ def _wait_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
 
     def refused():
         try:
-            learner.create_priority_class(probe, dry_run="All")
-        except ApiException as err:
-            return err.status == 403 and NAMES_POLICY in (err.body or ""), None
+            call(learner.create_priority_class, probe, dry_run="All")
+        except ApiError as err:
+            return isinstance(err, Forbidden) and NAMES_POLICY in (err.status.get("message") or ""), None
         return False, None
 
     until(refused, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
@@ -354,15 +348,11 @@ def release(api, namespace: str) -> None:
     cluster-scoped objects named after it are deleted. The namespace controller removes the rest meanwhile;
     reset() makes the namespace afresh (a hub makes it again at the learner's next start)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     delete_cluster_objects(api, namespace)
     delete_namespace(api, namespace)
-    try:
-        client.CoreV1Api(api).delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
-    except ApiException as err:
-        if err.status != 404:
-            raise api_error(err, f"the pods of namespace {namespace}") from None
+    delete_if_present(client.CoreV1Api(api).delete_collection_namespaced_pod, namespace, grace_period_seconds=0,
+                      what=f"the pods of namespace {namespace}")
 
 
 @typed_errors
@@ -484,14 +474,9 @@ def revoke(box: Sandbox, *, again: bool = True) -> None:
     """End every token of the learner's ServiceAccount now: the ServiceAccount is deleted (a token names
     its UID) and, with `again`, made afresh (not for a namespace about to be released)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(box.api)
-    try:
-        core.delete_namespaced_service_account(box.service_account, box.namespace)
-    except ApiException as err:
-        if err.status != 404:
-            raise
+    delete_if_present(core.delete_namespaced_service_account, box.service_account, box.namespace)
     until(lambda: (box.service_account not in {sa.metadata.name for sa in core.list_namespaced_service_account(
         box.namespace).items}, None), 30, every=0.2)
     if again:
@@ -525,47 +510,37 @@ def _check_owner(api, namespace: str, learner: str, lab: str) -> None:
     """Refuse a namespace that exists but is not this learner's sandbox for this lab: "kube" + "system"
     names kube-system, and learner "ann-x" lab "y" would share "ann-x-y" with learner "ann" lab "x-y"."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     try:
-        labels = client.CoreV1Api(api).read_namespace(namespace).metadata.labels or {}
-    except ApiException as err:
-        if err.status == 404:
-            return
-        raise api_error(err, f"namespace {namespace}") from None
+        labels = call(client.CoreV1Api(api).read_namespace, namespace).metadata.labels or {}
+    except NotFound:
+        return
     if labels.get(LEARNER_LABEL) != learner or labels.get(LAB_LABEL) != lab:
         owner = labels.get(LEARNER_LABEL)
-        raise KubelabError(f"namespace {namespace} exists and is not {learner}'s sandbox for lab {lab} "
-                           f"({'it belongs to learner ' + owner if owner else 'it is not a sandbox'}); "
-                           "it was left untouched", "pick another lab name (or learner name)")
+        raise UsageError(f"namespace {namespace} exists and is not {learner}'s sandbox for lab {lab} "
+                         f"({'it belongs to learner ' + owner if owner else 'it is not a sandbox'}); "
+                         "it was left untouched", "pick another lab name (or learner name)")
 
 
 def delete_namespace(api, name: str) -> None:
+    """Delete namespace `name` (everything in it) if it exists; return at once (see wait_namespace_gone)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
-    try:
-        client.CoreV1Api(api).delete_namespace(name)
-    except ApiException as err:
-        if err.status != 404:
-            raise api_error(err, f"namespace {name}") from None
+    delete_if_present(client.CoreV1Api(api).delete_namespace, name)
 
 
 def wait_namespace_gone(api, name: str, timeout: float) -> None:
     """Return once namespace `name` is absent, or not being deleted (the namespace controller empties a
     deleted namespace first: a few seconds)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
 
     core = client.CoreV1Api(api)
 
     def settled():
         try:
-            ns = core.read_namespace(name)
-        except ApiException as err:
-            if err.status == 404:
-                return True, None
-            raise api_error(err, f"namespace {name}") from None
+            ns = call(core.read_namespace, name)
+        except NotFound:
+            return True, None
         return ns.metadata.deletion_timestamp is None, ns
 
     def still_there(ns) -> WaitTimeout:

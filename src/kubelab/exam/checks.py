@@ -15,7 +15,7 @@ from typing import Callable
 from .._k8s import raw
 from .._k8s.apierrors import quiet
 from .._k8s.poll import until
-from ..errors import ApiError, CheckFailed
+from ..errors import ApiError, CheckFailed, NotFound
 from ..grading.engine import CheckResult, Missing, Part
 
 __all__ = ["State", "container", "current_pods", "deployment_parts", "get", "job_parts", "pods_ready_part",
@@ -26,11 +26,11 @@ def get(read_fn, *args, what: str) -> dict:
     """A plain object, or Missing (a 404) with a readable message."""
     try:
         return raw.read(read_fn, *args)
+    except NotFound:
+        ns = f" in namespace {args[1]!r}" if len(args) > 1 else ""
+        raise Missing(f"{what} not found{ns}", f"{what} must still exist: repair it, do not remove it") from None
     except ApiError as err:
-        if err.code == 404:
-            ns = f" in namespace {args[1]!r}" if len(args) > 1 else ""
-            raise Missing(f"{what} not found{ns}", f"{what} must still exist: repair it, do not remove it")
-        raise Missing(f"cannot read {what}: {err.problem}", "check that the cluster is up")
+        raise Missing(f"cannot read {what}: {err.problem}", "check that the cluster is up") from None
 
 
 class State(dict):

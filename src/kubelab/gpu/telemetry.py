@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._k8s.apierrors import typed_errors
-from ..errors import KubelabError
+from ..errors import KubelabError, UsageError
 from .dcgm import DcgmExporterSource
 from .nvml import NO_GPU_FIX, NvmlSource
 from .prometheus import PrometheusSource
@@ -103,7 +103,7 @@ def telemetry(api, source: str = "auto", url: str | None = None, prometheus: str
     `api` is the cluster to look in (kl.connect()); None only with source="nvml", a `url` or `prometheus`.
     """
     if source not in SOURCES:
-        raise KubelabError(f"unknown telemetry source {source!r}", f"use one of {', '.join(SOURCES)}")
+        raise UsageError(f"unknown telemetry source {source!r}", f"use one of {', '.join(SOURCES)}")
     if url and source in ("auto", "dcgm-exporter"):
         return GpuTelemetry(DcgmExporterSource(url))
     tried = []
@@ -124,8 +124,8 @@ def telemetry(api, source: str = "auto", url: str | None = None, prometheus: str
         if source == "nvml":
             raise KubelabError(nvml.reason, NO_GPU_FIX)
     if api is None:
-        raise KubelabError(f"no GPU telemetry source: {'; '.join(tried)}; and no cluster was given to look in",
-                           "pass the cluster: telemetry(kl.connect())")
+        raise UsageError(f"no GPU telemetry source: {'; '.join(tried)}; and no cluster was given to look in",
+                         "pass the cluster: telemetry(kl.connect())")
     if source in ("auto", "dcgm-exporter"):
         exporters = find_dcgm_exporter(api)
         for exporter in exporters:

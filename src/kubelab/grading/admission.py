@@ -3,8 +3,9 @@ a pod is refused for the reason a guard rail gives (Pod Security, ResourceQuota)
 accepted (a guard rail that refuses everything is no answer), LimitRange defaults land on a pod."""
 from __future__ import annotations
 
-from .._k8s.apierrors import status_of
+from .._k8s.apierrors import call
 from .._k8s.quantity import to_float
+from ..errors import ApiError, NotFound
 from .engine import CheckResult, Missing, Part, run
 
 __all__ = ["admission_accepts", "admission_refuses", "limitrange_defaults"]
@@ -13,17 +14,16 @@ __all__ = ["admission_accepts", "admission_refuses", "limitrange_defaults"]
 def _dry_run(api, namespace: str, pod: dict):
     """(accepted pod as a dict, None) or (None, the server's refusal message)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
     core = client.CoreV1Api(api)
     try:
-        out = core.create_namespaced_pod(namespace, pod, dry_run="All")
+        out = call(core.create_namespaced_pod, namespace, pod, dry_run="All")
         return core.api_client.sanitize_for_serialization(out), None
-    except ApiException as err:
-        if err.status == 404 and (status_of(err).get("details") or {}).get("kind") == "namespaces":
-            raise Missing(f"namespace {namespace!r} does not exist", "run the lab from its first cell")
-        return None, status_of(err).get("message") or f"{err.status} {err.reason}"
+    except ApiError as err:
+        if isinstance(err, NotFound) and (err.status.get("details") or {}).get("kind") == "namespaces":
+            raise Missing(f"namespace {namespace!r} does not exist", "run the lab from its first cell") from None
+        return None, err.status.get("message") or f"{err.code} {err.reason}"
     except (HTTPError, OSError):
         raise Missing("cannot reach the cluster", "start it (`kubelab cluster up`) and run the cell again")
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._k8s.apierrors import quiet
-from ..errors import CheckFailed, UsageError
+from .._k8s.apierrors import quiet, refused
+from ..errors import ApiError, CheckFailed, NotFound, UsageError
 
 __all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "read", "run"]
 
@@ -94,21 +94,27 @@ def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0
 
 
 def read(call: Callable[[], Any], what: str, namespace: str | None = None):
-    """call(), with a missing or unreadable object turned into Missing (a readable message)."""
-    from kubernetes.client.exceptions import ApiException
+    """call(), with a missing or unreadable object turned into Missing (a readable message): the API server's
+    refusal of the client call in it (not a kubelab error that `call` raises itself), or no cluster."""
     from urllib3.exceptions import HTTPError
 
-    where = f" in namespace {namespace!r}" if namespace else ""
     try:
-        return call()
-    except ApiException as err:
-        if err.status == 404:
-            raise Missing(f"{what} not found{where}", f"create {what}{where} (check the name and namespace)")
-        raise Missing(f"cannot read {what}{where}: the API server answered {err.status} {err.reason}",
-                      "check that the cluster is up and that you may read this object")
+        with refused(what) as refusal:
+            return call()
     except (HTTPError, OSError):
+        where = f" in namespace {namespace!r}" if namespace else ""
         raise Missing(f"cannot reach the cluster to read {what}{where}",
                       "start it (`kubelab cluster up`) and run the cell again")
+    raise missing(refusal.error, what, namespace)
+
+
+def missing(err: ApiError, what: str, namespace: str | None = None) -> Missing:
+    """The Missing of a check whose read of `what` the API server refused with `err`."""
+    where = f" in namespace {namespace!r}" if namespace else ""
+    if isinstance(err, NotFound):
+        return Missing(f"{what} not found{where}", f"create {what}{where} (check the name and namespace)")
+    return Missing(f"cannot read {what}{where}: the API server answered {err.code} {err.reason}",
+                   "check that the cluster is up and that you may read this object")
 
 
 def client(api, group: str):

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from .._k8s import kinds
+from .._k8s.apierrors import call, converted
 from .._k8s.client import grader_client, token_client
-from ..errors import UsageError
-from .engine import CheckResult, Missing, Part, client, read, run
+from ..errors import ApiError, Forbidden, UsageError
+from .engine import CheckResult, Missing, Part, client, missing, read, run
 
 __all__ = ["can", "cannot", "request_as"]
 
@@ -28,17 +29,16 @@ def _access_review(api, verb: str, resource: str, namespace: str, as_user: str):
     if namespace:
         # A LocalSubjectAccessReview first: a learner may ask these in their own namespace (their sandbox
         # grants it), so the check works in their own JupyterLab too, not only when the grader runs it
-        from kubernetes.client.exceptions import ApiException
-
         def local():
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "LocalSubjectAccessReview",
+                      "metadata": {"namespace": namespace}, "spec": spec}
             try:
-                return client(api, "AuthorizationV1Api").create_namespaced_local_subject_access_review(namespace, {
-                    "apiVersion": "authorization.k8s.io/v1", "kind": "LocalSubjectAccessReview",
-                    "metadata": {"namespace": namespace}, "spec": spec}).status
-            except ApiException as err:
-                if err.status == 403:   # not this caller's namespace: the grader asks below
-                    return None
-                raise
+                return call(client(api, "AuthorizationV1Api").create_namespaced_local_subject_access_review,
+                            namespace, review).status
+            except Forbidden:   # not this caller's namespace: the grader asks below
+                return None
+            except ApiError as err:
+                raise missing(err, "a LocalSubjectAccessReview", namespace) from None
         status = read(local, "a LocalSubjectAccessReview", namespace)
         if status is not None:
             return status
@@ -86,18 +86,17 @@ def request_as(api, verb: str, resource: str, namespace: str, *, service_account
     sa = f"system:serviceaccount:{namespace}:{service_account}"
 
     def fetch():
-        from kubernetes.client.exceptions import ApiException
-
         as_sa = read(lambda: token_client(api, namespace, service_account, 600),
                      f"a token for ServiceAccount {service_account!r}", namespace)
         try:
-            kinds.resource(as_sa, resource).get(namespace=namespace)
+            with converted(f"{resource} in namespace {namespace}", "list"):
+                kinds.resource(as_sa, resource).get(namespace=namespace)
             return 200
-        except ApiException as err:
-            if err.status not in (401, 403):
-                raise Missing(f"the request as {sa} failed: {err.status} {err.reason}",
-                              "check that the cluster is up")
-            return err.status
+        except ApiError as err:
+            if err.code not in (401, 403):
+                raise Missing(f"the request as {sa} failed: {err.code} {err.reason}",
+                              "check that the cluster is up") from None
+            return err.code
         finally:
             as_sa.close()
 

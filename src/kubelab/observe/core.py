@@ -19,9 +19,10 @@ from datetime import datetime
 import pandas as pd
 
 from .._k8s import raw
-from .._k8s.apierrors import api_error
+from .._k8s.apierrors import call
 from .._k8s.names import GPU_PRODUCT_LABEL, POOL_LABEL, SIMULATED_LABEL, is_gpu_resource
 from .._k8s.quantity import qty
+from ..errors import NotFound
 
 __all__ = ["EVENT_COLUMNS", "HISTORY_COLUMNS", "LOG_COLUMNS", "NODE_COLUMNS", "POD_COLUMNS", "STATUS_COLUMNS",
            "allocated_devices", "deployment_status", "events", "events_frame", "logs", "nodes", "nodes_frame",
@@ -319,12 +320,10 @@ def deployment_status(api, name: str, namespace: str) -> pd.DataFrame:
     simulated node). The columns are those `plots.rollout_progress` takes; a Deployment that does not
     exist gives a row of zeros."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
     try:
-        dep = client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
-    except ApiException as err:
-        if err.status != 404:
-            raise api_error(err, f"Deployment {name} in namespace {namespace}") from None
+        dep = call(client.AppsV1Api(api).read_namespaced_deployment, name, namespace,
+                   what=f"Deployment {name} in namespace {namespace}")
+    except NotFound:
         return pd.DataFrame([dict.fromkeys(STATUS_COLUMNS, 0) | {"deployment": name, "simulated": False}],
                             columns=STATUS_COLUMNS)
     selector = ",".join(f"{k}={v}" for k, v in (dep.spec.selector.match_labels or {}).items())
@@ -345,18 +344,15 @@ def logs(api, name: str, namespace: str, container: str | None = None, tail: int
     annotation, else the first container), line, simulated (True when the pod runs on a KWOK node: the
     lines were generated, no container ran)."""
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
     core = client.CoreV1Api(api)
     obj = raw.read(core.read_namespaced_pod, name, namespace)
     container = container or ((obj["metadata"].get("annotations") or {}).get(
         "kubectl.kubernetes.io/default-container") or obj["spec"]["containers"][0]["name"])
     kw = {"tail_lines": tail} if tail is not None else {}
-    try:
-        # Raw bytes: the client's own decoding returns "b'...'" text for this endpoint.
-        text = core.read_namespaced_pod_log(name, namespace, container=container, timestamps=True,
-                                            _preload_content=False, **kw).data.decode("utf-8", errors="replace")
-    except ApiException as err:
-        raise api_error(err, f"the logs of pod {namespace}/{name}") from None
+    # Raw bytes: the client's own decoding returns "b'...'" text for this endpoint.
+    text = call(core.read_namespaced_pod_log, name, namespace, container=container, timestamps=True,
+                _preload_content=False, what=f"the logs of pod {namespace}/{name}",
+                **kw).data.decode("utf-8", errors="replace")
     node = raw.node(api, obj["spec"].get("nodeName"))
     stamps, lines = [], []
     for entry in text.splitlines():

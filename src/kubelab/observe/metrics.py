@@ -15,10 +15,10 @@ import time
 import pandas as pd
 
 from .._k8s import raw
-from .._k8s.apierrors import api_error
+from .._k8s.apierrors import converted
 from .._k8s.names import POOL_LABEL
 from .._k8s.quantity import qty
-from ..errors import ApiError, KubelabError
+from ..errors import ApiError, NotFound, UsageError
 
 __all__ = ["GROUP", "NODE_USAGE_COLUMNS", "POD_USAGE_COLUMNS", "SOURCE", "VERSION", "node_usage",
            "node_usage_frame", "pod_usage", "pod_usage_frame", "sample"]
@@ -29,10 +29,10 @@ POD_USAGE_COLUMNS = ["time", "namespace", "pod", "container", "node", "cpu", "me
 NODE_USAGE_COLUMNS = ["time", "node", "pool", "cpu", "memory", "source", "simulated"]
 
 
-def _unavailable(err) -> ApiError:
-    status = getattr(err, "status", None)
-    why = ("metrics-server is not installed (no such API)" if status == 404
-           else f"metrics-server is not ready yet ({status} {getattr(err, 'reason', '')})".strip())
+def _unavailable(err: ApiError) -> ApiError:
+    status = err.code
+    why = ("metrics-server is not installed (no such API)" if isinstance(err, NotFound)
+           else f"metrics-server is not ready yet ({status} {err.reason or ''})".strip())
     return ApiError(f"metrics.k8s.io is not available: {why}",
                     "install metrics-server (the embedded cluster runs it); after a pod starts, the first "
                     "metrics take ~30-60 s (two scrapes): retry, e.g. with metrics.sample(...)", code=status)
@@ -40,16 +40,16 @@ def _unavailable(err) -> ApiError:
 
 def _list(api, plural: str, namespace: str | None = None) -> list[dict]:
     from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
     custom = client.CustomObjectsApi(api)
     try:
-        if namespace:
-            return custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
-        return custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
-    except ApiException as err:
-        if err.status in (404, 503):
+        with converted(f"{plural} metrics"):
+            if namespace:
+                return custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]
+            return custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"]
+    except ApiError as err:
+        if err.code in (404, 503):
             raise _unavailable(err) from None
-        raise api_error(err, f"{plural} metrics") from None
+        raise
 
 
 def pod_usage_frame(pod_metrics, pod_nodes: dict[tuple[str, str], str], nodes_by_name: dict) -> pd.DataFrame:
@@ -113,8 +113,8 @@ def sample(fn, every: float = 5, duration: float = 60, progress: str | None = No
     `duration` (plus the last call's own time). With `progress` (a description), a tqdm bar counts the
     samples while a person watches (a notebook or a terminal; never in a headless run)."""
     if every <= 0 or duration < 0:
-        raise KubelabError(f"sample needs every > 0 and duration >= 0 (got every={every}, duration={duration})",
-                           "for example sample(fn, every=5, duration=60, api=api)")
+        raise UsageError(f"sample needs every > 0 and duration >= 0 (got every={every}, duration={duration})",
+                         "for example sample(fn, every=5, duration=60, api=api)")
     # The epsilon keeps float division (0.3 / 0.1 = 2.999...) from dropping a sample.
     count = math.floor(duration / every + 1e-9) + 1
     start, frames = time.monotonic(), []
