@@ -18,8 +18,6 @@ from kubelab.errors import ApiError, Conflict, Forbidden, KubelabError, NotFound
 SRC = Path(kubelab.__file__).parent
 K8S = SRC / "_k8s"
 CLIENT_ERRORS = {"kubernetes.client.exceptions", "kubernetes.client.rest", "kubernetes.dynamic.exceptions"}
-# Modules that still catch it, each until its owner moves it onto _k8s.apierrors; the list only shrinks.
-PENDING = {"cluster/local.py"}
 
 
 def _client_error_uses(path: Path) -> list[str]:
@@ -44,8 +42,7 @@ def test_no_module_outside_k8s_catches_the_clients_exception():
         uses = _client_error_uses(path)
         if uses:
             offenders[str(path.relative_to(SRC))] = uses
-    assert set(offenders) - PENDING == set(), {k: v for k, v in offenders.items() if k not in PENDING}
-    assert PENDING <= set(offenders), f"done: remove {PENDING - set(offenders)} from PENDING"
+    assert offenders == {}
 
 
 def refusal(status: int, message: str = "no", reason: str = "Refused", **body) -> ApiException:

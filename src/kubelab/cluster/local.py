@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from .._k8s.apierrors import create_or_exists
 from .._k8s.client import answering
 from .._k8s.kinds import resource
 from .._k8s.poll import until
@@ -434,7 +435,6 @@ class LocalCluster:
     def _ensure_nodes(self, pools: list[Pool], timeout: float = 60) -> None:
         from . import pools as pools_mod
         from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
 
         api_client = self.api_client()
         core = client.CoreV1Api(api_client)
@@ -443,12 +443,9 @@ class LocalCluster:
         objects = [n for n in wanted if n["metadata"]["name"] not in existing]
         objects.append(pools_mod.device_class())
         objects += pools_mod.resource_slices(pools)
-        for obj in objects:
-            try:
-                resource(api_client, obj["kind"], obj["apiVersion"]).create(body=obj)
-            except ApiException as err:
-                if err.status != 409:  # already there from an earlier `up`
-                    raise
+        for obj in objects:  # one already there from an earlier `up` is left as it is
+            create_or_exists(resource(api_client, obj["kind"], obj["apiVersion"]).create, body=obj,
+                             what=f"{obj['kind']}/{obj['metadata']['name']}")
         names = {n["metadata"]["name"] for n in wanted}
 
         def all_ready():
