@@ -1,9 +1,9 @@
 """connect(): one ApiClient for the embedded cluster or any kubeconfig context (kind, minikube, cloud)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from . import settings
 from ._k8s.client import answering
 from .errors import ClusterUnavailable
 
@@ -23,9 +23,10 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
 
     from .cluster.local import DEFAULT_NAME, LocalCluster
 
+    env = settings.current()
     if not cluster:  # an explicit embedded cluster wins over the environment
-        kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG") or None
-        context = context or os.environ.get("KUBELAB_CONTEXT") or None
+        kubeconfig = kubeconfig or env.kubeconfig
+        context = context or env.context
     if kubeconfig or context:
         where = f"context {context or '(current)'} of {kubeconfig or 'the default kubeconfig'}"
         fix = "check the context name with `kubectl config get-contexts` and that the cluster is up"
@@ -35,7 +36,7 @@ def connect(context: str | None = None, kubeconfig: str | Path | None = None,
             raise ClusterUnavailable(f"cannot load {where}: {err}", fix) from None
         api.kubelab_kubeconfig, api.kubelab_context = (str(kubeconfig) if kubeconfig else None), context
         return answering(api, where, fix, timeout)
-    local = LocalCluster(cluster or os.environ.get("KUBELAB_CLUSTER") or DEFAULT_NAME)
+    local = LocalCluster(cluster or env.cluster or DEFAULT_NAME)
     if not local.kubeconfig.is_file():
         flag = "" if local.name == DEFAULT_NAME else f" --name {local.name}"
         raise ClusterUnavailable(f"cluster not running: the embedded cluster {local.name!r} has not been started",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import settings
 from .cluster import build
 from .errors import BinaryMissing, KubelabError, UsageError
 
@@ -82,7 +83,7 @@ def helm(api, *args: str, **kw) -> str:
     return run(api, "helm", *args, **kw)
 
 
-REGISTRY_ENV = "KUBELAB_REGISTRY"
+REGISTRY_ENV = settings.REGISTRY
 
 
 def registry(api, address: str | None = None) -> str:
@@ -98,8 +99,8 @@ def registry(api, address: str | None = None) -> str:
         cluster = LocalCluster(context.removeprefix("kwok-"))
         if str(cluster.kubeconfig) == getattr(api, "kubelab_kubeconfig", None) and cluster.registry.port():
             return cluster.registry.address
-    if os.environ.get(REGISTRY_ENV):
-        return os.environ[REGISTRY_ENV].removeprefix("oci://").rstrip("/")
+    if settings.current().registry:
+        return settings.current().registry.removeprefix("oci://").rstrip("/")
     raise UsageError(f"no OCI registry is known for this cluster (context {context or 'unknown'!r})",
                      f"set {REGISTRY_ENV}=host:port (a registry the cluster's nodes can pull from), or pass "
                      "address=...; the embedded cluster has its own: `kubelab cluster up` starts it")

@@ -3,11 +3,11 @@ a ServiceAccount (a TokenRequest), for sandboxes and for checks that make a real
 from __future__ import annotations
 
 import functools
-import os
 
+from .. import settings
 from ..errors import ClusterUnavailable
 
-GRADER_ENV = "KUBELAB_GRADER_KUBECONFIG"   # set while a submission is graded as the learner: the checks' identity
+GRADER_ENV = settings.GRADER_KUBECONFIG   # set while a submission is graded as the learner: the checks' identity
 
 
 def answering(api, where: str, fix: str, timeout: float = 5):
@@ -48,7 +48,7 @@ def grader_client(api):
     """The client a check asks SubjectAccessReviews with: the grader's read-only identity
     ($KUBELAB_GRADER_KUBECONFIG, set while a submission is graded as the learner, who may not ask them),
     else `api` itself."""
-    path = os.environ.get(GRADER_ENV)
+    path = settings.current().grader_kubeconfig
     return _client_from(path) if path else api
 
 

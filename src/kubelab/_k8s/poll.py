@@ -1,11 +1,11 @@
 """The one poll/deadline loop of kubelab, and the one place that decides whether a person is watching."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Callable
 
+from .. import settings
 from ..errors import WaitTimeout
 
 
@@ -37,7 +37,7 @@ def timeout(problem: str, fix: str) -> Callable[[Any], WaitTimeout]:
 def interactive() -> bool:
     """A person is looking: a notebook kernel, and not a headless run (`kubelab run` sets KUBELAB_HEADLESS=1,
     since a saved progress bar or widget would only show a frozen state)."""
-    if os.environ.get("KUBELAB_HEADLESS", "") not in ("", "0"):
+    if settings.current().is_headless:
         return False
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython else None

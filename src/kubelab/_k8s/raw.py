@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from contextlib import contextmanager
 from functools import lru_cache
 
+from .. import settings
 from .names import SIMULATED_LABEL
 
 # A learner's own namespaces, comma-separated: what a cluster-wide read falls back to for an identity that may not
 # read every namespace (the course's hub sets it for each learner's server)
-NAMESPACES_ENV = "KUBELAB_NAMESPACES"
+NAMESPACES_ENV = settings.NAMESPACES
 
 
 def plain(obj) -> dict:
@@ -83,7 +83,7 @@ def pods(api, namespace: str | None, selector: str | None = None, field_selector
 
 
 def own_namespaces() -> tuple[str, ...]:
-    return tuple(n.strip() for n in os.environ.get(NAMESPACES_ENV, "").split(",") if n.strip())
+    return tuple(settings.current().namespace_list)
 
 
 def visible_pods(api, field_selector: str | None = None) -> tuple[list[dict], tuple[str, ...] | None]:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from . import main
+from .. import settings
 
 __all__: list[str] = []  # the commands register themselves on kubelab.cli.main
 
@@ -50,7 +51,7 @@ def autograde(assignment, students, cluster_name, as_learner, cell_timeout, keep
     could not be graded."""
     from ..course import instructor
 
-    env = {"KUBELAB_CLUSTER": cluster_name} if cluster_name else {}
+    env = {settings.CLUSTER: cluster_name} if cluster_name else {}
     result = instructor.autograde_class(assignment, list(students) or None, env=env, as_learner=as_learner,
                                         cell_timeout=cell_timeout, keep=keep)
     click.echo(f"{assignment}: each submission ran as "

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import settings
 from ..errors import ConfigError, KubelabError, UsageError
 from .runner import environment
 from .sandbox import LEARNER_ENV
@@ -216,7 +217,7 @@ def _grader_api(root: Path, cell_timeout: int | None, confined):
 @contextmanager
 def _kernel_environment(student: str, env: dict | None):
     """The grading run's environment, which its kernel inherits (a prestarted kernel's must be the same)."""
-    with venv_on_path(), environment({LEARNER_ENV: student, "KUBELAB_HEADLESS": "1", **(env or {})}):
+    with venv_on_path(), environment({LEARNER_ENV: student, settings.HEADLESS: "1", **(env or {})}):
         yield
 
 

@@ -44,6 +44,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
 
 from .confine_launch import relay
+from .. import settings
 
 __all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "discard_prestarted", "hidden", "loopback_ports",
            "prestart", "unavailable"]
@@ -165,7 +166,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         home = run / "home"
         (home / "tmp").mkdir(parents=True)
         env = {k: v for k, v in kw["env"].items() if not k.startswith("XDG_")}
-        env.update(HOME=str(home), TMPDIR=str(home / "tmp"), KUBELAB_CACHE_DIR=str(cache_dir()))
+        env.update(HOME=str(home), TMPDIR=str(home / "tmp"), **{settings.CACHE_DIR: str(cache_dir())})
         kw["env"] = env
         # the whole of autograded/ and of the run folders reads as empty, but for the kernel's own two (bound back in)
         hide = (*spec.hide, str(kernels), *((spec.autograded,) if spec.autograded and Path(spec.autograded).is_dir() else ()))

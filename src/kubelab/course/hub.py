@@ -42,6 +42,7 @@ from traitlets import Unicode
 from ..cluster.paths import cache_dir
 from ..errors import ConfigError
 from . import assignments, confine, exchange, registry_guard, sandbox
+from .. import settings
 
 __all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
            "learner_files", "nbgrader_settings", "pre_spawn_hook", "provision"]
@@ -120,8 +121,8 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
     own = [home.namespace, *(sandbox.namespace_name(access.lab, learner) for access in labs)]
-    return {**sandbox.service_env(api), "KUBELAB_KUBECONFIG": str(path), "KUBECONFIG": str(path), "KUBELAB_CONTEXT": "",
-            sandbox.LEARNER_ENV: home.learner, sandbox.NAMESPACES_ENV: ",".join(own), "JUPYTER_CONFIG_PATH": str(path.parent),
+    return {**sandbox.service_env(api), settings.KUBECONFIG: str(path), "KUBECONFIG": str(path), settings.CONTEXT: "",
+            settings.LEARNER: home.learner, settings.NAMESPACES: ",".join(own), "JUPYTER_CONFIG_PATH": str(path.parent),
             "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}
 
 
@@ -129,7 +130,7 @@ def admin_api():
     """The instructor's ApiClient, made at each start (a restarted cluster may have new ports): in a pod (a hub
     on the cluster, no KUBELAB_KUBECONFIG) its in-cluster ServiceAccount; elsewhere kl.connect's rules
     (KUBELAB_KUBECONFIG/KUBELAB_CONTEXT, else the embedded cluster KUBELAB_CLUSTER)."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBELAB_KUBECONFIG"):
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not settings.current().kubeconfig:
         from kubernetes import client, config
         conf = client.Configuration()
         config.load_incluster_config(client_configuration=conf)
@@ -151,7 +152,7 @@ async def pre_spawn_hook(spawner) -> None:
         env = await asyncio.to_thread(provision, api, learner, folder / KUBECONFIG_NAME)
         # the pinned tools (kubeconform, kube-score, helm) where the hub's user built them, not under the
         # learner's HOME, which the spawner sets
-        env["KUBELAB_CACHE_DIR"] = str(cache_dir())
+        env[settings.CACHE_DIR] = str(cache_dir())
         if not hasattr(spawner, "home_dir") and os.geteuid() == 0:
             _give_to(folder, learner)   # LocalProcessSpawner: the server runs as the learner's OS user
     spawner.environment.update(env)
@@ -195,7 +196,7 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
     spawner.volume_mounts = [m for m in spawner.volume_mounts if m.get("name") != SECRET] + [
         {"name": SECRET, "mountPath": KUBE_MOUNT, "readOnly": True}]
     kubeconfig = f"{KUBE_MOUNT}/{KUBECONFIG_NAME}"
-    return {**env, "KUBELAB_KUBECONFIG": kubeconfig, "KUBECONFIG": kubeconfig, "JUPYTER_CONFIG_PATH": KUBE_MOUNT}
+    return {**env, settings.KUBECONFIG: kubeconfig, "KUBECONFIG": kubeconfig, "JUPYTER_CONFIG_PATH": KUBE_MOUNT}
 
 
 class ConfinedSpawner(SimpleLocalProcessSpawner):
@@ -220,9 +221,9 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         Prometheus and the hub's API."""
         import yaml
 
-        kubeconfig = yaml.safe_load(Path(self.environment["KUBELAB_KUBECONFIG"]).read_text())
+        kubeconfig = yaml.safe_load(Path(self.environment[settings.KUBECONFIG]).read_text())
         return [kubeconfig["clusters"][0]["cluster"]["server"], self.hub.api_url,
-                *(self.environment[k] for k in ("KUBELAB_REGISTRY", "KUBELAB_PROMETHEUS") if self.environment.get(k))]
+                *(self.environment[k] for k in (settings.REGISTRY, settings.PROMETHEUS) if self.environment.get(k))]
 
     async def start(self):
         why = await asyncio.to_thread(confine.unavailable)
@@ -245,7 +246,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         cmd = self.cmd
         try:
             self._forwarder = confine.Forwarder(ports or [], self._run, expose, guards=registry_guard.for_services(
-                self.environment, self.environment.get(sandbox.NAMESPACES_ENV, "").split(",")))
+                self.environment, self.environment.get(settings.NAMESPACES, "").split(",")))
             self._forwarder.__enter__()
             spec = confine.Spec(hide, self._forwarder.sockets, str(self._run), expose=expose)
             self.cmd = [*confine.command([], spec, rw=(self.home_dir, *writable, str(self._run)), net=ports is not None,

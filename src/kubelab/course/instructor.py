@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..errors import KubelabError, UsageError
 from . import assignments, confine, exchange, registry_guard, sandbox
+from .. import settings
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
            "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
@@ -164,7 +165,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
         admin = grader = confined = None
         if access:
             from ..connect import connect
-            admin = api or connect(cluster=(env or {}).get("KUBELAB_CLUSTER"))
+            admin = api or connect(cluster=(env or {}).get(settings.CLUSTER))
             grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
             registry = registry_guard.for_services(services, ())   # each run reaches only its learner's repositories
@@ -178,8 +179,8 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             if not access:
                 return dict(env or {})
             learner = Path(tmp) / f"{sandbox.namespace_name(access.lab, student)}.yaml"
-            return {**(env or {}), **services, "KUBELAB_KUBECONFIG": str(learner), "KUBECONFIG": str(learner),
-                    "KUBELAB_CONTEXT": "", sandbox.GRADER_ENV: str(grader)}
+            return {**(env or {}), **services, settings.KUBECONFIG: str(learner), "KUBECONFIG": str(learner),
+                    settings.CONTEXT: "", settings.GRADER_KUBECONFIG: str(grader)}
 
         ahead = 0
         for i, student in enumerate(students):

@@ -6,6 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from .. import settings
 
 __all__ = ["environment", "NotebookRun", "expand", "run", "table"]
 
@@ -43,7 +44,7 @@ def run(paths: list[str | Path], output_dir: str | Path = "out/executed", parame
     out.mkdir(parents=True, exist_ok=True)
     # The kernel inherits this process's environment: kl.connect() then picks `cluster`, and widgets
     # render a static snapshot (nobody can press Stop). Restored afterwards.
-    with environment({"KUBELAB_HEADLESS": "1", **({"KUBELAB_CLUSTER": cluster} if cluster else {})}):
+    with environment({settings.HEADLESS: "1", **({settings.CLUSTER: cluster} if cluster else {})}):
         return [_run_one(pm, nb, out, parameters or {}, timeout) for nb in expand(paths)]
 
 

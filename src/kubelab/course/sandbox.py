@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import settings
 from .. import manifests
 from .._k8s.apierrors import call, delete_if_present, typed_errors
 from .._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
@@ -115,14 +116,14 @@ def _dns_safe(text: str, limit: int) -> str:
     return f"{safe[:limit - 7].rstrip('-')}-{digest}".lstrip("-")
 
 
-LEARNER_ENV = "KUBELAB_LEARNER"  # set by `kubelab course autograde` for the submission it grades
+LEARNER_ENV = settings.LEARNER  # set by `kubelab course autograde` for the submission it grades
 
 
 def learner_name(default: str | None = None) -> str:
     """The learner's DNS-safe name: `default`, else $KUBELAB_LEARNER (the grading run names the learner
     whose submission it executes: nbgrader gives the kernel no student id), else $JUPYTERHUB_USER, else
     the operating-system user."""
-    name = default or os.environ.get(LEARNER_ENV) or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    name = default or settings.current().learner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
     if not name or not name.strip():
         raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
     return _dns_safe(name, LEARNER_MAX)

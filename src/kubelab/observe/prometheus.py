@@ -12,19 +12,19 @@ kubelet metrics, the simulated GPUs), so a simulated number is never shown as me
 from __future__ import annotations
 
 import math
-import os
 import re
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
+from .. import settings
 from .._k8s.poll import until
 from ..errors import ClusterUnavailable, UsageError, WaitTimeout
 
 __all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rules", "targets",
            "wait_for_series"]
 
-PROMETHEUS_ENV = "KUBELAB_PROMETHEUS"
+PROMETHEUS_ENV = settings.PROMETHEUS
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -42,8 +42,8 @@ def prometheus_url(api_or_url) -> str:
         cluster = LocalCluster(context.removeprefix("kwok-"))
         if str(cluster.kubeconfig) == getattr(api_or_url, "kubelab_kubeconfig", None) and cluster.prometheus.configured():
             return cluster.prometheus.url
-    if os.environ.get(PROMETHEUS_ENV):
-        return os.environ[PROMETHEUS_ENV].rstrip("/")
+    if settings.current().prometheus:
+        return settings.current().prometheus.rstrip("/")
     raise UsageError(f"no Prometheus is known for this cluster (context {context or 'unknown'!r})",
                      f"set {PROMETHEUS_ENV}=http://host:port (e.g. `kubectl -n monitoring port-forward "
                      "svc/kube-prometheus-stack-prometheus 9090` then http://127.0.0.1:9090), or pass the URL; "
