@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
-__all__ = ["CACHE_DIR", "CLUSTER", "CONTEXT", "GRADER_KUBECONFIG", "HEADLESS", "KUBECONFIG", "LEARNER", "NAMESPACES",
+__all__ = ["CACHE_DIR", "CLUSTER", "CONTEXT", "COURSE", "GRADER_KUBECONFIG", "HEADLESS", "KUBECONFIG", "LEARNER", "NAMESPACES",
            "PROMETHEUS", "REGISTRY", "ROOT", "STATE_DIR", "Settings", "VARIABLES", "current"]
 
 # name -> (Settings field, what it does, default in words). The hub's own (KUBELAB_HUB_*) are read by
@@ -37,13 +37,16 @@ VARIABLES: dict[str, tuple[str, str, str]] = {
                                                        "as the learner (set by the class loop)", "none"),
     "KUBELAB_HEADLESS": ("headless", "1: no person is looking (widgets draw one snapshot, waits print no progress "
                                      "bar); set by `kubelab run` and by grading", "unset: interactive"),
+    "KUBELAB_COURSE": ("course", "the course folder instructor commands work in (its nbgrader_config.py, source/, "
+                                 "submitted/)", "the nearest folder with an nbgrader_config.py at or above the current "
+                                                "directory, else the checkout"),
     "KUBELAB_ROOT": ("root", "the course repository (it holds cluster/go/)", "the checkout kubelab is installed from"),
     "KUBELAB_CACHE_DIR": ("cache_dir", "built binaries, shared by checkouts of the same versions",
                           "the user's cache folder (~/.cache/kubelab)"),
     "KUBELAB_STATE_DIR": ("state_dir", "clusters: one folder each (kubeconfig, pids, etcd data, logs)",
                           "the user's state folder (~/.local/state/kubelab)"),
 }
-KUBECONFIG, CONTEXT, CLUSTER, REGISTRY, PROMETHEUS, LEARNER, NAMESPACES, GRADER_KUBECONFIG, HEADLESS, ROOT, \
+KUBECONFIG, CONTEXT, CLUSTER, REGISTRY, PROMETHEUS, LEARNER, NAMESPACES, GRADER_KUBECONFIG, HEADLESS, COURSE, ROOT, \
     CACHE_DIR, STATE_DIR = VARIABLES
 
 
@@ -59,6 +62,7 @@ class Settings:
     namespaces: str | None = None
     grader_kubeconfig: str | None = None
     headless: str | None = None
+    course: str | None = None
     root: str | None = None
     cache_dir: str | None = None
     state_dir: str | None = None

@@ -22,14 +22,50 @@ from ..errors import ConfigError, KubelabError, UsageError
 from .runner import environment
 from .sandbox import LEARNER_ENV
 
-__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "copy_solution", "course_root", "generate",
+__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "check_generated", "copy_solution", "course_root", "generate",
            "grade", "prestart", "release_differences", "venv_on_path"]
 
 
 def course_root() -> Path:
-    """The course folder: the repository (it holds nbgrader_config.py and source/)."""
+    """The course folder: $KUBELAB_COURSE, else the nearest folder at or above the current directory that holds an
+    nbgrader_config.py (where the instructor stands, or a grading kernel's folder inside the course), else the
+    repository kubelab is installed from."""
     from ..cluster.paths import repo_root
+
+    named = settings.current().course
+    if named:
+        root = Path(named).expanduser().resolve()
+        if not (root / "nbgrader_config.py").is_file():
+            raise ConfigError(f"{settings.COURSE}={named}: no nbgrader_config.py there",
+                              "name the course folder (the one with nbgrader_config.py and source/), or unset it")
+        return root
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file():
+            return folder
     return repo_root()
+
+
+def check_generated(assignment: str, root: Path) -> None:
+    """Before grading: the assignment exists in source/ and was generated (release/ and the gradebook know it);
+    otherwise one UsageError with the command that fixes it (nbgrader would fail each learner in turn)."""
+    if not (root / "source" / assignment).is_dir():
+        known = ", ".join(sorted(p.name for p in (root / "source").glob("*") if p.is_dir())) or "none"
+        raise UsageError(f"no assignment {assignment!r} in {root / 'source'} (assignments: {known})",
+                         "name one of those, or run from the course folder (the one with nbgrader_config.py)")
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db = root / "gradebook.db"
+    generated = (root / "release" / assignment).is_dir() and db.is_file()
+    if generated:
+        with venv_on_path(), quiet_gradebook(), Gradebook(f"sqlite:///{db}") as gb:
+            try:
+                gb.find_assignment(assignment)
+            except MissingEntry:
+                generated = False
+    if not generated:
+        raise UsageError(f"{assignment} has not been generated in {root} (the gradebook does not know it yet)",
+                         f"run `kubelab course generate {assignment}` (or `kubelab course release {assignment}`) first")
 
 
 def api(root: Path, *, exchange: str | Path | None = None, student: str | None = None):

@@ -152,9 +152,13 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
     by default); a cell past it is interrupted and the rest of the notebook still runs. Confined, each learner's
     kernel is started while the learner before runs (it runs nothing until its turn: `ClassResult.kernels_ahead`)."""
     root = _root(root)
+    assignments.check_generated(assignment, root)
+    folder = root / "submitted"
     if students is None:
-        folder = root / "submitted"
         students = sorted(p.parent.name for p in folder.glob(f"*/{assignment}")) if folder.is_dir() else []
+        if not students:
+            raise UsageError(f"no submissions of {assignment} in {folder}",
+                             f"collect them first: `kubelab course collect {assignment}` (or name the learners)")
     access = assignments.access(assignment, root) if as_learner is not False else None
     if as_learner and access is None:
         raise UsageError(f"{assignment} has no {assignments.ACCESS_FILE}: it cannot be graded as the learner",
