@@ -27,6 +27,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from .._k8s.names import (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_EXIT_CODE,
@@ -34,7 +35,8 @@ from .._k8s.names import (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_EXIT_CO
 from .images import Access, Behaviour, Catalogue
 from .paths import repo_root
 
-__all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "REASONS", "SIMULATED_LOG", "Verdict", "judge", "resource_version"]
+__all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "Pod", "REASONS", "RULES", "Rule", "SIMULATED_LOG", "Verdict", "judge",
+           "resource_version"]
 
 REASONS = ("FailedMount", "InitErrImagePull", "PodInitializing", "InitCrashLoopBackOff", "ErrImagePull",
            "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Completed")
@@ -337,70 +339,162 @@ def _init_crash(c: dict, b: Behaviour, objects: Objects, ns: str, pod: dict,
     return (int(m.group(1)), "") if m else None
 
 
-def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck | None = None) -> Verdict | None:
-    """What a real node makes of this pod (a raw JSON dict): a Verdict, or None when it would run. `access`
-    answers whether its ServiceAccount may make the API requests its image makes (None: every one is)."""
-    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
-    ns = meta.get("namespace", "default")
-    containers = spec.get("containers") or []
-    # Volumes are mounted and env references resolved before a container starts: a running pod whose
-    # ConfigMap is deleted keeps running (as a `helm uninstall` shows, which deletes it first).
-    started = _started(pod)
-    for volume in [] if started else spec.get("volumes") or []:
-        problem = _volume_problem(volume, objects, ns)
+@dataclass(frozen=True)
+class Pod:
+    """What every rule reads: the pod (raw JSON), the image catalogue, the objects it refers to and the access
+    check; and what several rules derive from them."""
+    pod: dict
+    catalogue: Catalogue
+    objects: Objects
+    access: AccessCheck | None
+
+    @property
+    def meta(self) -> dict:
+        return self.pod.get("metadata") or {}
+
+    @property
+    def spec(self) -> dict:
+        return self.pod.get("spec") or {}
+
+    @property
+    def ns(self) -> str:
+        return self.meta.get("namespace", "default")
+
+    @property
+    def containers(self) -> list[dict]:
+        return self.spec.get("containers") or []
+
+    @property
+    def started(self) -> bool:
+        # Volumes are mounted and env references resolved before a container starts: a running pod whose
+        # ConfigMap is deleted keeps running (as a `helm uninstall` shows, which deletes it first).
+        return _started(self.pod)
+
+    def behaviour(self, c: dict) -> Behaviour:
+        return self.catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args"))
+
+    @cached_property
+    def behaviours(self) -> list[Behaviour]:
+        return [self.behaviour(c) for c in self.containers]
+
+    def each(self):
+        """(container, its image's behaviour) for each container (each looked up once per judgement)."""
+        return zip(self.containers, self.behaviours)
+
+
+Rule = Callable[[Pod], "Verdict | None"]
+
+
+def failed_mount(p: Pod) -> Verdict | None:
+    for volume in [] if p.started else p.spec.get("volumes") or []:
+        problem = _volume_problem(volume, p.objects, p.ns)
         if problem:
             return Verdict("FailedMount", "", problem)
-    for c in [] if started else spec.get("initContainers") or []:
+    return None
+
+
+def init_containers(p: Pod) -> Verdict | None:
+    for c in [] if p.started else p.spec.get("initContainers") or []:
         # in order, each must complete before the next starts
-        pull = catalogue.pull(c.get("image", ""))
+        pull = p.catalogue.pull(c.get("image", ""))
         if not pull.ok:
             return Verdict("InitErrImagePull", c.get("name", ""), pull.message)
         if c.get("restartPolicy") == "Always":  # a sidecar: it keeps running, the next one starts
             continue
-        problem = _waits_for_missing_service(c, objects, ns)
+        problem = _waits_for_missing_service(c, p.objects, p.ns)
         if problem:
             return Verdict("PodInitializing", c.get("name", ""), problem)
-        b = catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args"))
-        crash = _init_crash(c, b, objects, ns, pod, access)
+        b = p.behaviour(c)
+        crash = _init_crash(c, b, p.objects, p.ns, p.pod, p.access)
         if crash:
             return Verdict("InitCrashLoopBackOff", c.get("name", ""), crash[1], crash[0], b.startup_s)
-    for c in containers:
-        pull = catalogue.pull(c.get("image", ""))
+    return None
+
+
+def image_pull(p: Pod) -> Verdict | None:
+    for c in p.containers:
+        pull = p.catalogue.pull(c.get("image", ""))
         if not pull.ok:
             return Verdict("ErrImagePull", c.get("name", ""), pull.message)
-    for c in [] if started else containers:
-        problem = _env_problem(c, objects, ns)
+    return None
+
+
+def container_config(p: Pod) -> Verdict | None:
+    for c in [] if p.started else p.containers:
+        problem = _env_problem(c, p.objects, p.ns)
         if problem:
             return Verdict("CreateContainerConfigError", c.get("name", ""), problem)
-    behaviours = [catalogue.behaviour(c.get("image", ""), c.get("command"), c.get("args")) for c in containers]
-    for c, b in zip(containers, behaviours):
+    return None
+
+
+def missing_need(p: Pod) -> Verdict | None:
+    """The entrypoint exits: an env var or a mount its image needs is missing."""
+    for c, b in p.each():
         for need in b.needs:
-            met = (any(v in _env_names(c, objects, ns) for v in need.env) if need.env
+            met = (any(v in _env_names(c, p.objects, p.ns) for v in need.env) if need.env
                    else _mounted(need.mount, c))
             if not met:
                 return Verdict("CrashLoopBackOff", c.get("name", ""), need.log, need.exit_code, b.startup_s)
-    for c, b in zip(containers, behaviours):
-        problem = _api_problem(pod, c, b, access)
+    return None
+
+
+def api_refused(p: Pod) -> Verdict | None:
+    """The API server refuses a request the process makes (a real SubjectAccessReview decides)."""
+    for c, b in p.each():
+        problem = _api_problem(p.pod, c, b, p.access)
         if problem:
             return Verdict("CrashLoopBackOff", c.get("name", ""), problem[1], problem[0], b.startup_s)
-    usage = (meta.get("annotations") or {}).get(USAGE_MEMORY)
-    for c, b in zip(containers, behaviours):
+    return None
+
+
+def out_of_memory(p: Pod) -> Verdict | None:
+    usage = (p.meta.get("annotations") or {}).get(USAGE_MEMORY)
+    for c, b in p.each():
         limit = _memory(((c.get("resources") or {}).get("limits") or {}).get("memory"))
-        working_set = _memory(usage) if usage and len(containers) == 1 else b.memory
+        working_set = _memory(usage) if usage and len(p.containers) == 1 else b.memory
         if limit and working_set > limit:
             return Verdict("OOMKilled", c.get("name", ""), "", 137, max(b.startup_s, 0.5))
-    for c, b in zip(containers, behaviours):
+    return None
+
+
+def liveness(p: Pod) -> Verdict | None:
+    for c, b in p.each():
         problem = _probe_problem(c, b.listens, "liveness")
         if problem:  # killed after failureThreshold failed probes, then restarted like any exited container
             probe = c["livenessProbe"]
             runs = max(b.startup_s, probe.get("initialDelaySeconds", 0)
                        + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3))
             return Verdict("LivenessFailed", c.get("name", ""), problem, b.stop_exit_code, runs)
-    for c, b in zip(containers, behaviours):
+    return None
+
+
+def readiness(p: Pod) -> Verdict | None:
+    for c, b in p.each():
         problem = _probe_problem(c, b.listens)
         if problem:
             return Verdict("Unready", c.get("name", ""), problem)
-    return _completion(pod, containers, behaviours, objects)
+    return None
+
+
+def completion(p: Pod) -> Verdict | None:
+    return _completion(p.pod, p.containers, p.behaviours, p.objects)
+
+
+# In the order a kubelet meets them; the first verdict wins. A new rule is a function here and a place in RULES
+# (and its Stages in cluster/stages/kubelet.yaml).
+RULES: tuple[Rule, ...] = (failed_mount, init_containers, image_pull, container_config, missing_need, api_refused,
+                           out_of_memory, liveness, readiness, completion)
+
+
+def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck | None = None) -> Verdict | None:
+    """What a real node makes of this pod (a raw JSON dict): a Verdict, or None when it would run. `access`
+    answers whether its ServiceAccount may make the API requests its image makes (None: every one is)."""
+    p = Pod(pod, catalogue, objects, access)
+    for rule in RULES:
+        verdict = rule(p)
+        if verdict:
+            return verdict
+    return None
 
 
 def _completion(pod: dict, containers: list[dict], behaviours: list[Behaviour], objects: Objects) -> Verdict | None:
