@@ -153,3 +153,15 @@ def test_exam_scores_by_category_follow_each_learners_draw_and_plot():
                             index=["ann", "ben"])[instructor.module_order(["lab1-cluster-manifests", "exam-troubleshooting"])]
     assert list(progress.columns) == ["lab1-cluster-manifests", "exam-troubleshooting"]
     assert "through the module" in plots.progress_heatmap(progress).get_title()
+
+
+def test_the_report_page_is_rendered_from_its_template_with_values_escaped():
+    from kubelab.course import instructor
+
+    page = instructor._template("report.html.j2").render(gradebook="/tmp/<course>/gradebook.db",
+                                                          objectives_table="<table><tr><td>ada</td></tr></table>",
+                                                          exam=False)
+    assert "/tmp/&lt;course&gt;/gradebook.db" in page and "<td>ada</td>" in page
+    assert "exam-categories.png" not in page
+    assert "exam-categories.png" in instructor._template("report.html.j2").render(gradebook="", objectives_table="",
+                                                                                 exam=True)

@@ -431,9 +431,7 @@ def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=
     (PNG) of the score distribution per assignment, of each learner's objectives and way through the module,
     and index.html with them. `exam_categories(assignment, learner, cells)` -> {category: (score, max)} or
     None (the exam's own: `kl.exam.scores_by_category`, which the CLI passes) adds exam-categories.csv and a
-    plot per scenario category. Returns the HTML page."""
-    import html
-
+    plot per scenario category. Returns the HTML page (course/templates/report.html.j2)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -460,21 +458,19 @@ def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=
         ax = draw(data)
         ax.figure.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(ax.figure)
-    exam_section = ('<h2>Exam: per scenario category</h2><img src="exam-categories.png" alt="exam score per category">'
-                    if "exam-categories.png" in [c[0] for c in charts] else "")
     page = out / "index.html"
-    page.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>Class progress</title></head>
-<body><h1>Class progress</h1>
-<p>Scores from the gradebook ({html.escape(str(_root(root) / 'gradebook.db'))}); objectives from solutions/rubric.yaml.
-A learner without a submission counts 0 for that assignment.</p>
-<h2>Per assignment</h2><img src="assignments.png" alt="score distribution per assignment">
-<h2>Per learner and learning objective (% of the points)</h2><img src="objectives.png" alt="learner x objective">
-{table.round(1).to_html(na_rep="-")}
-<h2>Each learner through the module</h2><img src="progress.png" alt="learner x assignment">
-{exam_section}
-</body></html>
-""", encoding="utf-8")
+    page.write_text(_template("report.html.j2").render(
+        gradebook=str(_root(root) / "gradebook.db"), objectives_table=table.round(1).to_html(na_rep="-"),
+        exam="exam-categories.png" in [c[0] for c in charts]), encoding="utf-8")
     return page
+
+
+def _template(name: str):
+    """A page template of course/templates/ (Jinja2, which nbgrader brings; values are HTML-escaped)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("kubelab.course", "templates"), autoescape=True)
+    return env.get_template(name)
 
 
 def _categories(frame, exam_categories):
