@@ -252,10 +252,12 @@ def test_pod_failures_and_scheduling_hints():
 
 
 def test_label_selector_strings():
+    from kubelab._k8s.raw import label_selector  # what the waits select pods with
+
     sel = {"matchLabels": {"app": "web"}, "matchExpressions": [
         {"key": "tier", "operator": "In", "values": ["a", "b"]}, {"key": "canary", "operator": "DoesNotExist"}]}
-    assert wait.label_selector(sel) == "app=web,tier in (a,b),!canary"
-    assert wait.label_selector(None) is None
+    assert label_selector(sel) == "app=web,tier in (a,b),!canary"
+    assert label_selector(None) is None
 
 
 # -- learner names ---------------------------------------------------------------------------------
