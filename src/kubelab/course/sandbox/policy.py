@@ -1,0 +1,205 @@
+"""A sandbox's policy as data: its labels, the learner's Role (RULES) and the extra rights (MANAGE), the read-only
+grader's rights, the admission policy that holds cluster-scoped names to `<namespace>-<word>`, and the learner's
+DNS-safe name and namespace. Pure: the objects are dicts for manifests.apply."""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+
+from ... import settings
+from ...errors import UsageError
+
+__all__ = ["ALL", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
+           "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",
+           "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SERVICE_ACCOUNT", "VOLUME_ROOT", "dns_safe", "grader_objects",
+           "learner_name", "names_policy", "namespace_name", "objects"]
+
+LEARNER_LABEL = "kubelab.io/learner"
+LAB_LABEL = "kubelab.io/lab"
+FIELD_MANAGER = "kubelab-sandbox"
+SANDBOX_LABEL = "kubelab.io/sandbox"   # the sandbox's own objects (ServiceAccount, Role, RoleBinding): empty() keeps them
+SERVICE_ACCOUNT = "learner"
+ROLE = "learner"
+LEARNER_MAX = 40  # leaves room for "-<lab>" in a 63-character namespace name
+
+ALL = ["*"]
+READ = ["get", "list", "watch"]
+RULES = [
+    {"apiGroups": [""], "verbs": ALL, "resources": [
+        "pods", "pods/log", "pods/exec", "pods/attach", "pods/portforward", "pods/eviction", "services",
+        "endpoints", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts", "events",
+        "replicationcontrollers"]},
+    # reading anything of the core group here: so the learner may grant a read-only Role whose rules name
+    # groups and resources together (the escalation check compares every group x resource pair)
+    {"apiGroups": [""], "verbs": READ, "resources": ALL},
+    {"apiGroups": ["apps", "batch", "networking.k8s.io", "autoscaling", "policy"], "verbs": ALL, "resources": ALL},
+    {"apiGroups": [""], "verbs": ["create"], "resources": ["serviceaccounts/token"]},
+    {"apiGroups": ["resource.k8s.io"], "verbs": ALL, "resources": ["resourceclaims", "resourceclaimtemplates"]},
+    # never "*": it would include `escalate` and `bind`, the two verbs that skip the escalation check
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
+    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"],
+     "resources": ["selfsubjectaccessreviews", "localsubjectaccessreviews"]},   # can_i; who may do what here
+    {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
+]
+LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
+MANAGE = ("limits", "namespace", "cluster")
+# "cluster": the cluster-scoped objects a lab makes (Lab 2's and the exam's PersistentVolumes, Lab 3's
+# PriorityClasses), named `<namespace>-<word>`, and reading what the cluster offers. RBAC cannot limit a create
+# by name, so the ValidatingAdmissionPolicy NAMES_POLICY refuses a learner's write to any other name; whose
+# namespace a name is asks the authorizer for a right no real resource has (`use` sandboxes/<namespace>),
+# which only the ClusterRole of that namespace's sandbox grants.
+SANDBOX_RIGHT = {"group": "kubelab.io", "resource": "sandboxes", "verb": "use"}
+CLUSTER_RULES = [
+    {"apiGroups": ["scheduling.k8s.io"], "verbs": ALL, "resources": ["priorityclasses"]},
+    {"apiGroups": [""], "verbs": ALL, "resources": ["persistentvolumes"]},
+    {"apiGroups": [""], "verbs": READ, "resources": ["nodes"]},
+    {"apiGroups": ["storage.k8s.io", "networking.k8s.io", "resource.k8s.io", "node.k8s.io"], "verbs": READ,
+     "resources": ["storageclasses", "csinodes", "ingressclasses", "deviceclasses", "resourceslices", "runtimeclasses"]},
+]
+NAMES_POLICY = "kubelab-sandbox-names"
+VOLUME_ROOT = "/var/lib/kubelab/"   # the only hostPath a learner's PersistentVolume may name (simulated storage)
+GRADER_NAMESPACE, GRADER = "kubelab-grading", "grader"
+# What the grader reads beyond the built-in `view` ClusterRole (which has no Secrets, and no RBAC objects)
+GRADER_RULES = [
+    {"apiGroups": ["authorization.k8s.io"], "verbs": ["create"], "resources": ["subjectaccessreviews"]},
+    {"apiGroups": ["", "rbac.authorization.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "resource.k8s.io",
+                   "events.k8s.io", "networking.k8s.io"], "verbs": READ,
+     "resources": ["nodes", "namespaces", "persistentvolumes", "events", "roles", "rolebindings", "clusterroles",
+                   "clusterrolebindings", "priorityclasses", "storageclasses", "resourceslices", "deviceclasses",
+                   "resourceclaims", "ingressclasses"]},
+]
+
+
+def dns_safe(text: str, limit: int) -> str:
+    """text as a DNS label part: lower case, [a-z0-9-], at most `limit` characters. A lossy change adds a
+    short hash of the original, so "Jane.Doe" and "jane-doe" do not share a namespace."""
+    safe = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if safe == text and len(safe) <= limit:
+        return safe
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    return f"{safe[:limit - 7].rstrip('-')}-{digest}".lstrip("-")
+
+
+LEARNER_ENV = settings.LEARNER  # set by `kubelab course autograde` for the submission it grades
+
+
+def learner_name(default: str | None = None) -> str:
+    """The learner's DNS-safe name: `default`, else $KUBELAB_LEARNER (the grading run names the learner
+    whose submission it executes: nbgrader gives the kernel no student id), else $JUPYTERHUB_USER, else
+    the operating-system user."""
+    name = default or settings.current().learner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    if not name or not name.strip():
+        raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
+    return dns_safe(name, LEARNER_MAX)
+
+
+def namespace_name(lab: str, learner: str | None = None) -> str:
+    """The sandbox namespace of `lab` for `learner`: "<learner>-<lab>"."""
+    learner = learner_name(learner)
+    return f"{learner}-{dns_safe(lab, 62 - len(learner))}"
+
+
+def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (),
+            also: tuple = ()) -> list[dict]:
+    """The sandbox's Namespace, ServiceAccount, Role and RoleBinding, and the cluster-wide rights of `manage`;
+    `also`: other Sandboxes whose ServiceAccounts are bound to the same rights."""
+    unknown = set(manage) - set(MANAGE)
+    if unknown:
+        raise UsageError(f"unknown right(s) to manage: {', '.join(sorted(unknown))}", f"use {', '.join(MANAGE)}")
+    labels = {LEARNER_LABEL: learner, LAB_LABEL: lab}
+    meta = {"name": ROLE, "namespace": namespace, "labels": {**labels, SANDBOX_LABEL: "true"}}
+    rbac = "rbac.authorization.k8s.io"
+    subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace},
+                *({"kind": "ServiceAccount", "name": b.service_account, "namespace": b.namespace} for b in also)]
+    objs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
+        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
+         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else [])},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
+    ]
+    cluster_rules = {
+        # this one Namespace object (its Pod Security labels), no other
+        "namespace": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
+                       "verbs": ["get", "patch", "update"]}],
+        "cluster": [*CLUSTER_RULES, {"apiGroups": [SANDBOX_RIGHT["group"]], "resources": [SANDBOX_RIGHT["resource"]],
+                                     "resourceNames": [namespace], "verbs": [SANDBOX_RIGHT["verb"]]}],
+    }
+    for right in ("namespace", "cluster"):
+        if right not in manage:
+            continue
+        cluster_meta = {"name": f"kubelab-{right}-{namespace}", "labels": labels}
+        objs += [
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": cluster_meta, "rules": cluster_rules[right]},
+            {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": cluster_meta,
+             "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": cluster_meta["name"]},
+             "subjects": subjects},
+        ]
+    if "cluster" in manage:
+        objs += names_policy()
+    return objs
+
+
+def names_policy() -> list[dict]:
+    """The ValidatingAdmissionPolicy (and its binding) that holds every sandbox's ServiceAccount (named
+    `learner`) to cluster-scoped PersistentVolumes and PriorityClasses named `<own namespace>-<word>`: create,
+    update and delete. A learner's PriorityClass cannot become the cluster's default, and a learner's
+    PersistentVolume is a hostPath under VOLUME_ROOT (a learner who could name any volume source could mount
+    the host's disk, or any NFS share, into a pod, whatever Pod Security says of the pod)."""
+    admission = "admissionregistration.k8s.io/v1"
+    check = (f"authorizer.group('{SANDBOX_RIGHT['group']}').resource('{SANDBOX_RIGHT['resource']}')"
+             f".name(variables.owner).check('{SANDBOX_RIGHT['verb']}').allowed()")
+    meta = {"name": NAMES_POLICY, "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    rules = [{"apiGroups": [group], "apiVersions": ["*"], "resources": [resource],
+              "operations": ["CREATE", "UPDATE", "DELETE"]}
+             for group, resource in (("", "persistentvolumes"), ("scheduling.k8s.io", "priorityclasses"))]
+    writes = "request.operation != 'DELETE'"
+    return [
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": rules},
+            "matchConditions": [{"name": "a-sandbox-learner", "expression":
+                                 "request.userInfo.username.startsWith('system:serviceaccount:') && "
+                                 f"request.userInfo.username.endsWith(':{SERVICE_ACCOUNT}')"}],
+            "variables": [
+                {"name": "name", "expression": "request.operation == 'DELETE' ? oldObject.metadata.name : object.metadata.name"},
+                {"name": "owner", "expression": "variables.name.lastIndexOf('-') > 0 ? "
+                                                "variables.name.substring(0, variables.name.lastIndexOf('-')) : ''"},
+            ],
+            "validations": [
+                {"expression": f"variables.owner != '' && {check}", "reason": "Forbidden", "messageExpression":
+                 "request.kind.kind + ' ' + variables.name + ' is not named after a namespace of yours: the "
+                 "cluster-scoped objects of a learner are named <your namespace>-<word>'"},
+                {"expression": f"!({writes} && request.kind.kind == 'PriorityClass') || "
+                               "!(has(object.globalDefault) && object.globalDefault)", "reason": "Forbidden",
+                 "message": "a learner's PriorityClass cannot be the cluster's default (globalDefault: true)"},
+                {"expression": f"!({writes} && request.kind.kind == 'PersistentVolume') || "
+                               f"(has(object.spec.hostPath) && object.spec.hostPath.path.startsWith('{VOLUME_ROOT}'))",
+                 "reason": "Forbidden",
+                 "message": f"a learner's PersistentVolume is a hostPath under {VOLUME_ROOT} (simulated storage)"},
+            ]}},
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta,
+         "spec": {"policyName": NAMES_POLICY, "validationActions": ["Deny"]}},
+    ]
+
+
+
+
+def grader_objects() -> list[dict]:
+    """The read-only grader: its namespace and ServiceAccount, GRADER_RULES and the built-in `view` ClusterRole."""
+    rbac = "rbac.authorization.k8s.io"
+    meta = {"name": f"kubelab-{GRADER}", "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    subject = [{"kind": "ServiceAccount", "name": GRADER, "namespace": GRADER_NAMESPACE}]
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GRADER_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": GRADER, "namespace": GRADER_NAMESPACE}},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": meta, "rules": GRADER_RULES},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": meta["name"]}, "subjects": subject},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {**meta, "name": f"kubelab-{GRADER}-view"},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "view"}, "subjects": subject},
+    ]
