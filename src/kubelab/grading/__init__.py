@@ -13,7 +13,7 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
     p                                                              # the cell's score, a number
 """
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
-from . import probes
+from . import dryrun
 from .engine import CheckResult, Part, Partial
 from .helm import (canary_split, chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, promoted,
                    release_from_registry, rolled_back)
@@ -26,7 +26,7 @@ from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu,
                          quota_caps_gpus)
 from .workloads import deployment_ready, service_selects, statefulset_ready
 
-__all__ = ["CheckResult", "Part", "Partial", "probes", "admission_accepts", "admission_refuses", "can", "canary_split",
+__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_split",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",

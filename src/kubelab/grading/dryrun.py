@@ -1,5 +1,6 @@
-"""Probe objects the checks send to the API server in dry runs (never created): pods that a guard rail
-should refuse or admit. Plain dicts, the same for every learner."""
+"""Objects the checks send to the API server in dry runs (never created): pods that a guard rail should
+refuse or admit (`kl.grading.dryrun.pod`). Plain dicts, the same for every learner. (Not health probes: those are
+readiness and liveness, graded in `workloads`.)"""
 from __future__ import annotations
 
 from .._k8s.names import GPU_RESOURCE
@@ -11,7 +12,7 @@ RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"dro
 
 
 def pod(name: str, *, privileged: bool = False, resources: dict | None = None, gpus: int = 0) -> dict:
-    """A probe pod. By default it follows the "restricted" Pod Security profile and asks for nothing
+    """A dry-run pod. By default it follows the "restricted" Pod Security profile and asks for nothing
     (resources=None: a LimitRange fills in its defaults); privileged=True breaks that profile; gpus=N asks
     for N nvidia.com/gpu (with cpu and memory requests and limits, so that only the GPUs can exceed a quota)."""
     security = {"privileged": True} if privileged else RESTRICTED_CONTAINER
