@@ -6,14 +6,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup up run notebooks release test bench down clean hub
+.PHONY: setup up run notebooks release test bench down clean hub docs
 
 # JupyterHub's proxy (Node.js >= 20 and npm), pinned by cluster/hub/package-lock.json, installed under the venv
 HUB_PROXY := $(VENV)/hub/node_modules/.bin/configurable-http-proxy
 
 $(BIN)/kubelab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,docs]'
 	touch $@
 
 $(HUB_PROXY): cluster/hub/package.json cluster/hub/package-lock.json | $(BIN)/kubelab
@@ -56,6 +56,11 @@ test: setup  ## the layers (import-linter), then every tier: unit, cluster, note
 
 hub: up  ## a JupyterHub for a class on this machine (README: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
 	$(BIN)/jupyterhub -f jupyterhub_config.py
+
+# The docs site (docs/, Jupyter Book 2) into out/docs/html: its book theme is built from docs/_theme (npm, once,
+# cached in .venv/docs-theme); the notebooks come from out/executed when `make notebooks` made them
+docs: $(BIN)/kubelab  ## the docs site; then: python3 -m http.server 8001 -d out/docs/html
+	docs/build.sh out/docs
 
 bench: setup
 	$(BIN)/python bench/cluster_bench.py
