@@ -6,14 +6,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup up run notebooks release test bench down clean hub docs
+.PHONY: setup up run notebooks release test bench down clean hub
 
 # JupyterHub's proxy (Node.js >= 20 and npm), pinned by cluster/hub/package-lock.json, installed under the venv
 HUB_PROXY := $(VENV)/hub/node_modules/.bin/configurable-http-proxy
 
 $(BIN)/kubelab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,docs]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
 $(HUB_PROXY): cluster/hub/package.json cluster/hub/package-lock.json | $(BIN)/kubelab
@@ -54,13 +54,8 @@ test: setup  ## the layers (import-linter), then every tier: unit, cluster, note
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-hub: up  ## a JupyterHub for a class on this machine (README: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
+hub: up  ## a JupyterHub for a class on this machine (docs/instructor.md: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
 	$(BIN)/jupyterhub -f jupyterhub_config.py
-
-# The docs site (docs/, Jupyter Book 2) into out/docs/html: its book theme is built from docs/_theme (npm, once,
-# cached in .venv/docs-theme); the notebooks come from out/executed when `make notebooks` made them
-docs: $(BIN)/kubelab  ## the docs site; then: python3 -m http.server 8001 -d out/docs/html
-	docs/build.sh out/docs
 
 bench: setup
 	$(BIN)/python bench/cluster_bench.py

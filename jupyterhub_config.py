@@ -1,6 +1,6 @@
 """JupyterHub for a class on one machine: `make hub` (or `.venv/bin/jupyterhub -f jupyterhub_config.py`).
 
-Learners open http://127.0.0.1:8000 (this machine only; see README "A class on one machine: JupyterHub"), log in
+Learners open http://127.0.0.1:8000 (this machine only; see docs/instructor.md, "A class on one machine: JupyterHub"), log in
 with their name and the class password, and get their own JupyterLab whose Kubernetes identity is theirs alone:
 before each server starts, kubelab.course.hub.pre_spawn_hook makes the learner's sandboxes (<learner>-home and
 one namespace per lab with an access.yaml) and a kubeconfig with an 8-hour token of the learner's ServiceAccount.
