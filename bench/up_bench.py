@@ -27,7 +27,7 @@ from kubelab.cluster import LocalCluster, build, pools as pools_mod
 from kubelab.cluster.paths import repo_root
 
 sys.path.insert(0, str(Path(__file__).parent))
-from prometheus_bench import BareKwokctl, bare_config  # noqa: E402  (the same bare peer, with its port picking)
+from prometheus_bench import BareKwokctl, bare_config, median, timed  # noqa: E402  (the same bare peer and timers)
 
 
 class Peer(BareKwokctl):
@@ -84,16 +84,6 @@ class Peer(BareKwokctl):
         return time.monotonic() - start
 
 
-def timed(fn) -> float:
-    start = time.monotonic()
-    fn()
-    return time.monotonic() - start
-
-
-def runs(xs: list[float]) -> str:
-    return f"median {statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=5)
@@ -124,7 +114,7 @@ def main() -> None:
                         c.down(delete=True)
             print(f"pair {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
         for k, v in times.items():
-            print(f"{k:12} {runs(v)}")
+            print(f"{k:12} {median(v)}")
         for what, goal in (("new", 1.5), ("resume", 1.2)):
             ratio = statistics.median(times[f"up {what}"]) / statistics.median(times[f"peer {what}"])
             per_pair = [u / p for u, p in zip(times[f"up {what}"], times[f"peer {what}"])]
