@@ -4,12 +4,11 @@ The simulated GPUs are read from watch caches of the nodes, the GPU pods, the Re
 (`watch_caches`), never listed per scrape."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-import time
 
 from ..gpu.exporter import HELP, LABELS, series
+from . import exporter_arguments, sleep_forever
 
 __all__ = ["GpuCollector", "main", "watch_caches"]
 
@@ -65,20 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     from prometheus_client import start_http_server
     from prometheus_client.core import REGISTRY
 
-    parser = argparse.ArgumentParser(prog="kubelab-gpu-exporter", description=__doc__.split("\n")[0])
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
-    parser.add_argument("--port", type=int, default=9400)
-    parser.add_argument("--address", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    args = exporter_arguments("kubelab-gpu-exporter", __doc__.split("\n")[0], 9400, argv)
     source = _source(args.kubeconfig, args.context)
     REGISTRY.register(GpuCollector(source))
     start_http_server(args.port, addr=args.address)
     print(f"serving {source.name} GPU telemetry in dcgm-exporter format on http://{args.address}:{args.port}/metrics",
           flush=True)
-    while True:
-        time.sleep(3600)
+    sleep_forever()
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .._k8s.apierrors import call, create_or_exists, delete_if_present
 from .._k8s.informer import Informer, drop_managed_fields
 from .._k8s.names import SIMULATE_ANNOTATION, VERDICT_ANNOTATION, VERDICT_MESSAGE
 from ..cluster.images import Access, Catalogue
 from ..cluster.kubelet import DEFAULT_LOG, KEYS, SIMULATED_LOG, Verdict, judge, resource_version
+from ..errors import NotFound
 
 __all__ = ["Controller", "main", "run"]
 
@@ -221,15 +223,16 @@ class Controller:
             return
         patch = {"metadata": {"annotations": {k: want.get(k) for k in set(KEYS) | set(want)}}}
         try:
-            resp = self.core.patch_namespaced_pod(key[1], key[0], patch, _preload_content=False)
+            resp = call(self.core.patch_namespaced_pod, key[1], key[0], patch, _preload_content=False)
             patched = drop_managed_fields(json.loads(resp.data))
             with self.lock:
                 if key in self.pods and resource_version(patched) >= resource_version(self.pods[key]):
                     self.pods[key] = patched
             log.info("%s/%s: %s", key[0], key[1], f"{verdict.reason} ({verdict.container})" if verdict else "healthy")
+        except NotFound:  # deleted meanwhile
+            return
         except Exception as err:
-            if getattr(err, "status", None) != 404:
-                log.warning("%s/%s: patch failed: %s", key[0], key[1], err)
+            log.warning("%s/%s: patch failed: %s", key[0], key[1], err)
             return
         crashed = verdict is not None and verdict.reason in CRASHES and bool(verdict.message)
         if crashed and (have.get(VERDICT_ANNOTATION) != verdict.reason or have.get(VERDICT_MESSAGE) != verdict.message):
@@ -250,7 +253,7 @@ class Controller:
         where = ("kwok.x-k8s.io", "v1alpha1", ns, "logs")
         try:
             if verdict is None:
-                api.delete_namespaced_custom_object(*where, name)
+                delete_if_present(api.delete_namespaced_custom_object, *where, name, what=f"Logs {ns}/{name}")
                 return
             path = Path(self.logs_dir) / ns / f"{name}_{uid}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,21 +265,18 @@ class Controller:
                     "spec": {"logs": [{"containers": [verdict.container], "logsFile": str(path),
                                        "previousLogsFile": str(path)},
                                       {"logsFile": str(DEFAULT_LOG)}]}}
-            try:
-                api.create_namespaced_custom_object(*where[:3], "logs", body)
-            except Exception as err:
-                if getattr(err, "status", None) != 409:
-                    raise
-                api.patch_namespaced_custom_object(*where, name, {"spec": body["spec"],
-                                                                  "metadata": {"ownerReferences": body["metadata"]["ownerReferences"]}})
-        except Exception as err:
-            status = getattr(err, "status", None)
-            if status == 404 and verdict is not None:  # a cluster made before kwok's Logs CRD was enabled
+            if not create_or_exists(api.create_namespaced_custom_object, *where[:3], "logs", body,
+                                    what=f"Logs {ns}/{name}"):
+                call(api.patch_namespaced_custom_object, *where, name,
+                     {"spec": body["spec"], "metadata": {"ownerReferences": body["metadata"]["ownerReferences"]}},
+                     what=f"Logs {ns}/{name}")
+        except NotFound:  # a cluster made before kwok's Logs CRD was enabled (or the pod went meanwhile)
+            if verdict is not None:
                 self.logs_available = False
                 log.warning("no kwok Logs resource on this cluster: crash logs are not simulated "
                             "(recreate the cluster to get them)")
-            elif status != 404:
-                log.warning("%s/%s: logs not set: %s", ns, name, err)
+        except Exception as err:
+            log.warning("%s/%s: logs not set: %s", ns, name, err)
 
     def loop(self) -> None:
         last_check = time.monotonic()

@@ -7,16 +7,15 @@ costs no API call and no per-series work, and the answer is the same text promet
 same families (text format 0.0.4)."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._k8s.informer import Informer
 from .._k8s.names import SIMULATED_LABEL
 from ..observe.state_metrics import HELP, node_families, pod_families, slim_node, slim_pod
+from . import exporter_arguments, sleep_forever
 
 __all__ = ["StateMetrics", "header", "main", "render"]
 
@@ -163,18 +162,11 @@ def serve(state: StateMetrics, address: str, port: int) -> ThreadingHTTPServer:
 def main(argv: list[str] | None = None) -> int:
     from kubernetes import config
 
-    parser = argparse.ArgumentParser(prog="kubelab-state-metrics", description=__doc__.split("\n")[0])
-    parser.add_argument("--kubeconfig")
-    parser.add_argument("--context")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--address", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    args = exporter_arguments("kubelab-state-metrics", __doc__.split("\n")[0], 8080, argv)
     state = StateMetrics(config.new_client_from_config(args.kubeconfig, context=args.context))
     serve(state, args.address, args.port)
     print(f"serving kube-state-metrics names on http://{args.address}:{args.port}/metrics", flush=True)
-    while True:
-        time.sleep(3600)
+    sleep_forever()
 
 
 if __name__ == "__main__":
