@@ -35,8 +35,10 @@ class Peer(BareKwokctl):
 
     def _config(self, bins: dict) -> str:
         import yaml
-        doc = yaml.safe_load(bare_config(bins, self.local._pick_ports()))
-        doc["options"].update(enableMetricsServer=True, metricsServerBinary=str(bins["metrics-server"]),
+        ports = self.local._pick_ports()
+        doc = yaml.safe_load(bare_config(bins, ports))
+        doc["options"].update(enableMetricsServer=True, metricsServerPort=ports["metricsServerPort"],
+                              metricsServerBinary=str(bins["metrics-server"]),
                               metricsServerManifests=[str(repo_root() / "cluster" / "metrics-server")])
         return yaml.safe_dump(doc, sort_keys=False)
 
@@ -51,6 +53,9 @@ class Peer(BareKwokctl):
             if node["metadata"]["name"] not in existing:
                 core.create_node(node)
         names = {n["metadata"]["name"] for n in wanted}
+        ms = next((c for c in self.local.components() if c.name == "metrics-server"), None)
+        if ms and not ms.running:  # it exits when the API server was not up yet: started again, as `up` does
+            self._start_stop("start")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             ready = {n.metadata.name for n in core.list_node().items
@@ -74,10 +79,18 @@ class Peer(BareKwokctl):
         self._nodes_ready()
         return time.monotonic() - start
 
+    def _start_stop(self, verb: str) -> None:
+        """`kwokctl start|stop cluster` (they take no --kubeconfig, unlike create)."""
+        bins = build.binaries(require=("kwokctl",))
+        proc = subprocess.run([str(bins["kwokctl"]), verb, "cluster", "--name", self.name], env=self.local.env(),
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise RuntimeError(f"kwokctl {verb} cluster --name {self.name} failed:\n{(proc.stderr or proc.stdout)[-2000:]}")
+
     def resume(self) -> float:
-        self._kwokctl("stop", "cluster")
+        self._start_stop("stop")
         start = time.monotonic()
-        self._kwokctl("start", "cluster")
+        self._start_stop("start")
         if not self.local._api_ready(wait=60):
             raise RuntimeError(f"peer {self.name}: /readyz does not answer after 60 s")
         self._nodes_ready()
