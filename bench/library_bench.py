@@ -89,6 +89,17 @@ def split(api, core, nodes_by_name) -> tuple[float, float]:
         gc.enable()
 
 
+def prepare(core, most: int) -> list[str]:
+    """Ten bench nodes with room for `most` pods, and NAMESPACE with its default ServiceAccount; the nodes' names."""
+    node_objs = bench_nodes(count=10, pods_per_node=most // 10 + 100)
+    for n in node_objs:
+        core.create_node(n, _preload_content=False)
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    while not core.list_namespaced_service_account(NAMESPACE).items:
+        time.sleep(0.2)  # the default ServiceAccount appears asynchronously; pods need it
+    return [n["metadata"]["name"] for n in node_objs]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
@@ -103,13 +114,7 @@ def main() -> None:
         print(cluster.up())
         api = cluster.api_client()
         core = client.CoreV1Api(api)
-        node_objs = bench_nodes(count=10, pods_per_node=max(sizes) // 10 + 100)
-        for n in node_objs:
-            core.create_node(n, _preload_content=False)
-        names = [n["metadata"]["name"] for n in node_objs]
-        core.create_namespace({"metadata": {"name": NAMESPACE}})
-        while not core.list_namespaced_service_account(NAMESPACE).items:
-            time.sleep(0.2)  # the default ServiceAccount appears asynchronously; pods need it
+        names = prepare(core, max(sizes))
         made = 0
         for size in sizes:
             secs = create_pods(core, made, size, names)

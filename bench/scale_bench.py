@@ -26,7 +26,7 @@ from kubernetes import client
 import kubelab as kl
 from kubelab import tools
 from kubelab.cluster import LocalCluster
-from library_bench import NAMESPACE, bench_nodes, create_pods, wait_running  # bench/ is first on sys.path
+from library_bench import create_pods, prepare, wait_running  # bench/ is first on sys.path
 
 WATCHED = ("kubelab-kubelet", "kubelab-state-metrics", "kubelab-gpu-exporter", "kubelab-prometheus", "kube-apiserver")
 SHORT = {"kubelab-kubelet": "kubelet", "kubelab-state-metrics": "state-metrics", "kubelab-gpu-exporter": "gpu-exporter",
@@ -123,13 +123,7 @@ def main() -> None:
         print(cluster.up())
         api = cluster.api_client()
         core = client.CoreV1Api(api)
-        node_objs = bench_nodes(count=10, pods_per_node=max(sizes) // 10 + 100)
-        for n in node_objs:
-            core.create_node(n, _preload_content=False)
-        names = [n["metadata"]["name"] for n in node_objs]
-        core.create_namespace({"metadata": {"name": NAMESPACE}})
-        while not core.list_namespaced_service_account(NAMESPACE).items:
-            time.sleep(0.2)  # the default ServiceAccount appears asynchronously; pods need it
+        names = prepare(core, max(sizes))
         procs = processes(cluster)
         made = 0
         for size in sizes:
