@@ -198,26 +198,34 @@ class LocalCluster:
             # kubelab's own processes start now, beside the control plane's start-up (the kubelet lists and
             # watches as soon as the API server answers; the registry and Prometheus need nothing of it).
             self._start_own(bins)
-            # kwokctl (create or start) starts every component at once and may return before the API
-            # server listens; metrics-server exits if it cannot reach it. Once the API is ready, a second
-            # start starts only what is down.
-            if self._api_ready(wait=30):
-                time.sleep(0.3)
-                if not all(c.running for c in self.components() if c.name not in HOST_COMPONENTS):
-                    self._kwokctl(bins, "start", "cluster")
-                self._start_own(bins)  # one that gave up on an API server that did not come
-        if not self._control_plane_running(wait=30):
-            down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
-            down = down or ["kube-apiserver"]
-            raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after 30 s: "
-                                     f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
-                                     self.logs_fix(down[0]))
+            self._control_plane_up(bins)
+            self._start_own(bins)  # one that gave up on an API server that did not come
         self._ensure_nodes(pools)
         self.supervisor.wait_ready(self.declared())
+        self._control_plane_up(bins)  # metrics-server may have given up meanwhile (see there)
         prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes, "
                 f"registry on {self.registry.address}{prom}){note}")
+
+    def _control_plane_up(self, bins: dict[str, Path], timeout: float = 30, restarts: int = 3) -> None:
+        """Until kwokctl's components all run and the API server answers. kwokctl (create or start) starts them at
+        once and may return before the API server listens; metrics-server exits when its first requests to it
+        fail (a TLS handshake times out on a busy machine, seconds later). `kwokctl start cluster` starts only what
+        is down: it is run again, up to `restarts` times."""
+        deadline = time.monotonic() + timeout
+        for attempt in range(restarts + 1):
+            if self._control_plane_running(wait=max(0.0, deadline - time.monotonic())):
+                return
+            down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
+            if not down or attempt == restarts or time.monotonic() > deadline:
+                break
+            self._kwokctl(bins, "start", "cluster")
+        down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
+        down = down or ["kube-apiserver"]
+        raise ClusterUnavailable(f"cluster {self.name!r} started but is not ready after {timeout:.0f} s: "
+                                 f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
+                                 self.logs_fix(down[0]))
 
     def _start_own(self, bins: dict[str, Path]) -> list[str]:
         """Start kubelab's own components that are not running (start lock held); monitoring's are stopped and
