@@ -215,10 +215,14 @@ class LocalCluster:
         is down: it is run again, up to `restarts` times."""
         deadline = time.monotonic() + timeout
         for attempt in range(restarts + 1):
-            if self._control_plane_running(wait=max(0.0, deadline - time.monotonic())):
-                return
+            # a restart before the API server answers would only fail again: wait for it first
+            if not self._api_ready(wait=max(0.0, deadline - time.monotonic())):
+                break
+            time.sleep(0.3)
             down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
-            if not down or attempt == restarts or time.monotonic() > deadline:
+            if not down:
+                return
+            if attempt == restarts:
                 break
             self._kwokctl(bins, "start", "cluster")
         down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
