@@ -202,23 +202,24 @@ class LocalCluster:
             self._start_own(bins)  # one that gave up on an API server that did not come
         self._ensure_nodes(pools)
         self.supervisor.wait_ready(self.declared())
-        self._control_plane_up(bins)  # metrics-server may have given up meanwhile (see there)
+        self._control_plane_up(bins, settle=0)  # metrics-server may have given up meanwhile (see there)
         prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
         return (f"cluster {self.name!r} {verb} in {time.monotonic() - started:.1f} s "
                 f"(API on 127.0.0.1:{self.api_port()}, {sum(p.count for p in pools)} simulated nodes, "
                 f"registry on {self.registry.address}{prom}){note}")
 
-    def _control_plane_up(self, bins: dict[str, Path], timeout: float = 30, restarts: int = 3) -> None:
+    def _control_plane_up(self, bins: dict[str, Path], timeout: float = 30, restarts: int = 3,
+                          settle: float = 0.3) -> None:
         """Until kwokctl's components all run and the API server answers. kwokctl (create or start) starts them at
         once and may return before the API server listens; metrics-server exits when its first requests to it
         fail (a TLS handshake times out on a busy machine, seconds later). `kwokctl start cluster` starts only what
-        is down: it is run again, up to `restarts` times."""
+        is down: it is run again, up to `restarts` times. `settle`: how long a just-started process is given to exit."""
         deadline = time.monotonic() + timeout
         for attempt in range(restarts + 1):
             # a restart before the API server answers would only fail again: wait for it first
             if not self._api_ready(wait=max(0.0, deadline - time.monotonic())):
                 break
-            time.sleep(0.3)
+            time.sleep(settle if attempt == 0 else 0.3)
             down = [c.name for c in self.components() if not c.running and c.name not in HOST_COMPONENTS]
             if not down:
                 return
