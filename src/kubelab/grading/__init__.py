@@ -24,11 +24,11 @@ from .rbac import can, cannot, request_as
 from .reports import gpu_report_matches
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
                          quota_caps_gpus)
-from .workloads import deployment_ready, service_selects, statefulset_ready
+from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
 
 __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_split",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
-           "deployment_ready", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
+           "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
            "request_as", "resource_exists", "rolled_back", "secret_has_keys", "service_selects", "statefulset_ready",

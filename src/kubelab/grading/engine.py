@@ -49,6 +49,7 @@ class Part:
     ok: Callable[[Any], bool]
     problem: str | Callable[[Any], str]  # said when ok is False
     hint: str
+    static: bool = False  # a fact of the spec that waiting cannot change: a failed one ends `run`'s wait at once
 
 
 class Missing(Exception):
@@ -64,7 +65,7 @@ def evaluate(name: str, fetch: Callable[[], Any], parts: list[Part], success: st
 
 
 def _evaluate(name: str, fetch, parts: list[Part], success: str) -> tuple[CheckResult, bool]:
-    """(the result, whether the object was missing: waiting will not make it appear)."""
+    """(the result, whether waiting cannot change it: the object is missing, or a static part failed)."""
     try:
         obj = fetch()
     except Missing as m:
@@ -73,18 +74,19 @@ def _evaluate(name: str, fetch, parts: list[Part], success: str) -> tuple[CheckR
     if not failed:
         return CheckResult(name, True, len(parts), len(parts), success), False
     problems = "; ".join(p.problem(obj) if callable(p.problem) else p.problem for p in failed)
-    return CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint), False
+    return (CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint),
+            any(p.static for p in failed))
 
 
 def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0) -> CheckResult:
     """Evaluate until it passes or `timeout` s have gone: return the passed result or raise CheckFailed.
-    A missing object fails at once: by the time a check runs, the submission has created what it will
-    (the wait is for states such as readiness, not for objects to appear)."""
+    A missing object or a failed static part fails at once: by the time a check runs, the submission has
+    created and written what it will (the wait is for states such as readiness, not for the spec to change)."""
     from .._k8s.poll import until
 
     def step():
-        result, missing = _evaluate(name, fetch, parts, success)
-        return result.passed or missing, result
+        result, final = _evaluate(name, fetch, parts, success)
+        return result.passed or final, result
 
     with quiet():
         result = until(step, timeout, every=0.2)

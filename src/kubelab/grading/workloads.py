@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 from .engine import CheckResult, Part, client, read, run
 
-__all__ = ["deployment_ready", "service_selects", "statefulset_ready"]
+__all__ = ["deployment_ready", "env_from", "service_selects", "statefulset_ready"]
 
 READY_TIMEOUT = 10.0  # several checks in one cell stay within nbgrader's cell timeout
 
@@ -15,7 +15,7 @@ def _replicas_part(what: str, replicas: int | None) -> list[Part]:
         return []
     return [Part(lambda o: (o.spec.replicas or 0) == replicas,
                  lambda o: f"{what} asks for {o.spec.replicas} replicas, expected {replicas}",
-                 f"set spec.replicas: {replicas}")]
+                 f"set spec.replicas: {replicas}", static=True)]
 
 
 def _ready_part(what: str, kind: str, name: str, namespace: str) -> Part:
@@ -73,3 +73,63 @@ def service_selects(api, name: str, namespace: str, *, deployment: str,
              f"check the pods are ready and their labels match: `kubectl get endpointslices -n {namespace}`"),
     ]
     return run("service_selects", fetch, parts, f"{svc_what} selects the ready pods of {dep_what}", timeout=timeout)
+
+
+def _env_source(container, var: str) -> tuple[str, str | None, str | None] | None:
+    """Where `var` comes from in a container: ("configMap"|"secret", object, key), ("value", None, None), or
+    None. A later `env` entry wins over `envFrom`, as the kubelet resolves them."""
+    for e in reversed(container.env or []):
+        if e.name != var:
+            continue
+        ref = e.value_from
+        if ref and ref.config_map_key_ref:
+            return "configMap", ref.config_map_key_ref.name, ref.config_map_key_ref.key
+        if ref and ref.secret_key_ref:
+            return "secret", ref.secret_key_ref.name, ref.secret_key_ref.key
+        return "value", None, None
+    for src in reversed(container.env_from or []):
+        prefix = src.prefix or ""
+        if not var.startswith(prefix):
+            continue
+        if src.config_map_ref:
+            return "configMap", src.config_map_ref.name, var[len(prefix):]
+        if src.secret_ref:
+            return "secret", src.secret_ref.name, var[len(prefix):]
+    return None
+
+
+def env_from(api, deployment: str, namespace: str, *, var: str, kind: str, name: str, key: str,
+             timeout: float = READY_TIMEOUT) -> CheckResult:
+    """Every container of the Deployment that sets `var` takes it from key `key` of the ConfigMap or
+    Secret (`kind` "configMap" or "secret") `name`, by `valueFrom` or `envFrom` (1), at least one does (1),
+    and the Deployment is ready: the kubelet resolved the reference (1). Reads no value."""
+    what = f"Deployment {deployment!r}"
+    want = (kind, name, key)
+    label = f"{'ConfigMap' if kind == 'configMap' else 'Secret'} {name!r} key {key!r}"
+
+    def fetch():
+        dep = read(lambda: client(api, "AppsV1Api").read_namespaced_deployment(deployment, namespace), what, namespace)
+        sources = [s for c in dep.spec.template.spec.containers if (s := _env_source(c, var))]
+        return SimpleNamespace(dep=dep, sources=sources)
+
+    def said(o) -> str:
+        other = [s for s in o.sources if s != want]
+        if not other:
+            return f"no container of {what} sets {var}"
+        k, n, kk = other[0]
+        return (f"{var} in {what} is a literal value" if k == "value"
+                else f"{var} in {what} comes from {'ConfigMap' if k == 'configMap' else 'Secret'} {n!r} key {kk!r}")
+
+    parts = [
+        Part(lambda o: bool(o.sources), lambda o: f"no container of {what} sets {var}",
+             f"add {var} to the container's env (or envFrom)", static=True),
+        Part(lambda o: bool(o.sources) and all(s == want for s in o.sources), said,
+             f"take {var} from {label}: env: [{{name: {var}, valueFrom: {{{kind}KeyRef: "
+             f"{{name: {name}, key: {key}}}}}}}]", static=True),
+        Part(lambda o: _ready_part(what, "deployment", deployment, namespace).ok(o.dep),
+             lambda o: _ready_part(what, "deployment", deployment, namespace).problem(o.dep),
+             f"a reference the kubelet cannot resolve keeps the pod in CreateContainerConfigError: "
+             f"`kubectl get pods -n {namespace}`"),
+    ]
+    return run("env_from", fetch, parts, f"{var} in {what} comes from {label}, and its pods are ready",
+               timeout=timeout)

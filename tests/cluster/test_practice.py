@@ -1,0 +1,76 @@
+"""Every exercise of the topic notebooks, both ways, against the live cluster: its check fails on the
+notebook's scaffold cell as the learner finds it, passes on every other correct form
+(tests/practice_forms/) and fails on every tempting wrong one. (The answers in solutions/notebooks/ run in
+the notebooks tier, with strict checks.) One namespace per notebook and form, so each run is independent."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import kubelab as kl
+from tests.practice_forms import forms
+
+ROOT = Path(__file__).parents[2]
+NOTEBOOKS = sorted({e.notebook for e in kl.practice.catalogue()})
+
+
+def scaffold(exercise) -> str:
+    """The source of the notebook cell tagged scaffold:<id>."""
+    nb = next((ROOT / "notebooks").glob(f"{exercise.notebook}-*.ipynb"))
+    for cell in json.loads(nb.read_text())["cells"]:
+        if f"scaffold:{exercise.id}" in cell.get("metadata", {}).get("tags", []):
+            return "".join(cell["source"])
+    raise AssertionError(f"{nb.name} has no cell tagged scaffold:{exercise.id}")
+
+
+def run_source(source: str, api, namespace: str, env: dict) -> None:
+    """Run a learner's cell; what it prints is not the test's business, and a scaffold may raise."""
+    from kubernetes import client
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(source, "<cell>", "exec"), {**env, "kl": kl, "api": api, "namespace": namespace,
+                                                  "client": client})
+
+
+def verdicts(api, namespace: str, cells: dict, env: dict) -> dict:
+    """Start each exercise in `namespace`, run its cell, then read each verdict: {id: CheckResult}."""
+    for id, source in cells.items():
+        with contextlib.redirect_stdout(io.StringIO()):
+            kl.practice.start(id, api, namespace)
+        try:
+            run_source(source, api, namespace, env)
+        except Exception as e:  # noqa: BLE001 (a form that fails to apply is judged by its check)
+            cells[id] = f"{source}\n# raised {type(e).__name__}: {e}"
+    # in parallel: a failing check waits out its timeout for a state that never comes
+    with ThreadPoolExecutor(max_workers=len(cells)) as pool:
+        return dict(zip(cells, pool.map(lambda id: kl.practice.evaluate(id, api, namespace), cells)))
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_check_fails_on_the_scaffold_and_wrong_forms_and_passes_on_right_ones(api, notebook, request):
+    from tests.helpers import fresh_namespace
+
+    exercises = [e for e in kl.practice.catalogue() if e.notebook == notebook]
+    table = forms()
+    env = vars(__import__(f"tests.practice_forms.nb{notebook}", fromlist=["FORMS"]))
+    runs = [("scaffold", 0, {e.id: scaffold(e) for e in exercises})]
+    for kind in ("right", "wrong"):
+        for i in range(max(len(table.get(e.id, {}).get(kind, [])) for e in exercises)):
+            runs.append((kind, i, {e.id: table[e.id][kind][i] for e in exercises
+                                   if len(table.get(e.id, {}).get(kind, [])) > i}))
+    wrong = []
+    for kind, i, cells in runs:
+        ns = fresh_namespace(api)
+        try:
+            for id, result in verdicts(api, ns, dict(cells), env).items():
+                if result.passed != (kind == "right"):
+                    wrong.append(f"{id} {kind} form {i}: {'passed' if result.passed else 'failed'}: {result}")
+        finally:
+            kl.lesson.cleanup(api, ns)
+    assert not wrong, "\n".join(wrong)
