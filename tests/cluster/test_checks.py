@@ -11,6 +11,7 @@ from kubernetes import client
 from kubelab import grading
 from kubelab.cluster import build
 from kubelab.errors import CheckFailed
+from tests.helpers import eventually
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 H100 = "NVIDIA-H100-80GB-HBM3"
@@ -137,6 +138,28 @@ def test_quota_caps_gpus(api, namespace, capfd):
     assert grading.quota_caps_gpus(api, namespace, gpus=2).passed
     err = fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=4)
     assert err.problem == "ResourceQuota 'gpu-cap' caps requests.nvidia.com/gpu at 2, expected 4"
+
+
+def test_quota_caps_dra_devices_too_and_the_api_server_enforces_it(api, namespace, capfd):
+    dra_key = "gpu.nvidia.com.deviceclass.resource.k8s.io/devices"
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    core.create_namespaced_resource_quota(namespace, {
+        "metadata": {"name": "plugin-only"}, "spec": {"hard": {"requests.nvidia.com/gpu": "2"}}})
+    err = fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=2, device_class="gpu.nvidia.com")
+    assert err.problem == f"no ResourceQuota in namespace {namespace!r} sets {dra_key}"
+    assert err.result.points == 1 and err.result.max_points == 2
+    # a second quota with the DRA key: the check passes, and the API server refuses a claim for 3 devices
+    core.create_namespaced_resource_quota(namespace, {"metadata": {"name": "dra"}, "spec": {"hard": {dra_key: "2"}}})
+    assert grading.quota_caps_gpus(api, namespace, gpus=2, device_class="gpu.nvidia.com").passed
+    claim = lambda n: {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": f"c{n}"},
+                       "spec": {"devices": {"requests": [{"name": "g", "exactly": {
+                           "deviceClassName": "gpu.nvidia.com", "allocationMode": "ExactCount", "count": n}}]}}}
+    eventually(lambda: (core.read_namespaced_resource_quota("dra", namespace).status.hard or {}).get(dra_key),
+               what="the quota controller to fill in the DRA quota's status")
+    with pytest.raises(client.ApiException) as refused:
+        custom.create_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims", claim(3))
+    assert refused.value.status == 403 and "exceeded quota" in refused.value.body
+    custom.create_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims", claim(2))
 
 
 def test_pod_scheduled_on_pool(api, namespace, capfd):

@@ -65,7 +65,7 @@ def test_two_busy_h100s_read_their_range_and_the_other_six_idle(api, namespace):
     assert (busy.namespace == namespace).all() and (busy.container == "main").all()
     assert (idle.DCGM_FI_DEV_GPU_UTIL == 0).all() and (idle.DCGM_FI_DEV_FB_USED == gpu.IDLE_FB_MIB).all()
     assert (df.UUID == [pools.gpu_uuid(node, i) for i in df.gpu]).all()
-    assert (df.modelName == "NVIDIA H100-80GB-HBM3").all()
+    assert (df.modelName == "NVIDIA H100 80GB HBM3").all()
     assert (df.source == "simulated").all() and df.simulated.all()
     # default memory: 60 % of the GPU's memory (node label nvidia.com/gpu.memory)
     assert (busy.DCGM_FI_DEV_FB_USED == round(0.6 * 81559)).all()

@@ -86,7 +86,7 @@ def test_more_gpus_than_any_node_has_stays_pending(api, namespace):
 
 def test_resource_claim_gets_two_gpus_of_one_product_allocated(api, namespace):
     core, resource = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    product = "NVIDIA H100-80GB-HBM3"
+    product = "NVIDIA H100 80GB HBM3"
     resource.create_namespaced_custom_object("resource.k8s.io", "v1", namespace, "resourceclaims", {
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "two-h100"},
         "spec": {"devices": {"requests": [{"name": "gpus", "exactly": {

@@ -79,7 +79,7 @@ def test_an_unusual_but_valid_answer_scores_full_marks(course):
         "{key: nvidia.com/gpu, operator: Equal, value: present}")
     team = files["team.yaml"].replace("value: 100000", "value: 2000000").replace("value: 1000\n", "value: 10\n") \
         .replace('requests.nvidia.com/gpu: "16"', "requests.nvidia.com/gpu: 16")
-    dra = files["dra.yaml"].replace('productName == "NVIDIA H100-80GB-HBM3"', 'architecture == "Hopper"')
+    dra = files["dra.yaml"].replace('productName == "NVIDIA H100 80GB HBM3"', 'architecture == "Hopper"')
     assert training != files["training.yaml"] and team != files["team.yaml"] and dra != files["dra.yaml"]
     grade = course.submit("unusual", "source", course.solution(**{"training.yaml": training, "team.yaml": team, "dra.yaml": dra}))
     assert scores(grade) == FULL

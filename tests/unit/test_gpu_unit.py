@@ -200,7 +200,7 @@ def test_idle_gpu_reads_idle():
         "DCGM_FI_DEV_FB_FREE": 81920 - gpu.IDLE_FB_MIB, "DCGM_FI_DEV_POWER_USAGE": 60.0, "DCGM_FI_DEV_GPU_TEMP": 35}
 
 
-@pytest.mark.parametrize("model,tdp", [("NVIDIA H100-80GB-HBM3", 700), ("NVIDIA A100-SXM4-80GB", 400),
+@pytest.mark.parametrize("model,tdp", [("NVIDIA H100 80GB HBM3", 700), ("NVIDIA A100-SXM4-80GB", 400),
                                        ("Tesla T4", 70), ("NVIDIA L40S", 300)])
 def test_power_spans_idle_to_the_products_tdp(model, tdp):
     full = gpu.gpu_values(_gpu(model=model, loads=[_load(util=(100.0, 100.0))]), T0)
@@ -242,12 +242,19 @@ def test_time_sliced_gpu_offers_replicas_slots_on_one_gpu():
     assert [s.index for s in slots["nvidia.com/gpu"]] == [0, 0, 0, 0]
 
 
-def test_simulated_model_name_is_the_dra_product_name():
+def test_simulated_model_name_is_the_dra_product_name_and_nvml_spells_both():
     for s in pools.resource_slices(pools.load()):
         node = next(n for n in pools.nodes(pools.load()) if n["metadata"]["name"] == s["spec"]["nodeName"])
-        product = node["metadata"]["labels"]["nvidia.com/gpu.product"]
-        assert {d["attributes"]["productName"]["string"] for d in s["spec"]["devices"]} == {gpu.model_name(product)}
-    assert gpu.model_name("Tesla-T4-SHARED") == "Tesla T4"
+        assert {d["attributes"]["productName"]["string"] for d in s["spec"]["devices"]} == {gpu.model_name(node)}
+    # NVML's names (nvidia-smi, dcgm-exporter's modelName, NVIDIA's DRA driver): spaces, not GFD's dashes
+    names = {n["metadata"]["labels"]["nvidia.com/gpu.product"]: gpu.model_name(n)
+             for n in pools.nodes(pools.load()) if "nvidia.com/gpu.product" in n["metadata"]["labels"]}
+    assert names == {"NVIDIA-A100-SXM4-80GB": "NVIDIA A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3": "NVIDIA H100 80GB HBM3",
+                     "Tesla-T4-SHARED": "Tesla T4"}
+    # a node without kubelab's annotation (another cluster's): from the label, the -SHARED suffix dropped
+    assert gpu.model_name({"metadata": {"labels": {"nvidia.com/gpu.product": "Tesla-T4-SHARED"}}}) == "Tesla T4"
+    for product, name in pools.NVML_NAMES.items():
+        assert pools.gfd_product(name) == product
 
 
 def test_frame_has_exactly_the_columns_even_when_empty():

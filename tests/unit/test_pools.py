@@ -60,7 +60,7 @@ def test_resource_slices_list_every_whole_gpu_with_stable_uuids():
         assert len({d["attributes"]["uuid"]["string"] for d in devices}) == 8
     assert slices == pools.resource_slices(loaded)  # deterministic: same UUIDs after a restart
     h100 = next(s for s in slices if s["spec"]["nodeName"] == "h100-0")["spec"]["devices"][0]
-    assert h100["attributes"]["productName"] == {"string": "NVIDIA H100-80GB-HBM3"}
+    assert h100["attributes"]["productName"] == {"string": "NVIDIA H100 80GB HBM3"}  # NVML's name, as the driver's
     assert h100["capacity"]["memory"] == {"value": "81559Mi"}
 
 
@@ -90,3 +90,11 @@ def test_invalid_files_raise_one_config_error(tmp_path, text, expected):
 def test_missing_file_names_the_fix(tmp_path):
     with pytest.raises(ConfigError, match="cannot read the node-pool file"):
         pools.load(tmp_path / "nope.yaml")
+
+
+def test_a_gpu_name_must_be_the_product_label_with_spaces():
+    from pydantic import ValidationError
+    ok = pools.Gpu(product="NVIDIA-L40S", name="NVIDIA L40S", count=1, memory_mib=46068)
+    assert ok.nvml_name == "NVIDIA L40S"
+    with pytest.raises(ValidationError, match="NVIDIA-L40S"):
+        pools.Gpu(product="L40S", name="NVIDIA L40S", count=1, memory_mib=46068)

@@ -8,12 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .._k8s.names import DRA_DRIVER, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
+from .._k8s.names import DRA_DRIVER, GPU_NAME_ANNOTATION, GPU_TAINT, POOL_LABEL, SIMULATED_LABEL
 from .._k8s.quantity import checked
 from .paths import read_config, repo_root
 
-__all__ = ["Gpu", "MIG_PROFILE", "Pool", "PoolFile", "default_pools_file", "device_class", "gpu_uuid", "load",
-           "nodes", "resource_slices"]
+__all__ = ["Gpu", "MIG_PROFILE", "Pool", "PoolFile", "default_pools_file", "device_class", "gfd_product", "gpu_uuid",
+           "load", "nodes", "nvml_name", "resource_slices"]
 MIG_PROFILE = re.compile(r"^(\d)g\.(\d+)gb$")
 
 
@@ -21,9 +21,27 @@ def _quantity(value: str) -> str:
     return checked(value)
 
 
+# NVML device names of the products the course's pools use (nvidia-smi --query-gpu=name; NVIDIA's DRA driver
+# publishes the same string as productName). A pool with another product names its GPU with `gpu.name`.
+NVML_NAMES = {"NVIDIA-H100-80GB-HBM3": "NVIDIA H100 80GB HBM3", "NVIDIA-A100-SXM4-80GB": "NVIDIA A100-SXM4-80GB",
+              "Tesla-T4": "Tesla T4"}
+
+
+def gfd_product(name: str) -> str:
+    """GPU Feature Discovery's nvidia.com/gpu.product value for an NVML name: whitespace runs become dashes."""
+    return "-".join(name.split())
+
+
+def nvml_name(product: str) -> str:
+    """The NVML name behind a GFD product label (its -SHARED suffix dropped); dashes as spaces when unknown."""
+    product = product.removesuffix("-SHARED")
+    return NVML_NAMES.get(product) or product.replace("-", " ")
+
+
 class Gpu(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    product: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # GFD's label value
+    name: str | None = None   # the NVML device name, when `product` is not one of NVML_NAMES
     count: int = Field(ge=1, le=16)
     memory_mib: int = Field(ge=1024)
     family: str = "ampere"
@@ -31,8 +49,15 @@ class Gpu(BaseModel):
     replicas: int | None = Field(default=None, ge=2)
     mig: dict[str, int] | None = None
 
+    @property
+    def nvml_name(self) -> str:
+        return self.name or nvml_name(self.product)
+
     @model_validator(mode="after")
     def _consistent(self):
+        if self.name is not None and gfd_product(self.name) != self.product:
+            raise ValueError(f"name {self.name!r} and product {self.product!r} disagree: GPU Feature Discovery labels "
+                             f"the product as the NVML name with dashes for spaces, {gfd_product(self.name)!r}")
         if self.sharing == "time-slicing" and not self.replicas:
             raise ValueError("sharing: time-slicing needs `replicas` (how many pods share each GPU)")
         if self.sharing == "mig":
@@ -136,19 +161,20 @@ def nodes(pools: list[Pool], kubelet_version: str = "v1.36.3") -> list[dict]:
             }
             resources = {"cpu": pool.cpu, "memory": pool.memory, "pods": str(pool.pods),
                          "ephemeral-storage": "1Ti"}
-            taints = []
+            taints, notes = [], {}
             if pool.gpu:
                 gpu_res, gpu_labels = _gpu_resources_and_labels(pool.gpu)
                 resources.update(gpu_res)
                 labels.update(gpu_labels)
                 taints.append(GPU_TAINT)
+                notes[GPU_NAME_ANNOTATION] = pool.gpu.nvml_name
             out.append({
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": name, "labels": labels,
                              "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0",
                                              # metrics-server scrapes kwok (one server for all nodes) here
                                              "metrics.k8s.io/resource-metrics-path":
-                                                 f"/metrics/nodes/{name}/metrics/resource"}},
+                                                 f"/metrics/nodes/{name}/metrics/resource", **notes}},
                 "spec": {"taints": taints},
                 "status": {"capacity": resources, "allocatable": resources,
                            "nodeInfo": {"kubeletVersion": kubelet_version, "operatingSystem": "linux",
@@ -180,7 +206,7 @@ def resource_slices(pools: list[Pool]) -> list[dict]:
                 "name": f"gpu-{k}",
                 "attributes": {
                     "type": {"string": "gpu"},
-                    "productName": {"string": gpu.product.replace("-", " ", 1)},
+                    "productName": {"string": gpu.nvml_name},
                     "architecture": {"string": gpu.family.capitalize()},
                     "index": {"int": k},
                     "uuid": {"string": gpu_uuid(node, k)},

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .._k8s.names import DRA_DRIVER, GPU_RESOURCE, SIMULATED_LABEL
+from .._k8s.names import DRA_DRIVER, GPU_NAME_ANNOTATION, GPU_RESOURCE, SIMULATED_LABEL
 from .._k8s.quantity import to_float
 from .._k8s.raw import list_dra
-from ..cluster.pools import gpu_uuid
+from ..cluster.pools import gpu_uuid, nvml_name
 from ..errors import KubelabError
 from .schema import now, pod_columns
 
@@ -77,9 +77,11 @@ def tdp_watts(model: str) -> float:
     return next((w for name, w in TDP_W.items() if name in model), DEFAULT_TDP_W)
 
 
-def model_name(product: str) -> str:
-    # The same spelling as the DRA ResourceSlice's productName (pools.resource_slices).
-    return product.removesuffix("-SHARED").replace("-", " ", 1)
+def model_name(node: dict) -> str:
+    """dcgm-exporter's modelName: the NVML name, as the DRA ResourceSlice's productName (pools.resource_slices)."""
+    meta = node["metadata"]
+    return ((meta.get("annotations") or {}).get(GPU_NAME_ANNOTATION)
+            or nvml_name((meta.get("labels") or {}).get("nvidia.com/gpu.product", "")))
 
 
 @dataclass
@@ -136,10 +138,11 @@ def _node_gpus(node) -> tuple[list[_Gpu], dict[str, list[_Slot]]]:
     """A simulated node's GPUs (from its GPU Feature Discovery labels) and the slots each resource offers. The node
     is the API's JSON (or a client model)."""
     if not isinstance(node, dict):
-        node = {"metadata": {"name": node.metadata.name, "labels": node.metadata.labels or {}}}
+        node = {"metadata": {"name": node.metadata.name, "labels": node.metadata.labels or {},
+                             "annotations": node.metadata.annotations or {}}}
     name, labels = node["metadata"]["name"], node["metadata"].get("labels") or {}
     count, memory = int(labels.get("nvidia.com/gpu.count", "0")), float(labels.get("nvidia.com/gpu.memory", "0"))
-    gpus = [_Gpu(name, k, model_name(labels.get("nvidia.com/gpu.product", "")), memory) for k in range(count)]
+    gpus = [_Gpu(name, k, model_name(node), memory) for k in range(count)]
     slots: dict[str, list[_Slot]] = {}
     if labels.get("nvidia.com/mig.strategy") == "mixed":
         slots.update(_mig_slots(labels))
@@ -197,11 +200,12 @@ LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def slim_node(node: dict) -> dict:
-    """A simulated GPU node: its name and its GPU Feature Discovery labels."""
+    """A simulated GPU node: its name, its GPU Feature Discovery labels and its GPUs' NVML name."""
     meta = node.get("metadata") or {}
-    labels = meta.get("labels") or {}
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
     return {"metadata": {"name": meta.get("name", ""),
-                         "labels": {k: v for k, v in labels.items() if k.startswith("nvidia.com/") or k == SIMULATED_LABEL}}}
+                         "labels": {k: v for k, v in labels.items() if k.startswith("nvidia.com/") or k == SIMULATED_LABEL},
+                         "annotations": {k: v for k, v in notes.items() if k == GPU_NAME_ANNOTATION}}}
 
 
 def slim_pod(pod: dict) -> dict | None:

@@ -80,21 +80,26 @@ def pod_requests_gpu(api, name: str, namespace: str, *, count: int | None = None
     return run("pod_requests_gpu", fetch, parts, f"{what} requests {wanted} and tolerates the GPU taint")
 
 
-def quota_caps_gpus(api, namespace: str, *, gpus: int) -> CheckResult:
-    """A ResourceQuota in the namespace sets requests.nvidia.com/gpu to exactly `gpus`."""
-    key = "requests.nvidia.com/gpu"
-    fetch = lambda: {q.metadata.name: (q.spec.hard or {}).get(key) for q in read(
+def quota_caps_gpus(api, namespace: str, *, gpus: int, device_class: str | None = None) -> CheckResult:
+    """A ResourceQuota in the namespace sets requests.nvidia.com/gpu to exactly `gpus` (1) and, with `device_class`,
+    one sets `<device_class>.deviceclass.resource.k8s.io/devices` to `gpus` too (1): a DRA ResourceClaim is not
+    counted by requests.nvidia.com/gpu, so without the second cap GPUs claimed through DRA escape the quota."""
+    keys = ["requests.nvidia.com/gpu"] + ([f"{device_class}.deviceclass.resource.k8s.io/devices"] if device_class else [])
+    fetch = lambda: {q.metadata.name: q.spec.hard or {} for q in read(
         lambda: client(api, "CoreV1Api").list_namespaced_resource_quota(namespace).items, "ResourceQuotas", namespace)}
 
-    def problem(caps: dict) -> str:
-        set_ = {n: v for n, v in caps.items() if v is not None}
-        if not set_:
-            return f"no ResourceQuota in namespace {namespace!r} sets {key}"
-        return "; ".join(f"ResourceQuota {n!r} caps {key} at {v}, expected {gpus}" for n, v in set_.items())
+    def part(key: str) -> Part:
+        def problem(quotas: dict) -> str:
+            set_ = {n: hard[key] for n, hard in quotas.items() if key in hard}
+            if not set_:
+                return f"no ResourceQuota in namespace {namespace!r} sets {key}"
+            return "; ".join(f"ResourceQuota {n!r} caps {key} at {v}, expected {gpus}" for n, v in set_.items())
+        return Part(lambda quotas: any(key in hard and to_float(hard[key]) == gpus for hard in quotas.values()),
+                    problem, f"create a ResourceQuota with spec.hard: {{{key}: \"{gpus}\"}} in namespace {namespace}",
+                    static=True)
 
-    parts = [Part(lambda caps: any(v is not None and to_float(v) == gpus for v in caps.values()), problem,
-                  f"create a ResourceQuota with spec.hard: {{{key}: \"{gpus}\"}} in namespace {namespace}")]
-    return run("quota_caps_gpus", fetch, parts, f"namespace {namespace!r} caps {key} at {gpus}")
+    return run("quota_caps_gpus", fetch, [part(k) for k in keys],
+               f"namespace {namespace!r} caps {' and '.join(keys)} at {gpus}")
 
 
 def pod_scheduled_on_pool(api, name: str, namespace: str, *, pool: str, pool_label: str = POOL_LABEL,
