@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client
 
 from kubelab import gpu
+from kubelab.errors import KubelabError
 from kubelab.cluster import pools
 from kubelab.errors import KubelabError
 
@@ -163,8 +164,8 @@ def _gpu(model="NVIDIA A100-SXM4-80GB", memory=81920.0, loads=()):
     return g
 
 
-def _load(util=(80.0, 90.0), memory=1000.0, share=1.0, key="uid-1"):
-    return gpu.simulated._Load("trainer", "ml", "main", key, share, util, memory)
+def _load(util=(80.0, 90.0), memory=1000.0, share=1.0, key="uid-1", sm_efficiency=gpu.DEFAULT_SM_EFFICIENCY):
+    return gpu.simulated._Load("trainer", "ml", "main", key, share, util, memory, sm_efficiency)
 
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -197,7 +198,25 @@ def test_fixed_utilization_reads_exactly_that_value():
 def test_idle_gpu_reads_idle():
     assert gpu.gpu_values(_gpu(), T0) == {
         "DCGM_FI_DEV_GPU_UTIL": 0, "DCGM_FI_DEV_FB_USED": gpu.IDLE_FB_MIB,
-        "DCGM_FI_DEV_FB_FREE": 81920 - gpu.IDLE_FB_MIB, "DCGM_FI_DEV_POWER_USAGE": 60.0, "DCGM_FI_DEV_GPU_TEMP": 35}
+        "DCGM_FI_DEV_FB_FREE": 81920 - gpu.IDLE_FB_MIB, "DCGM_FI_DEV_POWER_USAGE": 60.0, "DCGM_FI_DEV_GPU_TEMP": 35,
+        **{m: 0 for m in gpu.PROFILING}}
+
+
+def test_busy_is_not_working_full_utilization_with_idle_sms():
+    """GPU_UTIL counts time a kernel ran; SM_ACTIVE how much of the GPU it kept busy (dcgm-exporter's fields)."""
+    starved = gpu.gpu_values(_gpu(loads=[_load(util=(100.0, 100.0), sm_efficiency=0.1)]), T0)
+    assert starved["DCGM_FI_DEV_GPU_UTIL"] == 100 and starved["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == 1.0
+    assert starved["DCGM_FI_PROF_SM_ACTIVE"] == 0.1
+    assert starved["DCGM_FI_PROF_SM_OCCUPANCY"] <= starved["DCGM_FI_PROF_SM_ACTIVE"]
+    working = gpu.gpu_values(_gpu(loads=[_load(util=(100.0, 100.0))]), T0)
+    assert working["DCGM_FI_PROF_SM_ACTIVE"] == gpu.DEFAULT_SM_EFFICIENCY
+    assert all(0 <= working[m] <= 1 for m in gpu.PROFILING) and gpu.UNITS["DCGM_FI_PROF_SM_ACTIVE"] == "ratio"
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "most", ""])
+def test_sm_efficiency_annotation_outside_0_1_is_one_clear_error(value):
+    with pytest.raises(KubelabError, match="kubelab.io/gpu-sm-efficiency"):
+        gpu.simulated.parse_sm_efficiency(value, "pod a/b: ")
 
 
 @pytest.mark.parametrize("model,tdp", [("NVIDIA H100 80GB HBM3", 700), ("NVIDIA A100-SXM4-80GB", 400),

@@ -9,14 +9,15 @@ kubelab-gpu-exporter component)."""
 from .dcgm import DcgmExporterSource, parse_dcgm
 from .nvml import NvmlSource
 from .prometheus import PrometheusSource
-from .schema import COLUMNS, METRICS, UNITS, frame, pod_columns
-from .simulated import (DEFAULT_UTILIZATION, IDLE_FB_MIB, MEMORY_ANNOTATION, UTIL_ANNOTATION, SimulatedSource,
+from .schema import COLUMNS, METRICS, PROFILING, UNITS, frame, pod_columns
+from .simulated import (DEFAULT_SM_EFFICIENCY, DEFAULT_UTILIZATION, IDLE_FB_MIB, MEMORY_ANNOTATION, SM_ANNOTATION,
+                        UTIL_ANNOTATION, SimulatedSource,
                         container_gpu_requests, gpu_values, model_name, parse_memory_mib, parse_utilization,
                         smooth_noise)
 from .telemetry import GpuTelemetry, find_dcgm_exporter, telemetry
 from . import report
 
-__all__ = ["COLUMNS", "DEFAULT_UTILIZATION", "DcgmExporterSource", "GpuTelemetry", "IDLE_FB_MIB",
-           "MEMORY_ANNOTATION", "METRICS", "NvmlSource", "PrometheusSource", "SimulatedSource", "UNITS", "UTIL_ANNOTATION",
+__all__ = ["COLUMNS", "DEFAULT_SM_EFFICIENCY", "DEFAULT_UTILIZATION", "DcgmExporterSource", "GpuTelemetry",
+           "IDLE_FB_MIB", "MEMORY_ANNOTATION", "METRICS", "PROFILING", "SM_ANNOTATION", "NvmlSource", "PrometheusSource", "SimulatedSource", "UNITS", "UTIL_ANNOTATION",
            "container_gpu_requests", "find_dcgm_exporter", "frame", "gpu_values", "model_name", "parse_dcgm",
            "parse_memory_mib", "parse_utilization", "pod_columns", "smooth_noise", "telemetry"]

@@ -22,7 +22,13 @@ HELP = {"DCGM_FI_DEV_GPU_UTIL": "GPU utilization (in %).",
         "DCGM_FI_DEV_FB_USED": "Framebuffer memory used (in MiB).",
         "DCGM_FI_DEV_FB_FREE": "Framebuffer memory free (in MiB).",
         "DCGM_FI_DEV_POWER_USAGE": "Power draw (in W).",
-        "DCGM_FI_DEV_GPU_TEMP": "GPU temperature (in C)."}
+        "DCGM_FI_DEV_GPU_TEMP": "GPU temperature (in C).",
+        # dcp-metrics-included.csv
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "Ratio of time the graphics engine is active.",
+        "DCGM_FI_PROF_SM_ACTIVE": "The ratio of cycles an SM has at least 1 warp assigned.",
+        "DCGM_FI_PROF_SM_OCCUPANCY": "The ratio of number of warps resident on an SM.",
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "Ratio of cycles the tensor (HMMA) pipe is active.",
+        "DCGM_FI_PROF_DRAM_ACTIVE": "Ratio of cycles the device memory interface is active sending or receiving data."}
 LABELS = ("gpu", "UUID", "device", "modelName", "Hostname", "container", "namespace", "pod", "simulated")
 
 

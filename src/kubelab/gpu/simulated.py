@@ -1,10 +1,12 @@
 """Simulated GPUs: the GPU nodes of the embedded cluster, their utilization and memory driven by the pods
 actually scheduled on them. Every row says simulated=True.
 
-Simulated GPUs read from two pod annotations:
+Simulated GPUs read from three pod annotations:
     kubelab.io/gpu-utilization   "75" (fixed) or "60-90" (a range, %); a GPU pod without it reads as
                                  moderately busy, 30-60 %, since a pod that holds a GPU normally uses it
     kubelab.io/gpu-memory-mib    framebuffer used per GPU in MiB; default 60 % of the GPU's memory
+    kubelab.io/gpu-sm-efficiency the share of the busy time its SMs hold warps, 0-1 (default 0.7): "0.1"
+                                 models a data-loader-bound job, 100 % GPU_UTIL and DCGM_FI_PROF_SM_ACTIVE 0.1
 """
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from ..errors import KubelabError
 from .schema import now, pod_columns
 
 __all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C", "LIVE_PODS",
-           "MEMORY_ANNOTATION", "MIG_RESOURCE", "MIG_SLICES_PER_GPU", "SIMULATED_GPU_NODES", "SimulatedSource",
+           "MEMORY_ANNOTATION", "MIG_RESOURCE", "SM_ANNOTATION", "DEFAULT_SM_EFFICIENCY", "MIG_SLICES_PER_GPU", "SIMULATED_GPU_NODES", "SimulatedSource",
            "TDP_W", "TEMP_RISE_C", "UTIL_ANNOTATION", "VARIATION_PERIOD_S", "WATCHES", "container_gpu_requests",
-           "gpu_values", "model_name", "parse_memory_mib", "parse_utilization", "slim_claim", "slim_node", "slim_pod",
+           "gpu_values", "model_name", "parse_memory_mib", "parse_sm_efficiency", "parse_utilization", "slim_claim", "slim_node", "slim_pod",
            "slim_slice", "smooth_noise", "tdp_watts"]
 
 UTIL_ANNOTATION = "kubelab.io/gpu-utilization"
+SM_ANNOTATION = "kubelab.io/gpu-sm-efficiency"
+DEFAULT_SM_EFFICIENCY = 0.7
 MEMORY_ANNOTATION = "kubelab.io/gpu-memory-mib"
 DEFAULT_UTILIZATION = (30.0, 60.0)
 DEFAULT_MEMORY_SHARE = 0.6
@@ -66,6 +70,20 @@ def parse_memory_mib(value: str | None, default: float, where: str = "") -> floa
     return mib
 
 
+def parse_sm_efficiency(value: str | None, where: str = "") -> float:
+    """ "0.1" -> 0.1; None -> DEFAULT_SM_EFFICIENCY. Anything outside 0-1 is a KubelabError."""
+    if value is None:
+        return DEFAULT_SM_EFFICIENCY
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio <= 1:
+        raise KubelabError(f"{where}annotation {SM_ANNOTATION}={value!r} is not a ratio",
+                           'use a number from 0 to 1, e.g. "0.1" for SMs idle most of the busy time')
+    return ratio
+
+
 def smooth_noise(key: str, t: float, period: float = VARIATION_PERIOD_S) -> float:
     """A value in [0, 1] that drifts smoothly with time t (seconds) and is the same for the same key and t."""
     bucket, frac = divmod(t / period, 1.0)
@@ -94,6 +112,7 @@ class _Load:
     share: float                  # the fraction of the GPU's compute it holds (MIG slice); 1 otherwise
     util: tuple[float, float]
     memory_mib: float
+    sm_efficiency: float = DEFAULT_SM_EFFICIENCY
 
 
 @dataclass
@@ -125,12 +144,23 @@ def gpu_values(gpu: _Gpu, t: float) -> dict:
     used = min(gpu.memory_mib, sum(ld.memory_mib for ld in gpu.loads) or IDLE_FB_MIB)
     tdp = tdp_watts(gpu.model)
     idle_w = min(60.0, 0.15 * tdp)
+    # Profiling ratios (simulated): the engine is active for the utilization's share of time; within it, each
+    # pod's SMs hold warps for its sm_efficiency share, half of the warp slots resident, the tensor pipe and
+    # the memory interface busy for fixed shares of that.
+    gr = util / 100
+    sm = min(gr, sum(ld.share * ld.sm_efficiency * (ld.util[0] + (ld.util[1] - ld.util[0]) *
+                                                     smooth_noise(f"{gpu.uuid}/{ld.key}", t)) / 100 for ld in gpu.loads))
     return {
         "DCGM_FI_DEV_GPU_UTIL": round(util),
         "DCGM_FI_DEV_FB_USED": round(used),
         "DCGM_FI_DEV_FB_FREE": round(gpu.memory_mib - used),
         "DCGM_FI_DEV_POWER_USAGE": round(idle_w + util / 100 * (tdp - idle_w), 2),
         "DCGM_FI_DEV_GPU_TEMP": round(IDLE_TEMP_C + util / 100 * TEMP_RISE_C),
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": round(gr, 4),
+        "DCGM_FI_PROF_SM_ACTIVE": round(sm, 4),
+        "DCGM_FI_PROF_SM_OCCUPANCY": round(0.5 * sm, 4),
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": round(0.4 * sm, 4),
+        "DCGM_FI_PROF_DRAM_ACTIVE": round(0.6 * sm, 4),
     }
 
 
@@ -192,7 +222,8 @@ def _pod_load(pod: dict, container: str, slot_share: float, memory_mib: float) -
     notes = meta.get("annotations") or {}
     return _Load(meta["name"], meta["namespace"], container, meta.get("uid", ""), slot_share,
                  parse_utilization(notes.get(UTIL_ANNOTATION), where),
-                 parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where))
+                 parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where),
+                 parse_sm_efficiency(notes.get(SM_ANNOTATION), where))
 
 
 # -- what the simulated GPUs read, cut to the fields they use (the transforms of a daemon's watch caches) ----------
@@ -225,7 +256,8 @@ def slim_pod(pod: dict) -> dict | None:
     notes = meta.get("annotations") or {}
     return {"metadata": {"name": meta.get("name", ""), "namespace": meta.get("namespace", ""), "uid": meta.get("uid", ""),
                          "creationTimestamp": meta.get("creationTimestamp") or "",
-                         "annotations": {k: notes[k] for k in (UTIL_ANNOTATION, MEMORY_ANNOTATION) if k in notes}},
+                         "annotations": {k: notes[k] for k in (UTIL_ANNOTATION, MEMORY_ANNOTATION, SM_ANNOTATION)
+                                         if k in notes}},
             "spec": {"nodeName": spec.get("nodeName"), "containers": containers,
                      "resourceClaims": [{"name": rc.get("name"), "resourceClaimName": rc.get("resourceClaimName")}
                                         for rc in spec.get("resourceClaims") or []]},
