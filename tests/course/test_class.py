@@ -171,10 +171,11 @@ def test_the_report_has_each_learners_objectives(course, tmp_path):
     root, _, _ = course
     page = instructor.report(tmp_path / "report", root)
     table = {r["student_id"]: r for r in csv.DictReader((tmp_path / "report" / "objectives.csv").open(newline=""))}
-    # only Lab 1 is in this gradebook: its cells evidence `isolation` and part of `workloads`
-    assert float(table[ADA]["isolation"]) == 100 and float(table[BOB]["isolation"]) == 0
-    assert float(table[CY]["isolation"]) == pytest.approx(100 * 8 / 12, abs=0.01)   # the two RBAC cells missing
-    assert float(table[DEE]["workloads"]) == 0
+    # only Lab 1 is in this gradebook: its cells evidence `configure` (psa, the two RBAC cells, network) and
+    # parts of `deploy` and `gpu`
+    assert float(table[ADA]["configure"]) == 100 and float(table[BOB]["configure"]) == 0
+    assert float(table[CY]["configure"]) == pytest.approx(100 * 4 / 8, abs=0.01)   # the two RBAC cells missing
+    assert float(table[DEE]["deploy"]) == 0
     assert (tmp_path / "report" / "assignments.png").stat().st_size > 5000
     assert "objectives.png" in page.read_text() and "progress.png" in page.read_text()
     progress = {r["student_id"]: r for r in csv.DictReader((tmp_path / "report" / "progress.csv").open(newline=""))}

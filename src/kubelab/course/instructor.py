@@ -407,6 +407,8 @@ class Objective:
     id: str
     title: str
     cells: tuple[str, ...]   # "<assignment>/<grade cell id>"
+    number: int = 0          # the module's numbering (shared/MODULE.md)
+    taught: tuple[str, ...] = ()   # the topic notebooks that teach it
 
 
 def objectives(root: str | Path | None = None) -> list[Objective]:
@@ -417,7 +419,8 @@ def objectives(root: str | Path | None = None) -> list[Objective]:
     if not path.is_file():
         path = assignments.course_root() / "solutions" / "rubric.yaml"
     doc = yaml.safe_load(path.read_text()) or {}
-    return [Objective(o["id"], o["title"], tuple(o["cells"])) for o in doc.get("objectives") or []]
+    return [Objective(o["id"], o["title"], tuple(o["cells"]), o.get("number", 0), tuple(o.get("taught") or ()))
+            for o in doc.get("objectives") or []]
 
 
 def module_order(names) -> list[str]:
