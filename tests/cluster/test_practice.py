@@ -4,8 +4,6 @@ notebook's scaffold cell as the learner finds it, passes on every other correct 
 the notebooks tier, with strict checks.) One namespace per notebook and form, so each run is independent."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,19 +27,16 @@ def scaffold(exercise) -> str:
 
 
 def run_source(source: str, api, namespace: str, env: dict) -> None:
-    """Run a learner's cell; what it prints is not the test's business, and a scaffold may raise."""
+    """Run a learner's cell (what it prints, pytest captures; a scaffold may raise)."""
     from kubernetes import client
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(source, "<cell>", "exec"), {**env, "kl": kl, "api": api, "namespace": namespace,
-                                                  "client": client})
+    exec(compile(source, "<cell>", "exec"), {**env, "kl": kl, "api": api, "namespace": namespace, "client": client})
 
 
 def verdicts(api, namespace: str, cells: dict, env: dict) -> dict:
     """Start each exercise in `namespace`, run its cell, then read each verdict: {id: CheckResult}."""
     for id, source in cells.items():
-        with contextlib.redirect_stdout(io.StringIO()):
-            kl.practice.start(id, api, namespace)
+        kl.practice.start(id, api, namespace)
         try:
             run_source(source, api, namespace, env)
         except Exception as e:  # noqa: BLE001 (a form that fails to apply is judged by its check)
@@ -64,13 +59,18 @@ def test_every_check_fails_on_the_scaffold_and_wrong_forms_and_passes_on_right_o
         for i in range(max(len(table.get(e.id, {}).get(kind, [])) for e in exercises)):
             runs.append((kind, i, {e.id: table[e.id][kind][i] for e in exercises
                                    if len(table.get(e.id, {}).get(kind, [])) > i}))
-    wrong = []
-    for kind, i, cells in runs:
+    def judge(run):
+        kind, i, cells = run
         ns = fresh_namespace(api)
         try:
-            for id, result in verdicts(api, ns, dict(cells), env).items():
-                if result.passed != (kind == "right"):
-                    wrong.append(f"{id} {kind} form {i}: {'passed' if result.passed else 'failed'}: {result}")
+            return [f"{id} {kind} form {i}: {'passed' if result.passed else 'failed'}: {result}"
+                    for id, result in verdicts(api, ns, dict(cells), env).items() if result.passed != (kind == "right")]
         finally:
             kl.lesson.cleanup(api, ns)
+
+
+    # the runs in parallel (no redirect of stdout in them: it is one for the process); each has its own
+    # namespace, and most of a run is waiting for the cluster
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        wrong = [line for lines in pool.map(judge, runs) for line in lines]
     assert not wrong, "\n".join(wrong)
