@@ -41,8 +41,13 @@ up: setup  ## start the embedded cluster and show its node pools
 	eval "$$($(BIN)/kubelab cluster env)" && kubectl get nodes \
 	  -L kubelab.io/pool,nvidia.com/gpu.product,nvidia.com/gpu.count,nvidia.com/gpu.sharing-strategy
 
-run: up  ## ... and open the course (kubectl/helm on PATH in JupyterLab terminals)
-	eval "$$($(BIN)/kubelab cluster env)" && $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+# The learner's JupyterLab: cluster/learner-lab/ first on JUPYTER_CONFIG_PATH (for this command only) opens the course
+# on notebooks/00-start-here.ipynb with a learner's tools: no formgrader, Create Assignment, course list or news pop-up.
+# The instructor's own `jupyter lab` and the hub (kubelab.course.hub) do not read it.
+LEARNER_LAB := $(CURDIR)/cluster/learner-lab
+run: up  ## ... and open the course on notebooks/00-start-here.ipynb (kubectl/helm on PATH in JupyterLab terminals)
+	eval "$$($(BIN)/kubelab cluster env)" && JUPYTER_CONFIG_PATH=$(LEARNER_LAB)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \
+	  $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebooks: up  ## execute every notebook headless; executed copies in out/executed
 	$(BIN)/kubelab run notebooks/ --output out/executed
