@@ -1,6 +1,6 @@
 """Checks that ask the API server's admission chain itself, with server-side dry runs (nothing is stored):
-a pod is refused for the reason a guard rail gives (Pod Security, ResourceQuota), a compliant pod is
-accepted (a guard rail that refuses everything is no answer), LimitRange defaults land on a pod."""
+a pod (or a DRA ResourceClaim) is refused for the reason a guard rail gives (Pod Security, ResourceQuota), a
+compliant one is accepted (a guard rail that refuses everything is no answer), LimitRange defaults land on a pod."""
 from __future__ import annotations
 
 from .._k8s.apierrors import call
@@ -12,12 +12,16 @@ __all__ = ["admission_accepts", "admission_refuses", "limitrange_defaults"]
 
 
 def _dry_run(api, namespace: str, pod: dict):
-    """(accepted pod as a dict, None) or (None, the server's refusal message)."""
+    """(accepted object as a dict, None) or (None, the server's refusal message). `pod` is a Pod, or a
+    ResourceClaim (resource.k8s.io/v1: ResourceQuota counts its devices per DeviceClass)."""
     from kubernetes import client
     from urllib3.exceptions import HTTPError
 
     core = client.CoreV1Api(api)
     try:
+        if pod.get("kind") == "ResourceClaim":
+            return call(client.CustomObjectsApi(api).create_namespaced_custom_object, "resource.k8s.io", "v1",
+                        namespace, "resourceclaims", pod, dry_run="All"), None
         out = call(core.create_namespaced_pod, namespace, pod, dry_run="All")
         return core.api_client.sanitize_for_serialization(out), None
     except ApiError as err:
@@ -29,9 +33,9 @@ def _dry_run(api, namespace: str, pod: dict):
 
 
 def admission_refuses(api, namespace: str, pod: dict, *, because: str) -> CheckResult:
-    """The API server refuses `pod` in `namespace`, with a message that contains `because` (e.g. "violates
-    PodSecurity", "exceeded quota"): refused for another reason, or accepted, fails."""
-    what = f"Pod {pod['metadata']['name']!r}"
+    """The API server refuses `pod` (a Pod or a ResourceClaim) in `namespace`, with a message that contains
+    `because` (e.g. "violates PodSecurity", "exceeded quota"): refused for another reason, or accepted, fails."""
+    what = f"{pod.get('kind', 'Pod')} {pod['metadata']['name']!r}"
     fetch = lambda: _dry_run(api, namespace, pod)
 
     def problem(o) -> str:
@@ -45,8 +49,8 @@ def admission_refuses(api, namespace: str, pod: dict, *, because: str) -> CheckR
 
 
 def admission_accepts(api, namespace: str, pod: dict) -> CheckResult:
-    """The API server accepts `pod` in `namespace` (a dry run: nothing is created)."""
-    what = f"Pod {pod['metadata']['name']!r}"
+    """The API server accepts `pod` (a Pod or a ResourceClaim) in `namespace` (a dry run: nothing is created)."""
+    what = f"{pod.get('kind', 'Pod')} {pod['metadata']['name']!r}"
     return run("admission_accepts", lambda: _dry_run(api, namespace, pod), [Part(
         lambda o: o[0] is not None, lambda o: f"the API server refused {what}: {o[1]}",
         "a pod that follows the rules must still be admitted: loosen what refuses it")],

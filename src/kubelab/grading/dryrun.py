@@ -1,11 +1,11 @@
-"""Objects the checks send to the API server in dry runs (never created): pods that a guard rail should
-refuse or admit (`kl.grading.dryrun.pod`). Plain dicts, the same for every learner. (Not health probes: those are
-readiness and liveness, graded in `workloads`.)"""
+"""Objects the checks send to the API server in dry runs (never created): pods and DRA ResourceClaims that a
+guard rail should refuse or admit (`kl.grading.dryrun.pod`, `kl.grading.dryrun.claim`). Plain dicts, the same
+for every learner. (Not health probes: those are readiness and liveness, graded in `workloads`.)"""
 from __future__ import annotations
 
-from .._k8s.names import GPU_RESOURCE
+from .._k8s.names import DRA_DRIVER, GPU_RESOURCE
 
-__all__ = ["pod"]
+__all__ = ["claim", "pod"]
 
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                         "runAsNonRoot": True, "runAsUser": 10101, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -24,3 +24,12 @@ def pod(name: str, *, privileged: bool = False, resources: dict | None = None, g
         container["resources"] = resources
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"probe-{name}", "labels": {"kubelab.io/probe": name}},
             "spec": {"containers": [container], "automountServiceAccountToken": False}}
+
+
+def claim(name: str, *, devices: int, device_class: str = DRA_DRIVER) -> dict:
+    """A dry-run DRA ResourceClaim asking for `devices` devices of `device_class`: what a
+    `<class>.deviceclass.resource.k8s.io/devices` quota counts."""
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+            "metadata": {"name": f"probe-{name}", "labels": {"kubelab.io/probe": name}},
+            "spec": {"devices": {"requests": [{"name": "gpus", "exactly": {
+                "deviceClassName": device_class, "allocationMode": "ExactCount", "count": devices}}]}}}
