@@ -16,7 +16,7 @@ from .admission import admission_accepts, admission_refuses, limitrange_defaults
 from . import dryrun
 from .engine import CheckResult, Part, Partial
 from .helm import (canary_split, chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, promoted,
-                   release_from_registry, rolled_back)
+                   release_from_registry, release_keeps_no_secret, rolled_back)
 from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
@@ -31,5 +31,5 @@ __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "adm
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
-           "request_as", "resource_exists", "rolled_back", "secret_has_keys", "service_selects", "statefulset_ready",
-           "unreachable"]
+           "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "secret_has_keys",
+           "service_selects", "statefulset_ready", "unreachable"]

@@ -1,8 +1,8 @@
 """Checks of a Helm chart and its releases, from what helm, the OCI registry and the API server report:
 the chart lints clean and renders valid objects (kubeconform, kube-score), it is published in the registry
-at the version asked and pullable, a release runs exactly the chart of the registry, its `helm test` hooks
-succeeded, a canary track holds its share of the Service's READY endpoints, a promotion is complete, and a
-rollback restored the revision before a bad upgrade (from `helm history`).
+at the version asked and pullable, a release runs exactly the chart of the registry, no revision of a release
+keeps a Secret's value, its `helm test` hooks succeeded, a canary track holds its share of the Service's READY
+endpoints, a promotion is complete, and a rollback restored the revision before a bad upgrade (from `helm history`).
 
 Values given to these checks may hold secrets: they are passed to helm, never printed.
 """
@@ -24,7 +24,7 @@ from .. import tools
 from .engine import CheckResult, Missing, Part, read, run, client
 
 __all__ = ["canary_split", "chart_lint_clean", "chart_published", "chart_renders_valid", "helm_test_passed",
-           "promoted", "release_from_registry", "rolled_back"]
+           "promoted", "release_from_registry", "release_keeps_no_secret", "rolled_back"]
 
 # what a model-serving chart of Lab 2 makes (kind -> how to say it)
 SERVING_KINDS = ("Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
@@ -142,10 +142,15 @@ def _release_record(api, release: str, namespace: str, revision: int | None = No
         (s for s in secrets if s.metadata.labels.get("version") == str(revision)), None)
     if pick is None:
         raise Missing(f"Helm release {release!r} has no revision {revision}", "see `helm history`")
-    data = base64.b64decode(base64.b64decode(pick.data["release"]))
-    record = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    record = _decoded(pick)
     record["_status"] = pick.metadata.labels.get("status", "")
     return record
+
+
+def _decoded(secret) -> dict:
+    """The release a Helm release Secret holds (base64 of gzipped JSON, base64 again in the Secret's data)."""
+    data = base64.b64decode(base64.b64decode(secret.data["release"]))
+    return json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
 
 
 def _chart_files(chart: dict) -> dict[str, bytes]:
@@ -221,6 +226,44 @@ def helm_test_passed(api, release: str, namespace: str) -> CheckResult:
              lambda o: f"no test hook calls the release's Service ({', '.join(o['services']) or 'none'})",
              "the test Pod must call the Service (wget/curl http://<service>:<port>/<ready path>)")],
         f"helm test of {release!r} passed")
+
+
+def release_keeps_no_secret(api, release: str, namespace: str, *, secret: str) -> CheckResult:
+    """No revision Helm keeps of `release` holds a value of Secret `secret` (1): not in the values it was given,
+    the chart or the rendered manifest and hooks, neither as written nor base64-encoded. A value given with
+    --set, --set-string, --set-file or -f is stored in every revision's release Secret; a chart that refers to an
+    existing Secret by name carries none. Values are compared in memory, never printed; values shorter than 8
+    characters are not compared (they would match by chance)."""
+    what = f"Helm release {release!r}"
+
+    def fetch():
+        core = client(api, "CoreV1Api")
+        found = read(lambda: core.read_namespaced_secret(secret, namespace), f"Secret {secret!r}", namespace)
+        revisions = read(lambda: core.list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={release}").items, f"the Secrets of {what}", namespace)
+        if not revisions:
+            raise Missing(f"{what} not found in namespace {namespace!r}",
+                          f"install it: `helm install {release} <chart> -n {namespace}`")
+        values = [base64.b64decode(v) for v in (found.data or {}).values()]
+        needles = [n for v in values if len(v) >= 8
+                   for n in (v, base64.b64encode(v), json.dumps(v.decode(errors="replace"))[1:-1].encode())]
+        leaks = []
+        for s in sorted(revisions, key=lambda s: int(s.metadata.labels.get("version", 0))):
+            rec = _decoded(s)
+            where = [name for name, part in (("values", rec.get("config")), ("chart", rec.get("chart")),
+                                             ("manifest", [rec.get("manifest"), rec.get("hooks")]))
+                     if any(n in json.dumps(part).encode() for n in needles)]
+            if where:
+                leaks.append(f"revision {s.metadata.labels.get('version')} ({' and '.join(where)})")
+        return leaks
+
+    return run("release_keeps_no_secret", fetch, [Part(
+        lambda leaks: not leaks,
+        lambda leaks: f"{what} keeps a value of Secret {secret!r} in " + ", ".join(leaks)
+        + ": whoever may read Secrets in the namespace reads it there",
+        f"make the chart refer to Secret {secret!r} by name (env valueFrom secretKeyRef) instead of passing its "
+        "value; a revision keeps a leaked value until it is deleted: rotate the value in the Secret", static=True)],
+        f"no revision of {what} holds a value of Secret {secret!r}")
 
 
 # -- tracks behind a Service ---------------------------------------------------------------------------------
