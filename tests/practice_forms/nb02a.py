@@ -56,7 +56,7 @@ spec:
       template:
         spec:
           restartPolicy: OnFailure
-          securityContext: {runAsNonRoot: true, runAsUser: 20000, runAsGroup: 20000, seccompProfile: {type: RuntimeDefault}}
+          %(pod_security)s
           containers:
           - name: embed
             image: python:3.12-slim
@@ -64,12 +64,18 @@ spec:
             command: ["python", "-m", "embed_documents"]
             securityContext:
               allowPrivilegeEscalation: false
+              %(container_security)s
               readOnlyRootFilesystem: %(read_only)s
               capabilities: {drop: [ALL]}
             resources:
               requests: {cpu: "1", memory: 2Gi, ephemeral-storage: 1Gi}
               limits: {cpu: "2", memory: 2Gi, ephemeral-storage: 1Gi}
 '''
+
+POD_USER = {"pod_security": "securityContext: {runAsNonRoot: true, runAsUser: 20000, runAsGroup: 20000, "
+                            "seccompProfile: {type: RuntimeDefault}}", "container_security": ""}
+CONTAINER_USER = {"pod_security": "", "container_security": "runAsNonRoot: true\n              runAsUser: 20000\n"
+                  "              runAsGroup: 20000\n              seccompProfile: {type: RuntimeDefault}"}
 
 QUOTA = ('kl.apply(api, """\napiVersion: v1\nkind: ResourceQuota\nmetadata: {name: budget}\nspec:\n  hard: '
          '{%s}\n""", namespace=namespace)\n')
@@ -107,6 +113,11 @@ FORMS = {
             SA % "log-shipper" +
             'kl.kubectl(api, "create", "rolebinding", "log-shipper", "--clusterrole=cluster-admin", '
             '"--serviceaccount=" + namespace + ":log-shipper", "-n", namespace)',
+            # the right Role, bound to every ServiceAccount of the namespace (a group) instead of log-shipper
+            SA % "log-shipper" +
+            'kl.kubectl(api, "create", "role", "pod-logs", "--verb=get,list,watch", "--resource=pods,pods/log", "-n", namespace)\n'
+            'kl.kubectl(api, "create", "rolebinding", "all-accounts", "--role=pod-logs", '
+            '"--group=system:serviceaccounts:" + namespace, "-n", namespace)',
             # pods but not their logs
             SA % "log-shipper" +
             'kl.kubectl(api, "create", "role", "pods", "--verb=get,list,watch", "--resource=pods", "-n", namespace)\n'
@@ -177,6 +188,10 @@ FORMS = {
             # kubectl label, with the version pinned to this cluster's minor
             'kl.kubectl(api, "label", "namespace", namespace, "--overwrite", '
             '"pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=v1.36")',
+            # the Namespace as a manifest, all three modes on restricted
+            'kl.apply(api, kl.render("""\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: $ns\n  labels:\n'
+            '    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/audit: restricted\n'
+            '    pod-security.kubernetes.io/warn: restricted\n""", ns=namespace))',
         ],
         "wrong": [
             # the docs' example: enforce baseline, only warn and audit restricted (a root pod is admitted)
@@ -193,6 +208,10 @@ FORMS = {
             'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "securityContext: {runAsNonRoot: true, runAsUser: 999, '
             'runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}", "container": "{allowPrivilegeEscalation: false, '
             'capabilities: {drop: [ALL]}}"}, namespace=namespace + "-secure")',
+            # all of it in the container's securityContext, a Localhost seccomp profile, a read-only root file system
+            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", "container": "{runAsNonRoot: true, runAsUser: 999, '
+            'allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}, '
+            'seccompProfile: {type: Localhost, localhostProfile: profiles/redis.json}}"}, namespace=namespace + "-secure")',
         ],
         "wrong": [
             # the guard rail lowered to baseline: the pods run, as root
@@ -205,8 +224,10 @@ FORMS = {
             'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", "container": "{runAsNonRoot: true, '
             'allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}"}, '
             'namespace=namespace + "-secure")',
-            # nothing refused, nothing running
-            'kl.kubectl(api, "scale", "deployment/feature-store", "--replicas=0", "-n", namespace + "-secure")',
+            # a template restricted admits, scaled to zero: nothing refused, nothing running
+            'kl.apply(api, FEATURE_STORE % {"replicas": 0, "pod": "securityContext: {runAsNonRoot: true, runAsUser: 999, '
+            'seccompProfile: {type: RuntimeDefault}}", "container": "{allowPrivilegeEscalation: false, '
+            'capabilities: {drop: [ALL]}}"}, namespace=namespace + "-secure")',
         ],
     },
     "02a.quota-defaults": {
@@ -214,6 +235,9 @@ FORMS = {
             # kubectl's quota (cpu and memory are the short names of requests.*); defaults = max (LimitRange defaulting)
             'kl.kubectl(api, "create", "quota", "budget", "--hard=cpu=4,memory=8Gi,limits.cpu=8,limits.memory=16Gi", '
             '"-n", namespace)\n' + LIMITS % "{type: Container, max: {cpu: '1', memory: 1Gi}}",
+            # manifests, other units; only default limits: the requests default to them
+            QUOTA % 'pods: "30", requests.cpu: 4000m, requests.memory: 8192Mi, limits.cpu: "8", limits.memory: 16Gi' +
+            LIMITS % "{type: Container, default: {cpu: 200m, memory: 256Mi}}",
         ],
         "wrong": [
             # the quota alone: a pod without resources is refused ("must specify ...")
@@ -232,16 +256,19 @@ FORMS = {
     "02a.kube-score": {
         "right": [
             # a clean file, written from Python
-            'manifest_file(namespace).write_text(CRONJOB % {"annotations": "", "read_only": "true"})',
+            'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "", "read_only": "true"}))',
+            # the user on the container, and a second document in the file (the job's ConfigMap)
+            'manifest_file(namespace).write_text(CRONJOB % (CONTAINER_USER | {"annotations": "", "read_only": "true"}) + '
+            '"---\\napiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: embed-config}\\ndata: {BATCH: \\"64\\"}\\n")',
         ],
         "wrong": [
             # the finding hidden by an annotation instead of fixed
-            'manifest_file(namespace).write_text(CRONJOB % {"annotations": "annotations: {kube-score/ignore: '
-            'container-security-context-readonlyrootfilesystem}", "read_only": "false"})',
+            'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "annotations: {kube-score/ignore: '
+            'container-security-context-readonlyrootfilesystem}", "read_only": "false"}))',
             # a writable root file system: kube-score's CRITICAL finding stays
-            'manifest_file(namespace).write_text(CRONJOB % {"annotations": "", "read_only": "false"})',
+            'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "", "read_only": "false"}))',
             # a clean file about something else: the CronJob is gone
-            'manifest_file(namespace).write_text((CRONJOB % {"annotations": "", "read_only": "true"})'
+            'manifest_file(namespace).write_text((CRONJOB % (POD_USER | {"annotations": "", "read_only": "true"}))'
             '.replace("nightly-embed", "other-job"))',
         ],
     },

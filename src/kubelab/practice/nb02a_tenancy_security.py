@@ -122,6 +122,9 @@ def least_privilege(api, ns):
         can=[("get", "pods"), ("list", "pods"), ("watch", "pods"), ("get", "pods/log")],
         cannot=[("get", "secrets"), ("list", "secrets"), ("get", "configmaps"), ("delete", "pods"),
                 ("create", "pods/exec"), ("list", "pods", OTHER)]),
+        # bound to the ServiceAccount itself, not to a group: system:serviceaccounts:<ns> is every account here
+        lambda: _hinted("bind the ServiceAccount log-shipper itself (kind: ServiceAccount), not a group of accounts",
+                        grading.cannot, api, "list", "pods", ns, as_user=f"system:serviceaccount:{ns}:default"),
         lambda: grading.request_as(api, "list", "pods", ns, service_account="log-shipper", allowed=True),
         lambda: grading.request_as(api, "list", "secrets", ns, service_account="log-shipper", allowed=False))
 
@@ -309,7 +312,7 @@ IGNORED = ("pod-networkpolicy",)   # NetworkPolicies are notebook 03's: the job 
           hints=(
     "kube-score names each finding; for a CronJob: startingDeadlineSeconds; per container resources (cpu, memory "
     "and ephemeral-storage, requests and limits), imagePullPolicy: Always, a securityContext with "
-    "readOnlyRootFilesystem: true and runAsUser/runAsGroup above 10000",
+    "readOnlyRootFilesystem: true and a runAsUser and runAsGroup of 10000 or more",
     "`kl.tools.kube_score(path, ignore=(\"pod-networkpolicy\",))` lists what is left; fix the file, never hide a "
     "finding with a kube-score/ignore annotation",
 ))
