@@ -24,6 +24,7 @@ __all__: list[str] = []  # exercises register themselves; nothing here is called
 
 GIB = 2**30
 WAIT_S = 6   # a failing check answers within this; binding and simulated readiness take about a second
+SETTLE_S = 3  # the PV controller binds a claim within a second when a volume fits: one Pending longer stays so
 
 
 # -- what the exercises share ---------------------------------------------------------------------------
@@ -66,6 +67,14 @@ def _last_event(api, ns: str, kind: str, name: str) -> str:
 
 def _phase(claim: dict) -> str:
     return (claim.get("status") or {}).get("phase", "")
+
+
+def _settled(claim: dict) -> bool:
+    """Pending for longer than binding takes: waiting for the check's timeout will not bind it (a failed static
+    Part ends the wait at once)."""
+    from datetime import datetime, timezone
+    made = datetime.fromisoformat(claim["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+    return _phase(claim) != "Bound" and (datetime.now(timezone.utc) - made).total_seconds() > SETTLE_S
 
 
 def _request_gib(claim: dict) -> float:
@@ -177,9 +186,11 @@ def claim_fits(api, ns):
     parts = [
         Part(lambda o: _request_gib(o.claim) >= 20, lambda o: f"{what} asks for {_request_gib(o.claim):g} GiB; "
              "the checkpoints need 20 GiB", "resources: {requests: {storage: 20Gi}}", static=True),
-        Part(lambda o: o.pv is not None, lambda o: o.pending,
+        Part(lambda o: o.pv is not None or not _settled(o.claim), lambda o: o.pending,
              "compare the claim with the offered volumes: `kubectl describe pvc finetune-ckpt -n <ns>` "
-             "and `kubectl get pv -l lesson=<ns>`"),
+             "and `kubectl get pv -l lesson=<ns>`", static=True),
+        Part(lambda o: o.pv is not None or _settled(o.claim), lambda o: o.pending,   # just made: binding may follow
+             "`kubectl describe pvc finetune-ckpt -n <ns>`"),
         Part(lambda o: o.pv is None or "ReadWriteMany" not in modes(o),
              lambda o: f"{what} took {o.pv['metadata']['name']} ({', '.join(modes(o))}), the shared volume the "
              "dataset team needs: one writer on one node needs ReadWriteOnce storage",
@@ -456,8 +467,9 @@ def pending_claim(api, ns):
         dep = _deployment(api, ns, "indexer")
         claims = sorted(set(_claims_of(dep["spec"]["template"]["spec"]).values()))
         states = [_claim(api, ns, c) for c in claims]
-        unbound = [_pending(api, ns, c) for c in states if _phase(c) != "Bound"]
-        return SimpleNamespace(dep=dep, claims=claims, unbound=unbound)
+        unbound = [_pending(api, ns, c) for c in states if _settled(c)]
+        young = [_pending(api, ns, c) for c in states if _phase(c) != "Bound" and not _settled(c)]
+        return SimpleNamespace(dep=dep, claims=claims, unbound=unbound, young=young)
 
     parts = [
         Part(lambda o: (o.dep["spec"].get("replicas") or 0) >= 1, f"{what} is scaled to 0: nothing is Pending "
@@ -466,7 +478,8 @@ def pending_claim(api, ns):
              "die with the pod", "mount the claim index-data again and repair the claim instead", static=True),
         Part(lambda o: not o.unbound, lambda o: "; ".join(o.unbound),
              "`kubectl describe pvc index-data -n <ns>` says who should provide the volume; "
-             "`kubectl get storageclass,pv` shows what this cluster has"),
+             "`kubectl get storageclass,pv` shows what this cluster has", static=True),
+        Part(lambda o: not o.young, lambda o: "; ".join(o.young), "`kubectl describe pvc index-data -n <ns>`"),
     ]
     return all_of("pending-claim",
                   lambda: run("pending-claim", fetch, parts, f"{what} mounts a Bound claim", timeout=WAIT_S),
