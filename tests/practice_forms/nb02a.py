@@ -79,14 +79,16 @@ CONTAINER_USER = {"pod_security": "", "container_security": "runAsNonRoot: true\
 
 QUOTA = ('kl.apply(api, """\napiVersion: v1\nkind: ResourceQuota\nmetadata: {name: budget}\nspec:\n  hard: '
          '{%s}\n""", namespace=namespace)\n')
-LIMITS = 'kl.apply(api, """\napiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits: [%s]\n""", namespace=namespace)'
+LIMITS = ('kl.apply(api, """\napiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n'
+          '  limits: [%s]\n""", namespace=namespace)')
 
 FORMS = {
     "02a.least-privilege": {
         "right": [
             # kubectl's own role and binding makers
             SA % "log-shipper" +
-            'kl.kubectl(api, "create", "role", "pod-logs", "--verb=get,list,watch", "--resource=pods,pods/log", "-n", namespace)\n'
+            'kl.kubectl(api, "create", "role", "pod-logs", "--verb=get,list,watch", "--resource=pods,pods/log", '
+            '"-n", namespace)\n'
             'kl.kubectl(api, "create", "rolebinding", "log-shipper", "--role=pod-logs", '
             '"--serviceaccount=" + namespace + ":log-shipper", "-n", namespace)',
             # a ClusterRole (cluster-scoped, named after the namespace) granted in this namespace only by a RoleBinding
@@ -115,7 +117,8 @@ FORMS = {
             '"--serviceaccount=" + namespace + ":log-shipper", "-n", namespace)',
             # the right Role, bound to every ServiceAccount of the namespace (a group) instead of log-shipper
             SA % "log-shipper" +
-            'kl.kubectl(api, "create", "role", "pod-logs", "--verb=get,list,watch", "--resource=pods,pods/log", "-n", namespace)\n'
+            'kl.kubectl(api, "create", "role", "pod-logs", "--verb=get,list,watch", "--resource=pods,pods/log", '
+            '"-n", namespace)\n'
             'kl.kubectl(api, "create", "rolebinding", "all-accounts", "--role=pod-logs", '
             '"--group=system:serviceaccounts:" + namespace, "-n", namespace)',
             # pods but not their logs
@@ -145,8 +148,10 @@ FORMS = {
             '"--serviceaccount=" + namespace + ":team-lead", "-n", namespace)',
             # two Roles, both bound to the user name of the ServiceAccount (kind User: the same identity)
             SA % "team-lead" +
-            'kl.apply(api, f"""\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: config-editor}}\n'
-            'rules:\n- apiGroups: [""]\n  resources: [configmaps, services]\n  verbs: [get, list, watch, create, update, patch, delete]\n'
+            'kl.apply(api, f"""\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n'
+            'metadata: {{name: config-editor}}\n'
+            'rules:\n- apiGroups: [""]\n  resources: [configmaps, services]\n'
+            '  verbs: [get, list, watch, create, update, patch, delete]\n'
             '---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: rbac-editor}}\n'
             'rules:\n- apiGroups: [rbac.authorization.k8s.io]\n  resources: [roles, rolebindings]\n'
             '  verbs: [get, list, watch, create, update, patch, delete, deletecollection]\n'
@@ -174,7 +179,8 @@ FORMS = {
             SA % "team-lead" +
             'kl.apply(api, f"""\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n'
             'metadata: {{name: {namespace}-team-lead, ownerReferences: {owned(api, namespace)}}}\n'
-            'rules:\n- apiGroups: [""]\n  resources: [configmaps, services]\n  verbs: [get, list, watch, create, update, patch, delete]\n'
+            'rules:\n- apiGroups: [""]\n  resources: [configmaps, services]\n'
+            '  verbs: [get, list, watch, create, update, patch, delete]\n'
             '- apiGroups: [rbac.authorization.k8s.io]\n  resources: [roles, rolebindings]\n'
             '  verbs: [get, list, watch, create, update, patch, delete]\n---\n'
             'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n'
@@ -195,7 +201,8 @@ FORMS = {
         ],
         "wrong": [
             # the docs' example: enforce baseline, only warn and audit restricted (a root pod is admitted)
-            'kl.kubectl(api, "label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=baseline", '
+            'kl.kubectl(api, "label", "namespace", namespace, "--overwrite", '
+            '"pod-security.kubernetes.io/enforce=baseline", '
             '"pod-security.kubernetes.io/warn=restricted", "pod-security.kubernetes.io/audit=restricted")',
             # warn and audit restricted, enforce nothing: every pod is admitted, with a warning
             'kl.kubectl(api, "label", "namespace", namespace, "--overwrite", '
@@ -205,27 +212,33 @@ FORMS = {
     "02a.hardened-pod": {
         "right": [
             # pod-level user and seccomp, container-level escalation and capabilities
-            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "securityContext: {runAsNonRoot: true, runAsUser: 999, '
-            'runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}", "container": "{allowPrivilegeEscalation: false, '
+            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "securityContext: {runAsNonRoot: true, '
+            'runAsUser: 999, '
+            'runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}", '
+            '"container": "{allowPrivilegeEscalation: false, '
             'capabilities: {drop: [ALL]}}"}, namespace=namespace + "-secure")',
             # all of it in the container's securityContext, a Localhost seccomp profile, a read-only root file system
-            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", "container": "{runAsNonRoot: true, runAsUser: 999, '
+            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", '
+            '"container": "{runAsNonRoot: true, runAsUser: 999, '
             'allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}, '
-            'seccompProfile: {type: Localhost, localhostProfile: profiles/redis.json}}"}, namespace=namespace + "-secure")',
+            'seccompProfile: {type: Localhost, localhostProfile: profiles/redis.json}}"}, '
+            'namespace=namespace + "-secure")',
         ],
         "wrong": [
             # the guard rail lowered to baseline: the pods run, as root
             'kl.kubectl(api, "label", "namespace", namespace + "-secure", "--overwrite", '
             '"pod-security.kubernetes.io/enforce=baseline")',
             # non-root alone: restricted still refuses (escalation, capabilities, seccomp)
-            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", "container": "{runAsNonRoot: true, runAsUser: 999}"}, '
+            'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", '
+            '"container": "{runAsNonRoot: true, runAsUser: 999}"}, '
             'namespace=namespace + "-secure")',
             # admitted here, but no user: a real kubelet refuses runAsNonRoot for an image that starts as root
             'kl.apply(api, FEATURE_STORE % {"replicas": 2, "pod": "", "container": "{runAsNonRoot: true, '
             'allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}"}, '
             'namespace=namespace + "-secure")',
             # a template restricted admits, scaled to zero: nothing refused, nothing running
-            'kl.apply(api, FEATURE_STORE % {"replicas": 0, "pod": "securityContext: {runAsNonRoot: true, runAsUser: 999, '
+            'kl.apply(api, FEATURE_STORE % {"replicas": 0, "pod": "securityContext: {runAsNonRoot: true, '
+            'runAsUser: 999, '
             'seccompProfile: {type: RuntimeDefault}}", "container": "{allowPrivilegeEscalation: false, '
             'capabilities: {drop: [ALL]}}"}, namespace=namespace + "-secure")',
         ],
@@ -250,7 +263,8 @@ FORMS = {
             LIMITS % "{type: Container, min: {cpu: 50m, memory: 64Mi}}",
             # a budget ten times the one asked for
             QUOTA % 'requests.cpu: "40", requests.memory: 80Gi, limits.cpu: "80", limits.memory: 160Gi' +
-            LIMITS % "{type: Container, defaultRequest: {cpu: 100m, memory: 128Mi}, default: {cpu: 500m, memory: 512Mi}}",
+            LIMITS % ("{type: Container, defaultRequest: {cpu: 100m, memory: 128Mi}, "
+                      "default: {cpu: 500m, memory: 512Mi}}"),
         ],
     },
     "02a.kube-score": {
@@ -258,12 +272,14 @@ FORMS = {
             # a clean file, written from Python
             'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "", "read_only": "true"}))',
             # the user on the container, and a second document in the file (the job's ConfigMap)
-            'manifest_file(namespace).write_text(CRONJOB % (CONTAINER_USER | {"annotations": "", "read_only": "true"}) + '
+            'manifest_file(namespace).write_text('
+            'CRONJOB % (CONTAINER_USER | {"annotations": "", "read_only": "true"}) + '
             '"---\\napiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: embed-config}\\ndata: {BATCH: \\"64\\"}\\n")',
         ],
         "wrong": [
             # the finding hidden by an annotation instead of fixed
-            'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "annotations: {kube-score/ignore: '
+            'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "annotations: '
+            '{kube-score/ignore: '
             'container-security-context-readonlyrootfilesystem}", "read_only": "false"}))',
             # a writable root file system: kube-score's CRITICAL finding stays
             'manifest_file(namespace).write_text(CRONJOB % (POD_USER | {"annotations": "", "read_only": "false"}))',

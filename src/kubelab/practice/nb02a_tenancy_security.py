@@ -244,7 +244,8 @@ def hardened_pod(api, ns):
             return CheckResult("template", False, 0, 2, m.problem, m.hint)
         admitted = outcome(grading.admission_accepts, api, secure, pod)
         if not admitted.passed:
-            why = admitted.message[admitted.message.find("violates"):] if "violates" in admitted.message else admitted.message
+            said = admitted.message
+            why = said[said.find("violates"):] if "violates" in said else said   # Pod Security's list, if it is that
             return dataclasses.replace(admitted, message=f"the pods of Deployment 'feature-store' are refused: {why}",
                                        hint="set in the pod template's securityContext each field the refusal names")
         rootless = _run_as_user(pod)
@@ -328,7 +329,8 @@ def kube_score(api, ns):
             raise Missing(err.problem, err.fix or "fix the YAML")
 
     def cronjob(objs):
-        return next((o for o in objs if o.get("kind") == "CronJob" and o["metadata"].get("name") == "nightly-embed"), None)
+        return next((o for o in objs if o.get("kind") == "CronJob" and o["metadata"].get("name") == "nightly-embed"),
+                    None)
 
     def ignores(objs) -> list[str]:
         def annotated(meta) -> bool:
