@@ -209,12 +209,19 @@ def mig_notebook(api, ns):
                   lambda: run("mig-notebook", fetch, ready, f"Pod {pod!r} is Ready", timeout=READY_TIMEOUT))
 
 
+def _owned_by(api, ns: str) -> str:
+    """ownerReferences (as YAML flow) that make a cluster-scoped object of a setup a dependent of the namespace
+    `ns`: the garbage collector deletes it with the namespace, so a practice namespace leaves nothing behind."""
+    uid = read(lambda: client(api, "CoreV1Api").read_namespace(ns), f"namespace {ns!r}").metadata.uid
+    return f"[{{apiVersion: v1, kind: Namespace, name: {ns}, uid: {uid}}}]"
+
+
 def _team(api, ns):
     team = team_namespace(ns)
     apply(api, f"""
 apiVersion: v1
 kind: Namespace
-metadata: {{name: {team}}}
+metadata: {{name: {team}, ownerReferences: {_owned_by(api, ns)}}}
 ---
 apiVersion: v1
 kind: ResourceQuota
@@ -251,7 +258,7 @@ def _backfill(api, ns):
     apply(api, f"""
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
-metadata: {{name: {ns}-backfill}}
+metadata: {{name: {ns}-backfill, ownerReferences: {_owned_by(api, ns)}}}
 value: 1000
 description: "Embedding backfill: best effort, first to be preempted."
 ---

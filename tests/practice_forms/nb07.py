@@ -1,0 +1,115 @@
+"""notebooks/07-monitoring-troubleshooting.ipynb."""
+GPUS_BY_POOL = ('sum by (label_kubelab_io_pool) (kube_pod_container_resource_requests{namespace="%s", '
+                'resource="nvidia_com_gpu"} * on (node) group_left (label_kubelab_io_pool) kube_node_labels)')
+
+
+def store(query: str) -> str:
+    """The source that stores a query in the dashboard's ConfigMap, as kubectl would."""
+    return f'kl.kubectl(api, "create", "configmap", "oncall-queries", "-n", namespace, "--from-literal=gpus-by-pool=" + {query})'
+
+
+FORMS = {
+    "07.image-tag": {
+        "right": [  # a whole manifest with another tag that exists (the major version's newest)
+            'kl.apply(api, """\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: feature-cache}\nspec:\n'
+            '  replicas: 2\n  selector: {matchLabels: {app: feature-cache}}\n  template:\n'
+            '    metadata: {labels: {app: feature-cache}}\n    spec:\n      containers:\n'
+            '      - {name: redis, image: "redis:7.4", ports: [{containerPort: 6379}]}\n""", namespace=namespace)',
+        ],
+        "wrong": [
+            # scaled to zero: no pod fails, no cache serves
+            'kl.kubectl(api, "scale", "deployment/feature-cache", "--replicas=0", "-n", namespace)',
+            # a working image that is not the cache
+            'kl.kubectl(api, "set", "image", "deployment/feature-cache", "redis=nginx:1.27-alpine", "-n", namespace)',
+            # deleted: nothing fails any more
+            'kl.kubectl(api, "delete", "deployment", "feature-cache", "-n", namespace)',
+            # another typo: a tag that does not exist either
+            'kl.kubectl(api, "set", "image", "deployment/feature-cache", "redis=redis:7.4-alpin", "-n", namespace)',
+        ],
+    },
+    "07.config-key": {
+        "right": [  # the key the Deployment asks for, added to the ConfigMap
+            'kl.kubectl(api, "patch", "configmap", "ranker-config", "-n", namespace, "-p", '
+            '\'{"data": {"MODEL_ID": "bge-reranker-v2-m3"}}\')',
+        ],
+        "wrong": [
+            # optional: true: the pods start, without the variable the server needs
+            'kl.kubectl(api, "patch", "deployment", "ranker", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "add", "path": "/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef/optional", '
+            '"value": true}]\')',
+            # the model name pasted as a literal: the shared configuration no longer applies
+            'kl.kubectl(api, "set", "env", "deployment/ranker", "MODEL_ID=bge-reranker-v2-m3", "-n", namespace)',
+            # scaled to zero
+            'kl.kubectl(api, "scale", "deployment/ranker", "--replicas=0", "-n", namespace)',
+        ],
+    },
+    "07.oom-limit": {
+        "right": [  # a patch of the limit alone, 1.5 GiB
+            'kl.kubectl(api, "set", "resources", "deployment/summarizer", "--limits=memory=1536Mi", "-n", namespace)',
+        ],
+        "wrong": [
+            # the limit removed: no more kills, and no more bound on the container
+            'kl.kubectl(api, "patch", "deployment", "summarizer", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "remove", "path": "/spec/template/spec/containers/0/resources/limits"}]\')',
+            # the request raised, the limit left: still killed at 512Mi
+            'kl.kubectl(api, "set", "resources", "deployment/summarizer", "--requests=memory=512Mi", "-n", namespace)',
+            # a limit far above the namespace's rule
+            'kl.kubectl(api, "set", "resources", "deployment/summarizer", "--limits=memory=64Gi", "-n", namespace)',
+            # scaled to zero
+            'kl.kubectl(api, "scale", "deployment/summarizer", "--replicas=0", "-n", namespace)',
+        ],
+    },
+    "07.readiness": {
+        "right": [  # a TCP probe on the named port
+            'kl.kubectl(api, "patch", "deployment", "model-cards", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe", '
+            '"value": {"tcpSocket": {"port": "http"}, "periodSeconds": 5}}]\')',
+        ],
+        "wrong": [
+            # the probe removed: ready at once, whether or not nginx serves
+            'kl.kubectl(api, "patch", "deployment", "model-cards", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "remove", "path": "/spec/template/spec/containers/0/readinessProbe"}]\')',
+            # another path nginx does not serve
+            'kl.kubectl(api, "patch", "deployment", "model-cards", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "replace", "path": "/spec/template/spec/containers/0/readinessProbe/httpGet/path", '
+            '"value": "/health"}]\')',
+            # the pods deleted: the new ones fail the same probe
+            'kl.kubectl(api, "delete", "pods", "-l", "app=model-cards", "-n", namespace)',
+        ],
+    },
+    "07.pending": {
+        "right": [  # 8 CPUs with a matching limit
+            'kl.kubectl(api, "set", "resources", "deployment/indexer", "--requests=cpu=8", "--limits=cpu=8", '
+            '"-n", namespace)',
+        ],
+        "wrong": [
+            # the GPU taint tolerated: the indexer squats on a GPU node that has the CPUs
+            'kl.kubectl(api, "patch", "deployment", "indexer", "-n", namespace, "-p", '
+            '\'{"spec": {"template": {"spec": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}}\')',
+            # the request cut to nothing: it fits anywhere and gets no CPU it can count on
+            'kl.kubectl(api, "set", "resources", "deployment/indexer", "--requests=cpu=100m", "-n", namespace)',
+            # scaled to zero
+            'kl.kubectl(api, "scale", "deployment/indexer", "--replicas=0", "-n", namespace)',
+        ],
+    },
+    "07.promql": {
+        "right": [  # the pool renamed with label_replace, the join the other way round
+            store("'sum by (pool) (label_replace(kube_node_labels, \"pool\", \"$1\", \"label_kubelab_io_pool\", \"(.+)\")"
+                  " * on (node) group_right (pool) kube_pod_container_resource_requests{resource=\"nvidia_com_gpu\", "
+                  "namespace=\"' + namespace + '\"})'"),
+        ],
+        "wrong": [
+            # by node, not by pool
+            store("'sum by (node) (kube_pod_container_resource_requests{resource=\"nvidia_com_gpu\", "
+                  "namespace=\"' + namespace + '\"})'"),
+            # pods counted, not GPUs: the 2-GPU server counts as 1
+            store("'count by (label_kubelab_io_pool) (kube_pod_container_resource_requests{namespace=\"' + namespace + "
+                  "'\", resource=\"nvidia_com_gpu\"} * on (node) group_left (label_kubelab_io_pool) kube_node_labels)'"),
+            # no resource filter: CPUs, bytes and GPUs added up
+            store("'sum by (label_kubelab_io_pool) (kube_pod_container_resource_requests{namespace=\"' + namespace + "
+                  "'\"} * on (node) group_left (label_kubelab_io_pool) kube_node_labels)'"),
+            # not PromQL
+            store("'SELECT pool, sum(gpus) FROM requests GROUP BY pool'"),
+        ],
+    },
+}
