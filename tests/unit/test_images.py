@@ -65,14 +65,14 @@ def used_images() -> set[str]:
 
 def test_every_image_the_course_uses_pulls(cat):
     used = used_images()
-    assert {"nginx:1.27-alpine", "python:3.12-slim", "busybox:1.36", "nvcr.io/nvidia/pytorch:24.05-py3",
+    assert {"nginx:1.27-alpine", "python:3.12-slim", "busybox:1.36", "nvcr.io/nvidia/pytorch:26.08-py3",
             "postgres:17"} <= used
     failing = {i: cat.pull(i).message for i in used if not cat.pull(i).ok}
     # the only images that must fail are the lessons' deliberate ones
     assert set(failing) <= {"registry.invalid/ml/trainer:0.0"}, failing
     listed = {i for i in used if cat.pull(i).image}
-    assert {"busybox:1.36", "python:3.12-slim", "hashicorp/http-echo:1.0", "nvcr.io/nvidia/tritonserver:24.05-py3",
-            "quay.io/jupyter/pytorch-notebook:2024-05-27", "vllm/vllm-openai:v0.5.0",
+    assert {"busybox:1.36", "python:3.12-slim", "hashicorp/http-echo:1.0", "nvcr.io/nvidia/tritonserver:26.06-py3",
+            "quay.io/jupyter/pytorch-notebook:2024-05-27", "vllm/vllm-openai:v0.30.0",
             "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"} <= listed
     assert cat.pull("registry.k8s.io/pause:3.10").image and not cat.pull("registry.k8s.io/pause:9.9").ok
 
