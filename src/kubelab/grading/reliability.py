@@ -318,15 +318,15 @@ def hpa_on_cpu(api, deployment: str, namespace: str, *, min_replicas: int, max_r
 def _evictable(api, pod: str, namespace: str) -> str | None:
     """None when the API server would evict `pod` now (an eviction dry run), else its refusal."""
     from kubernetes import client as k8s
-    from kubernetes.client.rest import ApiException
+
+    from .._k8s.apierrors import refused
 
     body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=pod, namespace=namespace),
                           delete_options=k8s.V1DeleteOptions(dry_run=["All"]))
-    try:
+    with refused(f"the eviction of pod {pod}", "create") as refusal:
         client(api, "CoreV1Api").create_namespaced_pod_eviction(pod, namespace, body, dry_run="All")
-    except ApiException as err:
-        return f"{err.status} {err.reason}"
-    return None
+        return None
+    return f"{refusal.error.code} {refusal.error.reason}"
 
 
 def pdb_keeps(api, deployment: str, namespace: str, *, healthy: int, timeout: float = READY_TIMEOUT) -> CheckResult:
