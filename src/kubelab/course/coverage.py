@@ -21,10 +21,10 @@ WORDS_PER_MIN = 100          # technical prose read to be understood, not skimme
 MIN_PER_CODE_CELL = 2        # run it, read what the cluster answered, try a change
 MIN_PER_EXERCISE = 15        # write it, check it, read a hint, fix it (topic notebooks)
 MIN_PER_GRADED_POINT = 20    # the graded work of a lab, per point of its grade cells
-EXAM_MIN = 180               # the exam is timed: its time limit is its graded work (source/exam-troubleshooting)
+EXAM_MIN = 180               # the exam is timed: its time limit is all its time (source/exam-troubleshooting)
 RULE = (f"reading at {WORDS_PER_MIN} words a minute, {MIN_PER_CODE_CELL} minutes per code cell run and read, "
         f"{MIN_PER_EXERCISE} minutes per exercise written and checked, {MIN_PER_GRADED_POINT} minutes per graded point "
-        f"of a lab; the exam's graded work is its time limit, {EXAM_MIN // 60} h")
+        f"of a lab; the exam takes its time limit, {EXAM_MIN // 60} h, reading and running included")
 MODULE_HOURS = {"lecture": 20, "lab": 24, "project": 12, "assessment": 4}
 
 
@@ -49,9 +49,10 @@ def estimate(path: str | Path) -> Estimate:
     code = [c for c in cells if c["cell_type"] == "code"]
     exercises = sum(any(t.startswith("scaffold:") for t in c.get("metadata", {}).get("tags", [])) for c in code)
     points = sum(float((c.get("metadata", {}).get("nbgrader") or {}).get("points") or 0) for c in cells)
-    graded = EXAM_MIN if points and Path(path).parent.name.startswith("exam") else points * MIN_PER_GRADED_POINT
-    return Estimate(Path(path).name, words / WORDS_PER_MIN, len(code) * MIN_PER_CODE_CELL,
-                    exercises * MIN_PER_EXERCISE, graded)
+    reading, running = words / WORDS_PER_MIN, len(code) * MIN_PER_CODE_CELL
+    if points and Path(path).parent.name.startswith("exam"):
+        return Estimate(Path(path).name, reading, running, 0, max(0.0, EXAM_MIN - reading - running))
+    return Estimate(Path(path).name, reading, running, exercises * MIN_PER_EXERCISE, points * MIN_PER_GRADED_POINT)
 
 
 def hours_line(path: str | Path) -> str:
