@@ -77,6 +77,7 @@ spec:
       restartPolicy: Never
       priorityClassName: $ns-incident
       tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+      nodeSelector: {kubelab.io/pool: $ns-mig}
       containers:
       - name: eval
         image: nvcr.io/nvidia/pytorch:26.08-py3

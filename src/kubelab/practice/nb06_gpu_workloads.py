@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import yaml
+
 from .. import grading
 from .._k8s.names import DRA_DRIVER, GPU_RESOURCE, GPU_TAINT, MIG_PREFIX, POOL_LABEL
 from .._k8s.quantity import to_float
 from ..grading.engine import CheckResult, Missing, Part, client, evaluate, read, run
 from ..grading.workloads import READY_TIMEOUT
+from ..cluster.pools import Gpu, Pool
+from ..cluster.simulated import add_nodes
 from ..manifests import apply
 from ..wait import rollout
 from . import all_of, exercise
@@ -254,7 +258,22 @@ def gpu_quota(api, ns):
                                                     because="exceeded quota"))
 
 
+def team_pool(namespace: str) -> str:
+    """The pool of the team's own MIG node in exercise 06.preemption: `<namespace>-mig` (one node, two 3g.40gb)."""
+    return f"{namespace}-mig"
+
+
 def _backfill(api, ns):
+    # The team's own MIG node, so that the backfill holds every 3g.40gb slice there whatever else runs on the
+    # cluster (other namespaces, the lesson's pods): owned by the namespace, it goes with it.
+    pool = team_pool(ns)
+    add_nodes(api, Pool(name=pool, count=1, cpu="32", memory="256Gi", instance_type="a2-highgpu-1g",
+                        gpu=Gpu(product=A100, count=1, memory_mib=81920, sharing="mig", mig={"3g.40gb": 2})),
+              timeout=60)
+    core = client(api, "CoreV1Api")
+    owner = yaml.safe_load(_owned_by(api, ns))
+    for node in core.list_node(label_selector=f"{POOL_LABEL}={pool}").items:
+        core.patch_node(node.metadata.name, {"metadata": {"ownerReferences": owner}})
     apply(api, f"""
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
@@ -273,6 +292,7 @@ spec:
     spec:
       priorityClassName: {ns}-backfill
       tolerations: [{{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}}]
+      nodeSelector: {{{POOL_LABEL}: {pool}}}
       containers:
       - name: embed
         image: nvcr.io/nvidia/pytorch:26.08-py3
@@ -283,12 +303,15 @@ spec:
 
 @exercise("06.preemption", "Let the incident evaluation preempt the backfill for a 3g.40gb slice", objectives=(4, 5),
           setup=_backfill, hints=(
-    "both nvidia.com/mig-3g.40gb slices are held by backfill (priority 1000): a pod of the same or lower priority "
-    "waits; one of higher priority makes the scheduler evict a backfill pod",
+    "both nvidia.com/mig-3g.40gb slices of the team's node (pool <namespace>-mig) are held by backfill (priority "
+    "1000): a pod of the same or lower priority waits; one of higher priority makes the scheduler evict a backfill pod",
     "a PriorityClass with a value above 1000 (preemptionPolicy left at PreemptLowerPriority; name it <namespace>-...: "
-    "it is cluster-scoped), and the Job incident-eval with priorityClassName set to it, "
-    "limits {nvidia.com/mig-3g.40gb: 1} and the GPU toleration",
+    "it is cluster-scoped), and the Job incident-eval with priorityClassName set to it, nodeSelector "
+    "{kubelab.io/pool: <namespace>-mig}, limits {nvidia.com/mig-3g.40gb: 1} and the GPU toleration",
 ))
 def preemption(api, ns):
-    return _on_job_pod("preemption", api, "incident-eval", ns,
-                       lambda pod: grading.preempted(api, ns, by=pod, victims="backfill", timeout=QUICK))
+    def check(pod: str) -> CheckResult:
+        return all_of("preemption",
+                      lambda: grading.pod_scheduled_on_pool(api, pod, ns, pool=team_pool(ns), timeout=QUICK),
+                      lambda: grading.preempted(api, ns, by=pod, victims="backfill", timeout=QUICK))
+    return _on_job_pod("preemption", api, "incident-eval", ns, check)
