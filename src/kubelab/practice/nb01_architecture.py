@@ -147,7 +147,7 @@ def co_locate(api, ns):
              "scheduler"),
     ]
     return run("co-locate", fetch, parts, f"the scheduler put {what} on the cache's node, as its spec requires",
-               timeout=5)
+               timeout=15)
 
 
 # -- 01.unschedulable ----------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def unschedulable(api, ns):
         Part(lambda o: not o.gpu_nodes, lambda o: f"{what} runs on GPU node(s) {', '.join(o.gpu_nodes)}: CPU work "
              "there takes room a GPU job needs", "no toleration for nvidia.com/gpu; make the request fit a CPU node"),
     ]
-    return run("unschedulable", fetch, parts, f"{what} runs 2 ready replicas on CPU nodes", timeout=6)
+    return run("unschedulable", fetch, parts, f"{what} runs 2 ready replicas on CPU nodes", timeout=15)
 
 
 # -- 01.adopt ----------------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def adopt(api, ns):
              f"`kubectl rollout status deployment/recommender -n {ns}`"),
     ]
     return run("adopt", fetch, parts, f"{what} took over ReplicaSet and pods as they ran: not one pod replaced",
-               timeout=6)
+               timeout=15)
 
 
 # -- 01.orphan --------------------------------------------------------------------------------------------
@@ -326,4 +326,4 @@ def orphan(api, ns):
              f"`kubectl get rs,pods -l app=legacy-scorer -n {ns}`"),
     ]
     return run("orphan", fetch, parts, f"{what} is gone; its ReplicaSet, now without owner, still runs 2 ready pods",
-               timeout=6)
+               timeout=15)
