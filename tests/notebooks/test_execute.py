@@ -34,11 +34,13 @@ def test_all_notebooks_execute_headless_and_rerun(local_cluster):
 def _printed_lines(notebook: Path, word: str) -> list[str]:
     """The output lines of an executed notebook that contain `word` (any case)."""
     cells = json.loads(notebook.read_text())["cells"]
-    text = []
+    lines = []
     for cell in cells:
         for out in cell.get("outputs", []):
-            text += out.get("text", []) if "text" in out else out.get("data", {}).get("text/plain", [])
-    return [line.strip() for line in "".join(text).splitlines() if word in line.lower()]
+            text = out.get("text", []) if "text" in out else out.get("data", {}).get("text/plain", [])
+            # each output on its own: a result's text has no final newline to end its last line
+            lines += "".join(text).splitlines()
+    return [line.strip() for line in lines if word in line.lower()]
 
 
 @pytest.mark.timeout(600)

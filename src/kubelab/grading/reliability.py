@@ -203,7 +203,7 @@ def schedule_skips_overlap(api, name: str, namespace: str, *, history: int | Non
                   lambda o: f"{what} has concurrencyPolicy {o.spec.get('concurrencyPolicy', 'Allow')}: "
                             + ("a new run replaces (kills) the one still running"
                                if o.spec.get("concurrencyPolicy") == "Replace" else "runs may overlap"),
-                  "spec.concurrencyPolicy: Forbid (a run is skipped while the previous one still runs)", static=True)]
+                  "spec.concurrencyPolicy: Forbid (no new run starts while the previous one still runs)", static=True)]
     if history is not None:
         parts.append(Part(lambda o: o.spec.get("successfulJobsHistoryLimit", 3) == history,
                           lambda o: f"{what} keeps {o.spec.get('successfulJobsHistoryLimit', 3)} successful Jobs, "
