@@ -72,5 +72,9 @@ def test_every_check_fails_on_the_scaffold_and_wrong_forms_and_passes_on_right_o
     # the runs in parallel (no redirect of stdout in them: it is one for the process); each has its own
     # namespace, and most of a run is waiting for the cluster
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        wrong = [line for lines in pool.map(judge, runs) for line in lines]
+        judged = list(pool.map(judge, runs))
+    # A run with a wrong verdict is judged once more on its own: on 2 busy cores a parallel run can lose a race
+    # that a learner, alone on the cluster, never meets (seen once in CI: a form's own kubectl reads); a check
+    # that is wrong stays wrong in the second, quiet run.
+    wrong = [line for run, lines in zip(runs, judged) if lines for line in judge(run)]
     assert not wrong, "\n".join(wrong)

@@ -224,9 +224,10 @@ def _orphaned_recommender(api, ns):
     rollout(api, "Deployment", "recommender", ns, timeout=60, progress=False)
     call(apps.delete_namespaced_deployment, "recommender", ns, propagation_policy="Orphan")
 
-    def orphaned():   # the garbage collector removes the ownerReference a moment after the delete
+    def orphaned():   # the garbage collector removes the ownerReference, then the Deployment, a moment after the delete
         sets = apps.list_namespaced_replica_set(ns, label_selector="app=recommender").items
-        return bool(sets) and not any(rs.metadata.owner_references for rs in sets), sets
+        gone = not apps.list_namespaced_deployment(ns, field_selector="metadata.name=recommender").items
+        return gone and bool(sets) and not any(rs.metadata.owner_references for rs in sets), sets
     sets = until(orphaned, 30, every=0.2)
     pods = client(api, "CoreV1Api").list_namespaced_pod(ns, label_selector="app=recommender").items
     names = ",".join(sorted(p.metadata.name for p in pods if not p.metadata.deletion_timestamp))
