@@ -89,7 +89,7 @@ def chart_namespace(api, local_cluster, namespace):
 def _install(api, registry, ns, *extra):
     storage = lab.artifacts_volume(api, ns)
     kl.helm(api, "install", "model-server", f"oci://{registry}/{ns}/model-server", "--version", "1.0.0",
-            "--plain-http", "-n", ns, "--set-string", "apiKey=not-a-secret",
+            "--plain-http", "-n", ns, "--set", f"apiKey.existingSecret={lab.api_key(api, ns)}",
             "--set", f"persistence.storageClassName={storage}", *extra)
 
 

@@ -15,7 +15,7 @@ from tests.helpers import CourseCopy, cell_scores as scores
 
 ROOT = Path(__file__).parents[2]
 LAB = "lab2-helm-serving"
-FULL = {"chart": 5, "published": 2, "installed": 4, "tested": 2, "canary-split": 2, "promoted": 2, "rolled-back": 4}
+FULL = {"chart": 5, "published": 2, "installed": 4, "api-key": 2, "tested": 2, "canary-split": 2, "promoted": 2, "rolled-back": 4}
 AUTOGRADE_S = 90   # a submission's whole autograde run (kernel start included) stays well under this
 
 
@@ -35,14 +35,14 @@ def course(tmp_path_factory, api, local_cluster):
 
 def test_the_solution_scores_full_marks(course):
     grade = course.submit("solution", "source", course.solution())
-    assert scores(grade) == FULL and grade.score == grade.max_score == 21
+    assert scores(grade) == FULL and grade.score == grade.max_score == 23
     assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
     assert course.seconds["solution"] < AUTOGRADE_S
 
 
 def test_the_released_stub_scores_zero(course):
     grade = course.submit("stub", "release")
-    assert grade.max_score == 21 and grade.score == 0, scores(grade)
+    assert grade.max_score == 23 and grade.score == 0, scores(grade)
 
 
 def test_a_chart_without_its_test_scores_what_the_rest_earned(course):
@@ -65,6 +65,22 @@ def test_answers_that_only_look_right_fail(course):
     grade = course.submit("looks-right", "source", course.solution(**{"templates/service.yaml": service,
                                                                       "templates/tests/test-ready.yaml": test_pod}))
     assert scores(grade) == {**FULL, "canary-split": 0, "tested": 0}
+
+
+def test_a_chart_that_copies_the_api_key_into_the_release_loses_the_key_cell(course):
+    # the Deployment still reads the lab's Secret, but a `lookup` copies its value into a Secret of the chart:
+    # every release revision now stores the key in its manifest
+    copy = """{{- $s := lookup "v1" "Secret" .Release.Namespace .Values.apiKey.existingSecret }}
+{{- if $s }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "model-server.fullname" . }}-key-copy
+data: {{- toYaml $s.data | nindent 2 }}
+{{- end }}
+"""
+    grade = course.submit("key-copy", "source", course.solution(**{"templates/key-copy.yaml": copy}))
+    assert scores(grade) == {**FULL, "api-key": 1.5}
 
 
 def test_a_repair_that_hides_the_symptom_fails_the_rollback(course):

@@ -20,7 +20,7 @@ from kubelab.tools import shown
 ROOT = Path(__file__).parents[2]
 SOLUTION = ROOT / "solutions" / "lab2-helm-serving" / "chart"
 STUB = ROOT / "source" / "lab2-helm-serving" / "chart"
-SETTINGS = ("--set-string", "apiKey=not-a-secret", "--set", "persistence.storageClassName=ci")
+SETTINGS = ("--set", "apiKey.existingSecret=model-api-key", "--set", "persistence.storageClassName=ci")
 IGNORED = ("pod-networkpolicy", "deployment-has-poddisruptionbudget")
 
 
@@ -83,13 +83,13 @@ def test_the_released_stub_lints_and_renders_nothing():
     assert err.value.result.points == 0
 
 
-def test_a_chart_without_the_secret_or_a_test_pod_loses_those_parts(tmp_path):
+def test_a_chart_without_the_ingress_or_a_test_pod_loses_those_parts(tmp_path):
     import shutil
     chart = tmp_path / "chart"
     shutil.copytree(SOLUTION, chart)
-    (chart / "templates" / "secret.yaml").unlink()
+    (chart / "templates" / "ingress.yaml").unlink()
     (chart / "templates" / "tests" / "test-ready.yaml").unlink()
-    with pytest.raises(kl.CheckFailed, match="makes no Secret.*no test Pod") as err:
+    with pytest.raises(kl.CheckFailed, match="makes no Ingress.*no test Pod") as err:
         checks.chart_renders_valid(chart, release="model-server", namespace="t", values=SETTINGS, ignore=IGNORED)
     assert err.value.result.points == 2
 

@@ -7,6 +7,7 @@ learner's manifest files applied into it.
     kl.course.lab.free_gpus(api, ns)                 # at the end of a GPU lab: the next person needs them
     ns = kl.course.lab.start(api, "lab2", registry=kl.registry(api))   # also deletes oci://<registry>/<ns>/*
     storage_class = kl.course.lab.artifacts_volume(api, ns)             # a fresh static PV for the lab's PVC
+    key_secret = kl.course.lab.api_key(api, ns)                         # a Secret with a fresh random API key
 
 Grading = reset the namespace -> execute the submission (its own cells and files recreate the objects)
 -> the test cells read the live state. So a grade never depends on what an earlier run left behind, and
@@ -24,7 +25,7 @@ from .._k8s.poll import until
 from ..errors import ManifestError
 from . import sandbox
 
-__all__ = ["apply_files", "artifacts_volume", "files", "free_gpus", "settle", "start"]
+__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "settle", "start"]
 
 
 def start(api, lab: str, learner: str | None = None, *, registry: str | None = None) -> str:
@@ -69,6 +70,23 @@ def artifacts_volume(api, namespace: str, size: str = "1Gi", timeout: float = 30
         "spec": {"capacity": {"storage": size}, "accessModes": ["ReadOnlyMany", "ReadWriteOnce"],
                  "persistentVolumeReclaimPolicy": "Retain", "storageClassName": name,
                  "hostPath": {"path": f"/var/lib/kubelab/{name}"}}})
+    return name
+
+
+def api_key(api, namespace: str, name: str = "model-api-key", key: str = "api-key") -> str:
+    """Secret `name` of `namespace` with a fresh random value under `key` (made anew each run, so an earlier
+    run's value is gone), as an operator or a secrets manager would provide it before a release: charts refer
+    to it by name and never carry its value. Returns `name`; the value is never printed or returned."""
+    import secrets
+
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    delete_if_present(core.delete_namespaced_secret, name, namespace)
+    core.create_namespaced_secret(namespace, {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubelab"}},
+        "stringData": {key: secrets.token_urlsafe(24)}})
     return name
 
 

@@ -27,7 +27,7 @@ __all__ = ["canary_split", "chart_lint_clean", "chart_published", "chart_renders
            "promoted", "release_from_registry", "release_keeps_no_secret", "rolled_back"]
 
 # what a model-serving chart of Lab 2 makes (kind -> how to say it)
-SERVING_KINDS = ("Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
+SERVING_KINDS = ("Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap",
                  "PersistentVolumeClaim")
 
 

@@ -45,7 +45,7 @@ spec:
         - name: MODEL_NAME
           valueFrom: {configMapKeyRef: {name: {{ include "model-server.fullname" $root }}-config, key: MODEL_NAME}}
         - name: API_KEY
-          valueFrom: {secretKeyRef: {name: {{ include "model-server.fullname" $root }}-api-key, key: api-key}}
+          valueFrom: {secretKeyRef: {name: {{ required "apiKey.existingSecret: the name of the Secret that holds the API key" $root.Values.apiKey.existingSecret }}, key: {{ $root.Values.apiKey.key }}}}
       readinessProbe:
         httpGet: {path: /v2/health/ready, port: http}
         periodSeconds: 2
