@@ -23,7 +23,8 @@ SIMULATE_ANNOTATION = "kubelab.io/simulate"  # a lesson's pod shows a failure st
 # Stages in cluster/stages/kubelet.yaml render the state from these marks.
 KUBELET_PREFIX = "kubelet.kubelab.io/"
 VERDICT_ANNOTATION = KUBELET_PREFIX + "verdict"      # FailedMount, PodInitializing, ErrImagePull,
-                                                     # CreateContainerConfigError, CrashLoopBackOff, OOMKilled, Unready
+                                                     # CreateContainerConfigError, CrashLoopBackOff, OOMKilled,
+                                                     # LivenessFailed, Unready, Starting, Completed
 VERDICT_CONTAINER = KUBELET_PREFIX + "container"     # the container that fails ("" for the pod's volumes)
 VERDICT_MESSAGE = KUBELET_PREFIX + "message"         # what the kubelet reports ({podIP} filled in by the Stage)
 VERDICT_EXIT_CODE = KUBELET_PREFIX + "exit-code"     # a crashing container's exit code

@@ -77,6 +77,7 @@ class Command(BaseModel):
     needs: list[Need] = []
     api: list[Access] = []
     exits: bool = False
+    startup_s: float | None = Field(default=None, ge=0, le=600)   # None: the image's
 
     _check_listens = field_validator("listens")(lambda v: v if v is None else _listens(v))
     _check_memory = field_validator("memory")(lambda v: v if v is None else _quantity(v))
@@ -222,7 +223,8 @@ class Catalogue:
                                           "log": _fill(n.log, groups)}) for n in cmd.needs]
             mem = to_float(cmd.memory) if cmd.memory else memory
             api = [a.model_copy(update={"resource": _fill(a.resource, groups)}) for a in cmd.api]
-            return Behaviour(listens, mem, entry.startup_s, needs, entry.stop_exit_code, api, cmd.exits)
+            startup = entry.startup_s if cmd.startup_s is None else cmd.startup_s
+            return Behaviour(listens, mem, startup, needs, entry.stop_exit_code, api, cmd.exits)
         if not command:  # args only: the entrypoint still runs, with its needs; what it serves is unknown
             return Behaviour(None, memory, entry.startup_s, list(entry.needs), entry.stop_exit_code, [], entry.exits)
         return Behaviour(None, memory, entry.startup_s, [], entry.stop_exit_code)

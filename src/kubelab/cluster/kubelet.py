@@ -18,10 +18,26 @@ refuses it, a Service it fetches from has no ready endpoint, or its command exit
 ConfigMap/Secret/key), CrashLoopBackOff (the entrypoint's need, an env var or a mount,
 is missing, or the API server refuses a request its process makes: a real SubjectAccessReview for its
 ServiceAccount), OOMKilled (the memory limit is below the working set), LivenessFailed (the liveness
-probe's port or path is not served: killed and restarted), Unready (the readiness probe's port or path
-is not served), and Completed (a bare pod with restartPolicy Never/OnFailure whose command ends; a
-wget/curl/nc of a Service without a ready endpoint fails it instead). One failure per pod: the first by
-that order, in the first container."""
+or startup probe's port or path is not served, or the probe gives up before the process serves: killed
+and restarted), Unready (the readiness probe's port or path is not served), Starting (served only after
+the image's start-up time: not Ready until then; see `start_up`), and Completed (a bare pod with
+restartPolicy Never/OnFailure whose command ends; a wget/curl/nc of a Service without a ready endpoint
+fails it instead). One failure per pod: the first by that order, in the first container.
+
+Start-up, as a real kubelet's prober runs it (pkg/kubelet/prober/worker.go, prober_manager.go): a
+container serves `startup_s` seconds after it starts (the catalogue's, or its command's: a larger model
+loads longer). Until then every probe of it fails (connection refused). A probe with initialDelaySeconds
+D, periodSeconds P and failureThreshold F probes at D+P, D+2P, ... and gives up at its F-th failure,
+D + F*P: the budget the Kubernetes docs give a startup probe ("failureThreshold * periodSeconds long
+enough to cover the worst case startup time"; a real kubelet's first probe falls at a random point of
+the first period, so its budget lies between D+(F-1)P and D+FP: kubelab takes the docs' upper end). The
+first probe after the process serves passes; kubelab counts it at once, at max(D, serving) (a real
+kubelet notices within one period). A startupProbe holds liveness and readiness off until it passes
+(the container is `started`) and kills the container when its budget ends first. A liveness probe
+starts at max(D, started) and kills the container when its budget ends before the process serves.
+Readiness is True from max(started, serving, the readiness probe's D) (a real kubelet probes readiness
+at once when the container has started); without a readiness or startup probe the container is Ready as
+soon as it runs, serving or not (as on a real node). exec probes are not judged."""
 from __future__ import annotations
 
 import fnmatch
@@ -35,11 +51,12 @@ from .._k8s.names import (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_EXIT_CO
 from .images import Access, Behaviour, Catalogue
 from .paths import repo_root
 
-__all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "Pod", "REASONS", "RULES", "Rule", "SIMULATED_LOG", "Verdict", "judge",
-           "resource_version"]
+__all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "Pod", "READY_AT_ONCE_S", "REASONS", "RULES", "Rule",
+           "SIMULATED_LOG", "StartUp", "Verdict", "judge", "resource_version", "start_up"]
 
 REASONS = ("FailedMount", "InitErrImagePull", "PodInitializing", "InitCrashLoopBackOff", "ErrImagePull",
-           "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Completed")
+           "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Starting",
+           "Completed")
 KEYS = (VERDICT_ANNOTATION, VERDICT_CONTAINER, VERDICT_MESSAGE, VERDICT_EXIT_CODE, VERDICT_RUNS_FOR)
 USAGE_MEMORY = "kwok.x-k8s.io/usage-memory"   # a pod's simulated memory use (kwok's annotation)
 SIMULATED_LOG = "[simulated log: kwok node, no container ran; the image prints this when it exits]"
@@ -182,6 +199,63 @@ def _probe_problem(container: dict, listens: dict[int, list[str]] | None, which:
     if not any(fnmatch.fnmatchcase(path, p) for p in paths):
         return f"{what} probe failed: HTTP probe failed with statuscode: 404"
     return None
+
+
+# -- start-up ---------------------------------------------------------------------------------------------
+READY_AT_ONCE_S = 1.0   # a container Ready within this is left to lifecycle.yaml's pod-ready (0.3-1 s there too)
+_JUDGED = ("httpGet", "tcpSocket", "grpc")   # probe actions kubelab can judge (exec: what a command checks is unknown)
+
+
+def _timing(probe: dict) -> tuple[float, float, int]:
+    """(initialDelaySeconds, periodSeconds, failureThreshold) with the API's defaults (0, 10, 3)."""
+    return (float(probe.get("initialDelaySeconds") or 0), float(probe.get("periodSeconds") or 10),
+            int(probe.get("failureThreshold") or 3))
+
+
+@dataclass(frozen=True)
+class StartUp:
+    """How one start of a container goes, in seconds from its start: killed at `killed_at` (a probe gave up,
+    `message` says why), or started (its startupProbe passed) at `started_at`, Ready at `ready_at`."""
+    serving_s: float
+    killed_at: float | None = None
+    message: str = ""
+    started_at: float = 0.0
+    ready_at: float = 0.0
+    waiting: str = ""           # what the probe that holds Ready off reports until the process serves
+
+
+def start_up(c: dict, b: Behaviour) -> StartUp:
+    """The start of container `c` by the rule in the module's docstring (pure: the spec and the catalogue)."""
+    serving = b.startup_s
+    probes = {which: c.get(f"{which}Probe") for which in ("startup", "liveness", "readiness")}
+    probes = {w: pr for w, pr in probes.items() if isinstance(pr, dict) and any(k in pr for k in _JUDGED)}
+
+    def loading(which: str) -> str:   # what the probe reports while nothing listens yet
+        return _probe_problem(c, {}, which) or ""
+
+    started = 0.0
+    if "startup" in probes:
+        delay, period, threshold = _timing(probes["startup"])
+        budget = delay + threshold * period
+        wrong = _probe_problem(c, b.listens, "startup")
+        if wrong:
+            return StartUp(serving, budget, wrong)
+        started = max(delay, serving)   # its first probe after the process serves passes
+        if started > budget:
+            return StartUp(serving, budget, loading("startup"))
+    if "liveness" in probes:
+        delay, period, threshold = _timing(probes["liveness"])
+        budget = max(delay, started) + threshold * period
+        wrong = _probe_problem(c, b.listens, "liveness")
+        if wrong:
+            return StartUp(serving, budget, wrong)
+        if budget < serving:
+            return StartUp(serving, budget, loading("liveness"))
+    ready, waiting = started, loading("startup") if "startup" in probes else ""
+    if "readiness" in probes:
+        ready = max(started, serving, _timing(probes["readiness"])[0])
+        waiting = waiting or loading("readiness")
+    return StartUp(serving, None, "", started, ready, waiting)
 
 
 # An init container that loops until a name resolves (until nslookup db; do sleep 2; done): the usual
@@ -458,13 +532,12 @@ def out_of_memory(p: Pod) -> Verdict | None:
 
 
 def liveness(p: Pod) -> Verdict | None:
+    """A liveness or startup probe gives up (a port or path not served, or a budget that ends before the
+    process serves): killed at that time, then restarted like any exited container (each start loads again)."""
     for c, b in p.each():
-        problem = _probe_problem(c, b.listens, "liveness")
-        if problem:  # killed after failureThreshold failed probes, then restarted like any exited container
-            probe = c["livenessProbe"]
-            runs = max(b.startup_s, probe.get("initialDelaySeconds", 0)
-                       + probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3))
-            return Verdict("LivenessFailed", c.get("name", ""), problem, b.stop_exit_code, runs)
+        su = start_up(c, b)
+        if su.killed_at is not None:
+            return Verdict("LivenessFailed", c.get("name", ""), su.message, b.stop_exit_code, su.killed_at)
     return None
 
 
@@ -476,6 +549,19 @@ def readiness(p: Pod) -> Verdict | None:
     return None
 
 
+def starting(p: Pod) -> Verdict | None:
+    """A long-running pod whose probes hold Ready off while its process starts: running, not Ready, until the
+    latest of its containers is (runs-for: when). Jobs and bare run-to-completion pods are left to their rules."""
+    if (p.spec.get("restartPolicy") or "Always") != "Always" or any(
+            o.get("kind") == "Job" for o in p.meta.get("ownerReferences") or []):
+        return None
+    last = max(((c, start_up(c, b)) for c, b in p.each()), key=lambda cs: cs[1].ready_at, default=None)
+    if last is None or last[1].ready_at <= READY_AT_ONCE_S:
+        return None
+    c, su = last
+    return Verdict("Starting", c.get("name", ""), su.waiting, None, su.ready_at)
+
+
 def completion(p: Pod) -> Verdict | None:
     return _completion(p.pod, p.containers, p.behaviours, p.objects)
 
@@ -483,7 +569,7 @@ def completion(p: Pod) -> Verdict | None:
 # In the order a kubelet meets them; the first verdict wins. A new rule is a function here and a place in RULES
 # (and its Stages in cluster/stages/kubelet.yaml).
 RULES: tuple[Rule, ...] = (failed_mount, init_containers, image_pull, container_config, missing_need, api_refused,
-                           out_of_memory, liveness, readiness, completion)
+                           out_of_memory, liveness, readiness, starting, completion)
 
 
 def judge(pod: dict, catalogue: Catalogue, objects: Objects, access: AccessCheck | None = None) -> Verdict | None:
