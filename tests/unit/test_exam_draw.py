@@ -7,11 +7,14 @@ from click.testing import CliRunner
 
 from kubelab.cli import main
 from kubelab.errors import UsageError
-from kubelab.exam import CATEGORIES, Diagnosis, draw, evidence_right, passed, registry
+from kubelab.exam import CATEGORIES, Diagnosis, catalogue, draw, evidence_right, passed, registry, verdict
+
+REPO = __import__("pathlib").Path(__file__).parents[2]
+RECORDED = REPO / "source" / "exam-troubleshooting" / catalogue.FILE
 
 
 def names(seed, count=8):
-    return [s.name for s in draw(seed, count)]
+    return [s.name for s in draw(seed, count, RECORDED)]
 
 
 def test_the_catalogue_covers_the_issue():
@@ -65,8 +68,26 @@ def test_evidence_names_this_cause_and_no_other():
     assert evidence_right(registry.get("readiness-port"), "Unhealthy: Readiness probe failed, endpoints not ready")[0]
 
 
-def test_the_pass_mark_is_75_percent():
-    assert passed(24, 32) and not passed(23.9, 32) and not passed(0, 0)
+def test_the_pass_rule_is_scenario_accuracy_not_points():
+    assert passed(6, 8) and not passed(5, 8) and not passed(0, 0)
+
+    def cells(repaired, diagnosed):
+        out = {}
+        for k in range(1, 9):
+            out[f"slot-{k}-repair"] = (2.0 if k <= repaired else 0.0, 2.0)
+            out[f"slot-{k}-diagnosis"] = (2.0 if k <= diagnosed else 0.0, 2.0)
+        return out
+    # the old rule's loophole: 8 right diagnoses and 4 repairs are 24 of 32 points (75 %), and fail
+    v = verdict(cells(4, 8))
+    assert (v.repaired, v.scenarios, v.diagnosis, v.diagnosis_max) == (4, 8, 16.0, 16.0) and not v.passed
+    assert "FAIL" in v.text() and "4/8" in v.text() and "diagnoses 16/16" in v.text()
+    # 6 repairs hold, no diagnosis right: 12 of 32 points, and pass
+    v = verdict(cells(6, 0))
+    assert v.passed and v.accuracy == 0.75 and "PASS" in v.text()
+    # a repair cell at partial points does not count; a missing cell is not repaired
+    partial = {**cells(6, 0), "slot-6-repair": (1.0, 2.0)}
+    assert not verdict(partial).passed
+    assert verdict({k: v for k, v in cells(6, 6).items() if k != "slot-1-repair"}).repaired == 5
 
 
 def test_the_cli_lists_and_draws():
@@ -75,24 +96,26 @@ def test_the_cli_lists_and_draws():
     assert listed.exit_code == 0 and all(s.name in listed.output for s in registry.all())
     drawn = runner.invoke(main, ["exam", "draw", "--seed", "2026"])
     assert drawn.exit_code == 0 and [line.split()[1] for line in drawn.output.splitlines()] == names(2026)
+    recorded = runner.invoke(main, ["exam", "catalogue"])
+    assert recorded.exit_code == 0 and "20 scenarios recorded" in recorded.output, recorded.output
     unknown = runner.invoke(main, ["exam", "check", "no-such", "-n", "x"])
     assert unknown.exit_code == 1 and "no exam scenario named 'no-such'" in unknown.output
 
 
-def test_the_answers_in_solutions_are_the_catalogue_s():
-    from pathlib import Path
-
+def test_the_generated_answers_and_counts_are_what_is_stored():
     from kubelab.exam import answers
-    stored = Path(__file__).parents[2] / "solutions" / "exam-troubleshooting" / "answers.md"
-    assert stored.read_text() == answers.markdown(), "run `kubelab exam answers > " \
-                                                     "solutions/exam-troubleshooting/answers.md`"
+    generated = answers.generated(REPO)
+    assert REPO / answers.ANSWERS in generated and REPO / "docs" / "grading.md" in generated
+    for path, text in generated.items():
+        assert path.read_text() == text, f"{path.relative_to(REPO)}: run `kubelab course generate` and commit it"
+    assert answers.differences(REPO) == []
 
 
 def test_scores_by_category_follow_the_draw():
     from kubelab.exam import scores_by_category
-    drawn = draw(2026, 8)
-    cells = {f"slot-{k}": (4.0 if k <= 6 else 0.0, 4.0) for k in range(1, 9)}
-    by_cat = scores_by_category(cells, "any", seed=2026)
+    drawn = draw(2026, 8, RECORDED)
+    cells = {f"slot-{k}-{part}": (2.0 if k <= 6 else 0.0, 2.0) for k in range(1, 9) for part in ("repair", "diagnosis")}
+    by_cat = scores_by_category(cells, "any", seed=2026, catalogue=RECORDED)
     assert by_cat[drawn[0].category] == (4.0, 4.0) and by_cat[drawn[7].category] == (0.0, 4.0)
     assert sum(s for s, _ in by_cat.values()) == 24
 

@@ -132,21 +132,29 @@ def test_exam_scores_by_category_follow_each_learners_draw_and_plot():
     from kubelab.viz import grades as plots
 
     rows = []
-    for student, earned in (("ann", 4.0), ("ben", 0.0)):
+    for student, earned in (("ann", 2.0), ("ben", 0.0)):   # ann: every repair holds; ben: none; both: half the diagnoses
         for k in range(1, 9):
-            rows.append({"assignment": "exam-troubleshooting", "student_id": student, "cell": f"slot-{k}",
-                         "score": earned if k % 2 else 2.0, "max_score": 4.0, "submitted": True})
+            rows.append({"assignment": "exam-troubleshooting", "student_id": student, "cell": f"slot-{k}-repair",
+                         "score": earned, "max_score": 2.0, "submitted": True})
+            rows.append({"assignment": "exam-troubleshooting", "student_id": student, "cell": f"slot-{k}-diagnosis",
+                         "score": 1.0, "max_score": 2.0, "submitted": True})
     rows.append({"assignment": "lab1-cluster-manifests", "student_id": "ann", "cell": "psa", "score": 2.0,
                  "max_score": 2.0, "submitted": True})
     frame = pd.DataFrame(rows)
-    categories = lambda _a, learner, cells: exam.scores_by_category(cells, sandbox.namespace_name("exam", learner))
+    recorded = REPO / "source" / "exam-troubleshooting" / exam.catalogue.FILE
+    categories = lambda _a, learner, cells: exam.scores_by_category(cells, sandbox.namespace_name("exam", learner),
+                                                                    catalogue=recorded)
     table = instructor._categories(frame, categories)
     assert set(table["student_id"]) == {"ann", "ben"} and set(table["assignment"]) == {"exam-troubleshooting"}
-    for student, total in (("ann", 8 * 4 - 4 * 2), ("ben", 4 * 2)):
+    for student, total in (("ann", 8 * 2 + 8), ("ben", 8)):
         mine = table[table["student_id"] == student]
-        drawn = exam.draw(exam.seed_for(sandbox.namespace_name("exam", student)), 8)
+        drawn = exam.draw(exam.seed_for(sandbox.namespace_name("exam", student)), 8, recorded)
         assert set(mine["category"]) == {s.category for s in drawn}
         assert mine["score"].sum() == total and mine["max_score"].sum() == 32
+    verdicts = instructor._verdicts(frame, lambda _a, _learner, cells: exam.verdict(cells))
+    assert verdicts.set_index("student_id")[["repaired", "scenarios", "passed", "diagnosis"]].to_dict("index") == {
+        "ann": {"repaired": 8, "scenarios": 8, "passed": True, "diagnosis": 8.0},
+        "ben": {"repaired": 0, "scenarios": 8, "passed": False, "diagnosis": 8.0}}
     ax = plots.category_distribution(table)
     assert "scenario category" in ax.get_title() and len(ax.get_xticklabels()) == table["category"].nunique()
     progress = pd.DataFrame({"lab1-cluster-manifests": [100.0, 0.0], "exam-troubleshooting": [75.0, 25.0]},
@@ -165,6 +173,9 @@ def test_the_report_page_is_rendered_from_its_template_with_values_escaped():
     assert "exam-categories.png" not in page
     assert "exam-categories.png" in instructor._template("report.html.j2").render(gradebook="", objectives_table="",
                                                                                  exam=True)
+    verdict = instructor._template("report.html.j2").render(gradebook="", objectives_table="", exam=False,
+                                                            exam_table="<table><td>ann</td></table>")
+    assert "75 % of the scenarios repaired" in verdict and "<td>ann</td>" in verdict
 
 
 def test_the_rubric_words_the_modules_five_objectives():

@@ -21,17 +21,23 @@ def course():
 @click.argument("assignment", required=False)
 @click.option("--check", is_flag=True, help="Only report whether release/ is current (exit 1 if not).")
 def generate(assignment, check):
-    """Generate release/<assignment> (or all) from source/."""
+    """Generate release/<assignment> (or all) from source/, and the files generated from the exam's scenario
+    registry (solutions/exam-troubleshooting/answers.md, the scenario counts in README.md and docs/)."""
     from ..course import assignments
+    from ..exam import answers
 
+    root = assignments.course_root()
     if check:
-        differences = assignments.release_differences()
+        differences = [f"release/{path}" for path in assignments.release_differences()] + answers.differences(root)
         for path in differences:
-            click.echo(f"differs: release/{path}")
-        click.echo("release/ is current" if not differences else "run `kubelab course generate` and commit release/")
+            click.echo(f"differs: {path}")
+        click.echo("release/ and the generated files are current" if not differences else
+                   "run `kubelab course generate` and commit release/ and the generated files")
         sys.exit(1 if differences else 0)
     for name in assignments.generate(assignment):
         click.echo(f"generated release/{name}")
+    for path in answers.write(root):
+        click.echo(f"generated {path}")
 
 
 @course.command()
@@ -59,6 +65,9 @@ def autograde(assignment, students, cluster_name, as_learner, cell_timeout, keep
     for student, grade in sorted(result.grades.items()):
         cells = ", ".join(f"{cell} {score:g}/{max_score:g}" for cell, (score, max_score) in sorted(grade.cells.items()))
         click.echo(f"{student}: {grade.score:g}/{grade.max_score:g}  ({cells})")
+        if assignment.startswith("exam"):   # its pass rule is not the points total
+            from .. import exam
+            click.echo(f"  {student}: {exam.verdict(grade.cells).text()}")
     for student, why in sorted(result.failed.items()):
         click.echo(f"{student}: NOT GRADED: {why}")
     for student, notes in sorted(result.notes.items()):
@@ -74,8 +83,14 @@ def roster(csv_file):
     """Add the learners of a roster CSV (columns id[,first_name,last_name,email]) to the gradebook."""
     from ..course import instructor
 
+    before = set(instructor.learners())
     ids = instructor.import_roster(csv_file)
-    click.echo(f"{len(ids)} learners in the gradebook: {', '.join(ids)}")
+    added = [i for i in ids if i not in before]
+    updated = [i for i in ids if i in before]
+    click.echo(f"{csv_file}: {len(ids)} learners read; {len(added)} added to the gradebook"
+               + (f" ({', '.join(added)})" if added else "")
+               + f", {len(updated)} already there and updated" + (f" ({', '.join(updated)})" if updated else "")
+               + f"; the gradebook now has {len(instructor.learners())} learners")
 
 
 @course.command()
@@ -125,8 +140,12 @@ def report(output):
     """Write the class's progress: learner x learning objective (solutions/rubric.yaml), each learner through
     the module, the exam per scenario category; plots and an HTML page."""
     from .. import exam
-    from ..course import instructor, sandbox
+    from ..course import assignments, instructor, sandbox
 
-    # each learner's exam was drawn from the seed of their exam namespace: the slots' categories follow from it
-    categories = lambda assignment, learner, cells: exam.scores_by_category(cells, sandbox.namespace_name("exam", learner))
-    click.echo(f"wrote {instructor.report(output, exam_categories=categories)}")
+    # each learner's exam was drawn from the seed of their exam namespace and the exam's recorded catalogue: the
+    # slots' categories follow from them; the pass rule is the exam's own (scenario accuracy)
+    root = assignments.course_root()
+    categories = lambda assignment, learner, cells: exam.scores_by_category(
+        cells, sandbox.namespace_name("exam", learner), catalogue=root / "source" / assignment / exam.catalogue.FILE)
+    verdicts = lambda assignment, learner, cells: exam.verdict(cells)
+    click.echo(f"wrote {instructor.report(output, exam_categories=categories, exam_verdict=verdicts)}")

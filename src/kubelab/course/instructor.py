@@ -35,7 +35,7 @@ from . import assignments, confine, exchange, registry_guard, sandbox
 from .. import settings
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
-           "import_roster", "module_order", "objective_table", "objectives", "release", "report"]
+           "import_roster", "learners", "module_order", "objective_table", "objectives", "release", "report"]
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 
@@ -78,6 +78,15 @@ def import_roster(csv_file: str | Path, root: str | Path | None = None) -> list[
         for row, sid in zip(rows, ids):
             gb.update_or_create_student(sid, **{k: (row.get(k) or "").strip() or None for k in ROSTER_COLUMNS[1:]})
     return ids
+
+
+def learners(root: str | Path | None = None) -> list[str]:
+    """The ids of the learners the gradebook has now (none when there is no gradebook yet)."""
+    root = _root(root)
+    if not (root / "gradebook.db").is_file():
+        return []
+    with _gradebook(root) as gb:
+        return sorted(s.id for s in gb.students)
 
 
 def release(assignment: str, root: str | Path | None = None) -> None:
@@ -428,13 +437,16 @@ def module_order(names) -> list[str]:
     return sorted(names, key=lambda n: (n.startswith("exam"), n))
 
 
-def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=None) -> Path:
+def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=None, exam_verdict=None) -> Path:
     """Write the class's progress: objectives.csv (learner x objective, % of the points of the cells that
     evidence it, among the assignments in the gradebook), progress.csv (learner x assignment %), the plots
     (PNG) of the score distribution per assignment, of each learner's objectives and way through the module,
     and index.html with them. `exam_categories(assignment, learner, cells)` -> {category: (score, max)} or
     None (the exam's own: `kl.exam.scores_by_category`, which the CLI passes) adds exam-categories.csv and a
-    plot per scenario category. Returns the HTML page (course/templates/report.html.j2)."""
+    plot per scenario category. `exam_verdict(assignment, learner, cells)` -> the exam's verdict under its own pass
+    rule (an object with repaired, scenarios, accuracy, passed, diagnosis, diagnosis_max: `kl.exam.verdict`, which
+    the CLI passes) adds exam.csv and a table: the exam's pass is not a share of its points. Returns the HTML page
+    (course/templates/report.html.j2)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -457,6 +469,9 @@ def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=
     if categories is not None and len(categories):
         categories.to_csv(out / "exam-categories.csv", index=False, quoting=csv.QUOTE_MINIMAL)
         charts.append(("exam-categories.png", plots.category_distribution, categories))
+    verdicts = _verdicts(frame, exam_verdict) if exam_verdict else None
+    if verdicts is not None and len(verdicts):
+        verdicts.to_csv(out / "exam.csv", index=False, quoting=csv.QUOTE_MINIMAL)
     for name, draw, data in charts:
         ax = draw(data)
         ax.figure.savefig(out / name, dpi=110, bbox_inches="tight")
@@ -464,7 +479,9 @@ def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=
     page = out / "index.html"
     page.write_text(_template("report.html.j2").render(
         gradebook=str(_root(root) / "gradebook.db"), objectives_table=table.round(1).to_html(na_rep="-"),
-        exam="exam-categories.png" in [c[0] for c in charts]), encoding="utf-8")
+        exam="exam-categories.png" in [c[0] for c in charts],
+        exam_table=verdicts.to_html(index=False, na_rep="-") if verdicts is not None and len(verdicts) else ""),
+        encoding="utf-8")
     return page
 
 
@@ -488,6 +505,22 @@ def _categories(frame, exam_categories):
             rows.append({"student_id": student, "assignment": assignment, "category": category, "score": score,
                          "max_score": top, "percent": 100 * score / top if top else float("nan")})
     return pd.DataFrame(rows, columns=["student_id", "assignment", "category", "score", "max_score", "percent"])
+
+
+def _verdicts(frame, exam_verdict):
+    """student_id, assignment, repaired, scenarios, accuracy (%), passed, diagnosis, diagnosis_max: every exam of
+    the gradebook under its pass rule (a learner without a submission: nothing repaired, not passed)."""
+    import pandas as pd
+
+    rows = []
+    exams = frame[frame["assignment"].str.startswith("exam")]
+    for (assignment, student), cells in exams.groupby(["assignment", "student_id"]):
+        v = exam_verdict(assignment, student, {r.cell: (r.score, r.max_score) for r in cells.itertuples()})
+        rows.append({"student_id": student, "assignment": assignment, "repaired": v.repaired, "scenarios": v.scenarios,
+                     "accuracy": round(100 * v.accuracy, 1), "passed": bool(v.passed), "diagnosis": v.diagnosis,
+                     "diagnosis_max": v.diagnosis_max})
+    return pd.DataFrame(rows, columns=["student_id", "assignment", "repaired", "scenarios", "accuracy", "passed",
+                                       "diagnosis", "diagnosis_max"])
 
 
 def objective_table(frame, objs: list[Objective]):

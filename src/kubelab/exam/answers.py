@@ -1,14 +1,25 @@
-"""The troubleshooting answers as Markdown, from the catalogue itself (solutions/exam-troubleshooting/
-answers.md is this text; a unit test keeps the file current): per scenario the ticket, the category,
-the cause, the evidence, the repair (the fix, and the change to the broken manifests as a diff) and why
-each tempting wrong repair is wrong."""
+"""What the build generates from the scenario registry (`kubelab course generate` writes it; a unit test checks
+that what is stored is what is generated), so that adding a scenario is adding its module:
+
+- the troubleshooting answers as Markdown (solutions/exam-troubleshooting/answers.md): per scenario the ticket,
+  the category, the cause, the evidence, the repair (the fix, and the change to the broken manifests as a diff)
+  and why each tempting wrong repair is wrong;
+- the counts in the docs: `<!-- scenarios -->N<!-- /scenarios -->` (every scenario kubelab has) and
+  `<!-- scenarios:<assignment> -->N<!-- /scenarios -->` (those the assignment's recorded catalogue draws from)
+  in README.md and docs/*.md.
+"""
 from __future__ import annotations
 
 import difflib
+import re
+from pathlib import Path
 
 from .registry import CATEGORIES, GENERIC_WRONG, registry
 
-__all__ = ["markdown"]
+__all__ = ["ANSWERS", "differences", "generated", "markdown", "write"]
+
+ANSWERS = Path("solutions") / "exam-troubleshooting" / "answers.md"
+COUNT = re.compile(r"<!-- scenarios(?::(?P<assignment>[\w.-]+))? -->\d*<!-- /scenarios -->")
 
 
 def _diff(scenario) -> str:
@@ -22,8 +33,10 @@ def _diff(scenario) -> str:
 
 def markdown() -> str:
     out = ["# The troubleshooting exam: answers", "",
-           "Generated from the scenario catalogue (`kubelab exam answers`; `kubelab.exam.answers.markdown()`): "
-           "edit the scenarios in `src/kubelab/exam/scenarios/`, not this file. The rubric is in `rubric.md`.", "",
+           "Generated from the scenario registry by `kubelab course generate` (`kubelab.exam.answers.markdown()`): "
+           "edit the scenarios in `src/kubelab/exam/scenarios/`, not this file. The rubric is in `rubric.md`. "
+           f"kubelab has {len(registry.all())} scenarios; an exam draws from those its `catalogue.yaml` recorded "
+           "when it was released (`kubelab exam catalogue`).", "",
            "## Categories", ""]
     out += [f"- `{c}`: {what}" for c, what in CATEGORIES.items()]
     for s in registry.all():
@@ -41,3 +54,38 @@ def markdown() -> str:
         out += ["", "**Tempting wrong repairs** (the check refuses each):", ""]
         out += [f"- `{w}`: {why if why else GENERIC_WRONG.get(w, '')}" for w, why in s.wrong.items()]
     return "\n".join(out) + "\n"
+
+
+def _count(match: re.Match, root: Path) -> str:
+    from .catalogue import FILE, load
+
+    assignment = match.group("assignment")
+    n = len(registry.all()) if not assignment else len(load(root / "source" / assignment / FILE).drawable())
+    return f"<!-- scenarios{':' + assignment if assignment else ''} -->{n}<!-- /scenarios -->"
+
+
+def generated(root: Path) -> dict[Path, str]:
+    """Every file of the course at `root` that the build generates from the registry -> its text now."""
+    out = {root / ANSWERS: markdown()}
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if page.is_file():
+            text = page.read_text(encoding="utf-8")
+            if COUNT.search(text):
+                out[page] = COUNT.sub(lambda m: _count(m, root), text)
+    return out
+
+
+def differences(root: Path) -> list[str]:
+    """The generated files whose stored text differs from what the build makes now (relative paths)."""
+    return sorted(str(path.relative_to(root)) for path, text in generated(root).items()
+                  if not path.is_file() or path.read_text(encoding="utf-8") != text)
+
+
+def write(root: Path) -> list[str]:
+    """Write the generated files that differ; returns them (relative paths)."""
+    changed = differences(root)
+    for path, text in generated(root).items():
+        if str(path.relative_to(root)) in changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return changed

@@ -1,14 +1,20 @@
-"""One learner's exam: the seeded draw injected into their namespace, the tickets, the diagnoses and the
-grading of each slot (repair verified live AND diagnosis right), and the learner's live "check my work".
+"""One learner's exam: the seeded draw from the exam's recorded catalogue injected into their namespace, the
+tickets, the diagnoses and the grading of each slot (the repair verified live, and the diagnosis scored apart),
+and the learner's live "check my work".
 
-    exam = kl.exam.start(api, ns, seed=None, count=8)     # draws for the namespace, injects every scenario
+    exam = kl.exam.start(api, ns, seed=None, count=8, catalogue="catalogue.yaml")  # draw and inject every scenario
     exam.ticket(1)                                          # what the user reported
     diagnosis_1 = kl.exam.Diagnosis(category="image", evidence="ImagePullBackOff")
-    p = kl.grading.Partial(out_of=4); kl.exam.grade(p, exam, 1, diagnosis_1); p    # a grade cell
+    p = kl.grading.Partial(out_of=2); kl.exam.grade_repair(p, exam, 1); p                  # grade cell slot-1-repair
+    p = kl.grading.Partial(out_of=2); kl.exam.grade_diagnosis(p, exam, 1, diagnosis_1); p  # slot-1-diagnosis
+    exam.summary()                                          # the verdict: scenario accuracy, diagnoses beside it
 
-The rubric per slot (4 points): the repair holds on the live cluster, guard rails kept (2, all or
-nothing); the category is right (1); the evidence names what shows the cause (1). The exam passes at
-PASS_MARK of the points. The same seed draws the same scenarios, so the grading run meets the learner's.
+The pass rule is scenario accuracy: a scenario counts when its repair holds on the live cluster with its guard
+rails kept; the exam passes when at least PASS_MARK of its scenarios count (6 of 8). Each slot has two grade
+cells: `slot-k-repair` (POINTS["repair"], all or nothing: it decides the pass) and `slot-k-diagnosis` (the
+category and the evidence, POINTS["category"] + POINTS["evidence"]), which is scored apart and shown beside it:
+the gradebook's total is not the pass rule (`verdict(cells)` is). The same seed and catalogue draw the same
+scenarios, so the grading run meets the learner's.
 """
 from __future__ import annotations
 
@@ -16,17 +22,27 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import CheckFailed, UsageError
 from ..grading.engine import CheckResult, Partial
+from .catalogue import Catalogue, load
 from .registry import CATEGORIES, Scenario, draw, registry
 
-__all__ = ["Diagnosis", "Exam", "PASS_MARK", "POINTS", "SLOT_POINTS", "diagnosis_right", "evidence_right", "grade",
-           "passed", "repair_holds", "seed_for", "start"]
+__all__ = ["Diagnosis", "Exam", "PASS_MARK", "POINTS", "SLOT_POINTS", "Verdict", "cell_names", "diagnosis_right",
+           "evidence_right", "grade_diagnosis", "grade_repair", "passed", "repair_holds", "scores_by_category",
+           "seed_for", "start", "verdict"]
 
-PASS_MARK = 0.75
+PASS_MARK = 0.75   # of the scenarios whose repair holds (the module: ">= 75 % scenario accuracy")
 POINTS = {"repair": 2.0, "category": 1.0, "evidence": 1.0}
-SLOT_POINTS = sum(POINTS.values())
+REPAIR_POINTS = POINTS["repair"]
+DIAGNOSIS_POINTS = POINTS["category"] + POINTS["evidence"]
+SLOT_POINTS = REPAIR_POINTS + DIAGNOSIS_POINTS
+
+
+def cell_names(k: int) -> tuple[str, str]:
+    """The grade cells of slot k: (repair, diagnosis)."""
+    return f"slot-{k}-repair", f"slot-{k}-diagnosis"
 
 
 @dataclass(frozen=True)
@@ -74,12 +90,18 @@ def evidence_right(scenario: Scenario, evidence: str) -> tuple[bool, str]:
 
 
 class Exam:
-    """The drawn scenarios in their slots (1-based) for one namespace."""
+    """The drawn scenarios in their slots (1-based) for one namespace. `catalogue`: the exam's recorded
+    catalogue (a path, e.g. "catalogue.yaml" in the assignment's folder, or an exam.catalogue.Catalogue); None
+    draws from every scenario registered now (rehearsal only: a released exam passes its file)."""
 
-    def __init__(self, api, namespace: str, seed: int | None = None, count: int = 8):
+    def __init__(self, api, namespace: str, seed: int | None = None, count: int = 8,
+                 catalogue: Catalogue | str | Path | None = None):
         self.api, self.namespace = api, namespace
         self.seed = seed_for(namespace) if seed is None else seed
-        self.scenarios = draw(self.seed, count)
+        self.catalogue = load(catalogue) if isinstance(catalogue, (str, Path)) else catalogue
+        self.scenarios = draw(self.seed, count, self.catalogue)
+        self.not_injected: dict[int, str] = {}   # slot -> why its inject failed (the others went on)
+        self.results: dict[int, dict] = {}       # slot -> what its grade cells found (summary reads it)
 
     def slot(self, k: int) -> Scenario:
         if not isinstance(k, int) or not 1 <= k <= len(self.scenarios):
@@ -88,11 +110,21 @@ class Exam:
         return self.scenarios[k - 1]
 
     def inject(self) -> "Exam":
-        for s in self.scenarios:
-            s.cleanup(self.api, self.namespace)
-            s.inject(self.api, self.namespace)
-        print(f"{len(self.scenarios)} broken workloads injected into {self.namespace} (seed {self.seed}); "
+        """Inject every drawn scenario, each on its own: one that fails (a right the identity lacks, a refused
+        object) is reported and recorded in `not_injected`, and the others are injected all the same."""
+        self.not_injected = {}
+        for k, s in enumerate(self.scenarios, 1):
+            try:
+                s.cleanup(self.api, self.namespace)
+                s.inject(self.api, self.namespace)
+            except Exception as err:   # any failure of one scenario's objects: the others go on
+                self.not_injected[k] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        done = len(self.scenarios) - len(self.not_injected)
+        print(f"{done} broken workloads injected into {self.namespace} (seed {self.seed}); "
               "each ticket below says what the users see")
+        for k, why in sorted(self.not_injected.items()):
+            print(f"scenario {k} could NOT be injected ({why}): tell your instructor; the other scenarios are "
+                  "unaffected")
         return self
 
     def ticket(self, k: int):
@@ -114,6 +146,7 @@ class Exam:
         s.remove(self.api, self.namespace)
         s.cleanup(self.api, self.namespace)
         s.inject(self.api, self.namespace)
+        self.not_injected.pop(k, None)
         print(f"scenario {k} injected again")
 
     def answer(self, k: int) -> Diagnosis:
@@ -147,6 +180,28 @@ class Exam:
             print(f"scenario {i}: " + ("repaired: the cluster shows it working, guard rails in place" if ok else
                                        "not repaired yet (or repaired by hiding the symptom)"))
 
+    def summary(self) -> "Verdict":
+        """The exam's verdict from what the grade cells above found (run after them): scenario accuracy, the
+        pass rule, and the diagnoses beside it. Before grading (no grade cell has run) it says so."""
+        if not self.results:
+            print("graded after you submit: the pass rule is scenario accuracy, at least "
+                  f"{PASS_MARK:.0%} of the scenarios repaired so that the repair holds on the live cluster; "
+                  "the diagnoses are scored apart")
+            return verdict({})
+        cells = {}
+        for k in range(1, len(self.scenarios) + 1):
+            repair, diagnosis = cell_names(k)
+            got = self.results.get(k, {})
+            cells[repair] = (REPAIR_POINTS if got.get("repair") else 0.0, REPAIR_POINTS)
+            cells[diagnosis] = (got.get("diagnosis", 0.0), DIAGNOSIS_POINTS)
+        v = verdict(cells)
+        print(v.text())
+        for k in range(1, len(self.scenarios) + 1):
+            got = self.results.get(k, {})
+            print(f"  scenario {k}: repair {'holds' if got.get('repair') else 'does not hold'}; diagnosis "
+                  f"{got.get('diagnosis', 0.0):g}/{DIAGNOSIS_POINTS:g}")
+        return v
+
     def finish(self) -> None:
         """Free what the exam holds: its workloads (GPUs) and the objects it made outside the namespace."""
         from .. import manifests
@@ -156,18 +211,22 @@ class Exam:
         print(f"{self.namespace}: exam workloads deleted, GPUs free")
 
 
-def start(api, namespace: str, *, seed: int | None = None, count: int = 8) -> Exam:
-    """Draw `count` scenarios for `seed` (None: the namespace's own seed) and inject them into `namespace`."""
-    return Exam(api, namespace, seed, count).inject()
+def start(api, namespace: str, *, seed: int | None = None, count: int = 8,
+          catalogue: Catalogue | str | Path | None = None) -> Exam:
+    """Draw `count` scenarios for `seed` (None: the namespace's own seed) from `catalogue` (the exam's recorded
+    one) and inject them into `namespace`."""
+    return Exam(api, namespace, seed, count, catalogue).inject()
 
 
 def repair_holds(exam: Exam, k: int) -> CheckResult:
     """Slot k's repair holds on the live cluster (all or nothing: POINTS["repair"])."""
-    s, pts = exam.slot(k), POINTS["repair"]
+    s, pts = exam.slot(k), REPAIR_POINTS
     try:
         r = s.check(exam.api, exam.namespace)
     except CheckFailed as failed:
         msg = failed.result.message if failed.result else failed.problem
+        if k in exam.not_injected:
+            msg = f"the scenario could not be injected ({exam.not_injected[k]}); {msg}"
         res = CheckResult(f"scenario {k} repair", False, 0, pts, msg, failed.hint)
         raise CheckFailed(res.message, res.hint, result=res) from None
     return CheckResult(f"scenario {k} repair", True, pts, pts, r.message)
@@ -185,7 +244,7 @@ def diagnosis_right(exam: Exam, k: int, diagnosis) -> CheckResult:
     ev_ok, ev_msg = evidence_right(s, diagnosis.evidence)
     earned = POINTS["category"] * cat_ok + POINTS["evidence"] * ev_ok
     msg = f"category {'right' if cat_ok else 'wrong'}; {ev_msg}"
-    res = CheckResult(f"scenario {k} diagnosis", cat_ok and ev_ok, earned, POINTS["category"] + POINTS["evidence"], msg,
+    res = CheckResult(f"scenario {k} diagnosis", cat_ok and ev_ok, earned, DIAGNOSIS_POINTS, msg,
                       None if cat_ok and ev_ok else "the rubric: the category of the root cause, and the event "
                                                     "reason or field that shows it")
     if not res.passed:
@@ -193,25 +252,80 @@ def diagnosis_right(exam: Exam, k: int, diagnosis) -> CheckResult:
     return res
 
 
-def grade(p: Partial, exam: Exam, k: int, diagnosis) -> Partial:
-    """A grade cell: slot k's repair and diagnosis scored into `p` (Partial(out_of=SLOT_POINTS))."""
+def grade_repair(p: Partial, exam: Exam, k: int) -> Partial:
+    """Grade cell slot-k-repair (Partial(out_of=POINTS["repair"])): slot k's repair holds live; it is what
+    decides the pass. Recorded on `exam` for exam.summary()."""
+    before = p.earned
     p.check(repair_holds, exam, k)
-    p.check(diagnosis_right, exam, k, diagnosis)
+    exam.results.setdefault(k, {})["repair"] = p.earned - before >= REPAIR_POINTS
     return p
 
 
+def grade_diagnosis(p: Partial, exam: Exam, k: int, diagnosis) -> Partial:
+    """Grade cell slot-k-diagnosis (Partial(out_of=POINTS["category"] + POINTS["evidence"])): slot k's diagnosis,
+    scored apart from the repair. Recorded on `exam` for exam.summary()."""
+    before = p.earned
+    p.check(diagnosis_right, exam, k, diagnosis)
+    exam.results.setdefault(k, {})["diagnosis"] = p.earned - before
+    return p
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An exam's result under the pass rule: scenarios repaired (their repair holds) of those drawn, and the
+    diagnosis points beside it (not part of the rule)."""
+    repaired: int
+    scenarios: int
+    diagnosis: float
+    diagnosis_max: float
+
+    @property
+    def accuracy(self) -> float:
+        return self.repaired / self.scenarios if self.scenarios else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return passed(self.repaired, self.scenarios)
+
+    def text(self) -> str:
+        return (f"scenario accuracy {self.repaired}/{self.scenarios} ({self.accuracy:.0%}): "
+                f"{'PASS' if self.passed else 'FAIL'} (the pass mark: {PASS_MARK:.0%} of the scenarios repaired, "
+                f"the repair holding on the live cluster); diagnoses {self.diagnosis:g}/{self.diagnosis_max:g} "
+                "points, scored apart")
+
+
+SLOT_CELL = re.compile(r"slot-(\d+)-(repair|diagnosis)")
+
+
+def verdict(cells: dict[str, tuple[float | None, float]]) -> Verdict:
+    """The verdict from an exam's grade cells (cell id -> (score, max), e.g. a course Grade's `cells`): a slot's
+    scenario counts when its repair cell scored its full points."""
+    slots = {int(m.group(1)) for m in map(SLOT_CELL.fullmatch, cells) if m}
+    repaired = diagnosis = diagnosis_max = 0.0
+    for k in slots:
+        repair, diag = cell_names(k)
+        score, top = cells.get(repair, (0.0, REPAIR_POINTS))
+        repaired += bool(top) and (score or 0.0) >= top - 1e-9
+        score, top = cells.get(diag, (0.0, DIAGNOSIS_POINTS))
+        diagnosis, diagnosis_max = diagnosis + (score or 0.0), diagnosis_max + top
+    return Verdict(int(repaired), len(slots), diagnosis, diagnosis_max)
+
+
 def scores_by_category(cells: dict[str, tuple[float, float]], namespace: str, seed: int | None = None,
-                       count: int = 8) -> dict[str, tuple[float, float]]:
-    """The gradebook's slot scores (grade cell "slot-k" -> (score, max), e.g. a course Grade's `cells`) summed
-    by the category drawn into each slot for the learner's namespace (and seed)."""
+                       count: int = 8, catalogue=None) -> dict[str, tuple[float, float]]:
+    """The gradebook's slot scores (grade cells slot-k-repair and slot-k-diagnosis -> (score, max), e.g. a course
+    Grade's `cells`) summed by the category drawn into each slot for the learner's namespace (and seed) from the
+    exam's recorded `catalogue` (a path or Catalogue; None: every scenario registered now)."""
     out: dict[str, tuple[float, float]] = {}
-    for k, s in enumerate(draw(seed_for(namespace) if seed is None else seed, count), 1):
-        score, top = cells.get(f"slot-{k}", (0.0, SLOT_POINTS))
+    for k, s in enumerate(draw(seed_for(namespace) if seed is None else seed, count, catalogue), 1):
         have = out.get(s.category, (0.0, 0.0))
-        out[s.category] = (have[0] + (score or 0.0), have[1] + top)
+        for cell, top in zip(cell_names(k), (REPAIR_POINTS, DIAGNOSIS_POINTS)):
+            score, top = cells.get(cell, (0.0, top))
+            have = (have[0] + (score or 0.0), have[1] + top)
+        out[s.category] = have
     return out
 
 
-def passed(score: float, max_score: float) -> bool:
-    """The exam's pass mark: at least PASS_MARK of the points."""
-    return max_score > 0 and score / max_score >= PASS_MARK - 1e-9
+def passed(repaired: int, scenarios: int) -> bool:
+    """The exam's pass rule: the repair holds for at least PASS_MARK of the scenarios (6 of 8)."""
+    return scenarios > 0 and repaired / scenarios >= PASS_MARK - 1e-9

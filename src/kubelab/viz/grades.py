@@ -33,7 +33,8 @@ def _boxes(frame: pd.DataFrame, by: str, ax, width: float, label=lambda name, va
 def score_distribution(percent: pd.DataFrame, ax=None):
     """One box per assignment of its learners' % (columns assignment, student_id, percent), each learner a dot."""
     ax = _boxes(percent, "assignment", ax, 1.4)
-    ax.axhline(75, color="#d62828", lw=0.8, ls="--", label="exam pass mark (75 %)")
+    ax.axhline(75, color="#d62828", lw=0.8, ls="--",
+               label="75 % (the exam passes on 75 % of its scenarios repaired, not of points: exam.csv)")
     ax.set_title(f"Score distribution per assignment ({percent['student_id'].nunique()} learners)")
     ax.legend(loc="lower right", fontsize=8)
     return ax

@@ -54,6 +54,8 @@ class GpuQuota(DeploymentScenario):
     name = "gpu-quota"
     title = "Only one of two inference replicas exists: the team's GPU quota refuses the other"
     category = "quota"
+    needs = frozenset({"cluster", "limits"})   # a PriorityClass <namespace>-inference; the ResourceQuota
+    makes = frozenset({"ResourceQuota"})
     difficulty = 2
     ticket = ("`inference` should run 2 replicas, one GPU each, within our team quota of 2 GPUs (the quota is "
               "set by the platform team and stays). Since the last change only one pod exists, and no "

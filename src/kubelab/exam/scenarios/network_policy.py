@@ -65,6 +65,7 @@ class NetworkPolicyCutOff(DeploymentScenario):
     name = "network-policy"
     title = "The gateway times out on the model server: a NetworkPolicy cuts it off"
     category = "network-policy"
+    makes = frozenset({"NetworkPolicy"})       # default-deny-ingress selects every pod of the namespace
     difficulty = 2
     ticket = ("After security's 'default deny' change `scoring-gateway` times out on every call to the model "
               "server `scoring-server` (port 8000). Only the gateway may call it; notebooks and everything else "

@@ -43,6 +43,8 @@ class OomLimit(DeploymentScenario):
     name = "oom-limit"
     title = "The embedding worker is OOMKilled at start"
     category = "resources"
+    needs = frozenset({"limits"})              # the LimitRange
+    makes = frozenset({"LimitRange"})          # it bounds every container of the namespace
     difficulty = 1
     ticket = ("The embedding worker (`embedder`) restarts constantly since we 'right-sized' its resources. "
               "The namespace's LimitRange `memory-budget` (4Gi per container) is policy and stays.")

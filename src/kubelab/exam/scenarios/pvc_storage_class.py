@@ -60,6 +60,7 @@ class PvcStorageClass(DeploymentScenario):
     name = "pvc-storage-class"
     title = "The data loader pends: its volume claim never binds"
     category = "storage"
+    needs = frozenset({"cluster"})             # the PersistentVolume <namespace>-datasets-<suffix>
     difficulty = 2
     ticket = ("`data-loader` has been Pending since it was deployed. The platform team says the datasets "
               "volume (20Gi of local NVMe, storage class `local-nvme`) is provisioned and waiting for our claim.")
