@@ -221,3 +221,17 @@ def test_the_cli_reports_the_catalogue_and_a_roster_truthfully(tmp_path, monkeyp
     second = runner.invoke(main, ["course", "roster", str(tmp_path / "second.csv")])
     assert "1 added to the gradebook (cyd), 1 already there and updated (ada); the gradebook now has 3 learners" \
         in second.output, second.output
+
+
+def test_a_scenario_added_later_changes_no_diagnosis_grade():
+    from kubelab.exam import evidence_right
+
+    recorded = catalogue.load(RECORDED)
+    issued = [recorded.scenario(n) for n in recorded.names()]
+    image = registry.get("bad-image-tag")
+    later = scenario_class("zz-evicted", "resources")
+    later.evidence = ("TaintManagerEviction",)
+    with temporary(later):
+        text = "ImagePullBackOff (and a TaintManagerEviction earlier, unrelated)"
+        assert evidence_right(image, text, issued)[0]          # graded among the exam's own scenarios: right
+        assert not evidence_right(image, text)[0]              # among every registered one it would now be wrong

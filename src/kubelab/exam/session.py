@@ -70,17 +70,20 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower().replace("'", '"')).strip()
 
 
-def _reasons() -> set[str]:
-    """The event reasons the catalogue's evidence names (CamelCase words such as ImagePullBackOff)."""
-    return {e for s in registry.all() for e in s.evidence if re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-zA-Z]*)+", e)}
+def _reasons(scenarios) -> set[str]:
+    """The event reasons the scenarios' evidence names (CamelCase words such as ImagePullBackOff)."""
+    return {e for s in scenarios for e in s.evidence if re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-zA-Z]*)+", e)}
 
 
-def evidence_right(scenario: Scenario, evidence: str) -> tuple[bool, str]:
+def evidence_right(scenario: Scenario, evidence: str, among=None) -> tuple[bool, str]:
     """The evidence names one of the scenario's (an event reason as a word, a field path or message as
-    text) and no event reason of another cause: naming every reason at once is not a diagnosis."""
+    text) and no event reason of another cause among `among` (the exam's catalogue's scenarios, so that a
+    scenario added later changes no grade; None: every registered one): naming every reason at once is not a
+    diagnosis."""
     text = _norm(evidence)
     own = {e.lower() for e in scenario.evidence}
-    foreign = sorted(r for r in _reasons() if r.lower() not in own and re.search(rf"\b{r.lower()}\b", text))
+    among = registry.all() if among is None else among
+    foreign = sorted(r for r in _reasons(among) if r.lower() not in own and re.search(rf"\b{r.lower()}\b", text))
     if foreign:
         return False, f"the evidence names {', '.join(foreign)}, which this scenario does not show"
     if any((re.search(rf"\b{re.escape(e.lower())}\b", text) if e.isalnum() else _norm(e) in text)
@@ -178,7 +181,8 @@ class Exam:
             verdicts = list(pool.map(holds, slots))
         for i, ok in zip(slots, verdicts):
             print(f"scenario {i}: " + ("repaired: the cluster shows it working, guard rails in place" if ok else
-                                       "not repaired yet (or repaired by hiding the symptom)"))
+                                       "not repaired yet (or repaired by hiding the symptom)")
+                  + (f" (it could not be injected: {self.not_injected[i]})" if i in self.not_injected else ""))
 
     def summary(self) -> "Verdict":
         """The exam's verdict from what the grade cells above found (run after them): scenario accuracy, the
@@ -241,7 +245,8 @@ def diagnosis_right(exam: Exam, k: int, diagnosis) -> CheckResult:
                          'e.g. kl.exam.Diagnosis(category="image", evidence="ImagePullBackOff")')
     s = exam.slot(k)
     cat_ok = diagnosis.category == s.category
-    ev_ok, ev_msg = evidence_right(s, diagnosis.evidence)
+    among = None if exam.catalogue is None else [exam.catalogue.scenario(n) for n in exam.catalogue.names()]
+    ev_ok, ev_msg = evidence_right(s, diagnosis.evidence, among)
     earned = POINTS["category"] * cat_ok + POINTS["evidence"] * ev_ok
     msg = f"category {'right' if cat_ok else 'wrong'}; {ev_msg}"
     res = CheckResult(f"scenario {k} diagnosis", cat_ok and ev_ok, earned, DIAGNOSIS_POINTS, msg,
