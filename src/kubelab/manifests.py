@@ -168,7 +168,7 @@ def _checked(obj, origin: str, namespace: str | None) -> dict:
 # -- talking to the cluster ----------------------------------------------------------------------
 
 def apply(api, source, namespace: str | None = None, field_manager: str = "kubelab",
-          dry_run: bool = False) -> list[dict]:
+          dry_run: bool = False, refused: list | None = None) -> list[dict]:
     """Server-side apply every object of `source` (see `load`), dependencies first; returns them as the
     API server stored them (or would have, with `dry_run`).
 
@@ -176,6 +176,8 @@ def apply(api, source, namespace: str | None = None, field_manager: str = "kubel
     object the API server refuses, with a ManifestError (Forbidden for RBAC) naming it, its source and
     the objects already applied before it. With dry_run, objects whose namespace is created by the same
     manifests are refused (the namespace does not exist yet), as with `kubectl apply --dry-run=server`.
+    With a `refused` list, a refused object is appended to it (its ManifestError) and the rest are still
+    applied, as `kubectl apply -f` does.
     """
     applied, crd_seen = [], False
     for obj, origin in ordered(load(source, namespace)):
@@ -187,7 +189,10 @@ def apply(api, source, namespace: str | None = None, field_manager: str = "kubel
                        field_manager=field_manager, force_conflicts=True, query_params=params,
                        what=f"{obj['kind']}/{obj['metadata']['name']}", action="apply")
         except ApiError as err:
-            raise _api_error(err, obj, origin, applied, res, ns) from None
+            if refused is None:
+                raise _api_error(err, obj, origin, applied, res, ns) from None
+            refused.append(_api_error(err, obj, origin, [], res, ns))
+            continue
         applied.append(out.to_dict())
         crd_seen = crd_seen or obj["kind"] == "CustomResourceDefinition"
     return applied

@@ -187,8 +187,10 @@ def kubeconform(*files: str | Path) -> list[dict]:
 def kube_score(*files: str | Path, ignore: tuple[str, ...] = ()) -> list[dict]:
     """kube-score's findings on manifest files, one dict per object and check that is not OK: object
     ("Kind/name"), file, check (its id), grade ("CRITICAL" or "WARNING"), comment. `ignore` lists check
-    ids left out (kube-score's --ignore-test)."""
-    args = ["score", "--output-format", "json", *[a for t in ignore for a in ("--ignore-test", t)], *map(str, files)]
+    ids left out (kube-score's --ignore-test). A `kube-score/ignore` annotation in the files is not honoured
+    (--disable-ignore-checks-annotations): which checks count is the caller's decision, not the file's."""
+    args = ["score", "--output-format", "json", "--disable-ignore-checks-annotations",
+            *[a for t in ignore for a in ("--ignore-test", t)], *map(str, files)]
     out = run(None, "kube-score", *args, check=False)
     try:
         objects = json.loads(out or "[]")

@@ -110,10 +110,14 @@ def test_time_sliced_t4_adds_the_pods_sharing_it(api, namespace):
 def test_mig_slice_loads_its_share_of_the_right_gpu(api, namespace):
     pod = run_pod(api, namespace, gpu_pod("mig", {"nvidia.com/mig-3g.40gb": "1"}, utilization="70"))
     df = others_gone(api, pod.spec.node_name, namespace)
-    # The two 3g.40gb instances live on GPU 1 (GPU 0 holds the seven 1g.10gb): 3/7 of 70 % = 30 %.
-    assert df[df.pod == "mig"].gpu.tolist() == [1]
-    assert df[df.pod == "mig"].DCGM_FI_DEV_GPU_UTIL.tolist() == [30]
-    assert df[df.pod == "mig"].DCGM_FI_DEV_FB_USED.tolist() == [round(0.6 * 40 * 1024)]
+    # The two 3g.40gb instances live on GPU 1 (GPU 0 holds the seven 1g.10gb). As under dcgm-exporter, the pod is
+    # on its instance's row: its own engine 70 % active, no DCGM_FI_DEV_GPU_UTIL; the GPU's row: 3/7 of 70 % = 30 %.
+    mine = df[df.pod == "mig"]
+    assert mine.gpu.tolist() == [1] and mine.GPU_I_PROFILE.tolist() == ["3g.40gb"]
+    assert mine.DCGM_FI_PROF_GR_ENGINE_ACTIVE.tolist() == [0.7] and mine.DCGM_FI_DEV_GPU_UTIL.isna().all()
+    assert mine.DCGM_FI_DEV_FB_USED.tolist() == [round(0.6 * 40 * 1024)]
+    gpu1 = df[(df.gpu == 1) & (df.GPU_I_ID == "")]
+    assert gpu1.DCGM_FI_PROF_GR_ENGINE_ACTIVE.round(2).tolist() == [0.3] and gpu1.pod.tolist() == [""]
 
 
 def test_bad_utilization_annotation_names_the_pod(api, namespace):
@@ -142,7 +146,8 @@ def test_auto_picks_the_simulated_source_here_and_says_so(api, namespace):
     with pytest.raises(KubelabError, match="1 dcgm-exporter Service.s. found, none answering"):
         gpu.telemetry(api, source="dcgm-exporter")
     df = tel.collect(every=0.5, duration=1.0)
-    assert df.time.nunique() == 3 and len(df) == 3 * n_gpus  # t = 0, 0.5, 1.0
+    whole = df[df.GPU_I_ID == ""]                            # the MIG GPUs' instances have rows of their own
+    assert df.time.nunique() == 3 and len(whole) == 3 * n_gpus  # t = 0, 0.5, 1.0
 
 
 def test_a_learner_who_reads_only_their_namespaces_gets_and_passes_the_report_of_those(api, namespace, tmp_path,

@@ -50,10 +50,30 @@ def test_answers_that_only_look_right_fail(course):
                                                         "network.yaml": allow_rules_only}))
     # warn/audit labels do not enforce: the privileged pod is admitted; allow rules without a default deny leave
     # the reverse path (server -> client) open; graded as the learner, the API server refuses the wildcard Role
-    # (nobody may grant what they do not hold), and the apply stops there: the auditor and the workload after it
-    # in the files are never made
-    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0, "auditor": 0, "workload": 0, "network": 0}
+    # (nobody may grant what they do not hold), and only that Role: the apply goes on past it, as kubectl does,
+    # so the auditor and the workload in the files after it are made, and the apply cell reports the refusal
+    assert scores(grade) == {**FULL, "psa": 0, "data-scientist": 0, "network": 0}
     assert any("Role/data-scientist" in n and "apply" in n for n in course.notes["looks-right"]), course.notes
+
+
+def test_enforcing_baseline_and_only_warning_restricted_scores_no_pod_security(course):
+    files = course.solution()
+    baseline = files["guardrails.yaml"].replace("pod-security.kubernetes.io/enforce: restricted",
+                                                "pod-security.kubernetes.io/enforce: baseline")
+    assert baseline != files["guardrails.yaml"] and "pod-security.kubernetes.io/warn: restricted" in baseline
+    # baseline refuses the privileged pod too, but admits a pod with no securityContext: restricted is not enforced
+    grade = course.submit("baseline", "source", course.solution(**{"guardrails.yaml": baseline}))
+    assert scores(grade) == {**FULL, "psa": 0}
+
+
+def test_a_wrong_role_costs_only_its_own_cell(course):
+    files = course.solution()
+    rule = '  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]\n'
+    typo = files["rbac.yaml"].replace(rule, rule.replace("verbs", "verb"), 1)   # the data scientist's Role
+    assert typo != files["rbac.yaml"]
+    grade = course.submit("wrong-role", "source", course.solution(**{"rbac.yaml": typo}))
+    # the API server refuses that Role (an unknown field, no verbs); kubeconform flags the file (1 of 3 lint parts)
+    assert scores(grade) == {**FULL, "data-scientist": 0, "lint": 1.3333}
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):

@@ -51,8 +51,9 @@ def test_without_the_dra_file_the_rest_still_scores(course):
 def test_answers_that_only_look_right_fail(course):
     files = course.solution()
     tolerate = "      tolerations:\n      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}\n"
-    assert files["training.yaml"].count(tolerate) == 1
-    untolerated = files["training.yaml"].replace(tolerate, "")
+    jobs, workers = files["training.yaml"].split("# embed-workers")
+    assert workers.count(tolerate) == 1
+    untolerated = jobs + "# embed-workers" + workers.replace(tolerate, "")
     # the workers pend for an untolerated taint, not for a full T4, so inference needs to preempt no one;
     # the report is written with the right columns but made-up free counts
     doctored = lambda src: src.replace('kl.viz.gpu_report.write(report, "gpu-report")',
@@ -68,13 +69,13 @@ def test_an_unusual_but_valid_answer_scores_full_marks(course):
     files = course.solution()
     # the product by nodeSelector instead of affinity; a taint tolerated by value; other priority values; the
     # quota as a YAML number; the H100 chosen by its architecture attribute instead of its product name
-    training = files["training.yaml"].replace("""  affinity:
-    nodeAffinity:
-      requiredDuringSchedulingIgnoredDuringExecution:
-        nodeSelectorTerms:
-        - matchExpressions:
-          - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-H100-80GB-HBM3]}
-""", "  nodeSelector:\n    nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3\n").replace(
+    training = files["training.yaml"].replace("""      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms:
+            - matchExpressions:
+              - {key: nvidia.com/gpu.product, operator: In, values: [NVIDIA-H100-80GB-HBM3]}
+""", "      nodeSelector:\n        nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3\n").replace(
         "{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
         "{key: nvidia.com/gpu, operator: Equal, value: present}")
     team = files["team.yaml"].replace("value: 100000", "value: 2000000").replace("value: 1000\n", "value: 10\n") \

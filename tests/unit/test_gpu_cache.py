@@ -103,3 +103,35 @@ def test_container_gpu_requests_reads_json_and_models():
     assert simulated.container_gpu_requests(model) == {"nvidia.com/gpu": 2}
     assert simulated.container_gpu_requests({"resources": {"requests": {"nvidia.com/mig-1g.10gb": "1", "cpu": "1"}}}) \
         == {"nvidia.com/mig-1g.10gb": 1}
+
+
+def test_a_mig_gpu_is_reported_per_instance_as_dcgm_exporter_reports_it():
+    # dcgm-exporter under MIG: no DCGM_FI_DEV_GPU_UTIL; each instance is a series of its own (GPU_I_PROFILE,
+    # GPU_I_ID) with its memory and DCGM_FI_PROF_GR_ENGINE_ACTIVE, and the pod mapped to it
+    nodes, pods, claims, slices = cluster()
+    caches = {"nodes": Cache([slim_node(n) for n in nodes]), "pods": Cache([p for p in map(slim_pod, pods) if p]),
+              "resourceclaims": Cache(list(map(slim_claim, claims))),
+              "resourceslices": Cache([s for s in map(slim_slice, slices) if s])}
+    mig_node = next(n["metadata"]["name"] for n in nodes if n["metadata"]["labels"].get("nvidia.com/mig.strategy") == "mixed")
+    rows = [r for r in SimulatedSource(None, caches).sample() if r["Hostname"] == mig_node]
+    whole = [r for r in rows if r["GPU_I_ID"] == ""]
+    instances = [r for r in rows if r["GPU_I_ID"] != ""]
+    assert len(whole) == 2 and all(r["DCGM_FI_DEV_GPU_UTIL"] != r["DCGM_FI_DEV_GPU_UTIL"] for r in rows)   # NaN
+    assert all(r["pod"] == "" for r in whole)                       # the pods are on their instances
+    assert sorted((r["gpu"], r["GPU_I_PROFILE"]) for r in instances) == [(0, "1g.10gb")] * 7 + [(1, "3g.40gb")] * 2
+    assert len({(r["gpu"], r["GPU_I_ID"]) for r in instances}) == 9
+    [held] = [r for r in instances if r["pod"]]
+    assert (held["pod"], held["GPU_I_PROFILE"], held["gpu"]) == ("mig", "3g.40gb", 1)
+    assert held["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == 0.7               # its own engine, 70 % busy
+    assert held["DCGM_FI_DEV_FB_USED"] + held["DCGM_FI_DEV_FB_FREE"] == 40 * 1024
+    idle = [r for r in instances if not r["pod"]]
+    assert all(r["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == 0 for r in idle)
+    # the GPU's own row: the instance's 70 % of 3 of 7 compute slices
+    gpu1 = next(r for r in whole if r["gpu"] == 1)
+    assert gpu1["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] == pytest.approx(0.7 * 3 / 7, abs=1e-4)
+    # the exporter's series: instance labels, and no utilization series for the MIG GPU at all
+    from kubelab.gpu.exporter import series
+    out = series(rows)
+    assert not out["DCGM_FI_DEV_GPU_UTIL"]
+    engine = [labels for labels, _ in out["DCGM_FI_PROF_GR_ENGINE_ACTIVE"] if labels["pod"] == "mig"]
+    assert [(lb["GPU_I_PROFILE"], lb["GPU_I_ID"], lb["gpu"]) for lb in engine] == [("3g.40gb", held["GPU_I_ID"], "1")]

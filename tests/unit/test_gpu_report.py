@@ -177,3 +177,18 @@ def test_collect_refuses_a_bad_sampling_interval():
     from kubelab.errors import UsageError
     with pytest.raises(UsageError):
         report.collect(None, every=0)
+
+
+def test_a_mig_gpu_counts_its_idle_instances_and_its_engine_time():
+    def row(t, gpu, instance, engine, p, util=float("nan")):
+        return {"time": NOW + timedelta(seconds=t), "gpu": gpu, "UUID": f"mig-0-{gpu}", "modelName": "m",
+                "Hostname": "mig-0", "GPU_I_PROFILE": "1g.10gb" if instance else "", "GPU_I_ID": instance,
+                "DCGM_FI_DEV_GPU_UTIL": util, "DCGM_FI_PROF_GR_ENGINE_ACTIVE": engine, "pod": p, "namespace": "team",
+                "container": "c", "source": "simulated", "simulated": True}
+    samples = frame([row(t, 0, "", 0.1, "") for t in (0, 1)]                                   # the GPU: 10 %
+                    + [row(t, 0, "1", 0.02, "notebook") for t in (0, 1)]                         # held, idle
+                    + [row(t, 0, "2", 0.6, "infer") for t in (0, 1)]                             # held, busy
+                    + [row(t, 0, "3", 0.0, "") for t in (0, 1)])                                 # free
+    rows = report.telemetry_rows(samples, {"mig-0": "a100-mig"}, NOW)
+    assert value(rows, "node", "utilization", node="mig-0") == 10      # from the engine: no GPU_UTIL under MIG
+    assert value(rows, "node", "allocated_idle", node="mig-0") == 1    # the notebook's instance, not the GPU

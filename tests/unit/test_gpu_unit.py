@@ -354,3 +354,28 @@ def test_nvml_probe_script_exits_cleanly_without_a_gpu():
     proc = subprocess.run([sys.executable, str(script), "--seconds", "1"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("no local GPU (NVML: ") and proc.stderr == ""
+
+
+# dcgm-exporter's text for a MIG-enabled A100 (labels as in NVIDIA/dcgm-exporter issues #272 and #544): no
+# DCGM_FI_DEV_GPU_UTIL; the GPU's own power series and one series per instance with GPU_I_PROFILE / GPU_I_ID
+MIG_TEXT = """\
+# TYPE DCGM_FI_DEV_POWER_USAGE gauge
+DCGM_FI_DEV_POWER_USAGE{gpu="0",UUID="GPU-ed13",device="nvidia0",modelName="NVIDIA A100 80GB PCIe",Hostname="mig-a"} 120.5
+# TYPE DCGM_FI_PROF_GR_ENGINE_ACTIVE gauge
+DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0",UUID="GPU-ed13",device="nvidia0",modelName="NVIDIA A100 80GB PCIe",GPU_I_PROFILE="3g.40gb",GPU_I_ID="1",Hostname="mig-a",pod="infer",namespace="ml",container="triton"} 0.62
+DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0",UUID="GPU-ed13",device="nvidia0",modelName="NVIDIA A100 80GB PCIe",GPU_I_PROFILE="4g.40gb",GPU_I_ID="2",Hostname="mig-a"} 0
+# TYPE DCGM_FI_DEV_FB_USED gauge
+DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-ed13",device="nvidia0",modelName="NVIDIA A100 80GB PCIe",GPU_I_PROFILE="3g.40gb",GPU_I_ID="1",Hostname="mig-a",pod="infer",namespace="ml",container="triton"} 20480
+"""
+
+
+def test_parse_dcgm_keeps_a_mig_gpus_instances_apart_with_their_pods():
+    rows = {r["GPU_I_ID"]: r for r in gpu.parse_dcgm(MIG_TEXT)}
+    assert sorted(rows) == ["", "1", "2"]
+    assert rows[""]["DCGM_FI_DEV_POWER_USAGE"] == 120.5 and rows[""]["pod"] == ""
+    infer = rows["1"]
+    assert (infer["GPU_I_PROFILE"], infer["pod"], infer["DCGM_FI_PROF_GR_ENGINE_ACTIVE"]) == ("3g.40gb", "infer", 0.62)
+    assert infer["DCGM_FI_DEV_FB_USED"] == 20480 and math.isnan(infer["DCGM_FI_DEV_GPU_UTIL"])
+    assert (rows["2"]["GPU_I_PROFILE"], rows["2"]["pod"]) == ("4g.40gb", "")
+    df = gpu.schema.frame(list(rows.values()))
+    assert list(gpu.schema.busy_pct(df).round(1)) == [pytest.approx(x, nan_ok=True) for x in (math.nan, 62.0, 0.0)]

@@ -93,3 +93,13 @@ def test_malformed_yaml_is_a_readable_failure(tmp_path):
     (tmp_path / "bad.yaml").write_text("kind: Deployment\n  metadata: {name: x}\n")
     with pytest.raises(CheckFailed, match="malformed YAML"):
         grading.kube_score_clean(tmp_path)
+
+
+def test_a_kube_score_ignore_annotation_in_the_file_hides_nothing(tmp_path):
+    # a learner who silences a finding in the manifest (kube-score/ignore, on the object or its pod template)
+    # has not fixed it: the grader decides which checks count
+    hidden = DEPLOYMENT.replace("metadata: {name: web}", "metadata: {name: web, annotations: "
+                                "{kube-score/ignore: \"container-image-tag,container-resources,container-security-context-user-group-id\"}}")
+    (tmp_path / "web.yaml").write_text(hidden)
+    with pytest.raises(CheckFailed, match="container-image-tag"):
+        grading.kube_score_clean(tmp_path)

@@ -131,8 +131,10 @@ def test_gpu_exporter_serves_dcgm_names_and_labels_marked_simulated():
     text = generate_latest(registry).decode()
     for metric in METRICS:
         assert f"# TYPE {metric} gauge" in text
-    assert ('DCGM_FI_DEV_GPU_UTIL{Hostname="h100-0",UUID="GPU-0",container="side",device="nvidia0",gpu="0",'
-            'modelName="NVIDIA H100 80GB HBM3",namespace="ns2",pod="b",simulated="true"} 75.0') in text
+    # a GPU without MIG has empty instance labels (Prometheus drops empty labels, as for an idle GPU's pod)
+    assert ('DCGM_FI_DEV_GPU_UTIL{GPU_I_ID="",GPU_I_PROFILE="",Hostname="h100-0",UUID="GPU-0",container="side",'
+            'device="nvidia0",gpu="0",modelName="NVIDIA H100 80GB HBM3",namespace="ns2",pod="b",simulated="true"} 75.0'
+            ) in text
     rows = {r["UUID"]: r for r in parse_dcgm(text)}  # what kl.telemetry reads from a dcgm-exporter
     assert rows["GPU-0"]["pod"] == "a,b" and rows["GPU-0"]["DCGM_FI_DEV_FB_USED"] == 4096
     assert rows["GPU-1"]["pod"] == "" and rows["GPU-1"]["DCGM_FI_DEV_GPU_UTIL"] == 0

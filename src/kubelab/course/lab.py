@@ -98,18 +98,26 @@ def files(folder: str | Path) -> list[Path]:
 
 
 def apply_files(api, folder: str | Path, namespace: str) -> list[str]:
-    """Apply every manifest file of `folder` (or the one file `folder`) into `namespace`, each with `$namespace` filled in (so a
-    Namespace object can name the lab's namespace); returns "Kind/name" of what was applied."""
-    applied = []
+    """Apply every manifest file of `folder` (or the one file `folder`) into `namespace`, each with `$namespace`
+    filled in (so a Namespace object can name the lab's namespace); returns "Kind/name" of what was applied.
+    As `kubectl apply -f` does, an object the API server refuses (or a file that cannot be read) does not stop
+    the others: every one is applied that can be, then one ManifestError names each refusal, so a mistake
+    costs only the cells that grade it."""
+    applied, refused = [], []
     for path in files(folder):
         # safe_substitute: a `$VAR` of a shell command in the file stays as written
         text = string.Template(path.read_text()).safe_substitute(namespace=namespace)
+        errors: list[ManifestError] = []
         try:
-            applied += [f"{o['kind']}/{o['metadata']['name']}" for o in manifests.apply(api, text, namespace=namespace)]
-        except ManifestError as err:
-            err.problem = f"{path}: {err.problem}"
-            err.args = (err.problem,)
-            raise
+            applied += [f"{o['kind']}/{o['metadata']['name']}"
+                        for o in manifests.apply(api, text, namespace=namespace, refused=errors)]
+        except ManifestError as err:   # the file itself: malformed YAML, an unknown kind
+            errors.append(err)
+        refused += [f"{Path(path).name}: {e.problem}" for e in errors]
+    if refused:   # the refusals first (a grading note keeps the first line), then what was applied
+        raise ManifestError("refused:\n- " + "\n- ".join(refused) + f"\n{len(applied)} applied"
+                            + (f": {', '.join(applied)}" if applied else ""),
+                            "fix what each refusal names and run this cell again; the cells below grade what was applied")
     return applied
 
 

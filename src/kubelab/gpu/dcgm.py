@@ -13,7 +13,7 @@ from .schema import METRICS, now, pod_columns
 __all__ = ["DcgmExporterSource", "parse_dcgm"]
 
 def parse_dcgm(text: str, at: datetime | None = None) -> list[dict]:
-    """Rows (one per GPU and host) from dcgm-exporter's Prometheus text; metrics other than METRICS are ignored."""
+    """Rows (one per GPU and host, and per MIG instance) from dcgm-exporter's Prometheus text; metrics other than METRICS are ignored."""
     from prometheus_client.parser import text_string_to_metric_families
 
     at = at or now()
@@ -23,10 +23,12 @@ def parse_dcgm(text: str, at: datetime | None = None) -> list[dict]:
             for s in family.samples:
                 if s.name not in METRICS:
                     continue
-                key = (s.labels.get("Hostname", ""), s.labels.get("UUID") or s.labels.get("gpu", ""))
+                key = (s.labels.get("Hostname", ""), s.labels.get("UUID") or s.labels.get("gpu", ""),
+                       s.labels.get("GPU_I_ID", ""))
                 row = rows.setdefault(key, {
                     "time": at, "gpu": int(s.labels.get("gpu", -1)), "UUID": s.labels.get("UUID", ""),
-                    "modelName": s.labels.get("modelName", ""), "Hostname": key[0], "_pods": [],
+                    "modelName": s.labels.get("modelName", ""), "Hostname": key[0],
+                    "GPU_I_PROFILE": s.labels.get("GPU_I_PROFILE", ""), "GPU_I_ID": key[2], "_pods": [],
                     **{m: math.nan for m in METRICS}, "source": "dcgm-exporter",
                     # kubelab's exporter marks simulated GPUs (a real dcgm-exporter has no such label)
                     "simulated": s.labels.get("simulated") == "true"})

@@ -8,8 +8,9 @@ The embedded cluster runs it as the `kubelab-gpu-exporter` component:
     kubelab-gpu-exporter --kubeconfig K --context C --port 9400   (kubelab.daemons.gpu_exporter)
 
 Each scrape samples the source once (values at scrape time). As dcgm-exporter does with pod mapping, a GPU
-used by several pods (time-slicing, MIG) is one series per pod with the same value; an idle GPU is one series
-without pod labels (empty values, which Prometheus drops).
+used by several pods (time-slicing) is one series per pod with the same value; an idle GPU is one series
+without pod labels (empty values, which Prometheus drops). A MIG GPU's instances are series of their own with
+GPU_I_PROFILE and GPU_I_ID labels, and no DCGM_FI_DEV_GPU_UTIL (dcgm-exporter does not report it under MIG).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ HELP = {"DCGM_FI_DEV_GPU_UTIL": "GPU utilization (in %).",
         "DCGM_FI_PROF_SM_OCCUPANCY": "The ratio of number of warps resident on an SM.",
         "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": "Ratio of cycles the tensor (HMMA) pipe is active.",
         "DCGM_FI_PROF_DRAM_ACTIVE": "Ratio of cycles the device memory interface is active sending or receiving data."}
-LABELS = ("gpu", "UUID", "device", "modelName", "Hostname", "container", "namespace", "pod", "simulated")
+LABELS = ("gpu", "UUID", "device", "modelName", "GPU_I_PROFILE", "GPU_I_ID", "Hostname", "container", "namespace", "pod",
+          "simulated")
 
 
 def series(rows: list[dict]) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -42,7 +44,8 @@ def series(rows: list[dict]) -> dict[str, list[tuple[dict[str, str], float]]]:
         containers = str(row.get("container") or "").split(",")
         for i, pod in enumerate(pods):
             labels = {"gpu": str(row["gpu"]), "UUID": row["UUID"], "device": f"nvidia{row['gpu']}",
-                      "modelName": row["modelName"], "Hostname": row["Hostname"],
+                      "modelName": row["modelName"], "GPU_I_PROFILE": str(row.get("GPU_I_PROFILE") or ""),
+                      "GPU_I_ID": str(row.get("GPU_I_ID") or ""), "Hostname": row["Hostname"],
                       "container": containers[i] if pod and i < len(containers) else "",
                       "namespace": spaces[i] if pod and i < len(spaces) else "", "pod": pod,
                       "simulated": "true" if row.get("simulated") else ""}

@@ -87,6 +87,9 @@ class NvmlSource:
         return {
             "time": now, "gpu": index, "UUID": _text(nvml.nvmlDeviceGetUUID(handle)),
             "modelName": _text(nvml.nvmlDeviceGetName(handle)), "Hostname": self.hostname,
+            # one row per physical GPU: MIG instances are not enumerated here (their compute needs DCGM's
+            # profiling fields, which NVML does not give), and utilization reads NaN on a MIG-enabled GPU
+            "GPU_I_PROFILE": "", "GPU_I_ID": "",
             "DCGM_FI_DEV_GPU_UTIL": math.nan if util is None else util.gpu,
             "DCGM_FI_DEV_FB_USED": math.nan if mem is None else mem.used / 2**20,
             "DCGM_FI_DEV_FB_FREE": math.nan if mem is None else mem.free / 2**20,

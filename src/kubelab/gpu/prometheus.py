@@ -45,17 +45,20 @@ class PrometheusSource:
         at = now()
         rows: dict[tuple, dict] = {}
         for r in df.to_dict("records"):
-            key = (r.get("Hostname", ""), r.get("UUID") or r.get("gpu", ""))
+            instance = r.get("GPU_I_ID") if isinstance(r.get("GPU_I_ID"), str) else ""
+            key = (r.get("Hostname", ""), r.get("UUID") or r.get("gpu", ""), instance)
+            profile = r.get("GPU_I_PROFILE") if isinstance(r.get("GPU_I_PROFILE"), str) else ""
             row = rows.setdefault(key, {
                 "time": at, "gpu": int(r.get("gpu") or -1), "UUID": r.get("UUID", ""),
-                "modelName": r.get("modelName", ""), "Hostname": key[0], "_pods": [],
+                "modelName": r.get("modelName", ""), "Hostname": key[0], "GPU_I_PROFILE": profile,
+                "GPU_I_ID": instance, "_pods": [],
                 **{m: math.nan for m in METRICS}, "source": self.name, "simulated": bool(r["simulated"])})
             row[r["__name__"]] = r["value"]
-            if r["__name__"] == METRICS[0]:
-                row["_pods"].append(tuple(r.get(k, "") for k in ("pod", "namespace", "container")))
+            # every metric's series name the pod (a MIG instance has no DCGM_FI_DEV_GPU_UTIL); pod_columns dedupes
+            row["_pods"].append(tuple(r.get(k) if isinstance(r.get(k), str) else "" for k in ("pod", "namespace", "container")))
         for row in rows.values():
             row.update(pod_columns(row.pop("_pods")))
-        out = sorted(rows.values(), key=lambda r: (r["Hostname"], r["gpu"]))
+        out = sorted(rows.values(), key=lambda r: (r["Hostname"], r["gpu"], r["GPU_I_ID"].zfill(4)))
         self._simulated = any(r["simulated"] for r in out)
         return out
 

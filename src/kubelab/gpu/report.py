@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._k8s.names import DRA_DRIVER, GPU_RESOURCE, MIG_PREFIX, POOL_LABEL, SIMULATED_LABEL
 from .._k8s.quantity import to_float
+from .schema import busy_pct
 
 __all__ = ["API_SOURCE", "GpuReport", "IDLE_UTIL_PCT", "REPORT_COLUMNS", "SECTIONS", "UNITS", "allocation_rows",
            "collect", "gpu_requests", "is_gpu_resource", "pending_rows", "report_rows", "scheduled_at", "scope_note",
@@ -233,28 +234,35 @@ def pending_rows(pods: list[dict], now: datetime) -> list[dict]:
 
 
 def telemetry_rows(samples: pd.DataFrame, pool_of: dict[str, str], now: datetime) -> list[dict]:
-    """Utilization per node and pool (mean over its GPUs and the samples, %) and the allocated-but-idle
-    GPUs (a GPU with a pod on it whose mean utilization is below IDLE_UTIL_PCT), labelled with the
-    telemetry's source and whether it is simulated. `samples`: rows with gpu.schema.COLUMNS."""
+    """Utilization per node and pool (mean over its GPUs and the samples, %; a MIG GPU's is its graphics
+    engine's active time) and the allocated-but-idle devices (a GPU, or a MIG instance, with a pod on it whose
+    mean utilization is below IDLE_UTIL_PCT), labelled with the telemetry's source and whether it is
+    simulated. `samples`: rows with gpu.schema.COLUMNS."""
     if samples is None or not len(samples):
         return []
     df = samples.copy()
     df["pod"] = df["pod"].fillna("").astype(str)
-    per_gpu = df.groupby(["Hostname", "gpu"]).agg(util=("DCGM_FI_DEV_GPU_UTIL", "mean"),
-                                                  busy=("pod", lambda s: bool((s != "").any())),
-                                                  source=("source", "first"), simulated=("simulated", "any"))
-    per_gpu = per_gpu.reset_index()
-    per_gpu["pool"] = per_gpu["Hostname"].map(lambda h: pool_of.get(h, ""))
-    per_gpu["idle"] = per_gpu["busy"] & (per_gpu["util"] < IDLE_UTIL_PCT)
+    df["GPU_I_ID"] = df.get("GPU_I_ID", pd.Series("", index=df.index)).fillna("").astype(str)
+    df["busy_pct"] = busy_pct(df)
+    units = df.groupby(["Hostname", "gpu", "GPU_I_ID"]).agg(
+        util=("busy_pct", "mean"), busy=("pod", lambda s: bool((s != "").any())),
+        source=("source", "first"), simulated=("simulated", "any")).reset_index()
+    units["pool"] = units["Hostname"].map(lambda h: pool_of.get(h, ""))
+    mig = set(units.loc[units["GPU_I_ID"] != "", ["Hostname", "gpu"]].itertuples(index=False, name=None))
+    per_gpu = units[units["GPU_I_ID"] == ""].copy()
+    # the devices pods hold: whole (or time-sliced) GPUs, and the instances of MIG GPUs
+    devices = units[(units["GPU_I_ID"] != "") | ~units[["Hostname", "gpu"]].apply(tuple, axis=1).isin(mig)].copy()
+    devices["idle"] = devices["busy"] & (devices["util"] < IDLE_UTIL_PCT)
     rows = []
-    for (section, key), g in [*(( ("node", h), g) for h, g in per_gpu.groupby("Hostname")),
-                              *((("pool", p), g) for p, g in per_gpu.groupby("pool"))]:
-        where = dict(pool=key if section == "pool" else g["pool"].iloc[0], node=key if section == "node" else "",
-                     time=now, source=",".join(sorted(set(g["source"]))), simulated=bool(g["simulated"].any()))
-        detail = f"{len(g)} GPUs, {df['time'].nunique()} samples"
-        rows += [_row(section, "utilization", round(float(g["util"].mean()), 2), detail=detail, **where),
-                 _row(section, "allocated_idle", int(g["idle"].sum()),
-                      detail=f"allocated GPUs under {IDLE_UTIL_PCT:g} % utilization", **where)]
+    for section, key_of in (("node", "Hostname"), ("pool", "pool")):
+        for key, g in per_gpu.groupby(key_of):
+            d = devices[devices[key_of] == key]
+            where = dict(pool=key if section == "pool" else g["pool"].iloc[0], node=key if section == "node" else "",
+                         time=now, source=",".join(sorted(set(g["source"]))), simulated=bool(g["simulated"].any()))
+            detail = f"{len(g)} GPUs, {df['time'].nunique()} samples"
+            rows += [_row(section, "utilization", round(float(g["util"].mean()), 2), detail=detail, **where),
+                     _row(section, "allocated_idle", int(d["idle"].sum()),
+                          detail=f"allocated GPUs and MIG instances under {IDLE_UTIL_PCT:g} % utilization", **where)]
     return rows
 
 

@@ -7,6 +7,11 @@ Simulated GPUs read from three pod annotations:
     kubelab.io/gpu-memory-mib    framebuffer used per GPU in MiB; default 60 % of the GPU's memory
     kubelab.io/gpu-sm-efficiency the share of the busy time its SMs hold warps, 0-1 (default 0.7): "0.1"
                                  models a data-loader-bound job, 100 % GPU_UTIL and DCGM_FI_PROF_SM_ACTIVE 0.1
+
+A GPU of a MIG node (nvidia.com/mig.strategy=mixed) is reported as dcgm-exporter reports one: a row for the GPU
+and a row per MIG instance (GPU_I_PROFILE, GPU_I_ID), DCGM_FI_DEV_GPU_UTIL NaN (not supported under MIG), each
+instance's compute in DCGM_FI_PROF_GR_ENGINE_ACTIVE. Instance ids here count from 1 per GPU in placement order;
+a real driver's ids depend on where each instance sits (match instances by profile and pod, not by id).
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from .schema import now, pod_columns
 __all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C", "LIVE_PODS",
            "MEMORY_ANNOTATION", "MIG_RESOURCE", "SM_ANNOTATION", "DEFAULT_SM_EFFICIENCY", "MIG_SLICES_PER_GPU", "SIMULATED_GPU_NODES", "SimulatedSource",
            "TDP_W", "TEMP_RISE_C", "UTIL_ANNOTATION", "VARIATION_PERIOD_S", "WATCHES", "container_gpu_requests",
-           "gpu_values", "model_name", "parse_memory_mib", "parse_sm_efficiency", "parse_utilization", "slim_claim", "slim_node", "slim_pod",
+           "gpu_values", "instance_values", "model_name", "parse_memory_mib", "parse_sm_efficiency", "parse_utilization", "slim_claim", "slim_node", "slim_pod",
            "slim_slice", "smooth_noise", "tdp_watts"]
 
 UTIL_ANNOTATION = "kubelab.io/gpu-utilization"
@@ -113,6 +118,7 @@ class _Load:
     util: tuple[float, float]
     memory_mib: float
     sm_efficiency: float = DEFAULT_SM_EFFICIENCY
+    instance: int = 0             # the MIG instance it runs in (GPU_I_ID); 0: none
 
 
 @dataclass
@@ -122,6 +128,7 @@ class _Gpu:
     model: str
     memory_mib: float
     loads: list[_Load] = field(default_factory=list)
+    instances: list["_Slot"] = field(default_factory=list)   # its MIG instances; none without MIG
 
     @property
     def uuid(self) -> str:
@@ -134,33 +141,49 @@ class _Slot:
     index: int
     share: float
     memory_mib: float
+    profile: str = ""             # MIG: the instance's profile (GPU_I_PROFILE) ...
+    instance: int = 0             # ... and id (GPU_I_ID); "" and 0 for a whole or time-sliced GPU
+
+
+def _busy(ld: _Load, uuid: str, t: float) -> float:
+    """A load's utilization of what it holds at time t (%)."""
+    return ld.util[0] + (ld.util[1] - ld.util[0]) * smooth_noise(f"{uuid}/{ld.key}", t)
+
+
+def _profiling(engine: float, loads: list[_Load], uuid: str, t: float, share=lambda ld: ld.share) -> dict:
+    """The DCGM_FI_PROF_* ratios for a graphics-engine-active ratio `engine` and the loads behind it (simulated):
+    within the active time, each load's SMs hold warps for its sm_efficiency share, half of the warp slots
+    resident, the tensor pipe and the memory interface busy for fixed shares of that."""
+    sm = min(engine, sum(share(ld) * ld.sm_efficiency * _busy(ld, uuid, t) / 100 for ld in loads))
+    return {"DCGM_FI_PROF_GR_ENGINE_ACTIVE": round(engine, 4), "DCGM_FI_PROF_SM_ACTIVE": round(sm, 4),
+            "DCGM_FI_PROF_SM_OCCUPANCY": round(0.5 * sm, 4), "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": round(0.4 * sm, 4),
+            "DCGM_FI_PROF_DRAM_ACTIVE": round(0.6 * sm, 4)}
+
+
+def instance_values(gpu: _Gpu, slot: _Slot, t: float) -> dict:
+    """The DCGM metrics of one MIG instance of a simulated GPU at time t: its own memory and profiling ratios;
+    utilization, power and temperature are not per instance (NaN)."""
+    loads = [ld for ld in gpu.loads if ld.instance == slot.instance]
+    engine = min(1.0, sum(_busy(ld, gpu.uuid, t) for ld in loads) / 100)
+    used = min(slot.memory_mib, sum(ld.memory_mib for ld in loads) or IDLE_FB_MIB)
+    return {"DCGM_FI_DEV_GPU_UTIL": math.nan, "DCGM_FI_DEV_FB_USED": round(used),
+            "DCGM_FI_DEV_FB_FREE": round(slot.memory_mib - used), "DCGM_FI_DEV_POWER_USAGE": math.nan,
+            "DCGM_FI_DEV_GPU_TEMP": math.nan, **_profiling(engine, loads, gpu.uuid, t, share=lambda ld: 1.0)}
 
 
 def gpu_values(gpu: _Gpu, t: float) -> dict:
-    """The DCGM metrics of one simulated GPU at time t (seconds since the epoch)."""
-    util = sum(ld.share * (ld.util[0] + (ld.util[1] - ld.util[0]) * smooth_noise(f"{gpu.uuid}/{ld.key}", t))
-               for ld in gpu.loads)
-    util = min(100.0, util)
+    """The DCGM metrics of one simulated GPU at time t (seconds since the epoch); under MIG, no utilization."""
+    util = min(100.0, sum(ld.share * _busy(ld, gpu.uuid, t) for ld in gpu.loads))
     used = min(gpu.memory_mib, sum(ld.memory_mib for ld in gpu.loads) or IDLE_FB_MIB)
     tdp = tdp_watts(gpu.model)
     idle_w = min(60.0, 0.15 * tdp)
-    # Profiling ratios (simulated): the engine is active for the utilization's share of time; within it, each
-    # pod's SMs hold warps for its sm_efficiency share, half of the warp slots resident, the tensor pipe and
-    # the memory interface busy for fixed shares of that.
-    gr = util / 100
-    sm = min(gr, sum(ld.share * ld.sm_efficiency * (ld.util[0] + (ld.util[1] - ld.util[0]) *
-                                                     smooth_noise(f"{gpu.uuid}/{ld.key}", t)) / 100 for ld in gpu.loads))
     return {
-        "DCGM_FI_DEV_GPU_UTIL": round(util),
+        "DCGM_FI_DEV_GPU_UTIL": math.nan if gpu.instances else round(util),
         "DCGM_FI_DEV_FB_USED": round(used),
         "DCGM_FI_DEV_FB_FREE": round(gpu.memory_mib - used),
         "DCGM_FI_DEV_POWER_USAGE": round(idle_w + util / 100 * (tdp - idle_w), 2),
         "DCGM_FI_DEV_GPU_TEMP": round(IDLE_TEMP_C + util / 100 * TEMP_RISE_C),
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": round(gr, 4),
-        "DCGM_FI_PROF_SM_ACTIVE": round(sm, 4),
-        "DCGM_FI_PROF_SM_OCCUPANCY": round(0.5 * sm, 4),
-        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": round(0.4 * sm, 4),
-        "DCGM_FI_PROF_DRAM_ACTIVE": round(0.6 * sm, 4),
+        **_profiling(util / 100, gpu.loads, gpu.uuid, t),
     }
 
 
@@ -176,6 +199,9 @@ def _node_gpus(node) -> tuple[list[_Gpu], dict[str, list[_Slot]]]:
     slots: dict[str, list[_Slot]] = {}
     if labels.get("nvidia.com/mig.strategy") == "mixed":
         slots.update(_mig_slots(labels))
+        for slot in sorted((x for xs in slots.values() for x in xs), key=lambda x: (x.index, x.instance)):
+            if slot.index < len(gpus):
+                gpus[slot.index].instances.append(slot)
     else:
         replicas = int(labels.get("nvidia.com/gpu.replicas", "1") or 1)
         # Time-slicing: `replicas` slots per GPU, each with the whole GPU when it runs.
@@ -187,7 +213,7 @@ def _mig_slots(labels: dict) -> dict[str, list[_Slot]]:
     # First fit by compute slices (7 per GPU), profiles in name order: the default pool puts the
     # seven 1g.10gb instances on GPU 0 and the two 3g.40gb on GPU 1.
     slots: dict[str, list[_Slot]] = {}
-    gpu, used = 0, 0
+    gpu, used, ids = 0, 0, 0
     profiles = sorted(k.split("nvidia.com/mig-")[1].removesuffix(".count")
                       for k in labels if k.startswith("nvidia.com/mig-") and k.endswith(".count"))
     for profile in profiles:
@@ -195,8 +221,10 @@ def _mig_slots(labels: dict) -> dict[str, list[_Slot]]:
         memory = float(labels.get(f"nvidia.com/mig-{profile}.memory", "0"))
         for _ in range(int(labels[f"nvidia.com/mig-{profile}.count"])):
             if used + g > MIG_SLICES_PER_GPU:
-                gpu, used = gpu + 1, 0
-            slots.setdefault(f"nvidia.com/mig-{profile}", []).append(_Slot(gpu, g / MIG_SLICES_PER_GPU, memory))
+                gpu, used, ids = gpu + 1, 0, 0
+            ids += 1
+            slots.setdefault(f"nvidia.com/mig-{profile}", []).append(
+                _Slot(gpu, g / MIG_SLICES_PER_GPU, memory, profile, ids))
             used += g
     return slots
 
@@ -216,14 +244,14 @@ def container_gpu_requests(container) -> dict[str, int]:
     return {r: int(to_float(q)) for r, q in _gpu_resources(asked).items()}
 
 
-def _pod_load(pod: dict, container: str, slot_share: float, memory_mib: float) -> _Load:
+def _pod_load(pod: dict, container: str, slot_share: float, memory_mib: float, instance: int = 0) -> _Load:
     meta = pod["metadata"]
     where = f"pod {meta['namespace']}/{meta['name']}: "
     notes = meta.get("annotations") or {}
     return _Load(meta["name"], meta["namespace"], container, meta.get("uid", ""), slot_share,
                  parse_utilization(notes.get(UTIL_ANNOTATION), where),
                  parse_memory_mib(notes.get(MEMORY_ANNOTATION), DEFAULT_MEMORY_SHARE * memory_mib, where),
-                 parse_sm_efficiency(notes.get(SM_ANNOTATION), where))
+                 parse_sm_efficiency(notes.get(SM_ANNOTATION), where), instance)
 
 
 # -- what the simulated GPUs read, cut to the fields they use (the transforms of a daemon's watch caches) ----------
@@ -345,9 +373,18 @@ class SimulatedSource:
         at = at or now()
         gpus = self.gpus() if self.synced() else []
         t = at.timestamp()
-        return [{"time": at, "gpu": g.index, "UUID": g.uuid, "modelName": g.model, "Hostname": g.node,
-                 **gpu_values(g, t), **pod_columns([(ld.pod, ld.namespace, ld.container) for ld in g.loads]),
-                 "source": self.name, "simulated": True} for g in gpus]
+        rows = []
+        for g in gpus:
+            where = {"time": at, "gpu": g.index, "UUID": g.uuid, "modelName": g.model, "Hostname": g.node,
+                     "source": self.name, "simulated": True}
+            mig = bool(g.instances)   # under MIG the pods are on the instance rows
+            rows.append({**where, "GPU_I_PROFILE": "", "GPU_I_ID": "", **gpu_values(g, t),
+                         **pod_columns([] if mig else [(ld.pod, ld.namespace, ld.container) for ld in g.loads])})
+            rows += [{**where, "GPU_I_PROFILE": slot.profile, "GPU_I_ID": str(slot.instance),
+                      **instance_values(g, slot, t),
+                      **pod_columns([(ld.pod, ld.namespace, ld.container) for ld in g.loads
+                                     if ld.instance == slot.instance])} for slot in g.instances]
+        return rows
 
     def gpus(self) -> list[_Gpu]:
         """Every simulated GPU with the loads of the running pods assigned to it."""
@@ -398,7 +435,8 @@ class SimulatedSource:
                     if pod["status"]["phase"] != "Running":
                         continue
                     for slot in taken:
-                        gpus[(node, slot.index)].loads.append(_pod_load(pod, c["name"], slot.share, slot.memory_mib))
+                        gpus[(node, slot.index)].loads.append(
+                            _pod_load(pod, c["name"], slot.share, slot.memory_mib, slot.instance))
 
     def _dra_devices(self) -> dict[tuple[str, str, str], tuple[str, int]]:
         """(driver, pool, device) -> (node, GPU index), from the ResourceSlices."""

@@ -4,6 +4,7 @@ for every learner. (Not health probes: those are readiness and liveness, graded 
 from __future__ import annotations
 
 from .._k8s.names import DRA_DRIVER, GPU_RESOURCE
+from ..errors import UsageError
 
 __all__ = ["claim", "pod"]
 
@@ -11,12 +12,19 @@ RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"dro
                         "runAsNonRoot": True, "runAsUser": 10101, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def pod(name: str, *, privileged: bool = False, resources: dict | None = None, gpus: int = 0) -> dict:
+def pod(name: str, *, privileged: bool = False, baseline: bool = False, resources: dict | None = None,
+        gpus: int = 0) -> dict:
     """A dry-run pod. By default it follows the "restricted" Pod Security profile and asks for nothing
-    (resources=None: a LimitRange fills in its defaults); privileged=True breaks that profile; gpus=N asks
-    for N nvidia.com/gpu (with cpu and memory requests and limits, so that only the GPUs can exceed a quota)."""
-    security = {"privileged": True} if privileged else RESTRICTED_CONTAINER
-    container = {"name": "probe", "image": "registry.k8s.io/pause:3.10", "securityContext": security}
+    (resources=None: a LimitRange fills in its defaults); privileged=True breaks every profile but "privileged";
+    baseline=True has no securityContext at all: "baseline" admits it, "restricted" refuses it (privilege
+    escalation allowed, capabilities kept, root allowed, no seccomp profile); gpus=N asks for N nvidia.com/gpu
+    (with cpu and memory requests and limits, so that only the GPUs can exceed a quota)."""
+    if privileged and baseline:
+        raise UsageError("pod(privileged=True, baseline=True): pick one", "privileged breaks baseline too")
+    security = {"privileged": True} if privileged else None if baseline else RESTRICTED_CONTAINER
+    container = {"name": "probe", "image": "registry.k8s.io/pause:3.10"}
+    if security:
+        container["securityContext"] = security
     if gpus:
         resources = {"requests": {"cpu": "100m", "memory": "128Mi", GPU_RESOURCE: str(gpus)},
                      "limits": {"cpu": "100m", "memory": "128Mi", GPU_RESOURCE: str(gpus)}}

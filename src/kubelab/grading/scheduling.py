@@ -103,26 +103,41 @@ def quota_caps_gpus(api, namespace: str, *, gpus: int, device_class: str | None 
 
 
 def pod_scheduled_on_pool(api, name: str, namespace: str, *, pool: str, pool_label: str = POOL_LABEL,
-                          timeout: float = READY_TIMEOUT) -> CheckResult:
-    """The pod is bound to a node whose `pool_label` is `pool`."""
-    what = f"Pod {name!r}"
+                          kind: str = "Pod", timeout: float = READY_TIMEOUT) -> CheckResult:
+    """The pod is bound to a node whose `pool_label` is `pool`; with kind="Job", the Job's pods (label
+    batch.kubernetes.io/job-name, as the Job controller sets it) are, every one of them, and there is one."""
+    if kind not in ("Pod", "Job"):
+        raise UsageError(f"kind must be Pod or Job, not {kind!r}", 'pass kind="Job" for the pods of a Job')
+    what = f"{kind} {name!r}" if kind == "Pod" else f"the pods of Job {name!r}"
     core = lambda: client(api, "CoreV1Api")
 
     def fetch():
-        p = read(lambda: core().read_namespaced_pod(name, namespace), what, namespace)
-        node = p.spec.node_name
-        labels = (core().read_node(node).metadata.labels or {}) if node else {}
-        return SimpleNamespace(node=node, pool=labels.get(pool_label), phase=p.status.phase)
+        if kind == "Pod":
+            pods = [read(lambda: core().read_namespaced_pod(name, namespace), what, namespace)]
+        else:
+            read(lambda: client(api, "BatchV1Api").read_namespaced_job(name, namespace), f"Job {name!r}", namespace)
+            pods = [p for p in read(lambda: core().list_namespaced_pod(
+                namespace, label_selector=f"batch.kubernetes.io/job-name={name}").items, what, namespace)
+                    if not p.metadata.deletion_timestamp]
+        nodes = {p.spec.node_name for p in pods if p.spec.node_name}
+        pools = {n: (core().read_node(n).metadata.labels or {}).get(pool_label) for n in nodes}
+        return [SimpleNamespace(pod=p.metadata.name, node=p.spec.node_name, pool=pools.get(p.spec.node_name),
+                                phase=p.status.phase) for p in pods]
 
-    def problem(o) -> str:
+    def problem(pods) -> str:
+        if not pods:
+            return f"Job {name!r} has no pod yet"
+        o = next(o for o in pods if not (o.node and o.pool == pool))
         if not o.node:
-            return f"{what} is not scheduled ({o.phase}): no node fits it yet"
-        return f"{what} runs on node {o.node} of pool {o.pool!r}, expected pool {pool!r}"
+            return f"Pod {o.pod!r} is not scheduled ({o.phase}): no node fits it yet"
+        return f"Pod {o.pod!r} runs on node {o.node} of pool {o.pool!r}, expected pool {pool!r}"
 
-    parts = [Part(lambda o: o.node is not None and o.pool == pool, problem,
-                  f"`kubectl describe pod {name} -n {namespace}` shows why (events); select the pool with "
+    shown = f"pod -l batch.kubernetes.io/job-name={name}" if kind == "Job" else f"pod {name}"
+    parts = [Part(lambda pods: bool(pods) and all(o.node and o.pool == pool for o in pods), problem,
+                  f"`kubectl describe {shown} -n {namespace}` shows why (events); select the pool with "
                   f"nodeSelector {{{pool_label}: {pool}}} and tolerate its taints")]
-    return run("pod_scheduled_on_pool", fetch, parts, f"{what} runs on pool {pool!r}", timeout=timeout)
+    return run("pod_scheduled_on_pool", fetch, parts, f"{what} run{'s' if kind == 'Pod' else ''} on pool {pool!r}",
+               timeout=timeout)
 
 
 def unschedulable_message(pod) -> str | None:

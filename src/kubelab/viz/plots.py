@@ -150,10 +150,16 @@ def _gpu_lines(gpu_df: pd.DataFrame, column: str, ylabel: str, title: str, ax, s
 
 
 def gpu_utilization(gpu_df: pd.DataFrame, ax=None):
-    """GPU utilization (%) over time, one line per node and GPU.
+    """GPU utilization (%) over time, one line per node and GPU (a MIG GPU, which reports no utilization: its
+    graphics engine's active time; its instances' own rows are left out).
 
-    Input columns: t or time, gpu (index or UUID), Hostname, DCGM_FI_DEV_GPU_UTIL (%), simulated."""
-    ax = _gpu_lines(gpu_df, "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (%)", "GPU utilization", ax)
+    Input columns: t or time, gpu (index or UUID), Hostname, DCGM_FI_DEV_GPU_UTIL (%), simulated; optional:
+    DCGM_FI_PROF_GR_ENGINE_ACTIVE, GPU_I_ID."""
+    from ..gpu.schema import busy_pct
+
+    whole = gpu_df[gpu_df["GPU_I_ID"].fillna("") == ""] if "GPU_I_ID" in gpu_df else gpu_df
+    whole = whole.assign(busy_pct=busy_pct(whole))
+    ax = _gpu_lines(whole, "busy_pct", "GPU utilization (%)", "GPU utilization", ax)
     ax.set_ylim(0, 105)
     return ax
 
@@ -161,8 +167,10 @@ def gpu_utilization(gpu_df: pd.DataFrame, ax=None):
 def gpu_memory(gpu_df: pd.DataFrame, ax=None):
     """GPU framebuffer memory used (GiB) over time, one line per node and GPU.
 
-    Input columns: t or time, gpu, Hostname, DCGM_FI_DEV_FB_USED (MiB, as DCGM reports it), simulated."""
-    ax = _gpu_lines(gpu_df, "DCGM_FI_DEV_FB_USED", "framebuffer used (GiB)", "GPU memory used", ax, scale=1024)
+    Input columns: t or time, gpu, Hostname, DCGM_FI_DEV_FB_USED (MiB, as DCGM reports it), simulated; a MIG
+    instance's own rows (GPU_I_ID) are left out: the GPU's row holds them all."""
+    whole = gpu_df[gpu_df["GPU_I_ID"].fillna("") == ""] if "GPU_I_ID" in gpu_df else gpu_df
+    ax = _gpu_lines(whole, "DCGM_FI_DEV_FB_USED", "framebuffer used (GiB)", "GPU memory used", ax, scale=1024)
     ax.set_ylim(bottom=0)
     return ax
 
