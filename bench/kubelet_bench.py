@@ -27,6 +27,8 @@ POOLS = """pools:
   - {name: bench, count: 10, cpu: "64", memory: 256Gi, pods: 250}
 """
 NGINX = {"image": "nginx:1.27"}
+VLLM = {"image": "vllm/vllm-openai:v0.30.0", "args": ["--model", "Qwen/Qwen2.5-0.5B-Instruct"]}
+EARLY = {"httpGet": {"path": "/health", "port": 8000}, "initialDelaySeconds": 2, "periodSeconds": 2, "failureThreshold": 2}
 RULES = {  # rule: (broken container, fixed container, waiting/terminated reason that shows it, volumes)
     "ErrImagePull": ({"image": "nginx:1.99"}, NGINX, "ImagePullBackOff|ErrImagePull", None),
     "CrashLoopBackOff (missing env)": ({"image": "postgres:17"},
@@ -38,6 +40,9 @@ RULES = {  # rule: (broken container, fixed container, waiting/terminated reason
                                                                 "failureThreshold": 1}},
                                     {**NGINX, "livenessProbe": {"httpGet": {"port": 80}, "periodSeconds": 1,
                                                                 "failureThreshold": 1}}, "last:Completed", None),
+    # a model server (10 s to load) killed by a liveness probe that gives up at 6 s; fixed by a startupProbe (Ready >= 10 s)
+    "LivenessFailed (start-up)": ({**VLLM, "livenessProbe": EARLY}, {**VLLM, "livenessProbe": EARLY, "startupProbe": {
+        **EARLY, "initialDelaySeconds": 0, "failureThreshold": 15}}, "last:Completed", None),
     "Unready (probe port)": ({**NGINX, "readinessProbe": {"httpGet": {"port": 8080}}},
                              {**NGINX, "readinessProbe": {"httpGet": {"port": 80}}}, "unready", None),
     "CreateContainerConfigError": (

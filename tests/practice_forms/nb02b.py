@@ -118,6 +118,32 @@ FORMS = {
             '"value":{"exec":{"command":["true"]}}}]\')',
         ],
     },
+    "02b.startup-probe": {
+        "right": [  # the older way: a liveness probe that waits out the load (20 + 2 x 2 = 24 s >= 10 s)
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"replace","path":"/spec/template/spec/containers/0/livenessProbe/initialDelaySeconds","value":20}]\')',
+            # a tcpSocket startup probe on the port's number, 20 s allowed (strategic-merge patch)
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "-p", '
+            '\'{"spec":{"template":{"spec":{"containers":[{"name":"server","startupProbe":'
+            '{"tcpSocket":{"port":8000},"periodSeconds":2,"failureThreshold":10}}]}}}}\')',
+        ],
+        "wrong": [  # the symptom hidden: no liveness probe, so nothing kills it (nor a hung server later)
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"remove","path":"/spec/template/spec/containers/0/livenessProbe"}]\')',
+            # a liveness probe that asks nothing: exec `true` always passes
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"replace","path":"/spec/template/spec/containers/0/livenessProbe","value":{"exec":{"command":["true"]}}}]\')',
+            # a smaller model that loads in time: not the model the team serves
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"replace","path":"/spec/template/spec/containers/0/args","value":["--model","facebook/opt-125m"]}]\')',
+            # a startup probe too short for the load (1 x 3 = 3 s < 10 s): killed by it instead
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"add","path":"/spec/template/spec/containers/0/startupProbe","value":{"httpGet":{"path":"/health","port":"http"},"periodSeconds":1,"failureThreshold":3}}]\')',
+            # a startup probe long enough, on a port the server does not listen on: it never passes
+            'kl.kubectl(api, "patch", "deployment", "chat-llm", "-n", namespace, "--type", "json", "-p", '
+            '\'[{"op":"add","path":"/spec/template/spec/containers/0/startupProbe","value":{"httpGet":{"path":"/health","port":8080},"periodSeconds":2,"failureThreshold":30}}]\')',
+        ],
+    },
     "02b.job-failure-policy": {
         "right": [  # no containerName (any container), a DisruptionTarget rule first, the default backoffLimit
             'kl.apply(api, SHARD_FETCH % """podFailurePolicy:\n    rules:\n    - action: Ignore\n'

@@ -73,6 +73,88 @@ def readiness_probe(api, ns):
                   lambda: reliability.readiness_gates(api, "reranker", "reranker", ns, ready=2))
 
 
+CHAT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"   # 10 s to load its weights on the simulated nodes (cluster/images.yaml)
+CHAT_LIVENESS = {"initialDelaySeconds": 2, "periodSeconds": 2, "failureThreshold": 2}   # gives up at 2 + 2 x 2 = 6 s
+
+
+def _chat_llm(api, ns):
+    live = ", ".join(f"{k}: {v}" for k, v in CHAT_LIVENESS.items())
+    apply(api, f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: chat-llm, labels: {{app: chat-llm}}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: chat-llm}}}}
+  template:
+    metadata: {{labels: {{app: chat-llm}}}}
+    spec:
+      containers:
+      - name: server
+        image: vllm/vllm-openai:v0.30.0
+        args: [--model, {CHAT_MODEL}]
+        ports: [{{name: http, containerPort: 8000}}]
+        livenessProbe: {{httpGet: {{path: /health, port: http}}, {live}}}
+        readinessProbe: {{httpGet: {{path: /health, port: http}}, periodSeconds: 2}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: chat-llm}}
+spec:
+  selector: {{app: chat-llm}}
+  ports: [{{name: http, port: 8000, targetPort: http}}]
+""", namespace=ns)
+
+
+@exercise("02b.startup-probe", "The chat model server is killed while it loads its weights: let it start, keep "
+          "its liveness probe", objectives=(1, 5), setup=_chat_llm, hints=(
+    "the server needs about 10 s to load the model; its liveness probe gives up after initialDelaySeconds + "
+    "failureThreshold x periodSeconds = 2 + 2 x 2 = 6 s. Add a startupProbe on /health whose failureThreshold x "
+    "periodSeconds covers the load (e.g. periodSeconds: 2, failureThreshold: 30): liveness waits until it passes",
+    "`kubectl patch deployment chat-llm -n <ns> --type json -p '[{\"op\": \"add\", \"path\": "
+    "\"/spec/template/spec/containers/0/startupProbe\", \"value\": {\"httpGet\": {\"path\": \"/health\", "
+    "\"port\": \"http\"}, \"periodSeconds\": 2, \"failureThreshold\": 30}}]'`; keep the liveness probe: it "
+    "restarts a server that hangs later",
+))
+def startup_probe(api, ns):
+    what = "Deployment 'chat-llm'"
+    fetch = lambda: read(lambda: client(api, "AppsV1Api").read_namespaced_deployment("chat-llm", ns), what, ns)
+    server = lambda d: next((c for c in d.spec.template.spec.containers if c.name == "server"), None)
+
+    def line(d) -> str:
+        c = server(d)
+        return " ".join([*(c.command or []), *(c.args or [])]) if c else ""
+
+    def asks(probe) -> bool:   # a probe that asks the server (an exec of `true` asks nothing)
+        return bool(probe and (probe.http_get or probe.tcp_socket or probe.grpc))
+
+    def untouched(d) -> bool:  # the liveness probe as the start left it, and no startupProbe
+        live = server(d) and server(d).liveness_probe
+        return bool(live) and not server(d).startup_probe and all(
+            getattr(live, k) == v for k, v in (("initial_delay_seconds", 2), ("period_seconds", 2),
+                                               ("failure_threshold", 2)))
+    found = [
+        Part(lambda d: server(d) is not None and server(d).image.split("@")[0].rsplit(":", 1)[0].endswith(
+            "vllm/vllm-openai") and CHAT_MODEL in line(d),
+             lambda d: f"{what} no longer serves {CHAT_MODEL} with vLLM (it runs {line(d) or 'nothing'!r})",
+             "keep the server and its model; a smaller model loads faster but is not the model the team serves",
+             static=True),
+        Part(lambda d: asks(server(d) and server(d).liveness_probe),
+             lambda d: f"{what} has no liveness probe that asks the server: a hung server would never be restarted",
+             "keep livenessProbe: {httpGet: {path: /health, port: http}}; let a startupProbe hold it off while the "
+             "model loads", static=True),
+        Part(lambda d: not untouched(d),
+             lambda d: f"{what} still has no startupProbe and its liveness probe still gives up 6 s after each start, "
+                       "before the model has loaded: the kubelet kills it again and again",
+             "add a startupProbe on /health that allows the whole load (failureThreshold x periodSeconds)",
+             static=True),
+    ]
+    return all_of("startup-probe", lambda: evaluate("startup-probe", fetch, found, f"{what} keeps its server, its "
+                                                    "model and a liveness probe"),
+                  # the model loads for 10 s after each start: the rollout is waited for longer than other checks
+                  lambda: reliability.readiness_gates(api, "chat-llm", "chat-llm", ns, ready=1, timeout=30))
+
+
 def _shard_store(api, ns):
     apply(api, _server("shard-store", 1), namespace=ns)
     endpoints(api, "shard-store", ns, ready=1, timeout=60)   # a fetch before it is ready is refused (exit 7)
