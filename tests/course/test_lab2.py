@@ -92,6 +92,17 @@ def test_a_repair_that_hides_the_symptom_fails_the_rollback(course):
     assert scores(grade) == {**FULL, "rolled-back": 2}
 
 
+def test_a_forged_rollback_description_fails_the_rollback(course):
+    # an upgrade that keeps the bad image but writes helm's rollback description: the records show no return
+    rollback = 'print(kl.helm(api, "rollback", RELEASE, "-n", ns, "--wait", "--timeout", "120s"))'
+    forged = ('print(kl.helm(api, "upgrade", RELEASE, f"{REPO}/model-server", "--version", VERSION, "--plain-http", '
+              '"-n", ns, *settings, "--set", "image.tag=25.13-py3", "--description", "Rollback to 3"))')
+    grade = course.submit("forged", "source", course.solution(),
+                          edit=lambda text: text.replace(rollback, forged) if rollback in text else text)
+    # the rollback's two parts fail; of the promotion's two, the stalled rollout's old pods still serve (1 of 2)
+    assert scores(grade) == {**FULL, "rolled-back": 1}
+
+
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
     # a canary of 2 beside 6 stable replicas (25 % too), and a rollback to an explicit revision (3: the promotion)
     canary = '"--set", "canary.enabled=true", "--set", "canary.image.tag=25.02-py3",'

@@ -325,30 +325,34 @@ def promoted(api, service: str, namespace: str, *, image: str, replicas: int, ti
 
 
 def rolled_back(api, release: str, namespace: str) -> CheckResult:
-    """From the release history: the newest revision is deployed by `helm rollback` to an earlier revision N
-    that is older than the revision it replaced (a bad upgrade came in between) (1), and it runs exactly N's
-    manifest (1)."""
+    """From Helm's records of the release, not its descriptions (which `helm upgrade --description` can write):
+    the newest revision is deployed (1) and runs exactly the manifest of an earlier revision N, with a revision
+    of another manifest (the bad upgrade) between them (1). `helm rollback` makes that; so does an upgrade back
+    to N's chart and values (a roll-forward to the same objects, the same state). A fix made with kubectl
+    leaves the bad revision deployed and fails."""
     def fetch():
         hist = json.loads(tools.helm(api, "history", release, "--namespace", namespace, "-o", "json", check=False) or "[]")
         if not hist:
             raise Missing(f"Helm release {release!r} has no history in namespace {namespace!r}", "install it first")
         hist.sort(key=lambda r: r["revision"])
         last = hist[-1]
-        m = re.match(r"Rollback to (\d+)", last.get("description") or "")
-        target = int(m.group(1)) if m else None
-        same = False
-        if target:
-            same = (_release_record(api, release, namespace, target).get("manifest")
-                    == _release_record(api, release, namespace, last["revision"]).get("manifest"))
-        return {"last": last, "target": target, "between": [r for r in hist if target and target < r["revision"] < last["revision"]],
-                "same": same}
+        manifest = {r["revision"]: _release_record(api, release, namespace, r["revision"]).get("manifest")
+                    for r in hist}
+        target = next((n for n in sorted(manifest, reverse=True) if n < last["revision"]
+                       and manifest[n] == manifest[last["revision"]]
+                       and any(manifest[b] != manifest[n] for b in manifest if n < b < last["revision"])), None)
+        return {"last": last, "target": target}
 
+    back = lambda o: o["target"] is not None
     return run("rolled_back", fetch, [
-        Part(lambda o: o["last"].get("status") == "deployed" and o["target"] is not None and bool(o["between"]),
-             lambda o: (f"the newest revision ({o['last']['revision']}, {o['last'].get('status')}) is "
-                        f"{o['last'].get('description')!r}, not a rollback past a bad upgrade"),
-             f"after the bad upgrade, `helm rollback {release} -n {namespace}` (a fix made with kubectl is not in "
-             "the release history)"),
-        Part(lambda o: o["same"], lambda o: f"the newest revision does not run the manifest of revision {o['target']}",
-             f"`helm rollback {release} <revision> -n {namespace}`")],
-        f"release {release!r} was rolled back to the revision before the bad upgrade")
+        Part(back, lambda o: (f"the newest revision ({o['last']['revision']}) runs no earlier revision's objects past "
+                              "a different one: it is not back to the revision before the bad upgrade"),
+             f"after the bad upgrade, `helm rollback {release} <revision> -n {namespace}` (a fix made with kubectl "
+             "is not in the release history: the next upgrade would bring the bad objects back)"),
+        Part(lambda o: back(o) and o["last"].get("status") == "deployed",
+             lambda o: f"the newest revision ({o['last']['revision']}) is {o['last'].get('status')}"
+                       + ("" if back(o) else ", and not a return to an earlier revision"),
+             f"`helm history {release} -n {namespace}` shows the revisions and their status")],
+        f"release {release!r} runs again the objects of the revision before the bad upgrade")
+
+
