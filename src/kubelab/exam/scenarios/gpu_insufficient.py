@@ -20,7 +20,7 @@ spec:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
       containers:
       - name: train
-        image: nvcr.io/nvidia/pytorch:24.05-py3
+        image: nvcr.io/nvidia/pytorch:26.08-py3
         resources:
           requests: {cpu: "1", memory: 2Gi}
           limits: {memory: 4Gi, nvidia.com/gpu: $gpus}

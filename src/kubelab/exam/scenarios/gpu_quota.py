@@ -42,7 +42,7 @@ spec:
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
       containers:
       - name: server
-        image: nvcr.io/nvidia/pytorch:24.05-py3
+        image: nvcr.io/nvidia/pytorch:26.08-py3
         resources:
           requests: {cpu: "1", memory: 1Gi, nvidia.com/gpu: $gpus}
           limits: {memory: 2Gi, nvidia.com/gpu: $gpus}

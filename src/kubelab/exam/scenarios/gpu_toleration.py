@@ -21,7 +21,7 @@ spec:
       nodeSelector: {nvidia.com/gpu.product: $product}$tolerations
       containers:
       - name: server
-        image: nvcr.io/nvidia/pytorch:24.05-py3
+        image: nvcr.io/nvidia/pytorch:26.08-py3
         resources:
           requests: {cpu: "1", memory: 1Gi}
           limits: {memory: 2Gi, nvidia.com/gpu: 1}

@@ -31,7 +31,7 @@ spec:
     spec:
       containers:
       - name: embedder
-        image: nvcr.io/nvidia/pytorch:24.05-py3
+        image: nvcr.io/nvidia/pytorch:26.08-py3
         resources:
           requests: {cpu: 500m, memory: $request}
           limits: {memory: $limit}
