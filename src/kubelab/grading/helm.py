@@ -129,16 +129,23 @@ def chart_published(registry: str, repository: str, version: str, *, name: str |
         f"{ref}:{version} is published and pullable")
 
 
-def _release_record(api, release: str, namespace: str, revision: int | None = None) -> dict:
-    """The release Helm stored (its Secret sh.helm.release.v1.NAME.vREV: base64 of gzipped JSON): chart files,
-    metadata, manifest. Only compared, never printed (its config may hold secrets)."""
+def _release_secrets(api, release: str, namespace: str) -> list:
+    """The Secrets in which Helm keeps each revision of `release` (label version: the revision, status: its
+    status), oldest first; Missing when there are none."""
     core = client(api, "CoreV1Api")
     secrets = read(lambda: core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={release}").items,
                    f"the Secrets of Helm release {release!r}", namespace)
     if not secrets:
         raise Missing(f"Helm release {release!r} not found in namespace {namespace!r}",
                       f"install it: `helm install {release} oci://... -n {namespace}`")
-    pick = max(secrets, key=lambda s: int(s.metadata.labels.get("version", 0))) if revision is None else next(
+    return sorted(secrets, key=lambda s: int(s.metadata.labels.get("version", 0)))
+
+
+def _release_record(api, release: str, namespace: str, revision: int | None = None) -> dict:
+    """The release Helm stored (its Secret sh.helm.release.v1.NAME.vREV: base64 of gzipped JSON): chart files,
+    metadata, manifest. Only compared, never printed (its config may hold secrets)."""
+    secrets = _release_secrets(api, release, namespace)
+    pick = secrets[-1] if revision is None else next(
         (s for s in secrets if s.metadata.labels.get("version") == str(revision)), None)
     if pick is None:
         raise Missing(f"Helm release {release!r} has no revision {revision}", "see `helm history`")
@@ -239,16 +246,12 @@ def release_keeps_no_secret(api, release: str, namespace: str, *, secret: str) -
     def fetch():
         core = client(api, "CoreV1Api")
         found = read(lambda: core.read_namespaced_secret(secret, namespace), f"Secret {secret!r}", namespace)
-        revisions = read(lambda: core.list_namespaced_secret(
-            namespace, label_selector=f"owner=helm,name={release}").items, f"the Secrets of {what}", namespace)
-        if not revisions:
-            raise Missing(f"{what} not found in namespace {namespace!r}",
-                          f"install it: `helm install {release} <chart> -n {namespace}`")
+        revisions = _release_secrets(api, release, namespace)
         values = [base64.b64decode(v) for v in (found.data or {}).values()]
         needles = [n for v in values if len(v) >= 8
                    for n in (v, base64.b64encode(v), json.dumps(v.decode(errors="replace"))[1:-1].encode())]
         leaks = []
-        for s in sorted(revisions, key=lambda s: int(s.metadata.labels.get("version", 0))):
+        for s in revisions:
             rec = _decoded(s)
             where = [name for name, part in (("values", rec.get("config")), ("chart", rec.get("chart")),
                                              ("manifest", [rec.get("manifest"), rec.get("hooks")]))
@@ -331,13 +334,9 @@ def rolled_back(api, release: str, namespace: str) -> CheckResult:
     to N's chart and values (a roll-forward to the same objects, the same state). A fix made with kubectl
     leaves the bad revision deployed and fails."""
     def fetch():
-        hist = json.loads(tools.helm(api, "history", release, "--namespace", namespace, "-o", "json", check=False) or "[]")
-        if not hist:
-            raise Missing(f"Helm release {release!r} has no history in namespace {namespace!r}", "install it first")
-        hist.sort(key=lambda r: r["revision"])
-        last = hist[-1]
-        manifest = {r["revision"]: _release_record(api, release, namespace, r["revision"]).get("manifest")
-                    for r in hist}
+        revisions = _release_secrets(api, release, namespace)   # Helm's own records, one per revision
+        manifest = {int(r.metadata.labels["version"]): _decoded(r).get("manifest") for r in revisions}
+        last = {"revision": max(manifest), "status": revisions[-1].metadata.labels.get("status")}
         target = next((n for n in sorted(manifest, reverse=True) if n < last["revision"]
                        and manifest[n] == manifest[last["revision"]]
                        and any(manifest[b] != manifest[n] for b in manifest if n < b < last["revision"])), None)
