@@ -140,6 +140,28 @@ def test_quota_caps_gpus(api, namespace, capfd):
     assert err.problem == "ResourceQuota 'gpu-cap' caps requests.nvidia.com/gpu at 2, expected 4"
 
 
+def test_quota_caps_gpus_only_where_its_scope_covers_the_pods(api, namespace, capfd):
+    core = client.CoreV1Api(api)
+    client.AppsV1Api(api).create_namespaced_deployment(namespace, deployment("infer", 1, pod_spec=gpu_spec(1)))
+    quota = lambda name, scope: core.create_namespaced_resource_quota(namespace, {
+        "metadata": {"name": name}, "spec": {"hard": {"requests.nvidia.com/gpu": "2"}, **scope}})
+    # wrong: the right number under a scope that counts no pod of the namespace (two spellings)
+    quota("other-class", {"scopeSelector": {"matchExpressions": [
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["nobody-uses-this"]}]}})
+    eventually(lambda: core.list_namespaced_pod(namespace).items, what="the GPU pod")
+    err = fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=2)
+    assert "its scope leaves pods out (it counts 0 of the 1 GPU(s)" in err.problem
+    core.delete_namespaced_resource_quota("other-class", namespace)
+    quota("any-class", {"scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "Exists"}]}})
+    fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=2)   # the pod has no priority class
+    core.delete_namespaced_resource_quota("any-class", namespace)
+    # right: a scope that covers the namespace's pods counts what they ask (the quota controller decides)
+    quota("not-best-effort", {"scopes": ["NotBestEffort"]})
+    eventually(lambda: (core.read_namespaced_resource_quota("not-best-effort", namespace).status.used or {}).get(
+        "requests.nvidia.com/gpu") == "1", what="the quota controller to count the pod's GPU")
+    assert grading.quota_caps_gpus(api, namespace, gpus=2).passed
+
+
 def test_quota_caps_dra_devices_too_and_the_api_server_enforces_it(api, namespace, capfd):
     dra_key = "gpu.nvidia.com.deviceclass.resource.k8s.io/devices"
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
@@ -172,6 +194,32 @@ def test_pod_scheduled_on_pool(api, namespace, capfd):
     assert err.problem == f"Pod 'trainer' runs on node {node} of pool 'h100', expected pool 'a100'"
     err = fails(capfd, grading.pod_scheduled_on_pool, api, "stuck", namespace, pool="h100", timeout=1)
     assert err.problem == "Pod 'stuck' is not scheduled (Pending): no node fits it yet"
+
+
+def test_pod_scheduled_on_pool_needs_the_scheduler_and_the_pools_gpus(api, namespace, capfd):
+    core = client.CoreV1Api(api)
+    h100 = next(n.metadata.name for n in core.list_node(label_selector="kubelab.io/pool=h100").items)
+    # wrong: put on a node by spec.nodeName (no scheduler); on the MIG pool without asking for a MIG slice
+    create_pod(api, namespace, "named", {**gpu_spec(1), "nodeName": h100})
+    create_pod(api, namespace, "no-slice", {"nodeSelector": {"kubelab.io/pool": "a100-mig"}, "tolerations": [GPU_TOLERATION],
+                                            "containers": [{"name": "main", "image": "nginx:1.27"}]})
+    eventually(lambda: core.read_namespaced_pod("no-slice", namespace).spec.node_name, what="no-slice scheduled")
+    err = fails(capfd, grading.pod_scheduled_on_pool, api, "named", namespace, pool="h100", timeout=0)
+    assert err.problem.startswith("Pod 'named' was put on node") and "spec.nodeName" in err.problem
+    err = fails(capfd, grading.pod_scheduled_on_pool, api, "no-slice", namespace, pool="a100-mig", timeout=0)
+    assert "without asking for any of its GPUs" in err.problem and err.result.points == 1
+    # right: a MIG slice by resource limits; an H100 by required node affinity (NotIn the others + Exists)
+    create_pod(api, namespace, "slice", {"nodeSelector": {"kubelab.io/pool": "a100-mig"}, "tolerations": [GPU_TOLERATION],
+                                         "containers": [{"name": "main", "image": "nginx:1.27",
+                                                         "resources": {"limits": {"nvidia.com/mig-1g.10gb": "1"}}}]})
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+        "matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "Exists"},
+                             {"key": "nvidia.com/gpu.product", "operator": "NotIn",
+                              "values": ["NVIDIA-A100-SXM4-80GB", "Tesla-T4-SHARED"]}]}]}}}
+    create_pod(api, namespace, "by-affinity", {**gpu_spec(1), "affinity": affinity})
+    assert grading.pod_scheduled_on_pool(api, "slice", namespace, pool="a100-mig").passed
+    assert grading.pod_scheduled_on_pool(api, "by-affinity", namespace, pool="h100").passed
+    assert grading.pod_requests_gpu(api, "by-affinity", namespace, count=1, product=H100).passed
 
 
 # -- RBAC ----------------------------------------------------------------------------------------

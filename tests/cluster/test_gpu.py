@@ -191,3 +191,38 @@ def test_a_learner_who_reads_only_their_namespaces_gets_and_passes_the_report_of
     finally:
         sandbox.cleanup(api, box.learner, wait=True)
         client.CoreV1Api(api).delete_namespaced_pod("theirs", namespace, grace_period_seconds=0)
+
+
+def test_the_report_check_recomputes_the_telemetry_and_refuses_a_stale_report(api, namespace, tmp_path):
+    """Every column is checked: an edited utilization or allocated-but-idle count fails, and so does a report
+    made before the newest GPU pod was placed (an earlier run's), though its shape is right."""
+    import pandas as pd
+
+    from kubelab.errors import CheckFailed
+    from kubelab.grading import gpu_report_matches
+    from kubelab.viz import gpu_report
+
+    run_pod(api, namespace, gpu_pod("busy", {"nvidia.com/gpu": 2}, product=H100, utilization="90"))
+    run_pod(api, namespace, gpu_pod("idle", {"nvidia.com/gpu": 1}, product=H100, utilization="1"))
+    rep = gpu.report.collect(api, progress=False)
+    csv = gpu_report.write(rep, tmp_path / "ok")["csv"]
+    assert gpu_report_matches(api, csv).passed
+
+    def edited(name, metric, change):
+        df = pd.read_csv(csv, keep_default_na=False)
+        rows = (df["metric"] == metric) & (df["section"] == "pool") & (df["pool"] == "h100")
+        assert rows.any()
+        df.loc[rows, "value"] = df.loc[rows, "value"].astype(float).map(change)
+        (tmp_path / name).mkdir()
+        df.to_csv(tmp_path / name / "gpu-report.csv", index=False)
+        return tmp_path / name / "gpu-report.csv"
+
+    for name, metric, change in (("util", "utilization", lambda v: v + 40), ("idle", "allocated_idle", lambda v: 0),
+                                 ("busy", "allocated_idle", lambda v: v + 2)):
+        with pytest.raises(CheckFailed, match="telemetry: ") as failed:
+            gpu_report_matches(api, edited(name, metric, change))
+        assert failed.value.result.points == failed.value.result.max_points - 1
+    # a report from before the newest GPU pod: stale, whatever else it says
+    run_pod(api, namespace, gpu_pod("later", {"nvidia.com/gpu": 1}, product=H100, utilization="50"))
+    with pytest.raises(CheckFailed, match="it is from an earlier run"):
+        gpu_report_matches(api, csv)

@@ -61,8 +61,8 @@ def test_answers_that_only_look_right_fail(course):
                                        'kl.viz.gpu_report.write(report, "gpu-report")')
     grade = course.submit("looks-right", "source", course.solution(**{"training.yaml": untolerated}), edit=doctored)
     # preemption: inference runs on t4-shared and outranks the workers, but no Preempted event (3 of 4 parts);
-    # report: shape and demand right, allocation wrong (2 of 3 parts)
-    assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.5, "report": 2}
+    # report: shape, demand, telemetry and time right, allocation wrong (4 of 5 parts)
+    assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.5, "report": 2.4}
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):

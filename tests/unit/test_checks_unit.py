@@ -155,19 +155,44 @@ def test_gpu_count_sums_the_containers():
 
 
 H100 = "NVIDIA-H100-80GB-HBM3"
+A100 = "NVIDIA-A100-SXM4-80GB"
+
+
+def _node(name, **labels):
+    return client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=labels))
+
+
+# the embedded cluster's pools, as their nodes are labelled (a MIG A100 node carries the A100 product too)
+NODES = [_node("cpu-0", **{"kubelab.io/pool": "cpu"}),
+         _node("h100-0", **{"kubelab.io/pool": "h100", "nvidia.com/gpu.product": H100, "nvidia.com/gpu.count": "8"}),
+         _node("h100-1", **{"kubelab.io/pool": "h100", "nvidia.com/gpu.product": H100, "nvidia.com/gpu.count": "8"}),
+         _node("a100-0", **{"kubelab.io/pool": "a100", "nvidia.com/gpu.product": A100, "nvidia.com/gpu.count": "4"}),
+         _node("mig-0", **{"kubelab.io/pool": "a100-mig", "nvidia.com/gpu.product": A100}),
+         _node("t4-0", **{"kubelab.io/pool": "t4-shared", "nvidia.com/gpu.product": "Tesla-T4-SHARED"})]
+PRODUCT = "nvidia.com/gpu.product"
 
 
 @pytest.mark.parametrize("kwargs,ok", [
-    ({"node_selector": {"nvidia.com/gpu.product": H100}}, True),
-    ({"terms": [[("nvidia.com/gpu.product", "In", [H100])]]}, True),
-    ({"terms": [[("nvidia.com/gpu.product", "In", [H100, "Tesla-T4"])]]}, False),  # allows another product
-    ({"terms": [[("nvidia.com/gpu.product", "In", [H100])], [("kubelab.io/pool", "In", ["a100"])]]}, False),
-    ({"terms": [[("nvidia.com/gpu.product", "NotIn", [H100])]]}, False),
-    ({"node_selector": {"nvidia.com/gpu.product": "Tesla-T4"}}, False),
+    ({"node_selector": {PRODUCT: H100}}, True),
+    ({"terms": [[(PRODUCT, "In", [H100])]]}, True),
+    # every form the scheduler reads the same way: NotIn the others plus a presence match, the pool label,
+    # the product and the pool together, a count only H100 nodes have, two terms that both land on H100s
+    ({"terms": [[(PRODUCT, "Exists", []), (PRODUCT, "NotIn", [A100, "Tesla-T4-SHARED"])]]}, True),
+    ({"node_selector": {"kubelab.io/pool": "h100"}}, True),
+    ({"terms": [[("kubelab.io/pool", "In", ["h100"]), (PRODUCT, "In", [H100, A100])]]}, True),
+    ({"terms": [[("nvidia.com/gpu.count", "Gt", ["4"])]]}, True),
+    ({"terms": [[(PRODUCT, "In", [H100])], [("kubelab.io/pool", "In", ["h100"])]]}, True),
+    # wrong: another product admitted, a term that admits another pool, no pin, a pin nothing matches
+    ({"terms": [[(PRODUCT, "In", [H100, "Tesla-T4-SHARED"])]]}, False),
+    ({"terms": [[(PRODUCT, "In", [H100])], [("kubelab.io/pool", "In", ["a100"])]]}, False),
+    ({"terms": [[(PRODUCT, "NotIn", [A100])]]}, False),          # admits the CPU and T4 nodes too
+    ({"terms": [[(PRODUCT, "NotIn", [H100])]]}, False),
+    ({"node_selector": {PRODUCT: "Tesla-T4"}}, False),
+    ({"node_selector": {PRODUCT: "NVIDIA-H200"}}, False),        # no node at all: pinned to nothing
     ({}, False),
 ])
-def test_product_pinning_needs_every_way_onto_a_node_to_be_that_product(kwargs, ok):
-    assert scheduling._pinned_to(_spec(**kwargs), H100) is ok
+def test_product_pinning_is_the_set_of_nodes_the_selector_admits(kwargs, ok):
+    assert scheduling._pinned_to(_spec(**kwargs), H100, NODES) is ok
 
 
 def test_secret_key_check_never_shows_values(capfd):

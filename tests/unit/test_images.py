@@ -161,6 +161,19 @@ def test_missing_env_var_crashes_with_the_images_exit_code_and_log(cat):
     assert judge(from_secret, cat, objects(Secret_db={"password"})).reason == "CrashLoopBackOff"
 
 
+def test_postgres_starts_as_its_entrypoint_allows(cat):
+    # docker-library/postgres docker-entrypoint.sh: a password, POSTGRES_PASSWORD_FILE (file_env) or trust
+    pg = {"image": "postgres:16", "volumeMounts": [{"name": "pw", "mountPath": "/run/secrets/db"}]}
+    env = lambda *e: pod({**pg, "env": [dict(zip(("name", "value"), x)) for x in e]})
+    for right in (env(("POSTGRES_PASSWORD", "s3cret")), env(("POSTGRES_PASSWORD_FILE", "/run/secrets/db/password")),
+                  env(("POSTGRES_HOST_AUTH_METHOD", "trust"))):
+        assert judge(right, cat, NONE) is None
+    for wrong in (env(("POSTGRES_HOST_AUTH_METHOD", "md5")), env(("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256")),
+                  env(("POSTGRES_PASSWORD_FILE", "/etc/password")),   # a file nothing mounts
+                  env(("POSTGRES_PASSWORD", ""))):
+        assert judge(wrong, cat, NONE).reason == "CrashLoopBackOff"
+
+
 def test_missing_mount_crashes(cat):
     triton = {"image": "nvcr.io/nvidia/tritonserver:24.05-py3", "command": ["tritonserver", "--model-repository=/models/llm"]}
     v = judge(pod(triton), cat, NONE)
@@ -177,6 +190,11 @@ def test_memory_limit_below_the_working_set_is_oom_killed(cat):
     usage = pod({"image": "python:3.12-slim", "resources": {"limits": {"memory": "2Gi"}}},
                 annotations={"kwok.x-k8s.io/usage-memory": "3Gi"})
     assert judge(usage, cat, NONE).reason == "OOMKilled"
+    # ... but it never lowers the working set below the image's own: no annotation heals an OOM kill
+    for small in ("1Mi", "0", "10Ki"):
+        healed = pod({"image": "mysql:8.4", "env": [{"name": "MYSQL_ROOT_PASSWORD", "value": "x"}],
+                      "resources": {"limits": {"memory": "256Mi"}}}, annotations={"kwok.x-k8s.io/usage-memory": small})
+        assert judge(healed, cat, NONE).reason == "OOMKilled", small
 
 
 @pytest.mark.parametrize("probe, message", [

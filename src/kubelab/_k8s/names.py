@@ -8,6 +8,7 @@ GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"
 GPU_RESOURCE = "nvidia.com/gpu"            # the device plugin's extended resource
 MIG_PREFIX = "nvidia.com/mig-"             # MIG devices: nvidia.com/mig-1g.10gb, ...
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"  # GFD: "true" on every GPU node
 # The NVML device name of a simulated node's GPUs ("NVIDIA H100 80GB HBM3"), what dcgm-exporter's modelName and
 # NVIDIA's DRA driver's productName report; GFD's product label is that name with spaces made dashes.
 GPU_NAME_ANNOTATION = "kubelab.io/gpu-name"

@@ -10,6 +10,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,7 +40,9 @@ def _listens(value: dict) -> dict:
 class Need(BaseModel):
     """What an entrypoint needs to start, and how it dies without it."""
     model_config = ConfigDict(extra="forbid")
-    env: list[str] | None = Field(default=None, min_length=1)
+    # one must be met: "NAME" (set, non-empty), "NAME=value" (that literal value), "NAME=@mounted" (a path under
+    # a volume mount: an entrypoint's NAME_FILE, e.g. POSTGRES_PASSWORD_FILE)
+    env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(=.+)?$")]] | None = Field(default=None, min_length=1)
     mount: str | None = None
     exit_code: int = Field(default=1, ge=1, le=255)
     log: str = Field(min_length=1)

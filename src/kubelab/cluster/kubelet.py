@@ -154,6 +154,21 @@ def _env_names(container: dict, objects: Objects, ns: str) -> set[str]:
     return names
 
 
+def _env_met(want: str, container: dict, names: set[str]) -> bool:
+    """One entry of a need's `env` list: "NAME" (set, non-empty), "NAME=value" (a literal value must be that
+    one: postgres starts without a password only with POSTGRES_HOST_AUTH_METHOD=trust) or "NAME=@mounted" (its
+    value is a file path under a mount: the entrypoints' `file_env` reads NAME_FILE). A value from a ConfigMap
+    or Secret key cannot be read here and counts as met."""
+    name, _, value = want.partition("=")
+    if name not in names:
+        return False
+    literal = next((e.get("value") for e in reversed(container.get("env") or [])
+                    if e.get("name") == name and not e.get("valueFrom")), None)
+    if not value or literal is None:
+        return True
+    return _mounted(literal, container) if value == "@mounted" else literal == value
+
+
 def _mounted(path: str, container: dict) -> bool:
     path = path.rstrip("/") or "/"
     for m in container.get("volumeMounts") or []:
@@ -505,8 +520,8 @@ def missing_need(p: Pod) -> Verdict | None:
     """The entrypoint exits: an env var or a mount its image needs is missing."""
     for c, b in p.each():
         for need in b.needs:
-            met = (any(v in _env_names(c, p.objects, p.ns) for v in need.env) if need.env
-                   else _mounted(need.mount, c))
+            names = _env_names(c, p.objects, p.ns) if need.env else set()
+            met = any(_env_met(v, c, names) for v in need.env) if need.env else _mounted(need.mount, c)
             if not met:
                 return Verdict("CrashLoopBackOff", c.get("name", ""), need.log, need.exit_code, b.startup_s)
     return None
@@ -525,7 +540,9 @@ def out_of_memory(p: Pod) -> Verdict | None:
     usage = (p.meta.get("annotations") or {}).get(USAGE_MEMORY)
     for c, b in p.each():
         limit = _memory(((c.get("resources") or {}).get("limits") or {}).get("memory"))
-        working_set = _memory(usage) if usage and len(p.containers) == 1 else b.memory
+        # kwok's usage annotation is something a learner can set: it may raise the working set (a pod made to
+        # fail on purpose) but never lower it below what the image needs, so no annotation heals an OOM kill
+        working_set = max(_memory(usage), b.memory) if usage and len(p.containers) == 1 else b.memory
         if limit and working_set > limit:
             return Verdict("OOMKilled", c.get("name", ""), "", 137, max(b.startup_s, 0.5))
     return None

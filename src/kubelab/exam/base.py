@@ -8,10 +8,16 @@ from typing import ClassVar
 from .. import manifests
 from ..grading.engine import Part
 from . import tampering
-from .checks import State, current_pods, deployment_parts, get, job_parts, verify
+from .checks import State, current_pods, deployment_parts, get, job_parts, same_program, verify
 from .registry import GENERIC_WRONG, Scenario
 
 __all__ = ["DeploymentScenario", "JobScenario"]
+
+
+def injected(scenario: Scenario, kind: str, name: str) -> dict:
+    """The broken workload as the scenario injects it (its manifests, parsed)."""
+    return next(obj for obj, _ in manifests.load(scenario.render(scenario.manifests, "exam"))
+                if obj["kind"] == kind and obj["metadata"]["name"] == name)
 
 
 class DeploymentScenario(Scenario):
@@ -56,6 +62,7 @@ class DeploymentScenario(Scenario):
 
     def check(self, api, namespace: str):
         spec, live = deployment_parts(self.deployment, self.replicas)
+        spec += [same_program(injected(self, "Deployment", self.deployment), "deployment")]
         return verify(self.name, lambda: self.state(api, namespace), spec=spec + self.guard_parts(namespace),
                       live=live + self.live_parts(namespace), timeout=self.check_timeout,
                       success=f"{self.deployment} runs {self.replicas} ready replica(s) and keeps its guard rails")
@@ -78,7 +85,8 @@ class JobScenario(Scenario):
     def wrong(self):
         return {"delete-workload": GENERIC_WRONG["delete-workload"],
                 "scale-to-zero": "suspending the Job (a Job's scale to zero) runs nothing",
-                "delete-pods": GENERIC_WRONG["delete-pods"], **self.own_wrong}
+                "delete-pods": GENERIC_WRONG["delete-pods"], "replace-workload": GENERIC_WRONG["replace-workload"],
+                **self.own_wrong}
 
     def repair(self, api, namespace: str) -> None:
         from .. import tools
@@ -98,5 +106,6 @@ class JobScenario(Scenario):
 
     def check(self, api, namespace: str):
         spec, live = job_parts(self.job)
+        spec += [same_program(injected(self, "Job", self.job), "job")]   # recreated, but the same training program
         return verify(self.name, lambda: self.state(api, namespace), spec=spec + self.guard_parts(namespace),
                       live=live, timeout=self.check_timeout, success=f"Job {self.job} ran to completion")

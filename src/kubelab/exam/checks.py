@@ -19,7 +19,7 @@ from ..errors import ApiError, CheckFailed, NotFound
 from ..grading.engine import CheckResult, Missing, Part
 
 __all__ = ["State", "container", "current_pods", "deployment_parts", "get", "job_parts", "pods_ready_part",
-           "verify"]
+           "same_program", "verify"]
 
 
 def get(read_fn, *args, what: str) -> dict:
@@ -71,6 +71,28 @@ def container(template_or_pod: dict, name: str | None = None) -> dict:
     spec = (spec.get("template") or {}).get("spec") or spec  # a workload: its pod template
     cs = spec.get("containers") or []
     return next((c for c in cs if name is None or c.get("name") == name), {})
+
+
+def _programs(workload: dict) -> dict[str, str]:
+    from ..cluster.images import normalize
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return {c.get("name"): normalize(c.get("image") or "") for c in spec.get("containers") or []}
+
+
+def same_program(broken: dict, key: str) -> Part:
+    """A spec part: the workload in state[key] still runs the program the scenario was given: every container
+    of `broken` (the injected workload) is there by name with the image repository it had (its tag may change;
+    another repository is another program, however well it runs). A workload replaced by another one fails it."""
+    want = _programs(broken)
+
+    def changed(s) -> list[str]:
+        have = _programs(s[key])
+        return [f"container {n!r} runs {have[n]!r}, not {r!r}" if n in have else f"container {n!r} is gone"
+                for n, r in want.items() if have.get(n) != r]
+
+    return Part(lambda s: not changed(s), lambda s: "not the workload you were given: " + "; ".join(changed(s)),
+                "repair the workload itself: keep each container and its image repository (a tag may change), and "
+                "fix its spec or the objects it needs")
 
 
 def current_pods(api, namespace: str, deployment: dict) -> list[dict]:

@@ -55,6 +55,8 @@ GENERIC_WRONG = {  # symptom-hiding repairs that apply to most scenarios (exam.t
     "scale-to-zero": "zero replicas cannot fail, and cannot serve either",
     "delete-pods": "the controller recreates the pods from the same broken spec",
     "second-object": "a fixed copy beside the broken object leaves the broken one broken (and the clients on it)",
+    "replace-workload": "another program under the same name (busybox) runs, but the workload the ticket is about "
+                        "is gone: a repair keeps its containers and their images",
 }
 
 

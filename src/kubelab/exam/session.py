@@ -105,6 +105,7 @@ class Exam:
         self.scenarios = draw(self.seed, count, self.catalogue)
         self.not_injected: dict[int, str] = {}   # slot -> why its inject failed (the others went on)
         self.results: dict[int, dict] = {}       # slot -> what its grade cells found (summary reads it)
+        self._graded: dict[int, CheckResult | CheckFailed] = {}  # the grading run's one look at every slot
 
     def slot(self, k: int) -> Scenario:
         if not isinstance(k, int) or not 1 <= k <= len(self.scenarios):
@@ -161,25 +162,41 @@ class Exam:
         """Apply the reference repair of slot k (the instructor's solution)."""
         self.slot(k).repair(self.api, self.namespace)
 
+    def _look(self, slots) -> dict[int, CheckResult | CheckFailed]:
+        """Each slot's live repair check, all at once (each waits for its own workload to settle, so the
+        slowest sets the time, not their sum): slot -> the passed CheckResult or the CheckFailed."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(i: int):
+            try:
+                return self.slot(i).check(self.api, self.namespace)
+            except CheckFailed as failed:
+                return failed
+
+        slots = list(slots)
+        with ThreadPoolExecutor(len(slots)) as pool:
+            return dict(zip(slots, pool.map(one, slots)))
+
+    def repair_outcome(self, k: int) -> CheckResult | CheckFailed:
+        """Slot k's live repair check. In the grading run, the first grade cell looks at every slot at once
+        and the others read that look: the grade cells come after all of the learner's cells, so the cluster
+        is the same for all of them, and eight unrepaired slots wait 30 s together, not 30 s each.
+        Elsewhere (a learner running a grade cell again after a repair) each call looks afresh."""
+        if not os.environ.get("NBGRADER_EXECUTION"):
+            return self._look([k])[k]
+        if k not in self._graded:
+            self._graded = self._look(range(1, len(self.scenarios) + 1))
+        return self._graded[k]
+
     def check(self, k: int | None = None) -> None:
         """Check my work, now: whether each repair (or slot k's) holds on the live cluster. The diagnosis
         and the hidden details are graded later. Skipped in the grading run (the grade cells check)."""
         if os.environ.get("NBGRADER_EXECUTION"):
             print("check my work: skipped while grading (the grade cells check every scenario)")
             return
-        from concurrent.futures import ThreadPoolExecutor
-
-        def holds(i: int) -> bool:
-            try:
-                self.slot(i).check(self.api, self.namespace)
-                return True
-            except CheckFailed:
-                return False
-
         slots = [k] if k else list(range(1, len(self.scenarios) + 1))
-        with ThreadPoolExecutor(len(slots)) as pool:  # each check waits for its own workload to settle
-            verdicts = list(pool.map(holds, slots))
-        for i, ok in zip(slots, verdicts):
+        for i, outcome in self._look(slots).items():
+            ok = not isinstance(outcome, CheckFailed)
             print(f"scenario {i}: " + ("repaired: the cluster shows it working, guard rails in place" if ok else
                                        "not repaired yet (or repaired by hiding the symptom)")
                   + (f" (it could not be injected: {self.not_injected[i]})" if i in self.not_injected else ""))
@@ -224,10 +241,10 @@ def start(api, namespace: str, *, seed: int | None = None, count: int = 8,
 
 def repair_holds(exam: Exam, k: int) -> CheckResult:
     """Slot k's repair holds on the live cluster (all or nothing: POINTS["repair"])."""
-    s, pts = exam.slot(k), REPAIR_POINTS
-    try:
-        r = s.check(exam.api, exam.namespace)
-    except CheckFailed as failed:
+    pts = REPAIR_POINTS
+    r = exam.repair_outcome(k)
+    if isinstance(r, CheckFailed):
+        failed = r
         msg = failed.result.message if failed.result else failed.problem
         if k in exam.not_injected:
             msg = f"the scenario could not be injected ({exam.not_injected[k]}); {msg}"

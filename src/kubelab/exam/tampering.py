@@ -10,7 +10,7 @@ import yaml
 
 from .. import manifests, tools
 
-__all__ = ["GENERIC", "beside", "delete_pods", "delete_workload", "patch", "scale_to_zero"]
+__all__ = ["GENERIC", "beside", "delete_pods", "delete_workload", "patch", "replace_workload", "scale_to_zero"]
 
 
 def delete_workload(api, namespace: str, kind: str, name: str) -> None:
@@ -53,4 +53,24 @@ def beside(api, namespace: str, fixed_yaml: str, kind: str, name: str, new_name:
     raise ValueError(f"no {kind} {name} in the fixed manifests")
 
 
-GENERIC = {"delete-workload": delete_workload, "scale-to-zero": scale_to_zero, "delete-pods": delete_pods}
+def replace_workload(api, namespace: str, kind: str, name: str) -> None:
+    """Delete the workload and create another of the same name, kind and container names that runs busybox
+    (it sleeps; a Job's ends at once): it runs and succeeds, but it is not the program the ticket is about."""
+    import json
+    live = json.loads(tools.kubectl(api, "get", kind, name, "-n", namespace, "-o", "json"))
+    tools.kubectl(api, "delete", kind, name, "-n", namespace, "--wait=true", "--cascade=foreground")
+    job = live["kind"] == "Job"
+    containers = [{"name": c["name"], "image": "busybox:1.36", "command": ["true"] if job else ["sleep", "3600"]}
+                  for c in live["spec"]["template"]["spec"]["containers"]]
+    if job:
+        spec = {"template": {"spec": {"restartPolicy": "Never", "containers": containers}}}
+    else:
+        labels = live["spec"]["selector"]["matchLabels"]
+        spec = {"replicas": live["spec"].get("replicas", 1), "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}}
+    manifests.apply(api, {"apiVersion": live["apiVersion"], "kind": live["kind"], "metadata": {"name": name},
+                          "spec": spec}, namespace=namespace)
+
+
+GENERIC = {"delete-workload": delete_workload, "scale-to-zero": scale_to_zero, "delete-pods": delete_pods,
+           "replace-workload": replace_workload}

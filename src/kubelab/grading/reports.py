@@ -1,6 +1,8 @@
 """Checks on a GPU report (the CSV that `kubelab gpu-report` and kl.viz.gpu_report.write produce): its
-columns and units, and its numbers against the cluster, recomputed from the API (allocation per node
-and pool, the largest free block, pending GPU demand, devices and GPU-hours by namespace)."""
+columns and units, and every number against the cluster, recomputed: from the API (allocation per node
+and pool, the largest free block, pending GPU demand, devices and GPU-hours by namespace) and from the GPU
+telemetry sampled again (utilization within UTIL_TOLERANCE, allocated-but-idle exactly); and its time, which
+must not be older than the newest GPU pod (a report from an earlier run is stale)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -13,6 +15,9 @@ __all__ = ["gpu_report_matches"]
 
 KEYS = ["section", "pool", "node", "namespace", "pod", "resource", "metric"]
 HOURS_TOLERANCE = 0.01  # device-h: the CSV rounds to 4 places
+# utilization (%) is sampled again by the check, so it may differ from the report's own samples: the simulated GPUs
+# draw from each pod's range (a few points wide), a real GPU's load moves. An edited number is far outside it.
+UTIL_TOLERANCE = 15.0
 
 
 def _key(row) -> tuple:
@@ -23,7 +28,8 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
     """The report at `path` has the report's columns, each metric in its unit and every row labelled with
     its source and `simulated` (1); its allocation rows (node and pool: allocatable, allocated, free,
     largest_free_block) are what the API says now (1); its pending demand and its devices and GPU-hours
-    by namespace are what the API says, at the report's own time (1). The cluster-wide reads go through the
+    by namespace are what the API says, at the report's own time (1); its utilization and allocated-but-idle
+    rows are what the telemetry shows now (1); it was made after the newest GPU pod was placed (1). The cluster-wide reads go through the
     grader's read-only identity while a submission is graded as the learner (as the report's own do)."""
     import pandas as pd
 
@@ -51,8 +57,12 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
         expected = report.allocation_rows(nodes, live, claims, slices, when, scope) + report.pending_rows(live, when)
         simulated_nodes = {n["metadata"]["name"] for n in nodes
                            if (n["metadata"].get("labels") or {}).get("kubelab.io/simulated") == "true"}
+        # the telemetry side (utilization, allocated-but-idle), sampled again now: a report without it misses rows
+        expected += _telemetry_now(api, nodes)
+        newest = max((t for t in map(report.scheduled_at, live) if t), default=None)
         return SimpleNamespace(df=df, expected=pd.DataFrame(expected, columns=report.REPORT_COLUMNS),
-                               simulated_nodes=simulated_nodes)
+                               simulated_nodes=simulated_nodes, at=when if at is not None and not pd.isna(at) else None,
+                               newest=newest)
 
     def shape_problems(o) -> list[str]:
         df, problems = o.df, []
@@ -95,6 +105,14 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
                 out.append(f"{'/'.join(x for x in k if x)} = {have[k]:g}, the API says {want[k]:g}")
         return out
 
+    def stale(o) -> str | None:
+        if o.at is None:
+            return "the report has no time"
+        if o.newest and o.at < o.newest:
+            return (f"the report was made at {o.at:%H:%M:%S}, before the newest GPU pod was placed "
+                    f"({o.newest:%H:%M:%S} UTC): it is from an earlier run")
+        return None
+
     allocation = (("node", "pool"), ("allocatable", "allocated", "free", "largest_free_block"))
     demand = (("pending", "namespace"), ("pending", "allocated"))
 
@@ -111,5 +129,27 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
                                                                         HOURS_TOLERANCE),
              lambda o: f"demand: {say(differences(o, *demand) + differences(o, ('namespace',), ('gpu_hours',), HOURS_TOLERANCE))}",
              rerun),
+        Part(lambda o: not differences(o, ("node", "pool"), ("allocated_idle",))
+             and not differences(o, ("node", "pool"), ("utilization",), UTIL_TOLERANCE),
+             lambda o: "telemetry: " + say(differences(o, ("node", "pool"), ("allocated_idle",))
+                                           + differences(o, ("node", "pool"), ("utilization",), UTIL_TOLERANCE)),
+             rerun),
+        Part(lambda o: not stale(o), lambda o: stale(o), rerun),
     ]
     return run("gpu_report_matches", fetch, parts, f"the GPU report {path} matches the cluster")
+
+
+def _telemetry_now(api, nodes: list[dict]) -> list[dict]:
+    """Utilization and allocated-but-idle per node and pool from one sample of the GPU telemetry now (the
+    source the profiler picks), as the report computes them; [] where there is no GPU telemetry."""
+    from .._k8s.names import POOL_LABEL
+    from ..errors import KubelabError
+    from ..gpu import report
+    from ..gpu.telemetry import telemetry
+
+    try:
+        samples = telemetry(api, "auto").sample()
+    except KubelabError:
+        return []
+    pool_of = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(POOL_LABEL, "") for n in nodes}
+    return report.telemetry_rows(samples, pool_of, datetime.now(timezone.utc))

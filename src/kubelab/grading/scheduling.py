@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from .._k8s.names import DRA_DRIVER, GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TAINT, POOL_LABEL
+from .._k8s.names import DRA_DRIVER, GPU_PRESENT_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE, GPU_TAINT, POOL_LABEL
 from .._k8s.quantity import to_float
 from ..errors import UsageError
 from .engine import CheckResult, Missing, Part, client, read, run
@@ -37,17 +37,45 @@ def _gpus(pod_spec) -> int:
     return sum(container_gpu_requests(c).get(GPU_RESOURCE, 0) for c in pod_spec.containers)
 
 
-def _pinned_to(pod_spec, product: str) -> bool:
-    """nodeSelector or required node affinity keeps the pod on nodes of `product` only."""
-    if (pod_spec.node_selector or {}).get(GPU_PRODUCT_LABEL) == product:
-        return True
+def _expression_matches(e, value: str | None) -> bool:
+    """One node selector requirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against a label's value (None:
+    the node has no such label), as the scheduler's nodeaffinity plugin reads it."""
+    op, values = e.operator, e.values or []
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and value.lstrip("-").isdigit() and values:
+        return int(value) > int(values[0]) if op == "Gt" else int(value) < int(values[0])
+    return False
+
+
+def _may_land_on(pod_spec, node) -> bool:
+    """The node satisfies the pod's nodeSelector and required node affinity (taints and resources aside): ANDed
+    expressions within a term, ORed terms, as the scheduler evaluates them."""
+    labels = node.metadata.labels or {}
+    if any(labels.get(k) != v for k, v in (pod_spec.node_selector or {}).items()):
+        return False
     required = (pod_spec.affinity and pod_spec.affinity.node_affinity
                 and pod_spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution)
     terms = (required and required.node_selector_terms) or []
-    return bool(terms) and all(
-        any(e.key == GPU_PRODUCT_LABEL and e.operator == "In" and set(e.values or []) == {product}
-            for e in t.match_expressions or [])
+    fields = {"metadata.name": node.metadata.name}
+    return not terms or any(
+        all(_expression_matches(e, labels.get(e.key)) for e in t.match_expressions or [])
+        and all(_expression_matches(e, fields.get(e.key)) for e in t.match_fields or [])
         for t in terms)
+
+
+def _pinned_to(pod_spec, product: str, nodes) -> bool:
+    """The pod can only land on nodes of `product`: of the cluster's nodes, those its nodeSelector and required
+    node affinity admit are some, and all carry nvidia.com/gpu.product=product (however the selector is written:
+    In, NotIn with Exists, the pool label ...)."""
+    admitted = [n for n in nodes if _may_land_on(pod_spec, n)]
+    return bool(admitted) and all((n.metadata.labels or {}).get(GPU_PRODUCT_LABEL) == product for n in admitted)
 
 
 def pod_requests_gpu(api, name: str, namespace: str, *, count: int | None = None, product: str | None = None,
@@ -63,43 +91,86 @@ def pod_requests_gpu(api, name: str, namespace: str, *, count: int | None = None
 
     def fetch():
         obj = read(lambda: getattr(client(api, group), method)(name, namespace), what, namespace)
-        return obj.spec if kind == "Pod" else obj.spec.template.spec
+        spec = obj.spec if kind == "Pod" else obj.spec.template.spec
+        # the nodes its selector admits decide whether it is pinned
+        nodes = read(lambda: client(api, "CoreV1Api").list_node().items, "nodes") if product else []
+        return SimpleNamespace(spec=spec, nodes=nodes)
 
     wanted = f"{count} nvidia.com/gpu" if count else "nvidia.com/gpu"
     parts = [
-        Part(lambda s: any(_tolerates(t, GPU_TAINT) for t in s.tolerations or []),
+        Part(lambda s: any(_tolerates(t, GPU_TAINT) for t in s.spec.tolerations or []),
              f"{what} does not tolerate the GPU taint {taint}",
              f"add tolerations: [{{key: {GPU_TAINT['key']}, operator: Exists, effect: {GPU_TAINT['effect']}}}]"),
-        Part(lambda s: _gpus(s) == count if count else _gpus(s) > 0,
-             lambda s: f"{what} requests {_gpus(s)} nvidia.com/gpu, expected {count or 'at least 1'}",
+        Part(lambda s: _gpus(s.spec) == count if count else _gpus(s.spec) > 0,
+             lambda s: f"{what} requests {_gpus(s.spec)} nvidia.com/gpu, expected {count or 'at least 1'}",
              f"set resources.limits: {{nvidia.com/gpu: {count or 1}}} on the container that needs {wanted}"),
     ]
     if product:
-        parts.append(Part(lambda s: _pinned_to(s, product), f"{what} is not pinned to {GPU_PRODUCT_LABEL}={product}",
-                          f"add nodeSelector: {{{GPU_PRODUCT_LABEL}: {product}}}"))
+        parts.append(Part(lambda s: _pinned_to(s.spec, product, s.nodes),
+                          f"{what} is not pinned to {GPU_PRODUCT_LABEL}={product}: its node selector and required "
+                          "node affinity admit other nodes, or none",
+                          f"add nodeSelector: {{{GPU_PRODUCT_LABEL}: {product}}} (or a required node affinity that "
+                          "admits only those nodes)"))
     return run("pod_requests_gpu", fetch, parts, f"{what} requests {wanted} and tolerates the GPU taint")
 
 
 def quota_caps_gpus(api, namespace: str, *, gpus: int, device_class: str | None = None) -> CheckResult:
     """A ResourceQuota in the namespace sets requests.nvidia.com/gpu to exactly `gpus` (1) and, with `device_class`,
     one sets `<device_class>.deviceclass.resource.k8s.io/devices` to `gpus` too (1): a DRA ResourceClaim is not
-    counted by requests.nvidia.com/gpu, so without the second cap GPUs claimed through DRA escape the quota."""
+    counted by requests.nvidia.com/gpu, so without the second cap GPUs claimed through DRA escape the quota.
+
+    The cap must cover the namespace's workloads: a quota with no scope does; a scoped one (scopes or
+    scopeSelector) only when the quota controller counts every GPU the namespace's live pods request (its
+    status.used equals their sum, and there are some), so a scope that leaves pods out caps nothing."""
     keys = ["requests.nvidia.com/gpu"] + ([f"{device_class}.deviceclass.resource.k8s.io/devices"] if device_class else [])
-    fetch = lambda: {q.metadata.name: q.spec.hard or {} for q in read(
-        lambda: client(api, "CoreV1Api").list_namespaced_resource_quota(namespace).items, "ResourceQuotas", namespace)}
+
+    def fetch():
+        quotas = read(lambda: client(api, "CoreV1Api").list_namespaced_resource_quota(namespace).items,
+                      "ResourceQuotas", namespace)
+        pods = read(lambda: client(api, "CoreV1Api").list_namespaced_pod(namespace).items, "pods", namespace)
+        requested = sum(_gpus(p.spec) for p in pods if p.status.phase not in ("Succeeded", "Failed"))
+        return SimpleNamespace(requested=requested, quotas=[SimpleNamespace(
+            name=q.metadata.name, hard=q.spec.hard or {}, used=(q.status and q.status.used) or {},
+            scoped=bool(q.spec.scopes or q.spec.scope_selector)) for q in quotas])
+
+    def covers(q, key: str, s) -> bool:
+        if not q.scoped:
+            return True
+        # the device count of DRA claims is the quota controller's to add up: a scoped devices cap is trusted only
+        # where the GPUs it must cover are the extended-resource ones this check can count
+        return key == keys[0] and s.requested > 0 and to_float(q.used.get(key, "0")) == s.requested
 
     def part(key: str) -> Part:
-        def problem(quotas: dict) -> str:
-            set_ = {n: hard[key] for n, hard in quotas.items() if key in hard}
+        def problem(s) -> str:
+            set_ = [q for q in s.quotas if key in q.hard]
             if not set_:
                 return f"no ResourceQuota in namespace {namespace!r} sets {key}"
-            return "; ".join(f"ResourceQuota {n!r} caps {key} at {v}, expected {gpus}" for n, v in set_.items())
-        return Part(lambda quotas: any(key in hard and to_float(hard[key]) == gpus for hard in quotas.values()),
-                    problem, f"create a ResourceQuota with spec.hard: {{{key}: \"{gpus}\"}} in namespace {namespace}",
-                    static=True)
+            return "; ".join(
+                f"ResourceQuota {q.name!r} caps {key} at {q.hard[key]}, expected {gpus}" if to_float(q.hard[key]) != gpus
+                else f"ResourceQuota {q.name!r} caps {key} at {gpus}, but its scope leaves pods out (it counts "
+                     f"{q.used.get(key, '0')} of the {s.requested:g} GPU(s) the namespace's pods request)"
+                for q in set_)
+        return Part(lambda s: any(key in q.hard and to_float(q.hard[key]) == gpus and covers(q, key, s)
+                                  for q in s.quotas),
+                    problem, f"create a ResourceQuota with spec.hard: {{{key}: \"{gpus}\"}} and no scope (it must "
+                             f"count every pod) in namespace {namespace}", static=True)
 
     return run("quota_caps_gpus", fetch, [part(k) for k in keys],
                f"namespace {namespace!r} caps {' and '.join(keys)} at {gpus}")
+
+
+def _asks_gpu(pod_spec) -> bool:
+    """The pod asks for a GPU: an nvidia.com/ extended resource (a GPU, a MIG profile, a time-sliced replica) or a
+    DRA ResourceClaim."""
+    from ..gpu.simulated import container_gpu_requests
+    return bool(pod_spec.resource_claims) or any(container_gpu_requests(c) for c in pod_spec.containers or [])
+
+
+def _node_named_in_spec(pod) -> bool:
+    """spec.nodeName was written by a client (a field manager owns it), not set by the scheduler's binding (which
+    records no managed field): the pod skipped scheduling."""
+    return any("f:nodeName" in ((e.fields_v1 or {}).get("f:spec") or {})
+               for e in pod.metadata.managed_fields or [] if not e.subresource)
 
 
 def pod_scheduled_on_pool(api, name: str, namespace: str, *, pool: str, pool_label: str = POOL_LABEL,
@@ -119,23 +190,35 @@ def pod_scheduled_on_pool(api, name: str, namespace: str, *, pool: str, pool_lab
             pods = [p for p in read(lambda: core().list_namespaced_pod(
                 namespace, label_selector=f"batch.kubernetes.io/job-name={name}").items, what, namespace)
                     if not p.metadata.deletion_timestamp]
-        nodes = {p.spec.node_name for p in pods if p.spec.node_name}
-        pools = {n: (core().read_node(n).metadata.labels or {}).get(pool_label) for n in nodes}
-        return [SimpleNamespace(pod=p.metadata.name, node=p.spec.node_name, pool=pools.get(p.spec.node_name),
-                                phase=p.status.phase) for p in pods]
+        labels = {n: core().read_node(n).metadata.labels or {} for n in {p.spec.node_name for p in pods if p.spec.node_name}}
+        return [SimpleNamespace(pod=p.metadata.name, node=p.spec.node_name, phase=p.status.phase,
+                                pool=labels.get(p.spec.node_name, {}).get(pool_label),
+                                gpu_node=labels.get(p.spec.node_name, {}).get(GPU_PRESENT_LABEL) == "true",
+                                asks_gpu=_asks_gpu(p.spec), named=_node_named_in_spec(p)) for p in pods]
 
     def problem(pods) -> str:
         if not pods:
             return f"Job {name!r} has no pod yet"
-        o = next(o for o in pods if not (o.node and o.pool == pool))
+        o = next(o for o in pods if not (o.node and o.pool == pool and not o.named))
         if not o.node:
             return f"Pod {o.pod!r} is not scheduled ({o.phase}): no node fits it yet"
+        if o.named:
+            return (f"Pod {o.pod!r} was put on node {o.node} by spec.nodeName, not placed by the scheduler (no "
+                    "resource, taint or quota was checked)")
         return f"Pod {o.pod!r} runs on node {o.node} of pool {o.pool!r}, expected pool {pool!r}"
 
+    def gpus_problem(pods) -> str:
+        o = next(o for o in pods if o.gpu_node and not o.asks_gpu)
+        return (f"Pod {o.pod!r} sits on GPU node {o.node} without asking for any of its GPUs (no nvidia.com/... "
+                "resource, no ResourceClaim): it holds a GPU node's place and cannot use a GPU")
+
     shown = f"pod -l batch.kubernetes.io/job-name={name}" if kind == "Job" else f"pod {name}"
-    parts = [Part(lambda pods: bool(pods) and all(o.node and o.pool == pool for o in pods), problem,
+    parts = [Part(lambda pods: bool(pods) and all(o.node and o.pool == pool and not o.named for o in pods), problem,
                   f"`kubectl describe {shown} -n {namespace}` shows why (events); select the pool with "
-                  f"nodeSelector {{{pool_label}: {pool}}} and tolerate its taints")]
+                  f"nodeSelector {{{pool_label}: {pool}}} and tolerate its taints (never spec.nodeName)"),
+             Part(lambda pods: all(o.asks_gpu for o in pods if o.gpu_node), gpus_problem,
+                  "ask for the pool's GPUs in resources.limits (nvidia.com/gpu, or the MIG profile the pool offers, "
+                  "e.g. nvidia.com/mig-1g.10gb) or through a ResourceClaim")]
     return run("pod_scheduled_on_pool", fetch, parts, f"{what} run{'s' if kind == 'Pod' else ''} on pool {pool!r}",
                timeout=timeout)
 

@@ -1,4 +1,6 @@
 """A GPU ResourceQuota that the Deployment's pods exceed: the ReplicaSet cannot create its second pod."""
+from ..._k8s.quantity import to_float
+from ...gpu.simulated import container_gpu_requests
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container, get
@@ -72,7 +74,9 @@ class GpuQuota(DeploymentScenario):
     fixed = QUOTA + DEPLOYMENT.replace("$gpus", "1")
     own_wrong = {"raise-quota": "raising the quota takes GPUs the team was not given",
                  "delete-quota": "deleting the quota removes the guard rail that shares the GPUs between teams",
-                 "drop-gpus": "replicas without a GPU fit the quota and serve nothing on a GPU"}
+                 "drop-gpus": "replicas without a GPU fit the quota and serve nothing on a GPU",
+                 "rescope-quota": "the same limit under a scope that misses the team's pods caps nothing",
+                 "priority-elsewhere": "pods moved out of the team's priority class escape its quota"}
 
     def more_state(self, api, namespace):
         from kubernetes import client
@@ -81,7 +85,8 @@ class GpuQuota(DeploymentScenario):
 
     def guard_parts(self, namespace):
         def kept(s):
-            return str((s.quota["spec"].get("hard") or {}).get("requests.nvidia.com/gpu")) == "2"
+            hard = (s.quota["spec"].get("hard") or {}).get("requests.nvidia.com/gpu")
+            return hard is not None and to_float(hard) <= 2
         def asks(s):
             req = (container(s.deployment, "server").get("resources") or {}).get("requests") or {}
             return str(req.get("nvidia.com/gpu", "0")) not in ("0", "")
@@ -91,6 +96,18 @@ class GpuQuota(DeploymentScenario):
                 Part(lambda s: s.deployment["spec"]["template"]["spec"].get("priorityClassName")
                      == f"{namespace}-inference", "the inference pods left the team's priority class (and so "
                      "its quota)", "keep priorityClassName: the quota counts the team's pods by it")]
+
+    def live_parts(self, namespace):
+        # the quota must still count the team's pods: what the quota controller counted (status.used) is every GPU
+        # the running replicas ask for, so a quota recreated with the same limit and a scope that misses them fails
+        def counted(s):
+            used = to_float(((s.quota.get("status") or {}).get("used") or {}).get("requests.nvidia.com/gpu", "0"))
+            asked = sum(container_gpu_requests(c).get("nvidia.com/gpu", 0)
+                        for p in s.pods for c in p["spec"].get("containers") or [])
+            return asked > 0 and used == asked
+        return [Part(counted, lambda s: "the quota team-gpus does not count the inference pods' GPUs (its scope "
+                              f"misses them): it counts {((s.quota.get('status') or {}).get('used') or {})}",
+                     "keep the quota's scope (PriorityClass In [<namespace>-inference]): it is the platform team's")]
 
     def cleanup(self, api, namespace):
         from ... import manifests
@@ -114,4 +131,15 @@ class GpuQuota(DeploymentScenario):
         from ... import manifests
         manifests.apply(api, self.render(self.manifests, namespace).replace(", nvidia.com/gpu: 2", ""), namespace=namespace)
 
+    def wrong_rescope_quota(self, api, namespace):
+        from ... import manifests
+        quota = self.render(QUOTA, namespace).split("---", 1)[1]
+        manifests.delete(api, quota, namespace=namespace, wait=True)
+        manifests.apply(api, quota.replace(f"values: [{namespace}-inference]", "values: [batch-only]"),
+                        namespace=namespace)
 
+    def wrong_priority_elsewhere(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(self.manifests, namespace).split("---\n", 2)[2].replace(
+            f"      priorityClassName: {namespace}-inference\n", "").replace("nvidia.com/gpu: 2", "nvidia.com/gpu: 1"),
+            namespace=namespace)

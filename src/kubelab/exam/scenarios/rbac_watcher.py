@@ -57,6 +57,17 @@ spec:
 ADMIN_LABEL = "kubelab.io/exam-namespace"
 
 
+def NEEDED(ns):   # what the sidecar does (k8s-sidecar lists and watches ConfigMaps of its namespace)
+    return (("list", "configmaps", ns), ("watch", "configmaps", ns))
+
+
+def BEYOND(ns):   # "nothing else": every other verb on ConfigMaps, and the neighbours a broad grant reaches
+    return (*((v, "configmaps", ns) for v in ("create", "update", "patch", "delete", "deletecollection")),
+            ("get", "secrets", ns), ("list", "secrets", ns), ("list", "pods", ns), ("create", "pods", ns),
+            ("list", "deployments.apps", ns), ("create", "serviceaccounts/token", ns),
+            ("list", "configmaps", "kube-system"), ("list", "configmaps", ""))
+
+
 def _allowed(check, api, verb, resource, namespace, user) -> bool:
     try:
         check(api, verb, resource, namespace, as_user=user, timeout=0)
@@ -88,6 +99,10 @@ class RbacWatcher(DeploymentScenario):
                                   "anything in the cluster",
                  "wildcard-role": "a Role of * verbs on * resources lets the sidecar read every Secret of the "
                                   "namespace",
+                 "edit-role": "the built-in `edit` ClusterRole bound in the namespace lets it write ConfigMaps, "
+                              "read Secrets and run pods",
+                 "write-verbs": "get/list/watch plus create/update/delete on configmaps: it may rewrite the model "
+                                "configs it should only read",
                  "other-account": "running the sidecar as another ServiceAccount that happens to have rights "
                                   "moves the problem instead of scoping it"}
 
@@ -102,24 +117,20 @@ class RbacWatcher(DeploymentScenario):
     def more_state(self, api, namespace):
         user = f"system:serviceaccount:{namespace}:config-watcher"
         return {"may": {(verb, res, ns): _allowed(rbac.can, api, verb, res, ns, user)
-                        for verb, res, ns in (("list", "configmaps", namespace), ("watch", "configmaps", namespace),
-                                              ("get", "secrets", namespace), ("list", "pods", namespace),
-                                              ("list", "configmaps", "kube-system"))}}
+                        for verb, res, ns in (*NEEDED(namespace), *BEYOND(namespace))}}
 
     def guard_parts(self, namespace):
-        def narrow(s):
-            return not any(s.may[(v, r, n)] for v, r, n in (("get", "secrets", namespace),
-                                                             ("list", "pods", namespace),
-                                                             ("list", "configmaps", "kube-system")))
+        def beyond(s):
+            return [f"{v} {r}" + (f" in {n}" if n != namespace else "") for v, r, n in BEYOND(namespace) if s.may[(v, r, n)]]
         def own_account(s):
             return s.deployment["spec"]["template"]["spec"].get("serviceAccountName") == "config-watcher"
         return [Part(own_account, "the sidecar no longer runs as ServiceAccount config-watcher",
                      "grant config-watcher what it needs; keep the workload on its own account"),
-                Part(narrow, "config-watcher may do more than read ConfigMaps here (Secrets, pods or other "
-                             "namespaces)", "grant configmaps get/list/watch in this namespace only (a Role)")]
+                Part(lambda s: not beyond(s), lambda s: "config-watcher may do more than read ConfigMaps here: "
+                     + ", ".join(beyond(s)), "grant configmaps get/list/watch in this namespace only (a Role)")]
 
     def live_parts(self, namespace):
-        return [Part(lambda s: s.may[("list", "configmaps", namespace)] and s.may[("watch", "configmaps", namespace)],
+        return [Part(lambda s: all(s.may[n] for n in NEEDED(namespace)),
                      "config-watcher may not list and watch ConfigMaps in this namespace",
                      "a Role with get/list/watch on configmaps and a RoleBinding to the ServiceAccount")]
 
@@ -149,3 +160,13 @@ subjects:
                         namespace=namespace)
         manifests.apply(api, self.render(ROLE, namespace).replace("name: config-watcher, namespace",
                                                                   "name: default, namespace"), namespace=namespace)
+
+    def wrong_edit_role(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(ROLE, namespace).split("---", 1)[1].replace(
+            "kind: Role, name: config-watcher", "kind: ClusterRole, name: edit"), namespace=namespace)
+
+    def wrong_write_verbs(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(ROLE, namespace).replace(
+            "verbs: [get, list, watch]", "verbs: [get, list, watch, create, update, delete]"), namespace=namespace)
