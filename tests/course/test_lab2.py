@@ -57,10 +57,10 @@ def test_answers_that_only_look_right_fail(course):
     service = files["templates/service.yaml"].replace(
         '{{- include "model-server.selectorLabels" . | nindent 4 }}\n',
         '{{- include "model-server.selectorLabels" . | nindent 4 }}\n    track: stable\n')
-    # a test Pod that succeeds without calling anything
+    # a test Pod that succeeds without calling anything: it only prints the Service's URL
     test_pod = files["templates/tests/test-ready.yaml"].replace(
         'command: ["wget", "-q", "-O-", "http://{{ include "model-server.fullname" . }}:{{ .Values.service.port }}/v2/health/ready"]',
-        'command: ["sh", "-c", "echo ready"]')
+        'command: ["sh", "-c", "echo http://{{ include "model-server.fullname" . }}:{{ .Values.service.port }}/v2/health/ready"]')
     assert service != files["templates/service.yaml"] and test_pod != files["templates/tests/test-ready.yaml"]
     grade = course.submit("looks-right", "source", course.solution(**{"templates/service.yaml": service,
                                                                       "templates/tests/test-ready.yaml": test_pod}))
@@ -112,5 +112,14 @@ def test_an_unusual_but_valid_answer_scores_full_marks(course):
         text = text.replace(canary, canary + ' "--set", "replicaCount=6", "--set", "canary.replicas=2",')
         return text.replace(rollback, 'kl.helm(api, "rollback", RELEASE, "3", "-n", ns,')
 
-    grade = course.submit("unusual", "source", course.solution(), edit=edit)
+    # a test Pod in Helm 2's spelling (test-success, which Helm 4 still runs as a test) whose URL is in an env var
+    files = course.solution()
+    test_pod = files["templates/tests/test-ready.yaml"]
+    url = 'http://{{ include "model-server.fullname" . }}:{{ .Values.service.port }}/v2/health/ready'
+    test_pod = test_pod.replace(f'command: ["wget", "-q", "-O-", "{url}"]',
+                                f'command: ["sh", "-c", "wget -q -O- $READY_URL"]\n      env:\n'
+                                f'      - name: READY_URL\n        value: "{url}"')
+    test_pod = test_pod.replace("helm.sh/hook: test\n", "helm.sh/hook: test-success\n")
+    assert "test-success" in test_pod and "READY_URL" in test_pod, test_pod
+    grade = course.submit("unusual", "source", course.solution(**{"templates/tests/test-ready.yaml": test_pod}), edit=edit)
     assert scores(grade) == FULL

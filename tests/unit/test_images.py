@@ -438,3 +438,20 @@ def test_a_test_pod_asks_for_a_path_the_ready_pods_behind_the_service_serve(cat,
              "Paths_model|http": {"/v2/health/ready", "/v2/*"}}
     v = judge(bare({"image": "busybox:1.36", "command": command}), cat, objects(**known))
     assert v.exit_code == exit_code and (printed is None or printed in v.message)
+
+
+def test_what_a_command_reaches_is_what_it_connects_to_with_its_env_put_in():
+    from kubelab.cluster.kubelet import reaches
+    url = "http://model:8000/v2/health/ready"
+    right = [{"command": ["wget", "-q", "-O-", url]},
+             {"command": ["sh", "-c", "wget -q -O- $URL"], "env": [{"name": "URL", "value": url}]},
+             {"command": ["sh", "-c", "curl -sf ${URL}"], "env": [{"name": "URL", "value": url}]},
+             {"command": ["wget", "-O-", "$(URL)"], "env": [{"name": "URL", "value": url}]},   # Kubernetes' own
+             {"command": ["sh", "-c", "nc -z model.ml.svc.cluster.local 8000"]}]
+    for c in right:
+        assert [(svc, port) for _, svc, port, _ in reaches(c, "ml")] == [("model", "8000")], c
+    wrong = [{"command": ["sh", "-c", f"echo {url}"]},                    # printed, not called
+             {"command": ["sh", "-c", "wget -q -O- $URL"]},               # the variable is not set
+             {"command": ["sh", "-c", "wget -q -O- http://example.com/"]}]
+    for c in wrong:
+        assert reaches(c, "ml") == [], c

@@ -52,7 +52,7 @@ from .images import Access, Behaviour, Catalogue
 from .paths import repo_root
 
 __all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "Pod", "READY_AT_ONCE_S", "REASONS", "RULES", "Rule",
-           "SIMULATED_LOG", "StartUp", "Verdict", "judge", "resource_version", "start_up"]
+           "SIMULATED_LOG", "StartUp", "Verdict", "judge", "reaches", "resource_version", "start_up"]
 
 REASONS = ("FailedMount", "InitErrImagePull", "PodInitializing", "InitCrashLoopBackOff", "ErrImagePull",
            "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Starting",
@@ -297,7 +297,7 @@ def _service_of(host: str, ns: str) -> tuple[str, str] | None:
 
 
 def _waits_for_missing_service(container: dict, objects: Objects, ns: str) -> str | None:
-    line = " ".join(str(p) for p in [*(container.get("command") or []), *(container.get("args") or [])])
+    line = _line(container)
     if not _WAIT_LOOP.search(line):
         return None
     for m in _WAITS_FOR.finditer(line):
@@ -321,8 +321,22 @@ def _started(pod: dict) -> bool:
     return False
 
 
+_VAR = re.compile(r"\$\((\w+)\)|\$\{(\w+)\}|\$(\w+)")
+
+
 def _line(container: dict) -> str:
-    return " ".join(str(p) for p in [*(container.get("command") or []), *(container.get("args") or [])])
+    """The command line as the process runs it: the container's literal env values put in for $(VAR) (Kubernetes
+    expands those in command and args) and for $VAR and ${VAR} (the shell does). A value from a ConfigMap or
+    Secret is not known here and stays as written."""
+    env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if e.get("name") and "value" in e}
+    line = " ".join(str(p) for p in [*(container.get("command") or []), *(container.get("args") or [])])
+    return _VAR.sub(lambda m: env.get(next(g for g in m.groups() if g), m.group(0)), line)
+
+
+def reaches(container: dict, ns: str) -> list[tuple[str, str, str, str | None]]:
+    """The Services a container's command connects to (wget/curl http://svc:port/path, nc svc port), as the simulated
+    kubelet judges it: (namespace, Service, port, HTTP path or None) each. A URL only printed (echo) is not one."""
+    return [(svc[0], svc[1], port, path) for _, _, port, svc, path, _ in _connections(_line(container), ns)]
 
 
 # A command that never ends by itself; `sleep N` (seconds) adds to how long a command runs.

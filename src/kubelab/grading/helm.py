@@ -12,7 +12,6 @@ import base64
 import gzip
 import io
 import json
-import re
 import subprocess
 import tarfile
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from .. import tools
+from ..cluster import kubelet
 from .engine import CheckResult, Missing, Part, read, run, client
 
 __all__ = ["canary_split", "chart_lint_clean", "chart_published", "chart_renders_valid", "helm_test_passed",
@@ -76,8 +76,9 @@ def chart_renders_valid(chart, *, release: str, namespace: str, values: tuple[st
             raise Missing(f"helm template failed: {_said(proc)}", f"`helm template {release} {chart}` shows the error")
         docs = [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict) and d.get("kind")]
         found = {d["kind"] for d in docs}
-        tests = [d for d in docs if d["kind"] == "Pod"
-                 and "test" in str(((d.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")).split(",")]
+        # helm.sh/hook: test, or test-success (Helm 2's name, which Helm 4's manifest_sorter.go still maps to a test)
+        tests = [d for d in docs if d["kind"] == "Pod" and {"test", "test-success"} & {e.strip() for e in str(
+                 ((d.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", "")).split(",")}]
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{release}.yaml"
             path.write_text(proc.stdout)
@@ -216,12 +217,11 @@ def helm_test_passed(api, release: str, namespace: str) -> CheckResult:
         services = [d["metadata"]["name"] for d in yaml.safe_load_all(rec.get("manifest") or "")
                     if isinstance(d, dict) and d.get("kind") == "Service"]
         calls = []
-        for h in tests:
+        for h in tests:   # what each test Pod connects to, as the simulated kubelet that ran it judged it
             doc = yaml.safe_load(h.get("manifest") or "") or {}
             spec = ((doc.get("spec") or {}) if doc.get("kind") == "Pod" else {})
-            words = " ".join(" ".join(map(str, (c.get("command") or []) + (c.get("args") or [])))
-                             for c in spec.get("containers") or [])
-            calls += [s for s in services if re.search(rf"(^|[/@\s]){re.escape(s)}(\.{namespace})?(\.svc[.\w]*)?(:\d+|/|\s|$)", words)]
+            calls += [svc for c in spec.get("containers") or [] for ns, svc, _, _ in kubelet.reaches(c, namespace)
+                      if ns == namespace and svc in services]
         return {"tests": tests, "calls": calls, "services": services}
 
     return run("helm_test_passed", fetch, [
@@ -303,18 +303,28 @@ def canary_split(api, service: str, namespace: str, *, canary_image: str, share:
 
 
 def promoted(api, service: str, namespace: str, *, image: str, replicas: int, timeout: float = 60) -> CheckResult:
-    """Every READY endpoint of the Service runs `image`, at least `replicas` of them (1), and no pod that the
-    Service's track ran before (another image) is left in the namespace (1)."""
+    """Every READY endpoint of the Service runs `image`, at least `replicas` of them (1), and no pod of another
+    image is left behind the Service, nor any pod in the namespace that runs another tag of `image`'s repository
+    (the old track, whatever the Service selects now) (1)."""
     def fetch():
         o = _ready_images(api, service, namespace)
         svc = read(lambda: client(api, "CoreV1Api").read_namespaced_service(service, namespace),
                    f"Service {service!r}", namespace)
         selector = svc.spec.selector or {}
         from .._k8s import raw
-        behind = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")
-                  and selector and all(raw.labels(p).get(k) == v for k, v in selector.items())]
-        others = sorted(p["metadata"]["name"] for p in behind
-                        if image not in {c["image"] for c in p["spec"].get("containers") or []})
+        from ..cluster.images import normalize
+        family = normalize(image)
+
+        def old_track(p) -> bool:   # runs another tag of the same program
+            images = {c["image"] for c in p["spec"].get("containers") or []}
+            return image not in images and any(normalize(i) == family for i in images)
+
+        live = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
+        behind = [p for p in live if selector and all(raw.labels(p).get(k) == v for k, v in selector.items())]
+        # every pod of the old track, whatever the Service selects now: narrowing the selector hides it, it still runs
+        others = sorted({p["metadata"]["name"] for p in behind
+                         if image not in {c["image"] for c in p["spec"].get("containers") or []}}
+                        | {p["metadata"]["name"] for p in live if old_track(p)})
         return {"new": sum(image in imgs for imgs in o["ready"]), "total": len(o["ready"]), "others": others}
 
     return run("promoted", fetch, [
