@@ -40,7 +40,23 @@ class BadImageTag(DeploymentScenario):
     manifests = DEPLOYMENT.replace("$tag", "3.31-slim")
     fixed = DEPLOYMENT.replace("$tag", "3.12-slim")
     own_wrong = {"other-repository": "an image of another repository is another program: the API must stay "
-                                     "the python image"}
+                                     "the python image",
+                 "missing-tag-again": "another tag that does not exist (3.12-slimm): the pull still fails"}
+    alternatives = {"newer-tag": "a newer tag that exists (python:3.13-slim)",
+                    "registry-spelt-out": "the same image with its registry spelt out (docker.io/library/python:3.12)"}
+
+    def _tagged(self, api, namespace, image):
+        from ... import manifests
+        manifests.apply(api, self.render(self.fixed, namespace).replace("python:3.12-slim", image), namespace=namespace)
+
+    def wrong_missing_tag_again(self, api, namespace):
+        self._tagged(api, namespace, "python:3.12-slimm")
+
+    def alt_newer_tag(self, api, namespace):
+        self._tagged(api, namespace, "python:3.13-slim")
+
+    def alt_registry_spelt_out(self, api, namespace):
+        self._tagged(api, namespace, "docker.io/library/python:3.12")
 
     def guard_parts(self, namespace):
         def repo(s):

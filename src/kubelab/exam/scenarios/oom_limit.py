@@ -57,7 +57,20 @@ class OomLimit(DeploymentScenario):
     fixed = BUDGET + DEPLOYMENT.replace("$request", "1Gi").replace("$limit", "2Gi")
     own_wrong = {"remove-limit": "without a limit of its own the container takes the namespace's whole "
                                  "budget (the LimitRange default, 4Gi): right-sizing gone, not fixed",
-                 "remove-budget": "deleting the LimitRange and the limit removes the namespace's guard rail"}
+                 "remove-budget": "deleting the LimitRange and the limit removes the namespace's guard rail",
+                 "limit-still-low": "a limit raised, but still below the working set (768Mi): killed again"}
+    alternatives = {"limit-in-gi": "a limit written another way (1536Mi, request 1Gi): above the working set, "
+                                   "within the budget"}
+
+    def wrong_limit_still_low(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(self.manifests, namespace).replace("{memory: 512Mi}", "{memory: 768Mi}"),
+                        namespace=namespace)
+
+    def alt_limit_in_gi(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(self.fixed, namespace).replace("{memory: 2Gi}", "{memory: 1536Mi}"),
+                        namespace=namespace)
 
     def more_state(self, api, namespace):
         from kubernetes import client
