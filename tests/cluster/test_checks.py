@@ -120,7 +120,7 @@ def test_pod_requests_gpu(api, namespace, capfd):
     assert err.problem == "Pod 'no-toleration' does not tolerate the GPU taint nvidia.com/gpu=present:NoSchedule"
     assert "operator: Exists" in err.hint
     err = fails(capfd, grading.pod_requests_gpu, api, "one-gpu", namespace, product=H100)
-    assert err.problem == f"Pod 'one-gpu' is not pinned to nvidia.com/gpu.product={H100}"
+    assert err.problem.startswith(f"Pod 'one-gpu' is not pinned to nvidia.com/gpu.product={H100}: its node selector")
 
 
 def test_pod_requests_gpu_reads_a_deployments_pod_template(api, namespace, capfd):
@@ -156,8 +156,8 @@ def test_quota_caps_gpus_only_where_its_scope_covers_the_pods(api, namespace, ca
     fails(capfd, grading.quota_caps_gpus, api, namespace, gpus=2)   # the pod has no priority class
     core.delete_namespaced_resource_quota("any-class", namespace)
     # right: a scope that covers the namespace's pods counts what they ask (the quota controller decides)
-    quota("not-best-effort", {"scopes": ["NotBestEffort"]})
-    eventually(lambda: (core.read_namespaced_resource_quota("not-best-effort", namespace).status.used or {}).get(
+    quota("no-class", {"scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]}})
+    eventually(lambda: (core.read_namespaced_resource_quota("no-class", namespace).status.used or {}).get(
         "requests.nvidia.com/gpu") == "1", what="the quota controller to count the pod's GPU")
     assert grading.quota_caps_gpus(api, namespace, gpus=2).passed
 

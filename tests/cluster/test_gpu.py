@@ -204,7 +204,11 @@ def test_the_report_check_recomputes_the_telemetry_and_refuses_a_stale_report(ap
 
     run_pod(api, namespace, gpu_pod("busy", {"nvidia.com/gpu": 2}, product=H100, utilization="90"))
     run_pod(api, namespace, gpu_pod("idle", {"nvidia.com/gpu": 1}, product=H100, utilization="1"))
-    rep = gpu.report.collect(api, progress=False)
+    idle = lambda r: r.rows[(r.rows["metric"] == "allocated_idle") & (r.rows["section"] == "pool")
+                            & (r.rows["pool"] == "h100")]["value"].sum()
+    # the report's own source may be Prometheus, a scrape behind the pods: collect once it shows them
+    rep = wait_for(lambda: (lambda r: r if idle(r) >= 1 else None)(gpu.report.collect(api, progress=False)),
+                   what="a report that shows the idle H100")
     csv = gpu_report.write(rep, tmp_path / "ok")["csv"]
     assert gpu_report_matches(api, csv).passed
 

@@ -147,8 +147,12 @@ def _telemetry_now(api, nodes: list[dict]) -> list[dict]:
     from ..gpu import report
     from ..gpu.telemetry import telemetry
 
+    # simulated GPU nodes are read at the source (a Prometheus scrape may lag the pods by an interval); real ones
+    # through the source the profiler picks
+    simulated = all((n["metadata"].get("labels") or {}).get("kubelab.io/simulated") == "true" for n in nodes
+                    if (n["metadata"].get("labels") or {}).get("nvidia.com/gpu.present") == "true")
     try:
-        samples = telemetry(api, "auto").sample()
+        samples = telemetry(api, "simulated" if simulated else "auto").sample()
     except KubelabError:
         return []
     pool_of = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(POOL_LABEL, "") for n in nodes}

@@ -78,6 +78,19 @@ class GpuQuota(DeploymentScenario):
                  "rescope-quota": "the same limit under a scope that misses the team's pods caps nothing",
                  "priority-elsewhere": "pods moved out of the team's priority class escape its quota"}
 
+    def inject(self, api, namespace):
+        # the quota admission plugin enforces only what the quota controller has put in status.hard: pods created
+        # before that sync are admitted whatever the quota says, so the Deployment comes once the quota is live
+        from kubernetes import client
+
+        from ... import manifests
+        from ..._k8s.poll import until
+        deployment = self.render(self.manifests, namespace).split("---\n", 2)[2]
+        manifests.apply(api, self.render(QUOTA, namespace), namespace=namespace)
+        until(lambda: (bool((client.CoreV1Api(api).read_namespaced_resource_quota("team-gpus", namespace).status.hard
+                             or {}).get("requests.nvidia.com/gpu")), None), 30, every=0.1)
+        manifests.apply(api, deployment, namespace=namespace)
+
     def more_state(self, api, namespace):
         from kubernetes import client
         return {"quota": get(client.CoreV1Api(api).read_namespaced_resource_quota, "team-gpus", namespace,
