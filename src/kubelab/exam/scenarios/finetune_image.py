@@ -34,3 +34,23 @@ class FinetuneImage(JobScenario):
     job = "finetune"
     manifests = JOB.replace("$tag", "24.13-py3")
     fixed = JOB.replace("$tag", "24.12-py3")
+    own_wrong = {"month-thirteen-again": "another tag that does not exist (25.13-py3): the pod still cannot pull",
+                 "suspend": "a suspended Job shows no ImagePullBackOff, and trains nothing"}
+    alternatives = {"newer-release": "a newer NGC release that exists (26.08-py3), the Job recreated"}
+
+    def _recreate(self, api, namespace, tag: str, suspend: bool = False) -> None:
+        from ... import manifests, tools
+        tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
+        text = JOB.replace("$tag", tag)
+        if suspend:
+            text = text.replace("  backoffLimit: 2\n", "  backoffLimit: 2\n  suspend: true\n")
+        manifests.apply(api, self.render(text, namespace), namespace=namespace)
+
+    def wrong_month_thirteen_again(self, api, namespace):
+        self._recreate(api, namespace, "25.13-py3")
+
+    def wrong_suspend(self, api, namespace):
+        self._recreate(api, namespace, "24.12-py3", suspend=True)
+
+    def alt_newer_release(self, api, namespace):
+        self._recreate(api, namespace, "26.08-py3")
