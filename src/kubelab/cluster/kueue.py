@@ -1,0 +1,303 @@
+"""Kueue on the embedded cluster: its manager (cmd/kueue of `sigs.k8s.io/kueue`, built from the pinned Go module in
+cluster/go/kueue like the other tools) runs as a host process on 127.0.0.1, and admits queued Jobs against the
+quotas of ClusterQueues.
+
+What the cluster gives it (`Kueue.configure` writes the files, `install` applies the objects, both at every start):
+
+    <workdir>/kueue/config.yaml   its Configuration: no leader election, health/metrics/webhook on loopback ports
+                                  picked once (kept), only Jobs labelled kueue.x-k8s.io/queue-name managed,
+                                  batch/job the only integration, waitForPodsReady on (all-or-nothing admission)
+    <workdir>/kueue/certs/        a CA and the webhook's serving certificate (127.0.0.1), made once and kept
+    kueue-system                  its namespace, with the certificate Secret its cert rotator reads
+    CRDs                          the module's own config/components/crd/bases, read from the Go module cache (the
+                                  version go.mod pins, checked against go.sum: one pin for binary and CRDs, and no
+                                  1.6 MB copy in the repository), conversion webhooks as upstream's kustomization
+                                  patches them in
+    webhook configurations        upstream's config/components/webhook/manifests.yaml for Kueue's own kinds and Jobs,
+                                  calling https://127.0.0.1:<port>/... with the CA as caBundle
+
+Why the cluster makes the certificates: Kueue's own cert management (cert-controller's rotator) makes a
+certificate for its in-cluster Service (kueue-webhook-service.kueue-system.svc), which the API server cannot reach
+from the host, and it expects the Secret to be mounted into its pod. With it disabled, Kueue v0.17.0 refuses to
+start without /etc/kueue/metrics/certs/tls.crt (a path fixed in cmd/kueue/main.go). So it stays enabled, and the
+cluster gives it the Secret already filled: a serving certificate valid for the Service name (which the rotator
+checks, so it keeps it) and for 127.0.0.1 (which the API server checks), written to the webhook's certDir too (the
+rotator waits for the mounted files). Only Jobs with the queue label go through its Job webhooks (objectSelector),
+so no other Job in the cluster depends on Kueue running (the price: Kueue's LocalQueue defaulting, which queues an
+unlabelled Job in a namespace's LocalQueue named "default", does not apply here).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
+
+__all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
+           "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
+
+NAMESPACE = "kueue-system"               # Kueue's default namespace (Configuration.namespace)
+SERVICE = "kueue-webhook-service"        # the Service its rotator names the certificate for (never created here)
+SECRET = "kueue-webhook-server-cert"     # where its rotator reads the CA and certificate
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+FRAMEWORKS = ("batch/job",)              # JobSet is not served here; the other integrations need their operators
+WEBHOOK_GROUPS = {"kueue.x-k8s.io": None, "batch": {"jobs"}}  # the webhooks kept: Kueue's kinds and Jobs
+CRD_DIR = "config/components/crd"        # in the module
+WEBHOOKS_FILE = "config/components/webhook/manifests.yaml"
+NAME_PREFIX = "kueue-"                   # upstream's config/default kustomization prefixes every name with it
+PODS_READY_TIMEOUT = "2m"                # a gang Job whose pods are not all ready by then is evicted and requeued
+# where each port is picked (kept in config.yaml); off Prometheus's ranges (cluster/prometheus.PORT_RANGES)
+PORT_RANGES = {"webhook": (9700, 9799), "health": (8380, 8479), "metrics": (8480, 8579)}
+CERT_YEARS = 10                          # longer than the rotator's 90-day look-ahead, so it never replaces them
+
+
+def module_dir() -> Path:
+    """The Kueue module's folder in the Go module cache (downloaded and checked against go.sum when missing)."""
+    from . import build
+    go = shutil.which("go")
+    if not go:
+        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; Kueue's CRDs are read from its Go module",
+                            "install Go >= 1.26 and run `kubelab build`")
+    tool = build.tool("kueue")
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    proc = subprocess.run([go, "mod", "download", "-json", tool.module], cwd=build.go_dir(tool), env=env,
+                          capture_output=True, text=True)
+    with contextlib.suppress(ValueError, KeyError):
+        return Path(json.loads(proc.stdout)["Dir"])
+    raise ConfigError(f"the Go module {tool.module} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
+                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+
+
+# -- pure parts: certificates, configuration, the objects --------------------------------------------------------
+def certificates(folder: Path) -> dict[str, bytes]:
+    """The CA and the webhook's serving certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when
+    missing or expiring within a year, else read back, so a restart keeps the caBundle already applied."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    names = ("ca.crt", "ca.key", "tls.crt", "tls.key")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with contextlib.suppress(OSError, ValueError):
+        files = {n: (folder / n).read_bytes() for n in names}
+        if x509.load_pem_x509_certificate(files["tls.crt"]).not_valid_after_utc > now + datetime.timedelta(days=365):
+            return files
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def pem(key):  # PKCS#1: the rotator parses the CA key with x509.ParsePKCS1PrivateKey
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                 serialization.NoEncryption())
+
+    def signed(subject, public, issuer, key, extensions):
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
+             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS)))
+        for ext, critical in extensions:
+            b = b.add_extension(ext, critical=critical)
+        return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    srv_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # the rotator checks the CA against the name "kueue-ca" (its CAName) and the server certificate against the
+    # Service's DNS name; the API server checks the server certificate against 127.0.0.1
+    ca = signed(name("kueue-ca"), ca_key.public_key(), name("kueue-ca"), ca_key, [
+        (x509.BasicConstraints(ca=True, path_length=0), True),
+        (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                       key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+                       decipher_only=False), True),
+        (x509.SubjectAlternativeName([x509.DNSName("kueue-ca")]), False)])
+    srv = signed(name(f"{SERVICE}.{NAMESPACE}.svc"), srv_key.public_key(), name("kueue-ca"), ca_key, [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        (x509.SubjectAlternativeName([x509.DNSName(f"{SERVICE}.{NAMESPACE}.svc"), x509.DNSName("localhost"),
+                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)])
+    files = {"ca.crt": ca, "ca.key": pem(ca_key), "tls.crt": srv, "tls.key": pem(srv_key)}
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, data in files.items():
+        path = folder / n
+        path.write_bytes(data)
+        path.chmod(0o600)
+    return files
+
+
+def configuration(ports: dict[str, int], cert_dir: Path) -> dict:
+    """Kueue's Configuration (config.kueue.x-k8s.io/v1beta2) for one cluster (pure)."""
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2", "kind": "Configuration",
+        "namespace": NAMESPACE,
+        "leaderElection": {"leaderElect": False},  # one replica, and no Lease traffic
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{ports['health']}"},
+        "metrics": {"bindAddress": f"127.0.0.1:{ports['metrics']}"},
+        "webhook": {"host": "127.0.0.1", "port": ports["webhook"], "certDir": str(cert_dir)},
+        # enabled, but fed the cluster's certificates (module docstring)
+        "internalCertManagement": {"enable": True, "webhookServiceName": SERVICE, "webhookSecretName": SECRET},
+        "manageJobsWithoutQueueName": False,
+        # all-or-nothing: an admitted Job whose pods are not all ready in time gives its quota back and is requeued
+        "waitForPodsReady": {"timeout": PODS_READY_TIMEOUT, "blockAdmission": False,
+                             "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 10,
+                                                   "backoffMaxSeconds": 300}},
+        "integrations": {"frameworks": list(FRAMEWORKS)},
+        # its visibility API is an aggregated API server (an APIService needs an in-cluster Service); off
+        "featureGates": {"VisibilityOnDemand": False},
+    }
+
+
+def _url(port: int, path: str) -> str:
+    return f"https://127.0.0.1:{port}{path}"
+
+
+def crds(module: Path, port: int, ca: bytes) -> list[dict]:
+    """The module's CRDs, with the conversion webhooks its kustomization patches in, called on 127.0.0.1."""
+    import base64
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    root = module / CRD_DIR
+    kustomization = yaml.safe_load((root / "kustomization.yaml").read_text())
+    objects = {}
+    for rel in kustomization["resources"]:
+        obj = yaml.load((root / rel).read_text(), Loader=loader)
+        objects[obj["metadata"]["name"]] = obj
+    for patch in kustomization.get("patches") or []:
+        if not Path(patch["path"]).name.startswith("webhook_in_"):
+            continue
+        doc = yaml.safe_load((root / patch["path"]).read_text())
+        conversion = doc["spec"]["conversion"]
+        service = conversion["webhook"]["clientConfig"].pop("service")
+        conversion["webhook"]["clientConfig"] = {"url": _url(port, service["path"]),
+                                                 "caBundle": base64.b64encode(ca).decode()}
+        objects[doc["metadata"]["name"]]["spec"]["conversion"] = conversion
+    return list(objects.values())
+
+
+def webhook_configurations(module: Path, port: int, ca: bytes) -> list[dict]:
+    """Upstream's webhook configurations for Kueue's own kinds and Jobs (the others' integrations are off), named
+    as its rotator expects, calling 127.0.0.1 with the cluster's CA; the Job webhooks only see labelled Jobs."""
+    import base64
+    out = []
+    for doc in yaml.safe_load_all((module / WEBHOOKS_FILE).read_text()):
+        if not doc:
+            continue
+        kept = []
+        for hook in doc["webhooks"]:
+            groups = {(g, r) for rule in hook["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+            if not all(g in WEBHOOK_GROUPS and (WEBHOOK_GROUPS[g] is None or r in WEBHOOK_GROUPS[g])
+                       for g, r in groups):
+                continue
+            path = hook["clientConfig"]["service"]["path"]
+            hook["clientConfig"] = {"url": _url(port, path), "caBundle": base64.b64encode(ca).decode()}
+            if any(g == "batch" for g, _ in groups):
+                hook["objectSelector"] = {"matchExpressions": [{"key": QUEUE_LABEL, "operator": "Exists"}]}
+            kept.append(hook)
+        doc["metadata"] = {"name": NAME_PREFIX + doc["metadata"]["name"]}
+        doc["webhooks"] = kept
+        out.append(doc)
+    return out
+
+
+def _established(crd: dict) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
+
+
+# -- one cluster's Kueue -----------------------------------------------------------------------------------------
+class Kueue:
+    """The Kueue of one cluster, kept in `<workdir>/kueue/` (config.yaml, certs/)."""
+
+    def __init__(self, workdir: Path):
+        self.dir = Path(workdir) / "kueue"
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.dir / "certs"
+
+    def ports(self) -> dict[str, int]:
+        """The ports in its config ({} before the first start)."""
+        with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError):
+            cfg = yaml.safe_load(self.config_file.read_text())
+            return {"webhook": int(cfg["webhook"]["port"]),
+                    "health": int(cfg["health"]["healthProbeBindAddress"].rsplit(":", 1)[1]),
+                    "metrics": int(cfg["metrics"]["bindAddress"].rsplit(":", 1)[1])}
+        return {}
+
+    def configure(self, ports: dict[str, int]) -> dict[str, bytes]:
+        """Write the config with `ports` and make (or keep) the certificates; returns them."""
+        certs = certificates(self.cert_dir)
+        self.config_file.write_text(yaml.safe_dump(configuration(ports, self.cert_dir), sort_keys=False))
+        return certs
+
+    def command(self, binary: Path, kubeconfig: Path) -> list[str]:
+        return [str(binary), "--config", str(self.config_file), "--kubeconfig", str(kubeconfig)]
+
+    def answering(self) -> bool:
+        """Its readyz answers 200: certificates in place and the webhook server serving."""
+        port = self.ports().get("health")
+        if not port:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
+                return resp.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def pick_ports(self, taken: set[int]) -> dict[str, int]:
+        """Free loopback ports for it, one per PORT_RANGES entry, none in `taken` (other clusters' Kueue ports)."""
+        from .components import port_free
+        ports: dict[str, int] = {}
+        for key, (first, last) in PORT_RANGES.items():
+            free = (p for p in range(first, last + 1) if p not in taken | set(ports.values()) and port_free(p))
+            ports[key] = next(free, 0)
+            if not ports[key]:
+                raise PortInUse(f"no free port for Kueue's {key} server in {first}-{last} on 127.0.0.1",
+                                "stop a process that holds these ports, or another cluster")
+        return ports
+
+    def install(self, api, certs: dict[str, bytes], logs_fix: str, timeout: float = 30) -> None:
+        """Server-side apply what it needs before it starts (idempotent: each start applies the same objects), and
+        wait until new CRDs are established: Kueue watches its kinds from the start, and its rotator's update of a
+        CRD the API server is still establishing fails and is retried only after a back-off."""
+        from .._k8s.apierrors import call
+        from .._k8s.kinds import resource
+        from .._k8s.poll import until
+        pending = []
+        for obj in self.objects(module_dir(), certs):
+            res = resource(api, obj["kind"], obj["apiVersion"])
+            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
+                       namespace=obj["metadata"].get("namespace"), field_manager="kubelab", force_conflicts=True,
+                       what=f"Kueue's {obj['kind']}/{obj['metadata']['name']}", action="apply")
+            if obj["kind"] == "CustomResourceDefinition" and not _established(out.to_dict()):
+                pending.append((res, obj["metadata"]["name"]))
+
+        def established():
+            pending[:] = [(res, n) for res, n in pending if not _established(call(res.get, name=n).to_dict())]
+            return not pending, [n for _, n in pending]
+
+        until(established, timeout, every=0.1, timeout_error=lambda left: ClusterUnavailable(
+            f"Kueue's CRDs are not established after {timeout:.0f} s: {', '.join(left)}",
+            logs_fix))
+
+    def objects(self, module: Path, certs: dict[str, bytes]) -> list[dict]:
+        """What the API server needs before it starts, in apply order: namespace, certificate Secret, CRDs, webhook
+        configurations."""
+        import base64
+        port = self.ports()["webhook"]
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                  "metadata": {"name": SECRET, "namespace": NAMESPACE},
+                  "data": {k: base64.b64encode(v).decode() for k, v in certs.items()}}
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, secret,
+                *crds(module, port, certs["ca.crt"]), *webhook_configurations(module, port, certs["ca.crt"])]
