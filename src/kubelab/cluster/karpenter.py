@@ -1,0 +1,144 @@
+"""Karpenter on the embedded cluster: its KWOK cloud provider (the `kwok` main package of `sigs.k8s.io/karpenter`,
+built from the pinned Go module in cluster/go/karpenter like the other tools) runs as a host process. For a pending
+pod that a NodePool can take it makes a NodeClaim and a Node (kwok-<claim>-..., providerID kwok://...), and it
+deletes that node again when consolidation finds it empty (or underused) for the NodePool's `consolidateAfter`.
+
+What the cluster gives it (`Karpenter.install`, at each start, before the process starts):
+    CRDs            NodePool, NodeClaim (karpenter.sh/v1) and KWOKNodeClass (karpenter.kwok.sh/v1alpha1), committed
+                    unchanged from the module in cluster/karpenter/crds/ (each file names its source). They must be
+                    served before it starts: it sets up its field indexers on them once, at start.
+    KWOKNodeClass   `default`, the node class NodePools name (its CRD defaults its status to Ready).
+    instance types  cluster/karpenter/instance-types.json (cluster/karpenter/README.md says what is in it).
+    ports           health and metrics, picked once and kept in <workdir>/karpenter.json. Karpenter takes only a port
+                    for each (`:<port>`), so both listen on every interface, not only 127.0.0.1.
+
+`up` makes NO NodePool: Karpenter provisions for every pending pod that some NodePool can take, and the course keeps
+GPU pods Pending on purpose (exam scenarios where a pod cannot be placed). The course and the tests create
+cluster/karpenter/gpu-nodepool.yaml when they want autoscaling; its taint kubelab.io/autoscaled=true:NoSchedule keeps
+it to the pods that tolerate it.
+
+The nodes it makes are simulated by the cluster's kwok-controller like the fixed pools (kwokctl's binary runtime
+starts it with --manage-all-nodes; the provider also annotates them kwok.x-k8s.io/node=fake), and the simulated
+kubelet admits their pods. They carry the fixed pools' GFD labels and simulated marker (from their instance type's
+offerings) and the GPU taint (from the NodePool). They get NO DRA ResourceSlices: Karpenter v1.14 ignores DRA
+requests when it provisions (--ignore-dra-requests defaults to true) and the kwok provider publishes no devices,
+so a pod that asks for GPUs through a ResourceClaim gets a node it cannot use and stays Pending there.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from .._k8s.apierrors import call
+from .._k8s.poll import until
+from ..errors import ClusterUnavailable, PortInUse
+from .paths import repo_root
+
+__all__ = ["AUTOSCALED_TAINT", "CRD_DIR", "INSTANCE_TYPES", "NODE_CLASS", "NODE_POOL", "PORT_RANGES", "Karpenter",
+           "crds", "node_pool"]
+
+# in the course repository
+CRD_DIR = "cluster/karpenter/crds"
+INSTANCE_TYPES = "cluster/karpenter/instance-types.json"
+NODE_POOL = "cluster/karpenter/gpu-nodepool.yaml"   # the reference GPU NodePool
+AUTOSCALED_TAINT = {"key": "kubelab.io/autoscaled", "value": "true", "effect": "NoSchedule"}  # the opt-in taint
+# the node class every NodePool of the cluster names (spec.template.spec.nodeClassRef)
+NODE_CLASS = {"apiVersion": "karpenter.kwok.sh/v1alpha1", "kind": "KWOKNodeClass", "metadata": {"name": "default"}}
+# where each port is picked (kept in karpenter.json); off Prometheus's and Kueue's ranges
+PORT_RANGES = {"health": (8580, 8679), "metrics": (8680, 8779)}
+FIELD_MANAGER = "kubelab"
+
+
+def crds() -> list[dict]:
+    """The CustomResourceDefinitions Karpenter needs, as committed in cluster/karpenter/crds/."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return [yaml.load(p.read_text(), Loader=loader) for p in sorted((repo_root() / CRD_DIR).glob("*.yaml"))]
+
+
+def node_pool() -> dict:
+    """The reference GPU NodePool (cluster/karpenter/gpu-nodepool.yaml)."""
+    return yaml.safe_load((repo_root() / NODE_POOL).read_text())
+
+
+class Karpenter:
+    """The Karpenter of one cluster: its ports, kept in `<workdir>/karpenter.json`."""
+
+    def __init__(self, workdir: Path):
+        self.file = Path(workdir) / "karpenter.json"
+
+    def ports(self) -> dict[str, int]:
+        """{"health": port, "metrics": port}; {} before the first start."""
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            return {k: int(v) for k, v in json.loads(self.file.read_text()).items()}
+        return {}
+
+    def pick_ports(self, taken: set[int]) -> dict[str, int]:
+        """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' Karpenter ports).
+        Free on every interface, as Karpenter listens on all of them."""
+        from .components import port_free
+        ports: dict[str, int] = {}
+        for key, (first, last) in PORT_RANGES.items():
+            used = taken | set(ports.values())
+            free = (p for p in range(first, last + 1) if p not in used and port_free(p, "0.0.0.0"))
+            ports[key] = next(free, 0)
+            if not ports[key]:
+                raise PortInUse(f"no free port for Karpenter's {key} server in {first}-{last}",
+                                "stop a process that holds these ports, or another cluster")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self.file.write_text(json.dumps(ports))
+        return ports
+
+    def command(self, binary: Path, kubeconfig: Path) -> list[str]:
+        # Its flag set has no --kubeconfig: it reads $KUBECONFIG (controller-runtime). `env` sets it for this process
+        # alone (a learner's shell may export another cluster's) and execs Karpenter, so the pid stays the same.
+        ports = self.ports()
+        return ["env", f"KUBECONFIG={kubeconfig}", str(binary),
+                "--disable-leader-election",  # one process, and no Lease to wait for after a restart
+                # a new node is kept from consolidation for 2 x this (at least 10 s) after a pod is nominated to it;
+                # Karpenter's default 10 s batches are for clouds with many pods arriving at once
+                "--batch-max-duration=5s",
+                f"--instance-types-file-path={repo_root() / INSTANCE_TYPES}",
+                f"--health-probe-port={ports['health']}", f"--metrics-port={ports['metrics']}"]
+
+    def answering(self) -> bool:
+        """Its readyz answers 200: caches synced and its CRDs served."""
+        port = self.ports().get("health")
+        if not port:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
+                return resp.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    @staticmethod
+    def install(api, timeout: float = 30) -> None:
+        """Server-side apply its CRDs, wait until they are served, then apply the KWOKNodeClass (idempotent)."""
+        from kubernetes import client
+
+        ext = client.ApiextensionsV1Api(api)
+        apply = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": "application/apply-patch+yaml"}
+        names = []
+        for crd in crds():
+            name = crd["metadata"]["name"]
+            call(ext.patch_custom_resource_definition, name, crd, what=f"Karpenter's CRD {name}", action="apply",
+                 **apply)
+            names.append(name)
+
+        def established():
+            waiting = [n for n in names if not any(
+                c.type == "Established" and c.status == "True"
+                for c in call(ext.read_custom_resource_definition, n).status.conditions or [])]
+            return not waiting, waiting
+
+        until(established, timeout, every=0.1, timeout_error=lambda waiting: ClusterUnavailable(
+            f"Karpenter's CRDs are not served after {timeout:.0f} s: {', '.join(waiting)}",
+            "see `kubelab cluster logs kube-apiserver`"))
+        group, version = NODE_CLASS["apiVersion"].split("/")
+        call(client.CustomObjectsApi(api).patch_cluster_custom_object, group, version, "kwoknodeclasses",
+             NODE_CLASS["metadata"]["name"], NODE_CLASS, what="the KWOKNodeClass default", action="apply", **apply)
