@@ -12,6 +12,7 @@ def test_versions_are_read_from_go_mod():
     assert versions["helm"].startswith("v4.")
     assert versions["kubeconform"] == "v0.7.0"
     assert versions["kube-score"].startswith("v1.")
+    assert versions["kueue"] == "v0.17.0"
 
 
 def test_every_staging_module_is_replaced_with_the_matching_tag():

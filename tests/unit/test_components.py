@@ -66,6 +66,17 @@ def test_components_start_together_and_are_waited_for_in_parallel(tmp_path):
     assert all(p is not None for p in pids) and not list((tmp_path / "pids").glob("*.pid"))
 
 
+def test_one_that_needs_the_api_server_waits_for_a_start_with_it(tmp_path):
+    sup = Supervisor(Folder(tmp_path))
+    early = Component("early", "the early one", py("import time; time.sleep(60)"), lambda c: True)
+    late = replace(early, name="late", after_api=True)
+    try:
+        assert sup.start_missing([early, late], {}, api=False) == ["early"]  # the API server does not answer yet
+        assert sup.start_missing([early, late], {}) == ["late"]
+    finally:
+        sup.stop(["early", "late"], grace=5)
+
+
 def test_a_component_that_exits_is_named_with_its_log(tmp_path):
     sup = Supervisor(Folder(tmp_path))
     bad = Component("bad", "the bad one", py("import sys; print('config missing'); sys.exit(3)"), lambda c: False)

@@ -84,6 +84,13 @@ TOOLS: tuple[Tool, ...] = (
          tags=("remove_all_sd",)),
     Tool("metrics-server", "sigs.k8s.io/metrics-server",
          {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"}, optional=True),
+    # Kueue's manager (cmd/kueue): quota admission of queued Jobs, a component of the cluster (cluster/kueue.py).
+    Tool("kueue", "sigs.k8s.io/kueue", {"kueue": "sigs.k8s.io/kueue/cmd/kueue"},
+         ldflags=("-X sigs.k8s.io/kueue/pkg/version.GitVersion={version}",)),
+    # Karpenter with its KWOK cloud provider (the kwok/ main package): provisions and consolidates simulated nodes
+    # (cluster/karpenter/). v1.14.1, not v1.15.x: v1.15.0's go.mod says go 1.26.9, newer than the machine's Go.
+    Tool("karpenter", "sigs.k8s.io/karpenter", {"karpenter": "sigs.k8s.io/karpenter/kwok"},
+         ldflags=("-X sigs.k8s.io/karpenter/pkg/operator.Version={version}",)),
 )
 
 

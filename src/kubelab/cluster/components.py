@@ -28,14 +28,16 @@ from .paths import daemon
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["Component", "DECLARED", "GPU_EXPORTER", "KUBELET", "MONITORING", "PROMETHEUS", "Process", "REGISTRY",
-           "STATE_METRICS", "Supervisor", "by_name", "listening", "port_free"]
+__all__ = ["Component", "DECLARED", "GPU_EXPORTER", "KARPENTER", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS",
+           "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "listening", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
 GPU_EXPORTER = "kubelab-gpu-exporter"   # dcgm-exporter's names (daemons/gpu_exporter.py)
 STATE_METRICS = "kubelab-state-metrics"  # kube-state-metrics' names (daemons/state_metrics.py)
 PROMETHEUS = "kubelab-prometheus"       # Prometheus (cluster/prometheus.py)
+KUEUE = "kubelab-kueue"                 # Kueue's manager (cluster/kueue.py)
+KARPENTER = "kubelab-karpenter"         # Karpenter with its KWOK cloud provider (cluster/karpenter.py)
 
 Bins = dict  # binary name -> Path (build.binaries())
 
@@ -53,6 +55,7 @@ class Component:
     nice: int = 0                                         # > 0: yields the CPU to the control plane
     monitoring: bool = False                              # left out of a cluster started with monitoring=False
     binary: str | None = None                             # a built binary it needs (`kubelab build` makes it)
+    after_api: bool = False                               # prepared and started once the API server answers
 
 
 @dataclass
@@ -125,6 +128,16 @@ DECLARED: tuple[Component, ...] = (
     Component(PROMETHEUS, "Prometheus", lambda c, bins: c.prometheus.command(bins["prometheus"]),
               lambda c: c.prometheus.answering(), prepare=lambda c: c.configure_monitoring(),
               port=lambda c: c.prometheus.port(), monitoring=True, binary="prometheus"),
+    # Kueue's manager: its prepare applies its CRDs, certificate Secret and webhook configurations, so it starts
+    # once the API server answers; ready when its readyz answers (certificates in place, webhook server serving)
+    Component(KUEUE, "Kueue", lambda c, bins: c.kueue.command(bins["kueue"], c.kubeconfig),
+              lambda c: c.kueue.answering(), prepare=lambda c: c.configure_kueue(),
+              port=lambda c: c.kueue.ports().get("webhook"), binary="kueue", after_api=True),
+    # Karpenter: its prepare applies its CRDs (it sets up indexers on them once, at start), so it starts once the API
+    # server answers; ready when its readyz answers. It makes no node until a NodePool exists (cluster/karpenter.py).
+    Component(KARPENTER, "Karpenter", lambda c, bins: c.karpenter.command(bins["karpenter"], c.kubeconfig),
+              lambda c: c.karpenter.answering(), prepare=lambda c: c.configure_karpenter(),
+              port=lambda c: c.karpenter.ports().get("health"), binary="karpenter", after_api=True),
 )
 MONITORING = tuple(d.name for d in DECLARED if d.monitoring)
 
@@ -158,10 +171,11 @@ class Supervisor:
                 alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         return Process(name, pid, alive)
 
-    def start_missing(self, components: list[Component], bins: Bins) -> list[str]:
+    def start_missing(self, components: list[Component], bins: Bins, api: bool = True) -> list[str]:
         """Start each of `components` that is not running (prepared first: all prepares, then all starts, so a
-        port check never races a start). Returns the names started."""
-        todo = [d for d in components if not self.process(d.name).running]
+        port check never races a start); those marked `after_api` only when `api` (the API server answers).
+        Returns the names started."""
+        todo = [d for d in components if not self.process(d.name).running and (api or not d.after_api)]
         for prepare in dict.fromkeys(d.prepare for d in todo if d.prepare):  # a shared prepare runs once
             prepare(self.cluster)
         for d in todo:

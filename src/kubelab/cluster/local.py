@@ -26,6 +26,8 @@ from ..errors import ClusterUnavailable, PortInUse
 from . import build
 from .components import (DECLARED, GPU_EXPORTER, KUBELET, MONITORING, PROMETHEUS, REGISTRY, STATE_METRICS, Component,
                          Process, Supervisor, port_free)
+from .karpenter import Karpenter
+from .kueue import Kueue
 from .paths import repo_root, state_dir
 from .prometheus import PORT_RANGES, Prometheus
 from .registry import Registry, pick_port
@@ -44,7 +46,8 @@ COMPONENTS = (*KWOKCTL_COMPONENTS, *HOST_COMPONENTS)
 # the KwokctlConfiguration options that hold a port (binary runtime)
 PORT_OPTIONS = ("kubeApiserverPort", "etcdPort", "etcdPeerPort", "kwokControllerPort", "kubeControllerManagerPort",
                 "kubeSchedulerPort", "metricsServerPort")
-NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "registry")
+NEEDED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "registry",
+          "kueue", "karpenter")
 
 
 class LocalCluster:
@@ -197,9 +200,9 @@ class LocalCluster:
                 verb = "started"
             # kubelab's own processes start now, beside the control plane's start-up (the kubelet lists and
             # watches as soon as the API server answers; the registry and Prometheus need nothing of it).
-            self._start_own(bins)
+            self._start_own(bins, api=False)
             self._control_plane_up(bins)
-            self._start_own(bins)  # one that gave up on an API server that did not come
+            self._start_own(bins)  # those that need the API server (Kueue), and one that gave up on it
         self._ensure_nodes(pools)
         self.supervisor.wait_ready(self.declared())
         self._control_plane_up(bins, settle=0)  # metrics-server may have given up meanwhile (see there)
@@ -232,13 +235,14 @@ class LocalCluster:
                                  f"{', '.join(down)} {'is' if len(down) == 1 else 'are'} not serving",
                                  self.logs_fix(down[0]))
 
-    def _start_own(self, bins: dict[str, Path]) -> list[str]:
-        """Start kubelab's own components that are not running (start lock held); monitoring's are stopped and
-        forgotten on a cluster started without monitoring (their TSDB is kept). Returns the names started."""
+    def _start_own(self, bins: dict[str, Path], api: bool = True) -> list[str]:
+        """Start kubelab's own components that are not running (start lock held; `api`: the API server answers, so
+        those that need it start too); monitoring's are stopped and forgotten on a cluster started without
+        monitoring (their TSDB is kept). Returns the names started."""
         if not self.monitoring and self.prometheus.configured():
             self.supervisor.stop(list(reversed(MONITORING)))
             self.prometheus.forget()
-        return self.supervisor.start_missing(self.declared(), bins)
+        return self.supervisor.start_missing(self.declared(), bins, api)
 
     def down(self, delete: bool = False) -> str:
         """Stop every process of the cluster; with delete, also remove its data and kubeconfig."""
@@ -419,6 +423,35 @@ class LocalCluster:
             for key, (first, last) in PORT_RANGES.items():
                 ports[key] = pick_port(taken | set(ports.values()), first, last)
         prom.configure(ports, self._kwokctl_config().get("components", []))
+
+    @property
+    def kueue(self) -> Kueue:
+        """The cluster's Kueue (cluster/kueue.py): its config, certificates and ports."""
+        return Kueue(self.workdir)
+
+    def configure_kueue(self) -> None:
+        """Kueue's ports (picked once, off other clusters' Kueue ports; kept), config and certificates, then what it
+        needs of the API server (namespace, certificate Secret, CRDs, webhook configurations), applied each start."""
+        kueue = self.kueue
+        ports = kueue.ports()
+        if not ports:
+            ports = kueue.pick_ports({p for d in (self.kwok_workdir / "clusters").glob("*") if d.name != self.name
+                                      for p in Kueue(d).ports().values()})
+        kueue.install(self.api_client(), kueue.configure(ports), self.logs_fix("kube-apiserver"))
+
+    @property
+    def karpenter(self) -> Karpenter:
+        """The cluster's Karpenter (cluster/karpenter.py): its ports."""
+        return Karpenter(self.workdir)
+
+    def configure_karpenter(self) -> None:
+        """Karpenter's ports (picked once, off other clusters' Karpenter ports; kept), then its CRDs and node class,
+        applied each start (no NodePool: see cluster/karpenter.py)."""
+        karpenter = self.karpenter
+        if not karpenter.ports():
+            karpenter.pick_ports({p for d in (self.kwok_workdir / "clusters").glob("*") if d.name != self.name
+                                  for p in Karpenter(d).ports().values()})
+        karpenter.install(self.api_client())
 
     def _pick_ports(self) -> dict[str, int]:
         """Free loopback ports for this cluster's components, none of them a port of another cluster made
