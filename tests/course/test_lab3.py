@@ -44,8 +44,9 @@ def test_the_released_stub_scores_zero(course):
 def test_without_the_dra_file_the_rest_still_scores(course):
     stub_dra = (ROOT / "source" / LAB / "manifests" / "dra.yaml").read_text()
     grade = course.submit("partial", "source", course.solution(**{"dra.yaml": stub_dra}))
-    # placement: the evaluator is 1 of its 10 parts (the hidden finetune check included): 4 * 9/10
-    assert scores(grade) == {**FULL, "dra": 0, "placement": 3.6}
+    # placement: the evaluator is 2 of its 14 parts (placed by the scheduler on its pool; asks for a GPU; the hidden
+    # finetune check included): 4 * 12/14
+    assert scores(grade) == {**FULL, "dra": 0, "placement": round(4 * 12 / 14, 4)}
 
 
 def test_answers_that_only_look_right_fail(course):
@@ -60,9 +61,10 @@ def test_answers_that_only_look_right_fail(course):
                                        'report.rows.loc[report.rows["metric"] == "free", "value"] += 1\n'
                                        'kl.viz.gpu_report.write(report, "gpu-report")')
     grade = course.submit("looks-right", "source", course.solution(**{"training.yaml": untolerated}), edit=doctored)
-    # preemption: inference runs on t4-shared and outranks the workers, but no Preempted event (3 of 4 parts);
+    # preemption: inference runs on t4-shared (asking for its GPU) and outranks the workers, but no Preempted event
+    # (4 of 5 parts);
     # report: shape, demand, telemetry and time right, allocation wrong (4 of 5 parts)
-    assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.5, "report": 2.4}
+    assert scores(grade) == {**FULL, "pending": 0, "preemption": 1.6, "report": 2.4}
 
 
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
