@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .local import LocalCluster
 
 __all__ = ["Component", "DECLARED", "GPU_EXPORTER", "KARPENTER", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS",
-           "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "listening", "port_free"]
+           "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "http_ok", "listening", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
@@ -86,6 +86,19 @@ def listening(port: int | None, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
+
+
+def http_ok(port: int | None, path: str = "/readyz", host: str = "127.0.0.1") -> bool:
+    """http://host:port/path answers 200 (a controller's readyz)."""
+    import urllib.error
+    import urllib.request
+    if not port:
+        return False
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=1) as resp:
+            return resp.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 # -- the declarations ---------------------------------------------------------------------------------------------

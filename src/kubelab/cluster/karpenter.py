@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -107,14 +105,8 @@ class Karpenter:
 
     def answering(self) -> bool:
         """Its readyz answers 200: caches synced and its CRDs served."""
-        port = self.ports().get("health")
-        if not port:
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
-                return resp.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
+        from .components import http_ok
+        return http_ok(self.ports().get("health"))
 
     @staticmethod
     def install(api, timeout: float = 30) -> None:

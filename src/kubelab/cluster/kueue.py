@@ -35,8 +35,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import yaml
@@ -246,14 +244,8 @@ class Kueue:
 
     def answering(self) -> bool:
         """Its readyz answers 200: certificates in place and the webhook server serving."""
-        port = self.ports().get("health")
-        if not port:
-            return False
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as resp:
-                return resp.status == 200
-        except (OSError, urllib.error.URLError):
-            return False
+        from .components import http_ok
+        return http_ok(self.ports().get("health"))
 
     def pick_ports(self, taken: set[int]) -> dict[str, int]:
         """Free loopback ports for it, one per PORT_RANGES entry, none in `taken` (other clusters' Kueue ports)."""

@@ -89,9 +89,13 @@ class JobScenario(Scenario):
                 **self.own_wrong}
 
     def repair(self, api, namespace: str) -> None:
+        self.recreate(api, namespace, self.fixed)
+
+    def recreate(self, api, namespace: str, text: str) -> None:
+        """Delete the Job (its pods first) and apply `text` (YAML) in its place."""
         from .. import tools
         tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
-        manifests.apply(api, self.render(self.fixed, namespace), namespace=namespace)
+        manifests.apply(api, self.render(text, namespace), namespace=namespace)
 
     def state(self, api, namespace: str) -> State:
         from kubernetes import client

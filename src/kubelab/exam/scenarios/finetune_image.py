@@ -39,12 +39,9 @@ class FinetuneImage(JobScenario):
     alternatives = {"newer-release": "a newer NGC release that exists (26.08-py3), the Job recreated"}
 
     def _recreate(self, api, namespace, tag: str, suspend: bool = False) -> None:
-        from ... import manifests, tools
-        tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
         text = JOB.replace("$tag", tag)
-        if suspend:
-            text = text.replace("  backoffLimit: 2\n", "  backoffLimit: 2\n  suspend: true\n")
-        manifests.apply(api, self.render(text, namespace), namespace=namespace)
+        self.recreate(api, namespace, text.replace("  backoffLimit: 2\n", "  backoffLimit: 2\n  suspend: true\n")
+                      if suspend else text)
 
     def wrong_month_thirteen_again(self, api, namespace):
         self._recreate(api, namespace, "25.13-py3")

@@ -59,7 +59,5 @@ class GpuInsufficient(JobScenario):
                      "ask for as many GPUs as one node has, or fewer")]
 
     def wrong_drop_gpus(self, api, namespace):
-        from ... import manifests, tools
-        tools.kubectl(api, "delete", "job", self.job, "-n", namespace, "--wait=true", "--cascade=foreground")
-        manifests.apply(api, JOB.replace(", nvidia.com/gpu: $gpus", "").replace(
-            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}\n", ""), namespace=namespace)
+        self.recreate(api, namespace, JOB.replace(", nvidia.com/gpu: $gpus", "").replace(
+            "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}\n", ""))
