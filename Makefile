@@ -55,9 +55,13 @@ notebooks: up  ## execute every notebook headless; executed copies in out/execut
 release: $(BIN)/kubelab  ## regenerate the student versions (release/) from source/; commit the result
 	$(BIN)/kubelab course generate
 
+# Workers of `make test`, each with its own session cluster; a test file stays on one worker (its module fixtures
+# are made once). The cluster tiers spend most of their time waiting on the cluster, so 3 workers fit 2 cores.
+TEST_WORKERS ?= 3
+
 test: setup  ## the layers (import-linter), then every tier: unit, cluster, notebooks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 hub: up  ## a JupyterHub for a class on this machine (docs/instructor.md: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
 	$(BIN)/jupyterhub -f jupyterhub_config.py
