@@ -148,6 +148,9 @@ def configuration(ports: dict[str, int], cert_dir: Path) -> dict:
                              "requeuingStrategy": {"timestamp": "Eviction", "backoffBaseSeconds": 10,
                                                    "backoffMaxSeconds": 300}},
         "integrations": {"frameworks": list(FRAMEWORKS)},
+        # fair sharing on (its presence enables it in v1beta2): a cohort's unused quota goes to the borrowing queues
+        # by their weighted share (ClusterQueue spec.fairSharing.weight, shown in status.fairSharing.weightedShare)
+        "fairSharing": {"preemptionStrategies": ["LessThanOrEqualToFinalShare", "LessThanInitialShare"]},
         # its visibility API is an aggregated API server (an APIService needs an in-cluster Service); off
         "featureGates": {"VisibilityOnDemand": False},
     }

@@ -1,0 +1,196 @@
+"""The ML batch platform on a cluster that runs Kueue (and, for new GPU nodes, Karpenter): what a platform team sets
+up so that teams share GPUs through queues instead of racing for them.
+
+Cluster-wide (`install`, idempotent):
+    ResourceFlavors     one per whole-GPU node pool (its pool label, the GPU taint, the toleration Kueue adds to the
+                        pods it admits there) and one per CPU pool; shared GPUs (time-slicing, MIG) are left to
+                        pods outside the queues
+    WorkloadPriorityClasses   batch-low and batch-high: the order within a queue, and whom preemption may evict
+    a ValidatingAdmissionPolicy   in a namespace labelled QUEUE_REQUIRED, a Job must name a LocalQueue (else it would
+                        run outside every quota, since Kueue manages only Jobs with the queue label)
+
+Per tenancy (a namespace N: a learner's sandbox or a lesson's namespace; `team_queues`):
+    ClusterQueues N-training and N-inference, in cohort N: nominal GPU quotas per flavor; training may borrow what
+                        inference lends; each preempts lower priority in its own queue and reclaims its nominal quota
+                        from a borrower in the cohort; fair-sharing weight 1 each
+    ResourceFlavor N-autoscaled   nodes of the NodePool N-gpu (Karpenter's karpenter.sh/nodepool label): a queue
+                        that admits onto it makes Karpenter provision for the admitted pods, and only that NodePool
+    LocalQueues training and inference in N, and the namespace labelled QUEUE_REQUIRED
+
+Kueue's names and fields: sigs.k8s.io/kueue v0.17.0, apis/kueue/v1beta2 (the storage version).
+"""
+from __future__ import annotations
+
+from ._k8s.apierrors import call, typed_errors
+from ._k8s.names import GPU_TAINT, POOL_LABEL
+from ._k8s.poll import until
+from .cluster.karpenter import AUTOSCALED_TAINT
+from .cluster.kueue import QUEUE_LABEL
+from .errors import ClusterUnavailable, ConfigError
+
+__all__ = ["API", "COHORT_LABEL", "GPU", "NODEPOOL_LABEL", "PRIORITIES", "QUEUE_LABEL", "QUEUE_POLICY",
+           "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "autoscaled_flavor", "flavors", "install", "node_pool_name",
+           "priorities", "queue_policy", "team_queues", "wait_active"]
+
+API = "kueue.x-k8s.io/v1beta2"
+GPU = "nvidia.com/gpu"
+NODEPOOL_LABEL = "karpenter.sh/nodepool"      # Karpenter labels each node it makes with its NodePool's name
+QUEUE_REQUIRED = "kubelab.io/queue-required"  # namespace label: its Jobs must name a LocalQueue
+QUEUE_POLICY = "kubelab-queue-required"
+COHORT_LABEL = "kubelab.io/cohort"
+TEAMS = ("training", "inference")
+PRIORITIES = {"batch-low": 100, "batch-high": 1000}
+RESOURCES = ("cpu", "memory", GPU)   # one resource group: a GPU pod's CPU and memory come from its GPU flavor
+# Per team and flavor: nominal (cpu, memory, GPUs), and the GPU borrowing/lending limits. The training team owns few
+# GPUs and may borrow what the inference team lends; CPU and memory are generous, so GPUs are what binds.
+QUOTAS = {
+    "training": {"cpu": ("16", "64Gi", 0, {}),
+                 "a100": ("64", "512Gi", 2, {"borrowingLimit": 2}),
+                 "h100": ("64", "512Gi", 0, {"borrowingLimit": 2}),
+                 "autoscaled": ("192", "2Ti", 8, {"lendingLimit": 0})},   # new nodes are for training alone
+    "inference": {"cpu": ("16", "64Gi", 0, {}),
+                  "a100": ("64", "512Gi", 2, {"lendingLimit": 2}),
+                  "h100": ("64", "512Gi", 2, {"lendingLimit": 2})},
+}
+
+
+def _toleration(taint: dict) -> dict:
+    return {"key": taint["key"], "operator": "Exists", "effect": taint["effect"]}
+
+
+def flavors(pools=None) -> list[dict]:
+    """A ResourceFlavor per CPU pool and per whole-GPU pool of the node pools file (the default one when None)."""
+    from .cluster import pools as pool_file
+    out = []
+    for pool in pool_file.load(pools):
+        if pool.gpu is not None and pool.gpu.sharing != "exclusive":
+            continue   # a shared GPU is a slice or a time share: not a unit a training queue hands out
+        spec: dict = {"nodeLabels": {POOL_LABEL: pool.name}}
+        if pool.gpu is not None:
+            spec |= {"nodeTaints": [GPU_TAINT], "tolerations": [_toleration(GPU_TAINT)]}
+        out.append({"apiVersion": API, "kind": "ResourceFlavor", "metadata": {"name": pool.name}, "spec": spec})
+    return out
+
+
+def node_pool_name(namespace: str) -> str:
+    """The NodePool a tenancy's autoscaled flavor selects (a learner may write it: the sandbox's name rule)."""
+    return f"{namespace}-gpu"
+
+
+def autoscaled_flavor(namespace: str) -> dict:
+    """The flavor of the nodes Karpenter makes for the NodePool node_pool_name(namespace)."""
+    taints = [GPU_TAINT, AUTOSCALED_TAINT]
+    return {"apiVersion": API, "kind": "ResourceFlavor", "metadata": {"name": f"{namespace}-autoscaled"},
+            "spec": {"nodeLabels": {NODEPOOL_LABEL: node_pool_name(namespace)}, "nodeTaints": taints,
+                     "tolerations": [_toleration(t) for t in taints]}}
+
+
+def priorities() -> list[dict]:
+    return [{"apiVersion": API, "kind": "WorkloadPriorityClass", "metadata": {"name": name}, "value": value,
+             "description": f"batch Jobs, {name.removeprefix('batch-')} priority"}
+            for name, value in PRIORITIES.items()]
+
+
+def queue_policy() -> list[dict]:
+    """The policy (and binding) that refuses a Job without the queue label in a namespace labelled QUEUE_REQUIRED."""
+    admission = "admissionregistration.k8s.io/v1"
+    meta = {"name": QUEUE_POLICY, "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    return [
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["batch"], "apiVersions": ["*"],
+                                                    "resources": ["jobs"], "operations": ["CREATE"]}]},
+            "validations": [{
+                "expression": f"has(object.metadata.labels) && '{QUEUE_LABEL}' in object.metadata.labels",
+                "reason": "Forbidden", "messageExpression":
+                    f"'Job ' + object.metadata.name + ' names no LocalQueue: in namespace ' + "
+                    f"object.metadata.namespace + ' batch Jobs are admitted by Kueue; add the label {QUEUE_LABEL}: "
+                    f"<queue> (kubectl get localqueues -n ' + object.metadata.namespace + ')'"}]}},
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta, "spec": {
+            "policyName": QUEUE_POLICY, "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {QUEUE_REQUIRED: "true"}}}}},
+    ]
+
+
+def _flavor_quota(flavor: str, quota: tuple) -> dict:
+    cpu, memory, gpus, limits = quota
+    resources = [{"name": "cpu", "nominalQuota": cpu}, {"name": "memory", "nominalQuota": memory},
+                 {"name": GPU, "nominalQuota": gpus, **limits}]
+    return {"name": flavor, "resources": resources}
+
+
+def team_queues(namespace: str, gpu_flavors: tuple[str, ...] = ("a100", "h100")) -> list[dict]:
+    """A tenancy's ClusterQueues (cohort `namespace`), its autoscaled flavor and LocalQueues, in apply order."""
+    out: list[dict] = [autoscaled_flavor(namespace)]
+    order = ["cpu", *gpu_flavors, "autoscaled"]   # Kueue tries a group's flavors in this order
+    names = {"autoscaled": f"{namespace}-autoscaled"}
+    for team in TEAMS:
+        quota = QUOTAS[team]
+        out.append({"apiVersion": API, "kind": "ClusterQueue",
+                    "metadata": {"name": f"{namespace}-{team}", "labels": {COHORT_LABEL: namespace}},
+                    "spec": {
+                        "cohortName": namespace,
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                        "queueingStrategy": "BestEffortFIFO",
+                        "resourceGroups": [{"coveredResources": list(RESOURCES), "flavors": [
+                            _flavor_quota(names.get(f, f), quota[f]) for f in order if f in quota]}],
+                        "preemption": {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"},
+                        "fairSharing": {"weight": "1"}}})
+    out += [{"apiVersion": API, "kind": "LocalQueue", "metadata": {"name": team, "namespace": namespace},
+             "spec": {"clusterQueue": f"{namespace}-{team}"}} for team in TEAMS]
+    return out
+
+
+def _served(api) -> None:
+    """One clear error when Kueue's API is not on this cluster."""
+    from kubernetes import client
+    groups = {g.name for g in call(client.ApisApi(api).get_api_versions).groups}
+    if "kueue.x-k8s.io" not in groups:
+        raise ClusterUnavailable("this cluster does not serve Kueue's API (kueue.x-k8s.io): the batch platform needs "
+                                 "Kueue", "on the embedded cluster run `kubelab cluster up` (it starts Kueue; "
+                                 "`kubelab cluster status` shows kubelab-kueue); on another cluster install Kueue "
+                                 "v0.17")
+
+
+@typed_errors
+def install(api, namespace: str | None = None, pools=None, timeout: float = 60) -> list[dict]:
+    """Apply the cluster-wide parts and, for `namespace`, its tenancy; wait until its ClusterQueues are active.
+    Returns the objects applied."""
+    from . import manifests
+    from kubernetes import client
+    _served(api)
+    objs = [*flavors(pools), *priorities(), *queue_policy()]
+    if namespace:
+        objs += team_queues(namespace)
+    manifests.apply(api, objs, field_manager="kubelab-batch")
+    if namespace:
+        call(client.CoreV1Api(api).patch_namespace, namespace, {"metadata": {"labels": {QUEUE_REQUIRED: "true"}}})
+        wait_active(api, [f"{namespace}-{team}" for team in TEAMS], timeout)
+    return objs
+
+
+def wait_active(api, cluster_queues: list[str], timeout: float = 60) -> None:
+    """Wait until each ClusterQueue's Active condition is True; else one error with Kueue's reason (e.g. a flavor
+    that does not exist) and the fix."""
+    from kubernetes import client
+    custom = client.CustomObjectsApi(api)
+    group, version = API.split("/")
+
+    def inactive():
+        left = {}
+        for name in cluster_queues:
+            cq = call(custom.get_cluster_custom_object, group, version, "clusterqueues", name)
+            cond = next((c for c in (cq.get("status") or {}).get("conditions") or [] if c["type"] == "Active"), None)
+            if not cond or cond["status"] != "True":
+                left[name] = f"{cond['reason']}: {cond['message']}" if cond else "no status yet"
+        return not left, left
+
+    def not_active(left):
+        why = "; ".join(f"{n}: {m}" for n, m in left.items())
+        if "FlavorNotFound" in why:
+            return ConfigError(f"ClusterQueue not active after {timeout:.0f} s ({why})",
+                               "create the ResourceFlavor it names (kubectl get resourceflavors) or name an existing one")
+        return ClusterUnavailable(f"ClusterQueue not active after {timeout:.0f} s ({why})",
+                                  "check that Kueue runs: `kubelab cluster status`, `kubelab cluster logs kubelab-kueue`")
+
+    until(inactive, timeout, every=0.3, timeout_error=not_active)

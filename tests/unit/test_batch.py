@@ -1,0 +1,49 @@
+"""The batch platform's objects (kubelab.batch), pure: flavors from the node-pool file, a tenancy's queues."""
+from __future__ import annotations
+
+from kubelab import batch
+from kubelab._k8s.names import GPU_TAINT, POOL_LABEL
+
+
+def test_a_flavor_per_cpu_pool_and_whole_gpu_pool_with_the_gpu_taint_tolerated():
+    flavors = {f["metadata"]["name"]: f["spec"] for f in batch.flavors()}
+    assert set(flavors) == {"cpu", "a100", "h100"}          # t4-shared (time-slicing) and a100-mig are not units
+    assert flavors["cpu"] == {"nodeLabels": {POOL_LABEL: "cpu"}}
+    assert flavors["h100"]["nodeLabels"] == {POOL_LABEL: "h100"}
+    assert flavors["h100"]["nodeTaints"] == [GPU_TAINT]
+    assert flavors["h100"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def test_a_tenancy_has_two_team_queues_in_one_cohort_that_lend_and_borrow_gpus():
+    objs = batch.team_queues("ann-lab3")
+    cqs = {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "ClusterQueue"}
+    assert set(cqs) == {"ann-lab3-training", "ann-lab3-inference"}
+    assert {s["cohortName"] for s in cqs.values()} == {"ann-lab3"}
+    for spec in cqs.values():
+        assert spec["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "ann-lab3"}}
+        assert spec["preemption"] == {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"}
+        group, = spec["resourceGroups"]
+        # every flavor lists every covered resource, in the same order (Kueue's validation)
+        assert all([r["name"] for r in f["resources"]] == group["coveredResources"] for f in group["flavors"])
+
+    def gpu(cq, flavor):
+        group, = cqs[cq]["resourceGroups"]
+        return next(r for f in group["flavors"] if f["name"] == flavor for r in f["resources"] if r["name"] == batch.GPU)
+
+    assert gpu("ann-lab3-training", "a100") == {"name": batch.GPU, "nominalQuota": 2, "borrowingLimit": 2}
+    assert gpu("ann-lab3-inference", "a100") == {"name": batch.GPU, "nominalQuota": 2, "lendingLimit": 2}
+    assert gpu("ann-lab3-training", "ann-lab3-autoscaled")["lendingLimit"] == 0
+    group, = cqs["ann-lab3-training"]["resourceGroups"]
+    assert [f["name"] for f in group["flavors"]] == ["cpu", "a100", "h100", "ann-lab3-autoscaled"]
+    flavor = next(o for o in objs if o["kind"] == "ResourceFlavor")
+    assert flavor["spec"]["nodeLabels"] == {"karpenter.sh/nodepool": "ann-lab3-gpu"}
+    lqs = {o["metadata"]["name"]: o for o in objs if o["kind"] == "LocalQueue"}
+    assert {n: o["spec"]["clusterQueue"] for n, o in lqs.items()} == {"training": "ann-lab3-training",
+                                                                     "inference": "ann-lab3-inference"}
+    assert all(o["metadata"]["namespace"] == "ann-lab3" for o in lqs.values())
+
+
+def test_the_queue_policy_binds_only_to_namespaces_that_require_a_queue():
+    policy, binding = batch.queue_policy()
+    assert binding["spec"]["matchResources"] == {"namespaceSelector": {"matchLabels": {batch.QUEUE_REQUIRED: "true"}}}
+    assert batch.QUEUE_LABEL in policy["spec"]["validations"][0]["expression"]
