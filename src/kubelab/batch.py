@@ -30,7 +30,7 @@ from .errors import ClusterUnavailable, ConfigError
 
 __all__ = ["API", "COHORT_LABEL", "GPU", "NODEPOOL_LABEL", "PRIORITIES", "QUEUE_LABEL", "QUEUE_POLICY",
            "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "autoscaled_flavor", "flavors", "install", "node_pool_name",
-           "priorities", "queue_policy", "team_queues", "wait_active"]
+           "priorities", "queue_policy", "remove", "team_queues", "wait_active"]
 
 API = "kueue.x-k8s.io/v1beta2"
 GPU = "nvidia.com/gpu"
@@ -194,3 +194,33 @@ def wait_active(api, cluster_queues: list[str], timeout: float = 60) -> None:
                                   "check that Kueue runs: `kubelab cluster status`, `kubelab cluster logs kubelab-kueue`")
 
     until(inactive, timeout, every=0.3, timeout_error=not_active)
+
+
+def _listed(api, group: str, version: str, plural: str) -> list[dict]:
+    """The cluster-scoped objects of a kind; [] where the kind is not served or not readable."""
+    from kubernetes import client
+
+    from .errors import Forbidden, NotFound
+    try:
+        return call(client.CustomObjectsApi(api).list_cluster_custom_object, group, version, plural)["items"]
+    except (NotFound, Forbidden):
+        return []
+
+
+@typed_errors
+def remove(api, namespace: str) -> list[str]:
+    """Delete a tenancy's cluster-scoped objects: its ClusterQueues and autoscaled flavor, and the NodePools named
+    `<namespace>-<word>` (a learner's; Karpenter then removes their nodes). Returns "Kind/name" of each deleted.
+    The ClusterQueues go once their Workloads are gone (Kueue's finalizer), i.e. with the namespace."""
+    from . import manifests
+    group, version = API.split("/")
+    mine = [{"apiVersion": API, "kind": "ClusterQueue", "metadata": {"name": o["metadata"]["name"]}}
+            for o in _listed(api, group, version, "clusterqueues")
+            if (o["metadata"].get("labels") or {}).get(COHORT_LABEL) == namespace]
+    mine += [{"apiVersion": API, "kind": "ResourceFlavor", "metadata": {"name": o["metadata"]["name"]}}
+             for o in _listed(api, group, version, "resourceflavors")
+             if o["metadata"]["name"] == autoscaled_flavor(namespace)["metadata"]["name"]]
+    mine += [{"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": o["metadata"]["name"]}}
+             for o in _listed(api, "karpenter.sh", "v1", "nodepools")
+             if o["metadata"]["name"].rpartition("-")[0] == namespace]
+    return manifests.delete(api, mine)

@@ -14,7 +14,9 @@ Security (Lab 1) is given `manage=("limits", "namespace")`: writing the quotas o
 patching that one Namespace object's labels (a ClusterRole limited by resourceNames). A lab that makes
 cluster-scoped objects (Lab 2's and the exam's PersistentVolumes, Lab 3's PriorityClasses) is given
 "cluster": those kinds, named `<namespace>-<word>` only (an admission policy, `names_policy()`), and reading
-nodes and the cluster's classes.
+nodes and the cluster's classes. A lab on the batch platform is given "batch": its namespace gets the team
+queues of kubelab.batch, and the learner LocalQueues, reading Workloads and the cluster's queues, and Karpenter
+NodePools named `<namespace>-<word>` that only opting-in pods use, within a GPU limit.
 
 Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
 resets the namespaces, `kubeconfig()` writes a kubeconfig with a short-lived token of the learner's
@@ -30,7 +32,7 @@ namespace's lifecycle (sandbox, reset, release, cleanup, empty) is here.
 """
 from __future__ import annotations
 
-from ... import manifests
+from ... import batch, manifests
 from ..._k8s.apierrors import call, delete_if_present, typed_errors
 from ..._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
 from ..._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
@@ -51,7 +53,7 @@ __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_M
 
 def delete_cluster_objects(api, namespace: str) -> list[str]:
     """Delete the PersistentVolumes and PriorityClasses named `<namespace>-<word>` (what a lab with the
-    "cluster" right made): a reset leaves nothing of an earlier run that the next could be graded on."""
+    "cluster" right made) and the namespace's batch tenancy (its ClusterQueues, flavor and NodePools): a reset leaves nothing of an earlier run that the next could be graded on."""
     from kubernetes import client
 
     mine = []
@@ -64,7 +66,7 @@ def delete_cluster_objects(api, namespace: str) -> list[str]:
             continue
         mine += [{"apiVersion": version, "kind": kind, "metadata": {"name": name}}
                  for name in names if name.rpartition("-")[0] == namespace]
-    return manifests.delete(api, mine)
+    return manifests.delete(api, mine) + batch.remove(api, namespace)
 
 
 @typed_errors
@@ -81,8 +83,10 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     _check_owner(api, namespace, learner, lab_label)
     # its own field manager: a lab's Namespace manifest (Lab 1's Pod Security labels), applied with kubelab's
     # default one, would otherwise remove the sandbox's labels by server-side apply
-    new_policy = "cluster" in manage and not _exists(api, NAMES_POLICY)
+    new_policy = bool({"cluster", "batch"} & set(manage)) and not _exists(api, NAMES_POLICY)
     manifests.apply(api, objects(namespace, learner, lab_label, tuple(manage), tuple(also)), field_manager=FIELD_MANAGER)
+    if "batch" in manage:
+        batch.install(api, namespace)   # the team queues of this namespace (the platform team's part)
     box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
         _wait_policy_enforced(box)

@@ -11,7 +11,7 @@ import re
 from ... import settings
 from ...errors import UsageError
 
-__all__ = ["ALL", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
+__all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
            "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",
            "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SERVICE_ACCOUNT", "VOLUME_ROOT", "dns_safe", "grader_objects",
            "learner_name", "names_policy", "namespace_name", "objects"]
@@ -45,7 +45,7 @@ RULES = [
     {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
 ]
 LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
-MANAGE = ("limits", "namespace", "cluster")
+MANAGE = ("limits", "namespace", "cluster", "batch")
 # "cluster": the cluster-scoped objects a lab makes (Lab 2's and the exam's PersistentVolumes, Lab 3's
 # PriorityClasses), named `<namespace>-<word>`, and reading what the cluster offers. RBAC cannot limit a create
 # by name, so the ValidatingAdmissionPolicy NAMES_POLICY refuses a learner's write to any other name; whose
@@ -59,6 +59,19 @@ CLUSTER_RULES = [
     {"apiGroups": ["storage.k8s.io", "networking.k8s.io", "resource.k8s.io", "node.k8s.io"], "verbs": READ,
      "resources": ["storageclasses", "csinodes", "ingressclasses", "deviceclasses", "resourceslices", "runtimeclasses"]},
 ]
+# "batch": the ML batch platform (kubelab.batch): the tenancy's team queues are made for the namespace; the learner
+# uses LocalQueues and reads Workloads here, reads the cluster's queues and flavors, and writes Karpenter NodePools
+# named `<namespace>-<word>` (NAMES_POLICY) that only pods opting in can use (the autoscaled taint) within a GPU limit
+BATCH_RULES = [{"apiGroups": ["kueue.x-k8s.io"], "verbs": ALL, "resources": ["localqueues"]},
+               {"apiGroups": ["kueue.x-k8s.io"], "verbs": READ, "resources": ["workloads"]}]
+BATCH_CLUSTER_RULES = [
+    {"apiGroups": ["kueue.x-k8s.io"], "verbs": READ,
+     "resources": ["clusterqueues", "resourceflavors", "cohorts", "workloadpriorityclasses"]},
+    {"apiGroups": ["karpenter.sh"], "verbs": ALL, "resources": ["nodepools"]},
+    {"apiGroups": ["karpenter.sh", "karpenter.kwok.sh"], "verbs": READ, "resources": ["nodeclaims", "kwoknodeclasses"]},
+    {"apiGroups": [""], "verbs": READ, "resources": ["nodes"]},
+]
+AUTOSCALED_TAINT_KEY = "kubelab.io/autoscaled"   # cluster/karpenter.AUTOSCALED_TAINT (the opt-in taint)
 NAMES_POLICY = "kubelab-sandbox-names"
 VOLUME_ROOT = "/var/lib/kubelab/"   # the only hostPath a learner's PersistentVolume may name (simulated storage)
 GRADER_NAMESPACE, GRADER = "kubelab-grading", "grader"
@@ -70,6 +83,7 @@ GRADER_RULES = [
      "resources": ["nodes", "namespaces", "persistentvolumes", "events", "roles", "rolebindings", "clusterroles",
                    "clusterrolebindings", "priorityclasses", "storageclasses", "resourceslices", "deviceclasses",
                    "resourceclaims", "ingressclasses"]},
+    {"apiGroups": ["kueue.x-k8s.io", "karpenter.sh", "karpenter.kwok.sh"], "verbs": READ, "resources": ALL},
 ]
 
 
@@ -118,18 +132,20 @@ def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
         {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
-         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else [])},
+         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else []) + (BATCH_RULES if "batch" in manage else [])},
         {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
          "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
     ]
+    own = {"apiGroups": [SANDBOX_RIGHT["group"]], "resources": [SANDBOX_RIGHT["resource"]],
+           "resourceNames": [namespace], "verbs": [SANDBOX_RIGHT["verb"]]}   # names of its own (NAMES_POLICY)
     cluster_rules = {
         # this one Namespace object (its Pod Security labels), no other
         "namespace": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
                        "verbs": ["get", "patch", "update"]}],
-        "cluster": [*CLUSTER_RULES, {"apiGroups": [SANDBOX_RIGHT["group"]], "resources": [SANDBOX_RIGHT["resource"]],
-                                     "resourceNames": [namespace], "verbs": [SANDBOX_RIGHT["verb"]]}],
+        "cluster": [*CLUSTER_RULES, own],
+        "batch": [*BATCH_CLUSTER_RULES, own],
     }
-    for right in ("namespace", "cluster"):
+    for right in ("namespace", "cluster", "batch"):
         if right not in manage:
             continue
         cluster_meta = {"name": f"kubelab-{right}-{namespace}", "labels": labels}
@@ -139,7 +155,7 @@ def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()
              "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": cluster_meta["name"]},
              "subjects": subjects},
         ]
-    if "cluster" in manage:
+    if {"cluster", "batch"} & set(manage):
         objs += names_policy()
     return objs
 
@@ -156,7 +172,8 @@ def names_policy() -> list[dict]:
     meta = {"name": NAMES_POLICY, "labels": {"app.kubernetes.io/part-of": "kubelab"}}
     rules = [{"apiGroups": [group], "apiVersions": ["*"], "resources": [resource],
               "operations": ["CREATE", "UPDATE", "DELETE"]}
-             for group, resource in (("", "persistentvolumes"), ("scheduling.k8s.io", "priorityclasses"))]
+             for group, resource in (("", "persistentvolumes"), ("scheduling.k8s.io", "priorityclasses"),
+                                     ("karpenter.sh", "nodepools"))]
     writes = "request.operation != 'DELETE'"
     return [
         {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
@@ -181,6 +198,16 @@ def names_policy() -> list[dict]:
                                f"(has(object.spec.hostPath) && object.spec.hostPath.path.startsWith('{VOLUME_ROOT}'))",
                  "reason": "Forbidden",
                  "message": f"a learner's PersistentVolume is a hostPath under {VOLUME_ROOT} (simulated storage)"},
+                # a learner's NodePool provisions only for pods that opt in, within a GPU limit: without the
+                # taint it would buy nodes for every Pending pod of the class
+                {"expression": f"!({writes} && request.kind.kind == 'NodePool') || "
+                               "(has(object.spec.template.spec.taints) && object.spec.template.spec.taints.exists(t, "
+                               f"t.key == '{AUTOSCALED_TAINT_KEY}' && t.effect == 'NoSchedule') && "
+                               "has(object.spec.limits) && 'nvidia.com/gpu' in object.spec.limits)",
+                 "reason": "Forbidden",
+                 "message": f"a learner's NodePool carries the taint {AUTOSCALED_TAINT_KEY}=true:NoSchedule (only pods "
+                            "that tolerate it get its nodes) and a GPU limit (spec.limits nvidia.com/gpu): start from "
+                            "cluster/karpenter/gpu-nodepool.yaml"},
             ]}},
         {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta,
          "spec": {"policyName": NAMES_POLICY, "validationActions": ["Deny"]}},
