@@ -153,9 +153,10 @@ def _served(api) -> None:
 
 
 @typed_errors
-def install(api, namespace: str | None = None, pools=None, timeout: float = 60) -> list[dict]:
+def install(api, namespace: str | None = None, pools=None, timeout: float = 60, *,
+            require_queue: bool = True) -> list[dict]:
     """Apply the cluster-wide parts and, for `namespace`, its tenancy; wait until its ClusterQueues are active.
-    Returns the objects applied."""
+    `require_queue`: label the namespace so that a Job without a LocalQueue is refused. Returns the objects applied."""
     from . import manifests
     from kubernetes import client
     _served(api)
@@ -164,7 +165,8 @@ def install(api, namespace: str | None = None, pools=None, timeout: float = 60) 
         objs += team_queues(namespace)
     manifests.apply(api, objs, field_manager="kubelab-batch")
     if namespace:
-        call(client.CoreV1Api(api).patch_namespace, namespace, {"metadata": {"labels": {QUEUE_REQUIRED: "true"}}})
+        if require_queue:
+            call(client.CoreV1Api(api).patch_namespace, namespace, {"metadata": {"labels": {QUEUE_REQUIRED: "true"}}})
         wait_active(api, [f"{namespace}-{team}" for team in TEAMS], timeout)
     return objs
 

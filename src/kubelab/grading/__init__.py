@@ -21,6 +21,7 @@ from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
 from .rbac import can, cannot, request_as
+from .queues import job_admitted, job_gang_admitted, job_node_provisioned
 from .reports import gpu_report_matches
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
                          quota_caps_gpus)
@@ -29,7 +30,7 @@ from .workloads import deployment_ready, env_from, service_selects, statefulset_
 __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_split",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
-           "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
+           "job_admitted", "job_gang_admitted", "job_node_provisioned", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "secret_has_keys",
            "service_selects", "statefulset_ready", "unreachable"]

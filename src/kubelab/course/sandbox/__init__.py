@@ -86,7 +86,8 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     new_policy = bool({"cluster", "batch"} & set(manage)) and not _exists(api, NAMES_POLICY)
     manifests.apply(api, objects(namespace, learner, lab_label, tuple(manage), tuple(also)), field_manager=FIELD_MANAGER)
     if "batch" in manage:
-        batch.install(api, namespace)   # the team queues of this namespace (the platform team's part)
+        # the team queues of this namespace (the platform team's part); a lab's Jobs may still run unqueued
+        batch.install(api, namespace, require_queue=False)
     box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
         _wait_policy_enforced(box)

@@ -1,0 +1,172 @@
+"""Checks of the batch platform (kubelab.batch): what Kueue decided for a Job (its Workload's admission, flavor and
+PodsReady), and what Karpenter did for it (a node of the learner's NodePool, gone once empty).
+
+Kueue's Workload (kueue.x-k8s.io/v1beta2): conditions QuotaReserved, Admitted, PodsReady (waitForPodsReady: reason
+Started once every pod of the admitted Workload is ready), Finished, Evicted; status.admission.clusterQueue and
+.podSetAssignments[].flavors (resource -> ResourceFlavor); spec.podSets[].count (the pods admitted as one).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from ..batch import API, GPU, NODEPOOL_LABEL, QUEUE_LABEL
+from .engine import CheckResult, Missing, Part, client, read, run
+
+__all__ = ["job_admitted", "job_gang_admitted", "job_node_provisioned"]
+
+ADMIT_TIMEOUT = 30.0     # Kueue admits within a second or two of the Job's create
+PROVISION_TIMEOUT = 150.0  # Karpenter's node (~3-12 s), the Job's run, and its consolidation (>= ~30 s after empty)
+
+
+def _condition(obj: dict, kind: str) -> dict:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
+
+
+def _true(obj: dict, kind: str) -> bool:
+    return _condition(obj, kind).get("status") == "True"
+
+
+def _workload(api, job: str, namespace: str) -> dict:
+    """The Workload Kueue made for Job `job` (owner reference), newest first; Missing when none."""
+    group, version = API.split("/")
+    items = read(lambda: client(api, "CustomObjectsApi").list_namespaced_custom_object(
+        group, version, namespace, "workloads")["items"], "Workloads", namespace)
+    owned = [w for w in items if any(o.get("kind") == "Job" and o.get("name") == job
+                                     for o in w["metadata"].get("ownerReferences") or [])]
+    if not owned:
+        raise Missing(f"Kueue made no Workload for Job {job!r}: the Job is not queued (or does not exist)",
+                      f"label the Job {QUEUE_LABEL}: <your team's LocalQueue> (kubectl get localqueues -n {namespace})")
+    return max(owned, key=lambda w: w["metadata"]["creationTimestamp"])
+
+
+def _pods(api, job: str, namespace: str) -> list:
+    core = client(api, "CoreV1Api")
+    return read(lambda: core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items,
+                f"the pods of Job {job!r}", namespace)
+
+
+def _flavors(w: dict) -> set[str]:
+    return {f for ps in ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []
+            for f in (ps.get("flavors") or {}).values()}
+
+
+def _queue(w: dict) -> str | None:
+    return ((w.get("status") or {}).get("admission") or {}).get("clusterQueue")
+
+
+def _admitted_parts(what: str, cluster_queue: str, namespace: str) -> list[Part]:
+    return [Part(lambda o: _true(o.w, "Admitted") and _queue(o.w) == cluster_queue,
+                 lambda o: (f"{what} was admitted by ClusterQueue {_queue(o.w)!r}, not {cluster_queue!r}"
+                            if _true(o.w, "Admitted") else
+                            f"{what} is not admitted: {_condition(o.w, 'QuotaReserved').get('message') or 'pending'}"),
+                 f"queue it in the LocalQueue of ClusterQueue {cluster_queue} (kubectl get localqueues -n {namespace}), "
+                 "and ask for no more than that queue may admit (kubectl describe clusterqueue)")]
+
+
+def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: str,
+                 timeout: float = ADMIT_TIMEOUT) -> CheckResult:
+    """Kueue admitted Job `job` through ClusterQueue `cluster_queue` (1), on ResourceFlavor `flavor` for its GPUs (1),
+    and its pods ran on nodes of that flavor (the flavor's node labels; Running or Succeeded) (1)."""
+    what = f"Job {job!r}"
+
+    def fetch():
+        w = _workload(api, job, namespace)
+        group, version = API.split("/")
+        spec = read(lambda: client(api, "CustomObjectsApi").get_cluster_custom_object(
+            group, version, "resourceflavors", flavor), f"ResourceFlavor {flavor!r}")["spec"]
+        core = client(api, "CoreV1Api")
+        pods = [p for p in _pods(api, job, namespace) if p.status.phase in ("Running", "Succeeded")]
+        labels = {n.metadata.name: n.metadata.labels or {} for n in core.list_node().items}
+        # a node gone since (consolidated) is judged by the node selector the pod was admitted with
+        nodes = {p.spec.node_name: labels.get(p.spec.node_name, p.spec.node_selector or {}) for p in pods}
+        want = spec.get("nodeLabels") or {}
+        gpu_flavor = {(ps.get("flavors") or {}).get(GPU) for ps in
+                      ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []}
+        return SimpleNamespace(w=w, gpu_flavor=gpu_flavor, pods=pods,
+                               on_flavor=[p for p in pods if all(nodes[p.spec.node_name].get(k) == v
+                                                                 for k, v in want.items())])
+
+    parts = _admitted_parts(what, cluster_queue, namespace) + [
+        Part(lambda o: o.gpu_flavor == {flavor},
+             lambda o: f"{what}'s GPUs were given flavor {', '.join(sorted(map(str, o.gpu_flavor - {None}))) or 'none'}, "
+                       f"not {flavor!r}",
+             f"Kueue picks the first flavor of the queue whose nodes the pods may use and whose quota fits, and it "
+             f"matches a pod's nodeSelector or required node affinity only against the labels its flavors name: select "
+             f"the label of flavor {flavor} (kubectl get resourceflavor {flavor} -o yaml: spec.nodeLabels)"),
+        Part(lambda o: bool(o.pods) and len(o.on_flavor) == len(o.pods),
+             lambda o: (f"{len(o.pods) - len(o.on_flavor)} of {len(o.pods)} pod(s) of {what} ran off the {flavor} nodes"
+                        if o.pods else f"no pod of {what} runs or ran"),
+             f"kubectl get pods -n {namespace} -l job-name={job} -o wide; kubectl describe pod (its events)"),
+    ]
+    return run("job_admitted", fetch, parts, f"{what} admitted by {cluster_queue} on flavor {flavor}, pods on its nodes",
+               timeout=timeout)
+
+
+def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue: str,
+                      timeout: float = ADMIT_TIMEOUT) -> CheckResult:
+    """Job `job` runs `pods` pods at once (parallelism) (1), admitted by `cluster_queue` as one Workload of `pods`
+    pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition) (1)."""
+    what = f"Job {job!r}"
+
+    def fetch():
+        batch = client(api, "BatchV1Api")
+        j = read(lambda: batch.read_namespaced_job(job, namespace), what, namespace)
+        w = _workload(api, job, namespace)
+        return SimpleNamespace(w=w, parallelism=j.spec.parallelism or 1,
+                               count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []))
+
+    parts = [
+        Part(lambda o: o.parallelism == pods, lambda o: f"{what} runs {o.parallelism} pod(s) at once, not {pods}",
+             f"set spec.parallelism (and completions) to {pods}: one Job whose pods start together", static=True),
+        *_admitted_parts(what, cluster_queue, namespace),
+        Part(lambda o: o.count == pods and _true(o.w, "PodsReady"),
+             lambda o: (f"{what}'s Workload admits {o.count} pod(s), not {pods}" if o.count != pods else
+                        f"Kueue has not seen all {pods} pods of {what} ready: "
+                        f"{_condition(o.w, 'PodsReady').get('message') or 'no PodsReady condition'}"),
+             "all pods of the gang must fit the nodes the flavor offers at once: kubectl get pods -o wide, "
+             "kubectl describe workload"),
+    ]
+    return run("job_gang_admitted", fetch, parts, f"{what} admitted whole: {pods} pods together", timeout=timeout)
+
+
+def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, cluster_queue: str,
+                         timeout: float = PROVISION_TIMEOUT) -> CheckResult:
+    """Job `job`, admitted by `cluster_queue` (1); NodePool `node_pool` exists (1); the Job ran to completion on a
+    node Karpenter made for it (Kueue's flavor put karpenter.sh/nodepool in the pods' node selector; the node carried
+    it) (1), and that node is gone once empty while the NodePool stays (consolidation, not deletion of the pool) (1)."""
+    what = f"Job {job!r}"
+
+    def fetch():
+        core, batch = client(api, "CoreV1Api"), client(api, "BatchV1Api")
+        j = read(lambda: batch.read_namespaced_job_status(job, namespace), what, namespace)
+        w = _workload(api, job, namespace)
+        pods = _pods(api, job, namespace)
+        ran = [p for p in pods if p.status.phase == "Succeeded"]
+        nodes = {n.metadata.name: n.metadata.labels or {} for n in core.list_node().items}
+        pool = read(lambda: client(api, "CustomObjectsApi").list_cluster_custom_object(
+            "karpenter.sh", "v1", "nodepools")["items"], "NodePools")
+        return SimpleNamespace(
+            w=w, complete=(j.status.succeeded or 0) >= (j.spec.completions or 1), ran=ran,
+            on_pool=[p for p in ran if (p.spec.node_selector or {}).get(NODEPOOL_LABEL) == node_pool
+                     and nodes.get(p.spec.node_name, {NODEPOOL_LABEL: node_pool}).get(NODEPOOL_LABEL) == node_pool],
+            left=sorted({p.spec.node_name for p in ran if p.spec.node_name in nodes}),
+            pool=any(p["metadata"]["name"] == node_pool for p in pool))
+
+    parts = _admitted_parts(what, cluster_queue, namespace) + [
+        # static: with no NodePool of that name Karpenter makes no node for the Job, however long one waits
+        Part(lambda o: o.pool, f"NodePool {node_pool!r} does not exist (or is gone: its nodes went with it)",
+             f"create NodePool {node_pool} (start from cluster/karpenter/gpu-nodepool.yaml) with room for the Job's "
+             "GPUs in spec.limits, and keep it", static=True),
+        Part(lambda o: o.complete and bool(o.ran) and len(o.on_pool) == len(o.ran),
+             lambda o: (f"{what} has not completed" if not o.complete else
+                        f"{what}'s pods did not run on nodes of NodePool {node_pool!r}"),
+             f"the queue's autoscaled flavor sends the Job to NodePool {node_pool}; its limits and instance types must "
+             f"fit the Job's pod (kubectl get nodeclaims; kubectl describe nodepool {node_pool})"),
+        Part(lambda o: bool(o.ran) and not o.left,
+             lambda o: (f"node(s) {', '.join(o.left)} still exist after {what} ended" if o.ran
+                        else f"{what} ran no pod"),
+             f"give NodePool {node_pool} disruption.consolidationPolicy WhenEmpty (or WhenEmptyOrUnderutilized) "
+             "and a short consolidateAfter, so Karpenter removes the empty node"),
+    ]
+    return run("job_node_provisioned", fetch, parts,
+               f"{what} ran on a node of NodePool {node_pool}, removed once empty", timeout=timeout)
