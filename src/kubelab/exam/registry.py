@@ -35,11 +35,12 @@ __all__ = ["CATEGORIES", "NAMESPACE_WIDE", "RIGHTS", "Categories", "Registry", "
            "draw_names", "register", "register_category", "registry"]
 
 # The rights a scenario's inject may need beyond the learner's own Role (course.sandbox.policy.RIGHTS: the
-# first three are its MANAGE names, which an assignment's access.yaml grants; "nodes" no sandbox grants).
+# first three and "batch" are its MANAGE names, which an assignment's access.yaml grants; "nodes" no sandbox grants).
 RIGHTS = {
     "limits": "ResourceQuotas and LimitRanges in the namespace",
     "namespace": "the namespace object itself (its labels: Pod Security)",
     "cluster": "cluster-scoped objects named <namespace>-<word> (PriorityClasses, PersistentVolumes)",
+    "batch": "the namespace's team queues (kubelab.batch), its LocalQueues, and Karpenter NodePools named <namespace>-<word>",
     "nodes": "nodes themselves (cordon, taint, label): no learner's sandbox has it",
 }
 # Objects that act on every pod of the namespace, not only the scenario's own: two scenarios that make the same
