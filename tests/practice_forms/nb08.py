@@ -1,5 +1,6 @@
 """notebooks/08-batch-platform.ipynb."""
-LONG = {"pod-complete.stage.kwok.x-k8s.io/delay": "20m"}   # simulated run time: the pods stay Running
+LONG = {"pod-complete.stage.kwok.x-k8s.io/delay": "20m",
+            "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "21m"}   # simulated run time: the pods stay Running
 
 
 def job(name, labels=None, gpus=1, pods=1, pod_spec=None, suspend=None, cpu=None) -> dict:

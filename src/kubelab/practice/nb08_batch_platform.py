@@ -23,7 +23,8 @@ __all__: list[str] = []  # exercises register themselves; nothing here is called
 
 QUICK = 8.0      # seconds a check waits for what Kueue or the scheduler has not decided yet
 NODE_WAIT = 25.0  # Karpenter makes a node 3-12 s after a pending pod (cluster/karpenter/README.md)
-LONG_RUN = {"pod-complete.stage.kwok.x-k8s.io/delay": "20m"}   # simulated run time: the pods stay Running
+LONG_RUN = {"pod-complete.stage.kwok.x-k8s.io/delay": "20m",
+            "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "21m"}   # simulated run time: the pods stay Running
 
 
 def _owned_by(api, ns: str) -> list[dict]:

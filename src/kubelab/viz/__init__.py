@@ -3,6 +3,6 @@ in, Axes out, "(simulated)" in the title of simulated data), recordings over tim
 ipywidgets that fall back to a static snapshot when nobody is watching (`widgets`), the GPU profiler's
 PNG and HTML (`gpu_report`). A new chart goes in
 `plots`; nothing here reads the cluster except through `observe`, `gpu` and `wait`."""
-from . import gpu_report, plots, timeline, widgets
+from . import batch, gpu_report, plots, timeline, widgets
 
-__all__ = ["gpu_report", "plots", "timeline", "widgets"]
+__all__ = ["batch", "gpu_report", "plots", "timeline", "widgets"]
