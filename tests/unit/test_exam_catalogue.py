@@ -107,7 +107,7 @@ def test_a_bad_catalogue_file_is_one_clear_error(tmp_path):
 def test_the_draw_takes_only_scenarios_the_sandbox_can_inject():
     nodes = scenario_class("cordoned-node", "scheduling", needs={"nodes"})
     with temporary(nodes):
-        exam_rights = catalogue.Catalogue.of(rights=["cluster", "limits"])
+        exam_rights = catalogue.Catalogue.of(rights=["batch", "cluster", "limits"])
         assert exam_rights.left_out() == {"cordoned-node": ["nodes"]}
         assert all("cordoned-node" not in names(seed, 12, exam_rights) for seed in SEEDS)
         everything = catalogue.Catalogue.of()   # an identity with every right (the instructor rehearsing)

@@ -64,8 +64,8 @@ class NodePoolLimit(QueuedJobScenario):
               "nodes: Kueue admitted it, but its pod has been Pending for a while and no new node appears. Our "
               f"NodePool <namespace>-gpu is ours to change: the platform team allows it at most {BUDGET} GPUs, and it "
               "must stay opt-in (its kubelab.io/autoscaled taint).")
-    evidence = ("all available instance types exceed limits for nodepool", "FailedScheduling", "spec.limits",
-                "nvidia.com/gpu")
+    evidence = ("all available instance types exceed limits for nodepool", "FailedScheduling",
+                "spec.limits.nvidia.com/gpu")
     cause = ("the NodePool <namespace>-gpu may hold 4 GPUs (spec.limits nvidia.com/gpu: 4) and Karpenter counts a "
              "node's whole capacity: the only shape that fits an 8-GPU pod (p5.48xlarge, 8 H100) would exceed it, so "
              "Karpenter launches nothing (event FailedScheduling from karpenter: all available instance types exceed "

@@ -43,8 +43,7 @@ class QueueMissingClusterQueue(QueuedJobScenario):
               "and `kubectl get job` shows it suspended, which none of us did. Yesterday we added a LocalQueue "
               "`research` for it. It is the training team's work and must run on the training team's quota "
               "(the ClusterQueue <namespace>-training).")
-    evidence = ("ClusterQueueDoesNotExist", "doesn't exist", "Inadmissible", "spec.clusterQueue",
-                "kueue.x-k8s.io/queue-name")
+    evidence = ("ClusterQueueDoesNotExist", "doesn't exist", "Inadmissible", "spec.clusterQueue")
     cause = ("the LocalQueue research names the ClusterQueue <namespace>-trainng, which does not exist (a typo of "
              "<namespace>-training): the LocalQueue is not Active (reason ClusterQueueDoesNotExist) and the Job's "
              "Workload stays unadmitted (QuotaReserved False, Inadmissible: ClusterQueue <namespace>-trainng doesn't "
