@@ -22,7 +22,7 @@ Kueue's names and fields: sigs.k8s.io/kueue v0.17.0, apis/kueue/v1beta2 (the sto
 from __future__ import annotations
 
 from ._k8s.apierrors import call, typed_errors
-from ._k8s.names import GPU_TAINT, POOL_LABEL
+from ._k8s.names import GPU_TAINT, POOL_LABEL, SANDBOX_LABEL
 from ._k8s.poll import until
 from .cluster.karpenter import AUTOSCALED_TAINT
 from .cluster.kueue import QUEUE_LABEL
@@ -136,7 +136,9 @@ def team_queues(namespace: str, gpu_flavors: tuple[str, ...] = ("a100", "h100"))
                             _flavor_quota(names.get(f, f), quota[f]) for f in order if f in quota]}],
                         "preemption": {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"},
                         "fairSharing": {"weight": "1"}}})
-    out += [{"apiVersion": API, "kind": "LocalQueue", "metadata": {"name": team, "namespace": namespace},
+    # labelled as the sandbox's own: emptying a learner's namespace keeps them (the learner may delete LocalQueues)
+    out += [{"apiVersion": API, "kind": "LocalQueue",
+             "metadata": {"name": team, "namespace": namespace, "labels": {SANDBOX_LABEL: "true"}},
              "spec": {"clusterQueue": f"{namespace}-{team}"}} for team in TEAMS]
     return out
 
@@ -210,18 +212,19 @@ def _listed(api, group: str, version: str, plural: str) -> list[dict]:
 
 
 @typed_errors
-def remove(api, namespace: str) -> list[str]:
-    """Delete a tenancy's cluster-scoped objects: its ClusterQueues and autoscaled flavor, and the NodePools named
-    `<namespace>-<word>` (a learner's; Karpenter then removes their nodes). Returns "Kind/name" of each deleted.
-    The ClusterQueues go once their Workloads are gone (Kueue's finalizer), i.e. with the namespace."""
+def remove(api, namespace: str, *, tenancy: bool = True) -> list[str]:
+    """Delete the NodePools named `<namespace>-<word>` (a learner's; Karpenter then removes their nodes) and, with
+    `tenancy`, the tenancy's ClusterQueues and autoscaled flavor (the platform's: an admin's call). Returns
+    "Kind/name" of each deleted. The ClusterQueues go once their Workloads are gone (Kueue's finalizer), i.e. with
+    the namespace."""
     from . import manifests
     group, version = API.split("/")
-    mine = [{"apiVersion": API, "kind": "ClusterQueue", "metadata": {"name": o["metadata"]["name"]}}
+    mine = [] if not tenancy else [{"apiVersion": API, "kind": "ClusterQueue", "metadata": {"name": o["metadata"]["name"]}}
             for o in _listed(api, group, version, "clusterqueues")
             if (o["metadata"].get("labels") or {}).get(COHORT_LABEL) == namespace]
     mine += [{"apiVersion": API, "kind": "ResourceFlavor", "metadata": {"name": o["metadata"]["name"]}}
-             for o in _listed(api, group, version, "resourceflavors")
-             if o["metadata"]["name"] == autoscaled_flavor(namespace)["metadata"]["name"]]
+             for o in _listed(api, group, version, "resourceflavors") if tenancy
+             and o["metadata"]["name"] == autoscaled_flavor(namespace)["metadata"]["name"]]
     mine += [{"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": o["metadata"]["name"]}}
              for o in _listed(api, "karpenter.sh", "v1", "nodepools")
              if o["metadata"]["name"].rpartition("-")[0] == namespace]

@@ -4,6 +4,7 @@ from __future__ import annotations
 SIMULATED_LABEL = "kubelab.io/simulated"   # "true" on every KWOK node
 POOL_LABEL = "kubelab.io/pool"             # the node pool a node belongs to
 LESSON_LABEL = "kubelab.io/lesson"         # namespaces made by lesson.start()
+SANDBOX_LABEL = "kubelab.io/sandbox"       # a sandbox's own objects, which emptying it keeps (its RBAC, its queues)
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 GPU_RESOURCE = "nvidia.com/gpu"            # the device plugin's extended resource
 MIG_PREFIX = "nvidia.com/mig-"             # MIG devices: nvidia.com/mig-1g.10gb, ...

@@ -51,9 +51,10 @@ __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_M
            "token_client", "wait_namespace_gone"]
 
 
-def delete_cluster_objects(api, namespace: str) -> list[str]:
+def delete_cluster_objects(api, namespace: str, *, tenancy: bool = True) -> list[str]:
     """Delete the PersistentVolumes and PriorityClasses named `<namespace>-<word>` (what a lab with the
-    "cluster" right made) and the namespace's batch tenancy (its ClusterQueues, flavor and NodePools): a reset leaves nothing of an earlier run that the next could be graded on."""
+    "cluster" right made), its NodePools and, with `tenancy` (an admin's call), its batch tenancy (ClusterQueues and
+    flavor): a reset leaves nothing of an earlier run that the next could be graded on."""
     from kubernetes import client
 
     mine = []
@@ -66,7 +67,7 @@ def delete_cluster_objects(api, namespace: str) -> list[str]:
             continue
         mine += [{"apiVersion": version, "kind": kind, "metadata": {"name": name}}
                  for name in names if name.rpartition("-")[0] == namespace]
-    return manifests.delete(api, mine) + batch.remove(api, namespace)
+    return manifests.delete(api, mine) + batch.remove(api, namespace, tenancy=tenancy)
 
 
 @typed_errors
@@ -217,7 +218,7 @@ def empty(api, namespace: str, timeout: float = 60) -> list[str]:
             continue
         res.delete(namespace=namespace, label_selector=f"!{SANDBOX_LABEL}")
         emptied.append(res.name)
-    emptied += delete_cluster_objects(api, namespace)
+    emptied += delete_cluster_objects(api, namespace, tenancy=False)   # the platform's queues stay
     core = client.CoreV1Api(api)
     if can_i(api, "patch", "namespaces", name=namespace):
         labels = core.read_namespace(namespace).metadata.labels or {}

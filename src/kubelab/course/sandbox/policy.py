@@ -9,6 +9,9 @@ import os
 import re
 
 from ... import settings
+# SANDBOX_LABEL: the sandbox's own objects (ServiceAccount, Role, RoleBinding; the platform's LocalQueues), which
+# empty() keeps
+from ..._k8s.names import SANDBOX_LABEL
 from ...errors import UsageError
 
 __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
@@ -19,7 +22,6 @@ __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
 FIELD_MANAGER = "kubelab-sandbox"
-SANDBOX_LABEL = "kubelab.io/sandbox"   # the sandbox's own objects (ServiceAccount, Role, RoleBinding): empty() keeps them
 SERVICE_ACCOUNT = "learner"
 ROLE = "learner"
 LEARNER_MAX = 40  # leaves room for "-<lab>" in a 63-character namespace name

@@ -1,0 +1,155 @@
+"""The batch platform (kubelab.batch) on the session cluster's real Kueue: a learner's sandbox with the "batch" right
+gets its team queues; Jobs are admitted by quota and flavor, the training team borrows the inference team's idle
+GPUs and the inference team reclaims them by preemption, a gang Job is admitted whole or not at all; and the learner
+may use their LocalQueues and NodePool, and nothing of another team or tenancy."""
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import pytest
+from kubernetes import client
+
+from kubelab import batch
+from kubelab.cluster import karpenter
+from kubelab.course import sandbox
+from tests.helpers import eventually
+
+KUEUE = ("kueue.x-k8s.io", "v1beta2")
+RUNS = {"pod-complete.stage.kwok.x-k8s.io/delay": "30m", "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "31m"}
+
+
+def job(name: str, queue: str | None, gpus: int, parallelism: int = 1, pool: str | None = None) -> dict:
+    spec = {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "train", "image": "nvcr.io/nvidia/pytorch:26.08-py3", "command": ["torchrun", "t.py"],
+                            "resources": {"requests": {"cpu": "1", "memory": "4Gi"},
+                                          "limits": {"nvidia.com/gpu": str(gpus)}}}]}
+    if pool:
+        spec["nodeSelector"] = {"kubelab.io/pool": pool}
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "labels": {batch.QUEUE_LABEL: queue} if queue else {}},
+            "spec": {"parallelism": parallelism, "completions": parallelism,
+                     "template": {"metadata": {"annotations": RUNS}, "spec": spec}}}
+
+
+def workloads(api, namespace: str) -> dict[str, dict]:
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(*KUEUE, namespace, "workloads")["items"]
+    return {w["metadata"]["ownerReferences"][0]["name"]: w for w in items}
+
+
+def status(w: dict, kind: str) -> str | None:
+    return next((c["status"] for c in (w.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
+
+
+def gpu_flavor(w: dict) -> str | None:
+    assignments = ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or [{}]
+    return (assignments[0].get("flavors") or {}).get("nvidia.com/gpu")
+
+
+def admitted(api, namespace: str, name: str) -> dict:
+    return eventually(lambda: (w := workloads(api, namespace).get(name)) and status(w, "Admitted") == "True" and w,
+                      timeout=30, what=f"Job {name} admitted")
+
+
+@pytest.fixture
+def tenancy(api):
+    learner = f"b{uuid.uuid4().hex[:6]}"
+    box = sandbox.sandbox(api, "batch", learner, manage=("batch",))
+    yield box
+    sandbox.release(api, box.namespace)
+    sandbox.cleanup(api, learner)
+
+
+def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
+    ns, jobs = tenancy.namespace, client.BatchV1Api(api)
+    # training owns 2 A100s and borrows up to 2 more of the inference team's; a pool selector picks the flavor
+    jobs.create_namespaced_job(ns, job("first", "training", 2))
+    assert gpu_flavor(admitted(api, ns, "first")) == "a100"
+    jobs.create_namespaced_job(ns, job("borrower", "training", 2))
+    assert gpu_flavor(admitted(api, ns, "borrower")) == "a100"
+    cq = client.CustomObjectsApi(api).get_cluster_custom_object(*KUEUE, "clusterqueues", f"{ns}-training")
+    usage = {f["name"]: {r["name"]: r for r in f["resources"]} for f in cq["status"]["flavorsUsage"]}
+    assert usage["a100"]["nvidia.com/gpu"] == {"name": "nvidia.com/gpu", "total": "4", "borrowed": "2"}
+    jobs.create_namespaced_job(ns, job("on-h100", "training", 1, pool="h100"))
+    assert gpu_flavor(admitted(api, ns, "on-h100")) == "h100"
+    # the inference team takes its A100s back: a training Job is preempted (reclaim within the cohort)
+    jobs.create_namespaced_job(ns, job("serving-eval", "inference", 2, pool="a100"))
+    assert gpu_flavor(admitted(api, ns, "serving-eval")) == "a100"
+    evicted = eventually(lambda: [n for n, w in workloads(api, ns).items() if n in ("first", "borrower")
+                                  and status(w, "Preempted") == "True"],
+                         timeout=30, what="a training Job preempted")
+    assert len(evicted) == 1
+    # a gang of 4 one-GPU pods where at most 2 A100s are left to training: nothing of it is admitted, no pod made
+    jobs.create_namespaced_job(ns, job("gang", "training", 1, parallelism=4, pool="a100"))
+    pending = eventually(lambda: (w := workloads(api, ns).get("gang")) and status(w, "QuotaReserved") == "False" and w,
+                         timeout=30, what="the gang's Workload evaluated")
+    assert pending["spec"]["podSets"][0]["count"] == 4 and status(pending, "Admitted") != "True"
+    assert "insufficient" in json.dumps(pending["status"]["conditions"]).lower()
+    assert not client.CoreV1Api(api).list_namespaced_pod(ns, label_selector="job-name=gang").items
+    assert jobs.read_namespaced_job("gang", ns).spec.suspend is True
+
+
+def test_the_learner_uses_their_queues_and_nodepool_and_nothing_of_another_tenancy(api, tenancy):
+    other = sandbox.sandbox(api, "batch", f"o{uuid.uuid4().hex[:6]}", manage=("batch",))
+    try:
+        me, ns = client.CustomObjectsApi(tenancy.client()), tenancy.namespace
+
+        def refused(call) -> int:
+            with pytest.raises(client.ApiException) as err:
+                call()
+            return err.value.status
+
+        lq = {"apiVersion": "/".join(KUEUE), "kind": "LocalQueue", "metadata": {"name": "research"},
+              "spec": {"clusterQueue": f"{ns}-training"}}
+        me.create_namespaced_custom_object(*KUEUE, ns, "localqueues", lq)
+        assert {q["metadata"]["name"] for q in me.list_namespaced_custom_object(*KUEUE, ns, "localqueues")["items"]} \
+            == {"training", "inference", "research"}
+        assert me.list_namespaced_custom_object(*KUEUE, ns, "workloads")["items"] == []
+        assert {f"{ns}-training", f"{other.namespace}-training"} <= {
+            q["metadata"]["name"] for q in me.list_cluster_custom_object(*KUEUE, "clusterqueues")["items"]}
+        # another tenancy's namespace, and any ClusterQueue or flavor: 403
+        assert refused(lambda: me.create_namespaced_custom_object(*KUEUE, other.namespace, "localqueues", lq)) == 403
+        assert refused(lambda: me.patch_cluster_custom_object(*KUEUE, "clusterqueues", f"{ns}-training",
+                                                              {"spec": {"cohortName": "mine"}})) == 403
+        assert refused(lambda: me.delete_cluster_custom_object(*KUEUE, "resourceflavors", "h100")) == 403
+        # a NodePool named after the namespace, with the opt-in taint and a GPU limit: yes; other names or shapes: no
+        pool = karpenter.node_pool()
+        pool["metadata"]["name"] = batch.node_pool_name(ns)
+        me.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", pool)
+        theirs = copy.deepcopy(pool)
+        theirs["metadata"]["name"] = batch.node_pool_name(other.namespace)
+        untainted = copy.deepcopy(pool)
+        untainted["metadata"]["name"] = f"{ns}-open"
+        untainted["spec"]["template"]["spec"]["taints"] = untainted["spec"]["template"]["spec"]["taints"][:1]
+        unlimited = copy.deepcopy(pool)
+        unlimited["metadata"]["name"] = f"{ns}-unlimited"
+        del unlimited["spec"]["limits"]
+        for bad in (theirs, untainted, unlimited):
+            assert refused(lambda: me.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", bad)) == 403
+        # in this namespace a Job must name a queue only where the platform requires it (the lab's does not)
+        batch.install(api, ns)   # now it does
+        plain = job("plain", None, 0)
+        assert refused(lambda: client.BatchV1Api(tenancy.client()).create_namespaced_job(ns, plain)) == 403
+        # release deletes the tenancy's cluster-scoped objects, the learner's NodePool among them
+        sandbox.release(api, ns)
+        names = {p["metadata"]["name"] for p in client.CustomObjectsApi(api).list_cluster_custom_object(
+            "karpenter.sh", "v1", "nodepools")["items"]}
+        assert batch.node_pool_name(ns) not in names
+    finally:
+        sandbox.release(api, other.namespace)
+        sandbox.cleanup(api, other.learner)
+
+
+def test_a_clusterqueue_naming_a_missing_flavor_is_one_clear_error(api, namespace):
+    from kubelab import manifests
+    from kubelab.errors import ConfigError
+    # the tenancy's ClusterQueue without its flavor <namespace>-autoscaled
+    manifests.apply(api, [o for o in batch.team_queues(namespace) if o["kind"] == "ClusterQueue"][:1])
+    name = f"{namespace}-training"
+    try:
+        with pytest.raises(ConfigError) as err:
+            batch.wait_active(api, [name], timeout=5)
+        assert "FlavorNotFound" in str(err.value) and "ResourceFlavor" in err.value.fix
+    finally:
+        client.CustomObjectsApi(api).delete_cluster_custom_object(*KUEUE, "clusterqueues", name)
