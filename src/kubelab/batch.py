@@ -9,7 +9,8 @@ Cluster-wide (`install`, idempotent):
     a ValidatingAdmissionPolicy   in a namespace labelled QUEUE_REQUIRED, a Job must name a LocalQueue (else it would
                         run outside every quota, since Kueue manages only Jobs with the queue label)
 
-Per tenancy (a namespace N: a learner's sandbox or a lesson's namespace; `team_queues`):
+Per tenancy (a namespace N: a learner's sandbox or a lesson's namespace; `team_queues`; its cluster-scoped objects
+are dependents of the Namespace, deleted with it):
     ClusterQueues N-training and N-inference, in cohort N: nominal GPU quotas per flavor; training may borrow what
                         inference lends; each preempts lower priority in its own queue and reclaims its nominal quota
                         from a borrower in the cohort; fair-sharing weight 1 each
@@ -164,7 +165,12 @@ def install(api, namespace: str | None = None, pools=None, timeout: float = 60, 
     _served(api)
     objs = [*flavors(pools), *priorities(), *queue_policy()]
     if namespace:
-        objs += team_queues(namespace)
+        # the tenancy's cluster-scoped objects are dependents of its Namespace (itself cluster-scoped): the garbage
+        # collector deletes them with it, whoever deletes the namespace
+        uid = call(client.CoreV1Api(api).read_namespace, namespace).metadata.uid
+        owner = [{"apiVersion": "v1", "kind": "Namespace", "name": namespace, "uid": uid}]
+        objs += [{**o, "metadata": {**o["metadata"], "ownerReferences": owner}}
+                 if o["kind"] in ("ClusterQueue", "ResourceFlavor") else o for o in team_queues(namespace)]
     manifests.apply(api, objs, field_manager="kubelab-batch")
     if namespace:
         if require_queue:

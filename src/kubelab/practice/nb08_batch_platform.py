@@ -3,18 +3,16 @@ whole, priority preemption within a queue, and a Karpenter NodePool with a GPU l
 
 Every check grades what Kueue (and Karpenter) decided: the Workload's conditions and
 status.admission.podSetAssignments[].flavors (sigs.k8s.io/kueue v0.17.0, apis/kueue/v1beta2), the pods, the nodes.
-Each setup installs the platform for the namespace (kl.batch.install) and makes its cluster-scoped objects (the
-team ClusterQueues, the autoscaled flavor, the evaluation queue) dependents of the namespace, so that deleting the
-namespace deletes them too."""
+Each setup installs the platform for the namespace (kl.batch.install: its cluster-scoped objects are dependents of
+the namespace, deleted with it; the evaluation queue of 08.priority is made so too)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from .. import batch
-from .._k8s.apierrors import call
 from .._k8s.poll import until
 from .._k8s.quantity import to_float
-from ..grading.engine import CheckResult, Missing, Part, client, evaluate, read, run
+from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
 from ..observe.queues import GROUP, VERSION, condition
 from . import all_of, exercise
@@ -33,15 +31,8 @@ def _owned_by(api, ns: str) -> list[dict]:
 
 
 def _platform(api, ns: str) -> None:
-    """The platform for `ns` (idempotent), its cluster-scoped parts owned by the namespace (gone with it)."""
-    objs = batch.install(api, ns)
-    custom, owner = client(api, "CustomObjectsApi"), _owned_by(api, ns)
-    for obj in objs:
-        kind = obj["kind"]
-        if kind in ("ClusterQueue", "ResourceFlavor") and obj["metadata"]["name"].startswith(f"{ns}-"):
-            plural = {"ClusterQueue": "clusterqueues", "ResourceFlavor": "resourceflavors"}[kind]
-            call(custom.patch_cluster_custom_object, GROUP, VERSION, plural, obj["metadata"]["name"],
-                 {"metadata": {"ownerReferences": owner}})
+    """The platform for `ns` (idempotent; its cluster-scoped parts go with the namespace)."""
+    batch.install(api, ns)
 
 
 def _workload(api, ns: str, job: str) -> dict:
