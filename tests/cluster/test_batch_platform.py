@@ -68,9 +68,12 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
     assert gpu_flavor(admitted(api, ns, "first")) == "a100"
     jobs.create_namespaced_job(ns, job("borrower", "training", 2))
     assert gpu_flavor(admitted(api, ns, "borrower")) == "a100"
-    cq = client.CustomObjectsApi(api).get_cluster_custom_object(*KUEUE, "clusterqueues", f"{ns}-training")
-    usage = {f["name"]: {r["name"]: r for r in f["resources"]} for f in cq["status"]["flavorsUsage"]}
-    assert usage["a100"]["nvidia.com/gpu"] == {"name": "nvidia.com/gpu", "total": "4", "borrowed": "2"}
+    def a100_gpus():   # the ClusterQueue's status follows the admissions a moment later
+        cq = client.CustomObjectsApi(api).get_cluster_custom_object(*KUEUE, "clusterqueues", f"{ns}-training")
+        usage = {f["name"]: {r["name"]: r for r in f["resources"]} for f in cq["status"].get("flavorsUsage") or []}
+        return usage.get("a100", {}).get("nvidia.com/gpu")
+    eventually(lambda: a100_gpus() == {"name": "nvidia.com/gpu", "total": "4", "borrowed": "2"}, timeout=15,
+               what="4 A100s used by training, 2 of them borrowed")
     jobs.create_namespaced_job(ns, job("on-h100", "training", 1, pool="h100"))
     assert gpu_flavor(admitted(api, ns, "on-h100")) == "h100"
     # the inference team takes its A100s back: a training Job is preempted (reclaim within the cohort)

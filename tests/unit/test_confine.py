@@ -5,9 +5,11 @@ way, and what it then cannot do to the cluster, is tests/course/test_class_assig
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -292,7 +294,10 @@ def run_confined_notebook(config, folder: Path) -> dict:
 def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_only(tmp_path, monkeypatch):
     from traitlets.config import Config
 
-    autograded, runtime = tmp_path / "autograded", tmp_path / "runtime"
+    # the kernels' ipc sockets live under `runtime`: a short path, as a socket path holds at most 107 bytes (pytest's
+    # tmp_path under a pytest-xdist worker is longer)
+    runtime = Path(tempfile.mkdtemp(prefix="kl-rt-"))
+    autograded = tmp_path / "autograded"
     mine, bob = autograded / "ada" / "lab", autograded / "bob" / "lab"
     for folder in (mine, bob, runtime):
         folder.mkdir(parents=True)
@@ -319,4 +324,5 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
         assert confine.discard_prestarted() == 2   # ada's (unused) and bob's
     finally:
         confine.discard_prestarted()
+        shutil.rmtree(runtime, ignore_errors=True)
     assert confine.discard_prestarted() == 0
