@@ -299,7 +299,7 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
     runtime = Path(tempfile.mkdtemp(prefix="kl-rt-"))
     autograded = tmp_path / "autograded"
     mine, bob = autograded / "ada" / "lab", autograded / "bob" / "lab"
-    for folder in (mine, bob, runtime):
+    for folder in (mine, bob):
         folder.mkdir(parents=True)
     (bob / "answer.txt").write_text("bob's answer")
     config = Config()

@@ -91,7 +91,7 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
         batch.install(api, namespace, require_queue=False)
     box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
-        _wait_policy_enforced(box)
+        _wait_policy_enforced(box, tuple(manage))
     _wait_default_account(api, namespace, timeout)
     return box
 
@@ -119,18 +119,28 @@ def _exists(api, policy: str) -> bool:
         return False
 
 
-def _wait_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
+def _wait_policy_enforced(box: Sandbox, manage: tuple[str, ...], timeout: float = 30) -> None:
     """The API server loads a new admission policy a moment after it is created: until then a learner's
-    write to any name would pass. Wait until a dry run of one, as the learner, is refused."""
+    write to any name would pass. Wait until a dry run of one, as the learner, is refused (a PriorityClass, or
+    with the "batch" right alone a NodePool: what the learner may write)."""
     from kubernetes import client
 
-    learner = client.SchedulingV1Api(box.client(600))
-    probe = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 0,
-             "metadata": {"name": "kubelab-policy-probe"}}
+    from ...cluster.karpenter import node_pool
+
+    def write():
+        if "cluster" in manage:
+            probe = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 0,
+                     "metadata": {"name": "kubelab-policy-probe"}}
+            return call(client.SchedulingV1Api(learner).create_priority_class, probe, dry_run="All")
+        probe = {**node_pool(), "metadata": {"name": "kubelab-policy-probe"}}
+        return call(client.CustomObjectsApi(learner).create_cluster_custom_object, "karpenter.sh", "v1", "nodepools",
+                    probe, dry_run="All")
+
+    learner = box.client(600)
 
     def refused():
         try:
-            call(learner.create_priority_class, probe, dry_run="All")
+            write()
         except ApiError as err:
             return isinstance(err, Forbidden) and NAMES_POLICY in (err.status.get("message") or ""), None
         return False, None
