@@ -156,3 +156,20 @@ def test_a_clusterqueue_naming_a_missing_flavor_is_one_clear_error(api, namespac
         assert "FlavorNotFound" in str(err.value) and "ResourceFlavor" in err.value.fix
     finally:
         client.CustomObjectsApi(api).delete_cluster_custom_object(*KUEUE, "clusterqueues", name)
+
+
+def test_up_restarts_a_stopped_kueue_and_the_queues_keep_their_state(api, local_cluster, tenancy):
+    from kubelab.cluster.components import KUEUE
+
+    ns, jobs = tenancy.namespace, client.BatchV1Api(api)
+    jobs.create_namespaced_job(ns, job("before", "training", 1))
+    uid = admitted(api, ns, "before")["metadata"]["uid"]
+    local_cluster.supervisor.stop([KUEUE])
+    assert not local_cluster.supervisor.process(KUEUE).running
+    assert "Kueue" in local_cluster.up()
+    assert local_cluster.supervisor.process(KUEUE).running and local_cluster.kueue.answering()
+    # the admitted Workload is the same one, still admitted; a new Job is admitted by the restarted Kueue
+    w = admitted(api, ns, "before")
+    assert w["metadata"]["uid"] == uid
+    jobs.create_namespaced_job(ns, job("after", "training", 1))
+    assert gpu_flavor(admitted(api, ns, "after")) == "a100"
