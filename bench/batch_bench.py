@@ -45,7 +45,7 @@ def wait(pred, timeout: float = 120, every: float = 0.05) -> float:
 def admitted(custom, ns: str, name: str) -> bool:
     for w in custom.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta2", ns, "workloads")["items"]:
         if w["metadata"]["ownerReferences"][0]["name"] == name:
-            return any(c["type"] == "Admitted" and c["status"] == "True" for c in w["status"].get("conditions") or [])
+            return any(c["type"] == "Admitted" and c["status"] == "True" for c in (w.get("status") or {}).get("conditions") or [])
     return False
 
 
