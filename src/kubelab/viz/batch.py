@@ -68,5 +68,6 @@ def batch_report(timeline, jobs: str = "jobs", nodes: str = "nodes"):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), layout="constrained", sharex=True,
                                       gridspec_kw={"height_ratios": [2, 1]})
     admission_timeline(timeline[jobs], ax=top, timeline=timeline)
+    top.tick_params(labelbottom=True)   # sharex hides them: each panel keeps its own seconds
     nodes_over_time(timeline[nodes], ax=bottom)
     return fig
