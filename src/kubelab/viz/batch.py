@@ -21,7 +21,7 @@ def admission_timeline(jobs_over_time: pd.DataFrame, ax=None, timeline=None):
     from matplotlib.patches import Patch
 
     df = jobs_over_time.assign(simulated=True)   # the pods' run times are KWOK's (pod-complete delay)
-    ax = plots._axes(ax)
+    ax = plots.axes(ax)
     times = sorted(df["t"].unique()) if len(df) else []
     step = float(pd.Series(times).diff().median()) if len(times) > 1 else 0.5
     ends = dict(zip(times, times[1:] + [times[-1] + step] if times else []))
@@ -44,7 +44,7 @@ def admission_timeline(jobs_over_time: pd.DataFrame, ax=None, timeline=None):
 def nodes_over_time(pool_over_time: pd.DataFrame, ax=None, timeline=None, title: str = "Karpenter's nodes"):
     """Step lines of the node count and their GPUs (allocatable) over time, from snapshots of
     observe.queues.pool_size (one row per snapshot: nodes, gpus)."""
-    ax = plots._axes(ax)
+    ax = plots.axes(ax)
     df = pool_over_time.sort_values("t") if len(pool_over_time) else pool_over_time
     if len(df):
         ax.step(df["t"], df["nodes"], where="post", color=plots.OTHER_POOL_COLOR, label="nodes")

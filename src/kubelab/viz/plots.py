@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["EVENT_COLORS", "GPU_POOL_COLOR", "OTHER_POOL_COLOR", "PHASE_COLORS", "RESOURCES", "SIMULATED",
-           "STATE_COLORS", "ALERT_COLORS", "alert_states", "events_timeline", "gpu_memory", "gpu_utilization",
+           "STATE_COLORS", "ALERT_COLORS", "alert_states", "axes", "events_timeline", "gpu_memory", "gpu_utilization",
            "node_allocation", "pods_by_phase", "promql", "promql_panels", "rollout_progress", "state_timeline"]
 
 SIMULATED = " (simulated)"
@@ -25,7 +25,8 @@ EVENT_COLORS = {"Normal": "#2a9d8f", "Warning": "#d62828"}
 GPU_POOL_COLOR, OTHER_POOL_COLOR = "#76b900", "#577590"  # NVIDIA green for GPU nodes
 
 
-def _axes(ax):
+def axes(ax):
+    """`ax`, or the axes of a new figure of the course's default size."""
     if ax is None:
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
@@ -70,7 +71,7 @@ def pods_by_phase(df_over_time: pd.DataFrame, ax=None, column: str | None = None
 
     Input: snapshots stacked with a time column `t` (e.g. `metrics.sample(observe.pods, ...)`) and the
     columns `pod` and `status` or `phase` (`column` picks one; default: status if present)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     column = column or ("status" if "status" in df_over_time.columns else "phase")
     x, xlabel = _x(df_over_time)
     counts = (df_over_time.groupby([x, column])["pod"].nunique().unstack(column, fill_value=0).sort_index())
@@ -108,7 +109,7 @@ def node_allocation(nodes_df: pd.DataFrame, resource: str = "gpu", ax=None):
     prefix, name, unit, div = RESOURCES[resource]
     df = nodes_df[nodes_df["gpu_allocatable"] > 0] if resource == "gpu" else nodes_df
     df = df.sort_values(["pool", "node"], ascending=False)
-    ax = _axes(ax)
+    ax = axes(ax)
     alloc, req = df[f"{prefix}_allocatable"] / div, df[f"{prefix}_requested"] / div
     colors = [GPU_POOL_COLOR if g > 0 else OTHER_POOL_COLOR for g in df["gpu_allocatable"]]
     labels = [f"{n} ({p})" if p else n for n, p in zip(df["node"], df["pool"])]
@@ -136,7 +137,7 @@ def _allocation_legend(df: pd.DataFrame) -> list:
 
 
 def _gpu_lines(gpu_df: pd.DataFrame, column: str, ylabel: str, title: str, ax, scale: float = 1.0):
-    ax = _axes(ax)
+    ax = axes(ax)
     x, xlabel = _x(gpu_df)
     for (host, gpu), g in gpu_df.sort_values(x).groupby(["Hostname", "gpu"], sort=True):
         ax.plot(g[x], g[column] / scale, marker=".", label=f"{host} / GPU {gpu}")
@@ -180,7 +181,7 @@ def rollout_progress(df: pd.DataFrame, ax=None):
 
     Input columns: t or time, ready; optional: replicas (desired), updated (replicas on the new
     template), deployment (one line per deployment), simulated."""
-    ax = _axes(ax)
+    ax = axes(ax)
     x, xlabel = _x(df)
     groups = df.sort_values(x).groupby("deployment") if "deployment" in df.columns else [("", df.sort_values(x))]
     for name, g in groups:
@@ -205,7 +206,7 @@ def events_timeline(events_df: pd.DataFrame, ax=None):
     """Events as points on a time axis, one row per reason, colored by type (Normal/Warning).
 
     Input: `observe.events(...)` (columns time, type, reason; count sizes the points)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     reasons = list(dict.fromkeys(events_df.sort_values("time")["reason"]))  # first seen at the top
     rows = {r: len(reasons) - i for i, r in enumerate(reasons)}
     for kind, g in events_df.groupby("type"):
@@ -233,7 +234,7 @@ def state_timeline(df: pd.DataFrame, key: str = "pod", state: str = "status", ax
     snapshot. The title gets "(simulated)" when a `simulated` column has a True value."""
     from matplotlib.patches import Patch
 
-    ax = _axes(ax)
+    ax = axes(ax)
     times = sorted(df["t"].unique()) if len(df) else []
     step = float(pd.Series(times).diff().median()) if len(times) > 1 else 0.5
     ends = dict(zip(times, times[1:] + [times[-1] + step] if times else []))
@@ -268,7 +269,7 @@ def _series_name(row: dict, labels: list[str]) -> str:
 def promql(df: pd.DataFrame, ax=None, title: str = "", unit: str = "", legend: bool = True):
     """A kl.promql result: a range query as one line per series over time, an instant query as one bar per
     series. The legend names each series by the labels that tell them apart (not job/instance)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     labels = [c for c in df.columns if c not in _NOT_LABELS and df[c].nunique() > 1]
     if df.empty:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#6c757d")
@@ -309,7 +310,7 @@ def promql_panels(frames: dict, cols: int = 2, units: dict | None = None, panel_
 def alert_states(df: pd.DataFrame, ax=None, title: str | None = None):
     """An alert's state over time (kl.observe.prometheus.alert_state recorded by a Timeline): inactive, pending,
     firing as a step line with colored bands."""
-    ax = _axes(ax)
+    ax = axes(ax)
     x, xlabel = _x(df)
     levels = list(ALERT_COLORS)
     y = df["state"].map(levels.index)
