@@ -25,8 +25,8 @@ $placement
         image: nvcr.io/nvidia/pytorch:26.08-py3
         command: [python, -m, benchmark, --suite, llm-inference]
         resources:
-          requests: {cpu: "4", memory: 16Gi}
-          limits: {memory: 16Gi, nvidia.com/gpu: 1}
+          requests: {cpu: "4", memory: 4Gi}   # at most 4Gi: oom-limit's LimitRange may share the namespace
+          limits: {memory: 4Gi, nvidia.com/gpu: 1}
 """
 PRODUCT = "      nodeSelector: {nvidia.com/gpu.product: $product}"
 POOL = "      nodeSelector: {kubelab.io/pool: h100}"

@@ -45,8 +45,8 @@ spec:
         image: nvcr.io/nvidia/pytorch:26.08-py3
         command: [torchrun, --nproc-per-node=8, pretrain.py]
         resources:
-          requests: {cpu: "32", memory: 256Gi}
-          limits: {memory: 256Gi, nvidia.com/gpu: $gpus}
+          requests: {cpu: "32", memory: 4Gi}   # at most 4Gi: oom-limit's LimitRange may share the namespace
+          limits: {memory: 4Gi, nvidia.com/gpu: $gpus}
 """
 
 
