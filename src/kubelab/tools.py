@@ -172,11 +172,56 @@ def kubeconform_schemas() -> str:
     return location
 
 
+def _strict(schema):
+    """An OpenAPI v3 schema of a CRD as a strict JSON schema: objects with properties allow no others (as the strict
+    Kubernetes schemas), unless the CRD keeps unknown fields there."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out and not out.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+        return out
+    return [_strict(v) for v in schema] if isinstance(schema, list) else schema
+
+
+def crd_schemas() -> str:
+    """kubeconform's -schema-location for the CRDs the embedded cluster serves (Karpenter's, from
+    cluster/karpenter/crds; Kueue's, from its pinned Go module): one strict JSON schema per group, kind and version,
+    made from each CRD's openAPIV3Schema, cached by the CRDs' content."""
+    import hashlib
+
+    import yaml
+
+    from .cluster import karpenter, kueue
+    crds = [*karpenter.crds()]
+    bases = kueue.module_dir() / kueue.CRD_DIR / "bases"
+    crds += [yaml.safe_load(f.read_text()) for f in sorted(bases.glob("*.yaml"))]
+    digest = hashlib.sha256(json.dumps(crds, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    target = build.cache_dir() / "kubeconform-schemas" / f"crds-{digest}"
+    location = str(target / "{{ .Group }}" / "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json")
+    if (target / ".complete").is_file():
+        return location
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    for crd in crds:
+        spec = crd["spec"]
+        for version in spec["versions"]:
+            schema = _strict(version["schema"]["openAPIV3Schema"])
+            out = staging / spec["group"] / f"{spec['names']['kind'].lower()}_{version['name']}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(schema))
+    (staging / ".complete").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return location
+
+
 def kubeconform(*files: str | Path) -> list[dict]:
-    """Validate manifest files offline against this Kubernetes version's strict schemas; one dict per
-    object: filename, kind, name, status (statusValid, statusInvalid, statusError) and msg."""
+    """Validate manifest files offline against this Kubernetes version's strict schemas and those of the CRDs the
+    embedded cluster serves (Kueue's, Karpenter's); one dict per object: filename, kind, name, status
+    (statusValid, statusInvalid, statusError) and msg."""
     proc = subprocess.run([path("kubeconform"), "-strict", "-verbose", "-summary", "-output", "json", "-schema-location",
-                           kubeconform_schemas(), *map(str, files)], capture_output=True, text=True)
+                           kubeconform_schemas(), "-schema-location", crd_schemas(), *map(str, files)],
+                          capture_output=True, text=True)
     try:
         return json.loads(proc.stdout or "{}").get("resources") or []
     except ValueError:
