@@ -99,10 +99,17 @@ def queue_policy() -> list[dict]:
     return [
         {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
             "failurePolicy": "Fail",
+            # UPDATE too: a suspended Job whose label is removed and then unsuspended would run outside every queue
             "matchConstraints": {"resourceRules": [{"apiGroups": ["batch"], "apiVersions": ["*"],
-                                                    "resources": ["jobs"], "operations": ["CREATE"]}]},
+                                                    "resources": ["jobs"], "operations": ["CREATE", "UPDATE"]}]},
+            "variables": [{"name": "queued", "expression":
+                           f"has(object.metadata.labels) && '{QUEUE_LABEL}' in object.metadata.labels"},
+                          {"name": "was_queued", "expression": "request.operation == 'UPDATE' && "
+                           f"has(oldObject.metadata.labels) && '{QUEUE_LABEL}' in oldObject.metadata.labels"}],
             "validations": [{
-                "expression": f"has(object.metadata.labels) && '{QUEUE_LABEL}' in object.metadata.labels",
+                # a new Job names a queue; an update may not take the queue away (a Job made before the namespace
+                # required queues may still be updated)
+                "expression": "variables.queued || (request.operation == 'UPDATE' && !variables.was_queued)",
                 "reason": "Forbidden", "messageExpression":
                     f"'Job ' + object.metadata.name + ' names no LocalQueue: in namespace ' + "
                     f"object.metadata.namespace + ' batch Jobs are admitted by Kueue; add the label {QUEUE_LABEL}: "

@@ -46,4 +46,5 @@ def test_a_tenancy_has_two_team_queues_in_one_cohort_that_lend_and_borrow_gpus()
 def test_the_queue_policy_binds_only_to_namespaces_that_require_a_queue():
     policy, binding = batch.queue_policy()
     assert binding["spec"]["matchResources"] == {"namespaceSelector": {"matchLabels": {batch.QUEUE_REQUIRED: "true"}}}
-    assert batch.QUEUE_LABEL in policy["spec"]["validations"][0]["expression"]
+    assert batch.QUEUE_LABEL in policy["spec"]["variables"][0]["expression"]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE", "UPDATE"]

@@ -212,7 +212,7 @@ def test_the_cli_reports_the_catalogue_and_a_roster_truthfully(tmp_path, monkeyp
     runner = CliRunner()
     shown = runner.invoke(main, ["exam", "catalogue"])
     drawable = len(catalogue.load(RECORDED).drawable())
-    assert shown.exit_code == 0 and f"{drawable} drawable with the sandbox's rights (cluster, limits)" in shown.output
+    assert shown.exit_code == 0 and f"{drawable} drawable with the sandbox's rights (batch, cluster, limits)" in shown.output
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
     monkeypatch.setenv("KUBELAB_COURSE", str(tmp_path))
     (tmp_path / "first.csv").write_text("id\nada\nbob\n")
