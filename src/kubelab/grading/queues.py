@@ -150,7 +150,9 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
             on_pool=[p for p in ran if (p.spec.node_selector or {}).get(NODEPOOL_LABEL) == node_pool
                      and nodes.get(p.spec.node_name, {NODEPOOL_LABEL: node_pool}).get(NODEPOOL_LABEL) == node_pool],
             left=sorted({p.spec.node_name for p in ran if p.spec.node_name in nodes}),
-            pool=any(p["metadata"]["name"] == node_pool for p in pool))
+            pool=any(p["metadata"]["name"] == node_pool for p in pool),
+            # Karpenter writes a NodePool's conditions as soon as it sees it: none at all means it is not running
+            seen=any((p.get("status") or {}).get("conditions") for p in pool if p["metadata"]["name"] == node_pool))
 
     parts = _admitted_parts(what, cluster_queue, namespace) + [
         # static: with no NodePool of that name Karpenter makes no node for the Job, however long one waits
@@ -158,7 +160,9 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
              f"create NodePool {node_pool} (start from cluster/karpenter/gpu-nodepool.yaml) with room for the Job's "
              "GPUs in spec.limits, and keep it", static=True),
         Part(lambda o: o.complete and bool(o.ran) and len(o.on_pool) == len(o.ran),
-             lambda o: (f"{what} has not completed" if not o.complete else
+             lambda o: (f"Karpenter has not looked at NodePool {node_pool!r} (it has no status): is Karpenter running? "
+                        "(`kubelab cluster status` lists kubelab-karpenter; `kubelab cluster up` starts it)"
+                        if o.pool and not o.seen else f"{what} has not completed" if not o.complete else
                         f"{what}'s pods did not run on nodes of NodePool {node_pool!r}"),
              f"the queue's autoscaled flavor sends the Job to NodePool {node_pool}; its limits and instance types must "
              f"fit the Job's pod (kubectl get nodeclaims; kubectl describe nodepool {node_pool})"),
