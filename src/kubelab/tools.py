@@ -183,35 +183,46 @@ def _strict(schema):
     return [_strict(v) for v in schema] if isinstance(schema, list) else schema
 
 
-def crd_schemas() -> str:
+def crd_schemas() -> str | None:
     """kubeconform's -schema-location for the CRDs the embedded cluster serves (Karpenter's, from
     cluster/karpenter/crds; Kueue's, from its pinned Go module): one strict JSON schema per group, kind and version,
-    made from each CRD's openAPIV3Schema, cached by the CRDs' content."""
+    made from each CRD's openAPIV3Schema. Made once per pin (`kubelab build` makes it) and then only read, so a
+    grading kernel that cannot reach the Go module cache still validates with it; None when none can be made."""
     import hashlib
+    import tempfile
 
     import yaml
 
     from .cluster import karpenter, kueue
-    crds = [*karpenter.crds()]
-    bases = kueue.module_dir() / kueue.CRD_DIR / "bases"
-    crds += [yaml.safe_load(f.read_text()) for f in sorted(bases.glob("*.yaml"))]
-    digest = hashlib.sha256(json.dumps(crds, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    target = build.cache_dir() / "kubeconform-schemas" / f"crds-{digest}"
+    folder = build.cache_dir() / "kubeconform-schemas"
+    try:
+        pins = [build.module_version(build.tool("kueue")),
+                *(p.read_text() for p in sorted((build.repo_root() / karpenter.CRD_DIR).glob("*.yaml")))]
+        target = folder / f"crds-{hashlib.sha256(json.dumps(pins).encode()).hexdigest()[:12]}"
+    except (OSError, KubelabError):   # no repository here: the newest set made
+        made = sorted(folder.glob("crds-*/.complete"), key=lambda p: p.stat().st_mtime)
+        target = made[-1].parent if made else None
+    if target is None:
+        return None
     location = str(target / "{{ .Group }}" / "{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json")
     if (target / ".complete").is_file():
         return location
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    crds = [*karpenter.crds()]
+    bases = kueue.module_dir() / kueue.CRD_DIR / "bases"
+    crds += [yaml.safe_load(f.read_text()) for f in sorted(bases.glob("*.yaml"))]
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=folder))   # its own: builds may run at once
     for crd in crds:
         spec = crd["spec"]
         for version in spec["versions"]:
-            schema = _strict(version["schema"]["openAPIV3Schema"])
             out = staging / spec["group"] / f"{spec['names']['kind'].lower()}_{version['name']}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(schema))
+            out.write_text(json.dumps(_strict(version["schema"]["openAPIV3Schema"])))
     (staging / ".complete").touch()
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    try:
+        staging.rename(target)   # whole or not at all
+    except OSError:              # another process made it first
+        shutil.rmtree(staging, ignore_errors=True)
     return location
 
 
@@ -219,8 +230,9 @@ def kubeconform(*files: str | Path) -> list[dict]:
     """Validate manifest files offline against this Kubernetes version's strict schemas and those of the CRDs the
     embedded cluster serves (Kueue's, Karpenter's); one dict per object: filename, kind, name, status
     (statusValid, statusInvalid, statusError) and msg."""
+    crds = crd_schemas()
     proc = subprocess.run([path("kubeconform"), "-strict", "-verbose", "-summary", "-output", "json", "-schema-location",
-                           kubeconform_schemas(), "-schema-location", crd_schemas(), *map(str, files)],
+                           kubeconform_schemas(), *(["-schema-location", crds] if crds else []), *map(str, files)],
                           capture_output=True, text=True)
     try:
         return json.loads(proc.stdout or "{}").get("resources") or []

@@ -20,4 +20,5 @@ def build_cmd(quiet):
         click.echo(f"{tool.name:15} {build.module_version(tool):9} {state:9} {build.build_dir(tool)}")
     click.echo(f"{len(paths)} binaries ready")
     tools.kubeconform_schemas()   # kubeconform's offline schemas (kubernetes-validate's), into the same cache
+    tools.crd_schemas()           # and those of the CRDs the cluster serves (Kueue's, Karpenter's)
     click.echo(f"kubeconform schemas ready ({tools.SCHEMA_PACKAGE[0]} {tools.SCHEMA_PACKAGE[1]})")
