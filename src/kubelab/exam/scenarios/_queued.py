@@ -23,17 +23,15 @@ GROUP, VERSION = batch.API.split("/")
 
 def ensure_tenancy(api, namespace: str) -> None:
     """The namespace's team queues: a sandbox with the "batch" right has them already (its learner may read, not
-    make, ClusterQueues); an instructor's or a test's namespace gets them here: batch.install's objects, without
-    its queue-required namespace label, which would refuse the unqueued Jobs of the other Job scenarios drawn into
-    the same namespace (these scenarios' Jobs are queued and need no label)."""
+    make, ClusterQueues); an instructor's or a test's namespace gets them here, without the queue-required namespace
+    label, which would refuse the unqueued Jobs of the other Job scenarios drawn into the same namespace (these
+    scenarios' Jobs are queued and need no label)."""
     from kubernetes import client
     try:
         call(client.CustomObjectsApi(api).get_cluster_custom_object, GROUP, VERSION, "clusterqueues",
              f"{namespace}-training")
     except NotFound:
-        manifests.apply(api, [*batch.flavors(), *batch.priorities(), *batch.queue_policy(),
-                              *batch.team_queues(namespace)], field_manager="kubelab-batch")
-        batch.wait_active(api, [f"{namespace}-{team}" for team in batch.TEAMS])
+        batch.install(api, namespace, require_queue=False)
 
 
 def tenancy_gone(api, namespace: str) -> bool:
