@@ -14,6 +14,7 @@ from kubernetes import client
 from kubelab import batch
 from kubelab.cluster import karpenter
 from kubelab.course import sandbox
+from kubelab.observe.queues import last_preemption
 from tests.helpers import eventually
 
 KUEUE = ("kueue.x-k8s.io", "v1beta2")
@@ -79,8 +80,9 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
     # the inference team takes its A100s back: a training Job is preempted (reclaim within the cohort)
     jobs.create_namespaced_job(ns, job("serving-eval", "inference", 2, pool="a100"))
     assert gpu_flavor(admitted(api, ns, "serving-eval")) == "a100"
+    # Kueue sets Preempted False when it re-admits the victim (here at once, on the autoscaled flavor)
     evicted = eventually(lambda: [n for n, w in workloads(api, ns).items() if n in ("first", "borrower")
-                                  and status(w, "Preempted") == "True"],
+                                  and last_preemption(w) == "InCohortReclamation"],
                          timeout=30, what="a training Job preempted")
     assert len(evicted) == 1
     # a gang of 4 one-GPU pods where at most 2 A100s are left to training: nothing of it is admitted, no pod made

@@ -48,3 +48,20 @@ def test_the_queue_policy_binds_only_to_namespaces_that_require_a_queue():
     assert binding["spec"]["matchResources"] == {"namespaceSelector": {"matchLabels": {batch.QUEUE_REQUIRED: "true"}}}
     assert batch.QUEUE_LABEL in policy["spec"]["variables"][0]["expression"]
     assert policy["spec"]["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE", "UPDATE"]
+
+
+def test_the_last_preemption_is_read_while_true_and_after_kueue_re_admits_the_workload():
+    from kubelab.observe.queues import last_preemption
+
+    def wl(status: str, reason: str, message: str) -> dict:
+        return {"status": {"conditions": [{"type": "Preempted", "status": status, "reason": reason, "message": message}]}}
+
+    said = ("Preempted to accommodate a workload (UID: u, JobUID: j) due to reclamation within the cohort{}; "
+            "preemptor path: /c/a; preemptee path: /c/b")
+    assert last_preemption(wl("True", "InCohortReclamation", said.format(""))) == "InCohortReclamation"
+    # Kueue's reset on re-admission: status False, reason QuotaReserved, the old message kept after "Previously: "
+    assert last_preemption(wl("False", "QuotaReserved", "Previously: " + said.format(""))) == "InCohortReclamation"
+    assert last_preemption(wl("False", "QuotaReserved", "Previously: " + said.format(" while borrowing"))) \
+        == "InCohortReclaimWhileBorrowing"
+    assert last_preemption(wl("False", "QuotaReserved", "Previously: evicted for another reason")) == ""
+    assert last_preemption({"status": {}}) == "" and last_preemption({}) == ""

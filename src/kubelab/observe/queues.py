@@ -34,6 +34,26 @@ def condition(obj: dict, type_: str) -> dict | None:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
 
 
+# Kueue's words for each preemption reason in the Preempted condition's message (pkg/scheduler/preemption, v0.17)
+_PREEMPTION_WORDS = {"InClusterQueue": "prioritization in the ClusterQueue",
+                     "InCohortReclaimWhileBorrowing": "reclamation within the cohort while borrowing",
+                     "InCohortReclamation": "reclamation within the cohort",
+                     "InCohortFairSharing": "Fair Sharing within the cohort"}
+
+
+def last_preemption(wl: dict) -> str:
+    """The reason of a Workload's (a dict's) last preemption (InClusterQueue, InCohortReclamation ...), or "" if Kueue
+    never preempted it. Read from the Preempted condition while True; once Kueue re-admits the Workload it sets the
+    condition False with the message "Previously: <old message>", which names the reason in words."""
+    pre = condition(wl, "Preempted") or {}
+    if pre.get("status") == "True":
+        return pre.get("reason", "")
+    message = pre.get("message", "")
+    if not message.startswith("Previously: Preempted"):
+        return ""
+    return next((reason for reason, words in _PREEMPTION_WORDS.items() if f"due to {words};" in message), "")
+
+
 def _true(obj: dict, type_: str) -> bool:
     c = condition(obj, type_)
     return bool(c) and c.get("status") == "True"

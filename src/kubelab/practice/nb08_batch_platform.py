@@ -14,7 +14,7 @@ from .._k8s.poll import until
 from .._k8s.quantity import to_float
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
-from ..observe.queues import GROUP, VERSION, condition
+from ..observe.queues import GROUP, VERSION, condition, last_preemption
 from . import all_of, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
@@ -261,14 +261,8 @@ def priority(api, ns):
     def fetch():
         return SimpleNamespace(high=_workload(api, ns, high), low=_workload(api, ns, low))
 
-    def preempted_in_queue(o) -> bool:
-        pre = condition(o.low, "Preempted") or {}
-        ev = condition(o.low, "Evicted") or {}
-        # True now, or the eviction counted in schedulingStats once Kueue has requeued and re-admitted it
-        stats = (o.low.get("status") or {}).get("schedulingStats", {}).get("evictions") or []
-        return (pre.get("status") == "True" and pre.get("reason") == "InClusterQueue") or (
-            ev.get("status") == "True" and ev.get("reason") == "Preempted") or any(
-            s.get("reason") == "Preempted" and s.get("underlyingCause") == "InClusterQueue" for s in stats)
+    def preempted_in_queue(o) -> bool:   # also once Kueue has requeued and re-admitted it
+        return last_preemption(o.low) == "InClusterQueue"
 
     parts = [
         Part(lambda o: _cluster_queue(o.high) in ("", cq) and (o.high.get("spec") or {}).get("queueName") == EVAL_QUEUE,
