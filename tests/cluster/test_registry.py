@@ -106,6 +106,25 @@ def test_the_reference_chart_installs_from_the_registry_and_passes_helm_test(api
     assert pod.status.phase == "Succeeded"
 
 
+def test_an_install_from_the_unchanged_folder_is_told_from_one_from_the_registry(api, local_cluster, chart_namespace,
+                                                                                 tmp_path):
+    # the same templates either way: Helm's record of each file's time tells them apart (a package keeps seconds)
+    ns, registry = chart_namespace, local_cluster.registry.address
+    package = _push(tmp_path, registry, ns)
+    storage = lab.artifacts_volume(api, ns)
+    settings = ("-n", ns, "--set", f"apiKey.existingSecret={lab.api_key(api, ns)}",
+                "--set", f"persistence.storageClassName={storage}")
+    check = dict(registry=registry, repository=f"{ns}/model-server", version="1.0.0")
+    kl.helm(api, "install", "model-server", str(CHART), *settings)
+    with pytest.raises(kl.CheckFailed, match="templates read the same, but their file times are not the package's"):
+        kl.grading.release_from_registry(api, "model-server", ns, **check)
+    kl.helm(api, "upgrade", "model-server", f"oci://{registry}/{ns}/model-server", "--version", "1.0.0",
+            "--plain-http", *settings)
+    assert kl.grading.release_from_registry(api, "model-server", ns, **check).passed
+    kl.helm(api, "upgrade", "model-server", package, *settings)   # the very package that was pushed
+    assert kl.grading.release_from_registry(api, "model-server", ns, **check).passed
+
+
 def test_helm_test_fails_when_the_service_has_no_ready_endpoint(api, local_cluster, chart_namespace, tmp_path):
     ns, registry = chart_namespace, local_cluster.registry.address
     _push(tmp_path, registry, ns)

@@ -103,6 +103,15 @@ def test_a_forged_rollback_description_fails_the_rollback(course):
     assert scores(grade) == {**FULL, "rolled-back": 1}
 
 
+def test_an_install_from_the_unchanged_folder_loses_the_registry_part(course):
+    # the published chart's very templates, installed from the folder: the release's file times are not the package's
+    registry = 'kl.helm(api, "install", RELEASE, f"{REPO}/model-server", "--version", VERSION, "--plain-http", "-n", ns,'
+    folder = 'kl.helm(api, "install", RELEASE, CHART, "-n", ns,'
+    grade = course.submit("from-folder", "source", course.solution(),
+                          edit=lambda text: text.replace(registry, folder) if registry in text else text)
+    assert scores(grade) == {**FULL, "installed": 3}   # 3 of the 4 parts: not the package's
+
+
 def test_an_unusual_but_valid_answer_scores_full_marks(course):
     # a canary of 2 beside 6 stable replicas (25 % too), and a rollback to an explicit revision (3: the promotion)
     canary = '"--set", "canary.enabled=true", "--set", "canary.image.tag=25.02-py3",'

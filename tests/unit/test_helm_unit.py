@@ -94,15 +94,24 @@ def test_a_chart_without_the_ingress_or_a_test_pod_loses_those_parts(tmp_path):
     assert err.value.result.points == 2
 
 
-def test_a_stored_chart_and_its_package_compare_by_their_templates():
+def test_a_stored_chart_and_its_package_compare_by_their_templates_and_file_times():
     import base64
     tgz = io.BytesIO()
     with tarfile.open(fileobj=tgz, mode="w:gz") as tar:
         for name, data in {"model-server/Chart.yaml": b"name: m", "model-server/templates/a.yaml": b"kind: A"}.items():
             info = tarfile.TarInfo(name)
-            info.size = len(data)
+            info.size, info.mtime = len(data), 1796589972   # 2026-12-06T20:46:12Z
             tar.addfile(info, io.BytesIO(data))
     package = checks._package_files(tgz.getvalue())
-    stored = checks._chart_files({"templates": [{"name": "templates/a.yaml", "data": base64.b64encode(b"kind: A").decode()}]})
-    assert package == {"Chart.yaml": b"name: m", "templates/a.yaml": b"kind: A"}
-    assert stored == {"templates/a.yaml": b"kind: A"}
+    stored = checks._chart_files({"templates": [{"name": "templates/a.yaml", "data": base64.b64encode(b"kind: A").decode(),
+                                                 "modtime": "2026-12-06T20:46:12Z"}]})
+    assert package == {"Chart.yaml": (b"name: m", 1796589972), "templates/a.yaml": (b"kind: A", 1796589972)}
+    assert stored == {"templates/a.yaml": (b"kind: A", "2026-12-06T20:46:12Z")}
+    # Helm 4's records (read from real releases): installed from the package, and from the folder it was packaged from
+    assert checks._same_time("2026-12-06T20:46:12Z", 1796589972)
+    assert not checks._same_time("2026-12-06T20:46:11.87652783Z", 1796589972)   # the folder: nanoseconds
+    assert not checks._same_time("2026-12-06T20:46:12.000000001Z", 1796589972)
+    assert not checks._same_time("2026-12-06T20:46:13Z", 1796589972)            # published again since
+    assert checks._same_time("2026-12-06T22:46:12+02:00", 1796589972)           # a local time zone
+    assert not checks._same_time("2026-12-06T22:46:12.5+02:00", 1796589972)
+    assert checks._same_time(None, 1796589972)                                   # a Helm that records no times

@@ -161,26 +161,43 @@ def _decoded(secret) -> dict:
     return json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
 
 
-def _chart_files(chart: dict) -> dict[str, bytes]:
-    """A stored chart's files (templates, values, Chart.yaml) by path, to compare with a package."""
-    files = {t["name"]: base64.b64decode(t.get("data") or "") for t in chart.get("templates") or []}
-    files.update({f["name"]: base64.b64decode(f.get("data") or "") for f in chart.get("files") or []})
-    return files
+def _chart_files(chart: dict) -> dict[str, tuple[bytes, str | None]]:
+    """A stored chart's templates and files by path: (content, the modification time Helm 4 recorded, RFC 3339, or
+    None where the Helm that installed it records none), to compare with a package."""
+    return {f["name"]: (base64.b64decode(f.get("data") or ""), f.get("modtime"))
+            for f in (chart.get("templates") or []) + (chart.get("files") or [])}
 
 
-def _package_files(tgz: bytes) -> dict[str, bytes]:
+def _package_files(tgz: bytes) -> dict[str, tuple[bytes, int]]:
+    """A chart package's files by path: (content, modification time in whole seconds, as the archive keeps it)."""
     with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as tar:
         out = {}
         for m in tar.getmembers():
             if m.isfile():
-                out[m.name.split("/", 1)[1] if "/" in m.name else m.name] = tar.extractfile(m).read()
+                out[m.name.split("/", 1)[1] if "/" in m.name else m.name] = (tar.extractfile(m).read(), int(m.mtime))
     return out
+
+
+def _same_time(recorded: str | None, packaged: int) -> bool:
+    """A file time Helm recorded is the package's: a package keeps whole seconds, while a chart loaded from a folder
+    records the file's nanoseconds. No recorded time (an older Helm): nothing to tell, so it counts as the same."""
+    if not recorded:
+        return True
+    import re
+    from datetime import datetime
+    # RFC 3339 with Go's nanoseconds, whose fraction Python would cut to microseconds: read it apart
+    m = re.fullmatch(r"([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", recorded)
+    if not m or (m.group(2) or "0").strip("0"):
+        return False
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return int(datetime.fromisoformat(m.group(1) + zone).timestamp()) == packaged
 
 
 def release_from_registry(api, release: str, namespace: str, *, registry: str, repository: str, version: str,
                           plain_http: bool = True) -> CheckResult:
     """The newest revision of `release` is deployed from chart version `version` (1), and its templates are
-    exactly those of oci://registry/repository:version (1): what runs is what was published."""
+    exactly those of oci://registry/repository:version, file times included (1): what runs is what was published,
+    installed from the package (a chart installed from the unchanged folder has the same text, not the same times)."""
     from ..cluster.registry import Client
 
     ref = f"oci://{Client(registry).address}/{repository}"
@@ -191,20 +208,27 @@ def release_from_registry(api, release: str, namespace: str, *, registry: str, r
             proc = _helm("pull", ref, "--version", version, "--destination", tmp, *(["--plain-http"] if plain_http else []))
             pulled = next(Path(tmp).glob("*.tgz"), None)
             package = _package_files(pulled.read_bytes()) if proc.returncode == 0 and pulled else None
-        mine = _chart_files(rec.get("chart") or {})
-        templates = {k: v for k, v in mine.items() if k.startswith("templates/")}
+        templates = {k: v for k, v in _chart_files(rec.get("chart") or {}).items() if k.startswith("templates/")}
+        published = {k: v for k, v in (package or {}).items() if k.startswith("templates/")}
+        same = package is not None and {k: v[0] for k, v in templates.items()} == {k: v[0] for k, v in published.items()}
         return {"status": rec["_status"], "version": str(((rec.get("chart") or {}).get("metadata") or {}).get("version")),
-                "same": package is not None and templates == {k: v for k, v in package.items() if k.startswith("templates/")},
-                "pulled": package is not None, "said": _said(proc)}
+                "same": same, "pulled": package is not None, "said": _said(proc),
+                # Helm 4 records each file's time: the package's whole seconds when installed from it
+                "packaged": same and all(_same_time(templates[k][1], published[k][1]) for k in templates)}
 
     return run("release_from_registry", fetch, [
         Part(lambda o: o["status"] == "deployed" and o["version"] == version,
              lambda o: f"release {release!r} runs chart version {o['version']} ({o['status']}), not {version} (deployed)",
              f"`helm install {release} {ref} --version {version} -n {namespace}`"),
-        Part(lambda o: o["same"],
+        Part(lambda o: o["packaged"],
              lambda o: f"cannot pull {ref}:{version}: {o['said']}" if not o["pulled"] else
-             f"release {release!r} was not installed from {ref}:{version}: its templates differ from the published chart",
-             f"install from the registry (`helm install {release} {ref} --version {version}`), not from the folder")],
+             f"release {release!r} was not installed from {ref}:{version}: its templates differ from the published chart"
+             if not o["same"] else
+             f"release {release!r} was not installed from {ref}:{version}: its templates read the same, but their file "
+             "times are not the package's (Helm records each file's time; a package keeps whole seconds, a folder does "
+             "not): it was installed from a folder, or the version was published again since",
+             f"install from the registry (`helm upgrade --install {release} {ref} --version {version} -n {namespace}`), "
+             "not from the folder")],
         f"release {release!r} runs {ref}:{version}")
 
 
