@@ -121,6 +121,7 @@ def test_the_learner_uses_their_queues_and_nodepool_and_nothing_of_another_tenan
         # a NodePool named after the namespace, with the opt-in taint and a GPU limit: yes; other names or shapes: no
         pool = karpenter.node_pool()
         pool["metadata"]["name"] = batch.node_pool_name(ns)
+        pool["spec"]["limits"] = {"nvidia.com/gpu": 16}   # the bound, written as a number (a quantity either way)
         me.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", pool)
         theirs = copy.deepcopy(pool)
         theirs["metadata"]["name"] = batch.node_pool_name(other.namespace)
@@ -130,7 +131,10 @@ def test_the_learner_uses_their_queues_and_nodepool_and_nothing_of_another_tenan
         unlimited = copy.deepcopy(pool)
         unlimited["metadata"]["name"] = f"{ns}-unlimited"
         del unlimited["spec"]["limits"]
-        for bad in (theirs, untainted, unlimited):
+        oversized = copy.deepcopy(pool)
+        oversized["metadata"]["name"] = f"{ns}-oversized"
+        oversized["spec"]["limits"] = {"nvidia.com/gpu": "17"}
+        for bad in (theirs, untainted, unlimited, oversized):
             assert refused(lambda: me.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", bad)) == 403
         # in this namespace a Job must name a queue only where the platform requires it (the lab's does not)
         batch.install(api, ns)   # now it does

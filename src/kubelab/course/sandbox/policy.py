@@ -74,6 +74,7 @@ BATCH_CLUSTER_RULES = [
     {"apiGroups": [""], "verbs": READ, "resources": ["nodes"]},
 ]
 AUTOSCALED_TAINT_KEY = "kubelab.io/autoscaled"   # cluster/karpenter.AUTOSCALED_TAINT (the opt-in taint)
+NODEPOOL_GPU_MAX = 16   # a learner's NodePool may make nodes of at most this many GPUs (the reference pool's limit)
 NAMES_POLICY = "kubelab-sandbox-names"
 VOLUME_ROOT = "/var/lib/kubelab/"   # the only hostPath a learner's PersistentVolume may name (simulated storage)
 GRADER_NAMESPACE, GRADER = "kubelab-grading", "grader"
@@ -205,11 +206,16 @@ def names_policy() -> list[dict]:
                 {"expression": f"!({writes} && request.kind.kind == 'NodePool') || "
                                "(has(object.spec.template.spec.taints) && object.spec.template.spec.taints.exists(t, "
                                f"t.key == '{AUTOSCALED_TAINT_KEY}' && t.effect == 'NoSchedule') && "
-                               "has(object.spec.limits) && 'nvidia.com/gpu' in object.spec.limits)",
+                               "has(object.spec.limits) && 'nvidia.com/gpu' in object.spec.limits && "
+                               # a quantity (an int or a string such as "8"): bounded, or one learner's pool could
+                               # have Karpenter make nodes without end
+                               "isQuantity(string(object.spec.limits['nvidia.com/gpu'])) && "
+                               "quantity(string(object.spec.limits['nvidia.com/gpu']))"
+                               f".compareTo(quantity('{NODEPOOL_GPU_MAX}')) <= 0)",
                  "reason": "Forbidden",
                  "message": f"a learner's NodePool carries the taint {AUTOSCALED_TAINT_KEY}=true:NoSchedule (only pods "
-                            "that tolerate it get its nodes) and a GPU limit (spec.limits nvidia.com/gpu): start from "
-                            "cluster/karpenter/gpu-nodepool.yaml"},
+                            "that tolerate it get its nodes) and a GPU limit (spec.limits nvidia.com/gpu) of at most "
+                            f"{NODEPOOL_GPU_MAX}: start from cluster/karpenter/gpu-nodepool.yaml"},
             ]}},
         {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta,
          "spec": {"policyName": NAMES_POLICY, "validationActions": ["Deny"]}},

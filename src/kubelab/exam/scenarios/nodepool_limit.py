@@ -79,7 +79,7 @@ class NodePoolLimit(QueuedJobScenario):
     fixed = nodepool("8") + "---" + JOB.replace("$queue", "training").replace("$gpus", "8")
     own_wrong = {
         "no-limit": "a NodePool without a GPU limit can buy GPUs without end (a learner's is refused by the policy)",
-        "over-budget": f"a limit above the {BUDGET} GPUs the platform team allows",
+        "over-budget": f"a limit above the {BUDGET} GPUs the platform team allows (refused for a learner by the policy)",
         "fewer-gpus": "the Job cut to 4 GPUs fits the limit (on an A100 node): it is not the 8-GPU pre-training",
         "inference-queue": "the inference team's queue has no autoscaled flavor and no 8 GPUs to lend: never admitted",
         "drop-taint": "a NodePool without the opt-in taint buys nodes for any pending GPU pod (refused for a learner)",
@@ -131,7 +131,8 @@ class NodePoolLimit(QueuedJobScenario):
         self.refused(lambda: self._nodepool_patch(api, namespace, [{"op": "remove", "path": "/spec/limits"}], "json"))
 
     def wrong_over_budget(self, api, namespace):
-        self._nodepool_patch(api, namespace, {"spec": {"limits": {"nvidia.com/gpu": "64"}}})
+        # refused for a learner by the sandbox's policy (at most 16); the guard grades it where the policy is not
+        self.refused(lambda: self._nodepool_patch(api, namespace, {"spec": {"limits": {"nvidia.com/gpu": "64"}}}))
 
     def wrong_fewer_gpus(self, api, namespace):
         self.recreate(api, namespace, JOB.replace("$queue", "training").replace("$gpus", "4"))
