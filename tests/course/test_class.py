@@ -110,6 +110,8 @@ def test_every_collected_submission_is_graded_as_its_learner_with_its_score(cour
     assert {s: g.score for s, g in result.grades.items()} == {
         ADA: 16, BOB: 0, CY: pytest.approx(10 + 4 / 3, abs=1e-3), EVE: 16, FAY: 0, GUS: 0}
     assert ADA in result.summary() and "16/16" in result.summary() and "graded as each learner" in result.summary()
+    # cy's partial cell says in the summary what it lost, not only in the autograded notebook
+    assert any("lost points: " in n for n in result.notes[CY]) and "lost points: " in result.summary(), result.notes
 
 
 def test_a_hostile_submission_changes_no_other_learner_and_says_what_happened(course, api):

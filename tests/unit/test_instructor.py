@@ -86,6 +86,15 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
         code([{"output_type": "stream", "name": "stdout", "text": f"token: {token}\n"}]),
         code([{"output_type": "error", "ename": "ForbiddenException", "evalue": "(403) Forbidden", "traceback": []}], "rbac"),
         code([{"output_type": "error", "ename": "CellTimeoutError", "evalue": "", "traceback": []}]),
+        # a Partial test cell that kept 3 of 4 points: its stdout names the check that failed, and the one that passed
+        {**code([{"output_type": "stream", "name": "stdout", "text":
+                  "FAIL release_from_registry (1/2): not installed from the registry\n  hint: helm install ...\n"
+                  "PASS deployment_ready (2/2): 3 ready\n"},
+                 {"output_type": "execute_result", "data": {"text/plain": "3.0"}, "metadata": {}, "execution_count": 1}]),
+         "metadata": {"nbgrader": {"grade": True, "solution": False, "grade_id": "installed"}}},
+        # a learner's own cell printing the same words is not a grade cell: no note
+        {**code([{"output_type": "stream", "name": "stdout", "text": "FAIL nothing (0/1): mine\n"}]),
+         "metadata": {"nbgrader": {"grade": False, "solution": True, "grade_id": "mine"}}},
     ]))
     (graded / "notes.txt").write_text(token)
     for path in graded.iterdir():
@@ -94,7 +103,8 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
     assert notes == ["extra.ipynb is missing from the submission: it scores 0",
                      "a credential appeared in the submission's output; the grader removed it (and revoked it)",
                      "lab.ipynb cell rbac raised ForbiddenException: (403) Forbidden",
-                     "lab.ipynb cell #3 timed out (interrupted)"]
+                     "lab.ipynb cell #3 timed out (interrupted)",
+                     "lab.ipynb cell installed lost points: release_from_registry (1/2): not installed from the registry"]
     for path in graded.iterdir():
         assert token not in path.read_text() and instructor.REMOVED in path.read_text()
         assert path.stat().st_mode & 0o777 == 0o444

@@ -332,6 +332,7 @@ def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) ->
                     what = ("timed out (interrupted)" if out.get("ename") == "CellTimeoutError"
                             else f"raised {out.get('ename')}: {str(out.get('evalue', ''))[:160]}")
                     notes.append(f"{path.name} cell {cell_id} {what}")
+            notes += [f"{path.name} cell {cell_id} lost points: {why}" for cell_id, why in _partial_losses(cell, i)]
     if notes:
         for path in sorted(folder.glob("*.ipynb")):
             nb = json.loads(path.read_text(encoding="utf-8"))
@@ -339,6 +340,18 @@ def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) ->
                                    "source": "**Grading notes**\n\n" + "\n".join(f"- {n}" for n in notes)})
             _rewrite(path, json.dumps(nb, indent=1, ensure_ascii=False))
     return notes
+
+
+def _partial_losses(cell: dict, index: int) -> list[tuple[str, str]]:
+    """(grade cell id, problem) for each check a Partial test cell printed as failed ("FAIL name (p/q): problem"):
+    the cell keeps part of its points and raises nothing, so only its output says what was lost."""
+    grader = cell.get("metadata", {}).get("nbgrader") or {}
+    if cell.get("cell_type") != "code" or not grader.get("grade") or grader.get("solution"):
+        return []
+    text = "".join("".join(out.get("text") or "") for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
+    return [(grader.get("grade_id") or f"#{index + 1}", line[len("FAIL "):][:240])
+            for line in text.splitlines() if line.startswith("FAIL ")]
 
 
 def _rewrite(path: Path, text: str) -> None:
