@@ -1,0 +1,323 @@
+"""The Gateway API on the embedded cluster: Envoy Gateway's controller (cmd/envoy-gateway of
+`github.com/envoyproxy/gateway`, built from the pinned Go module in cluster/go/envoy-gateway like the other tools)
+runs as a host process against the cluster's kubeconfig; it writes the status of GatewayClasses, Gateways and routes,
+and deploys an Envoy proxy (a Deployment and a Service in envoy-gateway-system) for each Gateway. Those proxies are
+pods of the simulated nodes: they are scheduled, become Ready and get endpoints, but no traffic flows through them.
+
+What the cluster gives it (`EnvoyGateway.configure` writes the files, `install` applies the objects, both at every
+start):
+
+    <workdir>/envoy-gateway/config.yaml  its EnvoyGateway configuration (`configuration`): the Kubernetes provider,
+                                  no leader election, no topology-injector webhook, the shutdown manager's image as
+                                  upstream's Helm chart sets it, and the default EnvoyProxy giving each proxy Service
+                                  the type ClusterIP (KWOK has no load balancer; a ClusterIP is an address the
+                                  Gateway can report, so the controller programs it)
+    <workdir>/envoy-gateway/certs/       the certificates upstream's `envoy-gateway certgen` makes (a CA, and server
+                                  certificates for envoy-gateway, envoy and envoy-rate-limit, plus the OIDC HMAC
+                                  key), made once and kept; `xds/` holds the controller's own (what its Deployment
+                                  mounts at /certs)
+    envoy-gateway-system          its namespace, with the four Secrets certgen would create there
+    CRDs                          the Gateway API's standard channel (sigs.k8s.io/gateway-api config/crd, with its
+                                  safe-upgrades ValidatingAdmissionPolicy), Envoy Gateway's own
+                                  (charts/gateway-crds-helm/templates/generated) and the Inference Extension's
+                                  InferencePool (sigs.k8s.io/gateway-api-inference-extension
+                                  config/crd/bases, inference.networking.k8s.io v1), each read from the Go module
+                                  cache at the version cluster/go/envoy-gateway/go.mod pins (checked against go.sum)
+    GatewayClass `eg`             upstream's quickstart name, for the controller gateway.envoyproxy.io/gatewayclass-controller
+
+Why a launcher (cluster/gateway_launch.py): Envoy Gateway v1.9.1 on Kubernetes reads its certificates from the fixed
+folder /certs (internal/xds/runner/runner.go) and listens on fixed ports: its health probe on :8081
+(internal/provider/kubernetes/kubernetes.go), xDS on :18000, its wasm cache on :18002 and metrics on :19001. So it
+runs in namespaces of its own (user, mount, network): /certs there is this cluster's certs/xds folder, its ports are
+its own (another cluster's Envoy Gateway cannot collide with it), the API server's port is relayed in through a Unix
+socket, and its health port out through another (`answering` reads /readyz through it).
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ..errors import BinaryMissing, ClusterUnavailable, ConfigError
+
+__all__ = ["CONTROLLER", "EG_MODULE", "GATEWAY_API_MODULE", "GATEWAY_CLASS", "HEALTH_PORT", "INFERENCE_MODULE",
+           "NAMESPACE", "SHUTDOWN_MANAGER_IMAGE", "EnvoyGateway", "certificates", "configuration", "crds",
+           "gateway_class", "module_dirs", "secrets"]
+
+EG_MODULE = "github.com/envoyproxy/gateway"
+GATEWAY_API_MODULE = "sigs.k8s.io/gateway-api"
+INFERENCE_MODULE = "sigs.k8s.io/gateway-api-inference-extension"
+NAMESPACE = "envoy-gateway-system"        # its default (ENVOY_GATEWAY_NAMESPACE; internal/envoygateway/config)
+CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"   # its default controllerName
+GATEWAY_CLASS = "eg"                      # upstream's quickstart GatewayClass
+HEALTH_PORT = 8081                        # fixed in internal/provider/kubernetes/kubernetes.go
+# the shutdown manager (a second container of each proxy pod) runs the controller's own image; upstream's Helm chart
+# sets it so (charts/gateway-helm/templates/_helpers.tpl), the built-in default being a dev tag
+SHUTDOWN_MANAGER_IMAGE = "docker.io/envoyproxy/gateway:{version}"
+# in the modules (each checked out of the Go module cache)
+GATEWAY_API_CRDS = "config/crd/kustomization.yaml"   # lists the standard channel's files
+EG_CRDS = "charts/gateway-crds-helm/templates/generated"
+INFERENCE_CRDS = ("config/crd/bases/inference.networking.k8s.io_inferencepools.yaml",)  # v1; not the x-k8s.io alpha
+CERT_DAYS = 365 * 5                       # certgen's DefaultCertificateLifetime (internal/crypto/certgen.go)
+FIELD_MANAGER = "kubelab"
+
+
+def module_dirs(*modules: str) -> dict[str, Path]:
+    """The modules' folders in the Go module cache, at the versions cluster/go/envoy-gateway pins (downloaded and
+    checked against its go.sum when missing)."""
+    from . import build
+    go = shutil.which("go")
+    if not go:
+        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; the Gateway API's CRDs are read from its Go "
+                            "module", "install Go >= 1.26 and run `kubelab build`")
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    proc = subprocess.run([go, "mod", "download", "-json", *modules], cwd=build.go_dir(build.tool("envoy-gateway")),
+                          env=env, capture_output=True, text=True)
+    found = {}
+    with contextlib.suppress(ValueError, KeyError):
+        decoder, text, at = json.JSONDecoder(), proc.stdout, 0
+        while text[at:].strip():   # one JSON object per module, one after another
+            obj, end = decoder.raw_decode(text[at:].lstrip())
+            at += len(text[at:]) - len(text[at:].lstrip()) + end
+            if obj.get("Dir"):
+                found[obj["Path"]] = Path(obj["Dir"])
+    if proc.returncode == 0 and set(found) == set(modules):
+        return found
+    raise ConfigError(f"the Go modules {', '.join(modules)} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
+                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+
+
+# -- pure parts ---------------------------------------------------------------------------------------------------
+def _load(path: Path) -> list[dict]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # Envoy Gateway's CRD files are Helm templates whose only template lines are an `{{- if }}` and its `{{- end }}`
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("{{"))
+    return [d for d in yaml.load_all(text, Loader=loader) if d]
+
+
+def crds(gateway_api: Path, envoy_gateway: Path, inference: Path) -> list[dict]:
+    """The objects of the three modules the cluster installs, in apply order: the Gateway API's standard channel
+    (as its config/crd kustomization lists it: CRDs and the safe-upgrades policy and binding), Envoy Gateway's CRDs,
+    the InferencePool CRD."""
+    root = gateway_api / Path(GATEWAY_API_CRDS).parent
+    out = [d for rel in yaml.safe_load((gateway_api / GATEWAY_API_CRDS).read_text())["resources"]
+           for d in _load(root / rel)]
+    out += [d for p in sorted((envoy_gateway / EG_CRDS).glob("*.yaml")) for d in _load(p)]
+    out += [d for rel in INFERENCE_CRDS for d in _load(inference / rel)]
+    return out
+
+
+def configuration(version: str) -> dict:
+    """Envoy Gateway's configuration (gateway.envoyproxy.io/v1alpha1 EnvoyGateway) for `version` (pure)."""
+    return {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyGateway",
+        "gateway": {"controllerName": CONTROLLER},
+        "provider": {"type": "Kubernetes", "kubernetes": {
+            "leaderElection": {"disable": True},          # one process, and no Lease to wait for after a restart
+            "shutdownManager": {"image": SHUTDOWN_MANAGER_IMAGE.format(version=version)},
+            # its webhook (pods/binding of proxy pods) would need an in-cluster Service; off, as the chart allows
+            "proxyTopologyInjector": {"disabled": True}}},
+        "logging": {"level": {"default": "info"}},
+        # the default of every proxy: a ClusterIP Service (the Gateway's address; KWOK has no load balancer)
+        "envoyProxy": {"provider": {"type": "Kubernetes", "kubernetes": {"envoyService": {"type": "ClusterIP"}}}},
+    }
+
+
+def gateway_class() -> dict:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": GATEWAY_CLASS},
+            "spec": {"controllerName": CONTROLLER}}
+
+
+def certificates(folder: Path, namespace: str = NAMESPACE, domain: str = "cluster.local") -> dict[str, bytes]:
+    """What `envoy-gateway certgen` makes (internal/crypto/certgen.go), in `folder`: made when missing or expiring
+    within a year, else read back. Keys: ca.crt, ca.key, <name>.crt and <name>.key for envoy-gateway, envoy and
+    envoy-rate-limit, hmac-secret."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    names = ("ca.crt", "ca.key", "envoy-gateway.crt", "envoy-gateway.key", "envoy.crt", "envoy.key",
+             "envoy-rate-limit.crt", "envoy-rate-limit.key", "hmac-secret")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with contextlib.suppress(OSError, ValueError):
+        files = {n: (folder / n).read_bytes() for n in names}
+        cert = x509.load_pem_x509_certificate(files["envoy-gateway.crt"])
+        if cert.not_valid_after_utc > now + datetime.timedelta(days=365):
+            return files
+
+    def key():
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)   # certgen's keySize
+
+    def pem(k):   # PKCS#1 ("RSA PRIVATE KEY"), as certgen writes them
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                               serialization.NoEncryption())
+
+    def usage(ca):
+        return x509.KeyUsage(digital_signature=True, key_encipherment=True, key_cert_sign=ca, crl_sign=False,
+                             content_commitment=not ca, data_encipherment=not ca, key_agreement=False,
+                             encipher_only=False, decipher_only=False)
+
+    def builder(subject, public, issuer):
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False))
+
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "envoy-gateway")])
+    ca_key = key()
+    ca = (builder(ca_name, ca_key.public_key(), ca_name)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(usage(True), critical=True).sign(ca_key, hashes.SHA256()))
+    files = {"ca.crt": ca.public_bytes(serialization.Encoding.PEM), "ca.key": pem(ca_key)}
+    service = "envoy-gateway"   # the controller's Service names (kubeServiceNames); the proxies: *.<namespace>
+    sans = {"envoy-gateway": [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
+                              f"{service}.{namespace}.svc.{domain}"],
+            "envoy": [f"*.{namespace}"], "envoy-rate-limit": [f"*.{namespace}"]}
+    for name, dns in sans.items():
+        k = key()
+        cn = service if name == "envoy-gateway" else "*"
+        cert = (builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]), k.public_key(), ca_name)
+                .add_extension(usage(False), critical=True)
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        files[f"{name}.crt"], files[f"{name}.key"] = cert.public_bytes(serialization.Encoding.PEM), pem(k)
+    files["hmac-secret"] = os.urandom(32)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, data in files.items():
+        (folder / n).write_bytes(data)
+        (folder / n).chmod(0o600)
+    return files
+
+
+def secrets(certs: dict[str, bytes], namespace: str = NAMESPACE) -> list[dict]:
+    """The Secrets certgen creates (internal/provider/kubernetes/secrets.go CertsToSecret), from `certificates`."""
+    def secret(name, kind, data):
+        return {"apiVersion": "v1", "kind": "Secret", "type": kind,
+                "metadata": {"name": name, "namespace": namespace, "labels": {"control-plane": "envoy-gateway"}},
+                "data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
+    out = [secret(name, "kubernetes.io/tls", {"ca.crt": certs["ca.crt"], "tls.crt": certs[f"{name}.crt"],
+                                              "tls.key": certs[f"{name}.key"]})
+           for name in ("envoy-gateway", "envoy", "envoy-rate-limit")]
+    return out + [secret("envoy-oidc-hmac", "Opaque", {"hmac-secret": certs["hmac-secret"]})]
+
+
+def _established(crd: dict) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
+
+
+# -- one cluster's Envoy Gateway ----------------------------------------------------------------------------------
+class EnvoyGateway:
+    """The Envoy Gateway of one cluster, kept in `<workdir>/envoy-gateway/` (config.yaml, certs/, run/, root/)."""
+
+    def __init__(self, workdir: Path):
+        self.dir = Path(workdir) / "envoy-gateway"
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "config.yaml"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.dir / "certs"
+
+    @property
+    def xds_cert_dir(self) -> Path:
+        """What it finds at /certs: the envoy-gateway Secret's ca.crt, tls.crt and tls.key."""
+        return self.cert_dir / "xds"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir / "run"
+
+    @property
+    def health_socket(self) -> Path:
+        return self.run_dir / "health.sock"
+
+    def configure(self, version: str) -> dict[str, bytes]:
+        """Write its config and make (or keep) the certificates; returns them."""
+        certs = certificates(self.cert_dir)
+        self.xds_cert_dir.mkdir(parents=True, exist_ok=True)
+        for name, source in (("ca.crt", "ca.crt"), ("tls.crt", "envoy-gateway.crt"), ("tls.key", "envoy-gateway.key")):
+            (self.xds_cert_dir / name).write_bytes(certs[source])
+            (self.xds_cert_dir / name).chmod(0o600)
+        self.config_file.write_text(yaml.safe_dump(configuration(version), sort_keys=False))
+        return certs
+
+    def launch_setup(self, api_port: int) -> dict:
+        """The launcher's setup (cluster/gateway_launch.py)."""
+        return {"root": str(self.dir / "root"),
+                "bind": {"/certs": str(self.xds_cert_dir), "/var/lib/eg": str(self.dir / "var-lib-eg")},
+                "forward": {str(api_port): str(self.run_dir / "api.sock")},
+                "expose": {str(HEALTH_PORT): str(self.health_socket)}}
+
+    def command(self, binary: Path, kubeconfig: Path, api_port: int) -> list[str]:
+        # Its flags have no --kubeconfig: it reads $KUBECONFIG (controller-runtime); `env` sets it for it alone.
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return [sys.executable, "-I", str(Path(__file__).with_name("gateway_launch.py")), "outer", json.dumps(self.launch_setup(api_port)), "--",
+                "env", f"KUBECONFIG={kubeconfig}", str(binary), "server", "--config-path", str(self.config_file)]
+
+    def answering(self) -> bool:
+        """Its /readyz answers 200 (its caches synced), read through the launcher's health socket."""
+        import http.client
+        import socket
+
+        path = str(self.health_socket)
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self):
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(1)
+                self.sock.connect(path)
+
+        conn = Conn("localhost", timeout=1)
+        try:
+            conn.request("GET", "/readyz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    @staticmethod
+    def objects(certs: dict[str, bytes]) -> list[dict]:
+        """What the API server needs before it starts, in apply order: CRDs (and the Gateway API's policy), the
+        namespace, the certificate Secrets, the GatewayClass."""
+        dirs = module_dirs(GATEWAY_API_MODULE, EG_MODULE, INFERENCE_MODULE)
+        return [*crds(dirs[GATEWAY_API_MODULE], dirs[EG_MODULE], dirs[INFERENCE_MODULE]),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, *secrets(certs),
+                gateway_class()]
+
+    def install(self, api, certs: dict[str, bytes], logs_fix: str, timeout: float = 30) -> None:
+        """Server-side apply what it needs (idempotent: each start applies the same objects); new CRDs are waited
+        for before the objects of their kinds (the GatewayClass), and before it starts (it watches them at once)."""
+        from .._k8s.apierrors import call
+        from .._k8s.kinds import resource
+        from .._k8s.poll import until
+        pending = []
+        objs = self.objects(certs)
+        ext = resource(api, "CustomResourceDefinition", "apiextensions.k8s.io/v1")
+
+        def established():
+            pending[:] = [n for n in pending if not _established(call(ext.get, name=n).to_dict())]
+            return not pending, pending
+
+        for obj in objs:
+            if obj["kind"] != "CustomResourceDefinition" and pending:
+                until(established, timeout, every=0.1, timeout_error=lambda left: ClusterUnavailable(
+                    f"the Gateway API's CRDs are not established after {timeout:.0f} s: {', '.join(left)}", logs_fix))
+            res = ext if obj["kind"] == "CustomResourceDefinition" else resource(api, obj["kind"], obj["apiVersion"])
+            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
+                       namespace=obj["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
+                       what=f"Envoy Gateway's {obj['kind']}/{obj['metadata']['name']}", action="apply")
+            if obj["kind"] == "CustomResourceDefinition" and not _established(out.to_dict()):
+                pending.append(obj["metadata"]["name"])

@@ -1,0 +1,162 @@
+"""Envoy Gateway's launcher (a script: standard library only). Envoy Gateway v1.9 reads its certificates from the
+fixed folder /certs and listens on fixed ports (health :8081, xDS :18000, wasm :18002, metrics :19001; see
+cluster/gateway.py), so two clusters on one machine could not both run it, and /certs is not the user's to write.
+This runs it in its own user, mount and network namespaces: /certs (and /var/lib/eg, its wasm cache) are the
+cluster's folders seen there, and its ports are its own.
+
+    python -I gateway_launch.py outer '{"api_port": 32001, "root": DIR, "bind": {"/certs": DIR, ...},
+                                        "forward": {"32001": "<run>/api.sock"}, "expose": {"8081": "<run>/health.sock"}}'
+                                  -- CMD...
+
+outer (the host's network): serves each `forward` socket by connecting to that port on the host's 127.0.0.1 (the
+API server), starts `inner` in new namespaces (`unshare`), passes SIGTERM on and exits with its status.
+inner (pid of `unshare`'s command): brings loopback up, makes a root of its own (a tmpfs at `root` with the host's
+top-level entries bound in, the `bind` folders added) and chroots into it, listens on 127.0.0.1:<port> for each
+`forward` (to the socket), serves each `expose` socket by connecting to that port inside (the health probe),
+then runs CMD. It dies with outer (PR_SET_PDEATHSIG), and CMD dies with it, so a killed launcher leaves nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+
+__all__ = ["main", "relay"]
+
+BIND, REC = 4096, 16384          # mount(2) flags (linux/mount.h)
+PR_SET_PDEATHSIG = 1             # prctl(2)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                   data.encode() if data else None):
+        raise SystemExit(f"kubelab gateway launcher: mount {target}: {os.strerror(ctypes.get_errno())}")
+
+
+def _die_with_parent(sig: int = signal.SIGTERM) -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+async def relay(connect, reader, writer) -> None:
+    """Join one accepted connection to a new one made by `connect()`, both ways, until either side closes."""
+    try:
+        up_reader, up_writer = await connect()
+    except OSError:
+        writer.close()
+        return
+
+    async def pipe(src, dst):
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except OSError:
+            pass
+        finally:
+            dst.close()
+
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _loopback_up() -> None:
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP
+        flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))
+
+
+def _populate(dst: str, src: str, prefix: str, bind: dict[str, str]) -> None:
+    """`dst` (a fresh tmpfs) gets every entry of `src` bound in, but the `bind` targets under `prefix`: a target's
+    parent folders become tmpfs folders of their own (filled the same way), the target itself the bound source."""
+    _mount("kubelab-gateway-root", dst, "tmpfs", 0, "mode=0755")
+    deeper = {t[len(prefix) + 1:].split("/")[0] for t in bind if t.startswith(prefix + "/")
+              and "/" in t[len(prefix) + 1:]}
+    for name in sorted(os.listdir(src)):
+        path, here, there = f"{prefix}/{name}", f"{src.rstrip('/')}/{name}", f"{dst}/{name}"
+        if path in bind:
+            continue
+        if os.path.islink(here):
+            os.symlink(os.readlink(here), there)
+        elif os.path.isdir(here):
+            os.mkdir(there)
+            if name in deeper:
+                _populate(there, here, path, bind)
+            else:
+                _mount(here, there, None, BIND | REC)
+        else:
+            open(there, "w").close()
+            _mount(here, there, None, BIND)
+    for target, source in bind.items():
+        parent, _, name = target.rpartition("/")
+        if parent == prefix:
+            os.makedirs(source, exist_ok=True)
+            os.mkdir(f"{dst}/{name}")
+            _mount(source, f"{dst}/{name}", None, BIND | REC)
+    for name in deeper - set(os.listdir(src)):   # a target whose parent the host lacks (/var/lib/eg without /var/lib)
+        os.mkdir(f"{dst}/{name}")
+        _populate(f"{dst}/{name}", f"{dst}/{name}", f"{prefix}/{name}", bind)   # lists its own empty tmpfs
+
+
+def _run(cmd: list[str], servers, preexec=None) -> int:
+    """Start the servers, run cmd, pass SIGTERM/SIGINT on to it, return its exit status."""
+    loop = asyncio.new_event_loop()
+    for start in servers:
+        loop.run_until_complete(start())
+    child = subprocess.Popen(cmd, preexec_fn=preexec)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: child.terminate())
+    return loop.run_until_complete(loop.run_in_executor(None, child.wait))
+
+
+def _unix_server(path: str, port: int):
+    """A server on the Unix socket `path` whose connections go to 127.0.0.1:port of this network namespace."""
+    if os.path.exists(path):
+        os.unlink(path)
+    return lambda: asyncio.start_unix_server(
+        functools.partial(relay, lambda: asyncio.open_connection("127.0.0.1", port)), path=path)
+
+
+def _tcp_server(port: int, path: str):
+    """A server on 127.0.0.1:port whose connections go to the Unix socket `path`."""
+    return lambda: asyncio.start_server(
+        functools.partial(relay, lambda: asyncio.open_unix_connection(path)), "127.0.0.1", port)
+
+
+def outer(setup: dict, cmd: list[str]) -> int:
+    servers = [_unix_server(path, int(port)) for port, path in setup["forward"].items()]
+    inner_cmd = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--",
+                 sys.executable, "-I", os.path.abspath(__file__), "inner", json.dumps(setup), "--", *cmd]
+    return _run(inner_cmd, servers)
+
+
+def inner(setup: dict, cmd: list[str]) -> int:
+    _die_with_parent()
+    if os.getppid() == 1:   # outer died before the line above
+        return 1
+    _loopback_up()
+    cwd = os.getcwd()
+    os.makedirs(setup["root"], exist_ok=True)
+    _populate(setup["root"], "/", "", setup["bind"])
+    os.chroot(setup["root"])
+    os.chdir(cwd if os.path.isdir(cwd) else "/")
+    servers = [_tcp_server(int(port), path) for port, path in setup["forward"].items()]
+    servers += [_unix_server(path, int(port)) for port, path in setup["expose"].items()]
+    return _run(cmd, servers, preexec=_die_with_parent)
+
+
+def main(argv: list[str]) -> int:
+    mode, setup, cmd = argv[0], json.loads(argv[1]), argv[3:]
+    return (outer if mode == "outer" else inner)(setup, cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
