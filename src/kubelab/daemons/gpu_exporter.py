@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     args = exporter_arguments("kubelab-gpu-exporter", __doc__.split("\n")[0], 9400, argv)
     source = _source(args.kubeconfig, args.context)
     REGISTRY.register(GpuCollector(source))
+    if args.kubeconfig:  # the embedded cluster's simulated model-server load (kubelab.cluster.model_load), beside it
+        from kubernetes import config
+
+        from ..cluster.model_load import LoadCollector, LoadSource
+        REGISTRY.register(LoadCollector(LoadSource(config.new_client_from_config(args.kubeconfig,
+                                                                                 context=args.context))))
     start_http_server(args.port, addr=args.address)
     print(f"serving {source.name} GPU telemetry in dcgm-exporter format on http://{args.address}:{args.port}/metrics",
           flush=True)

@@ -1,0 +1,315 @@
+"""KEDA on the embedded cluster: autoscaling on a workload's own metrics through the real HPA. Its operator
+(cmd/operator of `github.com/kedacore/keda/v2`) and its metrics API server (cmd/adapter), built from the pinned Go
+module in cluster/go/keda like the other tools, run as two host processes on 127.0.0.1.
+
+    ScaledObject (keda.sh/v1alpha1) --operator--> HPA keda-hpa-<name> with an External metric s<i>-<trigger>
+    HPA controller (kube-controller-manager) --GET /apis/external.metrics.k8s.io/v1beta1/...--> kube-apiserver
+      --aggregator, TLS checked against the APIService's caBundle--> adapter (127.0.0.1:<metrics_api>)
+      --gRPC, mutual TLS--> operator (127.0.0.1:<grpc>) --scaler--> Prometheus (the cluster's, on 127.0.0.1)
+    and the operator itself scales the Deployment 0 <-> 1 (minReplicaCount 0: an HPA cannot go below 1).
+
+What the cluster gives them (`prepare`, at every start of either, before they start):
+
+    <workdir>/keda/certs/         a CA and one certificate for both (ca.crt, tls.crt, tls.key), made once and kept:
+                                  the operator serves gRPC with it and the adapter is its client (KEDA's mutual TLS
+                                  reads the three names from one folder, pkg/metricsservice/utils/tls.go); the adapter
+                                  serves the metrics API with it. Valid for 127.0.0.1 (the gRPC authority) and for
+                                  keda-metrics-apiserver.keda.svc (the name the aggregator checks, see below).
+    <workdir>/keda/ports.json     the loopback ports, picked once and kept
+    keda                          its namespace (KEDA_CLUSTER_OBJECT_NAMESPACE: where it reads Secrets)
+    CRDs                          the module's config/crd/bases, with the JSON patches its kustomization applies,
+                                  read from the Go module cache (the version go.mod pins, checked against go.sum)
+    Service keda/keda-metrics-apiserver   type ExternalName, externalName 127.0.0.1
+    APIService v1beta1.external.metrics.k8s.io   -> that Service, port = the adapter's, caBundle = the CA
+
+The APIService route: an APIService names a Service, never a URL. With --enable-aggregator-routing off (kwokctl
+leaves it off) the aggregator resolves the Service with k8s.io/apiserver's proxy.ResolveCluster, which for an
+ExternalName Service returns https://<externalName>:<APIService port> (pkg/util/proxy/proxy.go), and checks the
+server's certificate against ServerName <service>.<namespace>.svc (kube-aggregator's remote.BuildTransportConfig,
+pkg/controllers/status/remote/remote_available_controller.go) with the APIService's caBundle. kwokctl routes its
+own metrics-server (v1beta1.metrics.k8s.io) the same way, with insecureSkipTLSVerify; KEDA's is verified.
+
+KEDA's own certificate rotation (--enable-cert-rotation) is off: it makes certificates for in-cluster Services and
+patches the APIService's caBundle for them; the cluster's certificates are given instead, as for Kueue. The
+admission webhooks (cmd/webhooks) are built but not run: they only refuse conflicting ScaledObjects, and the
+ScaledObject's own CRD schema validates the fields.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import datetime
+import ipaddress
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
+
+if TYPE_CHECKING:
+    from .local import LocalCluster
+
+__all__ = ["APISERVICE", "CRD_DIR", "METRICS_SERVICE", "NAMESPACE", "OPERATOR_SERVICE", "PORT_RANGES", "Keda",
+           "apiservice", "certificates", "crds", "json_patch", "prepare", "service"]
+
+NAMESPACE = "keda"                              # KEDA's namespace in upstream's config/ (and its default)
+METRICS_SERVICE = "keda-metrics-apiserver"      # config/metrics-server/service.yaml
+OPERATOR_SERVICE = "keda-operator"              # config/manager (gRPC metrics service)
+WEBHOOKS_SERVICE = "keda-admission-webhooks"    # config/webhooks/service.yaml
+APISERVICE = "v1beta1.external.metrics.k8s.io"  # config/metrics-server/api_service.yaml
+CRD_DIR = "config/crd"                          # in the module: bases/ and the kustomization's patches
+# where each port is picked (kept in ports.json); off Prometheus's, Kueue's and Karpenter's ranges, and below the
+# 10000-32766 range kwokctl's ports are picked from. The adapter's metrics (--port) and the operator's metrics and
+# probes bind where the flags say; the adapter's --port binds every interface (":<port>"), so all are checked there.
+PORT_RANGES = {"metrics_api": (9800, 9839), "grpc": (9840, 9879), "health": (8780, 8819), "metrics": (8820, 8859),
+               "adapter_metrics": (8860, 8899)}
+CERT_YEARS = 10
+FIELD_MANAGER = "kubelab"
+
+
+def module_dir() -> Path:
+    """The KEDA module's folder in the Go module cache (downloaded and checked against go.sum when missing)."""
+    from . import build
+    go = shutil.which("go")
+    if not go:
+        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; KEDA's CRDs are read from its Go module",
+                            "install Go >= 1.26 and run `kubelab build`")
+    tool = build.tool("keda")
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    proc = subprocess.run([go, "mod", "download", "-json", tool.module], cwd=build.go_dir(tool), env=env,
+                          capture_output=True, text=True)
+    with contextlib.suppress(ValueError, KeyError):
+        return Path(json.loads(proc.stdout)["Dir"])
+    raise ConfigError(f"the Go module {tool.module} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
+                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+
+
+# -- pure parts ---------------------------------------------------------------------------------------------------
+def json_patch(doc: dict, ops: list[dict]) -> dict:
+    """`doc` with the RFC 6902 `add` and `remove` operations of `ops` applied (the only ones KEDA's CRD patches use;
+    pure: `doc` is copied). A path ending in "-" appends to a list."""
+    out = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
+        node = out
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if op["op"] == "add":
+            if isinstance(node, list):
+                node.append(op["value"]) if last == "-" else node.insert(int(last), op["value"])
+            else:
+                node[last] = op["value"]
+        elif op["op"] == "remove":
+            del node[int(last) if isinstance(node, list) else last]
+        else:
+            raise ConfigError(f"JSON patch operation {op['op']!r} is not supported here", "only add and remove are")
+    return out
+
+
+def crds(module: Path) -> list[dict]:
+    """The module's CRDs (config/crd/kustomization.yaml's resources, with its JSON patches applied)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    root = module / CRD_DIR
+    kustomization = yaml.safe_load((root / "kustomization.yaml").read_text())
+    objects = {}
+    for rel in kustomization["resources"]:
+        obj = yaml.load((root / rel).read_text(), Loader=loader)
+        objects[obj["metadata"]["name"]] = obj
+    for patch in kustomization.get("patches") or []:
+        name = patch["target"]["name"]
+        objects[name] = json_patch(objects[name], yaml.safe_load((root / patch["path"]).read_text()))
+    return list(objects.values())
+
+
+def service() -> dict:
+    """The Service the APIService names: ExternalName 127.0.0.1, so the aggregator dials the host (module doc)."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": METRICS_SERVICE, "namespace": NAMESPACE},
+            "spec": {"type": "ExternalName", "externalName": "127.0.0.1"}}
+
+
+def apiservice(port: int, ca: bytes) -> dict:
+    """KEDA's APIService (config/metrics-server/api_service.yaml) with the adapter's port and the cluster's CA."""
+    return {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": APISERVICE},
+            "spec": {"service": {"name": METRICS_SERVICE, "namespace": NAMESPACE, "port": port},
+                     "group": "external.metrics.k8s.io", "version": "v1beta1", "caBundle": base64.b64encode(ca).decode(),
+                     "groupPriorityMinimum": 100, "versionPriority": 100}}
+
+
+def certificates(folder: Path) -> dict[str, bytes]:
+    """A CA and one server-and-client certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when missing or
+    expiring within a year, else read back (a restart keeps the caBundle already applied)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    names = ("ca.crt", "ca.key", "tls.crt", "tls.key")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with contextlib.suppress(OSError, ValueError):
+        files = {n: (folder / n).read_bytes() for n in names}
+        if x509.load_pem_x509_certificate(files["tls.crt"]).not_valid_after_utc > now + datetime.timedelta(days=365):
+            return files
+
+    def cert(cn, key, issuer, issuer_key, ca, sans):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
+             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+             .add_extension(x509.SubjectAlternativeName(sans), critical=False))
+        if ca:
+            b = b.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                              content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                              key_agreement=False, encipher_only=False, decipher_only=False), True)
+        else:  # the gRPC link is mutual: the adapter presents the same certificate as a client
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                       ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+    def pem(key):
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    dns = [f"{s}.{NAMESPACE}.svc" for s in (METRICS_SERVICE, OPERATOR_SERVICE, WEBHOOKS_SERVICE)]
+    files = {"ca.crt": cert("kubelab-keda-ca", ca_key, "kubelab-keda-ca", ca_key, True,
+                            [x509.DNSName("kubelab-keda-ca")]),
+             "ca.key": pem(ca_key),
+             "tls.crt": cert(dns[0], key, "kubelab-keda-ca", ca_key, False,
+                             [*map(x509.DNSName, dns), x509.DNSName("localhost"),
+                              x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+             "tls.key": pem(key)}
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, data in files.items():
+        (folder / n).write_bytes(data)
+        (folder / n).chmod(0o600)
+    return files
+
+
+def _established(crd: dict) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
+
+
+# -- one cluster's KEDA ------------------------------------------------------------------------------------------
+class Keda:
+    """The KEDA of one cluster, kept in `<workdir>/keda/` (ports.json, certs/, an empty ca/ for --ca-dir)."""
+
+    def __init__(self, workdir: Path):
+        self.dir = Path(workdir) / "keda"
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.dir / "certs"
+
+    def ports(self) -> dict[str, int]:
+        """The ports in ports.json ({} before the first start)."""
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            return {k: int(v) for k, v in json.loads((self.dir / "ports.json").read_text()).items()}
+        return {}
+
+    def pick_ports(self, taken: set[int]) -> dict[str, int]:
+        """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' KEDA ports)."""
+        from .components import port_free
+        ports: dict[str, int] = {}
+        for key, (first, last) in PORT_RANGES.items():
+            used = taken | set(ports.values())
+            ports[key] = next((p for p in range(first, last + 1) if p not in used and port_free(p, "0.0.0.0")), 0)
+            if not ports[key]:
+                raise PortInUse(f"no free port for KEDA's {key} server in {first}-{last}",
+                                "stop a process that holds these ports, or another cluster")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "ports.json").write_text(json.dumps(ports))
+        return ports
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        """What KEDA reads from its pod's environment (pkg/util/env_resolver.go, watch.go): every namespace watched,
+        Secrets read from `keda`."""
+        return {"WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}
+
+    def operator_command(self, binary: Path, kubeconfig: Path) -> list[str]:
+        p = self.ports()
+        (self.dir / "ca").mkdir(parents=True, exist_ok=True)
+        # `env`: controller-runtime reads $KUBECONFIG; set for this process alone, and exec'd (the pid stays)
+        return ["env", f"KUBECONFIG={kubeconfig}", str(binary),
+                "--leader-elect=false", "--zap-log-level=info", "--zap-encoder=console",
+                f"--metrics-bind-address=127.0.0.1:{p['metrics']}",
+                f"--health-probe-bind-address=127.0.0.1:{p['health']}",
+                f"--metrics-service-bind-address=127.0.0.1:{p['grpc']}",
+                f"--cert-dir={self.cert_dir}", "--enable-cert-rotation=false",
+                f"--ca-dir={self.dir / 'ca'}"]   # CA certificates for scalers' TLS: none (upstream's /custom/ca)
+
+    def adapter_command(self, binary: Path, kubeconfig: Path) -> list[str]:
+        p, certs = self.ports(), self.cert_dir
+        return ["env", f"KUBECONFIG={kubeconfig}", str(binary),
+                f"--secure-port={p['metrics_api']}", "--bind-address=127.0.0.1",
+                f"--tls-cert-file={certs / 'tls.crt'}", f"--tls-private-key-file={certs / 'tls.key'}",
+                f"--cert-dir={certs}",   # where its gRPC client reads ca.crt, tls.crt and tls.key
+                # who may call it: the API server's front proxy, authenticated and authorized through the API server
+                f"--lister-kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                f"--metrics-service-address=127.0.0.1:{p['grpc']}", f"--port={p['adapter_metrics']}",
+                "--zap-log-level=info", "--zap-encoder=console"]
+
+    def operator_answering(self) -> bool:
+        from .components import http_ok
+        return http_ok(self.ports().get("health"))
+
+    def adapter_answering(self) -> bool:
+        """Its /readyz answers 200 over TLS checked with the cluster's CA (as the aggregator checks it)."""
+        port = self.ports().get("metrics_api")
+        if not port:
+            return False
+        with contextlib.suppress(OSError, ValueError, urllib.error.URLError, ssl.SSLError):
+            ctx = ssl.create_default_context(cafile=str(self.cert_dir / "ca.crt"))
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", timeout=1, context=ctx) as resp:
+                return resp.status == 200
+        return False
+
+    def objects(self, module: Path, ca: bytes) -> list[dict]:
+        """In apply order: namespace, CRDs, the ExternalName Service, the APIService."""
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, *crds(module), service(),
+                apiservice(self.ports()["metrics_api"], ca)]
+
+    def install(self, api, ca: bytes, timeout: float = 30) -> None:
+        """Server-side apply what it needs (idempotent) and wait until new CRDs are established: the operator
+        watches its kinds from the start."""
+        from .._k8s.apierrors import call
+        from .._k8s.kinds import resource
+        from .._k8s.poll import until
+        pending = []
+        for obj in self.objects(module_dir(), ca):
+            res = resource(api, obj["kind"], obj["apiVersion"])
+            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
+                       namespace=obj["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
+                       what=f"KEDA's {obj['kind']}/{obj['metadata']['name']}", action="apply")
+            if obj["kind"] == "CustomResourceDefinition" and not _established(out.to_dict()):
+                pending.append((res, obj["metadata"]["name"]))
+
+        def established():
+            pending[:] = [(res, n) for res, n in pending if not _established(call(res.get, name=n).to_dict())]
+            return not pending, [n for _, n in pending]
+
+        until(established, timeout, every=0.1, timeout_error=lambda left: ClusterUnavailable(
+            f"KEDA's CRDs are not established after {timeout:.0f} s: {', '.join(left)}",
+            "see `kubelab cluster logs kube-apiserver`"))
+
+
+def prepare(cluster: LocalCluster) -> None:
+    """Ports (picked once, off other clusters' KEDA ports; kept), certificates, then what it needs of the API server,
+    applied each start (the operator's and the adapter's shared prepare)."""
+    keda = Keda(cluster.workdir)
+    if not keda.ports():
+        keda.pick_ports({p for d in (cluster.kwok_workdir / "clusters").glob("*") if d.name != cluster.name
+                         for p in Keda(d).ports().values()})
+    keda.install(cluster.api_client(), certificates(keda.cert_dir)["ca.crt"])
