@@ -39,6 +39,10 @@ RULES = [
     {"apiGroups": ["apps", "batch", "networking.k8s.io", "autoscaling", "policy"], "verbs": ALL, "resources": ALL},
     {"apiGroups": [""], "verbs": ["create"], "resources": ["serviceaccounts/token"]},
     {"apiGroups": ["resource.k8s.io"], "verbs": ALL, "resources": ["resourceclaims", "resourceclaimtemplates"]},
+    # the rest of the built-in `view` ClusterRole (its legacy extensions group, a claim's status): so the learner
+    # may bind `view` in their namespace, as a namespace admin can, for a read-only identity
+    {"apiGroups": ["extensions"], "verbs": READ, "resources": ALL},
+    {"apiGroups": ["resource.k8s.io"], "verbs": READ, "resources": ["resourceclaims/status"]},
     # never "*": it would include `escalate` and `bind`, the two verbs that skip the escalation check
     {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
