@@ -95,15 +95,16 @@ def test_crds_follow_the_kustomization_strip_the_helm_lines_and_take_only_the_v1
     (gwapi / "config/crd/experimental/x.yaml").write_text(yaml.safe_dump(_crd("x")))   # not listed: not applied
     (eg / gateway.EG_CRDS).mkdir(parents=True)
     (eg / gateway.EG_CRDS / "gateway.envoyproxy.io_envoyproxies.yaml").write_text(
-        "{{- if .Values.crds.envoyGateway.enabled }}\n---\n" + yaml.safe_dump(_crd("envoyproxies.gateway.envoyproxy.io"))
-        + "{{- end }}\n")
+        "{{- if .Values.crds.envoyGateway.enabled }}\n---\n"
+        + yaml.safe_dump(_crd("envoyproxies.gateway.envoyproxy.io")) + "{{- end }}\n")
     (inf / "config/crd/bases").mkdir(parents=True)
     (inf / gateway.INFERENCE_CRDS[0]).write_text(yaml.safe_dump(_crd("inferencepools.inference.networking.k8s.io")))
     (inf / "config/crd/bases/inference.networking.x-k8s.io_inferencepoolimports.yaml").write_text(
         yaml.safe_dump(_crd("inferencepoolimports.inference.networking.x-k8s.io")))
     names = [(o["kind"], o["metadata"]["name"]) for o in gateway.crds(gwapi, eg, inf)]
     assert names == [("CustomResourceDefinition", "gateways.gateway.networking.k8s.io"),
-                     ("ValidatingAdmissionPolicy", "safe-upgrades"), ("ValidatingAdmissionPolicyBinding", "safe-upgrades"),
+                     ("ValidatingAdmissionPolicy", "safe-upgrades"),
+                     ("ValidatingAdmissionPolicyBinding", "safe-upgrades"),
                      ("CustomResourceDefinition", "envoyproxies.gateway.envoyproxy.io"),
                      ("CustomResourceDefinition", "inferencepools.inference.networking.k8s.io")]
 

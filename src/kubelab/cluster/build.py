@@ -91,6 +91,11 @@ TOOLS: tuple[Tool, ...] = (
     # (cluster/karpenter/). v1.14.1, not v1.15.x: v1.15.0's go.mod says go 1.26.9, newer than the machine's Go.
     Tool("karpenter", "sigs.k8s.io/karpenter", {"karpenter": "sigs.k8s.io/karpenter/kwok"},
          ldflags=("-X sigs.k8s.io/karpenter/pkg/operator.Version={version}",)),
+    # Envoy Gateway's controller (cmd/envoy-gateway): the Gateway API implementation of the cluster; its go.mod also
+    # pins the Gateway API and Inference Extension modules whose CRDs it installs (cluster/gateway.py).
+    Tool("envoy-gateway", "github.com/envoyproxy/gateway",
+         {"envoy-gateway": "github.com/envoyproxy/gateway/cmd/envoy-gateway"},
+         ldflags=("-X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion={version}",)),
 )
 
 

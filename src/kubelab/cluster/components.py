@@ -28,8 +28,9 @@ from .paths import daemon
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["Component", "DECLARED", "GPU_EXPORTER", "KARPENTER", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS",
-           "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "http_ok", "listening", "port_free"]
+__all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KUBELET", "KUEUE", "MONITORING",
+           "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "http_ok", "listening",
+           "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
@@ -38,6 +39,7 @@ STATE_METRICS = "kubelab-state-metrics"  # kube-state-metrics' names (daemons/st
 PROMETHEUS = "kubelab-prometheus"       # Prometheus (cluster/prometheus.py)
 KUEUE = "kubelab-kueue"                 # Kueue's manager (cluster/kueue.py)
 KARPENTER = "kubelab-karpenter"         # Karpenter with its KWOK cloud provider (cluster/karpenter.py)
+ENVOY_GATEWAY = "kubelab-envoy-gateway"  # Envoy Gateway, the Gateway API controller (cluster/gateway.py)
 
 Bins = dict  # binary name -> Path (build.binaries())
 
@@ -122,6 +124,18 @@ def _exporter(name: str, port_key: str) -> Callable[[LocalCluster, Bins], list[s
     return lambda c, bins: c.prometheus.exporter_command(name, port_key, c.kubeconfig, c.context)
 
 
+def _gateway(c: LocalCluster):
+    from .gateway import EnvoyGateway
+    return EnvoyGateway(c.workdir)
+
+
+def _gateway_prepare(c: LocalCluster) -> None:
+    from . import build
+    eg = _gateway(c)
+    eg.install(c.api_client(), eg.configure(build.module_version(build.tool("envoy-gateway"))),
+               c.logs_fix("kube-apiserver"))
+
+
 DECLARED: tuple[Component, ...] = (
     # It lists and watches as soon as the API server answers; ready once it has listed what it watches, so pods
     # applied from then on are judged before kwok starts them.
@@ -151,6 +165,13 @@ DECLARED: tuple[Component, ...] = (
     Component(KARPENTER, "Karpenter", lambda c, bins: c.karpenter.command(bins["karpenter"], c.kubeconfig),
               lambda c: c.karpenter.answering(), prepare=lambda c: c.configure_karpenter(),
               port=lambda c: c.karpenter.ports().get("health"), binary="karpenter", after_api=True),
+    # Envoy Gateway: its prepare applies the Gateway API's CRDs, its own, the InferencePool CRD, its certificate
+    # Secrets and the GatewayClass `eg`; it runs in namespaces of its own (fixed /certs and ports: cluster/gateway.py),
+    # so it has no host port; ready when its readyz answers through the launcher's socket.
+    Component(ENVOY_GATEWAY, "Envoy Gateway", lambda c, bins: _gateway(c).command(bins["envoy-gateway"], c.kubeconfig,
+                                                                               c.api_port()),
+              lambda c: _gateway(c).answering(), prepare=lambda c: _gateway_prepare(c), binary="envoy-gateway",
+              after_api=True),
 )
 MONITORING = tuple(d.name for d in DECLARED if d.monitoring)
 

@@ -23,7 +23,8 @@ start):
                                   InferencePool (sigs.k8s.io/gateway-api-inference-extension
                                   config/crd/bases, inference.networking.k8s.io v1), each read from the Go module
                                   cache at the version cluster/go/envoy-gateway/go.mod pins (checked against go.sum)
-    GatewayClass `eg`             upstream's quickstart name, for the controller gateway.envoyproxy.io/gatewayclass-controller
+    GatewayClass `eg`             upstream's quickstart name, for its controller
+                                  (gateway.envoyproxy.io/gatewayclass-controller)
 
 Why a launcher (cluster/gateway_launch.py): Envoy Gateway v1.9.1 on Kubernetes reads its certificates from the fixed
 folder /certs (internal/xds/runner/runner.go) and listens on fixed ports: its health probe on :8081
@@ -263,7 +264,8 @@ class EnvoyGateway:
     def command(self, binary: Path, kubeconfig: Path, api_port: int) -> list[str]:
         # Its flags have no --kubeconfig: it reads $KUBECONFIG (controller-runtime); `env` sets it for it alone.
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        return [sys.executable, "-I", str(Path(__file__).with_name("gateway_launch.py")), "outer", json.dumps(self.launch_setup(api_port)), "--",
+        launcher = Path(__file__).with_name("gateway_launch.py")
+        return [sys.executable, "-I", str(launcher), "outer", json.dumps(self.launch_setup(api_port)), "--",
                 "env", f"KUBECONFIG={kubeconfig}", str(binary), "server", "--config-path", str(self.config_file)]
 
     def answering(self) -> bool:

@@ -4,9 +4,9 @@ cluster/gateway.py), so two clusters on one machine could not both run it, and /
 This runs it in its own user, mount and network namespaces: /certs (and /var/lib/eg, its wasm cache) are the
 cluster's folders seen there, and its ports are its own.
 
-    python -I gateway_launch.py outer '{"api_port": 32001, "root": DIR, "bind": {"/certs": DIR, ...},
-                                        "forward": {"32001": "<run>/api.sock"}, "expose": {"8081": "<run>/health.sock"}}'
-                                  -- CMD...
+    python -I gateway_launch.py outer '{"root": DIR, "bind": {"/certs": DIR, ...},
+                                        "forward": {"32001": "<run>/api.sock"},
+                                        "expose": {"8081": "<run>/health.sock"}}' -- CMD...
 
 outer (the host's network): serves each `forward` socket by connecting to that port on the host's 127.0.0.1 (the
 API server), starts `inner` in new namespaces (`unshare`), passes SIGTERM on and exits with its status.
