@@ -104,7 +104,9 @@ def edited(files: dict[str, str], edits) -> dict[str, str]:
 
 
 # Red team: each set holds one wrong answer per cell a clever learner would try (beside the tests above), so one
-# submission proves a wrong form of every cell at once; a wrong answer costs only its own cell.
+# submission proves a wrong form of every cell at once; a wrong answer costs only its own cell. Only what the cluster
+# decides counts: a server ingress open to every pod of the namespace is no wrong answer here, since the default
+# deny already holds every other pod's egress (the grade follows the connection, not the rule).
 CLIENT_EGRESS = "---\n" + (ROOT / "solutions" / LAB / "manifests" / "network.yaml").read_text().split("---\n")[-1]
 LIMITS = ("    defaultRequest: {cpu: 250m, memory: 256Mi, ephemeral-storage: 256Mi}\n"
           '    default: {cpu: "1", memory: 1Gi, ephemeral-storage: 1Gi}\n    max: {cpu: "8", memory: 32Gi}\n')
@@ -123,8 +125,7 @@ WRONG = {
            '"limitranges"]\n  verbs: ["get", "list", "watch", "patch"]'),
           ("workload.yaml", "        imagePullPolicy: Always\n", ""),   # kube-score: CRITICAL pull policy
           ("workload.yaml", "  replicas: 2\n", "  replicas: 1\n"),   # one replica: no 2 ready
-          ("network.yaml", "  - from:\n    - podSelector:\n        matchLabels: {role: model-client}",   # from any pod
-           "  - from:\n    - podSelector: {}")),
+          ("network.yaml", "    ports:\n    - {port: 8080}\n", "    ports:\n    - {port: 80}\n")),   # the Service's port
     "b": (("guardrails.yaml", "pod-security.kubernetes.io/enforce: restricted",   # a look-alike key
            "pod-security.kubernetes.io/enforced: restricted"),
           ("guardrails.yaml", "  hard:\n", "  scopeSelector:\n    matchExpressions:\n"   # covers only batch-high pods
@@ -134,10 +135,11 @@ WRONG = {
            "- {kind: User, name: data-scientist, apiGroup: rbac.authorization.k8s.io}"),
           ("rbac.yaml", "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: auditor}",   # edit: refused
            "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}"),
-          ("workload.yaml", "        runAsNonRoot: true\n", ""),   # restricted refuses the pods
+          ("workload.yaml", "httpGet: {path: /, port: http}", "httpGet: {path: /, port: 9090}"),   # nothing there
           ("extra.yaml", None, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"   # kubeconform: a
                                "data: {replicas: 2}\n"),                                           # number in data
-          ("network.yaml", "    ports:\n    - {port: http}\n", "")),   # every port of the server
+          ("network.yaml", "        matchLabels: {role: model-client}\n    ports:",   # a label no client has
+           "        matchLabels: {role: client}\n    ports:")),
     "c": (("guardrails.yaml", '    requests.nvidia.com/gpu: "4"\n', ""),   # no GPU cap at all
           ("guardrails.yaml", LIMITS, "    min: {cpu: 100m, memory: 64Mi}\n"),   # min only: requests, no limits
           ("rbac.yaml", '  resources: ["pods", "pods/log"]', '  resources: ["pods"]'),   # no logs
@@ -152,9 +154,9 @@ WRONG = {
 WRONG_SCORES = {
     "a": {"psa": 0, "quota": 0, "limits": 0, "data-scientist": 0, "auditor": 0, "lint": 1.3333, "workload": None,
           "network": 0},
-    "b": {"psa": 0, "quota": 0, "limits": 1, "data-scientist": 0, "auditor": 0, "lint": 1.3333, "workload": 0,
+    "b": {"psa": 0, "quota": 0, "limits": 1, "data-scientist": 0, "auditor": 0, "lint": 1.3333, "workload": None,
           "network": 0},
-    "c": {"quota": 0, "limits": 1, "data-scientist": 0, "auditor": 0, "lint": 1.3333, "workload": None, "network": 0},
+    "c": {"quota": 0, "limits": 0, "data-scientist": 0, "auditor": 0, "lint": 1.3333, "workload": None, "network": 0},
 }
 GUARD = ("    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n"
          "    pod-security.kubernetes.io/warn: restricted\n")
@@ -202,8 +204,9 @@ def test_a_wrong_answer_in_every_cell_costs_only_that_cell(course, name):
     grade = course.submit(f"wrong-{name}", "source", edited(course.solution(), WRONG[name]))
     expected = {**FULL, **WRONG_SCORES[name]}
     got = scores(grade)
-    for cell, score in expected.items():
-        assert got[cell] == score if score is not None else got[cell] < FULL[cell], (cell, got, course.notes)
+    wrong = {cell: got[cell] for cell, score in expected.items()
+             if not (got[cell] == score if score is not None else got[cell] < FULL[cell])}
+    assert not wrong, f"cells {wrong} of {got}; notes: {course.notes[f'wrong-{name}']}"
 
 
 @pytest.mark.parametrize("name", sorted(ALTERNATIVES))

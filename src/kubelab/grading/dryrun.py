@@ -6,8 +6,12 @@ from __future__ import annotations
 from .._k8s.names import DRA_DRIVER, GPU_RESOURCE
 from ..errors import UsageError
 
-__all__ = ["claim", "pod"]
+__all__ = ["SIZED", "claim", "pod"]
 
+# requests and limits of every resource a quota may make a pod state: a probe judged by another guard rail
+# (Pod Security) is then not refused by a quota whose defaults are missing, so one mistake costs one check
+SIZED = {"requests": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"},
+         "limits": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "64Mi"}}
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                         "runAsNonRoot": True, "runAsUser": 10101, "seccompProfile": {"type": "RuntimeDefault"}}
 
