@@ -65,3 +65,19 @@ def test_the_last_preemption_is_read_while_true_and_after_kueue_re_admits_the_wo
         == "InCohortReclaimWhileBorrowing"
     assert last_preemption(wl("False", "QuotaReserved", "Previously: evicted for another reason")) == ""
     assert last_preemption({"status": {}}) == "" and last_preemption({}) == ""
+
+
+def test_the_workloads_of_a_job_are_found_by_its_uid_or_its_name_newest_first():
+    from kubelab.observe.queues import of_job
+
+    def wl(name: str, owner: dict, created: str) -> dict:
+        return {"metadata": {"name": name, "creationTimestamp": created, "ownerReferences": [owner]}}
+
+    first = wl("job-train-1", {"kind": "Job", "name": "train", "uid": "u1"}, "2026-12-06T10:00:00Z")
+    again = wl("job-train-2", {"kind": "Job", "name": "train", "uid": "u2"}, "2026-12-06T11:00:00Z")
+    other = wl("job-eval-1", {"kind": "Job", "name": "eval", "uid": "u3"}, "2026-12-06T12:00:00Z")
+    pod_owned = wl("pod-train", {"kind": "Pod", "name": "train", "uid": "u4"}, "2026-12-06T13:00:00Z")
+    items = [first, other, again, pod_owned]
+    assert of_job(items, name="train") == [again, first]    # the recreated Job's first
+    assert of_job(items, uid="u1") == [first]
+    assert of_job(items, uid="nope") == [] and of_job(items, name="nope") == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..batch import API, GPU, NODEPOOL_LABEL, QUEUE_LABEL
+from ..observe.queues import of_job
 from .engine import CheckResult, Missing, Part, client, read, run
 
 __all__ = ["job_admitted", "job_gang_admitted", "job_node_provisioned"]
@@ -31,12 +32,11 @@ def _workload(api, job: str, namespace: str) -> dict:
     group, version = API.split("/")
     items = read(lambda: client(api, "CustomObjectsApi").list_namespaced_custom_object(
         group, version, namespace, "workloads")["items"], "Workloads", namespace)
-    owned = [w for w in items if any(o.get("kind") == "Job" and o.get("name") == job
-                                     for o in w["metadata"].get("ownerReferences") or [])]
+    owned = of_job(items, name=job)
     if not owned:
         raise Missing(f"Kueue made no Workload for Job {job!r}: the Job is not queued (or does not exist)",
                       f"label the Job {QUEUE_LABEL}: <your team's LocalQueue> (kubectl get localqueues -n {namespace})")
-    return max(owned, key=lambda w: w["metadata"]["creationTimestamp"])
+    return owned[0]
 
 
 def _pods(api, job: str, namespace: str) -> list:

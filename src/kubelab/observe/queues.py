@@ -54,6 +54,14 @@ def last_preemption(wl: dict) -> str:
     return next((reason for reason, words in _PREEMPTION_WORDS.items() if f"due to {words};" in message), "")
 
 
+def of_job(workloads: list[dict], *, name: str | None = None, uid: str | None = None) -> list[dict]:
+    """The Workloads (dicts) that Kueue made for one Job, found by its owner reference: by the Job's `uid` (that very
+    Job) or its `name` (any Job of that name, a deleted and recreated one too); newest first."""
+    owned = [w for w in workloads if any(o.get("kind") == "Job" and (o.get("uid") == uid if uid else o.get("name") == name)
+                                         for o in w["metadata"].get("ownerReferences") or [])]
+    return sorted(owned, key=lambda w: w["metadata"].get("creationTimestamp") or "", reverse=True)
+
+
 def _true(obj: dict, type_: str) -> bool:
     c = condition(obj, type_)
     return bool(c) and c.get("status") == "True"

@@ -14,7 +14,7 @@ from .._k8s.poll import until
 from .._k8s.quantity import to_float
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
-from ..observe.queues import GROUP, VERSION, condition, last_preemption
+from ..observe.queues import GROUP, VERSION, condition, last_preemption, of_job
 from . import all_of, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
@@ -52,8 +52,7 @@ def _workload(api, ns: str, job: str) -> dict:
     def mine():   # Kueue makes the Workload a moment after the Job: wait that moment, not more
         items = read(lambda: custom.list_namespaced_custom_object(GROUP, VERSION, ns, "workloads")["items"],
                      "Workloads", ns)
-        found = [w for w in items if any(o.get("kind") == "Job" and o.get("uid") == j.metadata.uid
-                                         for o in w["metadata"].get("ownerReferences") or [])]
+        found = of_job(items, uid=j.metadata.uid)
         return bool(found), found
     mine = until(mine, 3, every=0.2)
     if not mine:

@@ -46,10 +46,10 @@ def tenancy_gone(api, namespace: str) -> bool:
 def workload_of(api, namespace: str, job: dict) -> dict | None:
     """The Kueue Workload of this Job (owned by its uid), or None (not made yet, or the Job is not queued)."""
     from kubernetes import client
-    uid = job["metadata"]["uid"]
-    return next((w for w in raw.items(client.CustomObjectsApi(api).list_namespaced_custom_object, GROUP, VERSION,
-                                      namespace, "workloads")
-                 if any(r.get("uid") == uid for r in w["metadata"].get("ownerReferences") or [])), None)
+
+    from ...observe.queues import of_job
+    items = raw.items(client.CustomObjectsApi(api).list_namespaced_custom_object, GROUP, VERSION, namespace, "workloads")
+    return next(iter(of_job(items, uid=job["metadata"]["uid"])), None)
 
 
 def admission(wl: dict | None) -> tuple[str, dict]:
