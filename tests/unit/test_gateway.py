@@ -140,3 +140,13 @@ def test_the_catalogue_runs_the_pods_envoy_gateway_deploys():
     assert "/ready" in proxy.listens[19003]   # its startup, readiness and liveness probes
     shutdown = cat.behaviour("docker.io/envoyproxy/gateway:v1.9.1", ["envoy-gateway"], ["envoy", "shutdown-manager"])
     assert "/healthz" in shutdown.listens[19002]
+
+
+def test_the_digest_of_what_install_applies_follows_the_modules_and_the_certificates(tmp_path):
+    eg = gateway.EnvoyGateway(tmp_path)
+    certs = eg.configure("v1.9.1")
+    dirs = {m: tmp_path / f"{m}@v1" for m in (gateway.EG_MODULE, gateway.GATEWAY_API_MODULE, gateway.INFERENCE_MODULE)}
+    same = eg.digest(certs, dirs)
+    assert eg.digest(dict(certs), dict(dirs)) == same   # a resumed cluster: nothing applied again
+    assert eg.digest({**certs, "ca.crt": b"other"}, dirs) != same
+    assert eg.digest(certs, {**dirs, gateway.GATEWAY_API_MODULE: tmp_path / "gateway-api@v2"}) != same
