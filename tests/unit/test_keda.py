@@ -96,7 +96,7 @@ def test_the_commands_use_loopback_ports_the_certificates_and_the_kubeconfig(tmp
     assert "--secure-port=9800" in ad and "--bind-address=127.0.0.1" in ad
     assert "--metrics-service-address=127.0.0.1:9840" in ad and f"--cert-dir={k.cert_dir}" in ad
     assert f"--authentication-kubeconfig={tmp_path / 'kc.yaml'}" in ad
-    assert keda.Keda.env() == {"WATCH_NAMESPACE": "", "POD_NAMESPACE": "keda", "KEDA_CLUSTER_OBJECT_NAMESPACE": "keda"}
+    assert keda.ENV == {"WATCH_NAMESPACE": "", "POD_NAMESPACE": "keda", "KEDA_CLUSTER_OBJECT_NAMESPACE": "keda"}
     # off the other components' ranges, below kwokctl's 10000-32766
     from kubelab.cluster import karpenter, kueue, prometheus
     others = [*prometheus.PORT_RANGES.values(), *kueue.PORT_RANGES.values(), *karpenter.PORT_RANGES.values()]

@@ -96,6 +96,14 @@ TOOLS: tuple[Tool, ...] = (
     Tool("envoy-gateway", "github.com/envoyproxy/gateway",
          {"envoy-gateway": "github.com/envoyproxy/gateway/cmd/envoy-gateway"},
          ldflags=("-X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion={version}",)),
+    # KEDA: its operator (ScaledObject -> HPA), metrics API server (external.metrics.k8s.io) and admission webhooks
+    # (cluster/keda.py). v2.21.0, not v2.21.1: v2.21.1's go.mod says go 1.27.4, newer than the machine's Go.
+    Tool("keda", "github.com/kedacore/keda/v2", {
+        "keda-operator": "github.com/kedacore/keda/v2/cmd/operator",
+        "keda-adapter": "github.com/kedacore/keda/v2/cmd/adapter",
+        "keda-webhooks": "github.com/kedacore/keda/v2/cmd/webhooks",
+    }, ldflags=("-X github.com/kedacore/keda/v2/version.Version={version}",
+                "-X github.com/kedacore/keda/v2/version.GitCommit={version}")),
 )
 
 

@@ -23,14 +23,15 @@ import psutil
 
 from .._k8s.poll import until
 from ..errors import ClusterUnavailable, PortInUse, UsageError
+from .keda import ENV as KEDA_ENV
 from .paths import daemon
 
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KUBELET", "KUEUE", "MONITORING",
-           "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor", "by_name", "http_ok", "listening",
-           "port_free"]
+__all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER", "KEDA_OPERATOR",
+           "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor",
+           "by_name", "http_ok", "listening", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
@@ -40,6 +41,8 @@ PROMETHEUS = "kubelab-prometheus"       # Prometheus (cluster/prometheus.py)
 KUEUE = "kubelab-kueue"                 # Kueue's manager (cluster/kueue.py)
 KARPENTER = "kubelab-karpenter"         # Karpenter with its KWOK cloud provider (cluster/karpenter.py)
 ENVOY_GATEWAY = "kubelab-envoy-gateway"  # Envoy Gateway, the Gateway API controller (cluster/gateway.py)
+KEDA_OPERATOR = "kubelab-keda-operator"  # KEDA's operator: ScaledObject -> HPA, 0 <-> 1 (cluster/keda.py)
+KEDA_ADAPTER = "kubelab-keda-adapter"    # KEDA's metrics API server, external.metrics.k8s.io (cluster/keda.py)
 
 Bins = dict  # binary name -> Path (build.binaries())
 
@@ -120,6 +123,16 @@ def _kubelet_command(c: LocalCluster, bins: Bins) -> list[str]:
     return cmd
 
 
+def _keda(c: LocalCluster):
+    from .keda import Keda
+    return Keda(c.workdir)
+
+
+def _keda_prepare(c: LocalCluster) -> None:  # one function for both, so a start of both prepares once
+    from . import keda
+    keda.prepare(c)
+
+
 def _exporter(name: str, port_key: str) -> Callable[[LocalCluster, Bins], list[str]]:
     return lambda c, bins: c.prometheus.exporter_command(name, port_key, c.kubeconfig, c.context)
 
@@ -171,6 +184,18 @@ DECLARED: tuple[Component, ...] = (
     Component(ENVOY_GATEWAY, "Envoy Gateway", lambda c, bins: _gateway(c).command(bins["envoy-gateway"], c.kubeconfig,
                                                                                c.api_port()),
               lambda c: _gateway(c).answering(), prepare=lambda c: _gateway_prepare(c), binary="envoy-gateway",
+              after_api=True),
+    # KEDA: its prepare applies its CRDs, the ExternalName Service and the external.metrics APIService (cluster/keda.py)
+    # once the API server answers; the operator is ready when its readyz answers, the metrics server when its readyz
+    # answers over TLS checked with the cluster's CA (as the API server's aggregator checks it)
+    Component(KEDA_OPERATOR, "KEDA's operator", lambda c, bins: _keda(c).operator_command(bins["keda-operator"],
+                                                                                        c.kubeconfig),
+              lambda c: _keda(c).operator_answering(), prepare=_keda_prepare,
+              port=lambda c: _keda(c).ports().get("grpc"), env=KEDA_ENV, binary="keda-operator", after_api=True),
+    Component(KEDA_ADAPTER, "KEDA's metrics server", lambda c, bins: _keda(c).adapter_command(bins["keda-adapter"],
+                                                                                            c.kubeconfig),
+              lambda c: _keda(c).adapter_answering(), prepare=_keda_prepare,
+              port=lambda c: _keda(c).ports().get("metrics_api"), env=KEDA_ENV, binary="keda-adapter",
               after_api=True),
 )
 MONITORING = tuple(d.name for d in DECLARED if d.monitoring)

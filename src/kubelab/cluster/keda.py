@@ -58,7 +58,7 @@ from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["APISERVICE", "CRD_DIR", "METRICS_SERVICE", "NAMESPACE", "OPERATOR_SERVICE", "PORT_RANGES", "Keda",
+__all__ = ["APISERVICE", "CRD_DIR", "ENV", "METRICS_SERVICE", "NAMESPACE", "OPERATOR_SERVICE", "PORT_RANGES", "Keda",
            "apiservice", "certificates", "crds", "json_patch", "prepare", "service"]
 
 NAMESPACE = "keda"                              # KEDA's namespace in upstream's config/ (and its default)
@@ -72,6 +72,9 @@ CRD_DIR = "config/crd"                          # in the module: bases/ and the 
 # probes bind where the flags say; the adapter's --port binds every interface (":<port>"), so all are checked there.
 PORT_RANGES = {"metrics_api": (9800, 9839), "grpc": (9840, 9879), "health": (8780, 8819), "metrics": (8820, 8859),
                "adapter_metrics": (8860, 8899)}
+# what KEDA reads from its pod's environment (pkg/util/env_resolver.go, watch.go): every namespace watched, its
+# Secrets read from `keda`
+ENV = {"WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}
 CERT_YEARS = 10
 FIELD_MANAGER = "kubelab"
 
@@ -230,12 +233,6 @@ class Keda:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "ports.json").write_text(json.dumps(ports))
         return ports
-
-    @staticmethod
-    def env() -> dict[str, str]:
-        """What KEDA reads from its pod's environment (pkg/util/env_resolver.go, watch.go): every namespace watched,
-        Secrets read from `keda`."""
-        return {"WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}
 
     def operator_command(self, binary: Path, kubeconfig: Path) -> list[str]:
         p = self.ports()
