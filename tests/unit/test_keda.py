@@ -92,7 +92,8 @@ def test_the_commands_use_loopback_ports_the_certificates_and_the_kubeconfig(tmp
     assert op[:2] == ["env", f"KUBECONFIG={tmp_path / 'kc.yaml'}"]
     assert "--metrics-service-bind-address=127.0.0.1:9840" in op and "--enable-cert-rotation=false" in op
     assert f"--cert-dir={k.cert_dir}" in op and "--health-probe-bind-address=127.0.0.1:8780" in op
-    ad = k.adapter_command(tmp_path / "keda-adapter", tmp_path / "kc.yaml")
+    ad = k.adapter_command(tmp_path / "keda-adapter", tmp_path / "kc.yaml", tmp_path / "pki" / "ca.crt")
+    assert f"--requestheader-client-ca-file={tmp_path / 'pki' / 'ca.crt'}" in ad
     assert "--secure-port=9800" in ad and "--bind-address=127.0.0.1" in ad
     assert "--metrics-service-address=127.0.0.1:9840" in ad and f"--cert-dir={k.cert_dir}" in ad
     assert f"--authentication-kubeconfig={tmp_path / 'kc.yaml'}" in ad

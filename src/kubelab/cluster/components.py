@@ -192,8 +192,8 @@ DECLARED: tuple[Component, ...] = (
                                                                                         c.kubeconfig),
               lambda c: _keda(c).operator_answering(), prepare=_keda_prepare,
               port=lambda c: _keda(c).ports().get("grpc"), env=KEDA_ENV, binary="keda-operator", after_api=True),
-    Component(KEDA_ADAPTER, "KEDA's metrics server", lambda c, bins: _keda(c).adapter_command(bins["keda-adapter"],
-                                                                                            c.kubeconfig),
+    Component(KEDA_ADAPTER, "KEDA's metrics server", lambda c, bins: _keda(c).adapter_command(
+                  bins["keda-adapter"], c.kubeconfig, c.workdir / "pki" / "ca.crt"),
               lambda c: _keda(c).adapter_answering(), prepare=_keda_prepare,
               port=lambda c: _keda(c).ports().get("metrics_api"), env=KEDA_ENV, binary="keda-adapter",
               after_api=True),

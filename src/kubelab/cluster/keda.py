@@ -246,13 +246,17 @@ class Keda:
                 f"--cert-dir={self.cert_dir}", "--enable-cert-rotation=false",
                 f"--ca-dir={self.dir / 'ca'}"]   # CA certificates for scalers' TLS: none (upstream's /custom/ca)
 
-    def adapter_command(self, binary: Path, kubeconfig: Path) -> list[str]:
+    def adapter_command(self, binary: Path, kubeconfig: Path, proxy_ca: Path) -> list[str]:
+        """`proxy_ca`: the CA of the API server's proxy client certificate (kwokctl's pki/ca.crt, CN kwok-admin)."""
         p, certs = self.ports(), self.cert_dir
         return ["env", f"KUBECONFIG={kubeconfig}", str(binary),
                 f"--secure-port={p['metrics_api']}", "--bind-address=127.0.0.1",
                 f"--tls-cert-file={certs / 'tls.crt'}", f"--tls-private-key-file={certs / 'tls.key'}",
                 f"--cert-dir={certs}",   # where its gRPC client reads ca.crt, tls.crt and tls.key
-                # who may call it: the API server's front proxy, authenticated and authorized through the API server
+                # who calls it: the API server's aggregator, with its proxy client certificate and the caller's name in
+                # X-Remote-User (front-proxy authentication; kwokctl sets no --requestheader-client-ca-file, so the
+                # adapter is told the CA); what the caller may do is asked of the API server (SubjectAccessReview)
+                f"--requestheader-client-ca-file={proxy_ca}", "--requestheader-allowed-names=kwok-admin",
                 f"--lister-kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}",
                 f"--authorization-kubeconfig={kubeconfig}",
                 f"--metrics-service-address=127.0.0.1:{p['grpc']}", f"--port={p['adapter_metrics']}",
