@@ -41,6 +41,7 @@ RIGHTS = {
     "namespace": "the namespace object itself (its labels: Pod Security)",
     "cluster": "cluster-scoped objects named <namespace>-<word> (PriorityClasses, PersistentVolumes)",
     "batch": "the namespace's team queues (kubelab.batch), its LocalQueues, and Karpenter NodePools named <namespace>-<word>",
+    "serving": "Gateway API routes and Gateways, InferencePools and KEDA scalers in the namespace",
     "nodes": "nodes themselves (cordon, taint, label): no learner's sandbox has it",
 }
 # Objects that act on every pod of the namespace, not only the scenario's own: two scenarios that make the same

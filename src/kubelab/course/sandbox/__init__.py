@@ -41,8 +41,8 @@ from ...errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
 from .credentials import (Sandbox, grader_kubeconfig, kubeconfig, revoke, service_env,  # noqa: F401 (re-exported)
                           token_client)
 from .policy import (FIELD_MANAGER, LAB_LABEL, LEARNER_ENV, LEARNER_LABEL, LEARNER_MAX, MANAGE,  # noqa: F401
-                     NAMES_POLICY, SANDBOX_LABEL, SERVICE_ACCOUNT, VOLUME_ROOT, dns_safe, learner_name, names_policy,
-                     namespace_name, objects)
+                     NAMES_POLICY, SANDBOX_LABEL, SCALERS_POLICY, SERVICE_ACCOUNT, VOLUME_ROOT, dns_safe, learner_name,
+                     names_policy, namespace_name, objects, scalers_policy)
 
 __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "MANAGE", "NAMESPACES_ENV",
            "SERVICE_ACCOUNT", "Sandbox", "VOLUME_ROOT", "can_i", "cleanup", "credentials", "delete_cluster_objects",
@@ -89,11 +89,53 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     if "batch" in manage:
         # the team queues of this namespace (the platform team's part); a lab's Jobs may still run unqueued
         batch.install(api, namespace, require_queue=False)
+    new_scalers = "serving" in manage and _serving_policy(api)
     box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
         _wait_policy_enforced(box, tuple(manage))
+    if new_scalers:
+        _wait_scalers_policy_enforced(box)
     _wait_default_account(api, namespace, timeout)
     return box
+
+
+def _serving_policy(api) -> bool:
+    """Apply SCALERS_POLICY for the embedded cluster's Prometheus (its KEDA runs on this host); True when it was not
+    there before. Another cluster's KEDA runs in that cluster, as its operators set it up: no policy of ours."""
+    from ...observe.prometheus import prometheus_url
+
+    try:
+        url = prometheus_url(api) if (getattr(api, "kubelab_context", None) or "").startswith("kwok-") else None
+    except UsageError:
+        url = None
+    if url is None:
+        return False
+    new = not _exists(api, SCALERS_POLICY)
+    manifests.apply(api, scalers_policy(url), field_manager=FIELD_MANAGER)
+    return new
+
+
+def _wait_scalers_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
+    """As _wait_policy_enforced, for SCALERS_POLICY: a dry-run ScaledObject with a trigger of no allowed type, as
+    the learner, is refused by it."""
+    from kubernetes import client
+
+    learner = client.CustomObjectsApi(box.client(600))
+    probe = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "kubelab-policy-probe"},
+             "spec": {"scaleTargetRef": {"name": "kubelab-policy-probe"},
+                      "triggers": [{"type": "metrics-api", "metadata": {"url": "http://127.0.0.1:1/"}}]}}
+
+    def refused():
+        try:
+            call(learner.create_namespaced_custom_object, "keda.sh", "v1alpha1", box.namespace, "scaledobjects",
+                 probe, dry_run="All")
+        except ApiError as err:
+            return isinstance(err, Forbidden) and SCALERS_POLICY in (err.status.get("message") or ""), None
+        return False, None
+
+    until(refused, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
+        f"the admission policy {SCALERS_POLICY} is not enforced {timeout:.0f} s after it was made",
+        "see the API server's log: `kubelab cluster logs kube-apiserver`"))
 
 
 def _wait_default_account(api, namespace: str, timeout: float) -> None:

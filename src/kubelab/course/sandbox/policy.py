@@ -16,8 +16,9 @@ from ...errors import UsageError
 
 __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
            "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",
-           "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SERVICE_ACCOUNT", "VOLUME_ROOT", "dns_safe", "grader_objects",
-           "learner_name", "names_policy", "namespace_name", "objects"]
+           "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SCALERS_POLICY", "SCALER_TRIGGERS", "SERVICE_ACCOUNT",
+           "SERVING_CLUSTER_RULES", "SERVING_RULES", "VOLUME_ROOT", "dns_safe", "grader_objects", "learner_name",
+           "names_policy", "namespace_name", "objects", "scalers_policy"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
@@ -51,7 +52,7 @@ RULES = [
     {"apiGroups": ["events.k8s.io", "discovery.k8s.io", "metrics.k8s.io"], "verbs": READ, "resources": ALL},
 ]
 LIMITS_RULE = {"apiGroups": [""], "verbs": ALL, "resources": ["resourcequotas", "limitranges"]}
-MANAGE = ("limits", "namespace", "cluster", "batch")
+MANAGE = ("limits", "namespace", "cluster", "batch", "serving")
 # "cluster": the cluster-scoped objects a lab makes (Lab 2's and the exam's PersistentVolumes, Lab 3's
 # PriorityClasses), named `<namespace>-<word>`, and reading what the cluster offers. RBAC cannot limit a create
 # by name, so the ValidatingAdmissionPolicy NAMES_POLICY refuses a learner's write to any other name; whose
@@ -77,6 +78,19 @@ BATCH_CLUSTER_RULES = [
     {"apiGroups": ["karpenter.sh", "karpenter.kwok.sh"], "verbs": READ, "resources": ["nodeclaims", "kwoknodeclasses"]},
     {"apiGroups": [""], "verbs": READ, "resources": ["nodes"]},
 ]
+# "serving": the serving platform (docs/serving-platform.md): Gateway API routes and Gateways, InferencePools and
+# KEDA scalers in the namespace (never their status: the controllers write that), and reading the GatewayClasses.
+# KEDA's operator runs on the cluster's host and fetches what a trigger names, so SCALERS_POLICY holds a learner's
+# triggers to kinds that fetch nothing or the cluster's own Prometheus
+SERVING_RULES = [
+    {"apiGroups": ["gateway.networking.k8s.io"], "verbs": ALL,
+     "resources": ["gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"]},
+    {"apiGroups": ["inference.networking.k8s.io"], "verbs": ALL, "resources": ["inferencepools"]},
+    {"apiGroups": ["keda.sh"], "verbs": ALL, "resources": ["scaledobjects", "scaledjobs", "triggerauthentications"]},
+]
+SERVING_CLUSTER_RULES = [{"apiGroups": ["gateway.networking.k8s.io"], "verbs": READ, "resources": ["gatewayclasses"]}]
+SCALERS_POLICY = "kubelab-sandbox-scalers"
+SCALER_TRIGGERS = ("prometheus", "cpu", "memory", "cron", "kubernetes-workload")   # what a learner's scaler may use
 AUTOSCALED_TAINT_KEY = "kubelab.io/autoscaled"   # cluster/karpenter.AUTOSCALED_TAINT (the opt-in taint)
 NODEPOOL_GPU_MAX = 16   # a learner's NodePool may make nodes of at most this many GPUs (the reference pool's limit)
 NAMES_POLICY = "kubelab-sandbox-names"
@@ -139,7 +153,8 @@ def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
         {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
-         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else []) + (BATCH_RULES if "batch" in manage else [])},
+         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else []) + (BATCH_RULES if "batch" in manage else [])
+         + (SERVING_RULES if "serving" in manage else [])},
         {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
          "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
     ]
@@ -151,8 +166,9 @@ def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = ()
                        "verbs": ["get", "patch", "update"]}],
         "cluster": [*CLUSTER_RULES, own],
         "batch": [*BATCH_CLUSTER_RULES, own],
+        "serving": SERVING_CLUSTER_RULES,
     }
-    for right in ("namespace", "cluster", "batch"):
+    for right in ("namespace", "cluster", "batch", "serving"):
         if right not in manage:
             continue
         cluster_meta = {"name": f"kubelab-{right}-{namespace}", "labels": labels}
@@ -226,6 +242,41 @@ def names_policy() -> list[dict]:
     ]
 
 
+
+
+def scalers_policy(prometheus: str) -> list[dict]:
+    """The ValidatingAdmissionPolicy (and binding) that holds a sandbox learner's KEDA ScaledObjects and ScaledJobs
+    to triggers of SCALER_TRIGGERS, a prometheus trigger to `prometheus` (the cluster's own), and no trigger value
+    taken from the target's environment (KEDA reads `<name>FromEnv` there): KEDA's operator runs on the cluster's
+    host, and would otherwise fetch any address a learner names, from the host."""
+    admission = "admissionregistration.k8s.io/v1"
+    meta = {"name": SCALERS_POLICY, "labels": {"app.kubernetes.io/part-of": "kubelab"}}
+    url = prometheus.rstrip("/")
+    triggers = "(has(object.spec.triggers) ? object.spec.triggers : [])"
+    allowed = ", ".join(f"'{t}'" for t in SCALER_TRIGGERS)
+    return [
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicy", "metadata": meta, "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["keda.sh"], "apiVersions": ["*"],
+                                                    "resources": ["scaledobjects", "scaledjobs"],
+                                                    "operations": ["CREATE", "UPDATE"]}]},
+            "matchConditions": [{"name": "a-sandbox-learner", "expression":
+                                 "request.userInfo.username.startsWith('system:serviceaccount:') && "
+                                 f"request.userInfo.username.endsWith(':{SERVICE_ACCOUNT}')"}],
+            "validations": [
+                {"expression": f"{triggers}.all(t, t.type in [{allowed}])", "reason": "Forbidden",
+                 "message": f"a learner's scaler uses triggers of type {', '.join(SCALER_TRIGGERS)} only"},
+                {"expression": f"{triggers}.all(t, !has(t.metadata) || !t.metadata.exists(k, k.endsWith('FromEnv')))",
+                 "reason": "Forbidden",
+                 "message": "a learner's trigger gives its values itself, not from the workload's environment (FromEnv)"},
+                {"expression": f"{triggers}.all(t, t.type != 'prometheus' || (has(t.metadata) && "
+                               f"'serverAddress' in t.metadata && t.metadata.serverAddress in ['{url}', '{url}/']))",
+                 "reason": "Forbidden",
+                 "message": f"a learner's prometheus trigger queries the cluster's Prometheus: serverAddress: {url}"},
+            ]}},
+        {"apiVersion": admission, "kind": "ValidatingAdmissionPolicyBinding", "metadata": meta,
+         "spec": {"policyName": SCALERS_POLICY, "validationActions": ["Deny"]}},
+    ]
 
 
 def grader_objects() -> list[dict]:
