@@ -1,5 +1,5 @@
 """Figures for autoscaling on a model's own metric (KEDA on the embedded cluster): seconds from a load step to the new
-replicas Ready, from load 0 to 0 replicas and from a load back to Ready replicas; the memory and CPU of KEDA's two
+replicas Ready, from load 0 to 0 replicas and from a load back to Ready replicas; the memory and CPU of KEDA's three
 processes on the idle cluster; and KEDA's cold build time when its binaries are not built yet (otherwise the figure
 measured once, in docs/serving-platform.md).
 
@@ -21,7 +21,7 @@ import psutil
 from kubernetes import client
 
 from kubelab.cluster import LocalCluster, build, model_load
-from kubelab.cluster.components import KEDA_ADAPTER, KEDA_OPERATOR
+from kubelab.cluster.components import KEDA_ADAPTER, KEDA_OPERATOR, KEDA_WEBHOOKS
 
 THRESHOLD = 5
 
@@ -45,7 +45,7 @@ def at(apps, ns: str, n: int):
 def component_cost(cluster: LocalCluster, seconds: float = 30) -> dict[str, tuple[float, float]]:
     """(RSS MiB, CPU %) of KEDA's processes over `seconds` of an idle cluster."""
     procs = {c.name: psutil.Process(c.pid) for c in cluster.components()
-             if c.name in (KEDA_OPERATOR, KEDA_ADAPTER) and c.running and c.pid}
+             if c.name in (KEDA_OPERATOR, KEDA_ADAPTER, KEDA_WEBHOOKS) and c.running and c.pid}
     for p in procs.values():
         p.cpu_percent(None)
     time.sleep(seconds)

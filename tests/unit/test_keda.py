@@ -82,9 +82,34 @@ def test_crds_are_read_from_the_module_with_its_kustomization_patches(tmp_path):
     assert out["triggerauthentications.keda.sh"] == other
 
 
+def test_the_webhooks_call_loopback_with_the_ca_and_keep_upstreams_failure_policy(tmp_path):
+    (tmp_path / "config" / "webhooks").mkdir(parents=True)
+    hook = {"name": "vscaledobject.kb.io", "failurePolicy": "Ignore", "clientConfig": {"service": {
+        "name": "keda-admission-webhooks", "namespace": "keda", "path": "/validate-keda-sh-v1alpha1-scaledobject"}}}
+    (tmp_path / keda.WEBHOOKS_FILE).write_text(yaml.safe_dump({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "keda-admission", "labels": {"app.kubernetes.io/part-of": "keda"}}, "webhooks": [hook]}))
+    out = keda.webhook_configuration(tmp_path, 9880, b"CA")
+    assert out["metadata"] == {"name": "keda-admission"}
+    (got,) = out["webhooks"]
+    assert got["clientConfig"] == {"url": "https://127.0.0.1:9880/validate-keda-sh-v1alpha1-scaledobject",
+                                   "caBundle": base64.b64encode(b"CA").decode()}
+    assert got["failurePolicy"] == "Ignore"
+
+
+def test_ports_kept_stay_and_new_entries_are_picked(tmp_path):
+    k = keda.Keda(tmp_path)
+    k.dir.mkdir()
+    (k.dir / "ports.json").write_text('{"metrics_api": 9801, "grpc": 9841}')   # a cluster made before the webhooks
+    ports = k.pick_ports(set())
+    assert ports["metrics_api"] == 9801 and ports["grpc"] == 9841 and set(ports) == set(keda.PORT_RANGES)
+    assert k.ports() == ports
+
+
 def test_the_commands_use_loopback_ports_the_certificates_and_the_kubeconfig(tmp_path):
     k = keda.Keda(tmp_path)
-    ports = {"metrics_api": 9800, "grpc": 9840, "health": 8780, "metrics": 8820, "adapter_metrics": 8860}
+    ports = {"metrics_api": 9800, "grpc": 9840, "health": 8780, "metrics": 8820, "adapter_metrics": 8860,
+             "webhooks": 9880, "webhooks_health": 8900, "webhooks_metrics": 8940}
     k.dir.mkdir()
     (k.dir / "ports.json").write_text(__import__("json").dumps(ports))
     assert k.ports() == ports
@@ -97,6 +122,9 @@ def test_the_commands_use_loopback_ports_the_certificates_and_the_kubeconfig(tmp
     assert "--secure-port=9800" in ad and "--bind-address=127.0.0.1" in ad
     assert "--metrics-service-address=127.0.0.1:9840" in ad and f"--cert-dir={k.cert_dir}" in ad
     assert f"--authentication-kubeconfig={tmp_path / 'kc.yaml'}" in ad
+    wh = k.webhooks_command(tmp_path / "keda-webhooks", tmp_path / "kc.yaml")
+    assert "--port=9880" in wh and f"--cert-dir={k.cert_dir}" in wh
+    assert "--health-probe-bind-address=127.0.0.1:8900" in wh
     assert keda.ENV == {"WATCH_NAMESPACE": "", "POD_NAMESPACE": "keda", "KEDA_CLUSTER_OBJECT_NAMESPACE": "keda"}
     # off the other components' ranges, below kwokctl's 10000-32766
     from kubelab.cluster import karpenter, kueue, prometheus

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .local import LocalCluster
 
 __all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER", "KEDA_OPERATOR",
-           "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor",
+           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor",
            "by_name", "http_ok", "listening", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
@@ -43,6 +43,7 @@ KARPENTER = "kubelab-karpenter"         # Karpenter with its KWOK cloud provider
 ENVOY_GATEWAY = "kubelab-envoy-gateway"  # Envoy Gateway, the Gateway API controller (cluster/gateway.py)
 KEDA_OPERATOR = "kubelab-keda-operator"  # KEDA's operator: ScaledObject -> HPA, 0 <-> 1 (cluster/keda.py)
 KEDA_ADAPTER = "kubelab-keda-adapter"    # KEDA's metrics API server, external.metrics.k8s.io (cluster/keda.py)
+KEDA_WEBHOOKS = "kubelab-keda-webhooks"  # KEDA's admission webhooks (cluster/keda.py)
 
 Bins = dict  # binary name -> Path (build.binaries())
 
@@ -185,9 +186,10 @@ DECLARED: tuple[Component, ...] = (
                                                                                c.api_port()),
               lambda c: _gateway(c).answering(), prepare=lambda c: _gateway_prepare(c), binary="envoy-gateway",
               after_api=True),
-    # KEDA: its prepare applies its CRDs, the ExternalName Service and the external.metrics APIService (cluster/keda.py)
-    # once the API server answers; the operator is ready when its readyz answers, the metrics server when its readyz
-    # answers over TLS checked with the cluster's CA (as the API server's aggregator checks it)
+    # KEDA: its prepare applies its CRDs, the ExternalName Service, the external.metrics APIService and its webhook
+    # configuration (cluster/keda.py) once the API server answers; the operator and the webhooks are ready when their
+    # readyz answers, the metrics server when its readyz answers over TLS checked with the cluster's CA (as the API
+    # server's aggregator checks it)
     Component(KEDA_OPERATOR, "KEDA's operator", lambda c, bins: _keda(c).operator_command(bins["keda-operator"],
                                                                                         c.kubeconfig),
               lambda c: _keda(c).operator_answering(), prepare=_keda_prepare,
@@ -197,6 +199,10 @@ DECLARED: tuple[Component, ...] = (
               lambda c: _keda(c).adapter_answering(), prepare=_keda_prepare,
               port=lambda c: _keda(c).ports().get("metrics_api"), env=KEDA_ENV, binary="keda-adapter",
               after_api=True),
+    Component(KEDA_WEBHOOKS, "KEDA's admission webhooks", lambda c, bins: _keda(c).webhooks_command(
+                  bins["keda-webhooks"], c.kubeconfig),
+              lambda c: _keda(c).webhooks_answering(), prepare=_keda_prepare,
+              port=lambda c: _keda(c).ports().get("webhooks"), env=KEDA_ENV, binary="keda-webhooks", after_api=True),
 )
 MONITORING = tuple(d.name for d in DECLARED if d.monitoring)
 

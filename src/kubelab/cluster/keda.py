@@ -1,6 +1,7 @@
 """KEDA on the embedded cluster: autoscaling on a workload's own metrics through the real HPA. Its operator
-(cmd/operator of `github.com/kedacore/keda/v2`) and its metrics API server (cmd/adapter), built from the pinned Go
-module in cluster/go/keda like the other tools, run as two host processes on 127.0.0.1.
+(cmd/operator of `github.com/kedacore/keda/v2`), its metrics API server (cmd/adapter) and its admission webhooks
+(cmd/webhooks), built from the pinned Go module in cluster/go/keda like the other tools, run as three host processes
+on 127.0.0.1.
 
     ScaledObject (keda.sh/v1alpha1) --operator--> HPA keda-hpa-<name> with an External metric s<i>-<trigger>
     HPA controller (kube-controller-manager) --GET /apis/external.metrics.k8s.io/v1beta1/...--> kube-apiserver
@@ -8,7 +9,7 @@ module in cluster/go/keda like the other tools, run as two host processes on 127
       --gRPC, mutual TLS--> operator (127.0.0.1:<grpc>) --scaler--> Prometheus (the cluster's, on 127.0.0.1)
     and the operator itself scales the Deployment 0 <-> 1 (minReplicaCount 0: an HPA cannot go below 1).
 
-What the cluster gives them (`prepare`, at every start of either, before they start):
+What the cluster gives them (`prepare`, at every start of any of them, before they start):
 
     <workdir>/keda/certs/         a CA and one certificate for both (ca.crt, tls.crt, tls.key), made once and kept:
                                   the operator serves gRPC with it and the adapter is its client (KEDA's mutual TLS
@@ -17,6 +18,7 @@ What the cluster gives them (`prepare`, at every start of either, before they st
                                   keda-metrics-apiserver.keda.svc (the name the aggregator checks, see below).
     <workdir>/keda/ports.json     the loopback ports, picked once and kept
     keda                          its namespace (KEDA_CLUSTER_OBJECT_NAMESPACE: where it reads Secrets)
+    keda-admission                its ValidatingWebhookConfiguration, calling the webhooks on 127.0.0.1
     CRDs                          the module's config/crd/bases, with the JSON patches its kustomization applies,
                                   read from the Go module cache (the version go.mod pins, checked against go.sum)
     Service keda/keda-metrics-apiserver   type ExternalName, externalName 127.0.0.1
@@ -30,9 +32,15 @@ pkg/controllers/status/remote/remote_available_controller.go) with the APIServic
 own metrics-server (v1beta1.metrics.k8s.io) the same way, with insecureSkipTLSVerify; KEDA's is verified.
 
 KEDA's own certificate rotation (--enable-cert-rotation) is off: it makes certificates for in-cluster Services and
-patches the APIService's caBundle for them; the cluster's certificates are given instead, as for Kueue. The
-admission webhooks (cmd/webhooks) are built but not run: they only refuse conflicting ScaledObjects, and the
-ScaledObject's own CRD schema validates the fields.
+patches the APIService's caBundle for them; the cluster's certificates are given instead, as for Kueue.
+
+Its admission webhooks (cmd/webhooks) run as a third process, serving with the same certificate: upstream's
+ValidatingWebhookConfiguration keda-admission (config/webhooks/validation_webhooks.yaml) is applied with each
+webhook calling https://127.0.0.1:<webhooks>/<path> and the CA as caBundle. They refuse what the CRD schema cannot
+see: a second ScaledObject (or an HPA) on a workload already scaled, minReplicaCount above maxReplicaCount, a
+cpu/memory trigger on a container without requests (apis/keda/v1alpha1/scaledobject_webhook.go). Upstream's
+failurePolicy Ignore is kept, so with the webhooks down objects are admitted unchecked and nothing else waits on
+them.
 """
 from __future__ import annotations
 
@@ -58,8 +66,9 @@ from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["APISERVICE", "CRD_DIR", "ENV", "METRICS_SERVICE", "NAMESPACE", "OPERATOR_SERVICE", "PORT_RANGES", "Keda",
-           "apiservice", "certificates", "crds", "json_patch", "prepare", "service"]
+__all__ = ["APISERVICE", "CRD_DIR", "ENV", "METRICS_SERVICE", "NAMESPACE", "OPERATOR_SERVICE", "PORT_RANGES",
+           "WEBHOOKS_FILE", "Keda", "apiservice", "certificates", "crds", "json_patch", "prepare", "service",
+           "webhook_configuration"]
 
 NAMESPACE = "keda"                              # KEDA's namespace in upstream's config/ (and its default)
 METRICS_SERVICE = "keda-metrics-apiserver"      # config/metrics-server/service.yaml
@@ -71,7 +80,9 @@ CRD_DIR = "config/crd"                          # in the module: bases/ and the 
 # 10000-32766 range kwokctl's ports are picked from. The adapter's metrics (--port) and the operator's metrics and
 # probes bind where the flags say; the adapter's --port binds every interface (":<port>"), so all are checked there.
 PORT_RANGES = {"metrics_api": (9800, 9839), "grpc": (9840, 9879), "health": (8780, 8819), "metrics": (8820, 8859),
-               "adapter_metrics": (8860, 8899)}
+               "adapter_metrics": (8860, 8899), "webhooks": (9880, 9899), "webhooks_health": (8900, 8939),
+               "webhooks_metrics": (8940, 8979)}
+WEBHOOKS_FILE = "config/webhooks/validation_webhooks.yaml"   # in the module
 # what KEDA reads from its pod's environment (pkg/util/env_resolver.go, watch.go): every namespace watched, its
 # Secrets read from `keda`
 ENV = {"WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}
@@ -131,6 +142,18 @@ def crds(module: Path) -> list[dict]:
         name = patch["target"]["name"]
         objects[name] = json_patch(objects[name], yaml.safe_load((root / patch["path"]).read_text()))
     return list(objects.values())
+
+
+def webhook_configuration(module: Path, port: int, ca: bytes) -> dict:
+    """Upstream's ValidatingWebhookConfiguration (keda-admission: ScaledObjects, ScaledJobs, trigger authentications,
+    cloud event sources), each webhook calling https://127.0.0.1:<port><its path> with the cluster's CA. Upstream's
+    failurePolicy Ignore is kept: with the webhooks down, objects are admitted unchecked, as in a KEDA install."""
+    doc = yaml.safe_load((module / WEBHOOKS_FILE).read_text())
+    for hook in doc["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": base64.b64encode(ca).decode()}
+    doc["metadata"] = {"name": doc["metadata"]["name"]}
+    return doc
 
 
 def service() -> dict:
@@ -221,10 +244,13 @@ class Keda:
         return {}
 
     def pick_ports(self, taken: set[int]) -> dict[str, int]:
-        """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' KEDA ports)."""
+        """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' KEDA ports); those
+        already kept stay (a cluster made before an entry was added keeps the others)."""
         from .components import port_free
-        ports: dict[str, int] = {}
+        ports: dict[str, int] = {k: v for k, v in self.ports().items() if k in PORT_RANGES}
         for key, (first, last) in PORT_RANGES.items():
+            if key in ports:
+                continue
             used = taken | set(ports.values())
             ports[key] = next((p for p in range(first, last + 1) if p not in used and port_free(p, "0.0.0.0")), 0)
             if not ports[key]:
@@ -262,6 +288,18 @@ class Keda:
                 f"--metrics-service-address=127.0.0.1:{p['grpc']}", f"--port={p['adapter_metrics']}",
                 "--zap-log-level=info", "--zap-encoder=console"]
 
+    def webhooks_command(self, binary: Path, kubeconfig: Path) -> list[str]:
+        p = self.ports()
+        return ["env", f"KUBECONFIG={kubeconfig}", str(binary), f"--port={p['webhooks']}",
+                f"--cert-dir={self.cert_dir}",   # controller-runtime's webhook server reads tls.crt and tls.key
+                f"--health-probe-bind-address=127.0.0.1:{p['webhooks_health']}",
+                f"--metrics-bind-address=127.0.0.1:{p['webhooks_metrics']}",
+                "--zap-log-level=info", "--zap-encoder=console"]
+
+    def webhooks_answering(self) -> bool:
+        from .components import http_ok
+        return http_ok(self.ports().get("webhooks_health"))
+
     def operator_answering(self) -> bool:
         from .components import http_ok
         return http_ok(self.ports().get("health"))
@@ -278,9 +316,9 @@ class Keda:
         return False
 
     def objects(self, module: Path, ca: bytes) -> list[dict]:
-        """In apply order: namespace, CRDs, the ExternalName Service, the APIService."""
+        """In apply order: namespace, CRDs, the ExternalName Service, the APIService, the webhook configuration."""
         return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, *crds(module), service(),
-                apiservice(self.ports()["metrics_api"], ca)]
+                apiservice(self.ports()["metrics_api"], ca), webhook_configuration(module, self.ports()["webhooks"], ca)]
 
     def install(self, api, ca: bytes, timeout: float = 30) -> None:
         """Server-side apply what it needs (idempotent) and wait until new CRDs are established: the operator
@@ -310,7 +348,7 @@ def prepare(cluster: LocalCluster) -> None:
     """Ports (picked once, off other clusters' KEDA ports; kept), certificates, then what it needs of the API server,
     applied each start (the operator's and the adapter's shared prepare)."""
     keda = Keda(cluster.workdir)
-    if not keda.ports():
+    if set(keda.ports()) != set(PORT_RANGES):
         keda.pick_ports({p for d in (cluster.kwok_workdir / "clusters").glob("*") if d.name != cluster.name
                          for p in Keda(d).ports().values()})
     keda.install(cluster.api_client(), certificates(keda.cert_dir)["ca.crt"])
