@@ -75,7 +75,8 @@ def main() -> None:
         for name, (rss, cpu) in component_cost(cluster).items():
             print(f"{name} idle: {rss:.0f} MiB RSS, {cpu:.1f} % of one core (30 s)")
         step_up, to_zero, from_zero = [], [], []
-        behavior = {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": 1}]}
+        behavior = {"stabilizationWindowSeconds": 0,
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 1}]}
         for i in range(args.runs):
             ns = f"bench-keda-{i}"
             core.create_namespace({"metadata": {"name": ns}})

@@ -94,7 +94,8 @@ def test_the_hpa_keda_makes_reads_the_external_metric_and_replicas_follow_a_load
     assert metric.type == "External" and metric.external.target.type == "AverageValue"
     assert metric.external.metric.name == "s0-prometheus"
     # the metric as the HPA controller reads it: through the API server's aggregator, from KEDA's metrics server
-    eventually(lambda: external_metric(api, namespace, "s0-prometheus", "llm") == ["12"], what="the external metric at 12")
+    eventually(lambda: external_metric(api, namespace, "s0-prometheus", "llm") == ["12"],
+               what="the external metric at 12")
 
     replicas_become(api, namespace, "llm", math.ceil(12 / THRESHOLD))          # 12 waiting, 5 per replica: 3
 

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from .local import LocalCluster
 
 __all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER", "KEDA_OPERATOR",
-           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS", "Supervisor",
-           "by_name", "http_ok", "listening", "port_free"]
+           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS",
+           "Supervisor", "by_name", "http_ok", "listening", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)

@@ -166,7 +166,8 @@ def apiservice(port: int, ca: bytes) -> dict:
     """KEDA's APIService (config/metrics-server/api_service.yaml) with the adapter's port and the cluster's CA."""
     return {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": APISERVICE},
             "spec": {"service": {"name": METRICS_SERVICE, "namespace": NAMESPACE, "port": port},
-                     "group": "external.metrics.k8s.io", "version": "v1beta1", "caBundle": base64.b64encode(ca).decode(),
+                     "group": "external.metrics.k8s.io", "version": "v1beta1",
+                     "caBundle": base64.b64encode(ca).decode(),
                      "groupPriorityMinimum": 100, "versionPriority": 100}}
 
 
@@ -318,7 +319,8 @@ class Keda:
     def objects(self, module: Path, ca: bytes) -> list[dict]:
         """In apply order: namespace, CRDs, the ExternalName Service, the APIService, the webhook configuration."""
         return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, *crds(module), service(),
-                apiservice(self.ports()["metrics_api"], ca), webhook_configuration(module, self.ports()["webhooks"], ca)]
+                apiservice(self.ports()["metrics_api"], ca),
+                webhook_configuration(module, self.ports()["webhooks"], ca)]
 
     def install(self, api, ca: bytes, timeout: float = 30) -> None:
         """Server-side apply what it needs (idempotent) and wait until new CRDs are established: the operator

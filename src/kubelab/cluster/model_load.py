@@ -27,13 +27,13 @@ import threading
 
 from .._k8s.raw import label_selector
 
-__all__ = ["ANNOTATION", "HELP", "JOB", "LABELS", "METRIC", "LoadCollector", "LoadSource", "parse_load", "series", "set_load",
-           "slim_deployment", "slim_pod"]
+__all__ = ["ANNOTATION", "HELP", "JOB", "LABELS", "METRIC", "LoadCollector", "LoadSource", "parse_load", "series",
+           "set_load", "slim_deployment", "slim_pod"]
 
 ANNOTATION = "kubelab.io/simulated-load"   # on a Deployment: its requests waiting, in total (a number >= 0)
 METRIC = "vllm:num_requests_waiting"
-HELP = "Number of requests waiting to be processed. (simulated by kubelab: the Deployment's kubelab.io/simulated-load " \
-       "split over its ready pods)"
+HELP = ("Number of requests waiting to be processed. (simulated by kubelab: the Deployment's "
+        "kubelab.io/simulated-load split over its ready pods)")
 JOB = "model-server"
 LABELS = ("namespace", "pod", "model_name", "engine", "job", "simulated")
 
