@@ -18,6 +18,10 @@ from kubelab.errors import CheckFailed
 from kubelab.exam import conflict, registry
 from tests.helpers import fresh_namespace
 
+# the first test's setup runs every case of the catalogue (the `outcomes` fixture): minutes, more than the
+# suite's per-test limit, and more as scenarios and forms are added
+pytestmark = pytest.mark.timeout(900)
+
 SCENARIOS = registry.all()
 WRONG = [(s.name, w) for s in SCENARIOS for w in s.wrong]
 ALTERNATIVES = [(s.name, a) for s in SCENARIOS for a in s.alternatives]
