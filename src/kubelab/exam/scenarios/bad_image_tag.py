@@ -41,7 +41,8 @@ class BadImageTag(DeploymentScenario):
     fixed = DEPLOYMENT.replace("$tag", "3.12-slim")
     own_wrong = {"other-repository": "an image of another repository is another program: the API must stay "
                                      "the python image",
-                 "missing-tag-again": "another tag that does not exist (3.12-slimm): the pull still fails"}
+                 "missing-tag-again": "another tag that does not exist (3.12-slimm): the pull still fails",
+                 "one-replica": "the right tag with the Deployment cut to 1 replica: the ticket asks for 2"}
     alternatives = {"newer-tag": "a newer tag that exists (python:3.13-slim)",
                     "registry-spelt-out": "the same image with its registry spelt out (docker.io/library/python:3.12)"}
 
@@ -51,6 +52,10 @@ class BadImageTag(DeploymentScenario):
 
     def wrong_missing_tag_again(self, api, namespace):
         self._tagged(api, namespace, "python:3.12-slimm")
+
+    def wrong_one_replica(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(self.fixed, namespace).replace("replicas: 2", "replicas: 1"), namespace=namespace)
 
     def alt_newer_tag(self, api, namespace):
         self._tagged(api, namespace, "python:3.13-slim")

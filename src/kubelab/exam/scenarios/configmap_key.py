@@ -60,7 +60,9 @@ class ConfigMapKey(DeploymentScenario):
     fixed = CONFIG + DEPLOYMENT.replace("$key", "model-name")
     own_wrong = {"optional-ref": "optional: true starts the container WITHOUT its model name: the error is "
                                  "hidden, the bug ships",
-                 "hard-coded": "a literal value bypasses the shared configuration the ticket asks for"}
+                 "hard-coded": "a literal value bypasses the shared configuration the ticket asks for",
+                 "look-alike-configmap": "a new ConfigMap model-config-v2 holding MODEL_NAME: the pod starts, but reads "
+                                         "a private copy, not the shared model-config the ticket names"}
 
     alternatives = {"add-the-key": "add the key MODEL_NAME to the ConfigMap (the reference stays)"}
 
@@ -80,6 +82,12 @@ class ConfigMapKey(DeploymentScenario):
         from ... import manifests
         manifests.apply(api, self.manifests.replace("key: MODEL_NAME}", "key: MODEL_NAME, optional: true}"),
                         namespace=namespace)
+
+    def wrong_look_alike_configmap(self, api, namespace):
+        from ... import manifests
+        copy = CONFIG.replace("{name: model-config}", "{name: model-config-v2}").replace("  model-name:", "  MODEL_NAME:")
+        manifests.apply(api, copy + DEPLOYMENT.replace("{name: model-config, key: $key}",
+                                                       "{name: model-config-v2, key: MODEL_NAME}"), namespace=namespace)
 
     def wrong_hard_coded(self, api, namespace):
         from ... import manifests

@@ -35,7 +35,9 @@ class FinetuneImage(JobScenario):
     manifests = JOB.replace("$tag", "24.13-py3")
     fixed = JOB.replace("$tag", "24.12-py3")
     own_wrong = {"month-thirteen-again": "another tag that does not exist (25.13-py3): the pod still cannot pull",
-                 "suspend": "a suspended Job shows no ImagePullBackOff, and trains nothing"}
+                 "suspend": "a suspended Job shows no ImagePullBackOff, and trains nothing",
+                 "cuda-base-image": "the Job recreated on an image that exists and exits 0 (nvcr.io/nvidia/cuda "
+                                    "runtime): it succeeds and trains nothing, another program"}
     alternatives = {"newer-release": "a newer NGC release that exists (26.08-py3), the Job recreated"}
 
     def _recreate(self, api, namespace, tag: str, suspend: bool = False) -> None:
@@ -48,6 +50,9 @@ class FinetuneImage(JobScenario):
 
     def wrong_suspend(self, api, namespace):
         self._recreate(api, namespace, "24.12-py3", suspend=True)
+
+    def wrong_cuda_base_image(self, api, namespace):
+        self.recreate(api, namespace, JOB.replace("nvidia/pytorch:$tag", "nvidia/cuda:12.6.3-runtime-ubuntu24.04"))
 
     def alt_newer_release(self, api, namespace):
         self._recreate(api, namespace, "26.08-py3")

@@ -3,8 +3,11 @@ from ...grading.engine import Part
 from ..base import JobScenario
 from ..checks import container
 from ..registry import register
+from .gpu_toleration import pinned_to
 
 __all__ = ["GpuInsufficient"]
+
+H100 = "NVIDIA-H100-80GB-HBM3"
 
 JOB = """
 apiVersion: batch/v1
@@ -52,11 +55,29 @@ class GpuInsufficient(JobScenario):
     gpu_pool = "h100"
     manifests = JOB.replace("$gpus", "16")
     fixed = JOB.replace("$gpus", "2")
-    own_wrong = {"drop-gpus": "without a GPU request the pod runs on a CPU node: pre-training without GPUs"}
+    own_wrong = {"drop-gpus": "without a GPU request the pod runs on a CPU node: pre-training without GPUs",
+                 "a100-pool": "8 GPUs on the A100 pool (the selector changed to the A100 product): it runs, but not "
+                              "on the H100 pool the ticket names",
+                 "no-pin": "the node selector dropped, 8 GPUs kept: the pod may land on an A100 node"}
+    alternatives = {"requests-and-limits": "4 GPUs given in requests and limits, equal (Kubernetes' GPU scheduling "
+                                           "page: both may be set if they are equal)"}
 
     def guard_parts(self, namespace):
         return [Part(lambda s: gpus(s) >= 1, "the pretrain pod no longer asks for a GPU",
-                     "ask for as many GPUs as one node has, or fewer")]
+                     "ask for as many GPUs as one node has, or fewer"),
+                Part(lambda s: pinned_to(s.job, H100), f"the pretrain pod is no longer pinned to the H100 pool ({H100})",
+                     f"keep nodeSelector nvidia.com/gpu.product: {H100} (or a required node affinity In [{H100}])")]
+
+    def wrong_a100_pool(self, api, namespace):
+        self.recreate(api, namespace, JOB.replace("$gpus", "8").replace(H100, "NVIDIA-A100-SXM4-80GB"))
+
+    def wrong_no_pin(self, api, namespace):
+        self.recreate(api, namespace, JOB.replace("$gpus", "8").replace(
+            f"      nodeSelector: {{nvidia.com/gpu.product: {H100}}}\n", ""))
+
+    def alt_requests_and_limits(self, api, namespace):
+        self.recreate(api, namespace, JOB.replace("$gpus", "4").replace(
+            'requests: {cpu: "1", memory: 2Gi}', 'requests: {cpu: "1", memory: 2Gi, nvidia.com/gpu: 4}'))
 
     def wrong_drop_gpus(self, api, namespace):
         self.recreate(api, namespace, JOB.replace(", nvidia.com/gpu: $gpus", "").replace(

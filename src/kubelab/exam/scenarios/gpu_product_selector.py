@@ -28,7 +28,11 @@ class GpuProductSelector(DeploymentScenario):
     _base = DEPLOYMENT.replace("$name", "llm-h100").replace("$tolerations", TOLERATIONS)
     manifests = _base.replace("$product", "NVIDIA-H100-80GB")
     fixed = _base.replace("$product", H100)
-    own_wrong = {"drop-selector": "without the selector the server may land on an A100: the ticket says H100"}
+    own_wrong = {"drop-selector": "without the selector the server may land on an A100: the ticket says H100",
+                 "a100-product": "a product name that exists, the A100's: the pod runs, on the wrong GPU",
+                 "any-product": "a required node affinity `nvidia.com/gpu.product Exists`: any GPU node will do, "
+                                "A100s included",
+                 "tolerate-everything": "the right product, and a toleration without a key that tolerates every taint"}
 
     alternatives = {"node-affinity": "required node affinity on nvidia.com/gpu.product In [NVIDIA-H100-80GB-HBM3]"}
 
@@ -39,6 +43,24 @@ class GpuProductSelector(DeploymentScenario):
             "      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n"
             "            nodeSelectorTerms:\n            - matchExpressions:\n"
             f"              - {{key: nvidia.com/gpu.product, operator: In, values: [{H100}]}}\n"), namespace=namespace)
+
+    def _selecting(self, api, namespace, selector: str, toleration: str = "{key: nvidia.com/gpu, operator: Exists, "
+                                                                          "effect: NoSchedule}"):
+        from ... import manifests
+        manifests.apply(api, DEPLOYMENT.replace("$name", "llm-h100").replace(
+            "      nodeSelector: {nvidia.com/gpu.product: $product}", selector).replace(
+            "$tolerations", "\n      tolerations:\n      - " + toleration), namespace=namespace)
+
+    def wrong_a100_product(self, api, namespace):
+        self._selecting(api, namespace, "      nodeSelector: {nvidia.com/gpu.product: NVIDIA-A100-SXM4-80GB}")
+
+    def wrong_any_product(self, api, namespace):
+        self._selecting(api, namespace, "      affinity:\n        nodeAffinity:\n"
+                        "          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n"
+                        "            - matchExpressions:\n              - {key: nvidia.com/gpu.product, operator: Exists}")
+
+    def wrong_tolerate_everything(self, api, namespace):
+        self._selecting(api, namespace, f"      nodeSelector: {{nvidia.com/gpu.product: {H100}}}", "{operator: Exists}")
 
     def more_state(self, api, namespace):
         return {"nodes": raw.nodes_by_name(api)}

@@ -77,6 +77,14 @@ class GpuQuota(DeploymentScenario):
                  "drop-gpus": "replicas without a GPU fit the quota and serve nothing on a GPU",
                  "rescope-quota": "the same limit under a scope that misses the team's pods caps nothing",
                  "priority-elsewhere": "pods moved out of the team's priority class escape its quota"}
+    alternatives = {"limits-only": "1 GPU per replica given in limits alone (Kubernetes' GPU scheduling page: the limit "
+                                   "is used as the request), which the quota counts as requested"}
+
+    def alt_limits_only(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, self.render(self.manifests, namespace).split("---\n", 2)[2].replace(
+            "          requests: {cpu: \"1\", memory: 1Gi, nvidia.com/gpu: 2}\n", "          requests: {cpu: \"1\", memory: 1Gi}\n")
+            .replace("nvidia.com/gpu: 2}", "nvidia.com/gpu: 1}"), namespace=namespace)
 
     def inject(self, api, namespace):
         # the quota admission plugin enforces only what the quota controller has put in status.hard: pods created
@@ -101,8 +109,8 @@ class GpuQuota(DeploymentScenario):
             hard = (s.quota["spec"].get("hard") or {}).get("requests.nvidia.com/gpu")
             return hard is not None and to_float(hard) <= 2
         def asks(s):
-            req = (container(s.deployment, "server").get("resources") or {}).get("requests") or {}
-            return str(req.get("nvidia.com/gpu", "0")) not in ("0", "")
+            # requests or limits: a GPU given in limits alone is requested too (the API server copies the limit)
+            return container_gpu_requests(container(s.deployment, "server")).get("nvidia.com/gpu", 0) >= 1
         return [Part(kept, "the quota team-gpus no longer caps requests.nvidia.com/gpu at 2",
                      "the quota is the platform team's: keep it"),
                 Part(asks, "the inference replicas no longer ask for a GPU", "one GPU per replica"),

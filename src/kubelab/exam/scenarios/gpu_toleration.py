@@ -6,7 +6,7 @@ from ..base import DeploymentScenario
 from ..checks import container
 from ..registry import register
 
-__all__ = ["GpuToleration", "gpu_parts"]
+__all__ = ["GpuToleration", "gpu_parts", "pinned_to"]
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -31,26 +31,38 @@ TOLERATIONS = """
       - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}"""
 
 
+def pinned_to(workload: dict, product: str) -> bool:
+    """The workload's pod template may only run on nodes of `product`: nodeSelector, or a required node affinity
+    whose every term asks for that product alone."""
+    spec = workload["spec"]["template"]["spec"]
+    if (spec.get("nodeSelector") or {}).get("nvidia.com/gpu.product") == product:
+        return True
+    terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
+    return bool(terms) and all(any(e.get("key") == "nvidia.com/gpu.product" and e.get("operator") == "In"
+                                   and set(e.get("values") or []) == {product}
+                                   for e in t.get("matchExpressions") or []) for t in terms)
+
+
+def tolerates_everything(workload: dict) -> bool:
+    """A toleration without a key (operator Exists) tolerates every taint: the cordon's, a node's NoExecute for
+    being unreachable, any pool's opt-in taint."""
+    return any(not t.get("key") for t in workload["spec"]["template"]["spec"].get("tolerations") or [])
+
+
 def gpu_parts(product: str, container_name: str = "server") -> list[Part]:
-    """Spec parts: the pod template asks for a GPU and is pinned to `product` (nodeSelector or required
-    node affinity)."""
+    """Spec parts: the pod template asks for a GPU, is pinned to `product` (nodeSelector or required
+    node affinity) and tolerates taints by name, not all of them."""
     def asks(s):
         limits = (container(s.deployment, container_name).get("resources") or {}).get("limits") or {}
         return str(limits.get("nvidia.com/gpu", "0")) not in ("0", "")
 
-    def pinned(s):
-        spec = s.deployment["spec"]["template"]["spec"]
-        if (spec.get("nodeSelector") or {}).get("nvidia.com/gpu.product") == product:
-            return True
-        terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
-                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
-        return bool(terms) and all(any(e.get("key") == "nvidia.com/gpu.product" and e.get("operator") == "In"
-                                       and set(e.get("values") or []) == {product}
-                                       for e in t.get("matchExpressions") or []) for t in terms)
-
     return [Part(asks, "the server no longer asks for a GPU", "keep the nvidia.com/gpu request"),
-            Part(pinned, f"the server is no longer pinned to {product}",
-                 f"keep the pod on {product} (nodeSelector or required node affinity)")]
+            Part(lambda s: pinned_to(s.deployment, product), f"the server is no longer pinned to {product}",
+                 f"keep the pod on {product} (nodeSelector or required node affinity)"),
+            Part(lambda s: not tolerates_everything(s.deployment), "the server tolerates every taint (a toleration "
+                 "without a key): it may run on nodes tainted for any reason, and is never evicted from a failing one",
+                 "tolerate the GPU taint by its key: {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}")]
 
 
 def on_tainted_product(product: str) -> Part:
@@ -84,7 +96,31 @@ class GpuToleration(DeploymentScenario):
     manifests = _base.replace("$tolerations", "")
     fixed = _base.replace("$tolerations", TOLERATIONS)
     own_wrong = {"drop-gpu": "without the GPU request and the selector the server lands on a CPU node: an LLM "
-                             "server without a GPU"}
+                             "server without a GPU",
+                 "tolerate-everything": "a toleration without a key (operator Exists) tolerates every taint, not "
+                                        "only the GPU nodes': wider than the ticket needs",
+                 "wrong-effect": "the GPU taint tolerated for NoExecute only: the taint is NoSchedule, still untolerated",
+                 "other-pool": "tolerated, but pinned to the H100 pool instead of the A100s the Deployment is for"}
+    alternatives = {"toleration-equal": "the toleration spelt with operator Equal and the taint's value "
+                                        "(key nvidia.com/gpu, value present, effect NoSchedule)"}
+
+    def _tolerating(self, api, namespace, toleration: str, product: str = "NVIDIA-A100-SXM4-80GB"):
+        from ... import manifests
+        manifests.apply(api, DEPLOYMENT.replace("$name", "llm-a100").replace("$product", product).replace(
+            "$tolerations", "\n      tolerations:\n      - " + toleration), namespace=namespace)
+
+    def wrong_tolerate_everything(self, api, namespace):
+        self._tolerating(api, namespace, "{operator: Exists}")
+
+    def wrong_wrong_effect(self, api, namespace):
+        self._tolerating(api, namespace, "{key: nvidia.com/gpu, operator: Exists, effect: NoExecute}")
+
+    def wrong_other_pool(self, api, namespace):
+        self._tolerating(api, namespace, "{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}",
+                         "NVIDIA-H100-80GB-HBM3")
+
+    def alt_toleration_equal(self, api, namespace):
+        self._tolerating(api, namespace, "{key: nvidia.com/gpu, operator: Equal, value: present, effect: NoSchedule}")
 
     def more_state(self, api, namespace):
         return {"nodes": raw.nodes_by_name(api)}

@@ -54,14 +54,32 @@ def chart_dir() -> Path:
     return root
 
 
+def _record(secret: dict) -> dict:
+    """What Helm itself reads from one release Secret: its body (data.release: base64 of Helm's base64 of gzipped
+    JSON) gives the revision and its status; the labels are only Helm's index, which anyone may write (a
+    Secret relabelled or copied by hand). {"version", "status", "label"}: the body's, and the label's version."""
+    import base64
+    import gzip
+    import json
+    label = (secret["metadata"].get("labels") or {}).get("version", "")
+    try:
+        blob = base64.b64decode(base64.b64decode((secret.get("data") or {}).get("release", "")))
+        body = json.loads(gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob)
+        return {"version": str(body.get("version", "")), "status": (body.get("info") or {}).get("status", ""),
+                "label": label}
+    except (ValueError, TypeError, OSError):
+        return {"version": "", "status": "unreadable", "label": label}
+
+
 def _revisions(api, namespace: str) -> list[dict]:
-    """Helm's release Secrets' labels (owner=helm, name, status, version); their data is never decoded."""
+    """The release's revisions as Helm records them (each Secret's body, not its labels), oldest first."""
     from kubernetes import client
 
     from ..._k8s import raw
     secrets = raw.items(client.CoreV1Api(api).list_namespaced_secret, namespace,
                         label_selector=f"owner=helm,name={RELEASE}")
-    return sorted((s["metadata"].get("labels") or {} for s in secrets), key=lambda lb: int(lb.get("version", "0")))
+    records = [_record(s) for s in secrets]
+    return sorted(records, key=lambda r: (int(r["version"]) if r["version"].isdigit() else 0, r["label"]))
 
 
 @register
@@ -83,7 +101,13 @@ class HelmFailedUpgrade(Scenario):
              "scale-to-zero": "zero replicas: no service, and the release is still failed",
              "uninstall": "uninstalling and installing again drops the history and the service in between",
              "delete-failed-revision": "deleting Helm's release Secret of revision 2 by hand hides the failure "
-                                       "from `helm list` and rewrites history"}
+                                       "from `helm list` and rewrites history",
+             "forged-revision": "a release Secret for revision 3 made by hand (revision 2's copied, labelled "
+                                "deployed): `helm list` is fooled, Helm's record still says failed",
+             "relabel-failed": "revision 2's Secret relabelled status=deployed with kubectl: the index lies, the "
+                               "record does not",
+             "force-replace": "`helm upgrade --force-replace` to the canary track: a replacement PUT still changes the "
+                              "immutable selector, so revision 3 fails too"}
     check_timeout = 30.0
     manifests = ""   # a Helm release: inject installs the chart, then makes the failing upgrade
 
@@ -112,6 +136,32 @@ class HelmFailedUpgrade(Scenario):
         self.helm(api, "uninstall", RELEASE, "-n", namespace, "--wait")
         self.helm(api, "install", RELEASE, str(chart_dir()), "-n", namespace)
 
+    def _secret(self, api, namespace, version: int) -> dict:
+        import json
+
+        from ... import tools
+        return json.loads(tools.kubectl(api, "get", "secret", f"sh.helm.release.v1.{RELEASE}.v{version}", "-n",
+                                        namespace, "-o", "json"))
+
+    def wrong_forged_revision(self, api, namespace):
+        from ... import manifests
+        v2 = self._secret(api, namespace, 2)
+        labels = {**v2["metadata"]["labels"], "status": "deployed", "version": "3"}
+        manifests.apply(api, {"apiVersion": "v1", "kind": "Secret", "type": v2["type"], "data": v2["data"],
+                              "metadata": {"name": f"sh.helm.release.v1.{RELEASE}.v3", "labels": labels}},
+                        namespace=namespace)
+
+    def wrong_relabel_failed(self, api, namespace):
+        from ... import tools
+        tools.kubectl(api, "label", "secret", f"sh.helm.release.v1.{RELEASE}.v2", "-n", namespace, "status=superseded",
+                      "--overwrite")
+        tools.kubectl(api, "label", "secret", f"sh.helm.release.v1.{RELEASE}.v1", "-n", namespace, "status=deployed",
+                      "--overwrite")
+
+    def wrong_force_replace(self, api, namespace):
+        self.helm(api, "upgrade", RELEASE, str(chart_dir()), "-n", namespace, "--set", "track=canary",
+                  "--force-replace", check=False)
+
     def wrong_delete_failed_revision(self, api, namespace):
         from ... import tools
         tools.kubectl(api, "delete", "secret", "-n", namespace, "-l", f"owner=helm,name={RELEASE},status=failed")
@@ -127,10 +177,13 @@ class HelmFailedUpgrade(Scenario):
 
     def check(self, api, namespace):
         spec, live = deployment_parts(RELEASE, 2)
-        history = Part(lambda s: [r.get("version") for r in s.revisions][:2] == ["1", "2"]
-                       and s.revisions[1].get("status") in ("failed", "superseded"),
-                       "the release's history no longer starts with revision 1 and the failed revision 2",
-                       "repair the release with Helm (rollback or upgrade); do not delete or reinstall it")
+        def kept(s) -> bool:
+            versions = [r["version"] for r in s.revisions]
+            return (versions[:2] == ["1", "2"] and s.revisions[1]["status"] in ("failed", "superseded")
+                    and len(set(versions)) == len(versions) and all(r["version"] == r["label"] for r in s.revisions))
+        history = Part(kept, "the release's history no longer starts with revision 1 and the failed revision 2, "
+                             "each recorded once by Helm (a Secret copied or relabelled by hand is not a revision)",
+                       "repair the release with Helm (rollback or upgrade); do not delete, reinstall or edit its records")
         deployed = Part(lambda s: len(s.revisions) >= 3 and s.revisions[-1].get("status") == "deployed",
                         lambda s: f"the newest revision ({s.revisions[-1].get('version')}) is "
                                   f"{s.revisions[-1].get('status')!r}, not a new deployed revision",

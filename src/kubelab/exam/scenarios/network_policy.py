@@ -80,7 +80,32 @@ class NetworkPolicyCutOff(DeploymentScenario):
     own_wrong = {"delete-deny": "deleting the default deny lets every pod reach every pod",
                  "allow-all": "an ingress rule from every pod lets the notebooks (and anything else) in",
                  "second-object": "a second Deployment of the model server labelled for the old rule is not the "
-                                  "server the gateway calls"}
+                                  "server the gateway calls",
+                 "gateway-port": "the rule admits app=scoring-gateway on port 80, the gateway's own port, not the "
+                                 "model server's 8000: still cut off",
+                 "any-namespace": "a rule `from: namespaceSelector: {}` admits every pod of every namespace, the "
+                                  "notebooks included"}
+    alternatives = {"separate-allow-policy": "a second NetworkPolicy that admits app=scoring-gateway to the model server "
+                                             "on 8000, the broken rule left as it is (policies are additive: a "
+                                             "connection is allowed when any selecting policy allows it)"}
+
+    def wrong_gateway_port(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, POLICIES.replace("$client", "app: scoring-gateway").replace("ports: [{port: http}]",
+                                                                                          "ports: [{port: 80}]"),
+                        namespace=namespace)
+
+    def wrong_any_namespace(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, POLICIES.replace("    - podSelector: {matchLabels: {$client}}\n",
+                                              "    - namespaceSelector: {}\n"), namespace=namespace)
+
+    def alt_separate_allow_policy(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, POLICIES.split("---\n", 1)[1].replace("{name: scoring-server-clients}",
+                                                                   "{name: scoring-gateway-to-server}").replace(
+            "$client", "app: scoring-gateway").replace("ports: [{port: http}]", "ports: [{port: 8000, protocol: TCP}]"),
+            namespace=namespace)
 
     def state(self, api, namespace):
         from kubernetes import client

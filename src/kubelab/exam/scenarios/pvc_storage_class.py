@@ -76,7 +76,47 @@ class PvcStorageClass(DeploymentScenario):
     fixed = CLAIM.replace("$class", "local-nvme")
     own_wrong = {"second-object": "a second claim beside `datasets`, mounted instead of it, leaves the "
                                   "claim the team uses unbound",
-                 "drop-volume": "an emptyDir instead of the claim starts the loader on an empty disk: no datasets"}
+                 "drop-volume": "an emptyDir instead of the claim starts the loader on an empty disk: no datasets",
+                 "empty-class": "the claim recreated with storageClassName \"\" (no class): it may bind only to a volume "
+                                "without a class, and the datasets volume is local-nvme",
+                 "host-path": "the volume's host path mounted straight into the pod (hostPath), the claim bypassed: "
+                              "no claim, no binding, the pod tied to whatever disk its node has",
+                 "patch-claim-class": "`kubectl patch pvc datasets` to class local-nvme: a claim's spec is immutable "
+                                      "once created, the API server refuses it and the claim stays Pending"}
+    alternatives = {"volume-name": "the claim recreated with class local-nvme AND volumeName naming the waiting volume "
+                                   "(Kubernetes' persistent volumes docs: reserving a PersistentVolume)"}
+
+    def _reclaim(self, api, namespace, claim: str) -> None:
+        """The reference repair's steps with another claim: scale to 0, delete the claim, apply `claim`, scale to 1."""
+        from ... import manifests, tools
+        tools.kubectl(api, "scale", "deployment", "data-loader", "--replicas=0", "-n", namespace)
+        tools.kubectl(api, "delete", "pvc", "datasets", "-n", namespace, "--wait=true", "--timeout=60s")
+        manifests.apply(api, self.render(claim, namespace), namespace=namespace)
+        tools.kubectl(api, "scale", "deployment", "data-loader", "--replicas=1", "-n", namespace)
+
+    def wrong_empty_class(self, api, namespace):
+        self._reclaim(api, namespace, CLAIM.replace("$class", '""'))
+
+    def wrong_host_path(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, DEPLOYMENT.replace("persistentVolumeClaim: {claimName: datasets}",
+                                                "hostPath: {path: /var/lib/kubelab/nvme/datasets}"), namespace=namespace)
+
+    def wrong_patch_claim_class(self, api, namespace):
+        from ... import tools
+        from ...errors import KubelabError
+        try:   # refused by the API server (spec is immutable): the claim stays as it was
+            tools.kubectl(api, "patch", "pvc", "datasets", "-n", namespace, "--type", "merge", "-p",
+                          '{"spec":{"storageClassName":"local-nvme"}}')
+        except KubelabError:
+            pass
+
+    def alt_volume_name(self, api, namespace):
+        from kubernetes import client
+        volume = next(pv.metadata.name for pv in client.CoreV1Api(api).list_persistent_volume(
+            label_selector=f"{EXAM_LABEL}={namespace}").items if pv.metadata.name.startswith(f"{namespace}-datasets"))
+        self._reclaim(api, namespace, CLAIM.replace("$class", "local-nvme").replace(
+            "  accessModes: [ReadWriteOnce]\n", f"  volumeName: {volume}\n  accessModes: [ReadWriteOnce]\n"))
 
     def inject(self, api, namespace):
         import uuid

@@ -105,6 +105,30 @@ class RbacWatcher(DeploymentScenario):
                                 "configs it should only read",
                  "other-account": "running the sidecar as another ServiceAccount that happens to have rights "
                                   "moves the problem instead of scoping it"}
+    alternatives = {"clusterrole-in-namespace": "a ClusterRole with get/list/watch on configmaps, bound by a "
+                                                "RoleBinding in the namespace (Kubernetes' RBAC docs: a RoleBinding "
+                                                "may reference a ClusterRole and grants it in its namespace only)"}
+
+    def alt_clusterrole_in_namespace(self, api, namespace):
+        from ... import manifests
+        role = f"{namespace}-configmap-reader"   # cluster-scoped: <namespace>-<word>
+        manifests.apply(api, f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {role}
+  labels: {{{ADMIN_LABEL}: {namespace}}}
+rules:
+- {{apiGroups: [""], resources: [configmaps], verbs: [get, list, watch]}}
+""")
+        manifests.apply(api, f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: config-watcher-reads-configmaps}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}
+subjects:
+- {{kind: ServiceAccount, name: config-watcher, namespace: {namespace}}}
+""", namespace=namespace)
 
     def cleanup(self, api, namespace):
         from kubernetes import client
@@ -112,6 +136,13 @@ class RbacWatcher(DeploymentScenario):
             call(client.RbacAuthorizationV1Api(api).delete_collection_cluster_role_binding,
                  label_selector=f"{ADMIN_LABEL}={namespace}")
         except Forbidden:   # a learner may not make one, so never made one
+            pass
+        from ... import manifests
+        from ...errors import KubelabError
+        try:   # the ClusterRole of the alternative repair, by its name (a label is anyone's to copy)
+            manifests.delete(api, [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                    "metadata": {"name": f"{namespace}-configmap-reader"}}])
+        except KubelabError:   # refused: a learner's sandbox made none
             pass
 
     def more_state(self, api, namespace):

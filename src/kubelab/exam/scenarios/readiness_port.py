@@ -1,5 +1,7 @@
 """A readiness probe on a port the container does not serve: the new pods never become Ready, the
 rollout is stuck."""
+import yaml
+
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
@@ -58,7 +60,29 @@ class ReadinessPort(DeploymentScenario):
     fixed = V2.replace("$port", "http")
     own_wrong = {"remove-probe": "without a readiness probe a pod is Ready as soon as it runs: traffic reaches "
                                  "it before it can answer",
-                 "exec-true": "an exec probe running `true` passes whatever the server does"}
+                 "exec-true": "an exec probe running `true` passes whatever the server does",
+                 "rollout-undo": "`kubectl rollout undo` back to v1: every pod is Ready, and v2, the release the "
+                                 "ticket is about, never ships (decided: undoing the rollout is not repairing it)"}
+    alternatives = {"tcp-readiness": "a TCP readiness probe on port 8000 (Kubernetes' probe docs: tcpSocket)",
+                    "port-number": "the readiness probe on port 8000, the number instead of the name http"}
+
+    def wrong_rollout_undo(self, api, namespace):
+        from ... import manifests, tools
+        from ...errors import KubelabError
+        try:
+            tools.kubectl(api, "rollout", "undo", "deployment", "recommender", "-n", namespace)
+        except KubelabError:   # no v1 revision recorded (v2 came before the controller saw v1): v1 applied again
+            manifests.apply(api, V1, namespace=namespace)
+
+    def _probe(self, api, namespace, probe: str) -> None:
+        from ... import manifests
+        manifests.apply(api, self.manifests.replace("{httpGet: {path: /, port: 8080}", probe), namespace=namespace)
+
+    def alt_tcp_readiness(self, api, namespace):
+        self._probe(api, namespace, "{tcpSocket: {port: 8000}")
+
+    def alt_port_number(self, api, namespace):
+        self._probe(api, namespace, "{httpGet: {path: /, port: 8000}")
 
     def inject(self, api, namespace):
         from ... import manifests
@@ -66,7 +90,15 @@ class ReadinessPort(DeploymentScenario):
         manifests.apply(api, self.manifests, namespace=namespace)  # ... and the one being rolled out
 
     def guard_parts(self, namespace):
-        return [probe_kept("recommender", "readinessProbe")]
+        from ...cluster.images import parse_reference
+        want = parse_reference(container(yaml.safe_load(V2), "recommender")["image"])
+
+        def ships_v2(s):   # v2's image (registry, repository, tag), however it is spelt
+            return parse_reference(container(s.deployment, "recommender").get("image", "")) == want
+        return [probe_kept("recommender", "readinessProbe"),
+                Part(ships_v2, lambda s: f"the recommender runs {container(s.deployment, 'recommender').get('image')!r}, "
+                     f"not v2's {':'.join(want[1:3])!r}: the rollout was undone, not repaired",
+                     "repair v2's readiness probe and let v2 roll out")]
 
     def wrong_remove_probe(self, api, namespace):
         from ... import manifests

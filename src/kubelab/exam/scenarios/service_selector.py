@@ -5,7 +5,7 @@ from ..base import DeploymentScenario
 from ..checks import get
 from ..registry import register
 
-__all__ = ["ServiceSelector", "endpoints_ready", "service_state"]
+__all__ = ["ServiceSelector", "endpoints_ready", "hand_made_endpoints", "selects_the_pods", "service_state"]
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -49,6 +49,31 @@ def endpoints_ready(s) -> set[str]:
             if (e.get("conditions") or {}).get("ready")}
 
 
+def hand_made_endpoints(api, namespace: str, service: str, pod_selector: str, port: int) -> None:
+    """A wrong repair: the Service's selector removed, its slices deleted and one written by hand with the pods' addresses
+    on `port` (a selector-less Service keeps the endpoints its owner writes): a record that is right only until the
+    pods change."""
+    import json
+
+    from ... import manifests, tools
+    from .. import tampering
+    tampering.patch(api, namespace, "service", service, [{"op": "remove", "path": "/spec/selector"}], "json")
+    # the controllers' records stay behind a selector-less Service (its Endpoints, mirrored into a slice): the learner
+    # deletes them (once the controller has seen the selector go, or it writes them again), then writes their own
+    import time
+    time.sleep(2)
+    tools.kubectl(api, "delete", "endpoints", service, "-n", namespace, "--ignore-not-found")   # else mirrored again
+    tools.kubectl(api, "delete", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-n", namespace)
+    pods = json.loads(tools.kubectl(api, "get", "pods", "-l", pod_selector, "-n", namespace, "-o", "json"))["items"]
+    manifests.apply(api, {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+        "metadata": {"name": f"{service}-by-hand", "labels": {"kubernetes.io/service-name": service}},
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [p["status"]["podIP"]], "conditions": {"ready": True},
+                       "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": namespace}}
+                      for p in pods if (p.get("status") or {}).get("podIP")]}, namespace=namespace)
+
+
 def selects_the_pods(name: str) -> list[Part]:
     """Spec: the Service has a selector that is a subset of the Deployment's pod labels. Live: its ready
     endpoints are exactly the Deployment's current pods."""
@@ -74,13 +99,32 @@ class ServiceSelector(DeploymentScenario):
               "`model-server` pods are Running and Ready; `model-server` is the Service the gateway calls.")
     evidence = ("spec.selector", "endpoints", "EndpointSlice", "no endpoints")
     cause = "the Service selects app=model-srv but the pods are labelled app=model-server: it has no endpoints"
-    fix = "set the Service's selector to app: model-server (or label the pods so the selector matches)"
+    fix = ("set the Service's selector to app: model-server (any subset of the pod template's labels works; the pods' "
+           "app label itself cannot change, the Deployment's immutable selector holds it)")
     deployment, replicas = "model-server", 2
     manifests = DEPLOYMENT + SERVICE.replace("$app", "model-srv")
     fixed = DEPLOYMENT + SERVICE.replace("$app", "model-server")
     own_wrong = {"second-object": "a second Service with the right selector leaves `model-server`, the one the "
                                   "gateway calls, without endpoints",
-                 "drop-selector": "a Service without a selector gets no endpoints from the cluster at all"}
+                 "drop-selector": "a Service without a selector gets no endpoints from the cluster at all",
+                 "hand-made-endpoints": "the selector removed and an EndpointSlice written by hand with today's pod "
+                                        "IPs: right until the next rollout or restart, then 503 again",
+                 "label-live-pods": "`kubectl label pods ... app=model-srv --overwrite` on the running pods: the "
+                                    "ReplicaSet disowns them and starts new ones, which the Service does not select"}
+    alternatives = {"selector-with-tier": "the selector {app: model-server, tier: inference}: two of the pod "
+                                          "template's labels (a selector is any subset of them)"}
+
+    def wrong_hand_made_endpoints(self, api, namespace):
+        hand_made_endpoints(api, namespace, "model-server", "app=model-server", 8000)
+
+    def wrong_label_live_pods(self, api, namespace):
+        from ... import tools
+        tools.kubectl(api, "label", "pods", "-l", "app=model-server", "app=model-srv", "--overwrite", "-n", namespace)
+
+    def alt_selector_with_tier(self, api, namespace):
+        from .. import tampering
+        tampering.patch(api, namespace, "service", "model-server",
+                        {"spec": {"selector": {"app": "model-server", "tier": "inference"}}})
 
     def more_state(self, api, namespace):
         return service_state(api, namespace, "model-server")

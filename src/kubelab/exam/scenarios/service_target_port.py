@@ -4,7 +4,7 @@ from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
 from ..registry import register
-from .service_selector import endpoints_ready, service_state
+from .service_selector import endpoints_ready, hand_made_endpoints, selects_the_pods, service_state
 
 __all__ = ["ServiceTargetPort"]
 
@@ -66,7 +66,26 @@ class ServiceTargetPort(DeploymentScenario):
     manifests = DEPLOYMENT + SERVICE.replace("$target", "8080")
     fixed = DEPLOYMENT + SERVICE.replace("$target", "http")
     own_wrong = {"second-object": "a second Service on the right port leaves `ranker`, the name the clients "
-                                  "call, pointing at a closed port"}
+                                  "call, pointing at a closed port",
+                 "service-port-target": "targetPort 80, the Service's own port: the ranker does not listen there either",
+                 "declare-port-only": "the container's declared port changed to 8080 so the numbers agree: the "
+                                      "server still listens on 8000, the declaration does not move it",
+                 "hand-made-endpoints": "the selector removed and an EndpointSlice written by hand on port 8000: right "
+                                        "until the pods change, and no longer the cluster's record"}
+
+    def wrong_service_port_target(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, SERVICE.replace("$target", "80"), namespace=namespace)
+
+    def wrong_declare_port_only(self, api, namespace):
+        from ... import manifests
+        manifests.apply(api, DEPLOYMENT.replace("containerPort: 8000", "containerPort: 8080"), namespace=namespace)
+
+    def wrong_hand_made_endpoints(self, api, namespace):
+        hand_made_endpoints(api, namespace, "ranker", "app=ranker", 8000)
+
+    def guard_parts(self, namespace):
+        return selects_the_pods("ranker")[:1]
 
     alternatives = {"port-number": "targetPort: 8000 (the number instead of the name)",
                     "server-on-8080": "move the server to the port the Service sends to (http.server 8080)"}
