@@ -52,7 +52,7 @@ from .images import Access, Behaviour, Catalogue
 from .paths import repo_root
 
 __all__ = ["AccessCheck", "DEFAULT_LOG", "KEYS", "Objects", "Pod", "READY_AT_ONCE_S", "REASONS", "RULES", "Rule",
-           "SIMULATED_LOG", "StartUp", "Verdict", "judge", "reaches", "resource_version", "start_up"]
+           "SIMULATED_LOG", "StartUp", "Verdict", "judge", "probe_problem", "reaches", "resource_version", "start_up"]
 
 REASONS = ("FailedMount", "InitErrImagePull", "PodInitializing", "InitCrashLoopBackOff", "ErrImagePull",
            "CreateContainerConfigError", "CrashLoopBackOff", "OOMKilled", "LivenessFailed", "Unready", "Starting",
@@ -178,7 +178,7 @@ def _mounted(path: str, container: dict) -> bool:
     return False
 
 
-def _probe_problem(container: dict, listens: dict[int, list[str]] | None, which: str = "readiness") -> str | None:
+def probe_problem(container: dict, listens: dict[int, list[str]] | None, which: str = "readiness") -> str | None:
     """Why the readiness (or liveness) probe fails, as the kubelet words it (with {podIP}); None when it passes."""
     probe = container.get(f"{which}Probe") or {}
     what = which.capitalize()
@@ -246,13 +246,13 @@ def start_up(c: dict, b: Behaviour) -> StartUp:
     probes = {w: pr for w, pr in probes.items() if isinstance(pr, dict) and any(k in pr for k in _JUDGED)}
 
     def loading(which: str) -> str:   # what the probe reports while nothing listens yet
-        return _probe_problem(c, {}, which) or ""
+        return probe_problem(c, {}, which) or ""
 
     started = 0.0
     if "startup" in probes:
         delay, period, threshold = _timing(probes["startup"])
         budget = delay + threshold * period
-        wrong = _probe_problem(c, b.listens, "startup")
+        wrong = probe_problem(c, b.listens, "startup")
         if wrong:
             return StartUp(serving, budget, wrong)
         started = max(delay, serving)   # its first probe after the process serves passes
@@ -261,7 +261,7 @@ def start_up(c: dict, b: Behaviour) -> StartUp:
     if "liveness" in probes:
         delay, period, threshold = _timing(probes["liveness"])
         budget = max(delay, started) + threshold * period
-        wrong = _probe_problem(c, b.listens, "liveness")
+        wrong = probe_problem(c, b.listens, "liveness")
         if wrong:
             return StartUp(serving, budget, wrong)
         if budget < serving:
@@ -574,7 +574,7 @@ def liveness(p: Pod) -> Verdict | None:
 
 def readiness(p: Pod) -> Verdict | None:
     for c, b in p.each():
-        problem = _probe_problem(c, b.listens)
+        problem = probe_problem(c, b.listens)
         if problem:
             return Verdict("Unready", c.get("name", ""), problem)
     return None

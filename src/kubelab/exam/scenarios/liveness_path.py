@@ -30,12 +30,12 @@ def probe_served(container_name: str, kind: str) -> Part:
     decides each time it probes (the image catalogue: port, then path); a probe that fails whenever it runs fails
     here even while a long initialDelaySeconds or failureThreshold keeps it from running yet."""
     from ...cluster import images
-    from ...cluster.kubelet import _probe_problem
+    from ...cluster.kubelet import probe_problem
 
     def problem(s) -> str | None:
         c = container(s.deployment, container_name)
         listens = images.load().behaviour(c.get("image", ""), c.get("command"), c.get("args")).listens
-        return _probe_problem(c, listens, kind.removesuffix("Probe"))
+        return probe_problem(c, listens, kind.removesuffix("Probe"))
 
     return Part(lambda s: problem(s) is None,
                 lambda s: f"the {container_name} container's {kind} fails whenever it runs: "
