@@ -3,7 +3,7 @@ creation to Programmed (its simulated Envoy proxy Ready) and from an HTTPRoute's
 ResolvedRefs); the memory and CPU of the Envoy Gateway process (and of its launcher) on the idle cluster; `up` of a
 new cluster with and without the component, and of a stopped one restarted.
 
-    python bench/gateway_bench.py [--runs 5] [--no-up]
+    python bench/gateway_bench.py [--runs 5] [--no-up] [--up-pairs 3]
 
 It starts its own clusters (bench-gw, bench-gw-without) and deletes them at the end. Seconds are wall-clock on
 this machine. The cold build of the tool is not re-measured (tens of minutes): COLD_BUILD records what was.
@@ -57,18 +57,22 @@ def process_cost(cluster: LocalCluster, seconds: float = 30) -> dict[str, tuple[
             for name, ps in (("envoy-gateway", eg), ("its launcher (2 Python relays)", launcher))}
 
 
-def timed_up(name: str, with_gateway: bool) -> float:
+def timed_up(name: str, with_gateway: bool) -> tuple[float, float]:
+    """Seconds of `up` of a new cluster, and of `up` resuming it once stopped, with or without Envoy Gateway."""
     declared = local.DECLARED
     if not with_gateway:
         local.DECLARED = tuple(d for d in declared if d.name != ENVOY_GATEWAY)
+    cluster = LocalCluster(name, progress=False)
     try:
-        cluster = LocalCluster(name, progress=False)
         start = time.monotonic()
         cluster.up()
-        took = time.monotonic() - start
-        cluster.down(delete=True)
-        return took
+        new = time.monotonic() - start
+        cluster.down()
+        start = time.monotonic()
+        cluster.up()
+        return new, time.monotonic() - start
     finally:
+        cluster.down(delete=True)
         local.DECLARED = declared
 
 
@@ -76,6 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-up", action="store_true", help="leave out the `up` timings")
+    ap.add_argument("--up-pairs", type=int, default=3, help="alternated `up` pairs with and without it")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load {os.getloadavg()[0]:.1f}")
@@ -126,9 +131,16 @@ def main() -> None:
             print(f"up (stopped cluster restarted, Envoy Gateway included): {time.monotonic() - start:.1f} s")
     finally:
         cluster.down(delete=True)
-    if not args.no_up:
-        print(f"up (new cluster) with Envoy Gateway: {timed_up('bench-gw-with', True):.1f} s; "
-              f"without it: {timed_up('bench-gw-without', False):.1f} s")
+    if not args.no_up:   # alternated, so both see the same load
+        pairs = []
+        for _ in range(args.up_pairs):
+            pairs.append((timed_up("bench-gw-with", True), timed_up("bench-gw-without", False)))
+            print(f"  pair: with (new, resumed) {pairs[-1][0][0]:.1f} s, {pairs[-1][0][1]:.1f} s; without "
+                  f"{pairs[-1][1][0]:.1f} s, {pairs[-1][1][1]:.1f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+        for i, what in ((0, "new cluster"), (1, "stopped cluster resumed")):
+            w, wo = statistics.median(p[0][i] for p in pairs), statistics.median(p[1][i] for p in pairs)
+            print(f"up ({what}): with Envoy Gateway median {w:.1f} s, without {wo:.1f} s "
+                  f"({len(pairs)} alternated pairs, load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

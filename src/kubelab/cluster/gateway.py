@@ -5,7 +5,7 @@ and deploys an Envoy proxy (a Deployment and a Service in envoy-gateway-system) 
 pods of the simulated nodes: they are scheduled, become Ready and get endpoints, but no traffic flows through them.
 
 What the cluster gives it (`EnvoyGateway.configure` writes the files, `install` applies the objects, both at every
-start):
+start; `install` skips the apply when the same objects were applied to this cluster before):
 
     <workdir>/envoy-gateway/config.yaml  its EnvoyGateway configuration (`configuration`): the Kubernetes provider,
                                   no leader election, no topology-injector webhook, the shutdown manager's image as
