@@ -27,6 +27,20 @@ def ingress(name, paths, namespace):
     return (INGRESS % (name, lines)).replace("CLASS", f"{namespace}-edge")
 
 
+ROUTE = '''
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %s}
+spec:
+%s
+'''
+
+
+def route(name, spec):
+    """An HTTPRoute with this spec (YAML text, indented by two)."""
+    return ROUTE % (name, spec)
+
+
 FORMS = {
     "03.named-ports": {
         "right": [  # numeric target ports and a selector on the track label alone
@@ -137,6 +151,98 @@ FORMS = {
             'port: {name: http}}}}", "{path: /v1/embeddings, pathType: Prefix, backend: {service: '
             '{name: embeddings, port: {name: http}}}}"], namespace).replace("  ingressClassName: " + namespace + '
             '"-edge\\n", ""), namespace=namespace)',
+        ],
+    },
+    "03.gateway-route": {
+        "right": [  # the sectionName named, the Service port by number, a trailing slash (ignored by PathPrefix)
+            'kl.apply(api, route("summarize", "  parentRefs: [{name: models, sectionName: http}]\\n  rules:\\n'
+            '  - matches: [{path: {type: PathPrefix, value: /v1/summarize/}}]\\n'
+            '    backendRefs: [{name: summarize, port: 80}]"), namespace=namespace)',
+            # an Exact and a PathPrefix match in one rule, by a client call
+            'client.CustomObjectsApi(api).create_namespaced_custom_object("gateway.networking.k8s.io", "v1", namespace, '
+            '"httproutes", {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": '
+            '"sum"}, "spec": {"parentRefs": [{"name": "models"}], "rules": [{"matches": [{"path": {"type": "Exact", '
+            '"value": "/v1/summarize"}}, {"path": {"type": "PathPrefix", "value": "/v1/summarize"}}], "backendRefs": '
+            '[{"name": "summarize", "port": 80, "weight": 1}]}]}})',
+        ],
+        "wrong": [  # everything to the summarizer: "/" matches /healthz too
+            'kl.apply(api, route("summarize", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - backendRefs: [{name: summarize, port: 80}]"), namespace=namespace)',
+            # the container's port: ResolvedRefs False, PortNotFound
+            'kl.apply(api, route("summarize", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/summarize}}]\\n    backendRefs: [{name: summarize, port: 8080}]"), '
+            'namespace=namespace)',
+            # a listener the Gateway does not have: not Accepted, NoMatchingParent
+            'kl.apply(api, route("summarize", "  parentRefs: [{name: models, sectionName: https}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/summarize}}]\\n    backendRefs: [{name: summarize, port: 80}]"), '
+            'namespace=namespace)',
+            # Exact: /v1/summarize/long matches nothing
+            'kl.apply(api, route("summarize", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {type: Exact, value: /v1/summarize}}]\\n    backendRefs: [{name: summarize, port: 80}]"), '
+            'namespace=namespace)',
+        ],
+    },
+    "03.canary-weights": {
+        "right": [  # 9 and 1: the same proportion
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {type: PathPrefix, value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v1, port: 80, weight: 9}\\n    - {name: ranker-v2, port: 80, weight: 1}"), '
+            'namespace=namespace)',
+            # 900/100, the canary listed first, and the listener named
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models, sectionName: http}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v2, port: 80, weight: 100}\\n    - {name: ranker-v1, port: 80, weight: 900}"), '
+            'namespace=namespace)',
+            # the weight of v2 left out is 1 (the API's default): 9 to 1
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v1, port: 80, weight: 9}\\n    - {name: ranker-v2, port: 80}"), namespace=namespace)',
+        ],
+        "wrong": [  # two routes with the same match: the older one takes every request, nothing splits
+            'kl.apply(api, route("rank-stable", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs: [{name: ranker-v1, port: 80, weight: 90}]"), '
+            'namespace=namespace); '
+            'kl.apply(api, route("rank-canary", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs: [{name: ranker-v2, port: 80, weight: 10}]"), '
+            'namespace=namespace)',
+            # the canary's weight on a Service that does not exist: BackendNotFound
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v1, port: 80, weight: 90}\\n    - {name: ranker-canary, port: 80, weight: 10}"), '
+            'namespace=namespace)',
+            # reversed: 90 % to the canary
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v1, port: 80, weight: 10}\\n    - {name: ranker-v2, port: 80, weight: 90}"), '
+            'namespace=namespace)',
+            # the right weights, but the canary on the container's port: PortNotFound
+            'kl.apply(api, route("rank", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/rank}}]\\n    backendRefs:\\n'
+            '    - {name: ranker-v1, port: 80, weight: 90}\\n    - {name: ranker-v2, port: 8080, weight: 10}"), '
+            'namespace=namespace)',
+        ],
+    },
+    "03.fix-route": {
+        "right": [  # a JSON patch of the two fields
+            'kl.kubectl(api, "patch", "httproute", "translate", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "remove", "path": "/spec/parentRefs/0/sectionName"}, '
+            '{"op": "replace", "path": "/spec/rules/0/backendRefs/0/port", "value": 80}]\')',
+            # the whole route applied again, fixed, by the manager that made it
+            'kl.apply(api, route("translate", "  parentRefs: [{name: models, sectionName: http}]\\n  rules:\\n'
+            '  - matches: [{path: {type: PathPrefix, value: /v1/translate}}]\\n'
+            '    backendRefs: [{name: translator, port: 80}]"), namespace=namespace)',
+        ],
+        "wrong": [  # the listener fixed, the port not: ResolvedRefs False, PortNotFound
+            'kl.kubectl(api, "patch", "httproute", "translate", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "replace", "path": "/spec/parentRefs/0/sectionName", "value": "http"}]\')',
+            # the symptom hidden: the old server on 8080 resolves, but it is not the translator Service
+            'kl.kubectl(api, "patch", "httproute", "translate", "-n", namespace, "--type=json", "-p", '
+            '\'[{"op": "remove", "path": "/spec/parentRefs/0/sectionName"}, '
+            '{"op": "replace", "path": "/spec/rules/0/backendRefs/0/name", "value": "translator-legacy"}]\')',
+            # a new route beside the broken one: translate is still refused
+            'kl.apply(api, route("translate-v2", "  parentRefs: [{name: models}]\\n  rules:\\n'
+            '  - matches: [{path: {value: /v1/translate}}]\\n    backendRefs: [{name: translator, port: 80}]"), '
+            'namespace=namespace)',
         ],
     },
 }

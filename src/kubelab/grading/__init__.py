@@ -4,7 +4,9 @@ marks by mistake. The engine (`engine`: Part, run, CheckResult, Partial) and the
 may do: SubjectAccessReviews and real requests), `admission` (what admission refuses, accepts, defaults),
 `objects` (existence, keys, Helm releases), `helm` (charts, the
 OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files), `network`
-(NetworkPolicy semantics), `reports` (a GPU report's columns, units and numbers against the API). A new check goes in the
+(NetworkPolicy semantics), `routes` (Gateway API routes: the status their controller wrote, where a
+request goes, canary weights), `reports` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
+metric it reads, replicas after a load step). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
     kl.grading.deployment_ready(api, "web", ns, replicas=3)       # passes, or raises CheckFailed
@@ -23,6 +25,8 @@ from .objects import configmap_has_keys, helm_release_deployed, resource_exists,
 from .rbac import can, cannot, request_as
 from .queues import job_admitted, job_gang_admitted, job_node_provisioned
 from .reports import gpu_report_matches
+from .scaling import scales_on_load, scales_to_zero
+from .routes import route_accepted, route_serves, route_weights
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
                          quota_caps_gpus)
 from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
@@ -32,5 +36,6 @@ __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "adm
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_gang_admitted", "job_node_provisioned", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
-           "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "secret_has_keys",
+           "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
+           "scales_to_zero", "secret_has_keys",
            "service_selects", "statefulset_ready", "unreachable"]

@@ -1,9 +1,13 @@
 """Exercises of notebooks/03-networking-ingress.ipynb: a Service with named ports for the right pods, the
 headless Service that gives a StatefulSet's pods their DNS names, NetworkPolicies (only the gateway reaches
-the model; a sandbox that may resolve names and nothing else), and path routing with the legacy Ingress API.
+the model; a sandbox that may resolve names and nothing else), HTTP routing with the Gateway API (an HTTPRoute on
+the lesson's Gateway, a 90/10 canary by backend weights, a refused route repaired), and path routing with the
+legacy Ingress API.
 
 What they read: EndpointSlices (what the EndpointSlice controller decided), NetworkPolicies through
-kl.grading.reachable/unreachable (what an enforcing CNI decides), and Ingress rules resolved the way an
+kl.grading.reachable/unreachable (what an enforcing CNI decides), the status Envoy Gateway wrote on each route
+and where a request goes among the routes it accepted (kl.grading.route_serves, route_weights, route_accepted),
+and Ingress rules resolved the way an
 ingress controller resolves them (no controller runs on the embedded cluster, so no request is sent)."""
 from __future__ import annotations
 
@@ -347,3 +351,93 @@ def ingress_paths(api, ns):
     ]
     return run("ingress-paths", fetch, parts, f"{HOST}/v1/chat/* goes to chat:http and /v1/embeddings/* to "
                "embeddings:http, through the IngressClass " + cls, timeout=6)
+
+
+# -- the Gateway API: 03.gateway-route, 03.canary-weights, 03.fix-route -------------------------------------
+
+GATEWAY = "models"   # the lesson's Gateway: class eg (Envoy Gateway), one HTTP listener named http on port 80
+GATEWAY_YAML = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: models}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+"""
+
+
+def _service(name: str, port: int = 80, target: str = "http", app: str | None = None) -> str:
+    return f"""---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  selector: {{app: {app or name}}}
+  ports: [{{name: http, port: {port}, targetPort: {target}}}]
+"""
+
+
+def _gateway_and(api, ns, *apps: str, extra: str = ""):
+    """The lesson's Gateway, a Deployment and a Service (port http 80) per app, and `extra` manifests."""
+    apply(api, GATEWAY_YAML + "".join("---" + _deployment(a, {"app": a}) + _service(a) for a in apps) + extra,
+          namespace=ns)
+
+
+@exercise("03.gateway-route", "Route /v1/summarize through the Gateway to the summarizer", objectives=(1, 2),
+          setup=lambda api, ns: _gateway_and(api, ns, "summarize"), hints=(
+    "an HTTPRoute with parentRefs: [{name: models}] and one rule: matches: [{path: {type: PathPrefix, value: "
+    "/v1/summarize}}], backendRefs: [{name: summarize, port: 80}]",
+    "read what Envoy Gateway decided: `kubectl get httproute -n <ns> -o yaml` (status.parents[].conditions: "
+    "Accepted and ResolvedRefs, each with a reason)",
+))
+def gateway_route(api, ns):
+    return grading.route_serves(api, ns, gateway=GATEWAY, path="/v1/summarize", backend="summarize",
+                                also=("/v1/summarize/long",), elsewhere=("/v1/summarizer", "/healthz"))
+
+
+CANARY = {"ranker-v1": 0.9, "ranker-v2": 0.1}
+
+
+@exercise("03.canary-weights", "A 90/10 canary of the ranker by backend weights", objectives=(1, 2),
+          setup=lambda api, ns: _gateway_and(api, ns, "ranker-v1", "ranker-v2"), hints=(
+    "ONE HTTPRoute rule for PathPrefix /v1/rank whose backendRefs list both Services: "
+    "[{name: ranker-v1, port: 80, weight: 90}, {name: ranker-v2, port: 80, weight: 10}]",
+    "a weight is a proportion of the sum of the rule's weights (9 and 1 is the same split); two routes with the same "
+    "match do not split traffic: one rule takes each request. Read them back: "
+    "`kubectl get httproute -n <ns> -o jsonpath='{.items[*].spec.rules[*].backendRefs}'`",
+))
+def canary_weights(api, ns):
+    return grading.route_weights(api, ns, gateway=GATEWAY, path="/v1/rank", shares=CANARY)
+
+
+BROKEN_ROUTE = """---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: translate}
+spec:
+  parentRefs: [{name: models, sectionName: https}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /v1/translate}}]
+    backendRefs: [{name: translator, port: 8080}]
+"""
+
+
+def _broken_route(api, ns):
+    # translator-legacy listens on 8080 (the old server): pointing the route at it hides the symptom, not the bug
+    _gateway_and(api, ns, "translator", extra=_service("translator-legacy", 8080, "http", app="translator")
+                 + BROKEN_ROUTE)
+
+
+@exercise("03.fix-route", "Repair the translate route the Gateway refuses", objectives=(2, 5), setup=_broken_route,
+          hints=(
+    "`kubectl get httproute translate -n <ns> -o yaml`: status.parents[].conditions says what Envoy Gateway refused "
+    "(a reason and a message); `kubectl get gateway models -n <ns> -o yaml` lists its listeners",
+    "two things: the parentRef's sectionName must name a listener of models (http), or be left out; the backendRef's "
+    "port must be a port of the Service translator (80), not the container's",
+))
+def fix_route(api, ns):
+    return all_of(
+        "fix-route",
+        lambda: grading.route_accepted(api, "translate", ns, gateway=GATEWAY),
+        lambda: grading.route_serves(api, ns, gateway=GATEWAY, path="/v1/translate", backend="translator"),
+    )
