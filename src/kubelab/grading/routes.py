@@ -6,7 +6,8 @@ resolved from the accepted routes the way the Gateway API specifies it for every
 `HTTPRouteRule` documentation, sigs.k8s.io/gateway-api apis/v1/httproute_types.go): the matches of all rules of
 all routes attached to the Gateway compete; an Exact path beats a prefix, a longer prefix beats a shorter one,
 then more header matches; a tie goes to the oldest route, then to `namespace/name` in alphabetical order, then to
-the first rule of the route. The winning rule's backendRefs share its requests by weight (1 if left out).
+the first rule of the route. The winning rule's backendRefs share its requests by weight (1 if left out). Not
+modelled (the lessons do not use them): method and query-parameter matches, hostnames.
 
     kl.grading.route_accepted(api, "summarize", ns, gateway="models")
     kl.grading.route_serves(api, ns, gateway="models", path="/v1/summarize", backend="summarize")
