@@ -8,6 +8,38 @@ def store(query: str) -> str:
     return f'kl.kubectl(api, "create", "configmap", "oncall-queries", "-n", namespace, "--from-literal=gpus-by-pool=" + {query})'
 
 
+# A ScaledObject as a form writes it: kl.render fills the target, the bounds and the trigger's metadata.
+SCALED = """
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: $name}
+spec:
+  scaleTargetRef: {name: $target}
+  minReplicaCount: $low
+  maxReplicaCount: $high
+  pollingInterval: 2
+  cooldownPeriod: $cooldown
+  triggers: $triggers
+"""
+
+
+def scaler(name: str, target: str, query: str, low: int, high: int, cooldown: int = 10,
+           metric_type: str | None = None, **more: str) -> str:
+    """The source of a form that applies a ScaledObject with one prometheus trigger; `query` is Python source (it
+    may use `namespace`), `more` goes into the trigger's metadata, `metric_type` beside it (a trigger field)."""
+    metadata = ('{"serverAddress": kl.observe.prometheus.prometheus_url(api), "query": ' + query
+                + ', "threshold": "5"' + "".join(f", {k!r}: {v!r}" for k, v in more.items()) + "}")
+    kind = f', "metricType": {metric_type!r}' if metric_type else ""
+    triggers = f'[{{"type": "prometheus", "metadata": {metadata}{kind}}}]'
+    return (f"kl.apply(api, kl.render(SCALED, name={name!r}, target={target!r}, low={low}, high={high}, "
+            f"cooldown={cooldown}, triggers={triggers}), namespace=namespace)")
+
+
+def queue(model: str, how: str = "sum", metric: str = "vllm:num_requests_waiting") -> str:
+    """Python source of a PromQL query on `model`'s queue in the form's namespace."""
+    return f"'{how}({metric}{{namespace=\"' + namespace + '\", model_name=\"{model}\"}})'"
+
+
 FORMS = {
     "07.image-tag": {
         "right": [  # a whole manifest with another tag that exists (the major version's newest)
@@ -110,6 +142,43 @@ FORMS = {
                   "'\"} * on (node) group_left (label_kubelab_io_pool) kube_node_labels)'"),
             # not PromQL
             store("'SELECT pool, sum(gpus) FROM requests GROUP BY pool'"),
+        ],
+    },
+    "07.scale-on-queue": {
+        "right": [  # the queue per pod (avg) against a Value target: ceil(replicas x avg / 5) = ceil(sum / 5)
+            scaler("summarizer-scaler", "summarize-llm", queue("summarize-llm", "avg"), 1, 6, metric_type="Value"),
+            # the whole queue by kubectl, the trigger's defaults (AverageValue), KEDA's default polling
+            'kl.kubectl(api, "apply", "-n", namespace, "-f", "-", input=kl.render(SCALED, name="summarize-llm", '
+            'target="summarize-llm", low=1, high=6, cooldown=300, triggers=[{"type": "prometheus", "metadata": {"serverAddress": '
+            'kl.observe.prometheus.prometheus_url(api), "query": "sum(vllm:num_requests_waiting{model_name=\\"summarize-llm\\", '
+            'namespace=\\"" + namespace + "\\"})", "threshold": "5"}}]))',
+        ],
+        "wrong": [
+            # a plain HPA on CPU: the pods' CPU says nothing of the queue
+            'kl.kubectl(api, "autoscale", "deployment/summarize-llm", "--min=1", "--max=6", "--cpu-percent=50", "-n", namespace)',
+            # a trigger on another metric: the requests running, not waiting
+            scaler("summarizer-scaler", "summarize-llm", queue("summarize-llm", metric="vllm:num_requests_running"), 1, 6),
+            # a ScaledObject on another Deployment (the name of the task's model, not of its Deployment)
+            scaler("summarizer-scaler", "summarizer", queue("summarize-llm"), 1, 6),
+            # avg with the default AverageValue target: the HPA divides the per-pod queue again, too few replicas
+            scaler("summarizer-scaler", "summarize-llm", queue("summarize-llm", "avg"), 1, 6),
+        ],
+    },
+    "07.scale-to-zero": {
+        "right": [  # the boundary: 15 s of idle before zero
+            scaler("nightly", "nightly-llm", queue("nightly-llm"), 0, 4, cooldown=15),
+            scaler("nightly", "nightly-llm", queue("nightly-llm"), 0, 3, cooldown=5, activationThreshold="0"),
+        ],
+        "wrong": [
+            # never below one: the GPUs stay booked all night
+            scaler("nightly", "nightly-llm", queue("nightly-llm"), 1, 4),
+            # KEDA's default cooldown: five minutes of idle before zero
+            scaler("nightly", "nightly-llm", queue("nightly-llm"), 0, 4, cooldown=300),
+            # the queue per pod: at zero replicas no pod has a series, so the first requests never wake it
+            scaler("nightly", "nightly-llm", "'sum(vllm:num_requests_waiting{namespace=\"' + namespace + "
+                   "'\", pod=~\"nightly-llm-.*\"})'", 0, 4),
+            # scaled to zero by hand: nothing brings it back
+            'kl.kubectl(api, "scale", "deployment/nightly-llm", "--replicas=0", "-n", namespace)',
         ],
     },
 }

@@ -1,6 +1,7 @@
 """Exercises of notebooks/07-monitoring-troubleshooting.ipynb: find why a workload fails (a bad image tag, a
 missing ConfigMap key, an OOM kill, a readiness probe that never passes, a pod no node fits) and repair the
-cause, not the symptom; and a PromQL panel whose answer is checked against what the API says."""
+cause, not the symptom; a PromQL panel whose answer is checked against what the API says; and a model server
+that KEDA scales on its own (simulated) queue, to zero and back."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -325,3 +326,56 @@ def promql(api, ns):
                   "kube_node_labels on node, sum by the pool label")]
     return run("promql", fetch, parts, "the panel's query answers the GPUs requested by pool, as the API does",
                timeout=8)   # the state metrics are scraped every 5 s
+
+
+# -- 07.scale-on-queue and 07.scale-to-zero: KEDA on the model's own (simulated) load ---------------------------
+
+PER_REPLICA = 5   # waiting requests one replica serves (the task's rule)
+
+
+def _model_server(api, ns: str, name: str, load: float, replicas: int = 1) -> None:
+    """A model server Deployment (vLLM's image; on the embedded cluster nothing runs) with a simulated queue of
+    `load` waiting requests (the annotation kubelab.io/simulated-load, exported as vllm:num_requests_waiting)."""
+    apply(api, f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels: {{app: {name}}}
+  annotations: {{kubelab.io/simulated-load: "{load:g}"}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: server
+        image: vllm/vllm-openai:v0.11.0
+        resources: {{requests: {{cpu: 500m, memory: 1Gi}}}}
+""", namespace=ns)
+    rollout(api, "Deployment", name, ns, timeout=60, progress=False)
+
+
+@exercise("07.scale-on-queue", "Scale the summarizer on its queue: one replica per 5 waiting requests",
+          objectives=(1, 5), setup=lambda api, ns: _model_server(api, ns, "summarize-llm", 4), hints=(
+    "a ScaledObject: `scaleTargetRef: {name: summarize-llm}`, `minReplicaCount: 1`, `maxReplicaCount: 6`, one trigger "
+    "`type: prometheus` with metadata serverAddress (kl.observe.prometheus.prometheus_url(api)), query and threshold",
+    "query `sum(vllm:num_requests_waiting{namespace=\"<ns>\", model_name=\"summarize-llm\"})` (the whole queue) with "
+    "`threshold: \"5\"` (the HPA divides it by the target: AverageValue); the check sets the load itself",
+))
+def scale_on_queue(api, ns):
+    return grading.scales_on_load(api, "summarize-llm", ns, per_replica=PER_REPLICA, load=17, min_replicas=1,
+                                  max_replicas=6, timeout=60)
+
+
+@exercise("07.scale-to-zero", "Let the night-time summarizer sleep: zero replicas with no load, back with some",
+          objectives=(1, 4), setup=lambda api, ns: _model_server(api, ns, "nightly-llm", 2), hints=(
+    "a ScaledObject on `nightly-llm` with minReplicaCount 0 (KEDA's default), `cooldownPeriod: 10` (s idle before "
+    "zero; default 300) and `pollingInterval: 2` (how soon KEDA sees the first request at zero; default 30)",
+    "the query must see the queue with no pod running: select by model_name, `sum(vllm:num_requests_waiting"
+    "{namespace=\"<ns>\", model_name=\"nightly-llm\"})`, not by pod",
+))
+def scale_to_zero(api, ns):
+    return grading.scales_to_zero(api, "nightly-llm", ns, load_back=3, max_cooldown=15, max_polling=5, timeout=45)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["EVENT_COLORS", "GPU_POOL_COLOR", "OTHER_POOL_COLOR", "PHASE_COLORS", "RESOURCES", "SIMULATED",
-           "STATE_COLORS", "ALERT_COLORS", "alert_states", "axes", "events_timeline", "gpu_memory", "gpu_utilization",
+           "STATE_COLORS", "ALERT_COLORS", "alert_states", "autoscaling", "axes", "events_timeline", "gpu_memory", "gpu_utilization",
            "node_allocation", "pods_by_phase", "promql", "promql_panels", "rollout_progress", "state_timeline"]
 
 SIMULATED = " (simulated)"
@@ -323,4 +323,33 @@ def alert_states(df: pd.DataFrame, ax=None, title: str | None = None):
     _time_axis(ax, x, df)
     name = df["alertname"].iloc[0] if len(df) else "alert"
     _title(ax, title or f"{name}: state as Prometheus evaluates it", df)
+    return ax
+
+
+def autoscaling(df: pd.DataFrame, ax=None, load: str = "load", unit: str = "requests waiting",
+                title: str = "Replicas following the load"):
+    """An autoscaler at work: the load it scales on (a dashed line, right axis) and the target's ready and desired
+    replicas (steps, left axis) over time, e.g. a Timeline of {t, load, replicas, ready} around load steps.
+
+    Input columns: t or time, ready, `load`; optional: replicas (desired, spec.replicas), simulated."""
+    ax = axes(ax)
+    x, xlabel = _x(df)
+    df = df.sort_values(x)
+    ax.step(df[x], df["ready"], where="post", linewidth=2.5, color=STATE_COLORS["Ready"], label="ready replicas",
+            zorder=3)
+    if "replicas" in df.columns:
+        ax.step(df[x], df["replicas"], where="post", linestyle="--", color="#577590", label="desired replicas")
+    top = df[[c for c in ("ready", "replicas") if c in df.columns]].max().max()
+    ax.set_ylim(0, (top if pd.notna(top) else 1) + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("replicas")
+    ax.set_xlabel(xlabel)
+    _time_axis(ax, x, df)
+    right = ax.twinx()
+    right.step(df[x], df[load], where="post", linestyle=":", linewidth=2, color="#e76f51", label=unit)
+    right.set_ylabel(unit)
+    right.set_ylim(0, max(1.0, float(df[load].max() or 0)) * 1.15)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize="small", loc="upper right")
+    _title(ax, title, df)
     return ax
