@@ -107,7 +107,7 @@ def test_a_bad_catalogue_file_is_one_clear_error(tmp_path):
 def test_the_draw_takes_only_scenarios_the_sandbox_can_inject():
     nodes = scenario_class("cordoned-node", "scheduling", needs={"nodes"})
     with temporary(nodes):
-        exam_rights = catalogue.Catalogue.of(rights=["batch", "cluster", "limits"])
+        exam_rights = catalogue.Catalogue.of(rights=["batch", "cluster", "limits", "serving"])
         assert exam_rights.left_out() == {"cordoned-node": ["nodes"]}
         assert all("cordoned-node" not in names(seed, 12, exam_rights) for seed in SEEDS)
         everything = catalogue.Catalogue.of()   # an identity with every right (the instructor rehearsing)
@@ -212,7 +212,7 @@ def test_the_cli_reports_the_catalogue_and_a_roster_truthfully(tmp_path, monkeyp
     runner = CliRunner()
     shown = runner.invoke(main, ["exam", "catalogue"])
     drawable = len(catalogue.load(RECORDED).drawable())
-    assert shown.exit_code == 0 and f"{drawable} drawable with the sandbox's rights (batch, cluster, limits)" in shown.output
+    assert shown.exit_code == 0 and f"{drawable} drawable with the sandbox's rights (batch, cluster, limits, serving)" in shown.output
     (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
     monkeypatch.setenv("KUBELAB_COURSE", str(tmp_path))
     (tmp_path / "first.csv").write_text("id\nada\nbob\n")

@@ -34,8 +34,8 @@ from ..errors import UsageError
 __all__ = ["CATEGORIES", "NAMESPACE_WIDE", "RIGHTS", "Categories", "Registry", "Scenario", "conflict", "draw",
            "draw_names", "register", "register_category", "registry"]
 
-# The rights a scenario's inject may need beyond the learner's own Role (course.sandbox.policy.RIGHTS: the
-# first three and "batch" are its MANAGE names, which an assignment's access.yaml grants; "nodes" no sandbox grants).
+# The rights a scenario's inject may need beyond the learner's own Role (course.sandbox.policy.RIGHTS: all but
+# "nodes" are its MANAGE names, which an assignment's access.yaml grants; "nodes" no sandbox grants).
 RIGHTS = {
     "limits": "ResourceQuotas and LimitRanges in the namespace",
     "namespace": "the namespace object itself (its labels: Pod Security)",
