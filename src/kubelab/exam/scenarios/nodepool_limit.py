@@ -60,6 +60,7 @@ class NodePoolLimit(QueuedJobScenario):
     title = "The pre-training Job is admitted on the autoscaled flavor, but Karpenter buys no node: the NodePool's limit"
     category = "scheduling"
     difficulty = 3
+    check_timeout = 60.0   # Karpenter makes the node, then the pod starts and runs: a busy grading machine is slow
     ticket = ("`llm-pretrain` (one worker, 8 GPUs, torchrun) goes through the training queue onto our autoscaled "
               "nodes: Kueue admitted it, but its pod has been Pending for a while and no new node appears. Our "
               f"NodePool <namespace>-gpu is ours to change: the platform team allows it at most {BUDGET} GPUs, and it "

@@ -53,7 +53,7 @@ class QueueMissingClusterQueue(QueuedJobScenario):
            "<namespace>-training and completes")
     job = "dataset-prep"
     flavor, resource = "cpu", "cpu"
-    check_timeout = 20.0
+    check_timeout = 45.0
     manifests = QUEUE.replace("$target", "$namespace-trainng") + "---" + JOB.replace("$queue", "research")
     fixed = QUEUE.replace("$target", "$namespace-training") + "---" + JOB.replace("$queue", "research")
     own_wrong = {

@@ -56,6 +56,7 @@ class ServiceTargetPort(DeploymentScenario):
     title = "The ranker's Service has endpoints, but every connection is refused"
     category = "service"
     difficulty = 2
+    check_timeout = 45.0   # a repair by a new pod template rolls both replicas
     ticket = ("Calls to `http://ranker` fail with 'connection refused', yet `kubectl get endpointslices` shows "
               "two ready endpoints. The ranker pods are healthy and answer on their own port.")
     evidence = ("targetPort", "spec.ports[0].targetPort", "connection refused", "EndpointSlice")
