@@ -1,6 +1,8 @@
 """Simulated GPU telemetry driven by what the real scheduler placed on the simulated GPU nodes."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from kubernetes import client
 
@@ -226,7 +228,9 @@ def test_the_report_check_recomputes_the_telemetry_and_refuses_a_stale_report(ap
         with pytest.raises(CheckFailed, match="telemetry: ") as failed:
             gpu_report_matches(api, edited(name, metric, change))
         assert failed.value.result.points == failed.value.result.max_points - 1
-    # a report from before the newest GPU pod: stale, whatever else it says
+    # a report from before the newest GPU pod: stale, whatever else it says. The API server keeps a pod's placement
+    # to the second, so the pod comes a second after the report (in the same second the order cannot be told)
+    time.sleep(1.1)
     run_pod(api, namespace, gpu_pod("later", {"nvidia.com/gpu": 1}, product=H100, utilization="50"))
     with pytest.raises(CheckFailed, match="it is from an earlier run"):
         gpu_report_matches(api, csv)
