@@ -7,8 +7,10 @@ while that folder exists.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -20,11 +22,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import BinaryMissing, BuildError
+from ..errors import BinaryMissing, BuildError, ConfigError
 from .paths import cache_dir, repo_root
 
 __all__ = ["Tool", "binaries", "build_dir", "build_tool", "ensure_built", "go_dir", "is_built", "kube_version",
-           "ldflags", "module_version", "tool"]
+           "ldflags", "module_dirs", "module_version", "tool"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,33 @@ TOOLS: tuple[Tool, ...] = (
 
 def tool(name: str) -> Tool:
     return next(t for t in TOOLS if t.name == name)
+
+
+def module_dirs(name: str, *modules: str, what: str = "its files") -> dict[str, Path]:
+    """The folders of `modules` (default: the tool's own module) in the Go module cache, at the versions that tool
+    `name`'s cluster/go/ folder pins (downloaded and checked against its go.sum when missing): where a component's
+    CRDs and configuration are read from. `what` says what is read, for the error."""
+    tool_ = tool(name)
+    modules = modules or (tool_.module,)
+    go = shutil.which("go")
+    if not go:
+        raise BinaryMissing(f"the Go toolchain (`go`) is not on PATH; {what} are read from its Go module",
+                            "install Go >= 1.26 and run `kubelab build`")
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    proc = subprocess.run([go, "mod", "download", "-json", *modules], cwd=go_dir(tool_), env=env,
+                          capture_output=True, text=True)
+    found = {}
+    with contextlib.suppress(ValueError, KeyError):
+        decoder, text, at = json.JSONDecoder(), proc.stdout, 0
+        while text[at:].strip():   # one JSON object per module, one after another
+            obj, end = decoder.raw_decode(text[at:].lstrip())
+            at += len(text[at:]) - len(text[at:].lstrip()) + end
+            if obj.get("Dir"):
+                found[obj["Path"]] = Path(obj["Dir"])
+    if proc.returncode == 0 and set(found) == set(modules):
+        return found
+    raise ConfigError(f"the Go module(s) {', '.join(modules)} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
+                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
 
 
 def kube_version() -> str:

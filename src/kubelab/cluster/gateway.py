@@ -40,14 +40,12 @@ import contextlib
 import datetime
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from ..errors import BinaryMissing, ClusterUnavailable, ConfigError
+from ..errors import ClusterUnavailable
 
 __all__ = ["CONTROLLER", "EG_MODULE", "GATEWAY_API_MODULE", "GATEWAY_CLASS", "HEALTH_PORT", "INFERENCE_MODULE",
            "NAMESPACE", "SHUTDOWN_MANAGER_IMAGE", "EnvoyGateway", "certificates", "configuration", "crds",
@@ -75,25 +73,7 @@ def module_dirs(*modules: str) -> dict[str, Path]:
     """The modules' folders in the Go module cache, at the versions cluster/go/envoy-gateway pins (downloaded and
     checked against its go.sum when missing)."""
     from . import build
-    go = shutil.which("go")
-    if not go:
-        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; the Gateway API's CRDs are read from its Go "
-                            "module", "install Go >= 1.26 and run `kubelab build`")
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
-    proc = subprocess.run([go, "mod", "download", "-json", *modules], cwd=build.go_dir(build.tool("envoy-gateway")),
-                          env=env, capture_output=True, text=True)
-    found = {}
-    with contextlib.suppress(ValueError, KeyError):
-        decoder, text, at = json.JSONDecoder(), proc.stdout, 0
-        while text[at:].strip():   # one JSON object per module, one after another
-            obj, end = decoder.raw_decode(text[at:].lstrip())
-            at += len(text[at:]) - len(text[at:].lstrip()) + end
-            if obj.get("Dir"):
-                found[obj["Path"]] = Path(obj["Dir"])
-    if proc.returncode == 0 and set(found) == set(modules):
-        return found
-    raise ConfigError(f"the Go modules {', '.join(modules)} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
-                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+    return build.module_dirs("envoy-gateway", *modules, what="the Gateway API's CRDs")
 
 
 # -- pure parts ---------------------------------------------------------------------------------------------------

@@ -50,10 +50,7 @@ import copy
 import datetime
 import ipaddress
 import json
-import os
-import shutil
 import ssl
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -61,7 +58,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
+from ..errors import ClusterUnavailable, ConfigError, PortInUse
 
 if TYPE_CHECKING:
     from .local import LocalCluster
@@ -93,18 +90,7 @@ FIELD_MANAGER = "kubelab"
 def module_dir() -> Path:
     """The KEDA module's folder in the Go module cache (downloaded and checked against go.sum when missing)."""
     from . import build
-    go = shutil.which("go")
-    if not go:
-        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; KEDA's CRDs are read from its Go module",
-                            "install Go >= 1.26 and run `kubelab build`")
-    tool = build.tool("keda")
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
-    proc = subprocess.run([go, "mod", "download", "-json", tool.module], cwd=build.go_dir(tool), env=env,
-                          capture_output=True, text=True)
-    with contextlib.suppress(ValueError, KeyError):
-        return Path(json.loads(proc.stdout)["Dir"])
-    raise ConfigError(f"the Go module {tool.module} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
-                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+    return build.module_dirs("keda", what="KEDA's CRDs")[build.tool("keda").module]
 
 
 # -- pure parts ---------------------------------------------------------------------------------------------------

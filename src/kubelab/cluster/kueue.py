@@ -31,15 +31,11 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
 
-from ..errors import BinaryMissing, ClusterUnavailable, ConfigError, PortInUse
+from ..errors import ClusterUnavailable, PortInUse
 
 __all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
            "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
@@ -62,18 +58,7 @@ CERT_YEARS = 10                          # longer than the rotator's 90-day look
 def module_dir() -> Path:
     """The Kueue module's folder in the Go module cache (downloaded and checked against go.sum when missing)."""
     from . import build
-    go = shutil.which("go")
-    if not go:
-        raise BinaryMissing("the Go toolchain (`go`) is not on PATH; Kueue's CRDs are read from its Go module",
-                            "install Go >= 1.26 and run `kubelab build`")
-    tool = build.tool("kueue")
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
-    proc = subprocess.run([go, "mod", "download", "-json", tool.module], cwd=build.go_dir(tool), env=env,
-                          capture_output=True, text=True)
-    with contextlib.suppress(ValueError, KeyError):
-        return Path(json.loads(proc.stdout)["Dir"])
-    raise ConfigError(f"the Go module {tool.module} could not be read:\n{(proc.stderr or proc.stdout)[-1500:]}",
-                      "check that the Go module proxy is reachable (GOPROXY), then `kubelab build`")
+    return build.module_dirs("kueue", what="Kueue's CRDs")[build.tool("kueue").module]
 
 
 # -- pure parts: certificates, configuration, the objects --------------------------------------------------------
