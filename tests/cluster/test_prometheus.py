@@ -25,14 +25,17 @@ JOBS = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "
 
 
 def test_every_target_is_up_and_kubelet_targets_are_the_simulated_nodes(api, local_cluster):
-    nodes = {n.metadata.name for n in client.CoreV1Api(api).list_node().items}
-
+    # Other test files share the cluster and Karpenter adds and removes nodes, so the node set is read
+    # with each poll: discovery must catch up with the nodes the API lists at that moment.
     def all_up():
+        nodes = {n.metadata.name for n in client.CoreV1Api(api).list_node().items}
         df = prometheus.targets(api)
-        return [df] if len(df) and (df.health == "up").all() and set(df.job) == JOBS else None
-    df = eventually(all_up, timeout=60, interval=1, what="every scrape target up")[0]
+        if not (len(df) and (df.health == "up").all() and set(df.job) == JOBS):
+            return None
+        kubelet = df[df.job == "kubelet"]  # /metrics/nodes/<node>/metrics/resource
+        return [df] if {p.split("/")[3] for p in kubelet.path} == nodes else None
+    df = eventually(all_up, timeout=90, interval=1, what="every scrape target up, one kubelet target per node")[0]
     kubelet = df[df.job == "kubelet"]
-    assert {p.split("/")[3] for p in kubelet.path} == nodes  # /metrics/nodes/<node>/metrics/resource
     assert kubelet.simulated.all() and not df[df.job != "kubelet"].simulated.any()
     assert {c.name for c in local_cluster.components()} >= set(MONITORING)
     assert kl.observe.prometheus.prometheus_url(api) == local_cluster.prometheus.url
