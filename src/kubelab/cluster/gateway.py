@@ -45,7 +45,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ClusterUnavailable
+from .certs import kept, save
 
 __all__ = ["CONTROLLER", "EG_MODULE", "GATEWAY_API_MODULE", "GATEWAY_CLASS", "HEALTH_PORT", "INFERENCE_MODULE",
            "NAMESPACE", "SHUTDOWN_MANAGER_IMAGE", "EnvoyGateway", "certificates", "configuration", "crds",
@@ -66,7 +66,6 @@ GATEWAY_API_CRDS = "config/crd/kustomization.yaml"   # lists the standard channe
 EG_CRDS = "charts/gateway-crds-helm/templates/generated"
 INFERENCE_CRDS = ("config/crd/bases/inference.networking.k8s.io_inferencepools.yaml",)  # v1; not the x-k8s.io alpha
 CERT_DAYS = 365 * 5                       # certgen's DefaultCertificateLifetime (internal/crypto/certgen.go)
-FIELD_MANAGER = "kubelab"
 
 
 def module_dirs(*modules: str) -> dict[str, Path]:
@@ -128,12 +127,10 @@ def certificates(folder: Path, namespace: str = NAMESPACE, domain: str = "cluste
 
     names = ("ca.crt", "ca.key", "envoy-gateway.crt", "envoy-gateway.key", "envoy.crt", "envoy.key",
              "envoy-rate-limit.crt", "envoy-rate-limit.key", "hmac-secret")
+    files = kept(folder, names, leaf="envoy-gateway.crt")
+    if files:
+        return files
     now = datetime.datetime.now(datetime.timezone.utc)
-    with contextlib.suppress(OSError, ValueError):
-        files = {n: (folder / n).read_bytes() for n in names}
-        cert = x509.load_pem_x509_certificate(files["envoy-gateway.crt"])
-        if cert.not_valid_after_utc > now + datetime.timedelta(days=365):
-            return files
 
     def key():
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)   # certgen's keySize
@@ -172,11 +169,7 @@ def certificates(folder: Path, namespace: str = NAMESPACE, domain: str = "cluste
                 .sign(ca_key, hashes.SHA256()))
         files[f"{name}.crt"], files[f"{name}.key"] = cert.public_bytes(serialization.Encoding.PEM), pem(k)
     files["hmac-secret"] = os.urandom(32)
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, data in files.items():
-        (folder / n).write_bytes(data)
-        (folder / n).chmod(0o600)
-    return files
+    return save(folder, files)
 
 
 def secrets(certs: dict[str, bytes], namespace: str = NAMESPACE) -> list[dict]:
@@ -189,11 +182,6 @@ def secrets(certs: dict[str, bytes], namespace: str = NAMESPACE) -> list[dict]:
                                               "tls.key": certs[f"{name}.key"]})
            for name in ("envoy-gateway", "envoy", "envoy-rate-limit")]
     return out + [secret("envoy-oidc-hmac", "Opaque", {"hmac-secret": certs["hmac-secret"]})]
-
-
-def _established(crd: dict) -> bool:
-    return any(c.get("type") == "Established" and c.get("status") == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
 
 
 # -- one cluster's Envoy Gateway ----------------------------------------------------------------------------------
@@ -297,12 +285,10 @@ class EnvoyGateway:
         are established (it watches them from the start, and the GatewayClass is of one of them), the rest in order.
         Skipped when the same objects were applied before and the GatewayClass (applied last) is there: a resumed
         cluster keeps them in its etcd, and re-applying 2 MB of CRDs costs seconds on a busy machine."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from .._k8s.apierrors import call
         from .._k8s.kinds import resource
-        from .._k8s.poll import until
         from ..errors import NotFound
+        from . import crds as crds_mod
         dirs = module_dirs(GATEWAY_API_MODULE, EG_MODULE, INFERENCE_MODULE)
         digest = self.digest(certs, dirs)
         with contextlib.suppress(OSError):
@@ -315,27 +301,5 @@ class EnvoyGateway:
                 except NotFound:
                     pass
         self.applied_file.unlink(missing_ok=True)
-        objs = self.objects(certs, dirs)
-        ext = resource(api, "CustomResourceDefinition", "apiextensions.k8s.io/v1")
-
-        def apply(obj):
-            res = ext if obj["kind"] == "CustomResourceDefinition" else resource(api, obj["kind"], obj["apiVersion"])
-            return call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
-                        namespace=obj["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
-                        what=f"Envoy Gateway's {obj['kind']}/{obj['metadata']['name']}", action="apply")
-
-        crd_objs = [o for o in objs if o["kind"] == "CustomResourceDefinition"]
-        with ThreadPoolExecutor(4) as pool:
-            applied = list(pool.map(apply, crd_objs))
-        pending = [o["metadata"]["name"] for o, out in zip(crd_objs, applied) if not _established(out.to_dict())]
-
-        def established():
-            pending[:] = [n for n in pending if not _established(call(ext.get, name=n).to_dict())]
-            return not pending, pending
-
-        until(established, timeout, every=0.2, timeout_error=lambda left: ClusterUnavailable(
-            f"the Gateway API's CRDs are not established after {timeout:.0f} s: {', '.join(left)}", logs_fix))
-        for obj in objs:
-            if obj["kind"] != "CustomResourceDefinition":
-                apply(obj)
+        crds_mod.install(api, self.objects(certs, dirs), "the Gateway API's", logs_fix, timeout)
         self.applied_file.write_text(digest)

@@ -32,9 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from .._k8s.apierrors import call
-from .._k8s.poll import until
-from ..errors import ClusterUnavailable, PortInUse
+from ..errors import PortInUse
 from .paths import repo_root
 
 __all__ = ["AUTOSCALED_TAINT", "CRD_DIR", "INSTANCE_TYPES", "NODE_CLASS", "NODE_POOL", "PORT_RANGES", "Karpenter",
@@ -49,7 +47,6 @@ AUTOSCALED_TAINT = {"key": "kubelab.io/autoscaled", "value": "true", "effect": "
 NODE_CLASS = {"apiVersion": "karpenter.kwok.sh/v1alpha1", "kind": "KWOKNodeClass", "metadata": {"name": "default"}}
 # where each port is picked (kept in karpenter.json); off Prometheus's and Kueue's ranges
 PORT_RANGES = {"health": (8580, 8679), "metrics": (8680, 8779)}
-FIELD_MANAGER = "kubelab"
 
 
 def crds() -> list[dict]:
@@ -111,26 +108,6 @@ class Karpenter:
     @staticmethod
     def install(api, timeout: float = 30) -> None:
         """Server-side apply its CRDs, wait until they are served, then apply the KWOKNodeClass (idempotent)."""
-        from kubernetes import client
-
-        ext = client.ApiextensionsV1Api(api)
-        apply = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": "application/apply-patch+yaml"}
-        names = []
-        for crd in crds():
-            name = crd["metadata"]["name"]
-            call(ext.patch_custom_resource_definition, name, crd, what=f"Karpenter's CRD {name}", action="apply",
-                 **apply)
-            names.append(name)
-
-        def established():
-            waiting = [n for n in names if not any(
-                c.type == "Established" and c.status == "True"
-                for c in call(ext.read_custom_resource_definition, n).status.conditions or [])]
-            return not waiting, waiting
-
-        until(established, timeout, every=0.1, timeout_error=lambda waiting: ClusterUnavailable(
-            f"Karpenter's CRDs are not served after {timeout:.0f} s: {', '.join(waiting)}",
-            "see `kubelab cluster logs kube-apiserver`"))
-        group, version = NODE_CLASS["apiVersion"].split("/")
-        call(client.CustomObjectsApi(api).patch_cluster_custom_object, group, version, "kwoknodeclasses",
-             NODE_CLASS["metadata"]["name"], NODE_CLASS, what="the KWOKNodeClass default", action="apply", **apply)
+        from . import crds as crds_mod
+        crds_mod.install(api, [*crds(), NODE_CLASS], "Karpenter's", "see `kubelab cluster logs kube-apiserver`",
+                         timeout)

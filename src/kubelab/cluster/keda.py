@@ -47,8 +47,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import datetime
-import ipaddress
 import json
 import ssl
 import urllib.error
@@ -58,7 +56,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from ..errors import ClusterUnavailable, ConfigError, PortInUse
+from ..errors import ConfigError, PortInUse
+from .certs import ca_and_server
 
 if TYPE_CHECKING:
     from .local import LocalCluster
@@ -84,7 +83,6 @@ WEBHOOKS_FILE = "config/webhooks/validation_webhooks.yaml"   # in the module
 # Secrets read from `keda`
 ENV = {"WATCH_NAMESPACE": "", "POD_NAMESPACE": NAMESPACE, "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}
 CERT_YEARS = 10
-FIELD_MANAGER = "kubelab"
 
 
 def module_dir() -> Path:
@@ -159,58 +157,11 @@ def apiservice(port: int, ca: bytes) -> dict:
 
 def certificates(folder: Path) -> dict[str, bytes]:
     """A CA and one server-and-client certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when missing or
-    expiring within a year, else read back (a restart keeps the caBundle already applied)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    names = ("ca.crt", "ca.key", "tls.crt", "tls.key")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    with contextlib.suppress(OSError, ValueError):
-        files = {n: (folder / n).read_bytes() for n in names}
-        if x509.load_pem_x509_certificate(files["tls.crt"]).not_valid_after_utc > now + datetime.timedelta(days=365):
-            return files
-
-    def cert(cn, key, issuer, issuer_key, ca, sans):
-        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
-             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-             .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-             .add_extension(x509.SubjectAlternativeName(sans), critical=False))
-        if ca:
-            b = b.add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                              content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                              key_agreement=False, encipher_only=False, decipher_only=False), True)
-        else:  # the gRPC link is mutual: the adapter presents the same certificate as a client
-            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                       ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        return b.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-    def pem(key):
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
-
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    expiring within a year, else read back (a restart keeps the caBundle already applied). The gRPC link is mutual:
+    the adapter presents the same certificate as a client."""
     dns = [f"{s}.{NAMESPACE}.svc" for s in (METRICS_SERVICE, OPERATOR_SERVICE, WEBHOOKS_SERVICE)]
-    files = {"ca.crt": cert("kubelab-keda-ca", ca_key, "kubelab-keda-ca", ca_key, True,
-                            [x509.DNSName("kubelab-keda-ca")]),
-             "ca.key": pem(ca_key),
-             "tls.crt": cert(dns[0], key, "kubelab-keda-ca", ca_key, False,
-                             [*map(x509.DNSName, dns), x509.DNSName("localhost"),
-                              x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-             "tls.key": pem(key)}
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, data in files.items():
-        (folder / n).write_bytes(data)
-        (folder / n).chmod(0o600)
-    return files
-
-
-def _established(crd: dict) -> bool:
-    return any(c.get("type") == "Established" and c.get("status") == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
+    return ca_and_server(folder, ca_name="kubelab-keda-ca", server_name=dns[0], dns=dns, years=CERT_YEARS, key="ec",
+                         client_auth=True)
 
 
 # -- one cluster's KEDA ------------------------------------------------------------------------------------------
@@ -311,25 +262,9 @@ class Keda:
     def install(self, api, ca: bytes, timeout: float = 30) -> None:
         """Server-side apply what it needs (idempotent) and wait until new CRDs are established: the operator
         watches its kinds from the start."""
-        from .._k8s.apierrors import call
-        from .._k8s.kinds import resource
-        from .._k8s.poll import until
-        pending = []
-        for obj in self.objects(module_dir(), ca):
-            res = resource(api, obj["kind"], obj["apiVersion"])
-            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
-                       namespace=obj["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
-                       what=f"KEDA's {obj['kind']}/{obj['metadata']['name']}", action="apply")
-            if obj["kind"] == "CustomResourceDefinition" and not _established(out.to_dict()):
-                pending.append((res, obj["metadata"]["name"]))
-
-        def established():
-            pending[:] = [(res, n) for res, n in pending if not _established(call(res.get, name=n).to_dict())]
-            return not pending, [n for _, n in pending]
-
-        until(established, timeout, every=0.1, timeout_error=lambda left: ClusterUnavailable(
-            f"KEDA's CRDs are not established after {timeout:.0f} s: {', '.join(left)}",
-            "see `kubelab cluster logs kube-apiserver`"))
+        from . import crds as crds_mod
+        crds_mod.install(api, self.objects(module_dir(), ca), "KEDA's", "see `kubelab cluster logs kube-apiserver`",
+                         timeout)
 
 
 def prepare(cluster: LocalCluster) -> None:

@@ -29,13 +29,12 @@ unlabelled Job in a namespace's LocalQueue named "default", does not apply here)
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 from pathlib import Path
 
 import yaml
 
-from ..errors import ClusterUnavailable, PortInUse
+from ..errors import PortInUse
+from .certs import ca_and_server
 
 __all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
            "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
@@ -64,56 +63,11 @@ def module_dir() -> Path:
 # -- pure parts: certificates, configuration, the objects --------------------------------------------------------
 def certificates(folder: Path) -> dict[str, bytes]:
     """The CA and the webhook's serving certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when
-    missing or expiring within a year, else read back, so a restart keeps the caBundle already applied."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    names = ("ca.crt", "ca.key", "tls.crt", "tls.key")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    with contextlib.suppress(OSError, ValueError):
-        files = {n: (folder / n).read_bytes() for n in names}
-        if x509.load_pem_x509_certificate(files["tls.crt"]).not_valid_after_utc > now + datetime.timedelta(days=365):
-            return files
-
-    def name(cn):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-    def pem(key):  # PKCS#1: the rotator parses the CA key with x509.ParsePKCS1PrivateKey
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                 serialization.NoEncryption())
-
-    def signed(subject, public, issuer, key, extensions):
-        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
-             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-             .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS)))
-        for ext, critical in extensions:
-            b = b.add_extension(ext, critical=critical)
-        return b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    srv_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    # the rotator checks the CA against the name "kueue-ca" (its CAName) and the server certificate against the
-    # Service's DNS name; the API server checks the server certificate against 127.0.0.1
-    ca = signed(name("kueue-ca"), ca_key.public_key(), name("kueue-ca"), ca_key, [
-        (x509.BasicConstraints(ca=True, path_length=0), True),
-        (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                       key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
-                       decipher_only=False), True),
-        (x509.SubjectAlternativeName([x509.DNSName("kueue-ca")]), False)])
-    srv = signed(name(f"{SERVICE}.{NAMESPACE}.svc"), srv_key.public_key(), name("kueue-ca"), ca_key, [
-        (x509.BasicConstraints(ca=False, path_length=None), True),
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-        (x509.SubjectAlternativeName([x509.DNSName(f"{SERVICE}.{NAMESPACE}.svc"), x509.DNSName("localhost"),
-                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)])
-    files = {"ca.crt": ca, "ca.key": pem(ca_key), "tls.crt": srv, "tls.key": pem(srv_key)}
-    folder.mkdir(parents=True, exist_ok=True)
-    for n, data in files.items():
-        path = folder / n
-        path.write_bytes(data)
-        path.chmod(0o600)
-    return files
+    missing or expiring within a year, else read back, so a restart keeps the caBundle already applied. The rotator
+    checks the CA against the name "kueue-ca" (its CAName) and parses its key as PKCS#1, and checks the server
+    certificate against the Service's DNS name; the API server checks it against 127.0.0.1."""
+    service = f"{SERVICE}.{NAMESPACE}.svc"
+    return ca_and_server(folder, ca_name="kueue-ca", server_name=service, dns=[service], years=CERT_YEARS, key="rsa")
 
 
 def configuration(ports: dict[str, int], cert_dir: Path) -> dict:
@@ -192,11 +146,6 @@ def webhook_configurations(module: Path, port: int, ca: bytes) -> list[dict]:
     return out
 
 
-def _established(crd: dict) -> bool:
-    return any(c.get("type") == "Established" and c.get("status") == "True"
-               for c in (crd.get("status") or {}).get("conditions") or [])
-
-
 # -- one cluster's Kueue -----------------------------------------------------------------------------------------
 class Kueue:
     """The Kueue of one cluster, kept in `<workdir>/kueue/` (config.yaml, certs/)."""
@@ -251,25 +200,8 @@ class Kueue:
         """Server-side apply what it needs before it starts (idempotent: each start applies the same objects), and
         wait until new CRDs are established: Kueue watches its kinds from the start, and its rotator's update of a
         CRD the API server is still establishing fails and is retried only after a back-off."""
-        from .._k8s.apierrors import call
-        from .._k8s.kinds import resource
-        from .._k8s.poll import until
-        pending = []
-        for obj in self.objects(module_dir(), certs):
-            res = resource(api, obj["kind"], obj["apiVersion"])
-            out = call(res.server_side_apply, body=obj, name=obj["metadata"]["name"],
-                       namespace=obj["metadata"].get("namespace"), field_manager="kubelab", force_conflicts=True,
-                       what=f"Kueue's {obj['kind']}/{obj['metadata']['name']}", action="apply")
-            if obj["kind"] == "CustomResourceDefinition" and not _established(out.to_dict()):
-                pending.append((res, obj["metadata"]["name"]))
-
-        def established():
-            pending[:] = [(res, n) for res, n in pending if not _established(call(res.get, name=n).to_dict())]
-            return not pending, [n for _, n in pending]
-
-        until(established, timeout, every=0.1, timeout_error=lambda left: ClusterUnavailable(
-            f"Kueue's CRDs are not established after {timeout:.0f} s: {', '.join(left)}",
-            logs_fix))
+        from . import crds as crds_mod
+        crds_mod.install(api, self.objects(module_dir(), certs), "Kueue's", logs_fix, timeout)
 
     def objects(self, module: Path, certs: dict[str, bytes]) -> list[dict]:
         """What the API server needs before it starts, in apply order: namespace, certificate Secret, CRDs, webhook
