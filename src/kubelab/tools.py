@@ -185,7 +185,8 @@ def _strict(schema):
 
 def crd_schemas() -> str | None:
     """kubeconform's -schema-location for the CRDs the embedded cluster serves (Karpenter's, from
-    cluster/karpenter/crds; Kueue's, from its pinned Go module): one strict JSON schema per group, kind and version,
+    cluster/karpenter/crds; Kueue's, KEDA's and the Gateway API's, from their pinned Go modules): one strict JSON
+    schema per group, kind and version,
     made from each CRD's openAPIV3Schema. Made once per pin (`kubelab build` makes it) and then only read, so a
     grading kernel that cannot reach the Go module cache still validates with it; None when none can be made."""
     import hashlib
@@ -193,10 +194,11 @@ def crd_schemas() -> str | None:
 
     import yaml
 
-    from .cluster import karpenter, kueue
+    from .cluster import gateway, karpenter, keda, kueue
     folder = build.cache_dir() / "kubeconform-schemas"
     try:
-        pins = [build.module_version(build.tool("kueue")),
+        pins = [*(build.module_version(build.tool(t)) for t in ("kueue", "keda")),
+                (build.go_dir(build.tool("envoy-gateway")) / "go.mod").read_text(),   # pins the Gateway API too
                 *(p.read_text() for p in sorted((build.repo_root() / karpenter.CRD_DIR).glob("*.yaml")))]
         target = folder / f"crds-{hashlib.sha256(json.dumps(pins).encode()).hexdigest()[:12]}"
     except (OSError, KubelabError):   # no repository here: the newest set made
@@ -210,6 +212,10 @@ def crd_schemas() -> str | None:
     crds = [*karpenter.crds()]
     bases = kueue.module_dir() / kueue.CRD_DIR / "bases"
     crds += [yaml.safe_load(f.read_text()) for f in sorted(bases.glob("*.yaml"))]
+    crds += keda.crds(keda.module_dir())
+    dirs = gateway.module_dirs(gateway.GATEWAY_API_MODULE, gateway.EG_MODULE, gateway.INFERENCE_MODULE)
+    crds += [d for d in gateway.crds(dirs[gateway.GATEWAY_API_MODULE], dirs[gateway.EG_MODULE],
+                                     dirs[gateway.INFERENCE_MODULE]) if d.get("kind") == "CustomResourceDefinition"]
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=folder))   # its own: builds may run at once
     for crd in crds:
@@ -228,7 +234,7 @@ def crd_schemas() -> str | None:
 
 def kubeconform(*files: str | Path) -> list[dict]:
     """Validate manifest files offline against this Kubernetes version's strict schemas and those of the CRDs the
-    embedded cluster serves (Kueue's, Karpenter's); one dict per object: filename, kind, name, status
+    embedded cluster serves (Kueue's, Karpenter's, KEDA's, the Gateway API's); one dict per object: filename, kind, name, status
     (statusValid, statusInvalid, statusError) and msg."""
     crds = crd_schemas()
     proc = subprocess.run([path("kubeconform"), "-strict", "-verbose", "-summary", "-output", "json", "-schema-location",

@@ -147,7 +147,7 @@ def pod(name, ready=True, deleting=False):
 
 def test_only_deployments_with_a_valid_load_are_kept():
     assert model_load.slim_deployment(deployment()) == {"namespace": "ns", "name": "llm", "load": 12.0,
-                                                        "selector": "app=llm"}
+                                                        "selector": "app=llm", "server": "vllm", "model": "llm"}
     for bad in (None, "", "lots", "-1", "nan", "inf"):
         assert model_load.slim_deployment(deployment(load=bad)) is None
     assert model_load.slim_pod(pod("a")) == {"name": "a", "ready": True}
@@ -159,17 +159,36 @@ def test_the_load_is_split_over_ready_pods_and_waits_in_front_when_none_is_ready
     dep = model_load.slim_deployment(deployment(load="12"))
     pods = [model_load.slim_pod(p) for p in (pod("llm-a"), pod("llm-b"), pod("llm-c"), pod("llm-d", ready=False))]
     out = model_load.series([dep], {("ns", "llm"): pods})
-    assert [(labels["pod"], value) for labels, value in out] == [("llm-a", 4.0), ("llm-b", 4.0), ("llm-c", 4.0)]
-    assert all(labels["simulated"] == "true" and labels["model_name"] == "llm" and labels["namespace"] == "ns"
-               and labels["job"] == model_load.JOB for labels, _ in out)
-    assert set(out[0][0]) == set(model_load.LABELS)
+    assert [(labels["pod"], value) for _, labels, value in out] == [("llm-a", 4.0), ("llm-b", 4.0), ("llm-c", 4.0)]
+    assert all(metric == model_load.METRIC and labels["simulated"] == "true" and labels["model_name"] == "llm"
+               and labels["namespace"] == "ns" and labels["job"] == model_load.JOB for metric, labels, _ in out)
+    assert set(out[0][1]) == set(model_load.LABELS)
     one = model_load.series([dep], {("ns", "llm"): pods[:1]})
-    assert [v for _, v in one] == [12.0]                    # fewer replicas: a higher value each, the same sum
+    assert [v for *_, v in one] == [12.0]                   # fewer replicas: a higher value each, the same sum
     none = model_load.series([dep], {("ns", "llm"): [model_load.slim_pod(pod("llm-d", ready=False))]})
-    assert [(labels["pod"], v) for labels, v in none] == [("", 12.0)]   # Prometheus drops the empty pod label
+    assert [(labels["pod"], v) for _, labels, v in none] == [("", 12.0)]   # Prometheus drops the empty pod label
     assert model_load.series([dep], {}) == none
     idle = model_load.series([model_load.slim_deployment(deployment(load="0"))], {})
-    assert [v for _, v in idle] == [0.0]                    # a load of 0 is a series of 0, not no series
+    assert [v for *_, v in idle] == [0.0]                   # a load of 0 is a series of 0, not no series
+
+
+def test_a_triton_deployment_exports_tritons_queue_metric_for_the_model_it_loads():
+    def triton(*words, image="nvcr.io/nvidia/tritonserver:25.01-py3", key="command"):
+        dep = deployment(load="6")
+        dep["spec"]["template"] = {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.36"},
+                                                           {"name": "triton", "image": image, key: list(words)}]}}
+        return model_load.slim_deployment(dep)
+    for dep in (triton("tritonserver", "--model-repository=/models", "--load-model=resnet50"),
+                triton("--load-model", "resnet50", key="args"),
+                triton("--load-model=resnet50", image="registry.local:5000/nvidia/tritonserver@sha256:" + "0" * 64)):
+        assert (dep["server"], dep["model"]) == ("triton", "resnet50"), dep
+        out = model_load.series([dep], {("ns", "llm"): [model_load.slim_pod(pod("llm-a")), model_load.slim_pod(pod("llm-b"))]})
+        assert [(m, labels["model"], labels["version"], v) for m, labels, v in out] == [
+            (model_load.TRITON_METRIC, "resnet50", "1", 3.0)] * 2
+        assert set(out[0][1]) == set(model_load.SERVERS["triton"].labels)
+    assert triton("tritonserver")["model"] == "llm"          # no --load-model: the Deployment's name
+    assert triton("serve", image="vllm/vllm-openai:v0.11.0")["server"] == "vllm"
+    assert triton("x", image="example.com/not-tritonserver:1")["server"] == "vllm"
 
 
 def test_set_load_refuses_what_is_not_a_number_of_requests():

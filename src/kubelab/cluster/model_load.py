@@ -1,8 +1,14 @@
-"""A model server's simulated load, as the per-pod metric a real one exports: vLLM's queue length
-`vllm:num_requests_waiting` (a gauge, "Number of requests waiting to be processed.", labels model_name and engine;
-vllm-project/vllm, vllm/v1/metrics/loggers.py). The embedded cluster's pods run nothing, so the load is set, not
-measured: the learner (or a test) sets the number of waiting requests of a Deployment, and the cluster exports it
-split over the Deployment's ready pods, so scaling out lowers each pod's value (and not their sum).
+"""A model server's simulated load, as the per-pod queue metric the real server exports. The embedded cluster's pods
+run nothing, so the load is set, not measured: the learner (or a test) sets the number of waiting requests of a
+Deployment, and the cluster exports it split over the Deployment's ready pods, so scaling out lowers each pod's value
+(and not their sum). The metric is the one the Deployment's model server exports:
+
+- vLLM (the default): `vllm:num_requests_waiting` (a gauge, "Number of requests waiting to be processed.", labels
+  model_name and engine; vllm-project/vllm, vllm/v1/metrics/loggers.py). model_name is the Deployment's name.
+- Triton Inference Server (an image `.../tritonserver`): `nv_inference_pending_request_count` (a gauge,
+  "Instantaneous number of pending requests awaiting execution per-model.", labels model and version; Triton's
+  metrics endpoint, as printed in triton-inference-server/tensorrtllm_backend README.md). model is the model the
+  container loads (`--load-model=NAME`), else the Deployment's name; version "1".
 
     set_load(api, "serving", "llm", 12)     # annotation kubelab.io/simulated-load: "12" on the Deployment
     # 3 ready pods -> vllm:num_requests_waiting{namespace="serving", pod="llm-...-a", model_name="llm", engine="0",
@@ -12,8 +18,8 @@ split over the Deployment's ready pods, so scaling out lowers each pod's value (
     set_load(api, "serving", "llm", None)   # the annotation removed: no series
 
 Every series carries simulated="true" and job="model-server" (the exporter that serves it is scraped with
-honor_labels). model_name is the Deployment's name. `sum(vllm:num_requests_waiting{namespace=..., model_name=...})`
-is the set load whatever the replicas; `avg(...)` falls as replicas become ready.
+honor_labels). `sum(vllm:num_requests_waiting{namespace=..., model_name=...})` is the set load whatever the replicas;
+`avg(...)` falls as replicas become ready.
 
 `LoadSource` keeps what the series need in watch caches: the Deployments that carry the annotation (a watch of all
 Deployments that keeps only those), and, for each of them, a watch of its own pods (its namespace and selector), cut
@@ -24,11 +30,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from .._k8s.raw import label_selector
+from .images import parse_reference
 
-__all__ = ["ANNOTATION", "HELP", "JOB", "LABELS", "METRIC", "LoadCollector", "LoadSource", "parse_load", "series",
-           "set_load", "slim_deployment", "slim_pod"]
+__all__ = ["ANNOTATION", "HELP", "JOB", "LABELS", "METRIC", "SERVERS", "TRITON_METRIC", "LoadCollector", "LoadSource",
+           "Server", "parse_load", "series", "set_load", "slim_deployment", "slim_pod"]
 
 ANNOTATION = "kubelab.io/simulated-load"   # on a Deployment: its requests waiting, in total (a number >= 0)
 METRIC = "vllm:num_requests_waiting"
@@ -36,6 +44,28 @@ HELP = ("Number of requests waiting to be processed. (simulated by kubelab: the 
         "kubelab.io/simulated-load split over its ready pods)")
 JOB = "model-server"
 LABELS = ("namespace", "pod", "model_name", "engine", "job", "simulated")
+TRITON_METRIC = "nv_inference_pending_request_count"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A model server's queue metric: its name, help, and the labels that name the model."""
+    metric: str
+    help: str
+    model_label: str
+    extra: tuple[tuple[str, str], ...]   # constant labels, e.g. (("engine", "0"),)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return ("namespace", "pod", self.model_label, *(k for k, _ in self.extra), "job", "simulated")
+
+
+SERVERS = {
+    "vllm": Server(METRIC, HELP, "model_name", (("engine", "0"),)),
+    "triton": Server(TRITON_METRIC, "Instantaneous number of pending requests awaiting execution per-model. "
+                     "(simulated by kubelab: the Deployment's kubelab.io/simulated-load split over its ready pods)",
+                     "model", (("version", "1"),)),
+}
 
 log = logging.getLogger("kubelab.model_load")
 
@@ -49,14 +79,31 @@ def parse_load(value) -> float | None:
     return load if load >= 0 and load == load and load != float("inf") else None
 
 
+def _server(template: dict, name: str) -> tuple[str, str]:
+    """(server, model) of a pod template (pure): Triton when a container runs a `tritonserver` image (its model from
+    `--load-model`), else vLLM with the Deployment's name as the model."""
+    for c in (template.get("spec") or {}).get("containers") or []:
+        if parse_reference(str(c.get("image", "")))[1].rsplit("/", 1)[-1] == "tritonserver":
+            words = [str(w) for w in (c.get("command") or []) + (c.get("args") or [])]
+            for i, w in enumerate(words):
+                if w.startswith("--load-model="):
+                    return "triton", w.split("=", 1)[1]
+                if w == "--load-model" and i + 1 < len(words):
+                    return "triton", words[i + 1]
+            return "triton", name
+    return "vllm", name
+
+
 def slim_deployment(obj: dict) -> dict | None:
     """A Deployment cut to what the series need; None (not kept) without a valid load annotation (pure)."""
     meta = obj.get("metadata") or {}
     load = parse_load((meta.get("annotations") or {}).get(ANNOTATION))
     if load is None:
         return None
+    spec = obj.get("spec") or {}
+    server, model = _server(spec.get("template") or {}, meta["name"])
     return {"namespace": meta.get("namespace", ""), "name": meta["name"], "load": load,
-            "selector": label_selector((obj.get("spec") or {}).get("selector")) or ""}
+            "selector": label_selector(spec.get("selector")) or "", "server": server, "model": model}
 
 
 def slim_pod(obj: dict) -> dict:
@@ -66,18 +113,20 @@ def slim_pod(obj: dict) -> dict:
     return {"name": meta["name"], "ready": ready and not meta.get("deletionTimestamp")}
 
 
-def series(deployments: list[dict], pods: dict[tuple[str, str], list[dict]]) -> list[tuple[dict[str, str], float]]:
-    """[(labels, value)] of METRIC for slim Deployments and {(namespace, name): their slim pods} (pure): the load split
-    evenly over the ready pods, or one pod-less series holding all of it when none is ready."""
+def series(deployments: list[dict], pods: dict[tuple[str, str], list[dict]]) -> list[tuple[str, dict[str, str], float]]:
+    """[(metric, labels, value)] of each Deployment's queue metric for slim Deployments and {(namespace, name): their
+    slim pods} (pure): the load split evenly over the ready pods, or one pod-less series holding all of it when none
+    is ready."""
     out = []
     for dep in sorted(deployments, key=lambda d: (d["namespace"], d["name"])):
-        base = {"namespace": dep["namespace"], "model_name": dep["name"], "engine": "0", "job": JOB,
-                "simulated": "true"}
+        server = SERVERS[dep.get("server", "vllm")]
+        base = {"namespace": dep["namespace"], server.model_label: dep.get("model", dep["name"]), **dict(server.extra),
+                "job": JOB, "simulated": "true"}
         ready = sorted(p["name"] for p in pods.get((dep["namespace"], dep["name"])) or [] if p["ready"])
         if not ready:
-            out.append(({**base, "pod": ""}, dep["load"]))
+            out.append((server.metric, {**base, "pod": ""}, dep["load"]))
         for name in ready:
-            out.append(({**base, "pod": name}, dep["load"] / len(ready)))
+            out.append((server.metric, {**base, "pod": name}, dep["load"] / len(ready)))
     return out
 
 
@@ -128,7 +177,7 @@ class LoadSource:
     def synced(self) -> bool:
         return self.deployments.synced.is_set() and all(w.synced.is_set() for _, w in self.pod_watches.values())
 
-    def sample(self) -> list[tuple[dict[str, str], float]]:
+    def sample(self) -> list[tuple[str, dict[str, str], float]]:
         """The series now, from the caches (no API call)."""
         with self.lock:
             deployments = self.deployments.snapshot()
@@ -150,7 +199,9 @@ class LoadCollector:
 
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
-        family = GaugeMetricFamily(METRIC, HELP, labels=LABELS)
-        for labels, value in self.source.sample():
-            family.add_metric([labels[k] for k in LABELS], value)
-        yield family
+        families = {s.metric: (s, GaugeMetricFamily(s.metric, s.help, labels=s.labels)) for s in SERVERS.values()}
+        for metric, labels, value in self.source.sample():
+            server, family = families[metric]
+            family.add_metric([labels[k] for k in server.labels], value)
+        for _, family in families.values():
+            yield family

@@ -8,6 +8,7 @@ learner's manifest files applied into it.
     ns = kl.course.lab.start(api, "lab2", registry=kl.registry(api))   # also deletes oci://<registry>/<ns>/*
     storage_class = kl.course.lab.artifacts_volume(api, ns)             # a fresh static PV for the lab's PVC
     key_secret = kl.course.lab.api_key(api, ns)                         # a Secret with a fresh random API key
+    gateway = kl.course.lab.gateway(api, ns)                            # the platform's Gateway "models", Programmed
 
 Grading = reset the namespace -> execute the submission (its own cells and files recreate the objects)
 -> the test cells read the live state. So a grade never depends on what an earlier run left behind, and
@@ -25,7 +26,7 @@ from .._k8s.poll import until
 from ..errors import ManifestError
 from . import sandbox
 
-__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "settle", "start"]
+__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start"]
 
 
 def start(api, lab: str, learner: str | None = None, *, registry: str | None = None) -> str:
@@ -87,6 +88,22 @@ def api_key(api, namespace: str, name: str = "model-api-key", key: str = "api-ke
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubelab"}},
         "stringData": {key: secrets.token_urlsafe(24)}})
+    return name
+
+
+def gateway(api, namespace: str, name: str = "models", timeout: float = 60) -> str:
+    """The platform's Gateway `name` in `namespace`, as a platform team provides it before a team routes to it: class
+    eg (Envoy Gateway, the embedded cluster's controller), one HTTP listener `http` on port 80 that admits routes of
+    its own namespace. Waits until the controller has Programmed it; returns `name`."""
+    from ..cluster.gateway import GATEWAY_CLASS
+    from ..wait import wait_for
+
+    manifests.apply(api, {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                          "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubelab"}},
+                          "spec": {"gatewayClassName": GATEWAY_CLASS,
+                                   "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}},
+                    namespace=namespace)
+    wait_for(api, "Gateway", name, namespace, "condition=Programmed", timeout=timeout)
     return name
 
 

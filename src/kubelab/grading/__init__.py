@@ -17,8 +17,8 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
 from . import dryrun
 from .engine import CheckResult, Part, Partial
-from .helm import (canary_split, chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, promoted,
-                   release_from_registry, release_keeps_no_secret, rolled_back)
+from .helm import (chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, release_from_registry,
+                   release_keeps_no_secret, rolled_back)
 from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
@@ -26,16 +26,16 @@ from .rbac import can, cannot, request_as
 from .queues import job_admitted, job_gang_admitted, job_node_provisioned
 from .reports import gpu_report_matches
 from .scaling import scales_on_load, scales_to_zero
-from .routes import route_accepted, route_serves, route_weights
+from .routes import canary_traffic, route_accepted, route_serves, route_weights, traffic_promoted
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
                          quota_caps_gpus)
 from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
 
-__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_split",
+__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_gang_admitted", "job_node_provisioned", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
-           "pod_scheduled_on_pool", "preempted", "promoted", "quota_caps_gpus", "reachable", "release_from_registry",
+           "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
            "scales_to_zero", "secret_has_keys",
-           "service_selects", "statefulset_ready", "unreachable"]
+           "service_selects", "statefulset_ready", "traffic_promoted", "unreachable"]

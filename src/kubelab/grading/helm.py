@@ -23,12 +23,10 @@ from .. import tools
 from ..cluster import kubelet
 from .engine import CheckResult, Missing, Part, read, run, client
 
-__all__ = ["canary_split", "chart_lint_clean", "chart_published", "chart_renders_valid", "helm_test_passed",
-           "promoted", "release_from_registry", "release_keeps_no_secret", "rolled_back"]
+__all__ = ["chart_lint_clean", "chart_published", "chart_renders_valid", "helm_test_passed", "release_from_registry", "release_keeps_no_secret", "rolled_back"]
 
 # what a model-serving chart of Lab 2 makes (kind -> how to say it)
-SERVING_KINDS = ("Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "ConfigMap",
-                 "PersistentVolumeClaim")
+SERVING_KINDS = ("Deployment", "Service", "HTTPRoute", "ScaledObject", "ConfigMap", "PersistentVolumeClaim")
 
 
 def _helm(*args: str, api=None) -> subprocess.CompletedProcess:
@@ -291,74 +289,6 @@ def release_keeps_no_secret(api, release: str, namespace: str, *, secret: str) -
         f"make the chart refer to Secret {secret!r} by name (env valueFrom secretKeyRef) instead of passing its "
         "value; a revision keeps a leaked value until it is deleted: rotate the value in the Secret", static=True)],
         f"no revision of {what} holds a value of Secret {secret!r}")
-
-
-# -- tracks behind a Service ---------------------------------------------------------------------------------
-def _ready_images(api, service: str, namespace: str) -> dict:
-    """The Service's READY EndpointSlice endpoints, each with its pod's images; and every pod's images."""
-    from ..observe.network import endpoint_slices
-    from .._k8s import raw
-
-    pods = {p["metadata"]["name"]: {c["image"] for c in (p.get("spec") or {}).get("containers") or []}
-            for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")}
-    eps = endpoint_slices(api, namespace, service=service)
-    ready = [set(pods.get(pod, ())) for pod in eps[eps["ready"]]["pod"]]
-    return {"ready": ready, "pods": pods}
-
-
-def canary_split(api, service: str, namespace: str, *, canary_image: str, share: float, tolerance: float = 0.1,
-                 timeout: float = 30) -> CheckResult:
-    """The Service's READY endpoints include pods of `canary_image` and pods of another image (1), and the
-    canary's share of them is `share` within `tolerance` (1). On the embedded cluster no traffic flows: the
-    split is the share of ready endpoints, as a load balancing proxy would see it."""
-    def fetch():
-        o = _ready_images(api, service, namespace)
-        canary = sum(canary_image in imgs for imgs in o["ready"])
-        return {"canary": canary, "total": len(o["ready"]), "other": len(o["ready"]) - canary}
-
-    said = lambda o: f"{o['canary']} of {o['total']} ready endpoints of Service {service!r} run {canary_image}"
-    return run("canary_split", fetch, [
-        Part(lambda o: o["canary"] > 0 and o["other"] > 0, said,
-             f"run the canary as a second track whose pods the Service {service!r} selects and that become ready"),
-        Part(lambda o: o["total"] > 0 and abs(o["canary"] / o["total"] - share) <= tolerance + 1e-9,
-             lambda o: said(o) + f" ({o['canary'] / max(o['total'], 1):.0%}; asked {share:.0%} ± {tolerance:.0%})",
-             "set the canary's replicas so that its share of the ready endpoints is the one asked")],
-        f"the canary holds {share:.0%} ± {tolerance:.0%} of Service {service!r}", timeout=timeout)
-
-
-def promoted(api, service: str, namespace: str, *, image: str, replicas: int, timeout: float = 60) -> CheckResult:
-    """Every READY endpoint of the Service runs `image`, at least `replicas` of them (1), and no pod of another
-    image is left behind the Service, nor any pod in the namespace that runs another tag of `image`'s repository
-    (the old track, whatever the Service selects now) (1)."""
-    def fetch():
-        o = _ready_images(api, service, namespace)
-        svc = read(lambda: client(api, "CoreV1Api").read_namespaced_service(service, namespace),
-                   f"Service {service!r}", namespace)
-        selector = svc.spec.selector or {}
-        from .._k8s import raw
-        from ..cluster.images import normalize
-        family = normalize(image)
-
-        def old_track(p) -> bool:   # runs another tag of the same program
-            images = {c["image"] for c in p["spec"].get("containers") or []}
-            return image not in images and any(normalize(i) == family for i in images)
-
-        live = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
-        behind = [p for p in live if selector and all(raw.labels(p).get(k) == v for k, v in selector.items())]
-        # every pod of the old track, whatever the Service selects now: narrowing the selector hides it, it still runs
-        others = sorted({p["metadata"]["name"] for p in behind
-                         if image not in {c["image"] for c in p["spec"].get("containers") or []}}
-                        | {p["metadata"]["name"] for p in live if old_track(p)})
-        return {"new": sum(image in imgs for imgs in o["ready"]), "total": len(o["ready"]), "others": others}
-
-    return run("promoted", fetch, [
-        Part(lambda o: o["new"] == o["total"] >= replicas,
-             lambda o: f"{o['new']} of {o['total']} ready endpoints of Service {service!r} run {image} (asked: all, "
-                       f"at least {replicas})",
-             f"upgrade the stable track to {image} and wait for its rollout"),
-        Part(lambda o: not o["others"], lambda o: f"pods of another image are still behind Service {service!r}: "
-             + ", ".join(o["others"][:5]), "remove the canary track once the stable track runs its image")],
-        f"Service {service!r} serves only {image}", timeout=timeout)
 
 
 def rolled_back(api, release: str, namespace: str) -> CheckResult:

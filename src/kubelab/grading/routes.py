@@ -12,6 +12,13 @@ modelled (the lessons do not use them): method and query-parameter matches, host
     kl.grading.route_accepted(api, "summarize", ns, gateway="models")
     kl.grading.route_serves(api, ns, gateway="models", path="/v1/summarize", backend="summarize")
     kl.grading.route_weights(api, ns, gateway="models", path="/v1/rank", shares={"ranker-v1": .9, "ranker-v2": .1})
+    kl.grading.canary_traffic(api, ns, gateway="models", path="/v2", canary_image=CANARY, share=.1)
+    kl.grading.traffic_promoted(api, ns, gateway="models", path="/v2", image=CANARY, replicas=3)
+
+Traffic by image (canary_traffic, traffic_promoted): the winning rule's weights give each backend Service its share,
+and a proxy spreads a Service's share evenly over its READY endpoints (Envoy's default round robin within a cluster),
+so an image's share is the sum over backends of weight share x the fraction of that Service's ready endpoints that
+run the image. A backend with a weight and no ready endpoint answers its share with HTTP 503.
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ from ..cluster.gateway import CONTROLLER
 from ..observe.routes import GROUP, VERSION, backend_shares, condition
 from .engine import CheckResult, Missing, Part, client, read, run
 
-__all__ = ["attached", "parent_status", "path_matches", "route_accepted", "route_serves", "route_weights", "winner"]
+__all__ = ["attached", "canary_traffic", "image_shares", "parent_status", "path_matches", "route_accepted",
+           "route_serves", "route_weights", "traffic_promoted", "winner"]
 
 # what to do about each refusal reason Envoy Gateway v1.9 writes (gateway-api apis/v1/shared_types.go, Envoy
 # Gateway internal/gatewayapi/status/error.go for PortNotFound)
@@ -300,3 +308,113 @@ def route_weights(api, namespace: str, *, gateway: str, path: str, shares: dict[
     ]
     return run(f"route-weights:{path}", fetch, parts, f"requests for {path} through Gateway {gateway!r} split "
                f"{want}", timeout=timeout)
+
+
+# -- traffic by image: the canary, and its promotion ---------------------------------------------------------------
+def image_shares(weights: dict[str, float], endpoints: dict[str, list[set[str]]]) -> tuple[dict[str, float], list[str]]:
+    """({image: share of the requests}, [backends with a weight and no ready endpoint]) (pure): `weights` are the
+    rule's backend shares, `endpoints` each backend's ready endpoints as their pods' image sets (a pod of several
+    containers counts for each image it runs)."""
+    shares: dict[str, float] = {}
+    dead = []
+    for backend, weight in weights.items():
+        ready = endpoints.get(backend) or []
+        if weight and not ready:
+            dead.append(backend)
+        for images in ready:
+            for image in images:
+                shares[image] = shares.get(image, 0.0) + weight / len(ready)
+    return shares, dead
+
+
+def _traffic(api, namespace: str, gateway: str, path: str) -> SimpleNamespace:
+    """The routes of `gateway`, the rule that takes `path`, its backends' weights and ready endpoints' images, and
+    the namespace's live pods."""
+    from .._k8s import raw
+    from ..observe.network import endpoint_slices
+
+    o = _fetch(api, namespace, gateway)
+    o.rule = _route_of(o, path, None)
+    o.weights = backend_shares(o.rule[2].get("backendRefs")) if o.rule else {}
+    o.pods = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
+    images = {p["metadata"]["name"]: {c["image"] for c in p["spec"].get("containers") or []} for p in o.pods}
+    o.endpoints = {}
+    for backend in o.weights:
+        eps = endpoint_slices(api, namespace, service=backend)
+        o.endpoints[backend] = [images.get(pod, set()) for pod in eps[eps["ready"]]["pod"]]
+    o.shares, o.dead = image_shares(o.weights, o.endpoints)
+    o.resolved = bool(o.rule) and _is_true(o.status[o.rule[0]["metadata"]["name"]], "ResolvedRefs")
+    return o
+
+
+def _traffic_parts(gateway: str, namespace: str, path: str) -> list[Part]:
+    """The route that takes `path` is accepted and resolves, and each backend with a weight has a ready endpoint."""
+    return [
+        _waiting(gateway),
+        Part(lambda o: not o.answered or bool(o.rule),
+             lambda o: f"a request for {path} through Gateway {gateway!r} goes to {_where(o.rule, o, path)}",
+             f"an HTTPRoute with parentRefs: [{{name: {gateway}}}] and a rule matching {path} (PathPrefix)",
+             static=True),
+        Part(lambda o: not o.answered or not o.rule or o.resolved,
+             lambda o: f"route {o.rule[0]['metadata']['name']!r}: "
+             + _refusal(o.status[o.rule[0]['metadata']['name']], gateway, namespace, ("ResolvedRefs",))[0]
+             + " (its requests get HTTP 500)", RESOLVE.format(ns=namespace), static=True),
+        Part(lambda o: not o.answered or not o.dead,
+             lambda o: "backend(s) " + ", ".join(o.dead) + " of the rule for " + path + " have a weight and no ready "
+             "endpoint: their share of the requests gets HTTP 503",
+             f"each Service the rule names must select ready pods: `kubectl get endpointslices -n {namespace}`"),
+    ]
+
+
+def _said_shares(o) -> str:
+    return ", ".join(f"{image} {share:.0%}" for image, share in sorted(o.shares.items(), key=lambda kv: -kv[1])) or \
+        "no ready endpoint"
+
+
+def canary_traffic(api, namespace: str, *, gateway: str, path: str, canary_image: str, share: float,
+                   tolerance: float = 0.01, timeout: float = 30) -> CheckResult:
+    """Requests for `path` through `gateway`, by the route its controller accepted and the ready endpoints of each
+    backend: `canary_image` takes `share` of them (within `tolerance`) and the rest goes to another image (the stable
+    track); the route resolves and every weighted backend has a ready endpoint."""
+    parts = [*_traffic_parts(gateway, namespace, path),
+             Part(lambda o: not o.answered or (o.shares.get(canary_image, 0) > 0
+                                               and sum(v for k, v in o.shares.items() if k != canary_image) > 0),
+                  lambda o: f"requests for {path} go to {_said_shares(o)}: wanted {canary_image} beside the stable "
+                            "track",
+                  "a canary track of its own (a Deployment and a Service selecting only its pods), named in the rule's "
+                  "backendRefs beside the stable Service"),
+             Part(lambda o: not o.answered or abs(o.shares.get(canary_image, 0) - share) <= tolerance + 1e-9,
+                  lambda o: f"requests for {path} go to {_said_shares(o)}; wanted {canary_image} at {share:.0%} "
+                            f"(± {tolerance:.0%})",
+                  "ONE rule whose backendRefs weigh the two Services (weight: 90 and weight: 10): a Service that "
+                  "selects both tracks mixes them by replicas, which the autoscaler changes")]
+    return run("canary_traffic", lambda: _traffic(api, namespace, gateway, path), parts,
+               f"{canary_image} takes {share:.0%} of the requests for {path} through Gateway {gateway!r}",
+               timeout=timeout)
+
+
+def traffic_promoted(api, namespace: str, *, gateway: str, path: str, image: str, replicas: int,
+                     timeout: float = 60) -> CheckResult:
+    """Every request for `path` through `gateway` goes to `image`, on at least `replicas` ready endpoints (1), and no
+    pod in the namespace runs another tag of `image`'s repository (the old track, whatever the route names now) (1)."""
+    from ..cluster.images import normalize
+    family = normalize(image)
+
+    def serving(o) -> int:
+        return sum(image in imgs for backend, w in o.weights.items() if w for imgs in o.endpoints.get(backend) or [])
+
+    def old(o) -> list[str]:
+        return sorted(p["metadata"]["name"] for p in o.pods
+                      if image not in (imgs := {c["image"] for c in p["spec"].get("containers") or []})
+                      and any(normalize(i) == family for i in imgs))
+
+    parts = [*_traffic_parts(gateway, namespace, path),
+             Part(lambda o: not o.answered or (abs(o.shares.get(image, 0) - 1) < 1e-9 and serving(o) >= replicas),
+                  lambda o: f"requests for {path} go to {_said_shares(o)}, {serving(o)} ready endpoint(s) of {image} "
+                            f"(asked: all of them to {image}, on at least {replicas})",
+                  f"upgrade the stable track to {image}, and route every request to it; wait for the rollout"),
+             Part(lambda o: not old(o), lambda o: "pods of the old track still run: " + ", ".join(old(o)[:5]),
+                  "remove the canary track once the stable track runs its image (and no Deployment of the old tag "
+                  "is left)")]
+    return run("traffic_promoted", lambda: _traffic(api, namespace, gateway, path), parts,
+               f"every request for {path} through Gateway {gateway!r} goes to {image}", timeout=timeout)

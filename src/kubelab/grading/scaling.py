@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 from .._k8s import raw
 from .._k8s.quantity import to_float
-from ..cluster.model_load import METRIC, set_load
+from ..cluster.model_load import METRIC, SERVERS, set_load
 from .engine import CheckResult, Missing, Part, client, evaluate, read, run
 
 __all__ = ["DEFAULT_COOLDOWN", "DEFAULT_MAX", "DEFAULT_MIN", "DEFAULT_POLLING", "KEDA", "condition", "proposal",
@@ -118,13 +118,19 @@ def _replicas(o) -> tuple[int, int]:
     return (o.dep.get("spec") or {}).get("replicas", 1), (o.dep.get("status") or {}).get("readyReplicas") or 0
 
 
-def _static_parts(metric: str, deployment: str, ns: str, extra: list[Part]) -> list[Part]:
+def _selects(metric: str, model: str) -> str:
+    """The label selection of one model's series of `metric` (model_name for vLLM, model for Triton)."""
+    label = next((s.model_label for s in SERVERS.values() if s.metric == metric), "model_name")
+    return f'{label}="{model}"'
+
+
+def _static_parts(metric: str, deployment: str, ns: str, extra: list[Part], model: str | None = None) -> list[Part]:
     return [
         Part(lambda o: o.trigger is not None,
              lambda o: f"ScaledObject {o.name!r} has no prometheus trigger whose query reads {metric} "
                        f"(its triggers: {_triggers(o.so)})",
              f"scale on the queue: a trigger `type: prometheus` with serverAddress the cluster's Prometheus and a "
-             f"query on {metric}{{namespace=\"{ns}\", model_name=\"{deployment}\"}}", static=True),
+             f"query on {metric}{{namespace=\"{ns}\", {_selects(metric, model or deployment)}}}", static=True),
         *extra,
     ]
 
@@ -156,7 +162,7 @@ def _reads_said(o) -> str:
 
 def scales_on_load(api, deployment: str, namespace: str, *, per_replica: float, load: float,
                    metric: str = METRIC, min_replicas: int | None = None, max_replicas: int | None = None,
-                   timeout: float = 60) -> CheckResult:
+                   model: str | None = None, timeout: float = 60) -> CheckResult:
     """A ScaledObject scales Deployment `deployment` on the queue `metric`: KEDA made its HPA, the HPA reads the
     external metric, and after the check sets the simulated load to `load` the HPA's reading asks for, and the
     Deployment has, ceil(load / per_replica) ready replicas (within the ScaledObject's min and max, which must be
@@ -171,7 +177,7 @@ def scales_on_load(api, deployment: str, namespace: str, *, per_replica: float, 
         bounds.append(Part(lambda o: _spec(o, "maxReplicaCount", DEFAULT_MAX) == max_replicas,
                            lambda o: f"maxReplicaCount is {_spec(o, 'maxReplicaCount', DEFAULT_MAX)}, not {max_replicas}",
                            f"set spec.maxReplicaCount: {max_replicas} (KEDA's default is 100)", static=True))
-    static = _static_parts(metric, deployment, namespace, bounds)
+    static = _static_parts(metric, deployment, namespace, bounds, model)
     name = f"{deployment} scales on {metric}"
     first = evaluate(name, lambda: _fetch(api, deployment, namespace, metric), static, "")
     if not first.passed:   # nothing to drive yet: answer now
@@ -201,7 +207,8 @@ def scales_on_load(api, deployment: str, namespace: str, *, per_replica: float, 
              Part(follows, follows_said,
                   f"one replica per {per_replica:g} waiting requests: a query that gives the Deployment's whole queue "
                   "(sum) with `threshold` as the per-replica target (AverageValue, the default), or the queue per "
-                  "pod (avg) with `metricType: Value`; the query must select this Deployment's model_name")]
+                  "pod (avg) with `metricType: Value`; the query must select this Deployment's model "
+                  f"({_selects(metric, model or deployment)})")]
     return run(name, lambda: _fetch(api, deployment, namespace, metric), parts,
                f"KEDA's HPA reads {metric} and the Deployment follows a load step of {load:g} to {want} ready "
                "replicas", timeout=timeout)
@@ -246,6 +253,6 @@ def scales_to_zero(api, deployment: str, namespace: str, *, load_back: float, me
         lambda o: _replicas(o)[0] >= 1 and _replicas(o)[1] >= 1 and condition(o.so, "Active").get("status") == "True",
         lambda o: f"with {load_back:g} requests waiting (simulated) the Deployment has {_replicas(o)[1]} ready of "
                   f"{_replicas(o)[0]} (Active: {condition(o.so, 'Active').get('status', 'unknown')})",
-        f"the query must see this Deployment's queue at zero replicas too: select model_name=\"{deployment}\" (the "
+        f"the query must see this Deployment's queue at zero replicas too: select {_selects(metric, deployment)} (the "
         "waiting requests then have no pod label); a query per pod finds nothing while no pod runs")],
         f"zero replicas with no load, and back to a ready replica when {load_back:g} requests wait", timeout=timeout)
