@@ -20,7 +20,8 @@ from kubelab.tools import shown
 ROOT = Path(__file__).parents[2]
 SOLUTION = ROOT / "solutions" / "lab2-helm-serving" / "chart"
 STUB = ROOT / "source" / "lab2-helm-serving" / "chart"
-SETTINGS = ("--set", "apiKey.existingSecret=model-api-key", "--set", "persistence.storageClassName=ci")
+SETTINGS = ("--set", "apiKey.existingSecret=model-api-key", "--set", "persistence.storageClassName=ci",
+            "--set", "route.gateway=models", "--set", "autoscaling.prometheus=http://127.0.0.1:9090")
 IGNORED = ("pod-networkpolicy", "deployment-has-poddisruptionbudget")
 
 
@@ -75,6 +76,17 @@ def test_the_reference_chart_lints_clean_and_renders_everything_valid():
     assert result.points == 4
 
 
+def test_kubeconform_checks_the_serving_platforms_objects_against_their_crds(tmp_path):
+    import shutil
+    chart = tmp_path / "chart"
+    shutil.copytree(SOLUTION, chart)
+    route = chart / "templates" / "httproute.yaml"
+    route.write_text(route.read_text().replace("weight:", "wieght:"))   # a field HTTPRoute does not have
+    with pytest.raises(kl.CheckFailed, match="HTTPRoute/model-server") as err:
+        checks.chart_renders_valid(chart, release="model-server", namespace="t", values=SETTINGS, ignore=IGNORED)
+    assert err.value.result.points == 3
+
+
 def test_the_released_stub_lints_and_renders_nothing():
     with pytest.raises(kl.CheckFailed, match="SemVer"):
         checks.chart_lint_clean(STUB, values=SETTINGS)
@@ -83,13 +95,13 @@ def test_the_released_stub_lints_and_renders_nothing():
     assert err.value.result.points == 0
 
 
-def test_a_chart_without_the_ingress_or_a_test_pod_loses_those_parts(tmp_path):
+def test_a_chart_without_the_route_or_a_test_pod_loses_those_parts(tmp_path):
     import shutil
     chart = tmp_path / "chart"
     shutil.copytree(SOLUTION, chart)
-    (chart / "templates" / "ingress.yaml").unlink()
+    (chart / "templates" / "httproute.yaml").unlink()
     (chart / "templates" / "tests" / "test-ready.yaml").unlink()
-    with pytest.raises(kl.CheckFailed, match="makes no Ingress.*no test Pod") as err:
+    with pytest.raises(kl.CheckFailed, match="makes no HTTPRoute.*no test Pod") as err:
         checks.chart_renders_valid(chart, release="model-server", namespace="t", values=SETTINGS, ignore=IGNORED)
     assert err.value.result.points == 2
 

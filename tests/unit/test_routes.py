@@ -3,6 +3,8 @@ weights read as shares, the status Envoy Gateway writes per parent (only for the
 the frames of kl.observe.routes."""
 from __future__ import annotations
 
+import pytest
+
 from kubelab.cluster.gateway import CONTROLLER
 from kubelab.grading.routes import attached, parent_status, path_matches, winner
 from kubelab.observe.routes import backend_shares, gateways_frame, route_backends_frame, route_status_frame
@@ -86,3 +88,21 @@ def test_frames_show_conditions_with_reasons_and_shares():
         "conditions": [{"type": "Programmed", "status": "True", "reason": "Programmed", "message": "1/1"}]}}])
     assert gw.iloc[0][["listeners", "Programmed", "address", "Accepted"]].tolist() == \
         ["http:HTTP/80", "True (Programmed)", "10.0.0.5", "-"]
+
+
+def test_an_images_share_is_its_backends_weight_spread_over_their_ready_endpoints():
+    from kubelab.grading.routes import image_shares
+    stable, canary = {"triton:25.01"}, {"triton:25.02"}
+    shares, dead = image_shares({"stable": .9, "canary": .1}, {"stable": [stable] * 5, "canary": [canary]})
+    assert shares == pytest.approx({"triton:25.01": .9, "triton:25.02": .1}) and dead == []
+    # a canary Service that selects both tracks: its 10 % is mixed by replicas (1 canary pod of 6)
+    shares, _ = image_shares({"stable": .9, "canary": .1}, {"stable": [stable] * 5, "canary": [canary] + [stable] * 5})
+    assert shares["triton:25.02"] == pytest.approx(.1 / 6)
+    # one Service over both tracks, no weights: the replicas decide (1 of 4)
+    shares, _ = image_shares({"all": 1.0}, {"all": [stable] * 3 + [canary]})
+    assert shares["triton:25.02"] == pytest.approx(.25)
+    # a weighted backend with no ready endpoint: its share is lost (HTTP 503), and said
+    shares, dead = image_shares({"stable": .9, "canary": .1}, {"stable": [stable] * 3, "canary": []})
+    assert dead == ["canary"] and "triton:25.02" not in shares
+    # a weight of 0 with no endpoint is not a dead backend
+    assert image_shares({"stable": 1.0, "canary": 0.0}, {"stable": [stable]})[1] == []

@@ -347,23 +347,35 @@ def _traffic(api, namespace: str, gateway: str, path: str) -> SimpleNamespace:
     return o
 
 
-def _traffic_parts(gateway: str, namespace: str, path: str) -> list[Part]:
-    """The route that takes `path` is accepted and resolves, and each backend with a weight has a ready endpoint."""
-    return [
-        _waiting(gateway),
-        Part(lambda o: not o.answered or bool(o.rule),
-             lambda o: f"a request for {path} through Gateway {gateway!r} goes to {_where(o.rule, o, path)}",
-             f"an HTTPRoute with parentRefs: [{{name: {gateway}}}] and a rule matching {path} (PathPrefix)",
-             static=True),
-        Part(lambda o: not o.answered or not o.rule or o.resolved,
-             lambda o: f"route {o.rule[0]['metadata']['name']!r}: "
-             + _refusal(o.status[o.rule[0]['metadata']['name']], gateway, namespace, ("ResolvedRefs",))[0]
-             + " (its requests get HTTP 500)", RESOLVE.format(ns=namespace), static=True),
-        Part(lambda o: not o.answered or not o.dead,
-             lambda o: "backend(s) " + ", ".join(o.dead) + " of the rule for " + path + " have a weight and no ready "
-             "endpoint: their share of the requests gets HTTP 503",
-             f"each Service the rule names must select ready pods: `kubectl get endpointslices -n {namespace}`"),
-    ]
+def _traffic_gate(o, gateway: str, namespace: str, path: str) -> tuple[str, str] | None:
+    """(problem, hint) when requests for `path` cannot be judged by image: the controller has not answered, no
+    accepted rule takes the path, its backends do not resolve, or a weighted backend has no ready endpoint."""
+    if not o.answered:
+        return ("Envoy Gateway has not yet written the status of " + ", ".join(n for n, v in o.status.items() if v is None),
+                "wait a moment and run the check again; `kubectl get httproute -n <ns> -o yaml` shows `status.parents`")
+    if not o.rule:
+        return (f"a request for {path} through Gateway {gateway!r} goes to {_where(o.rule, o, path)}",
+                f"an HTTPRoute with parentRefs: [{{name: {gateway}}}] and a rule matching {path} (PathPrefix)")
+    if not o.resolved:
+        name = o.rule[0]["metadata"]["name"]
+        return (f"route {name!r}: " + _refusal(o.status[name], gateway, namespace, ("ResolvedRefs",))[0]
+                + " (its requests get HTTP 500)", RESOLVE.format(ns=namespace))
+    if o.dead:
+        return ("backend(s) " + ", ".join(o.dead) + f" of the rule for {path} have a weight and no ready endpoint: "
+                "their share of the requests gets HTTP 503",
+                f"each Service the rule names must select ready pods: `kubectl get endpointslices -n {namespace}`")
+    return None
+
+
+def _gated(gateway: str, namespace: str, path: str, ok, problem, hint: str) -> Part:
+    """One part: the route gate (_traffic_gate) and then `ok`; while the gate fails, its problem says the gate's
+    problem and what to do."""
+    def gate(o):
+        return _traffic_gate(o, gateway, namespace, path)
+    def said(o) -> str:
+        g = gate(o)
+        return f"{g[0]} ({g[1]})" if g else problem(o)
+    return Part(lambda o: gate(o) is None and ok(o), said, hint)
 
 
 def _said_shares(o) -> str:
@@ -376,18 +388,20 @@ def canary_traffic(api, namespace: str, *, gateway: str, path: str, canary_image
     """Requests for `path` through `gateway`, by the route its controller accepted and the ready endpoints of each
     backend: `canary_image` takes `share` of them (within `tolerance`) and the rest goes to another image (the stable
     track); the route resolves and every weighted backend has a ready endpoint."""
-    parts = [*_traffic_parts(gateway, namespace, path),
-             Part(lambda o: not o.answered or (o.shares.get(canary_image, 0) > 0
-                                               and sum(v for k, v in o.shares.items() if k != canary_image) > 0),
-                  lambda o: f"requests for {path} go to {_said_shares(o)}: wanted {canary_image} beside the stable "
-                            "track",
-                  "a canary track of its own (a Deployment and a Service selecting only its pods), named in the rule's "
-                  "backendRefs beside the stable Service"),
-             Part(lambda o: not o.answered or abs(o.shares.get(canary_image, 0) - share) <= tolerance + 1e-9,
-                  lambda o: f"requests for {path} go to {_said_shares(o)}; wanted {canary_image} at {share:.0%} "
-                            f"(± {tolerance:.0%})",
-                  "ONE rule whose backendRefs weigh the two Services (weight: 90 and weight: 10): a Service that "
-                  "selects both tracks mixes them by replicas, which the autoscaler changes")]
+    parts = [_gated(gateway, namespace, path,
+                    lambda o: o.shares.get(canary_image, 0) > 0
+                    and sum(v for k, v in o.shares.items() if k != canary_image) > 0,
+                    lambda o: f"requests for {path} go to {_said_shares(o)}: wanted {canary_image} beside the stable "
+                              "track",
+                    "a canary track of its own (a Deployment and a Service selecting only its pods), named in the "
+                    "route rule's backendRefs beside the stable Service; `kl.observe.routes.route_status(api, ns)` "
+                    "says what Envoy Gateway decided"),
+             _gated(gateway, namespace, path,
+                    lambda o: abs(o.shares.get(canary_image, 0) - share) <= tolerance + 1e-9,
+                    lambda o: f"requests for {path} go to {_said_shares(o)}; wanted {canary_image} at {share:.0%} "
+                              f"(± {tolerance:.0%})",
+                    "ONE rule whose backendRefs weigh the two Services (weight: 90 and weight: 10): a Service that "
+                    "selects both tracks mixes them by replicas, which the autoscaler changes")]
     return run("canary_traffic", lambda: _traffic(api, namespace, gateway, path), parts,
                f"{canary_image} takes {share:.0%} of the requests for {path} through Gateway {gateway!r}",
                timeout=timeout)
@@ -408,11 +422,11 @@ def traffic_promoted(api, namespace: str, *, gateway: str, path: str, image: str
                       if image not in (imgs := {c["image"] for c in p["spec"].get("containers") or []})
                       and any(normalize(i) == family for i in imgs))
 
-    parts = [*_traffic_parts(gateway, namespace, path),
-             Part(lambda o: not o.answered or (abs(o.shares.get(image, 0) - 1) < 1e-9 and serving(o) >= replicas),
-                  lambda o: f"requests for {path} go to {_said_shares(o)}, {serving(o)} ready endpoint(s) of {image} "
-                            f"(asked: all of them to {image}, on at least {replicas})",
-                  f"upgrade the stable track to {image}, and route every request to it; wait for the rollout"),
+    parts = [_gated(gateway, namespace, path,
+                    lambda o: abs(o.shares.get(image, 0) - 1) < 1e-9 and serving(o) >= replicas,
+                    lambda o: f"requests for {path} go to {_said_shares(o)}, {serving(o)} ready endpoint(s) of {image} "
+                              f"(asked: all of them to {image}, on at least {replicas})",
+                    f"upgrade the stable track to {image}, and route every request to it; wait for the rollout"),
              Part(lambda o: not old(o), lambda o: "pods of the old track still run: " + ", ".join(old(o)[:5]),
                   "remove the canary track once the stable track runs its image (and no Deployment of the old tag "
                   "is left)")]
