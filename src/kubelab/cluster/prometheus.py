@@ -17,7 +17,9 @@ Prometheus scrapes, every 5 s, with a static configuration written from kwokctl'
                                                                     with kube-state-metrics' names
     prometheus                                                      itself
 
-The alert rules are cluster/prometheus/rules.yaml. Its TSDB lives under the cluster's folder, so `down` and
+The alert rules are cluster/prometheus/rules.yaml, and the learners' rule files that the state-metrics
+process's rule loader (kubelab.daemons.rule_loader) writes from labelled ConfigMaps into <workdir>/prometheus/rules.d/
+(one glob in rule_files). Its TSDB lives under the cluster's folder, so `down` and
 `up` keep the data; the ports are kept in <workdir>/prometheus/ports.json.
 
     prom = Prometheus(workdir)
@@ -36,11 +38,12 @@ import yaml
 from ..errors import ClusterUnavailable
 from .paths import daemon, repo_root
 
-__all__ = ["GPU_EXPORTER_JOB", "PORT_RANGES", "Prometheus", "RULES_FILE", "SCRAPE_INTERVAL", "STATE_METRICS_JOB",
-           "scrape_config"]
+__all__ = ["GPU_EXPORTER_JOB", "PORT_RANGES", "Prometheus", "RULES_DIR", "RULES_FILE", "SCRAPE_INTERVAL",
+           "STATE_METRICS_JOB", "scrape_config"]
 
 SCRAPE_INTERVAL = "5s"            # short, so a notebook's PromQL has data within seconds
 RULES_FILE = "cluster/prometheus/rules.yaml"
+RULES_DIR = "rules.d"  # under <workdir>/prometheus: the learners' rule files (the rule loader's)
 GPU_EXPORTER_JOB = "dcgm-exporter"  # the job names kube-prometheus-stack gives them
 STATE_METRICS_JOB = "kube-state-metrics"
 # where each process's port is picked (ports.json keeps it): Prometheus's 9090, dcgm-exporter's 9400, ksm's 8080
@@ -50,7 +53,7 @@ SCRAPED = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"
 
 
 def scrape_config(kwokctl_components: list[dict], gpu_exporter: str, state_metrics: str, self_address: str,
-                  rules_file: str | Path) -> dict:
+                  rules_file: str | Path, rules_dir: str | Path | None = None) -> dict:
     """The Prometheus configuration (a dict for prometheus.yml) for the components kwokctl records (pure)."""
     jobs = []
     for comp in kwokctl_components:
@@ -86,7 +89,7 @@ def scrape_config(kwokctl_components: list[dict], gpu_exporter: str, state_metri
     jobs.append({"job_name": "prometheus", "static_configs": [{"targets": [self_address]}]})
     return {"global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": "4s",
                        "evaluation_interval": SCRAPE_INTERVAL},
-            "rule_files": [str(rules_file)],
+            "rule_files": [str(rules_file), *([str(Path(rules_dir) / "*")] if rules_dir else [])],
             "scrape_configs": jobs}
 
 
@@ -100,6 +103,10 @@ class Prometheus:
     @property
     def config_file(self) -> Path:
         return self.dir / "prometheus.yml"
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.dir / RULES_DIR
 
     @property
     def _ports_file(self) -> Path:
@@ -137,7 +144,7 @@ class Prometheus:
         self._ports_file.write_text(json.dumps(ports))
         at = {k: f"127.0.0.1:{v}" for k, v in ports.items()}
         config = scrape_config(kwokctl_components, at["gpu_exporter"], at["state_metrics"], at["prometheus"],
-                               repo_root() / RULES_FILE)
+                               repo_root() / RULES_FILE, self.rules_dir)
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         return self.config_file
 
@@ -149,8 +156,11 @@ class Prometheus:
 
     def exporter_command(self, executable: str, port_key: str, kubeconfig: Path, context: str) -> list[str]:
         """The command of a Python exporter (kubelab-gpu-exporter, kubelab-state-metrics: kubelab.daemons)."""
-        return [str(daemon(executable)), "--kubeconfig", str(kubeconfig), "--context", context,
-                "--port", str(self.ports()[port_key])]
+        command = [str(daemon(executable)), "--kubeconfig", str(kubeconfig), "--context", context,
+                   "--port", str(self.ports()[port_key])]
+        if port_key == "state_metrics":  # its rule loader: labelled ConfigMaps -> rules_dir, then POST /-/reload
+            command += ["--prometheus", self.url, "--rules-dir", str(self.rules_dir)]
+        return command
 
     def answering(self) -> bool:
         """GET /-/ready answers 200 (the TSDB is open and the HTTP API serves)."""

@@ -160,10 +160,22 @@ def serve(state: StateMetrics, address: str, port: int) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from kubernetes import config
 
-    args = exporter_arguments("kubelab-state-metrics", __doc__.split("\n")[0], 8080, argv)
-    state = StateMetrics(config.new_client_from_config(args.kubeconfig, context=args.context))
+    # the rule loader's (daemons.rule_loader): a thread of this process, as it shares the watch machinery
+    loader = argparse.ArgumentParser(add_help=False)
+    loader.add_argument("--prometheus")
+    loader.add_argument("--rules-dir")
+    rules, rest = loader.parse_known_args(argv)
+    args = exporter_arguments("kubelab-state-metrics", __doc__.split("\n")[0], 8080, rest)
+    api = config.new_client_from_config(args.kubeconfig, context=args.context)
+    state = StateMetrics(api)
+    if rules.prometheus and rules.rules_dir:
+        from .rule_loader import RuleLoader
+        RuleLoader(config.new_client_from_config(args.kubeconfig, context=args.context), rules.prometheus,
+                   rules.rules_dir)
     serve(state, args.address, args.port)
     print(f"serving kube-state-metrics names on http://{args.address}:{args.port}/metrics", flush=True)
     sleep_forever()

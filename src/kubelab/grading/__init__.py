@@ -6,7 +6,7 @@ may do: SubjectAccessReviews and real requests), `admission` (what admission ref
 OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files), `network`
 (NetworkPolicy semantics), `routes` (Gateway API routes: the status their controller wrote, where a
 request goes, canary weights), `reports` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
-metric it reads, replicas after a load step). A new check goes in the
+metric it reads, replicas after a load step). `alerting` (a learner's Prometheus alert rules: loaded, firing). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
     kl.grading.deployment_ready(api, "web", ns, replicas=3)       # passes, or raises CheckFailed
@@ -15,6 +15,7 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
     p                                                              # the cell's score, a number
 """
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
+from .alerting import alert_fires, alert_rule_loaded
 from . import dryrun
 from .engine import CheckResult, Part, Partial
 from .helm import (chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, release_from_registry,
@@ -31,7 +32,7 @@ from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu,
                          quota_caps_gpus)
 from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
 
-__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "can", "canary_traffic",
+__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_rule_loaded", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_gang_admitted", "job_node_provisioned", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",

@@ -21,8 +21,8 @@ from .. import settings
 from .._k8s.poll import until
 from ..errors import ClusterUnavailable, UsageError, WaitTimeout
 
-__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rules", "targets",
-           "wait_for_series"]
+__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rule_files", "rules",
+           "rules_frame", "targets", "wait_for_series"]
 
 PROMETHEUS_ENV = settings.PROMETHEUS
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -196,13 +196,37 @@ def alerts(api_or_url) -> pd.DataFrame:
     return df
 
 
-def rules(api_or_url) -> pd.DataFrame:
-    """The alerting rules Prometheus evaluates (/api/v1/rules): group, name, state, for, expression, health."""
-    data = _get(prometheus_url(api_or_url), "/api/v1/rules", {"type": "alert"})
+def rules_frame(data: dict, namespace: str | None = None) -> pd.DataFrame:
+    """The `data` of /api/v1/rules?type=alert as rows (pure): group, alertname, state, for, expr, health, last_error,
+    namespace (the rule's own `namespace` label: the learner's namespace for a rule loaded from their ConfigMap,
+    "" for the cluster's own rules), file (the rule file Prometheus read it from); only `namespace`'s when given."""
     rows = [{"group": g["name"], "alertname": r["name"], "state": r.get("state"), "for": r.get("duration"),
-             "expr": r.get("query"), "health": r.get("health"), "last_error": r.get("lastError", "")}
-            for g in data.get("groups", []) for r in g.get("rules", [])]
-    return pd.DataFrame(rows, columns=["group", "alertname", "state", "for", "expr", "health", "last_error"])
+             "expr": r.get("query"), "health": r.get("health"), "last_error": r.get("lastError", ""),
+             "namespace": (r.get("labels") or {}).get("namespace", ""), "file": g.get("file", "")}
+            for g in data.get("groups", []) for r in g.get("rules", []) if r.get("type", "alerting") == "alerting"]
+    df = pd.DataFrame(rows, columns=["group", "alertname", "state", "for", "expr", "health", "last_error",
+                                     "namespace", "file"])
+    return df if namespace is None else df[df["namespace"] == namespace].reset_index(drop=True)
+
+
+def rules(api_or_url, namespace: str | None = None) -> pd.DataFrame:
+    """The alerting rules Prometheus evaluates (/api/v1/rules): group, name, state, for, expression, health, the
+    rule's namespace label and file (`rules_frame`); `namespace=` keeps one namespace's (a learner's rules from
+    their labelled ConfigMaps, `rule_files` says what the loader decided of each)."""
+    return rules_frame(_get(prometheus_url(api_or_url), "/api/v1/rules", {"type": "alert"}), namespace)
+
+
+def rule_files(api, namespace: str) -> pd.DataFrame:
+    """The rule files in `namespace`'s ConfigMaps labelled kubelab.io/prometheus-rules=true and the embedded
+    cluster's rule loader's verdict on each: configmap, key, state (loaded | refused | waiting), alerts, records,
+    message (why it was refused), current (the verdict is of the data the ConfigMap holds now)."""
+    from kubernetes import client
+
+    from .._k8s.raw import items
+    from .alert_rules import RULES_LABEL, rule_files_frame
+
+    cms = items(client.CoreV1Api(api).list_namespaced_config_map, namespace, label_selector=f"{RULES_LABEL}=true")
+    return rule_files_frame(cms)
 
 
 def alert_state(api_or_url, alertname: str, **labels: str) -> pd.DataFrame:

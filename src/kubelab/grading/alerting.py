@@ -1,0 +1,90 @@
+"""Checks of a learner's alerting rules: what Prometheus decided, never the YAML's spelling. The rules come from
+the learner's ConfigMaps labelled kubelab.io/prometheus-rules=true (docs/monitoring.md); the embedded cluster's
+rule loader labels every rule namespace=<its ConfigMap's namespace>, so a rule and its alerts are the namespace's
+whatever the file says.
+
+    kl.grading.alert_rule_loaded(api, ns, "QueueBacklog")          # Prometheus evaluates it, healthy
+    kl.grading.alert_fires(api, ns, "QueueBacklog", within=60)       # /api/v1/alerts: firing, namespace=ns
+
+Prometheus's answers (web/api/v1/api.go of the pinned 3.16): /api/v1/rules gives each alerting rule's `labels`,
+`health` (ok | err | unknown before its first evaluation) and `lastError`; /api/v1/alerts the active alerts,
+each `pending` until its rule's `for:` has held, then `firing`.
+"""
+from __future__ import annotations
+
+from ..errors import ClusterUnavailable, UsageError
+from ..observe import prometheus
+from .engine import CheckResult, Missing, Part, run
+
+__all__ = ["alert_fires", "alert_rule_loaded"]
+
+
+def _prometheus(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except (ClusterUnavailable, UsageError) as err:
+        raise Missing(f"cannot read Prometheus: {err.problem}", err.fix or "start the cluster (`kubelab cluster up`)")
+
+
+def _files_said(api, namespace: str, alert: str) -> str:
+    """What the loader decided of the namespace's rule files, as the reason a rule is not there."""
+    try:
+        files = prometheus.rule_files(api, namespace)
+    except Exception:  # the reason is a courtesy: a check never fails for it
+        return ""
+    if not len(files):
+        return (f"; no ConfigMap in {namespace!r} is labelled kubelab.io/prometheus-rules=\"true\" with a *.yaml key")
+    refused = files[files["state"] == "refused"]
+    if len(refused):
+        return "; the rule loader refused " + "; ".join(f"{r.configmap}/{r.key}: {r.message}" for r in refused.itertuples())
+    waiting = files[files["state"] == "waiting"]
+    if len(waiting):
+        return "; the rule loader has not read " + ", ".join(f"{r.configmap}/{r.key}" for r in waiting.itertuples())
+    named = sorted({a for names in files["alerts"] for a in names})
+    return f"; the loaded files name the alerts {', '.join(named) or 'none'}, not {alert!r}"
+
+
+def alert_rule_loaded(api, namespace: str, alert: str, *, timeout: float = 30) -> CheckResult:
+    """Prometheus evaluates an alerting rule named `alert` from `namespace` (its namespace label) and its last
+    evaluation succeeded (health ok). Waits up to `timeout` s (the loader reloads within seconds, the first
+    evaluation follows within the group's interval)."""
+    def fetch():
+        rows = _prometheus(prometheus.rules, api, namespace)
+        return rows[rows["alertname"] == alert]
+
+    def not_loaded(_rows):
+        return f"Prometheus has no alerting rule {alert!r} from namespace {namespace!r}" + _files_said(api, namespace, alert)
+
+    def unhealthy(rows):
+        said = "; ".join(f"{r.health}" + (f" ({r.last_error})" if r.last_error else "") for r in rows.itertuples())
+        return f"rule {alert!r} is loaded but its evaluation is not healthy: {said or 'not loaded'}"
+
+    parts = [Part(lambda rows: len(rows) > 0, not_loaded,
+                  "put the rule file in a ConfigMap of your namespace labelled kubelab.io/prometheus-rules: \"true\" "
+                  "(a key ending in .yaml), and read the verdict: kl.observe.prometheus.rule_files(api, ns)"),
+             Part(lambda rows: (rows["health"] == "ok").any(), unhealthy,
+                  "the expression must evaluate: test it with kl.promql(api, EXPR)")]
+    return run("alert_rule_loaded", fetch, parts, f"Prometheus evaluates alert {alert!r} of {namespace!r}, healthy",
+               timeout=timeout)
+
+
+def alert_fires(api, namespace: str, alert: str, *, within: float = 60) -> CheckResult:
+    """Alert `alert` is firing in Prometheus (/api/v1/alerts) with the label namespace=`namespace` within `within`
+    s: its rule's expression returned a series and `for:` has held."""
+    def fetch():
+        df = _prometheus(prometheus.alerts, api)
+        return df[(df["alertname"] == alert) & (df["namespace"] == namespace)]
+
+    def why(rows):
+        if (rows["state"] == "pending").any():
+            since = rows[rows["state"] == "pending"]["since"].min()
+            return f"alert {alert!r} of {namespace!r} is pending since {since:%H:%M:%S} UTC, not firing yet"
+        rules = _prometheus(prometheus.rules, api, namespace)
+        if not (rules["alertname"] == alert).any():
+            return f"Prometheus has no alerting rule {alert!r} from namespace {namespace!r}" + _files_said(api, namespace, alert)
+        return f"alert {alert!r} of {namespace!r} is loaded but inactive: its expression returns no series"
+
+    parts = [Part(lambda rows: (rows["state"] == "firing").any(), why,
+                  "check the expression returns a series now (kl.promql(api, EXPR)) and that `for:` is shorter than "
+                  "the time the condition holds")]
+    return run("alert_fires", fetch, parts, f"alert {alert!r} of {namespace!r} is firing", timeout=within)
