@@ -23,7 +23,9 @@ from pathlib import Path
 
 import requests
 
+from .._k8s.apierrors import call
 from .._k8s.informer import Informer
+from ..errors import ApiError, NotFound
 from ..observe.alert_rules import (RULES_LABEL, VERDICT_ANNOTATION, check_rule_file, file_name, file_prefix,
                                    is_rule_key, verdict)
 
@@ -183,16 +185,15 @@ class RuleLoader:
     # -- the verdict ----------------------------------------------------------------------------------
     def record(self, cm: dict, keys: dict[str, dict]) -> None:
         from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
 
         core = client.CoreV1Api(self.api)
         value = verdict(cm["data"], keys)
         try:
-            now = core.read_namespaced_config_map(cm["name"], cm["namespace"])
+            now = call(core.read_namespaced_config_map, cm["name"], cm["namespace"])
             if (now.metadata.annotations or {}).get(VERDICT_ANNOTATION) == value:
                 return
-            core.patch_namespaced_config_map(cm["name"], cm["namespace"],
-                                             {"metadata": {"annotations": {VERDICT_ANNOTATION: value}}})
+            call(core.patch_namespaced_config_map, cm["name"], cm["namespace"],
+                 {"metadata": {"annotations": {VERDICT_ANNOTATION: value}}})
             refused = {k: v for k, v in keys.items() if v["state"] == "refused"}
             loaded = sorted(k for k, v in keys.items() if v["state"] == "loaded")
             if refused:
@@ -201,9 +202,10 @@ class RuleLoader:
             if loaded:
                 self.event(core, cm, "Normal", "RulesLoaded", "Prometheus loaded " + ", ".join(
                     f"{k} ({len(keys[k]['alerts'])} alerts, {len(keys[k]['records'])} records)" for k in loaded))
-        except ApiException as err:
-            if err.status != 404:   # deleted meanwhile: its DELETED event removes the files
-                raise requests.RequestException(f"recording the verdict: {err.status} {err.reason}") from None
+        except NotFound:   # deleted meanwhile: its DELETED event removes the files
+            return
+        except ApiError as err:
+            raise requests.RequestException(f"recording the verdict: {err.code} {err.reason}") from None
         log.info("rules of %s/%s: %s", cm["namespace"], cm["name"],
                  ", ".join(f"{k} {v['state']}" for k, v in sorted(keys.items())) or "no rule keys")
 
@@ -211,7 +213,7 @@ class RuleLoader:
         from kubernetes import client
 
         now = datetime.now(timezone.utc)
-        core.create_namespaced_event(cm["namespace"], client.CoreV1Event(
+        call(core.create_namespaced_event, cm["namespace"], client.CoreV1Event(
             metadata=client.V1ObjectMeta(generate_name=f"{cm['name']}.", namespace=cm["namespace"]),
             involved_object=client.V1ObjectReference(kind="ConfigMap", api_version="v1", name=cm["name"],
                                                      namespace=cm["namespace"], uid=cm["uid"]),
