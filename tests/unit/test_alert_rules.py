@@ -45,6 +45,11 @@ def test_a_valid_file_reads_its_rules_and_every_rule_gets_the_configmaps_namespa
     assert rf.replaced == ["'QueueBacklog': namespace 'team-b' -> 'team-a'"]
 
 
+def test_durations_read_as_prometheus_writes_them():
+    assert check_rule_file("groups: [{name: g, interval: 1m30s, rules: [{alert: A, expr: up, for: 1h}]}]").problems == []
+    assert check_rule_file("groups: [{name: g, interval: 1s, rules: []}]").problems == []
+
+
 def test_group_labels_cannot_claim_another_namespace_either():
     rf = check_rule_file("groups: [{name: g, labels: {namespace: other}, rules: [{alert: A, expr: up == 0}]}]")
     out = yaml.safe_load(rf.text("mine"))
@@ -59,6 +64,8 @@ def test_group_labels_cannot_claim_another_namespace_either():
     ("groups: [{rules: [{alert: A, expr: up}]}]", "`name` must be set"),
     ("groups: [{name: g, rules: []}, {name: g, rules: []}]", "is repeated in the same file"),
     ("groups: [{name: g, interval: 5, rules: []}]", "interval: 5 is not a Prometheus duration"),
+    ("groups: [{name: g, interval: 500ms, rules: []}]", "interval 500ms is below the 1 s"),
+    ("groups: [{name: g, interval: 0s, rules: []}]", "interval 0s is below the 1 s"),
     ("groups: [{name: g, rules: [{alert: A}]}]", "field 'expr' must be set"),
     ("groups: [{name: g, rules: [{expr: up}]}]", "one of 'record' or 'alert' must be set"),
     ("groups: [{name: g, rules: [{alert: A, record: b, expr: up}]}]", "only one of 'record' and 'alert'"),
@@ -189,3 +196,37 @@ def test_the_verdict_annotation_is_json_of_the_data_it_judged():
     data = {"a.yaml": GOOD}
     said = json.loads(alert_rules.verdict(data, {"a.yaml": {"state": "loaded"}}))
     assert said == {"data": alert_rules.data_digest(data), "keys": {"a.yaml": {"state": "loaded"}}}
+
+
+def test_the_checks_pass_on_what_prometheus_decided_and_say_why_not(monkeypatch):
+    import pandas as pd
+
+    from kubelab import grading
+    from kubelab.errors import CheckFailed
+
+    rules = prometheus.rules_frame({"groups": [{"name": "g", "file": "/w/team-a_alerts_a.yaml", "rules": [
+        {"type": "alerting", "name": "QueueBacklog", "health": "ok", "labels": {"namespace": "team-a"}},
+        {"type": "alerting", "name": "Broken", "health": "err", "lastError": "many-to-many matching not allowed",
+         "labels": {"namespace": "team-a"}}]}]})
+    alerts = pd.DataFrame([{"alertname": "QueueBacklog", "state": "firing", "namespace": "team-a"},
+                           {"alertname": "Slow", "state": "pending", "namespace": "team-a",
+                            "since": pd.Timestamp("2026-01-01T10:00:00Z")},
+                           {"alertname": "QueueBacklog", "state": "firing", "namespace": "team-b"}])
+    data = {"a.yaml": GOOD, "b.yaml": "x"}
+    keys = {"a.yaml": {"state": "loaded", "alerts": ["QueueBacklog"]}, "b.yaml": {"state": "refused", "message": "not YAML"}}
+    files = alert_rules.rule_files_frame([cm(data, alert_rules.verdict(data, keys))])
+    monkeypatch.setattr(prometheus, "rules", lambda api, namespace=None: rules[rules["namespace"] == namespace]
+                        if namespace else rules)
+    monkeypatch.setattr(prometheus, "alerts", lambda api: alerts)
+    monkeypatch.setattr(prometheus, "rule_files", lambda api, ns: files)
+
+    assert grading.alert_rule_loaded(None, "team-a", "QueueBacklog", timeout=0).passed
+    assert grading.alert_fires(None, "team-a", "QueueBacklog", within=0).passed
+    with pytest.raises(CheckFailed, match="the rule loader refused alerts/b.yaml: not YAML"):
+        grading.alert_rule_loaded(None, "team-a", "Missing", timeout=0)
+    with pytest.raises(CheckFailed, match="many-to-many"):
+        grading.alert_rule_loaded(None, "team-a", "Broken", timeout=0)
+    with pytest.raises(CheckFailed, match="pending since 10:00:00"):
+        grading.alert_fires(None, "team-a", "Slow", within=0)
+    with pytest.raises(CheckFailed, match="no alerting rule 'QueueBacklog' from namespace 'team-c'"):
+        grading.alert_fires(None, "team-c", "QueueBacklog", within=0)   # team-b's firing alert is not team-c's

@@ -68,8 +68,10 @@ class RuleLoader:
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> None:
         self.configmaps.synced.wait()
+        with self.configmaps.lock:
+            listed = set(self.configmaps.store)
         with self.wake:
-            self.pending |= set(self.configmaps.store)
+            self.pending |= listed
         self.sweep()
         while True:
             with self.wake:
@@ -89,7 +91,8 @@ class RuleLoader:
 
     def sweep(self) -> None:
         """Remove the files of ConfigMaps deleted while this process was down (once the ConfigMaps are listed)."""
-        prefixes = tuple(file_prefix(ns, name) for ns, name in self.configmaps.store)
+        with self.configmaps.lock:
+            prefixes = tuple(file_prefix(ns, name) for ns, name in self.configmaps.store)
         stale = [f for f in self.dir.iterdir() if not f.name.startswith(prefixes)] if prefixes else list(self.dir.iterdir())
         for path in stale:
             path.unlink(missing_ok=True)

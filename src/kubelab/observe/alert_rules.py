@@ -42,6 +42,8 @@ _DURATION = re.compile(r"^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9
 # rulefmt's RuleGroup and Rule fields: Prometheus refuses any other key (its YAML decoder sets KnownFields)
 GROUP_FIELDS = {"name", "interval", "query_offset", "limit", "rules", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+MIN_INTERVAL_S = 1   # a group evaluated more often would take the shared machine's cores from everyone
+_UNIT_S = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 FILE_COLUMNS = ["configmap", "key", "state", "alerts", "records", "message", "current"]
 
 
@@ -78,11 +80,14 @@ def data_digest(data: dict | None) -> str:
     return hashlib.sha256(json.dumps(data or {}, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _duration(value, where: str, problems: list[str]) -> None:
+def _duration(value, where: str, problems: list[str]) -> float | None:
+    """The duration in seconds; a problem (and None) when it is not a Prometheus duration."""
     if value is None:
-        return
+        return None
     if not isinstance(value, str) or not value or not _DURATION.match(value):
         problems.append(f"{where}: {value!r} is not a Prometheus duration (e.g. 30s, 5m, 1h30m)")
+        return None
+    return sum(int(n) * _UNIT_S[u] for n, u in re.findall(r"([0-9]+)(ms|y|w|d|h|m|s)", value))
 
 
 def _string_map(value, where: str, problems: list[str]) -> dict[str, str]:
@@ -144,7 +149,10 @@ class RuleFile:
         names.add(name if isinstance(name, str) else "")
         for extra in sorted(set(group) - GROUP_FIELDS, key=str):
             p.append(f"{where}: field {extra!r} not found in a rule group ({', '.join(sorted(GROUP_FIELDS))})")
-        _duration(group.get("interval"), f"{where} interval", p)
+        interval = _duration(group.get("interval"), f"{where} interval", p)
+        if interval is not None and interval < MIN_INTERVAL_S:
+            p.append(f"{where}: interval {group['interval']} is below the {MIN_INTERVAL_S} s the embedded cluster "
+                     "allows (the cluster's own groups use 2-5 s)")
         _duration(group.get("query_offset"), f"{where} query_offset", p)
         if "limit" in group and (not isinstance(group["limit"], int) or isinstance(group["limit"], bool)):
             p.append(f"{where}: `limit` must be a whole number")
