@@ -137,13 +137,15 @@ class FakeLoader(rule_loader.RuleLoader):
     def __init__(self, tmp_path, configmaps: dict):
         super().__init__(None, "http://prometheus.invalid", tmp_path / "rules.d", start=False)
         self.configmaps.store = configmaps
-        self.reloads, self.verdicts = 0, {}
+        self.reloads, self.verdicts, self.down = 0, {}, False
 
     def parse_error(self, expr):
         return "could not parse expression: 1:1: parse error: unexpected identifier" if "BAD" in expr else None
 
     def reload(self):
-        self.reloads += 1
+        if self.down:
+            raise rule_loader.requests.ConnectionError("connection refused")
+        self.reloads, self.unloaded = self.reloads + 1, False
         bad = [f.name for f in self.dir.iterdir() if "{{ bad" in f.read_text()]
         return f"failed to reload config: {bad[0]}: template: bad" if bad else None
 
@@ -180,8 +182,13 @@ def test_the_loader_writes_valid_files_only_rolls_back_a_refused_reload_and_remo
     assert loader.reloads == 3
 
     del store[("team-a", "alerts")]
-    loader.sync("team-a", "alerts")
-    assert list(loader.dir.iterdir()) == [] and loader.reloads == 4
+    loader.down = True                # Prometheus does not answer: the file is gone, the reload is owed
+    with pytest.raises(rule_loader.requests.ConnectionError):
+        loader.sync("team-a", "alerts")
+    assert list(loader.dir.iterdir()) == [] and loader.reloads == 3
+    loader.down = False
+    loader.sync("team-a", "alerts")   # the retry reloads though no file changed since
+    assert loader.reloads == 4
 
 
 def test_the_loader_sweeps_the_files_of_configmaps_gone_while_it_was_down(tmp_path):

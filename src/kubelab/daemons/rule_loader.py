@@ -50,6 +50,8 @@ class RuleLoader:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.pending: set[tuple[str, str]] = set()
+        self.unloaded = False   # the folder changed since Prometheus's last successful reload (one that failed to
+                                # connect is retried, though the files are in place by then)
         self.wake = threading.Condition()
         self.http = requests.Session()
         self.configmaps = Informer(api, "/api/v1/configmaps", name="rule-configmaps",
@@ -96,6 +98,7 @@ class RuleLoader:
         stale = [f for f in self.dir.iterdir() if not f.name.startswith(prefixes)] if prefixes else list(self.dir.iterdir())
         for path in stale:
             path.unlink(missing_ok=True)
+        self.unloaded = bool(stale)
         while stale:
             try:
                 self.reload()
@@ -115,7 +118,8 @@ class RuleLoader:
         if cm is None:
             for path in old.values():
                 path.unlink(missing_ok=True)
-            if old:
+            if old or self.unloaded:
+                self.unloaded = True
                 self.reload()
                 log.info("removed the rules of %s/%s (%d files)", namespace, name, len(old))
             return
@@ -131,7 +135,8 @@ class RuleLoader:
         removed = [p for f, p in old.items() if f not in wanted]
         for path in removed:
             path.unlink(missing_ok=True)
-        if written or removed:
+        if written or removed or self.unloaded:
+            self.unloaded = True
             refused = self.reload()
             if refused:   # Prometheus itself refused one of the new files: take them out again
                 for fname in written:
@@ -178,6 +183,7 @@ class RuleLoader:
     def reload(self) -> str | None:
         """POST /-/reload: None when Prometheus loaded the configuration and rules, else its message."""
         resp = self.http.post(f"{self.prometheus}/-/reload", timeout=60)
+        self.unloaded = False   # answered: Prometheus read the folder as it is now
         if resp.status_code == 200:
             return None
         if resp.status_code >= 500 and "failed to reload" in resp.text:
