@@ -409,8 +409,9 @@ def canary_traffic(api, namespace: str, *, gateway: str, path: str, canary_image
 
 def traffic_promoted(api, namespace: str, *, gateway: str, path: str, image: str, replicas: int,
                      timeout: float = 60) -> CheckResult:
-    """Every request for `path` through `gateway` goes to `image`, on at least `replicas` ready endpoints (1), and no
-    pod in the namespace runs another tag of `image`'s repository (the old track, whatever the route names now) (1)."""
+    """Every request for `path` through `gateway` goes to `image`, on at least `replicas` ready endpoints (1), and,
+    with the new image serving, no pod in the namespace runs another tag of `image`'s repository (the old track,
+    whatever the route names now) (1)."""
     from ..cluster.images import normalize
     family = normalize(image)
 
@@ -427,8 +428,11 @@ def traffic_promoted(api, namespace: str, *, gateway: str, path: str, image: str
                     lambda o: f"requests for {path} go to {_said_shares(o)}, {serving(o)} ready endpoint(s) of {image} "
                               f"(asked: all of them to {image}, on at least {replicas})",
                     f"upgrade the stable track to {image}, and route every request to it; wait for the rollout"),
-             Part(lambda o: not old(o), lambda o: "pods of the old track still run: " + ", ".join(old(o)[:5]),
-                  "remove the canary track once the stable track runs its image (and no Deployment of the old tag "
-                  "is left)")]
+             # judged once the new image serves: with nothing running there is no old track, and no promotion either
+             _gated(gateway, namespace, path, lambda o: serving(o) > 0 and not old(o),
+                    lambda o: ("pods of the old track still run: " + ", ".join(old(o)[:5])) if old(o) else
+                    f"no ready endpoint of {image} takes requests for {path}",
+                    "remove the canary track once the stable track runs its image (and no Deployment of the old tag "
+                    "is left)")]
     return run("traffic_promoted", lambda: _traffic(api, namespace, gateway, path), parts,
                f"every request for {path} through Gateway {gateway!r} goes to {image}", timeout=timeout)
