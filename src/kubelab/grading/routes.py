@@ -334,6 +334,9 @@ def _traffic(api, namespace: str, gateway: str, path: str) -> SimpleNamespace:
     from ..observe.network import endpoint_slices
 
     o = _fetch(api, namespace, gateway)
+    if not o.routes:   # nothing to wait for: said at once
+        raise Missing(f"no HTTPRoute in namespace {namespace!r} has a parentRef to the Gateway {gateway!r}",
+                      f"an HTTPRoute with parentRefs: [{{name: {gateway}}}] and a rule matching {path} (PathPrefix)")
     o.rule = _route_of(o, path, None)
     o.weights = backend_shares(o.rule[2].get("backendRefs")) if o.rule else {}
     o.pods = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
