@@ -13,6 +13,7 @@ from kubernetes import client
 
 import kubelab
 from kubelab.cluster import LocalCluster
+from kubelab.cluster.components import DECLARED, KWOKCTL_CLIENTS
 from tests.helpers import eventually as wait_for
 
 
@@ -50,6 +51,11 @@ def test_killed_apiserver_comes_back_with_up_and_objects_survive(own_cluster):
     wait_for(lambda: not own_cluster.running(), what="the apiserver to die")
     with pytest.raises(kubelab.ClusterUnavailable, match="does not answer"):
         own_cluster.connect()
+    # its API clients do not outlive it (Kueue once spun at half a core without it): the watchdog stops them
+    clients = [*KWOKCTL_CLIENTS, *(d.name for d in DECLARED if d.needs_api or d.after_api)]
+    wait_for(lambda: not any(own_cluster.supervisor.process(n).running for n in clients), timeout=30,
+             what="the API clients (the kubelet, Kueue, Karpenter, ..., kwokctl's controllers) to exit")
+    assert own_cluster.supervisor.process("kubelab-registry").running   # not an API client: left running
 
     assert "restarted" in own_cluster.up()
     core = client.CoreV1Api(own_cluster.connect())

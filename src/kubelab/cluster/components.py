@@ -16,6 +16,7 @@ import contextlib
 import os
 import socket
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from .local import LocalCluster
 
 __all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER", "KEDA_OPERATOR",
-           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS",
-           "Supervisor", "by_name", "http_ok", "listening", "port_free"]
+           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "KWOKCTL_CLIENTS", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS",
+           "Supervisor", "WATCHDOG", "by_name", "http_ok", "listening", "pick_ports", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
@@ -44,6 +45,10 @@ ENVOY_GATEWAY = "kubelab-envoy-gateway"  # Envoy Gateway, the Gateway API contro
 KEDA_OPERATOR = "kubelab-keda-operator"  # KEDA's operator: ScaledObject -> HPA, 0 <-> 1 (cluster/keda.py)
 KEDA_ADAPTER = "kubelab-keda-adapter"    # KEDA's metrics API server, external.metrics.k8s.io (cluster/keda.py)
 KEDA_WEBHOOKS = "kubelab-keda-webhooks"  # KEDA's admission webhooks (cluster/keda.py)
+WATCHDOG = "kubelab-watchdog"            # stops the API clients above once the API server is gone (cluster/watchdog.py)
+
+# kwokctl's components that only talk to the API server (the watchdog stops them too once it is gone)
+KWOKCTL_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kwok-controller", "metrics-server")
 
 Bins = dict  # binary name -> Path (build.binaries())
 
@@ -62,6 +67,8 @@ class Component:
     monitoring: bool = False                              # left out of a cluster started with monitoring=False
     binary: str | None = None                             # a built binary it needs (`kubelab build` makes it)
     after_api: bool = False                               # prepared and started once the API server answers
+    needs_api: bool = False                               # an API client only: the watchdog stops it once the API
+                                                          # server is gone (every `after_api` one is too)
 
 
 @dataclass
@@ -83,6 +90,24 @@ def port_free(port: int, host: str = "127.0.0.1", wait: float = 0) -> bool:
             except OSError:
                 return False, False
     return until(bindable, wait, every=0.1)
+
+
+def pick_ports(ranges: dict[str, tuple[int, int]], taken: set[int], what: str, host: str = "127.0.0.1",
+               kept: dict[str, int] | None = None) -> dict[str, int]:
+    """A free port on `host` for each entry of `ranges` (key -> (first, last)), none in `taken` (other clusters'
+    ports) nor picked for another key; the ports of `kept` stay. PortInUse names `what` ("Kueue's") when a range
+    has none free."""
+    ports = {k: v for k, v in (kept or {}).items() if k in ranges}
+    for key, (first, last) in ranges.items():
+        if key in ports:
+            continue
+        used = taken | set(ports.values())
+        ports[key] = next((p for p in range(first, last + 1) if p not in used and port_free(p, host)), 0)
+        if not ports[key]:
+            where = " on 127.0.0.1" if host == "127.0.0.1" else ""
+            raise PortInUse(f"no free port for {what} {key} server in {first}-{last}{where}",
+                            "stop a process that holds these ports, or another cluster")
+    return ports
 
 
 def listening(port: int | None, host: str = "127.0.0.1") -> bool:
@@ -134,8 +159,23 @@ def _keda_prepare(c: LocalCluster) -> None:  # one function for both, so a start
     keda.prepare(c)
 
 
+def _monitoring_prepare(c: LocalCluster) -> None:  # one function for the three, so it runs once
+    c.configure_monitoring()
+
+
 def _exporter(name: str, port_key: str) -> Callable[[LocalCluster, Bins], list[str]]:
     return lambda c, bins: c.prometheus.exporter_command(name, port_key, c.kubeconfig, c.context)
+
+
+def _watchdog_command(c: LocalCluster) -> list[str]:
+    import sys
+    from pathlib import Path
+    clients = [*KWOKCTL_CLIENTS, *(d.name for d in DECLARED if d.needs_api or d.after_api)]
+    return [sys.executable, "-I", str(Path(__file__).with_name("watchdog.py")), str(c.workdir), *clients]
+
+
+def _watchdog_running(c: LocalCluster) -> bool:
+    return Supervisor(c).process(WATCHDOG).running
 
 
 def _gateway(c: LocalCluster):
@@ -154,20 +194,20 @@ DECLARED: tuple[Component, ...] = (
     # It lists and watches as soon as the API server answers; ready once it has listed what it watches, so pods
     # applied from then on are judged before kwok starts them.
     Component(KUBELET, "the simulated kubelet", _kubelet_command, lambda c: c.kubelet_synced_file.is_file(),
-              prepare=_kubelet_prepare),
+              prepare=_kubelet_prepare, needs_api=True),
     # no tracing exporter: distribution would otherwise try to send traces to a collector that is not there
     Component(REGISTRY, "the registry", lambda c, bins: c.registry.command(bins["registry"]),
               lambda c: c.registry.answering(), prepare=lambda c: c.configure_registry(),
               port=lambda c: c.registry.port(), env={"OTEL_TRACES_EXPORTER": "none"}, binary="registry"),
     # the exporters only work when scraped: they yield to the control plane and the kubelet
     Component(GPU_EXPORTER, "the GPU exporter", _exporter(GPU_EXPORTER, "gpu_exporter"),
-              lambda c: listening(c.prometheus.ports().get("gpu_exporter")), prepare=lambda c: c.configure_monitoring(),
-              port=lambda c: c.prometheus.ports().get("gpu_exporter"), nice=5, monitoring=True),
+              lambda c: listening(c.prometheus.ports().get("gpu_exporter")), prepare=_monitoring_prepare,
+              port=lambda c: c.prometheus.ports().get("gpu_exporter"), nice=5, monitoring=True, needs_api=True),
     Component(STATE_METRICS, "the state metrics", _exporter(STATE_METRICS, "state_metrics"),
-              lambda c: listening(c.prometheus.ports().get("state_metrics")), prepare=lambda c: c.configure_monitoring(),
-              port=lambda c: c.prometheus.ports().get("state_metrics"), nice=5, monitoring=True),
+              lambda c: listening(c.prometheus.ports().get("state_metrics")), prepare=_monitoring_prepare,
+              port=lambda c: c.prometheus.ports().get("state_metrics"), nice=5, monitoring=True, needs_api=True),
     Component(PROMETHEUS, "Prometheus", lambda c, bins: c.prometheus.command(bins["prometheus"]),
-              lambda c: c.prometheus.answering(), prepare=lambda c: c.configure_monitoring(),
+              lambda c: c.prometheus.answering(), prepare=_monitoring_prepare,
               port=lambda c: c.prometheus.port(), monitoring=True, binary="prometheus"),
     # Kueue's manager: its prepare applies its CRDs, certificate Secret and webhook configurations, so it starts
     # once the API server answers; ready when its readyz answers (certificates in place, webhook server serving)
@@ -203,6 +243,10 @@ DECLARED: tuple[Component, ...] = (
                   bins["keda-webhooks"], c.kubeconfig),
               lambda c: _keda(c).webhooks_answering(), prepare=_keda_prepare,
               port=lambda c: _keda(c).ports().get("webhooks"), env=KEDA_ENV, binary="keda-webhooks", after_api=True),
+    # last, so `down` stops it first: it watches the kube-apiserver's pid and stops the API clients above (and
+    # kwokctl's) once the API server is gone (a killed test run, a killed kube-apiserver), instead of leaving them
+    # retrying without end
+    Component(WATCHDOG, "the watchdog", lambda c, bins: _watchdog_command(c), lambda c: _watchdog_running(c)),
 )
 MONITORING = tuple(d.name for d in DECLARED if d.monitoring)
 
@@ -237,16 +281,22 @@ class Supervisor:
         return Process(name, pid, alive)
 
     def start_missing(self, components: list[Component], bins: Bins, api: bool = True) -> list[str]:
-        """Start each of `components` that is not running (prepared first: all prepares, then all starts, so a
-        port check never races a start); those marked `after_api` only when `api` (the API server answers).
+        """Start each of `components` that is not running (prepared first: all prepares, at once, then all starts, so
+        a port check never races a start); those marked `after_api` only when `api` (the API server answers).
         Returns the names started."""
         todo = [d for d in components if not self.process(d.name).running and (api or not d.after_api)]
-        for prepare in dict.fromkeys(d.prepare for d in todo if d.prepare):  # a shared prepare runs once
-            prepare(self.cluster)
         for d in todo:
             if d.binary and d.binary not in bins:
                 raise ClusterUnavailable(f"{d.what} ({d.binary}) is not built",
                                          "run `kubelab build` (or leave --no-build out)")
+        # the prepares at once (a shared one once): the platform components' each apply CRDs and wait for the API
+        # server to establish them, which one after another cost seconds each
+        prepares = list(dict.fromkeys(d.prepare for d in todo if d.prepare))
+        if prepares:
+            with ThreadPoolExecutor(len(prepares)) as pool:
+                for done in [pool.submit(prepare, self.cluster) for prepare in prepares]:
+                    done.result()
+        for d in todo:
             port = d.port(self.cluster) if d.port else None
             if port and not port_free(port, wait=10):
                 raise PortInUse(f"port {port} of {d.name} of cluster {self.cluster.name!r} is taken by another "

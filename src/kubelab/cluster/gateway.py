@@ -36,7 +36,6 @@ socket, and its health port out through another (`answering` reads /readyz throu
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import json
 import os
@@ -285,21 +284,10 @@ class EnvoyGateway:
         are established (it watches them from the start, and the GatewayClass is of one of them), the rest in order.
         Skipped when the same objects were applied before and the GatewayClass (applied last) is there: a resumed
         cluster keeps them in its etcd, and re-applying 2 MB of CRDs costs seconds on a busy machine."""
-        from .._k8s.apierrors import call
-        from .._k8s.kinds import resource
-        from ..errors import NotFound
         from . import crds as crds_mod
         dirs = module_dirs(GATEWAY_API_MODULE, EG_MODULE, INFERENCE_MODULE)
-        digest = self.digest(certs, dirs)
-        with contextlib.suppress(OSError):
-            if self.applied_file.read_text() == digest:
-                cls = gateway_class()
-                try:
-                    call(resource(api, cls["kind"], cls["apiVersion"]).get, name=GATEWAY_CLASS,
-                         what=f"GatewayClass {GATEWAY_CLASS}")
-                    return
-                except NotFound:
-                    pass
-        self.applied_file.unlink(missing_ok=True)
-        crds_mod.install(api, self.objects(certs, dirs), "the Gateway API's", logs_fix, timeout)
-        self.applied_file.write_text(digest)
+        digest = self.digest(certs, dirs)   # without reading the modules' 2 MB of CRDs when nothing changed
+        if crds_mod.applied(api, self.applied_file, digest, gateway_class()):
+            return
+        crds_mod.install(api, self.objects(certs, dirs), "the Gateway API's", logs_fix, timeout,
+                         record=self.applied_file, key=digest)

@@ -3,7 +3,8 @@ built from the pinned Go module in cluster/go/karpenter like the other tools) ru
 pod that a NodePool can take it makes a NodeClaim and a Node (kwok-<claim>-..., providerID kwok://...), and it
 deletes that node again when consolidation finds it empty (or underused) for the NodePool's `consolidateAfter`.
 
-What the cluster gives it (`Karpenter.install`, at each start, before the process starts):
+What the cluster gives it (`Karpenter.install`, at each start, before the process starts; not applied again when the
+same objects were applied to this cluster before, cluster/crds.py):
     CRDs            NodePool, NodeClaim (karpenter.sh/v1) and KWOKNodeClass (karpenter.kwok.sh/v1alpha1), committed
                     unchanged from the module in cluster/karpenter/crds/ (each file names its source). They must be
                     served before it starts: it sets up its field indexers on them once, at start.
@@ -32,7 +33,6 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import PortInUse
 from .paths import repo_root
 
 __all__ = ["AUTOSCALED_TAINT", "CRD_DIR", "INSTANCE_TYPES", "NODE_CLASS", "NODE_POOL", "PORT_RANGES", "Karpenter",
@@ -75,15 +75,8 @@ class Karpenter:
     def pick_ports(self, taken: set[int]) -> dict[str, int]:
         """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' Karpenter ports).
         Free on every interface, as Karpenter listens on all of them."""
-        from .components import port_free
-        ports: dict[str, int] = {}
-        for key, (first, last) in PORT_RANGES.items():
-            used = taken | set(ports.values())
-            free = (p for p in range(first, last + 1) if p not in used and port_free(p, "0.0.0.0"))
-            ports[key] = next(free, 0)
-            if not ports[key]:
-                raise PortInUse(f"no free port for Karpenter's {key} server in {first}-{last}",
-                                "stop a process that holds these ports, or another cluster")
+        from .components import pick_ports
+        ports = pick_ports(PORT_RANGES, taken, "Karpenter's", host="0.0.0.0")
         self.file.parent.mkdir(parents=True, exist_ok=True)
         self.file.write_text(json.dumps(ports))
         return ports
@@ -105,9 +98,9 @@ class Karpenter:
         from .components import http_ok
         return http_ok(self.ports().get("health"))
 
-    @staticmethod
-    def install(api, timeout: float = 30) -> None:
-        """Server-side apply its CRDs, wait until they are served, then apply the KWOKNodeClass (idempotent)."""
+    def install(self, api, timeout: float = 30) -> None:
+        """Server-side apply its CRDs, wait until they are served, then apply the KWOKNodeClass (idempotent; skipped
+        when they were applied to this cluster before, see cluster/crds.py)."""
         from . import crds as crds_mod
         crds_mod.install(api, [*crds(), NODE_CLASS], "Karpenter's", "see `kubelab cluster logs kube-apiserver`",
-                         timeout)
+                         timeout, record=self.file.with_name("karpenter.applied.sha256"))

@@ -9,7 +9,8 @@ on 127.0.0.1.
       --gRPC, mutual TLS--> operator (127.0.0.1:<grpc>) --scaler--> Prometheus (the cluster's, on 127.0.0.1)
     and the operator itself scales the Deployment 0 <-> 1 (minReplicaCount 0: an HPA cannot go below 1).
 
-What the cluster gives them (`prepare`, at every start of any of them, before they start):
+What the cluster gives them (`prepare`, at every start of any of them, before they start; the objects are not applied
+again when the same ones were applied to this cluster before, cluster/crds.py):
 
     <workdir>/keda/certs/         a CA and one certificate for both (ca.crt, tls.crt, tls.key), made once and kept:
                                   the operator serves gRPC with it and the adapter is its client (KEDA's mutual TLS
@@ -56,7 +57,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from ..errors import ConfigError, PortInUse
+from ..errors import ConfigError
 from .certs import ca_and_server
 
 if TYPE_CHECKING:
@@ -184,16 +185,8 @@ class Keda:
     def pick_ports(self, taken: set[int]) -> dict[str, int]:
         """Pick and keep free ports, one per PORT_RANGES entry, none in `taken` (other clusters' KEDA ports); those
         already kept stay (a cluster made before an entry was added keeps the others)."""
-        from .components import port_free
-        ports: dict[str, int] = {k: v for k, v in self.ports().items() if k in PORT_RANGES}
-        for key, (first, last) in PORT_RANGES.items():
-            if key in ports:
-                continue
-            used = taken | set(ports.values())
-            ports[key] = next((p for p in range(first, last + 1) if p not in used and port_free(p, "0.0.0.0")), 0)
-            if not ports[key]:
-                raise PortInUse(f"no free port for KEDA's {key} server in {first}-{last}",
-                                "stop a process that holds these ports, or another cluster")
+        from .components import pick_ports
+        ports = pick_ports(PORT_RANGES, taken, "KEDA's", host="0.0.0.0", kept=self.ports())
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "ports.json").write_text(json.dumps(ports))
         return ports
@@ -260,11 +253,11 @@ class Keda:
                 webhook_configuration(module, self.ports()["webhooks"], ca)]
 
     def install(self, api, ca: bytes, timeout: float = 30) -> None:
-        """Server-side apply what it needs (idempotent) and wait until new CRDs are established: the operator
-        watches its kinds from the start."""
+        """Server-side apply what it needs (idempotent; skipped when it was applied to this cluster before, see
+        cluster/crds.py) and wait until new CRDs are established: the operator watches its kinds from the start."""
         from . import crds as crds_mod
         crds_mod.install(api, self.objects(module_dir(), ca), "KEDA's", "see `kubelab cluster logs kube-apiserver`",
-                         timeout)
+                         timeout, record=self.dir / "applied.sha256")
 
 
 def prepare(cluster: LocalCluster) -> None:

@@ -2,7 +2,8 @@
 cluster/go/kueue like the other tools) runs as a host process on 127.0.0.1, and admits queued Jobs against the
 quotas of ClusterQueues.
 
-What the cluster gives it (`Kueue.configure` writes the files, `install` applies the objects, both at every start):
+What the cluster gives it (`Kueue.configure` writes the files, `install` applies the objects, both at every start;
+`install` skips the apply when the same objects were applied to this cluster before, cluster/crds.py):
 
     <workdir>/kueue/config.yaml   its Configuration: no leader election, health/metrics/webhook on loopback ports
                                   picked once (kept), only Jobs labelled kueue.x-k8s.io/queue-name managed,
@@ -33,7 +34,6 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import PortInUse
 from .certs import ca_and_server
 
 __all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
@@ -186,22 +186,17 @@ class Kueue:
 
     def pick_ports(self, taken: set[int]) -> dict[str, int]:
         """Free loopback ports for it, one per PORT_RANGES entry, none in `taken` (other clusters' Kueue ports)."""
-        from .components import port_free
-        ports: dict[str, int] = {}
-        for key, (first, last) in PORT_RANGES.items():
-            free = (p for p in range(first, last + 1) if p not in taken | set(ports.values()) and port_free(p))
-            ports[key] = next(free, 0)
-            if not ports[key]:
-                raise PortInUse(f"no free port for Kueue's {key} server in {first}-{last} on 127.0.0.1",
-                                "stop a process that holds these ports, or another cluster")
-        return ports
+        from .components import pick_ports
+        return pick_ports(PORT_RANGES, taken, "Kueue's")
 
     def install(self, api, certs: dict[str, bytes], logs_fix: str, timeout: float = 30) -> None:
-        """Server-side apply what it needs before it starts (idempotent: each start applies the same objects), and
-        wait until new CRDs are established: Kueue watches its kinds from the start, and its rotator's update of a
-        CRD the API server is still establishing fails and is retried only after a back-off."""
+        """Server-side apply what it needs before it starts (idempotent: each start applies the same objects;
+        skipped when they were applied to this cluster before, see cluster/crds.py), and wait until new CRDs are
+        established: Kueue watches its kinds from the start, and its rotator's update of a CRD the API server is
+        still establishing fails and is retried only after a back-off."""
         from . import crds as crds_mod
-        crds_mod.install(api, self.objects(module_dir(), certs), "Kueue's", logs_fix, timeout)
+        crds_mod.install(api, self.objects(module_dir(), certs), "Kueue's", logs_fix, timeout,
+                         record=self.dir / "applied.sha256")
 
     def objects(self, module: Path, certs: dict[str, bytes]) -> list[dict]:
         """What the API server needs before it starts, in apply order: namespace, certificate Secret, CRDs, webhook

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -202,8 +203,12 @@ class LocalCluster:
             # watches as soon as the API server answers; the registry and Prometheus need nothing of it).
             self._start_own(bins, api=False)
             self._control_plane_up(bins)
-            self._start_own(bins)  # those that need the API server (Kueue), and one that gave up on it
-        self._ensure_nodes(pools)
+            # those that need the API server (Kueue ...), and one that gave up on it; the nodes are made meanwhile
+            # (the platform components' prepares wait on the API server to establish their CRDs)
+            with ThreadPoolExecutor(1) as pool:
+                nodes = pool.submit(self._ensure_nodes, pools)
+                self._start_own(bins)
+                nodes.result()
         self.supervisor.wait_ready(self.declared())
         self._control_plane_up(bins, settle=0)  # metrics-server may have given up meanwhile (see there)
         prom = f", Prometheus on {self.prometheus.url}" if self.prometheus.configured() else ""
