@@ -28,15 +28,34 @@ def _true(obj: dict, kind: str) -> bool:
 
 
 def _workload(api, job: str, namespace: str) -> dict:
-    """The Workload Kueue made for Job `job` (owner reference), newest first; Missing when none."""
+    """The Workload Kueue made for Job `job` (owner reference), newest first. None yet for a Job that names a
+    LocalQueue: a stand-in that is not admitted (Kueue makes the Workload after the Job, seconds later on a busy
+    machine), so the check waits for it; Missing when the Job names no queue (Kueue never makes one) or is gone."""
     group, version = API.split("/")
     items = read(lambda: client(api, "CustomObjectsApi").list_namespaced_custom_object(
         group, version, namespace, "workloads")["items"], "Workloads", namespace)
     owned = of_job(items, name=job)
-    if not owned:
-        raise Missing(f"Kueue made no Workload for Job {job!r}: the Job is not queued (or does not exist)",
-                      f"label the Job {QUEUE_LABEL}: <your team's LocalQueue> (kubectl get localqueues -n {namespace})")
-    return owned[0]
+    if owned:
+        return owned[0]
+    labels = read(lambda: client(api, "BatchV1Api").read_namespaced_job(job, namespace), f"Job {job!r}",
+                  namespace).metadata.labels or {}
+    if QUEUE_LABEL in labels:
+        return {"metadata": {}, "spec": {}, "status": {"conditions": [{
+            "type": "QuotaReserved", "status": "False",
+            "message": f"Kueue has made no Workload for it (yet) in LocalQueue {labels[QUEUE_LABEL]!r}"}]}}
+    raise Missing(f"Kueue made no Workload for Job {job!r}: the Job is not queued (no {QUEUE_LABEL} label)",
+                  f"label the Job {QUEUE_LABEL}: <your team's LocalQueue> (kubectl get localqueues -n {namespace})")
+
+
+def _settled_workload(api, job: str, namespace: str) -> dict:
+    """The Job's Workload once Kueue has admitted it, or as it is after ADMIT_TIMEOUT s. For a check about to fail a
+    static part (which ends its wait at once): its admission part then scores what Kueue decided, not how fast."""
+    from .._k8s.poll import until
+
+    def step():
+        w = _workload(api, job, namespace)
+        return _true(w, "Admitted"), w
+    return until(step, ADMIT_TIMEOUT)
 
 
 def _pods(api, job: str, namespace: str) -> list:
@@ -111,8 +130,10 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
     def fetch():
         batch = client(api, "BatchV1Api")
         j = read(lambda: batch.read_namespaced_job(job, namespace), what, namespace)
-        w = _workload(api, job, namespace)
-        return SimpleNamespace(w=w, parallelism=j.spec.parallelism or 1,
+        parallelism = j.spec.parallelism or 1
+        # a wrong parallelism (static) ends the check at once: let Kueue decide the admission first
+        w = _workload(api, job, namespace) if parallelism == pods else _settled_workload(api, job, namespace)
+        return SimpleNamespace(w=w, parallelism=parallelism,
                                count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []))
 
     parts = [
@@ -139,12 +160,14 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
     def fetch():
         core, batch = client(api, "CoreV1Api"), client(api, "BatchV1Api")
         j = read(lambda: batch.read_namespaced_job_status(job, namespace), what, namespace)
-        w = _workload(api, job, namespace)
+        pool = read(lambda: client(api, "CustomObjectsApi").list_cluster_custom_object(
+            "karpenter.sh", "v1", "nodepools")["items"], "NodePools")
+        # a missing NodePool (static) ends the check at once: let Kueue decide the admission first
+        w = (_workload(api, job, namespace) if any(p["metadata"]["name"] == node_pool for p in pool)
+             else _settled_workload(api, job, namespace))
         pods = _pods(api, job, namespace)
         ran = [p for p in pods if p.status.phase == "Succeeded"]
         nodes = {n.metadata.name: n.metadata.labels or {} for n in core.list_node().items}
-        pool = read(lambda: client(api, "CustomObjectsApi").list_cluster_custom_object(
-            "karpenter.sh", "v1", "nodepools")["items"], "NodePools")
         return SimpleNamespace(
             w=w, complete=(j.status.succeeded or 0) >= (j.spec.completions or 1), ran=ran,
             on_pool=[p for p in ran if (p.spec.node_selector or {}).get(NODEPOOL_LABEL) == node_pool

@@ -140,9 +140,15 @@ def quota_caps_gpus(api, namespace: str, *, gpus: int, device_class: str | None 
         # where the GPUs it must cover are the extended-resource ones this check can count
         return key == keys[0] and s.requested > 0 and to_float(q.used.get(key, "0")) == s.requested
 
+    def cap(s, key: str) -> float | None:
+        # several quotas all hold (the API server refuses what any one would exceed): the namespace's cap is the
+        # lowest of those that count every pod
+        caps = [to_float(q.hard[key]) for q in s.quotas if key in q.hard and covers(q, key, s)]
+        return min(caps) if caps else None
+
     def part(key: str) -> Part:
         def problem(s) -> str:
-            set_ = [q for q in s.quotas if key in q.hard]
+            set_ = [q for q in s.quotas if key in q.hard and not (to_float(q.hard[key]) == gpus and covers(q, key, s))]
             if not set_:
                 return f"no ResourceQuota in namespace {namespace!r} sets {key}"
             return "; ".join(
@@ -150,8 +156,7 @@ def quota_caps_gpus(api, namespace: str, *, gpus: int, device_class: str | None 
                 else f"ResourceQuota {q.name!r} caps {key} at {gpus}, but its scope leaves pods out (it counts "
                      f"{q.used.get(key, '0')} of the {s.requested:g} GPU(s) the namespace's pods request)"
                 for q in set_)
-        return Part(lambda s: any(key in q.hard and to_float(q.hard[key]) == gpus and covers(q, key, s)
-                                  for q in s.quotas),
+        return Part(lambda s: cap(s, key) == gpus,
                     problem, f"create a ResourceQuota with spec.hard: {{{key}: \"{gpus}\"}} and no scope (it must "
                              f"count every pod) in namespace {namespace}", static=True)
 
@@ -321,11 +326,12 @@ def preempted(api, namespace: str, *, by: str, victims: str, timeout: float = PE
     return run("preempted", fetch, parts, f"{what} preempted a pod of {victims!r}", timeout=timeout)
 
 
-def claim_allocated(api, pod: str, namespace: str, *, product: str | None = None,
+def claim_allocated(api, pod: str, namespace: str, *, product: str | None = None, devices: int | None = None,
                     device_class: str = DRA_DRIVER, timeout: float = READY_TIMEOUT) -> CheckResult:
     """The pod's ResourceClaims are allocated (the scheduler picked devices) (1), each request asks for
-    DeviceClass `device_class` (1), and, if `product` is given, every device allocated is that productName
-    in its ResourceSlice (e.g. "NVIDIA H100 80GB HBM3") (1)."""
+    DeviceClass `device_class` (1), if `product` is given, every device allocated is that productName
+    in its ResourceSlice (e.g. "NVIDIA H100 80GB HBM3") (1), and, if `devices` is given, the pod holds that many
+    devices in all (1): a claim with allocationMode All, or a count above the task's, holds GPUs it was not given."""
     from ..observe import dra
 
     what = f"Pod {pod!r}"
@@ -361,5 +367,9 @@ def claim_allocated(api, pod: str, namespace: str, *, product: str | None = None
                           lambda o: f"{what} was given {o.products or 'no device'}, expected {product!r}",
                           f"select the product with a CEL selector: device.attributes[\"{device_class}\"]"
                           f".productName == \"{product}\""))
+    if devices is not None:
+        parts.append(Part(lambda o: o.allocated and len(o.products) == devices,
+                          lambda o: f"{what} holds {len(o.products)} device(s) through its claims, expected {devices}",
+                          f"ask for exactly {devices}: allocationMode ExactCount (the default) with count: {devices}"))
     return run("claim_allocated", fetch, parts, f"{what} holds {product or device_class} devices through DRA",
                timeout=timeout)
