@@ -304,12 +304,12 @@ WRONG_SCORES = {
           "autoscaling": 0.5},
     # placement: trainer not pinned, notebook and evaluator pend (11 of 14); dra: the class right (1 of 3); preemption: inference runs,
     # higher than the workers, on the wrong pool and preempting no one (3 of 5); queues: pretrain right, the gang 1 of 3
-    "b": {"placement": 3.1429, "dra": 0.6667, "quota": 0, "pending": 0, "preemption": 1.2, "report": None,
+    "b": {"placement": 3.1429, "dra": 0.5, "quota": 0, "pending": 0, "preemption": 1.2, "report": None,
           "queues": 2.0, "autoscaling": 0},
     # placement: trainer by nodeName (its pool part and its pinning) and evaluator on a100 (11 of 14); dra: 2 of 3;
     # quota: 2 of 3; preemption: inference pends, equal to the workers (1 of 5: it asks for a GPU); report: 4 of 5;
     # queues: pretrain not queued (0 of 3), the gang right; autoscaling: admitted, the NodePool there, no node (2 of 4)
-    "c": {"placement": 3.1429, "dra": 1.3333, "quota": 1.3333, "pending": 0, "preemption": 0.4, "report": 2.4,
+    "c": {"placement": 3.1429, "dra": 1.5, "quota": 1.3333, "pending": 0, "preemption": 0.4, "report": 2.4,
           "queues": 1.5, "autoscaling": 1.0},
 }
 # set c: job_node_provisioned waits its whole timeout for a node Karpenter cannot make
