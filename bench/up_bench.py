@@ -8,7 +8,8 @@ Each pair times, in turn:
   ports picked as kubelab picks them), then the node pools' nodes created through the API, to every node Ready and
   metrics-server running; then `kwokctl stop cluster` and `kwokctl start cluster` to the same again (resume);
 - kubelab: `LocalCluster.up()` of a new cluster (every node Ready, every one of kubelab's own components answering:
-  the simulated kubelet synced, the registry, the exporters, Prometheus), then `down()` and `up()` again (resume).
+  the simulated kubelet synced, the registry, the exporters, Prometheus, and the batch and serving platform: Kueue,
+  Karpenter, Envoy Gateway and KEDA with their CRDs established), then `down()` and `up()` again (resume).
 The goals (issue 22): new cluster <= 1.5x the peer, resume <= 1.2x; medians over the pairs.
 """
 from __future__ import annotations

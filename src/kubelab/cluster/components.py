@@ -4,8 +4,11 @@ supervisor that starts, waits for, stops and reports all of them.
 A component is a `Component`: its name (the `kubelab cluster logs` name), what it is in words, how to prepare it
 (ports, config files: under the start lock), its command, the port it must find free, how to tell it answers, and
 whether it belongs to monitoring (`--no-monitoring` leaves those out). `LocalCluster.up` starts every declared
-component that is not running at once, right after kwokctl, and waits for all of them to answer in parallel; `down`,
-`status` and `logs` go through `Supervisor` too. Adding a process to the cluster is one entry in `DECLARED`.
+component that is not running at once, right after kwokctl (those that need the API server once it answers; their
+prepares, which apply CRDs, run at once too), and waits for all of them to answer in parallel; `down`, `status` and
+`logs` go through `Supervisor` too. Adding a process to the cluster is one entry in `DECLARED`. The last one, the
+watchdog (cluster/watchdog.py), stops the API clients (`needs_api`, `after_api`, and kwokctl's) once the cluster's
+kube-apiserver is gone, so none of them outlives it.
 
 Each process runs as the current user, in its own session, with its output in `<workdir>/logs/<name>.log` and its
 pid in `<workdir>/pids/<name>.pid` (the layout kwokctl uses for its own components, so one reader serves both).
