@@ -114,3 +114,23 @@ def test_a_taken_port_or_a_missing_binary_starts_nothing(tmp_path):
         assert not sup.process("other").running  # every check comes before any start
     with pytest.raises(ClusterUnavailable, match="not built"):
         sup.start_missing([replace(other, binary="prometheus")], {})
+
+
+def test_a_cluster_may_be_started_without_platform_parts(tmp_path, monkeypatch):
+    from kubelab.cluster import LocalCluster
+
+    monkeypatch.setenv("KUBELAB_STATE_DIR", str(tmp_path))
+    parts = {d.name: d.part for d in DECLARED if d.part}
+    assert set(parts.values()) == set(components.PARTS)
+    assert {n for n, p in parts.items() if p == components.BATCH} == {components.KUEUE, components.KARPENTER}
+    small = LocalCluster("small", without=("serving", "batch"))
+    assert not any(d.part for d in small.declared())   # what `up` starts: the platform left out
+    assert {d.name for d in small.declared()} == {d.name for d in DECLARED if not d.part}
+    assert components.KUEUE in {d.name for d in small.declared(configured=True)}   # not started without it yet
+    small._without_file.parent.mkdir(parents=True)
+    small._without_file.write_text('["batch"]')   # as `up` records it
+    listed = {d.name for d in LocalCluster("small").declared(configured=True)}
+    assert components.KUEUE not in listed and components.ENVOY_GATEWAY in listed
+    assert LocalCluster("small").without == ()   # the default: every part
+    with pytest.raises(UsageError, match="no platform part 'gpu'"):
+        LocalCluster("small", without=("gpu",))

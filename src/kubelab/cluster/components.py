@@ -3,12 +3,13 @@ supervisor that starts, waits for, stops and reports all of them.
 
 A component is a `Component`: its name (the `kubelab cluster logs` name), what it is in words, how to prepare it
 (ports, config files: under the start lock), its command, the port it must find free, how to tell it answers, and
-whether it belongs to monitoring (`--no-monitoring` leaves those out). `LocalCluster.up` starts every declared
-component that is not running at once, right after kwokctl (those that need the API server once it answers; their
-prepares, which apply CRDs, run at once too), and waits for all of them to answer in parallel; `down`, `status` and
-`logs` go through `Supervisor` too. Adding a process to the cluster is one entry in `DECLARED`. The last one, the
-watchdog (cluster/watchdog.py), stops the API clients (`needs_api`, `after_api`, and kwokctl's) once the cluster's
-kube-apiserver is gone, so none of them outlives it.
+whether it belongs to monitoring (`--no-monitoring` leaves those out) or to a platform part (`part`: batch, serving;
+`LocalCluster(without=...)` leaves those out). `LocalCluster.up` starts every declared component that is not running
+at once, right after kwokctl (those that need the API server once it answers; their prepares, which apply CRDs, run at
+once too), and waits for all of them to answer in parallel; `down`, `status` and `logs` go through `Supervisor` too.
+Adding a process to the cluster is one entry in `DECLARED`. The last one, the watchdog (cluster/watchdog.py), stops
+the API clients (`needs_api`, `after_api`, and kwokctl's) once the cluster's kube-apiserver is gone, so none of them
+outlives it.
 
 Each process runs as the current user, in its own session, with its output in `<workdir>/logs/<name>.log` and its
 pid in `<workdir>/pids/<name>.pid` (the layout kwokctl uses for its own components, so one reader serves both).
@@ -33,9 +34,10 @@ from .paths import daemon
 if TYPE_CHECKING:
     from .local import LocalCluster
 
-__all__ = ["Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER", "KEDA_OPERATOR",
-           "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "KWOKCTL_CLIENTS", "MONITORING", "PROMETHEUS", "Process", "REGISTRY", "STATE_METRICS",
-           "Supervisor", "WATCHDOG", "by_name", "http_ok", "listening", "pick_ports", "port_free"]
+__all__ = ["BATCH", "Component", "DECLARED", "ENVOY_GATEWAY", "GPU_EXPORTER", "KARPENTER", "KEDA_ADAPTER",
+           "KEDA_OPERATOR", "KEDA_WEBHOOKS", "KUBELET", "KUEUE", "KWOKCTL_CLIENTS", "MONITORING", "PARTS", "PROMETHEUS",
+           "Process", "REGISTRY", "SERVING", "STATE_METRICS", "Supervisor", "WATCHDOG", "by_name", "http_ok",
+           "listening", "pick_ports", "port_free"]
 
 KUBELET = "kubelab-kubelet"             # the simulated kubelet (daemons/kubelet.py; rules in cluster/kubelet.py)
 REGISTRY = "kubelab-registry"           # the OCI chart registry (cluster/registry.py)
@@ -49,6 +51,11 @@ KEDA_OPERATOR = "kubelab-keda-operator"  # KEDA's operator: ScaledObject -> HPA,
 KEDA_ADAPTER = "kubelab-keda-adapter"    # KEDA's metrics API server, external.metrics.k8s.io (cluster/keda.py)
 KEDA_WEBHOOKS = "kubelab-keda-webhooks"  # KEDA's admission webhooks (cluster/keda.py)
 WATCHDOG = "kubelab-watchdog"            # stops the API clients above once the API server is gone (cluster/watchdog.py)
+
+# the platform parts a cluster may be started without (LocalCluster(without=...)): the batch platform (Kueue, Karpenter)
+# and the serving platform (Envoy Gateway, KEDA)
+BATCH, SERVING = "batch", "serving"
+PARTS = (BATCH, SERVING)
 
 # kwokctl's components that only talk to the API server (the watchdog stops them too once it is gone)
 KWOKCTL_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kwok-controller", "metrics-server")
@@ -72,6 +79,7 @@ class Component:
     after_api: bool = False                               # prepared and started once the API server answers
     needs_api: bool = False                               # an API client only: the watchdog stops it once the API
                                                           # server is gone (every `after_api` one is too)
+    part: str | None = None                               # a platform part (PARTS) a cluster may be started without
 
 
 @dataclass
@@ -216,19 +224,19 @@ DECLARED: tuple[Component, ...] = (
     # once the API server answers; ready when its readyz answers (certificates in place, webhook server serving)
     Component(KUEUE, "Kueue", lambda c, bins: c.kueue.command(bins["kueue"], c.kubeconfig),
               lambda c: c.kueue.answering(), prepare=lambda c: c.configure_kueue(),
-              port=lambda c: c.kueue.ports().get("webhook"), binary="kueue", after_api=True),
+              port=lambda c: c.kueue.ports().get("webhook"), binary="kueue", after_api=True, part=BATCH),
     # Karpenter: its prepare applies its CRDs (it sets up indexers on them once, at start), so it starts once the API
     # server answers; ready when its readyz answers. It makes no node until a NodePool exists (cluster/karpenter.py).
     Component(KARPENTER, "Karpenter", lambda c, bins: c.karpenter.command(bins["karpenter"], c.kubeconfig),
               lambda c: c.karpenter.answering(), prepare=lambda c: c.configure_karpenter(),
-              port=lambda c: c.karpenter.ports().get("health"), binary="karpenter", after_api=True),
+              port=lambda c: c.karpenter.ports().get("health"), binary="karpenter", after_api=True, part=BATCH),
     # Envoy Gateway: its prepare applies the Gateway API's CRDs, its own, the InferencePool CRD, its certificate
     # Secrets and the GatewayClass `eg`; it runs in namespaces of its own (fixed /certs and ports: cluster/gateway.py),
     # so it has no host port; ready when its readyz answers through the launcher's socket.
     Component(ENVOY_GATEWAY, "Envoy Gateway", lambda c, bins: _gateway(c).command(bins["envoy-gateway"], c.kubeconfig,
                                                                                c.api_port()),
               lambda c: _gateway(c).answering(), prepare=lambda c: _gateway_prepare(c), binary="envoy-gateway",
-              after_api=True),
+              after_api=True, part=SERVING),
     # KEDA: its prepare applies its CRDs, the ExternalName Service, the external.metrics APIService and its webhook
     # configuration (cluster/keda.py) once the API server answers; the operator and the webhooks are ready when their
     # readyz answers, the metrics server when its readyz answers over TLS checked with the cluster's CA (as the API
@@ -236,16 +244,18 @@ DECLARED: tuple[Component, ...] = (
     Component(KEDA_OPERATOR, "KEDA's operator", lambda c, bins: _keda(c).operator_command(bins["keda-operator"],
                                                                                         c.kubeconfig),
               lambda c: _keda(c).operator_answering(), prepare=_keda_prepare,
-              port=lambda c: _keda(c).ports().get("grpc"), env=KEDA_ENV, binary="keda-operator", after_api=True),
+              port=lambda c: _keda(c).ports().get("grpc"), env=KEDA_ENV, binary="keda-operator", after_api=True,
+              part=SERVING),
     Component(KEDA_ADAPTER, "KEDA's metrics server", lambda c, bins: _keda(c).adapter_command(
                   bins["keda-adapter"], c.kubeconfig, c.workdir / "pki" / "ca.crt"),
               lambda c: _keda(c).adapter_answering(), prepare=_keda_prepare,
               port=lambda c: _keda(c).ports().get("metrics_api"), env=KEDA_ENV, binary="keda-adapter",
-              after_api=True),
+              after_api=True, part=SERVING),
     Component(KEDA_WEBHOOKS, "KEDA's admission webhooks", lambda c, bins: _keda(c).webhooks_command(
                   bins["keda-webhooks"], c.kubeconfig),
               lambda c: _keda(c).webhooks_answering(), prepare=_keda_prepare,
-              port=lambda c: _keda(c).ports().get("webhooks"), env=KEDA_ENV, binary="keda-webhooks", after_api=True),
+              port=lambda c: _keda(c).ports().get("webhooks"), env=KEDA_ENV, binary="keda-webhooks", after_api=True,
+              part=SERVING),
     # last, so `down` stops it first: it watches the kube-apiserver's pid and stops the API clients above (and
     # kwokctl's) once the API server is gone (a killed test run, a killed kube-apiserver), instead of leaving them
     # retrying without end

@@ -23,10 +23,10 @@ from .._k8s.apierrors import create_or_exists
 from .._k8s.client import answering
 from .._k8s.kinds import resource
 from .._k8s.poll import until
-from ..errors import ClusterUnavailable, PortInUse
+from ..errors import ClusterUnavailable, PortInUse, UsageError
 from . import build
-from .components import (DECLARED, GPU_EXPORTER, KUBELET, MONITORING, PROMETHEUS, REGISTRY, STATE_METRICS, Component,
-                         Process, Supervisor, port_free)
+from .components import (DECLARED, GPU_EXPORTER, KUBELET, MONITORING, PARTS, PROMETHEUS, REGISTRY, STATE_METRICS,
+                         Component, Process, Supervisor, port_free)
 from .karpenter import Karpenter
 from .kueue import Kueue
 from .paths import repo_root, state_dir
@@ -61,11 +61,19 @@ class LocalCluster:
     def __init__(self, name: str = DEFAULT_NAME, pools_file: str | Path | None = None,
                  port: int | None = None, build_missing: bool = True, progress: bool = True,
                  delete_on_exit: bool = True, images_file: str | Path | None = None,
-                 stages_dir: str | Path | None = None, monitoring: bool = True):
+                 stages_dir: str | Path | None = None, monitoring: bool = True, without: tuple[str, ...] = ()):
         self.name = name
         # Prometheus and the two exporters; False leaves them out of a cluster `up` makes or restarts (and stops
         # them if they run). A cluster that has them keeps listing them until it is started without.
         self.monitoring = monitoring
+        # platform parts (components.PARTS: "batch" = Kueue and Karpenter, "serving" = Envoy Gateway and KEDA) left out
+        # of a cluster `up` makes or restarts, as monitoring=False leaves out monitoring: for a small machine; their
+        # CRDs stay where they were applied. A cluster lists them again once started with them.
+        unknown = set(without) - set(PARTS)
+        if unknown:
+            raise UsageError(f"no platform part {', '.join(sorted(unknown))!r} to leave out",
+                             f"name one of {', '.join(PARTS)}")
+        self.without = tuple(sorted(set(without)))
         self.stages_dir = Path(stages_dir) if stages_dir else repo_root() / "cluster" / "stages"  # kwok Stages
         self.pools_file = pools_file
         self.images_file = images_file  # an image catalogue extending cluster/images.yaml
@@ -123,10 +131,21 @@ class LocalCluster:
         return [self.supervisor.process(name) for name in names]
 
     def declared(self, configured: bool = False) -> list[Component]:
-        """kubelab's own components for this cluster: monitoring's only with monitoring on (`configured`: only when
-        the cluster was last started with it)."""
+        """kubelab's own components for this cluster: monitoring's only with monitoring on, the platform parts but
+        those it is `without` (`configured`: as the cluster was last started)."""
         keep = self.prometheus.configured() if configured else self.monitoring
-        return [d for d in DECLARED if keep or not d.monitoring]
+        without = self._started_without() if configured else self.without
+        return [d for d in DECLARED if (keep or not d.monitoring) and d.part not in without]
+
+    @property
+    def _without_file(self) -> Path:
+        return self.workdir / "without.json"
+
+    def _started_without(self) -> tuple[str, ...]:
+        """The platform parts the cluster was last started without."""
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            return tuple(json.loads(self._without_file.read_text()))
+        return ()
 
     def running(self, wait: float = 0, skip: tuple[str, ...] = ()) -> bool:
         """Every component (but those in `skip`) is alive and the API server answers /readyz (polled for up to
@@ -243,10 +262,15 @@ class LocalCluster:
     def _start_own(self, bins: dict[str, Path], api: bool = True) -> list[str]:
         """Start kubelab's own components that are not running (start lock held; `api`: the API server answers, so
         those that need it start too); monitoring's are stopped and forgotten on a cluster started without
-        monitoring (their TSDB is kept). Returns the names started."""
+        monitoring (their TSDB is kept), and the platform parts it is started `without` are stopped (and no longer
+        listed). Returns the names started."""
         if not self.monitoring and self.prometheus.configured():
             self.supervisor.stop(list(reversed(MONITORING)))
             self.prometheus.forget()
+        if self.without != self._started_without():
+            self.supervisor.stop([d.name for d in reversed(DECLARED) if d.part in self.without])
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._without_file.write_text(json.dumps(list(self.without)))
         return self.supervisor.start_missing(self.declared(), bins, api)
 
     def down(self, delete: bool = False) -> str:
