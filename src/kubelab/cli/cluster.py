@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..cluster import LocalCluster, build
+from ..cluster.components import PARTS
 from . import flag as _flag, main, name_option
 
 __all__: list[str] = []  # the commands register themselves on kubelab.cli.main
@@ -25,10 +26,13 @@ def cluster():
 @click.option("--no-build", is_flag=True, help="Fail instead of building missing binaries.")
 @click.option("--no-monitoring", is_flag=True,
               help="Without Prometheus, the GPU exporter and the state metrics (they run by default).")
-def up(name, pools, port, images, no_build, no_monitoring):
+@click.option("--without", "without", multiple=True, type=click.Choice(PARTS),
+              help="Leave a platform part out (repeatable): batch (Kueue, Karpenter), serving (Envoy Gateway, KEDA). "
+                   "For small machines; a later `up` without it starts them again.")
+def up(name, pools, port, images, no_build, no_monitoring, without):
     """Start the cluster, or report that it is already running."""
     c = LocalCluster(name, pools_file=pools, port=port, build_missing=not no_build, images_file=images,
-                     monitoring=not no_monitoring)
+                     monitoring=not no_monitoring, without=tuple(without))
     click.echo(c.up())
     click.echo(f"kubeconfig: {c.kubeconfig}\n  use it:  eval \"$(kubelab cluster env{_flag(name)})\"  "
                f"then  kubectl get nodes")
