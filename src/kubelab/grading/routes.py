@@ -375,6 +375,7 @@ def _gated(gateway: str, namespace: str, path: str, ok, problem, hint: str) -> P
     problem and what to do."""
     def gate(o):
         return _traffic_gate(o, gateway, namespace, path)
+
     def said(o) -> str:
         g = gate(o)
         return f"{g[0]} ({g[1]})" if g else problem(o)
