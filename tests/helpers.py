@@ -23,6 +23,15 @@ def eventually(predicate, timeout: float = 30, interval: float = 0.2, what: str 
         time.sleep(interval)
 
 
+def without_autoscaled_nodes(api, timeout: float = 180) -> None:
+    """Wait until Karpenter has removed every node it made: a test that counts the cluster's nodes or GPUs shares the
+    session cluster with tests whose NodePools (deleted with their namespaces) leave nodes for Karpenter to remove."""
+    from kubernetes import client
+
+    eventually(lambda: not client.CoreV1Api(api).list_node(label_selector="karpenter.sh/nodepool").items,
+               timeout=timeout, interval=1, what="Karpenter to remove the nodes it made for other tests")
+
+
 @pytest.fixture(scope="session")
 def local_cluster():
     """The project's own cluster (real etcd + apiserver + controllers + scheduler, kwok nodes), for the

@@ -86,11 +86,17 @@ def chart_namespace(api, local_cluster, namespace):
         reg.delete_repository(repo)
 
 
+def _settings(api, ns) -> tuple[str, ...]:
+    """What Lab 2 passes every install and upgrade: the key's Secret, the volume's class, the Gateway, Prometheus."""
+    return ("-n", ns, "--set", f"apiKey.existingSecret={lab.api_key(api, ns)}",
+            "--set", f"persistence.storageClassName={lab.artifacts_volume(api, ns)}",
+            "--set", f"route.gateway={lab.gateway(api, ns)}",
+            "--set", f"autoscaling.prometheus={kl.observe.prometheus.prometheus_url(api)}")
+
+
 def _install(api, registry, ns, *extra):
-    storage = lab.artifacts_volume(api, ns)
     kl.helm(api, "install", "model-server", f"oci://{registry}/{ns}/model-server", "--version", "1.0.0",
-            "--plain-http", "-n", ns, "--set", f"apiKey.existingSecret={lab.api_key(api, ns)}",
-            "--set", f"persistence.storageClassName={storage}", *extra)
+            "--plain-http", *_settings(api, ns), *extra)
 
 
 def test_the_reference_chart_installs_from_the_registry_and_passes_helm_test(api, local_cluster, chart_namespace, tmp_path):
@@ -111,9 +117,7 @@ def test_an_install_from_the_unchanged_folder_is_told_from_one_from_the_registry
     # the same templates either way: Helm's record of each file's time tells them apart (a package keeps seconds)
     ns, registry = chart_namespace, local_cluster.registry.address
     package = _push(tmp_path, registry, ns)
-    storage = lab.artifacts_volume(api, ns)
-    settings = ("-n", ns, "--set", f"apiKey.existingSecret={lab.api_key(api, ns)}",
-                "--set", f"persistence.storageClassName={storage}")
+    settings = _settings(api, ns)
     check = dict(registry=registry, repository=f"{ns}/model-server", version="1.0.0")
     kl.helm(api, "install", "model-server", str(CHART), *settings)
     with pytest.raises(kl.CheckFailed, match="templates read the same, but their file times are not the package's"):
