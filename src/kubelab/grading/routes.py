@@ -341,10 +341,10 @@ def _traffic(api, namespace: str, gateway: str, path: str) -> SimpleNamespace:
     o.weights = backend_shares(o.rule[2].get("backendRefs")) if o.rule else {}
     o.pods = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]
     images = {p["metadata"]["name"]: {c["image"] for c in p["spec"].get("containers") or []} for p in o.pods}
-    o.endpoints = {}
-    for backend in o.weights:
-        eps = endpoint_slices(api, namespace, service=backend)
-        o.endpoints[backend] = [images.get(pod, set()) for pod in eps[eps["ready"]]["pod"]]
+    eps = endpoint_slices(api, namespace)   # one list for every backend (this runs on each poll)
+    ready = eps[eps["ready"]]
+    o.endpoints = {backend: [images.get(pod, set()) for pod in ready[ready["service"] == backend]["pod"]]
+                   for backend in o.weights}
     o.shares, o.dead = image_shares(o.weights, o.endpoints)
     o.resolved = bool(o.rule) and _is_true(o.status[o.rule[0]["metadata"]["name"]], "ResolvedRefs")
     return o
