@@ -118,7 +118,8 @@ def test_only_loopback_services_are_forwarded(addresses, ports):
 
 
 def test_a_spec_survives_its_json():
-    spec = confine.Spec(hide=("/a", "/b"), forward={6443: "/t/port-6443.sock"}, runtime="/t", autograded="/c/autograded")
+    spec = confine.Spec(hide=("/a", "/b"), forward={6443: "/t/port-6443.sock"}, runtime="/t", autograded="/c/autograded",
+                        shared="/t/shared")
     assert confine.Spec.from_json(spec.to_json()) == spec
 
 
@@ -279,12 +280,12 @@ print(json.dumps({"age": age, "started": time.time() - age, "cwd": os.getcwd(), 
 """
 
 
-def run_confined_notebook(config, folder: Path) -> dict:
-    """KERNEL_PROBE run as nbgrader runs a submission: nbclient, in `folder`, with a ConfinedKernelManager."""
+def run_confined_notebook(config, folder: Path, probe: str = KERNEL_PROBE) -> dict:
+    """`probe` run as nbgrader runs a submission: nbclient, in `folder`, with a ConfinedKernelManager."""
     import nbclient
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_PROBE)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbclient.NotebookClient(nb, kernel_manager_class=confine.ConfinedKernelManager, config=config, timeout=60,
                             shutdown_kernel="immediate", resources={"metadata": {"path": str(folder)}}).execute()
@@ -330,3 +331,54 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
         confine.discard_prestarted()
         shutil.rmtree(runtime, ignore_errors=True)
     assert confine.discard_prestarted() == 0
+
+
+RUNS_PROBE = r"""
+import glob, json, os
+from pathlib import Path
+root, shared, other = os.environ["ROOT"], Path(os.environ["SHARED"]), Path(os.environ["OTHER"])
+print(json.dumps({"runs": sorted(os.listdir(root)), "grader": (shared / "grader.yaml").read_text(),
+                  "other": os.path.exists(other), "found": sorted(glob.glob(root + "/*/*/*/connection.json")),
+                  "mine": os.path.realpath(Path(os.environ["HOME"]).parent / "connection.json")}))
+"""
+
+
+def test_a_kernel_sees_no_other_runs_folder_but_its_own_runs_shared_one(tmp_path, monkeypatch):
+    """Two grading runs at once (two instructors' commands, or the class tests beside each other): ZeroMQ's IPC
+    sockets are Unix sockets, which a network namespace does not separate, so a kernel that found another run's
+    connection file could run code in that run's kernel with its learner's credentials. Every run folder lies in
+    runtime_root(), hidden whole; the kernel's own folder and its run's shared one are bound back."""
+    from traitlets.config import Config
+
+    runs = [Path(tempfile.mkdtemp(prefix="grading-", dir=confine.runtime_root())) for _ in range(2)]
+    try:
+        for run in runs:
+            (run / "shared").mkdir()
+            (run / "shared" / "grader.yaml").write_text(f"grader of {run.name}")
+        other = runs[1] / "kernels" / "kernel-x" / "connection.json"   # another run's kernel, as it would lie
+        other.parent.mkdir(parents=True)
+        other.write_text("{}")
+        mine = tmp_path / "ada" / "lab"
+        mine.mkdir(parents=True)
+        config = Config()
+        config.ConfinedKernelManager.spec = confine.Spec(
+            hide=confine.hidden(tmp_path), runtime=str(runs[0]), shared=str(runs[0] / "shared")).to_json()
+        monkeypatch.setenv("ROOT", str(confine.runtime_root()))
+        monkeypatch.setenv("SHARED", str(runs[0] / "shared"))
+        monkeypatch.setenv("OTHER", str(other))
+        out = run_confined_notebook(config, mine, RUNS_PROBE)
+        assert out["runs"] == [runs[0].name], out   # the other run's folder (and any other) is out of sight
+        assert out["other"] is False and out["grader"] == f"grader of {runs[0].name}", out
+        assert out["found"] == [out["mine"]], out   # its own connection file, and no other
+    finally:
+        for run in runs:
+            shutil.rmtree(run, ignore_errors=True)
+
+
+def test_the_runtime_root_is_this_users_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = confine.runtime_root()
+    assert root.parent == tmp_path and root.stat().st_mode & 0o777 == 0o700
+    root.chmod(0o755)   # readable by others: their kernels' sockets could be found
+    with pytest.raises(confine.ConfigError, match="only this user"):
+        confine.runtime_root()

@@ -10,8 +10,9 @@ when every service it needs is on loopback (the embedded cluster, kind):
 - the filesystem is read-only, but for the notebook's folder and a scratch HOME and TMPDIR;
 - HIDDEN places read as empty: kubelab's cluster state (kubeconfigs, keys, etcd data), ~/.kube and other
   credential folders, Jupyter's runtime folder (other servers' tokens), the course's source/, solutions/,
-  submitted/, feedback/, exchange and gradebook, autograded/ but for the kernel's own folder, and the other
-  kernels' run folders (a kernel started ahead waits there: `prestart`);
+  submitted/, feedback/, exchange and gradebook, autograded/ but for the kernel's own folder, and every
+  confined process's run folder (`runtime_root()`: kernels' connection files and IPC sockets, Forwarders'
+  sockets, the learners' kubeconfigs of every grading run and hub server on the machine) but for its own;
 - it sees only its own processes (no /proc/<pid>/root of another);
 - on its own network it reaches only the API server, the registry and Prometheus, each forwarded through a
   Unix socket (`Forwarder`): etcd, the controllers' ports and the instructor's Jupyter servers answer nothing;
@@ -45,9 +46,10 @@ from traitlets import Unicode
 
 from .confine_launch import relay
 from .. import settings
+from ..errors import ConfigError
 
 __all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "discard_prestarted", "hidden", "loopback_ports",
-           "prestart", "unavailable"]
+           "prestart", "runtime_root", "unavailable"]
 
 # credentials an instructor's home may hold (the kernel needs none: it gets the learner's kubeconfig)
 HOME_SECRETS = (".kube", ".config/helm", ".docker", ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".netrc",
@@ -60,13 +62,15 @@ OUTER = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "
 class Spec:
     """What a confined kernel may see: `hide` (paths that read as empty), `forward` (loopback port -> Unix socket
     of a Forwarder; empty: the host's network), `runtime` (a folder for its sockets and scratch home),
-    `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden); for a hub's
+    `autograded` (the course's autograded/: every learner's folder but the kernel's own is hidden), `shared`
+    (a folder in `runtime` every kernel of the run reads: the Forwarder's sockets, the kubeconfigs); for a hub's
     server also `expose` (its own port -> the Unix socket a Forwarder passes connections in through)."""
     hide: tuple[str, ...]
     forward: dict[int, str] = field(default_factory=dict)
     runtime: str = ""
     autograded: str = ""
     expose: dict[int, str] = field(default_factory=dict)
+    shared: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -75,24 +79,38 @@ class Spec:
     def from_json(cls, text: str) -> "Spec":
         d = json.loads(text)
         return cls(tuple(d["hide"]), {int(k): v for k, v in d["forward"].items()}, d["runtime"], d["autograded"],
-                   {int(k): v for k, v in d["expose"].items()})
+                   {int(k): v for k, v in d["expose"].items()}, d["shared"])
 
 
 def hidden(root: Path, learner_side: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The places a grading kernel must not read, for the course at `root`: the cluster state, the instructor's
     credentials, Jupyter's runtime folder and the course's instructor side (of `root` and of the repository),
-    but for `learner_side` (a hub's learners use the exchange)."""
+    but for `learner_side` (a hub's learners use the exchange), and every confined process's run folder."""
     from jupyter_core.paths import jupyter_runtime_dir
 
     from ..cluster.paths import repo_root, state_dir
 
     home = Path.home()
-    places = [state_dir(), Path(jupyter_runtime_dir()), *(home / p for p in HOME_SECRETS),
+    places = [state_dir(), Path(jupyter_runtime_dir()), runtime_root(), *(home / p for p in HOME_SECRETS),
               *(Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p)]
     for course in {Path(root).resolve(), repo_root().resolve()}:
         places += [course / d for d in ("source", "solutions", "submitted", "feedback", "exchange", "gradebook.db")
                    if d not in learner_side]
     return tuple(sorted({str(p) for p in places if p.exists()}))
+
+
+def runtime_root() -> Path:
+    """The one folder (this user's, in the temporary folder) that holds the run folder of every confined process:
+    each grading run's (its kernels, its Forwarder's sockets, its kubeconfigs) and each hub server's. Every confined
+    process hides it whole and sees only its own run folder, bound back in: ZeroMQ's IPC sockets and a Forwarder's
+    are Unix sockets, which a network namespace does not separate, so another run's must not be found by path."""
+    root = Path(tempfile.gettempdir()) / f"kubelab-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    info = root.lstat()
+    if not root.is_dir() or root.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ConfigError(f"{root} is not a folder that only this user ({os.getuid()}) owns and reads: confined "
+                          "kernels keep their sockets there", f"remove it (rm -r {root}) and run again")
+    return root
 
 
 def loopback_ports(addresses) -> list[int] | None:
@@ -141,8 +159,8 @@ KERNELS = "kernels"   # under Spec.runtime: each kernel's run folder (its socket
 
 class ConfinedKernelManager(AsyncKernelManager):
     """A KernelManager whose kernel starts confined by `spec` (Spec.to_json()), over IPC sockets: it writes only its
-    folder and its own run folder, and sees neither the other learners' autograded folders nor the other kernels'
-    run folders (a kernel started ahead by `prestart` waits there). Asked for a kernel that `prestart` launched with
+    folder and its own run folder, reads its run's `shared` folder, and sees neither the other learners' autograded
+    folders nor any other run folder (the other kernels', a kernel started ahead by `prestart` included). Asked for a kernel that `prestart` launched with
     the same inputs, it takes that one over instead of launching another."""
 
     spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
@@ -168,9 +186,11 @@ class ConfinedKernelManager(AsyncKernelManager):
         env = {k: v for k, v in kw["env"].items() if not k.startswith("XDG_")}
         env.update(HOME=str(home), TMPDIR=str(home / "tmp"), **{settings.CACHE_DIR: str(cache_dir())})
         kw["env"] = env
-        # the whole of autograded/ and of the run folders reads as empty, but for the kernel's own two (bound back in)
+        # the whole of autograded/ and of the run folders (runtime_root(), in spec.hide) reads as empty, but for the
+        # kernel's own two and its run's shared folder (bound back in)
         hide = (*spec.hide, str(kernels), *((spec.autograded,) if spec.autograded and Path(spec.autograded).is_dir() else ()))
-        self._launch = command(cmd, replace(spec, hide=hide), rw=(cwd, str(run)), net=bool(spec.forward)), kw
+        shared = {spec.shared: spec.shared} if spec.shared else {}
+        self._launch = command(cmd, replace(spec, hide=hide), rw=(cwd, str(run)), net=bool(spec.forward), bind=shared), kw
         return self._launch
 
     def _adopt(self, ahead: "ConfinedKernelManager", kw) -> tuple[list[str], dict]:

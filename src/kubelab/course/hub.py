@@ -241,7 +241,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
                 *([self.hub_dir] if self.hub_dir else []))
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
-        self._run = Path(tempfile.mkdtemp(prefix="kubelab-server-"))
+        self._run = Path(tempfile.mkdtemp(prefix="server-", dir=confine.runtime_root()))
         expose = {self.port: str(self._run / "server.sock")} if ports is not None else {}
         cmd = self.cmd
         try:

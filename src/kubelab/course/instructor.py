@@ -174,15 +174,19 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                          f"add source/{assignment}/{assignments.ACCESS_FILE} (lab: <name>, manage: [...]), "
                          "or grade it with the instructor's credentials")
     result = ClassResult(assignment, "learner" if access else "instructor")
-    with tempfile.TemporaryDirectory(prefix="kubelab-grading-") as tmp, ExitStack() as stack:
+    # the run folder: every kernel of the run reads `shared` (kubeconfigs, the Forwarder's sockets); the kernels' own
+    # folders are made beside it (confine.ConfinedKernelManager); no other run's kernel sees any of it
+    with tempfile.TemporaryDirectory(prefix="grading-", dir=confine.runtime_root()) as run, ExitStack() as stack:
+        shared = Path(run) / "shared"
+        shared.mkdir()
         admin = grader = confined = None
         if access:
             from ..connect import connect
             admin = api or connect(cluster=(env or {}).get(settings.CLUSTER))
-            grader = sandbox.grader_kubeconfig(admin, Path(tmp) / "grader.yaml", TOKEN_LIFETIME_S)
+            grader = sandbox.grader_kubeconfig(admin, shared / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
             registry = registry_guard.for_services(services, ())   # each run reaches only its learner's repositories
-            confined, result.unconfined = _confinement(admin, services, root, Path(tmp), stack, registry)
+            confined, result.unconfined = _confinement(admin, services, root, shared, stack, registry)
             if confined is not None:
                 stack.callback(confine.discard_prestarted)
 
@@ -191,7 +195,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             grader's, so that it is known ahead, for their prestarted kernel."""
             if not access:
                 return dict(env or {})
-            learner = Path(tmp) / f"{sandbox.namespace_name(access.lab, student)}.yaml"
+            learner = shared / f"{sandbox.namespace_name(access.lab, student)}.yaml"
             return {**(env or {}), **services, settings.KUBECONFIG: str(learner), "KUBECONFIG": str(learner),
                     settings.CONTEXT: "", settings.GRADER_KUBECONFIG: str(grader)}
 
@@ -261,17 +265,19 @@ def _prestart(assignment: str, student: str, root: Path, kernel_env, cell_timeou
     return True
 
 
-def _confinement(admin, services: dict, root: Path, tmp: Path, stack: ExitStack,
+def _confinement(admin, services: dict, root: Path, shared: Path, stack: ExitStack,
                  guards=()) -> tuple[confine.Spec | None, str]:
     """How the class's kernels are confined (confine.Spec), or None and why they cannot be. On the kernels' own
     network (all the services they need on loopback) a Forwarder, entered on `stack`, passes those ports on (the
-    registry's through its RegistryGuard in `guards`)."""
+    registry's through its RegistryGuard in `guards`), its sockets in `shared` (the run folder's folder every kernel
+    of the run reads)."""
     why = confine.unavailable()
     if why:
         return None, why
     ports = confine.loopback_ports([admin.configuration.host, *services.values()])
-    forward = stack.enter_context(confine.Forwarder(ports, tmp, guards=guards)).sockets if ports is not None else {}
-    return confine.Spec(confine.hidden(root), forward, str(tmp), str((root / "autograded").resolve())), ""
+    forward = stack.enter_context(confine.Forwarder(ports, shared, guards=guards)).sockets if ports is not None else {}
+    return confine.Spec(confine.hidden(root), forward, str(shared.parent), str((root / "autograded").resolve()),
+                        shared=str(shared)), ""
 
 
 def _graded_zero(root: Path, assignment: str, student: str):

@@ -16,6 +16,9 @@ from .engine import CheckResult, Missing, Part, client, read, run
 __all__ = ["job_admitted", "job_gang_admitted", "job_node_provisioned"]
 
 ADMIT_TIMEOUT = 30.0     # Kueue admits within a second or two of the Job's create
+# a gang is ready when all its pods are scheduled, started, counted ready by the Job controller and seen by Kueue:
+# a few seconds on a quiet machine, past 30 s on a loaded one (in a full test run, 30 s once ended before Kueue saw all 4 pods ready)
+GANG_TIMEOUT = 90.0
 PROVISION_TIMEOUT = 150.0  # Karpenter's node (~3-12 s), the Job's run, and its consolidation (>= ~30 s after empty)
 
 
@@ -122,7 +125,7 @@ def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: s
 
 
 def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue: str,
-                      timeout: float = ADMIT_TIMEOUT) -> CheckResult:
+                      timeout: float = GANG_TIMEOUT) -> CheckResult:
     """Job `job` runs `pods` pods at once (parallelism) (1), admitted by `cluster_queue` as one Workload of `pods`
     pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition) (1)."""
     what = f"Job {job!r}"
