@@ -1,7 +1,7 @@
 """kube-state-metrics' names for the embedded cluster, served as the `kubelab-state-metrics` process (console
 script). The families are computed by `kubelab.observe.state_metrics` (pure); this module serves them.
 
-As kube-state-metrics does, it keeps pods and nodes in caches fed by watches (`kubelab._k8s.informer`), renders each
+As kube-state-metrics does, it keeps pods, nodes and EndpointSlices in caches fed by watches (`kubelab._k8s.informer`), renders each
 object's series to Prometheus text once, when the object changes, and a scrape joins the stored text: a scrape
 costs no API call and no per-series work, and the answer is the same text prometheus_client would write for the
 same families (text format 0.0.4)."""
@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .._k8s.informer import Informer
 from .._k8s.names import SIMULATED_LABEL
-from ..observe.state_metrics import HELP, node_families, pod_families, slim_node, slim_pod
+from ..observe.state_metrics import (HELP, endpointslice_families, node_families, pod_families, slim_endpointslice,
+                                     slim_node, slim_pod)
 from . import exporter_arguments, sleep_forever
 
 __all__ = ["StateMetrics", "header", "main", "render"]
@@ -22,7 +23,8 @@ __all__ = ["StateMetrics", "header", "main", "render"]
 log = logging.getLogger("kubelab.state_metrics")
 POD_FAMILIES = tuple(pod_families([], set()))
 NODE_FAMILIES = tuple(node_families([]))
-FAMILIES = (*POD_FAMILIES, *NODE_FAMILIES)
+SLICE_FAMILIES = tuple(endpointslice_families([], set()))
+FAMILIES = (*POD_FAMILIES, *NODE_FAMILIES, *SLICE_FAMILIES)
 
 
 def _escape(value) -> str:
@@ -52,22 +54,28 @@ def header(name: str) -> bytes:
 
 
 class StateMetrics:
-    """Pods and nodes in caches fed by watches, each object's series rendered when it changes; `text()` joins them."""
+    """Pods, nodes and EndpointSlices in caches fed by watches, each object's series rendered when it changes; `text()`
+    joins them."""
 
     def __init__(self, api, start: bool = True):
         self.lock = threading.RLock()
         self.simulated: set[str] = set()                       # names of simulated nodes
         self.pod_text: dict[tuple[str, str], tuple[bool, dict[str, bytes]]] = {}
         self.node_text: dict[str, dict[str, bytes]] = {}
+        self.slice_text: dict[tuple[str, str], dict[str, bytes]] = {}
         self.version, self._body = 0, (-1, b"")
         self.pods = Informer(api, "/api/v1/pods", name="pods", transform=slim_pod, lock=self.lock,
                              on_add=self._pod, on_update=lambda _, pod: self._pod(pod), on_delete=self._pod_gone, log=log)
         self.nodes = Informer(api, "/api/v1/nodes", name="nodes", transform=slim_node, lock=self.lock,
                               on_add=self._node, on_update=lambda _, node: self._node(node), on_delete=self._node_gone,
                               log=log)
+        self.slices = Informer(api, "/apis/discovery.k8s.io/v1/endpointslices", name="endpointslices",
+                               transform=slim_endpointslice, lock=self.lock, on_add=self._slice,
+                               on_update=lambda _, eps: self._slice(eps), on_delete=self._slice_gone, log=log)
         if start:
             self.nodes.start()
             self.pods.start()
+            self.slices.start()
 
     @staticmethod
     def _key(obj: dict) -> tuple[str, str]:
@@ -84,6 +92,14 @@ class StateMetrics:
         self.pod_text.pop(self._key(pod), None)
         self.version += 1
 
+    def _slice(self, eps: dict) -> None:
+        self.slice_text[self._key(eps)] = render(endpointslice_families([eps], self.simulated))
+        self.version += 1
+
+    def _slice_gone(self, eps: dict) -> None:
+        self.slice_text.pop(self._key(eps), None)
+        self.version += 1
+
     def _node(self, node: dict) -> None:
         name = node["metadata"]["name"]
         self.node_text[name] = render(node_families([node]))
@@ -97,17 +113,20 @@ class StateMetrics:
         self.version += 1
 
     def _simulated(self, name: str, sim: bool) -> None:
-        """A node became simulated or stopped being one: its pods' series say so again."""
+        """A node became simulated or stopped being one: its pods' and endpoints' series say so again."""
         if (name in self.simulated) == sim:
             return
         (self.simulated.add if sim else self.simulated.discard)(name)
         for key, pod in self.pods.store.items():
             if (pod["spec"].get("nodeName") or "") == name:
                 self._pod(pod)
+        for key, eps in self.slices.store.items():
+            if any(e.get("nodeName") == name for e in eps["endpoints"]):
+                self._slice(eps)
 
     # a scrape
     def synced(self) -> bool:
-        return self.pods.synced.is_set() and self.nodes.synced.is_set()
+        return all(i.synced.is_set() for i in (self.pods, self.nodes, self.slices))
 
     def text(self) -> bytes:
         """Every family's HELP, TYPE and stored series (b"" before both caches are listed). Joined again only
@@ -120,8 +139,9 @@ class StateMetrics:
             version = self.version
             pods = [self.pod_text[k][1] for k in sorted(self.pod_text)]
             nodes = [self.node_text[k] for k in sorted(self.node_text)]
+            slices = [self.slice_text[k] for k in sorted(self.slice_text)]
         out = []
-        for names, parts in ((POD_FAMILIES, pods), (NODE_FAMILIES, nodes)):
+        for names, parts in ((POD_FAMILIES, pods), (NODE_FAMILIES, nodes), (SLICE_FAMILIES, slices)):
             for name in names:
                 out.append(header(name))
                 out.extend(p[name] for p in parts if name in p)

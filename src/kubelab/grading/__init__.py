@@ -6,7 +6,8 @@ may do: SubjectAccessReviews and real requests), `admission` (what admission ref
 OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files), `network`
 (NetworkPolicy semantics), `routes` (Gateway API routes: the status their controller wrote, where a
 request goes, canary weights), `reports` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
-metric it reads, replicas after a load step). `alerting` (a learner's Prometheus alert rules: loaded, firing). A new check goes in the
+metric it reads, replicas after a load step). `alerting` (a learner's Prometheus alert rules: loaded, firing).
+`availability` (a Service's ready endpoints over a past window, from Prometheus's record: a rolling upgrade). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
     kl.grading.deployment_ready(api, "web", ns, replicas=3)       # passes, or raises CheckFailed
@@ -16,6 +17,7 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
 """
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
 from .alerting import alert_fires, alert_rule_loaded
+from .availability import stayed_available
 from . import dryrun
 from .engine import CheckResult, Part, Partial
 from .helm import (chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, release_from_registry,
@@ -39,4 +41,4 @@ __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "adm
            "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
            "scales_to_zero", "secret_has_keys",
-           "service_selects", "statefulset_ready", "traffic_promoted", "unreachable"]
+           "service_selects", "stayed_available", "statefulset_ready", "traffic_promoted", "unreachable"]

@@ -21,7 +21,7 @@ from .. import settings
 from .._k8s.poll import until
 from ..errors import ClusterUnavailable, UsageError, WaitTimeout
 
-__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "frame", "promql", "prometheus_url", "rule_files", "rules",
+__all__ = ["PROMETHEUS_ENV", "alert_state", "alerts", "epoch", "frame", "promql", "prometheus_url", "rule_files", "rules",
            "rules_frame", "targets", "wait_for_series"]
 
 PROMETHEUS_ENV = settings.PROMETHEUS
@@ -70,6 +70,12 @@ def _timestamp(value, now: float) -> float:
         ts = pd.Timestamp(value)
         return (ts.tz_localize(timezone.utc) if ts.tzinfo is None else ts).timestamp()
     raise UsageError(f"{value!r} is not a time", 'use "-10m", "now", an ISO time or a datetime')
+
+
+def epoch(value, now: float | None = None) -> float:
+    """Seconds since the epoch of a time as `promql` takes it (a datetime, a number, "now", "-10m"; `now` default the
+    clock)."""
+    return _timestamp(value, datetime.now(timezone.utc).timestamp() if now is None else now)
 
 
 def _seconds(step) -> float:

@@ -11,7 +11,15 @@ simulated="true" (their status comes from the simulated kubelet).
 Metrics: kube_pod_info, kube_pod_status_phase, kube_pod_status_scheduled, kube_pod_container_status_restarts_total,
 kube_pod_container_status_waiting_reason, kube_pod_container_status_running, kube_pod_container_status_ready,
 kube_pod_container_resource_requests / _limits (resource, unit), kube_node_labels (the pool and GPU Feature
-Discovery labels, as label_<name>), kube_node_status_allocatable.
+Discovery labels, as label_<name>), kube_node_status_allocatable, kube_endpointslice_endpoints (one series per
+endpoint address: ready, serving, terminating, targetref_*, endpoint_nodename, address) and kube_endpointslice_labels
+(the Service it belongs to and who manages it, as label_<name>: kube-state-metrics'
+--metric-labels-allowlist=endpointslices=[kubernetes.io/service-name,endpointslice.kubernetes.io/managed-by]).
+A Service's ready endpoints over time, as a rolling upgrade is judged (READY_ENDPOINTS):
+
+    sum(kube_endpointslice_endpoints{namespace="ns", ready="true"} * on (namespace, endpointslice)
+        group_left kube_endpointslice_labels{label_kubernetes_io_service_name="model-server",
+                                             label_endpointslice_kubernetes_io_managed_by="endpointslice-controller.k8s.io"})
 """
 from __future__ import annotations
 
@@ -20,13 +28,23 @@ import re
 from .._k8s.names import POOL_LABEL, SIMULATED_LABEL
 from .._k8s.quantity import to_float
 
-__all__ = ["HELP", "NODE_LABELS", "PHASES", "collect_families", "node_families", "pod_families", "resource_label",
+__all__ = ["ENDPOINTSLICE_LABELS", "HELP", "NODE_LABELS", "PHASES", "READY_ENDPOINTS", "collect_families",
+           "endpointslice_families", "node_families", "pod_families", "resource_label", "slim_endpointslice",
            "slim_node", "slim_pod"]
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 # the node labels kube_node_labels carries (kube-state-metrics' --metric-labels-allowlist=nodes=[...])
 NODE_LABELS = (POOL_LABEL, SIMULATED_LABEL, "nvidia.com/gpu.product", "nvidia.com/gpu.count",
                "nvidia.com/gpu.sharing-strategy", "nvidia.com/mig.strategy")
+# the EndpointSlice labels kube_endpointslice_labels carries: its Service, and who manages it (the Kubernetes
+# endpointslice controller for a Service with a selector; anything else for a slice someone wrote by hand)
+ENDPOINTSLICE_LABELS = ("kubernetes.io/service-name", "endpointslice.kubernetes.io/managed-by")
+CONTROLLER = "endpointslice-controller.k8s.io"
+# a Service's ready endpoint addresses, from the slices the controller made of its pods (not hand-written ones)
+READY_ENDPOINTS = ('sum(kube_endpointslice_endpoints{{namespace="{namespace}", ready="true"}} '
+                   '* on (namespace, endpointslice) group_left kube_endpointslice_labels{{namespace="{namespace}", '
+                   'label_kubernetes_io_service_name="{service}", '
+                   'label_endpointslice_kubernetes_io_managed_by="' + CONTROLLER + '"}})')
 
 
 def _sanitize(name: str) -> str:
@@ -141,6 +159,41 @@ def node_families(nodes: list[dict]) -> dict[str, list[tuple[dict, float]]]:
     return out
 
 
+def slim_endpointslice(eps: dict) -> dict:
+    """An EndpointSlice cut to the fields `endpointslice_families` reads."""
+    meta = eps.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return {"metadata": {**_some(meta, ("namespace", "name")), "labels": _some(labels, ENDPOINTSLICE_LABELS)},
+            "endpoints": [_some(e, ("addresses", "conditions", "hostname", "targetRef", "nodeName", "zone"))
+                          for e in eps.get("endpoints") or []]}
+
+
+def _flag(value) -> str:
+    return "" if value is None else str(bool(value)).lower()
+
+
+def endpointslice_families(slices: list[dict], simulated_nodes: set[str]) -> dict[str, list[tuple[dict, float]]]:
+    """EndpointSlices (the API's JSON) as {metric: [(labels, value)]} (pure): kube-state-metrics' series, and
+    simulated="true" on an endpoint whose node is simulated (its readiness comes from the simulated kubelet)."""
+    out: dict[str, list[tuple[dict, float]]] = {"kube_endpointslice_endpoints": [], "kube_endpointslice_labels": []}
+    for eps in slices:
+        meta = eps["metadata"]
+        base = {"endpointslice": meta["name"], "namespace": meta["namespace"]}
+        labels = meta.get("labels") or {}
+        out["kube_endpointslice_labels"].append(
+            ({**base, **{f"label_{_sanitize(k)}": labels.get(k, "") for k in ENDPOINTSLICE_LABELS}}, 1.0))
+        for e in eps.get("endpoints") or []:
+            cond, ref = e.get("conditions") or {}, e.get("targetRef") or {}
+            point = {**base, "ready": _flag(cond.get("ready")), "serving": _flag(cond.get("serving")),
+                     "terminating": _flag(cond.get("terminating")), "hostname": e.get("hostname", ""),
+                     "targetref_kind": ref.get("kind", ""), "targetref_name": ref.get("name", ""),
+                     "targetref_namespace": ref.get("namespace", ""), "endpoint_nodename": e.get("nodeName", ""),
+                     "endpoint_zone": e.get("zone", ""), "simulated": _sim(e.get("nodeName") in simulated_nodes)}
+            for address in e.get("addresses") or []:
+                out["kube_endpointslice_endpoints"].append(({**point, "address": address}, 1.0))
+    return out
+
+
 HELP = {"kube_pod_info": "Information about pod.", "kube_pod_status_phase": "The pods current phase.",
          "kube_pod_status_scheduled": "Describes the status of the scheduling process for the pod.",
          "kube_pod_container_status_restarts_total": "The number of container restarts per container.",
@@ -150,11 +203,13 @@ HELP = {"kube_pod_info": "Information about pod.", "kube_pod_status_phase": "The
          "kube_pod_container_resource_requests": "The number of requested request resource by a container.",
          "kube_pod_container_resource_limits": "The number of requested limit resource by a container.",
          "kube_node_labels": "Kubernetes labels converted to Prometheus labels.",
-         "kube_node_status_allocatable": "The allocatable for different resources of a node."}
+         "kube_node_status_allocatable": "The allocatable for different resources of a node.",
+         "kube_endpointslice_endpoints": "Endpoints attached to the endpointslice.",
+         "kube_endpointslice_labels": "Kubernetes labels converted to Prometheus labels."}
 
 
 def collect_families(api) -> dict[str, list[tuple[dict, float]]]:
-    """Every metric, read from the API now (two list calls)."""
+    """Every metric, read from the API now (three list calls)."""
     from kubernetes import client
 
     from .._k8s.raw import items
@@ -162,4 +217,6 @@ def collect_families(api) -> dict[str, list[tuple[dict, float]]]:
     core = client.CoreV1Api(api)
     nodes = items(core.list_node)
     simulated = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get(SIMULATED_LABEL) == "true"}
-    return {**pod_families(items(core.list_pod_for_all_namespaces), simulated), **node_families(nodes)}
+    slices = items(client.DiscoveryV1Api(api).list_endpoint_slice_for_all_namespaces)
+    return {**pod_families(items(core.list_pod_for_all_namespaces), simulated), **node_families(nodes),
+            **endpointslice_families(slices, simulated)}
