@@ -11,8 +11,10 @@ import uuid
 import pytest
 from kubernetes import client
 
+import kubelab as kl
 from kubelab import batch
 from kubelab.cluster import karpenter
+from kubelab.errors import CheckFailed
 from kubelab.course import sandbox
 from kubelab.observe.queues import last_preemption
 from tests.helpers import eventually
@@ -67,6 +69,9 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
     # training owns 2 A100s and borrows up to 2 more of the inference team's; a pool selector picks the flavor
     jobs.create_namespaced_job(ns, job("first", "training", 2))
     assert gpu_flavor(admitted(api, ns, "first")) == "a100"
+    training = f"{ns}-training"
+    with pytest.raises(CheckFailed, match="within its nominal 2: nothing is borrowed"):   # its own 2 A100s
+        kl.grading.job_borrowed(api, "first", ns, cluster_queue=training, flavor="a100", timeout=2)
     jobs.create_namespaced_job(ns, job("borrower", "training", 2))
     assert gpu_flavor(admitted(api, ns, "borrower")) == "a100"
     def a100_gpus():   # the ClusterQueue's status follows the admissions a moment later
@@ -75,6 +80,9 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
         return usage.get("a100", {}).get("nvidia.com/gpu")
     eventually(lambda: a100_gpus() == {"name": "nvidia.com/gpu", "total": "4", "borrowed": "2"}, timeout=15,
                what="4 A100s used by training, 2 of them borrowed")
+    kl.grading.job_borrowed(api, "borrower", ns, cluster_queue=training, flavor="a100")
+    with pytest.raises(CheckFailed, match="not 'h100'"):
+        kl.grading.job_borrowed(api, "borrower", ns, cluster_queue=training, flavor="h100", timeout=1)
     jobs.create_namespaced_job(ns, job("on-h100", "training", 1, pool="h100"))
     assert gpu_flavor(admitted(api, ns, "on-h100")) == "h100"
     # the inference team takes its A100s back: a training Job is preempted (reclaim within the cohort)
@@ -85,6 +93,11 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
                                   and last_preemption(w) == "InCohortReclamation"],
                          timeout=30, what="a training Job preempted")
     assert len(evicted) == 1
+    kl.grading.job_reclaimed(api, evicted[0], ns)
+    spared = ({"first", "borrower"} - set(evicted)).pop()
+    for name in (spared, "on-h100"):
+        with pytest.raises(CheckFailed, match="Kueue has not preempted"):
+            kl.grading.job_reclaimed(api, name, ns, timeout=1)
     # a gang of 4 one-GPU pods where at most 2 A100s are left to training: nothing of it is admitted, no pod made
     jobs.create_namespaced_job(ns, job("gang", "training", 1, parallelism=4, pool="a100"))
     pending = eventually(lambda: (w := workloads(api, ns).get("gang")) and status(w, "QuotaReserved") == "False" and w,

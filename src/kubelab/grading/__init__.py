@@ -26,7 +26,7 @@ from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
 from .rbac import can, cannot, request_as
-from .queues import job_admitted, job_gang_admitted, job_node_provisioned
+from .queues import job_admitted, job_borrowed, job_gang_admitted, job_node_provisioned, job_reclaimed
 from .reports import gpu_report_matches
 from .scaling import scales_on_load, scales_to_zero
 from .routes import canary_traffic, route_accepted, route_serves, route_weights, traffic_promoted
@@ -37,7 +37,7 @@ from .workloads import deployment_ready, env_from, service_selects, statefulset_
 __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_rule_loaded", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
-           "job_admitted", "job_gang_admitted", "job_node_provisioned", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
+           "job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
            "scales_to_zero", "secret_has_keys",

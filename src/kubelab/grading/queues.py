@@ -1,5 +1,6 @@
 """Checks of the batch platform (kubelab.batch): what Kueue decided for a Job (its Workload's admission, flavor and
-PodsReady), and what Karpenter did for it (a node of the learner's NodePool, gone once empty).
+PodsReady, quota borrowed from the cohort, preemption to reclaim lent quota), and what Karpenter did for it (a node
+of the learner's NodePool, gone once empty).
 
 Kueue's Workload (kueue.x-k8s.io/v1beta2): conditions QuotaReserved, Admitted, PodsReady (waitForPodsReady: reason
 Started once every pod of the admitted Workload is ready), Finished, Evicted; status.admission.clusterQueue and
@@ -10,10 +11,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..batch import API, GPU, NODEPOOL_LABEL, QUEUE_LABEL
-from ..observe.queues import of_job
+from ..observe.queues import last_preemption, of_job, quotas_frame
 from .engine import CheckResult, Missing, Part, client, read, run
 
-__all__ = ["job_admitted", "job_gang_admitted", "job_node_provisioned"]
+__all__ = ["job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed"]
 
 ADMIT_TIMEOUT = 30.0     # Kueue admits within a second or two of the Job's create
 # a gang is ready when all its pods are scheduled, started, counted ready by the Job controller and seen by Kueue:
@@ -200,3 +201,67 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
     ]
     return run("job_node_provisioned", fetch, parts,
                f"{what} ran on a node of NodePool {node_pool}, removed once empty", timeout=timeout)
+
+
+def job_borrowed(api, job: str, namespace: str, *, cluster_queue: str, flavor: str,
+                 timeout: float = ADMIT_TIMEOUT) -> CheckResult:
+    """Kueue admitted Job `job` through `cluster_queue` (1) with its GPUs on ResourceFlavor `flavor` (1), and that
+    queue now uses more of the flavor's GPUs than its nominal quota: it borrowed from its cohort (its status's
+    flavorsUsage `borrowed` > 0) (1). Read while the Job runs: borrowed quota is given back when it ends."""
+    what = f"Job {job!r}"
+    group, version = API.split("/")
+
+    def fetch():
+        w = _workload(api, job, namespace)
+        cq = read(lambda: client(api, "CustomObjectsApi").get_cluster_custom_object(
+            group, version, "clusterqueues", cluster_queue), f"ClusterQueue {cluster_queue!r}")
+        rows = quotas_frame([cq])
+        row = rows[rows["flavor"] == flavor]
+        return SimpleNamespace(w=w, gpu_flavor={(ps.get("flavors") or {}).get(GPU) for ps in
+                                                ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []},
+                               nominal=row["nominal"].iloc[0] if len(row) else "0",
+                               used=row["used"].iloc[0] if len(row) else "0",
+                               borrowed=float(row["borrowed"].iloc[0]) if len(row) else 0.0)
+
+    parts = _admitted_parts(what, cluster_queue, namespace) + [
+        Part(lambda o: o.gpu_flavor == {flavor},
+             lambda o: f"{what}'s GPUs were given flavor {', '.join(sorted(map(str, o.gpu_flavor - {None}))) or 'none'}, "
+                       f"not {flavor!r}",
+             f"let Kueue pick flavor {flavor}: select its node labels (kubectl get resourceflavor {flavor} -o yaml)"),
+        Part(lambda o: o.borrowed > 0,
+             lambda o: f"ClusterQueue {cluster_queue!r} uses {o.used} of flavor {flavor!r}'s GPUs, within its nominal "
+                       f"{o.nominal}: nothing is borrowed",
+             f"the queue borrows only when its own quota is used up: run enough on {flavor} that the Job needs its "
+             f"cohort's unused quota (kubectl describe clusterqueue {cluster_queue}: borrowingLimit; the lender's "
+             "lendingLimit)"),
+    ]
+    return run("job_borrowed", fetch, parts, f"{what} admitted by {cluster_queue} on {flavor} with quota borrowed "
+               "from its cohort", timeout=timeout)
+
+
+RECLAIM_REASONS = ("InCohortReclamation", "InCohortReclaimWhileBorrowing")   # observe.queues._PREEMPTION_WORDS
+
+
+def job_reclaimed(api, job: str, namespace: str, *, timeout: float = ADMIT_TIMEOUT) -> CheckResult:
+    """Kueue preempted Job `job`'s Workload to give lent quota back to its owner in the cohort (the Preempted
+    condition's reason, or its "Previously:" message once re-admitted: InCohortReclamation or
+    InCohortReclaimWhileBorrowing) (1), and the Job was put back in its queue, not ended: its Workload is not
+    Finished (1)."""
+    what = f"Job {job!r}"
+
+    def fetch():
+        w = _workload(api, job, namespace)
+        return SimpleNamespace(w=w, reason=last_preemption(w))
+
+    parts = [
+        Part(lambda o: o.reason in RECLAIM_REASONS,
+             lambda o: (f"Kueue preempted {what} for {o.reason}, not to reclaim lent quota" if o.reason else
+                        f"Kueue has not preempted {what}"),
+             "reclaim happens when the lender needs its quota back: while the Job runs on borrowed quota, submit work "
+             "to the lending team's queue (its ClusterQueue's preemption.reclaimWithinCohort lets it evict borrowers)"),
+        Part(lambda o: not _true(o.w, "Finished"),
+             lambda o: f"{what}'s Workload is Finished: {_condition(o.w, 'Finished').get('message', '')}",
+             "a reclaimed Job goes back to its queue and runs again later; do not delete or fail it"),
+    ]
+    return run("job_reclaimed", fetch, parts, f"{what} was preempted to reclaim its cohort's lent quota, and requeued",
+               timeout=timeout)
