@@ -65,7 +65,8 @@ def evaluate(name: str, fetch: Callable[[], Any], parts: list[Part], success: st
 
 
 def _evaluate(name: str, fetch, parts: list[Part], success: str) -> tuple[CheckResult, bool]:
-    """(the result, whether waiting cannot change it: the object is missing, or a static part failed)."""
+    """(the result, whether waiting cannot change it: the object is missing, a static part failed, or the fetched
+    object says so itself: a true attribute `settled`, for a state from which the cluster cannot reach a pass)."""
     try:
         obj = fetch()
     except Missing as m:
@@ -75,13 +76,14 @@ def _evaluate(name: str, fetch, parts: list[Part], success: str) -> tuple[CheckR
         return CheckResult(name, True, len(parts), len(parts), success), False
     problems = "; ".join(p.problem(obj) if callable(p.problem) else p.problem for p in failed)
     return (CheckResult(name, False, len(parts) - len(failed), len(parts), problems, failed[0].hint),
-            any(p.static for p in failed))
+            any(p.static for p in failed) or bool(getattr(obj, "settled", False)))
 
 
 def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0) -> CheckResult:
     """Evaluate until it passes or `timeout` s have gone: return the passed result or raise CheckFailed.
-    A missing object or a failed static part fails at once: by the time a check runs, the submission has
-    created and written what it will (the wait is for states such as readiness, not for the spec to change)."""
+    A missing object, a failed static part or a fetched object that is `settled` fails at once: by the time a check
+    runs, the submission has created and written what it will (the wait is for states such as readiness, not for
+    the spec to change)."""
     from .._k8s.poll import until
 
     def step():

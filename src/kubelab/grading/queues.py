@@ -8,8 +8,10 @@ Started once every pod of the admitted Workload is ready), Finished, Evicted; st
 """
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
+from .._k8s.quantity import to_float
 from ..batch import API, GPU, NODEPOOL_LABEL, QUEUE_LABEL
 from ..observe.queues import last_preemption, of_job, quotas_frame
 from .engine import CheckResult, Missing, Part, client, read, run
@@ -131,14 +133,18 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
     pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition) (1)."""
     what = f"Job {job!r}"
 
+    began = time.monotonic()
+
     def fetch():
         batch = client(api, "BatchV1Api")
         j = read(lambda: batch.read_namespaced_job(job, namespace), what, namespace)
         parallelism = j.spec.parallelism or 1
         # a wrong parallelism (static) ends the check at once: let Kueue decide the admission first
         w = _workload(api, job, namespace) if parallelism == pods else _settled_workload(api, job, namespace)
+        # the long wait is for an admitted gang's pods to become ready; Kueue admits within seconds or not at all
         return SimpleNamespace(w=w, parallelism=parallelism,
-                               count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []))
+                               count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []),
+                               settled=not _true(w, "Admitted") and time.monotonic() - began > ADMIT_TIMEOUT)
 
     parts = [
         Part(lambda o: o.parallelism == pods, lambda o: f"{what} runs {o.parallelism} pod(s) at once, not {pods}",
@@ -172,7 +178,13 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
         pods = _pods(api, job, namespace)
         ran = [p for p in pods if p.status.phase == "Succeeded"]
         nodes = {n.metadata.name: n.metadata.labels or {} for n in core.list_node().items}
+        limit = next((((p.get("spec") or {}).get("limits") or {}).get(GPU) for p in pool
+                      if p["metadata"]["name"] == node_pool), None)
+        needs = max((to_float(((c.resources and c.resources.limits) or {}).get(GPU) or 0)
+                     for p in pods for c in p.spec.containers), default=0)
         return SimpleNamespace(
+            # a node must fit the pool's GPU limit whole: below one pod's GPUs, Karpenter can never make one
+            settled=limit is not None and needs > to_float(limit) and not ran,
             w=w, complete=(j.status.succeeded or 0) >= (j.spec.completions or 1), ran=ran,
             on_pool=[p for p in ran if (p.spec.node_selector or {}).get(NODEPOOL_LABEL) == node_pool
                      and nodes.get(p.spec.node_name, {NODEPOOL_LABEL: node_pool}).get(NODEPOOL_LABEL) == node_pool],
