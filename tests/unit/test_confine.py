@@ -208,10 +208,14 @@ def test_a_confined_process_is_the_user_it_was_outside_not_root():
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="kubelab-launch-", dir="/tmp"))   # where another user may read it
-    launch = folder / "confine_launch.py"
+    launch = folder / "course" / "confine_launch.py"   # beside what it loads by path, as in the package
+    launch.parent.mkdir()
     shutil.copy(confine.LAUNCH, launch)
+    shutil.copy(confine.LAUNCH.parents[1] / "_launch.py", folder / "_launch.py")
     folder.chmod(0o777)
-    launch.chmod(0o644)
+    launch.parent.chmod(0o755)
+    for script in (launch, folder / "_launch.py"):
+        script.chmod(0o644)
     as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
     uid, gid = (65534, 65534) if as_user else (os.getuid(), os.getgid())
     setup = {"hide": [], "rw": [str(folder)], "bind": {}, "forward": {}, "expose": {}, "net": True, "uid": uid, "gid": gid}

@@ -20,58 +20,30 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 
-__all__ = ["main", "relay"]
+__all__ = ["main"]
 
-BIND, REC = 4096, 16384          # mount(2) flags (linux/mount.h)
 PR_SET_PDEATHSIG = 1             # prctl(2)
 _libc = ctypes.CDLL(None, use_errno=True)
+# mount(2), loopback and the relay, shared with the kernels' launcher: loaded by path (`python -I` has no kubelab)
+_shared = importlib.util.spec_from_file_location("kubelab_launch", os.path.join(os.path.dirname(__file__), "..", "_launch.py"))
+_launch = importlib.util.module_from_spec(_shared)
+_shared.loader.exec_module(_launch)
+BIND, REC, relay = _launch.BIND, _launch.REC, _launch.relay
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    if _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
-                   data.encode() if data else None):
-        raise SystemExit(f"kubelab gateway launcher: mount {target}: {os.strerror(ctypes.get_errno())}")
+    _launch.mount("kubelab gateway launcher", source, target, fstype, flags, data)
 
 
 def _die_with_parent(sig: int = signal.SIGTERM) -> None:
     _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-
-async def relay(connect, reader, writer) -> None:
-    """Join one accepted connection to a new one made by `connect()`, both ways, until either side closes."""
-    try:
-        up_reader, up_writer = await connect()
-    except OSError:
-        writer.close()
-        return
-
-    async def pipe(src, dst):
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except OSError:
-            pass
-        finally:
-            dst.close()
-
-    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
-def _loopback_up() -> None:
-    import fcntl
-    import socket
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP
-        flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
-        fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))
 
 
 def _populate(dst: str, src: str, prefix: str, bind: dict[str, str]) -> None:
@@ -142,7 +114,7 @@ def inner(setup: dict, cmd: list[str]) -> int:
     _die_with_parent()
     if os.getppid() == 1:   # outer died before the line above
         return 1
-    _loopback_up()
+    _launch.loopback_up()
     cwd = os.getcwd()
     os.makedirs(setup["root"], exist_ok=True)
     _populate(setup["root"], "/", "", setup["bind"])

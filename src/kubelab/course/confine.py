@@ -44,7 +44,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
 
-from .confine_launch import relay
+from .._launch import relay
 from .. import settings
 from ..errors import ConfigError
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
 import json
 import os
 import signal
@@ -21,7 +22,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["main", "relay"]
+__all__ = ["main"]
+
+# mount(2), loopback and the relay, shared with Envoy Gateway's launcher: loaded by path (`python -I` has no kubelab)
+_shared = importlib.util.spec_from_file_location("kubelab_launch", os.path.join(os.path.dirname(__file__), "..", "_launch.py"))
+_launch = importlib.util.module_from_spec(_shared)
+_shared.loader.exec_module(_launch)
+relay = _launch.relay
 
 SKIP = ("/proc", "/sys", "/dev")   # kernel filesystems: a fresh /proc is mounted, /dev's nodes need no writes
 
@@ -32,27 +39,6 @@ def _inner(uid: int, gid: int) -> list[str]:
     return ["unshare", "--user", f"--map-user={uid}", f"--map-group={gid}", "--mount", "--"]
 
 
-async def relay(connect, reader, writer) -> None:
-    """Join one accepted connection to a new one made by `connect()`, both ways, until either side closes."""
-    try:
-        up_reader, up_writer = await connect()
-    except OSError:
-        writer.close()
-        return
-
-    async def pipe(src, dst):
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except OSError:
-            pass
-        finally:
-            dst.close()
-
-    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 # mount(2) flags (linux/mount.h): called through libc, not the `mount` program, to start each kernel faster
 RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, NOATIME, NODIRATIME, BIND = 1, 2, 4, 8, 32, 1024, 2048, 4096
 RELATIME, STRICTATIME = 1 << 21, 1 << 24
@@ -61,22 +47,7 @@ LOCKED = {"nosuid": NOSUID, "nodev": NODEV, "noexec": NOEXEC, "noatime": NOATIME
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
-                  data.encode() if data else None):
-        raise SystemExit(f"kubelab confine: mount {target}: {os.strerror(ctypes.get_errno())}")
-
-
-def _loopback_up() -> None:
-    import fcntl
-    import socket
-    import struct
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:   # SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP
-        flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
-        fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))
+    _launch.mount("kubelab confine", source, target, fstype, flags, data)
 
 
 def _mounts() -> list[tuple[str, set[str]]]:
@@ -127,7 +98,7 @@ async def _forward_inside(forward: dict[str, str], expose: dict[str, str]) -> No
 def main(argv: list[str]) -> int:
     setup, cmd = json.loads(argv[0]), argv[2:]
     if setup["net"]:
-        _loopback_up()
+        _launch.loopback_up()
     _setup(setup["hide"], setup["rw"], setup["bind"])
     os.chdir(os.getcwd())   # the folder again, through the new mounts (the old cwd is on the read-only one)
     # the grader's pid means nothing in this PID namespace: 1 tells ipykernel not to watch for its parent's exit
