@@ -65,6 +65,40 @@ def fresh_namespace(api) -> str:
     return name
 
 
+@pytest.fixture
+def learners(api):
+    """Two fresh learner names for one test; their sandboxes are removed afterwards."""
+    from kubelab.course import sandbox
+
+    names = [f"l{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    yield names
+    for name in names:
+        sandbox.cleanup(api, name)
+
+
+def web_deployment(name="web") -> dict:
+    """A one-replica nginx Deployment (a learner's first workload in a sandbox)."""
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+
+
+def status_of(call) -> int:
+    """The HTTP status `call()` gets: 200, or its refusal's (the client's ApiException or kubelab's ApiError)."""
+    from kubernetes.client.exceptions import ApiException
+
+    from kubelab.errors import ApiError
+
+    try:
+        call()
+        return 200
+    except ApiException as err:
+        return err.status
+    except ApiError as err:
+        return err.code
+
+
 class CourseCopy:
     """A copy of the course (nbgrader_config.py and source/) in `root` with one lab's student version
     generated, and `submit()`: a submission autograded by real nbgrader against the session cluster."""

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.helpers import api, fresh_namespace, local_cluster  # noqa: F401  (the session cluster fixtures)
+from tests.helpers import api, fresh_namespace, learners, local_cluster  # noqa: F401  (the shared fixtures)
 
 
 @pytest.fixture

@@ -11,26 +11,12 @@ from kubelab import manifests, wait
 from kubelab.course import sandbox
 from kubelab.errors import Forbidden
 from tests.helpers import eventually as wait_for
-
-
-@pytest.fixture
-def learners(api):
-    """Fresh learner names for one test; their namespaces are removed afterwards."""
-    names = [f"l{uuid.uuid4().hex[:6]}" for _ in range(2)]
-    yield names
-    for name in names:
-        sandbox.cleanup(api, name)
+from tests.helpers import status_of as _status
+from tests.helpers import web_deployment as deployment
 
 
 def configmap(name="notes"):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
-
-
-def deployment(name="web"):
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
 
 
 def namespaces(api, learner):
@@ -197,14 +183,6 @@ def test_graded_as_the_learner_the_kubeconfig_acts_only_in_the_own_namespace_and
     sandbox.revoke(box)   # the API server caches a token's authentication for ~10 s
     wait_for(lambda: _status(lambda: client.CoreV1Api(me).list_namespaced_pod(box.namespace)) == 401,
              timeout=30, what="the revoked token to be refused")
-
-
-def _status(call) -> int:
-    try:
-        call()
-        return 200
-    except ApiException as err:
-        return err.status
 
 
 def _pc(name: str, **extra) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 from .. import settings
 from ..errors import ConfigError, KubelabError, UsageError
 from .runner import environment
-from .sandbox import LEARNER_ENV
+from .sandbox import LEARNER_ENV, LEARNER_MAX
 
 __all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "check_generated", "copy_solution", "course_root", "generate",
            "grade", "prestart", "release_differences", "venv_on_path"]
@@ -95,9 +95,11 @@ ACCESS_FILE = "access.yaml"
 @dataclass(frozen=True)
 class Access:
     """What an assignment's notebook may do when it runs as the learner (source/<assignment>/access.yaml):
-    the lab whose namespace it works in (lab.start(api, lab)) and the extra rights there (sandbox.MANAGE)."""
+    the lab whose namespace it works in (lab.start(api, lab)), the extra rights there (sandbox.MANAGE) and its teams,
+    a namespace each beside the lab's (lab.teams(api, lab))."""
     lab: str
     manage: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
 
 
 def access(assignment: str, root: Path | None = None) -> Access | None:
@@ -105,7 +107,7 @@ def access(assignment: str, root: Path | None = None) -> Access | None:
     credentials). A bad file is one ConfigError naming it."""
     import yaml
 
-    from .sandbox import MANAGE
+    from .sandbox import MANAGE, check_teams, team_namespace
 
     path = (root or course_root()) / "source" / assignment / ACCESS_FILE
     if not path.is_file():
@@ -115,10 +117,20 @@ def access(assignment: str, root: Path | None = None) -> Access | None:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not YAML ({err})", "fix the file: `lab: <name>` and `manage: [...]`") from None
     manage = tuple(doc.get("manage") or ())
-    if not isinstance(doc.get("lab"), str) or set(manage) - set(MANAGE) or set(doc) - {"lab", "manage"}:
-        raise ConfigError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)}; "
-                          f"got {doc!r}", "fix the file")
-    return Access(doc["lab"], manage)
+    if not isinstance(doc.get("lab"), str) or set(manage) - set(MANAGE) or set(doc) - {"lab", "manage", "teams"}:
+        raise ConfigError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)} "
+                          f"and `teams:` a list of team names; got {doc!r}", "fix the file")
+    try:
+        teams = check_teams(doc.get("teams") or [])
+    except UsageError as err:
+        raise ConfigError(f"{path}: {err.problem}", err.fix) from None
+    for team in teams:   # checked here for the longest learner name, not at a learner's grading run
+        try:
+            team_namespace(doc["lab"], team, "x" * LEARNER_MAX)
+        except UsageError as err:
+            raise ConfigError(f"{path}: team namespace <learner>-{doc['lab']}-{team} is longer than 63 characters "
+                              f"for a learner name of {LEARNER_MAX} (the longest kept)", err.fix) from None
+    return Access(doc["lab"], manage, teams)
 
 
 def assignments(root: Path | None = None) -> list[str]:

@@ -2,15 +2,15 @@
 
     c.Spawner.pre_spawn_hook = kubelab.course.hub.pre_spawn_hook      # jupyterhub_config.py, any spawner
 
-With the instructor's credentials the hook makes the learner's sandboxes: a "home" one (namespace
-<learner>-home, the identity the learner's server acts as) and one per lab with an access file
-(source/<assignment>/access.yaml: `lab`, `manage`), each binding its Role to the home ServiceAccount too, so
-one token works in every namespace of the learner and in no other (another learner's answers 403). It writes a
-kubeconfig (0600) with a token of that ServiceAccount valid TOKEN_LIFETIME_S and gives the server the
-environment that points at it (KUBELAB_KUBECONFIG, KUBECONFIG), the learner's name (KUBELAB_LEARNER), their
-namespaces (KUBELAB_NAMESPACES: what a cluster-wide report, such as Lab 3's GPU report, counts for them) and
-nbgrader's course id and exchange (a nbgrader_config.py beside the kubeconfig, on JUPYTER_CONFIG_PATH), with
-the instructor's panels (formgrader, create-assignment) switched off in the learner's JupyterLab.
+With the instructor's credentials the hook makes the learner's sandboxes: a "home" one (namespace <learner>-home,
+the identity the learner's server acts as) and one per lab with an access file (source/<assignment>/access.yaml:
+`lab`, `manage`, `teams`: its team namespaces too), each binding its Role to the home ServiceAccount too, so one
+token works in every namespace of the learner and in no other (another learner's answers 403). It writes a
+kubeconfig (0600) with a token of that ServiceAccount valid TOKEN_LIFETIME_S and gives the server the environment
+that points at it (KUBELAB_KUBECONFIG, KUBECONFIG), the learner's name (KUBELAB_LEARNER), their namespaces
+(KUBELAB_NAMESPACES: what a cluster-wide report, such as Lab 3's GPU report, counts for them) and nbgrader's course
+id and exchange (a nbgrader_config.py beside the kubeconfig, on JUPYTER_CONFIG_PATH), with the instructor's panels
+(formgrader, create-assignment) switched off in the learner's JupyterLab.
 
 The token is never printed or logged: it is only in the file (and, with KubeSpawner, in a Secret of the
 learner's home namespace that the pod mounts). A server that runs longer than the lifetime loses access: the
@@ -66,7 +66,8 @@ def course_labs(root: Path | None = None) -> list[assignments.Access]:
         if access is not None:   # two assignments of one lab: the union of their rights
             old = found.get(access.lab)
             manage = tuple(sorted(set(access.manage) | set(old.manage if old else ())))
-            found[access.lab] = assignments.Access(access.lab, manage)
+            teams = tuple(dict.fromkeys((*(old.teams if old else ()), *access.teams)))
+            found[access.lab] = assignments.Access(access.lab, manage, teams)
     return list(found.values())
 
 
@@ -109,18 +110,19 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[ass
     labs = course_labs(root) if labs is None else list(labs)
     course_id, exchange = nbgrader_settings(root)
     home = sandbox.sandbox(api, HOME_LAB, learner)
+    boxes = [home]
     for access in labs:
         if access.lab == HOME_LAB:
             raise ConfigError(f"an access file names lab {HOME_LAB!r}, the hub's own sandbox of every learner",
                               "give that lab another name in its access.yaml")
-        sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,))
+        boxes.append(sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,), teams=access.teams))
     path = Path(kubeconfig_path)
     sandbox.kubeconfig(home, path, expiration_seconds)
     for name, text in learner_files(course_id, exchange, learner).items():
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
-    own = [home.namespace, *(sandbox.namespace_name(access.lab, learner) for access in labs)]
+    own = [name for box in boxes for name in box.namespaces]
     return {**sandbox.service_env(api), settings.KUBECONFIG: str(path), "KUBECONFIG": str(path), settings.CONTEXT: "",
             settings.LEARNER: home.learner, settings.NAMESPACES: ",".join(own), "JUPYTER_CONFIG_PATH": str(path.parent),
             "NBGRADER_COURSE_ID": course_id, "NBGRADER_EXCHANGE": exchange}

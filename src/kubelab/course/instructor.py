@@ -15,11 +15,11 @@ One learner's failure never stops the class: autograde_class returns who was gra
 (with nbgrader's reason), and a roster learner without a submission scores 0 in the export.
 
 Grading as the learner: for an assignment with an access.yaml, each submission runs with the learner's own
-credentials (a kubeconfig for the ServiceAccount of the learner's lab namespace, which the instructor has
-just reset) and the checks' SubjectAccessReviews with a read-only grader identity; the token is revoked
-afterwards and removed from whatever the submission printed. What happened to a submission (a cell that
-raised or timed out, a missing notebook, a credential it printed) is a note in the result and a first
-cell of the learner's feedback.
+credentials (a kubeconfig for the ServiceAccount of the learner's lab namespace, which the instructor has just
+reset, with its team namespaces where the access.yaml names `teams`) and the checks' SubjectAccessReviews with a
+read-only grader identity; the token is revoked afterwards and removed from whatever the submission printed. What
+happened to a submission (a cell that raised or timed out, a missing notebook, a credential it printed) is a note in
+the result and a first cell of the learner's feedback.
 """
 from __future__ import annotations
 
@@ -211,9 +211,9 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                 for attempt in (1, 2):   # a second run, from a fresh reset, when nbgrader fails: a transient
                     try:                 # failure must not decide a grade, nor a first run's leftovers
                         if access:
-                            box = sandbox.reset(admin, access.lab, student, manage=access.manage)
+                            box = sandbox.reset(admin, access.lab, student, manage=access.manage, teams=access.teams)
                             for guard in registry:
-                                guard.namespaces = {box.namespace}
+                                guard.namespaces = set(box.namespaces)
                             learner = sandbox.kubeconfig(box, kernel_env(student)["KUBECONFIG"], TOKEN_LIFETIME_S)
                             secrets += [_token(learner), _token(grader)]
                         result.grades[student] = assignments.autograde(assignment, student, root=root,
@@ -238,7 +238,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                     if box is not None:
                         sandbox.revoke(box, again=keep)
                         if not keep:   # no capacity (GPUs) held for the next learner
-                            sandbox.release(admin, box.namespace)
+                            sandbox.release(admin, *box.namespaces)
                     notes += _after_run(root, assignment, student, secrets)
                 except (KubelabError, OSError, ValueError) as err:
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")

@@ -9,6 +9,13 @@ learner's manifest files applied into it.
     storage_class = kl.course.lab.artifacts_volume(api, ns)             # a fresh static PV for the lab's PVC
     key_secret = kl.course.lab.api_key(api, ns)                         # a Secret with a fresh random API key
     gateway = kl.course.lab.gateway(api, ns)                            # the platform's Gateway "models", Programmed
+    ns = kl.course.lab.start(api, "capstone", teams=["serving", "training"])   # the team namespaces emptied too
+    teams = kl.course.lab.teams(api, "capstone")   # {"serving": "<learner>-capstone-serving", "training": ...}
+
+Teams: a lab whose access.yaml has `teams:` gives the learner one namespace per team besides the lab's own,
+`<learner>-<lab>-<team>`, with the same rights (kubelab.course.sandbox). `start` empties them with the lab namespace
+(it makes them where the identity is an admin: pass `teams=` as access.yaml names them, for a fresh cluster);
+`teams` returns them by team, for the identity the learner acts as too.
 
 Grading = reset the namespace -> execute the submission (its own cells and files recreate the objects)
 -> the test cells read the live state. So a grade never depends on what an earlier run left behind, and
@@ -23,33 +30,46 @@ from pathlib import Path
 from .. import manifests
 from .._k8s.apierrors import delete_if_present
 from .._k8s.poll import until
-from ..errors import ManifestError
+from ..errors import ManifestError, UsageError
 from . import sandbox
+from .sandbox import teams
 
-__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start"]
+__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
 
 
-def start(api, lab: str, learner: str | None = None, *, registry: str | None = None) -> str:
-    """Empty (or create) the learner's namespace for `lab` and return its name: an identity that may delete
-    it (the instructor's, a laptop's admin) deletes and recreates it; the learner's own (graded as the
-    learner, or in a hub) may not, so what is in it is deleted (sandbox.empty). With `registry` (host:port
-    of an OCI registry), also delete every repository under `<registry>/<namespace>/` (the charts an earlier
-    run pushed), so a chart is graded only when this run publishes it."""
+def start(api, lab: str, learner: str | None = None, *, registry: str | None = None,
+          teams: list[str] | None = None) -> str:
+    """Empty (or create) the learner's namespace for `lab`, and its team namespaces, and return the lab namespace's
+    name: an identity that may delete it (the instructor's, a laptop's admin) deletes and recreates them (`teams`:
+    the lab's teams; default: those the sandbox has); the learner's own (graded as the learner, or in a hub) may not,
+    so what is in them is deleted (sandbox.empty), and `teams` may name only teams the sandbox has. With `registry`
+    (host:port of an OCI registry), also delete every repository under `<registry>/<namespace>/` of each namespace
+    (the charts an earlier run pushed), so a chart is graded only when this run publishes it."""
     namespace = sandbox.namespace_name(lab, learner)
+    made = sandbox.teams(api, lab, learner)
     if sandbox.can_i(api, "delete", "namespaces", name=namespace):
-        namespace = sandbox.reset(api, lab, learner).namespace
-    else:   # graded as the learner (or a hub's learner): the namespace is given; empty what is in it
-        sandbox.empty(api, namespace)
+        box = sandbox.reset(api, lab, learner, teams=tuple(made if teams is None else teams))
+        namespace, made = box.namespace, box.teams
+    else:   # graded as the learner (or a hub's learner): the namespaces are given; empty what is in them
+        missing = sorted(set(teams or ()) - set(made))
+        if missing:
+            raise UsageError(f"your sandbox for {lab} has no team(s) {', '.join(missing)} "
+                             f"(its teams: {', '.join(made) or 'none'})",
+                             "the teams are those of the lab's access.yaml (`teams:`): name only those here")
+        for name in (namespace, *made.values()):
+            sandbox.empty(api, name)
     gone = ""
     if registry:
         from ..cluster.registry import Client
 
         reg = Client(registry)
-        repos = reg.repositories(prefix=f"{namespace}/")
+        names = (namespace, *made.values())
+        repos = [repo for name in names for repo in reg.repositories(prefix=f"{name}/")]
         for repo in repos:
             reg.delete_repository(repo)
-        gone = f"; oci://{reg.address}/{namespace}/ emptied" if repos else ""
-    print(f"Your namespace for {lab}: {namespace} (emptied{gone}: what is graded is what this notebook creates)")
+        gone = f"; {', '.join(f'oci://{reg.address}/{name}/' for name in names)} emptied" if repos else ""
+    also = f", teams: {', '.join(f'{t} {ns}' for t, ns in made.items())}" if made else ""
+    print(f"Your namespace for {lab}: {namespace}{also} (emptied{gone}: what is graded is what this notebook creates)")
     return namespace
 
 

@@ -18,6 +18,12 @@ nodes and the cluster's classes. A lab on the batch platform is given "batch": i
 queues of kubelab.batch, and the learner LocalQueues, reading Workloads and the cluster's queues, and Karpenter
 NodePools named `<namespace>-<word>` that only opting-in pods use, within a GPU limit.
 
+Teams (access.yaml `teams: [serving, training]`, the `teams` argument): the sandbox is the lab namespace plus one
+namespace per team, `<learner>-<lab>-<team>` (label kubelab.io/team), where the same ServiceAccount has the same Role
+and the per-namespace rights of `manage` (quotas, the Namespace's labels, the team queues; cluster-scoped names
+`<team namespace>-<word>`); a ConfigMap in the lab namespace (TEAMS_RECORD) names them, so the learner can find them
+(`teams()`). Reset, release and cleanup treat them with the lab namespace.
+
 Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
 resets the namespaces, `kubeconfig()` writes a kubeconfig with a short-lived token of the learner's
 ServiceAccount, and `grader_kubeconfig()` one for a cluster-wide identity that reads (no Secrets) and asks
@@ -41,14 +47,15 @@ from ...errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
 from .credentials import (Sandbox, grader_kubeconfig, kubeconfig, revoke, service_env,  # noqa: F401 (re-exported)
                           token_client)
 from .policy import (FIELD_MANAGER, LAB_LABEL, LEARNER_ENV, LEARNER_LABEL, LEARNER_MAX, MANAGE,  # noqa: F401
-                     NAMES_POLICY, SANDBOX_LABEL, SCALERS_POLICY, SERVICE_ACCOUNT, VOLUME_ROOT, dns_safe, learner_name,
-                     names_policy, namespace_name, objects, scalers_policy)
+                     NAMES_POLICY, SANDBOX_LABEL, SCALERS_POLICY, SERVICE_ACCOUNT, TEAM_LABEL, TEAMS_RECORD,
+                     VOLUME_ROOT, check_teams, dns_safe, learner_name, names_policy, namespace_name, objects,
+                     scalers_policy, team_namespace)
 
 __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "MANAGE", "NAMESPACES_ENV",
-           "SERVICE_ACCOUNT", "Sandbox", "VOLUME_ROOT", "can_i", "cleanup", "credentials", "delete_cluster_objects",
-           "delete_namespace", "empty", "grader_client", "grader_kubeconfig", "kubeconfig", "learner_name",
-           "names_policy", "namespace_name", "policy", "release", "reset", "revoke", "sandbox", "service_env",
-           "token_client", "wait_namespace_gone"]
+           "SERVICE_ACCOUNT", "Sandbox", "TEAM_LABEL", "VOLUME_ROOT", "can_i", "cleanup", "credentials",
+           "delete_cluster_objects", "delete_namespace", "empty", "grader_client", "grader_kubeconfig", "kubeconfig",
+           "learner_name", "names_policy", "namespace_name", "policy", "release", "reset", "revoke", "sandbox",
+           "service_env", "team_namespace", "teams", "token_client", "wait_namespace_gone"]
 
 
 def delete_cluster_objects(api, namespace: str, *, tenancy: bool = True) -> list[str]:
@@ -72,31 +79,51 @@ def delete_cluster_objects(api, namespace: str, *, tenancy: bool = True) -> list
 
 @typed_errors
 def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
-            manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = ()) -> Sandbox:
+            manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = (), teams: tuple[str, ...] = ()) -> Sandbox:
     """Create (or update: it is idempotent) the learner's namespace for `lab` with its ServiceAccount,
     Role and RoleBinding (`manage`: the extra rights of MANAGE; `also`: other sandboxes of the learner
-    whose ServiceAccount gets the same rights here, e.g. the one identity of a hub's JupyterLab). A
-    namespace still being deleted (a reset or cleanup just before) is waited for."""
+    whose ServiceAccount gets the same rights here, e.g. the one identity of a hub's JupyterLab; `teams`: a
+    namespace per team besides, see the module's doc). A namespace still being deleted (a reset or cleanup just
+    before) is waited for."""
     learner = learner_name(learner)
     lab_label = dns_safe(lab, 63)
     namespace = namespace_name(lab, learner)
-    wait_namespace_gone(api, namespace, timeout)
-    _check_owner(api, namespace, learner, lab_label)
+    team_spaces = {team: team_namespace(lab, team, learner) for team in check_teams(teams)}
+    for name, team in ((namespace, None), *((ns, team) for team, ns in team_spaces.items())):
+        wait_namespace_gone(api, name, timeout)
+        _check_owner(api, name, learner, lab_label, team)
     # its own field manager: a lab's Namespace manifest (Lab 1's Pod Security labels), applied with kubelab's
     # default one, would otherwise remove the sandbox's labels by server-side apply
     new_policy = bool({"cluster", "batch"} & set(manage)) and not _exists(api, NAMES_POLICY)
-    manifests.apply(api, objects(namespace, learner, lab_label, tuple(manage), tuple(also)), field_manager=FIELD_MANAGER)
+    manifests.apply(api, objects(namespace, learner, lab_label, tuple(manage), tuple(also), team_spaces),
+                    field_manager=FIELD_MANAGER)
+    box = Sandbox(api, namespace, learner, lab_label, teams=team_spaces)
     if "batch" in manage:
-        # the team queues of this namespace (the platform team's part); a lab's Jobs may still run unqueued
-        batch.install(api, namespace, require_queue=False)
+        # the team queues of each namespace (the platform team's part); a lab's Jobs may still run unqueued
+        for name in box.namespaces:
+            batch.install(api, name, require_queue=False)
     new_scalers = "serving" in manage and _serving_policy(api)
-    box = Sandbox(api, namespace, learner, lab_label)
     if new_policy:
         _wait_policy_enforced(box, tuple(manage))
     if new_scalers:
         _wait_scalers_policy_enforced(box)
-    _wait_default_account(api, namespace, timeout)
+    for name in box.namespaces:
+        _wait_default_account(api, name, timeout)
     return box
+
+
+@typed_errors
+def teams(api, lab: str, learner: str | None = None) -> dict[str, str]:
+    """{team: namespace} of the learner's sandbox for `lab` (its access.yaml's `teams`), as the sandbox recorded
+    them in its lab namespace (TEAMS_RECORD, which the learner may read); {} for a lab without teams."""
+    from kubernetes import client
+
+    try:
+        record = call(client.CoreV1Api(api).read_namespaced_config_map, TEAMS_RECORD, namespace_name(lab, learner))
+    except NotFound:
+        return {}
+    # the names are made again, not read: the learner may write the record, never choose another namespace
+    return {team: team_namespace(lab, team, learner) for team in check_teams(sorted(record.data or {}))}
 
 
 def _serving_policy(api) -> bool:
@@ -194,35 +221,46 @@ def _wait_policy_enforced(box: Sandbox, manage: tuple[str, ...], timeout: float 
 
 @typed_errors
 def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
-          manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = ()) -> Sandbox:
-    """Delete the learner's namespace for `lab` (everything in it), wait until it is gone, create it afresh.
-    Tokens from the old Sandbox.client() stop working: call client() again."""
-    namespace = namespace_name(lab, learner)
-    _check_owner(api, namespace, learner_name(learner), dns_safe(lab, 63))
-    delete_cluster_objects(api, namespace)
-    delete_namespace(api, namespace)
-    return sandbox(api, lab, learner, timeout, manage=manage, also=also)  # it waits until the old namespace is gone
+          manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = (), teams: tuple[str, ...] = ()) -> Sandbox:
+    """Delete the learner's namespace for `lab` and its team namespaces, those of `teams` and any made before
+    (everything in them), wait until they are gone, create them afresh. Tokens from the old Sandbox.client() stop
+    working: call client() again."""
+    from kubernetes import client
+
+    learner, lab_label = learner_name(learner), dns_safe(lab, 63)
+    names = {namespace_name(lab, learner): None, **{team_namespace(lab, t, learner): t for t in check_teams(teams)}}
+    for name, team in names.items():
+        _check_owner(api, name, learner, lab_label, team)
+    made = client.CoreV1Api(api).list_namespace(
+        label_selector=f"{LEARNER_LABEL}={learner},{LAB_LABEL}={lab_label},{TEAM_LABEL}").items
+    for name in {*names, *(ns.metadata.name for ns in made)}:
+        delete_cluster_objects(api, name)
+        delete_namespace(api, name)
+    # it waits until the old namespaces are gone
+    return sandbox(api, lab, learner, timeout, manage=manage, also=also, teams=teams)
 
 
 @typed_errors
-def release(api, namespace: str) -> None:
-    """Free at once what a graded run holds, so that the next submission finds the cluster as the first did:
-    the namespace is deleted (Terminating: no controller can make pods in it again), its pods are removed
-    without their grace period (until a pod is gone the scheduler counts its GPUs as taken), and the
-    cluster-scoped objects named after it are deleted. The namespace controller removes the rest meanwhile;
-    reset() makes the namespace afresh (a hub makes it again at the learner's next start)."""
+def release(api, *namespaces: str) -> None:
+    """Free at once what a graded run holds in `namespaces` (a sandbox's: Sandbox.namespaces), so that the next
+    submission finds the cluster as the first did: each namespace is deleted (Terminating: no controller can make
+    pods in it again), its pods are removed without their grace period (until a pod is gone the scheduler counts its
+    GPUs as taken), and the cluster-scoped objects named after it are deleted. The namespace controller removes the
+    rest meanwhile; reset() makes the namespaces afresh (a hub makes them again at the learner's next start)."""
     from kubernetes import client
 
-    delete_cluster_objects(api, namespace)
-    delete_namespace(api, namespace)
-    delete_if_present(client.CoreV1Api(api).delete_collection_namespaced_pod, namespace, grace_period_seconds=0,
-                      what=f"the pods of namespace {namespace}")
+    for namespace in namespaces:
+        delete_cluster_objects(api, namespace)
+        delete_namespace(api, namespace)
+        delete_if_present(client.CoreV1Api(api).delete_collection_namespaced_pod, namespace, grace_period_seconds=0,
+                          what=f"the pods of namespace {namespace}")
 
 
 @typed_errors
 def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
-    """Delete every namespace labelled as the learner's (no other), the cluster-scoped objects named after
-    them, and the ClusterRoles that gave them rights outside the namespace; returns the namespaces' names."""
+    """Delete every namespace labelled as the learner's (no other; team namespaces included), the cluster-scoped
+    objects named after them, and the ClusterRoles that gave them rights outside the namespace; returns the
+    namespaces' names."""
     from kubernetes import client
 
     selector = f"{LEARNER_LABEL}={learner_name(learner)}"
@@ -274,7 +312,8 @@ def empty(api, namespace: str, timeout: float = 60) -> list[str]:
     core = client.CoreV1Api(api)
     if can_i(api, "patch", "namespaces", name=namespace):
         labels = core.read_namespace(namespace).metadata.labels or {}
-        drop = {k: None for k in labels if k not in (LEARNER_LABEL, LAB_LABEL) and not k.startswith("kubernetes.io/")}
+        drop = {k: None for k in labels
+                if k not in (LEARNER_LABEL, LAB_LABEL, TEAM_LABEL) and not k.startswith("kubernetes.io/")}
         if drop:
             core.patch_namespace(namespace, {"metadata": {"labels": drop}})
     until(lambda: (not core.list_namespaced_pod(namespace).items, None), timeout, every=0.3,
@@ -283,20 +322,22 @@ def empty(api, namespace: str, timeout: float = 60) -> list[str]:
     return emptied
 
 
-def _check_owner(api, namespace: str, learner: str, lab: str) -> None:
-    """Refuse a namespace that exists but is not this learner's sandbox for this lab: "kube" + "system"
-    names kube-system, and learner "ann-x" lab "y" would share "ann-x-y" with learner "ann" lab "x-y"."""
+def _check_owner(api, namespace: str, learner: str, lab: str, team: str | None = None) -> None:
+    """Refuse a namespace that exists but is not this learner's sandbox for this lab (and team): "kube" + "system"
+    names kube-system, learner "ann-x" lab "y" would share "ann-x-y" with learner "ann" lab "x-y", and lab "x" team
+    "y" with lab "x-y"."""
     from kubernetes import client
 
     try:
         labels = call(client.CoreV1Api(api).read_namespace, namespace).metadata.labels or {}
     except NotFound:
         return
-    if labels.get(LEARNER_LABEL) != learner or labels.get(LAB_LABEL) != lab:
+    if labels.get(LEARNER_LABEL) != learner or labels.get(LAB_LABEL) != lab or labels.get(TEAM_LABEL) != team:
         owner = labels.get(LEARNER_LABEL)
-        raise UsageError(f"namespace {namespace} exists and is not {learner}'s sandbox for lab {lab} "
+        raise UsageError(f"namespace {namespace} exists and is not {learner}'s sandbox for lab {lab}"
+                         f"{f' (team {team})' if team else ''} "
                          f"({'it belongs to learner ' + owner if owner else 'it is not a sandbox'}); "
-                         "it was left untouched", "pick another lab name (or learner name)")
+                         "it was left untouched", "pick another lab name (or learner name, or team name)")
 
 
 def delete_namespace(api, name: str) -> None:

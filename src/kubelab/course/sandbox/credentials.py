@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ... import manifests
@@ -34,6 +34,12 @@ class Sandbox:
     learner: str
     lab: str
     service_account: str = SERVICE_ACCOUNT
+    teams: dict[str, str] = field(default_factory=dict)   # {team: namespace}: the lab's team namespaces, if any
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace of the sandbox: the lab namespace, then its team namespaces."""
+        return [self.namespace, *self.teams.values()]
 
     @property
     def user(self) -> str:

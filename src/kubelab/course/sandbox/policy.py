@@ -17,11 +17,14 @@ from ...errors import UsageError
 __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
            "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",
            "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SCALERS_POLICY", "SCALER_TRIGGERS", "SERVICE_ACCOUNT",
-           "SERVING_CLUSTER_RULES", "SERVING_RULES", "VOLUME_ROOT", "dns_safe", "grader_objects", "learner_name",
-           "names_policy", "namespace_name", "objects", "scalers_policy"]
+           "SERVING_CLUSTER_RULES", "SERVING_RULES", "TEAMS_RECORD", "TEAM_LABEL", "VOLUME_ROOT", "check_teams",
+           "dns_safe", "grader_objects", "learner_name", "names_policy", "namespace_name", "objects",
+           "scalers_policy", "team_namespace"]
 
 LEARNER_LABEL = "kubelab.io/learner"
 LAB_LABEL = "kubelab.io/lab"
+TEAM_LABEL = "kubelab.io/team"   # a team namespace of a lab (access.yaml `teams:`), besides the learner and lab labels
+TEAMS_RECORD = "kubelab-teams"   # the lab namespace's ConfigMap naming its teams: the learner may read it
 FIELD_MANAGER = "kubelab-sandbox"
 SERVICE_ACCOUNT = "learner"
 ROLE = "learner"
@@ -137,32 +140,67 @@ def namespace_name(lab: str, learner: str | None = None) -> str:
     return f"{learner}-{dns_safe(lab, 62 - len(learner))}"
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def check_teams(teams) -> tuple[str, ...]:
+    """`teams` (access.yaml's `teams:`) as a tuple of distinct DNS-label words, or one UsageError saying what is
+    wrong with it."""
+    if not isinstance(teams, (list, tuple)) or not all(isinstance(t, str) and _DNS_LABEL.fullmatch(t) for t in teams) \
+            or len(set(teams)) != len(teams):
+        raise UsageError(f"teams must be a list of distinct words of a-z, 0-9 and '-' (a DNS label); got {teams!r}",
+                         "write e.g. `teams: [serving, training]`")
+    return tuple(teams)
+
+
+def team_namespace(lab: str, team: str, learner: str | None = None) -> str:
+    """The namespace of `team` in the learner's sandbox for `lab`: "<learner>-<lab>-<team>"."""
+    name = f"{namespace_name(lab, learner)}-{team}"
+    if len(name) > 63:
+        raise UsageError(f"team namespace {name} is longer than 63 characters (a namespace name's limit)",
+                         "give the team (access.yaml `teams:`) or the lab a shorter name")
+    return name
+
+
 def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (),
-            also: tuple = ()) -> list[dict]:
+            also: tuple = (), teams: dict[str, str] | None = None) -> list[dict]:
     """The sandbox's Namespace, ServiceAccount, Role and RoleBinding, and the cluster-wide rights of `manage`;
-    `also`: other Sandboxes whose ServiceAccounts are bound to the same rights."""
+    `also`: other Sandboxes whose ServiceAccounts are bound to the same rights; `teams` ({team: namespace}): team
+    namespaces, each with the same Role bound to the same ServiceAccounts, the rights of `manage` reaching them too,
+    and the record TEAMS_RECORD of them in `namespace`."""
     unknown = set(manage) - set(MANAGE)
     if unknown:
         raise UsageError(f"unknown right(s) to manage: {', '.join(sorted(unknown))}", f"use {', '.join(MANAGE)}")
+    teams = teams or {}
     labels = {LEARNER_LABEL: learner, LAB_LABEL: lab}
     meta = {"name": ROLE, "namespace": namespace, "labels": {**labels, SANDBOX_LABEL: "true"}}
     rbac = "rbac.authorization.k8s.io"
     subjects = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace},
                 *({"kind": "ServiceAccount", "name": b.service_account, "namespace": b.namespace} for b in also)]
-    objs = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {**meta, "name": SERVICE_ACCOUNT}},
-        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta,
-         "rules": RULES + ([LIMITS_RULE] if "limits" in manage else []) + (BATCH_RULES if "batch" in manage else [])
-         + (SERVING_RULES if "serving" in manage else [])},
-        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
-         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects},
-    ]
+    rules = (RULES + ([LIMITS_RULE] if "limits" in manage else []) + (BATCH_RULES if "batch" in manage else [])
+             + (SERVING_RULES if "serving" in manage else []))
+
+    def namespace_objects(ns: str, ns_labels: dict, *own: dict) -> list[dict]:
+        ns_meta = {**meta, "namespace": ns}
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}}, *own,
+                {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": ns_meta, "rules": rules},
+                {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": ns_meta,
+                 "roleRef": {"apiGroup": rbac, "kind": "Role", "name": ROLE}, "subjects": subjects}]
+
+    # the one ServiceAccount, in the lab namespace: the learner's identity in the team namespaces too
+    objs = namespace_objects(namespace, labels, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                 "metadata": {**meta, "name": SERVICE_ACCOUNT}})
+    for team, ns in teams.items():
+        objs += namespace_objects(ns, {**labels, TEAM_LABEL: team})
+    if teams:   # labelled as the sandbox's own: emptying the lab namespace keeps it
+        objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": TEAMS_RECORD},
+                     "data": dict(teams)})
+    mine = [namespace, *teams.values()]
     own = {"apiGroups": [SANDBOX_RIGHT["group"]], "resources": [SANDBOX_RIGHT["resource"]],
-           "resourceNames": [namespace], "verbs": [SANDBOX_RIGHT["verb"]]}   # names of its own (NAMES_POLICY)
+           "resourceNames": mine, "verbs": [SANDBOX_RIGHT["verb"]]}   # names of its own (NAMES_POLICY)
     cluster_rules = {
-        # this one Namespace object (its Pod Security labels), no other
-        "namespace": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [namespace],
+        # these Namespace objects (their Pod Security labels), no other
+        "namespace": [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": mine,
                        "verbs": ["get", "patch", "update"]}],
         "cluster": [*CLUSTER_RULES, own],
         "batch": [*BATCH_CLUSTER_RULES, own],
