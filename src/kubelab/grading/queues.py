@@ -183,8 +183,9 @@ def job_node_provisioned(api, job: str, namespace: str, *, node_pool: str, clust
         needs = max((to_float(((c.resources and c.resources.limits) or {}).get(GPU) or 0)
                      for p in pods for c in p.spec.containers), default=0)
         return SimpleNamespace(
-            # a node must fit the pool's GPU limit whole: below one pod's GPUs, Karpenter can never make one
-            settled=limit is not None and needs > to_float(limit) and not ran,
+            # a node must fit the pool's GPU limit whole: below one pod's GPUs, Karpenter can never make one (unless
+            # one was made before the limit was lowered: a pod already placed keeps the wait)
+            settled=limit is not None and needs > to_float(limit) and not any(p.spec.node_name for p in pods),
             w=w, complete=(j.status.succeeded or 0) >= (j.spec.completions or 1), ran=ran,
             on_pool=[p for p in ran if (p.spec.node_selector or {}).get(NODEPOOL_LABEL) == node_pool
                      and nodes.get(p.spec.node_name, {NODEPOOL_LABEL: node_pool}).get(NODEPOOL_LABEL) == node_pool],
