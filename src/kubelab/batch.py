@@ -30,8 +30,8 @@ from .cluster.kueue import QUEUE_LABEL
 from .errors import ClusterUnavailable, ConfigError
 
 __all__ = ["API", "COHORT_LABEL", "GPU", "NODEPOOL_LABEL", "PRIORITIES", "QUEUE_LABEL", "QUEUE_POLICY",
-           "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "autoscaled_flavor", "flavors", "install", "node_pool_name",
-           "priorities", "queue_policy", "remove", "team_queues", "wait_active"]
+           "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "autoscaled_flavor", "flavors", "install", "model_server",
+           "node_pool_name", "priorities", "queue_policy", "remove", "serving_pool", "team_queues", "wait_active"]
 
 API = "kueue.x-k8s.io/v1beta2"
 GPU = "nvidia.com/gpu"
@@ -76,6 +76,46 @@ def flavors(pools=None) -> list[dict]:
 def node_pool_name(namespace: str) -> str:
     """The NodePool a tenancy's autoscaled flavor selects (a learner may write it: the sandbox's name rule)."""
     return f"{namespace}-gpu"
+
+
+IMAGE_LABEL = "kubelab.io/node-image"   # a serving pool's node template label: the node image (AMI) it stands for
+SERVING_TYPE = "a2-ultragpu-4g"        # 4 GPUs a node (cluster/karpenter/instance-types.json)
+MODEL_IMAGE = "vllm/vllm-openai:v0.30.0"
+MODEL_ARGS = ["--model", "Qwen/Qwen2.5-0.5B-Instruct"]   # serves /health on 8000 ~10 s after start (cluster/images.yaml)
+
+
+def serving_pool(name: str, image: str = "v1", gpus: int = 8) -> dict:
+    """A NodePool for a model server: the reference pool (cluster/karpenter/gpu-nodepool.yaml) with one 4-GPU shape,
+    its nodes labelled IMAGE_LABEL=`image` (on a real cluster the node image is the EC2NodeClass's AMI; the label
+    stands for it here: a change of the template makes Karpenter find the nodes Drifted and replace them) and a
+    disruption budget of one node at a time. A learner may write it: named `<namespace>-<word>`, with the
+    autoscaled taint and a GPU limit."""
+    from .cluster.karpenter import node_pool
+    np = node_pool()
+    np["metadata"] = {"name": name}
+    template = np["spec"]["template"]
+    template["metadata"]["labels"] = {IMAGE_LABEL: image}
+    template["spec"]["requirements"][0]["values"] = [SERVING_TYPE]
+    np["spec"]["limits"] = {GPU: str(gpus)}
+    np["spec"]["disruption"] = {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30s",
+                                "budgets": [{"nodes": "1"}]}
+    return np
+
+
+def model_server(pool: str, name: str = "model-server", replicas: int = 2) -> list[dict]:
+    """A vLLM model server (one GPU a replica) on the nodes of NodePool `pool`, with a readiness probe on /health,
+    and its Service: [Deployment, Service]."""
+    labels = {"app": name}
+    container = {"name": "vllm", "image": MODEL_IMAGE, "args": MODEL_ARGS, "ports": [{"containerPort": 8000}],
+                 "resources": {"limits": {GPU: 1}},
+                 "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 2}}
+    pod = {"nodeSelector": {NODEPOOL_LABEL: pool}, "tolerations": [_toleration(GPU_TAINT), _toleration(AUTOSCALED_TAINT)],
+           "containers": [container]}
+    return [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                      "template": {"metadata": {"labels": labels}, "spec": pod}}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
+             "spec": {"selector": labels, "ports": [{"name": "http", "port": 8000, "targetPort": 8000}]}}]
 
 
 def autoscaled_flavor(namespace: str) -> dict:

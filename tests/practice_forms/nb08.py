@@ -44,6 +44,46 @@ def node_pool(name, limit="8", types=("p5.48xlarge", "a2-ultragpu-4g"), meta=Non
     return np
 
 
+def pdb(**spec) -> dict:
+    """A PodDisruptionBudget of exercise 08.upgrade's model server (minAvailable or maxUnavailable)."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "model-server"},
+            "spec": {**spec, "selector": {"matchLabels": {"app": "model-server"}}}}
+
+
+def to_v2(api, pool) -> None:
+    """NodePool `pool`'s node template labelled kubelab.io/node-image: v2, in place (`kubectl patch --type=merge`)."""
+    import kubelab as kl
+    kl.kubectl(api, "patch", "nodepool", pool, "--type=merge", "-p",
+               '{"spec":{"template":{"metadata":{"labels":{"kubelab.io/node-image":"v2"}}}}}')
+
+
+def ready(api, namespace, count, name="model-server", timeout=90) -> None:
+    """Wait until `count` pods of the model server are ready and none is terminating (as `kubectl rollout status`)."""
+    import time
+
+    from kubernetes import client
+    core, deadline = client.CoreV1Api(api), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod(namespace, label_selector=f"app={name}").items
+        if len(pods) == count and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+                                      and not p.metadata.deletion_timestamp for p in pods):
+            return
+        time.sleep(0.5)
+
+
+def replaced(api, pool, timeout=120) -> None:
+    """Wait until Karpenter has replaced every v1 node of NodePool `pool` (`kubectl get nodes -L` until none)."""
+    import time
+
+    from kubernetes import client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        nodes = client.CoreV1Api(api).list_node(label_selector=f"karpenter.sh/nodepool={pool}").items
+        if nodes and all(n.metadata.labels.get("kubelab.io/node-image") == "v2" for n in nodes):
+            return
+        time.sleep(0.5)
+
+
 H100_POOL = {"nodeSelector": {"kubelab.io/pool": "h100"}}
 H100_AFFINITY = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
     {"matchExpressions": [{"key": "kubelab.io/pool", "operator": "In", "values": ["h100"]}]}]}}}}
@@ -128,6 +168,48 @@ FORMS = {
             'kl.apply(api, node_pool(f"{namespace}-gpu", limit=None, meta=owned(api, namespace)))',
             # a limit below the pending Job's 4 GPUs: Karpenter may not make the node
             'kl.apply(api, node_pool(f"{namespace}-gpu", limit="2", meta=owned(api, namespace)))',
+        ],
+    },
+    "08.upgrade": {
+        "right": [
+            # a budget of one unavailable pod and the replicas spread over two nodes first (a rolling update: Karpenter
+            # makes the second node), then the new image: one node at a time
+            'kl.apply(api, pdb(maxUnavailable=1), namespace=namespace)\n'
+            'kl.kubectl(api, "patch", "deployment", "model-server", "-n", namespace, "--type=merge", "-p", '
+            '\'{"spec":{"template":{"spec":{"topologySpreadConstraints":[{"maxSkew":1,'
+            '"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"DoNotSchedule",'
+            '"labelSelector":{"matchLabels":{"app":"model-server"}}}]}}}}\')\n'
+            'kl.kubectl(api, "rollout", "status", "deployment/model-server", "-n", namespace, "--timeout=90s")\n'
+            'ready(api, namespace, 2)\n'
+            'to_v2(api, f"{namespace}-serving")',
+            # a third replica and a budget that keeps two
+            'kl.kubectl(api, "scale", "deployment/model-server", "--replicas=3", "-n", namespace)\n'
+            'ready(api, namespace, 3)\n'
+            'kl.apply(api, pdb(minAvailable=2), namespace=namespace)\n'
+            'to_v2(api, f"{namespace}-serving")',
+        ],
+        "wrong": [
+            # the new image with nothing to protect the model server: both replicas evicted at once
+            'to_v2(api, f"{namespace}-serving")',
+            # the budget after the change, once Karpenter has replaced the node: too late, the outage is recorded
+            'to_v2(api, f"{namespace}-serving")\n'
+            'replaced(api, f"{namespace}-serving")\n'
+            'kl.apply(api, pdb(minAvailable=1), namespace=namespace)',
+            # more replicas but no budget: all four on the one 4-GPU node, evicted together
+            'kl.kubectl(api, "scale", "deployment/model-server", "--replicas=4", "-n", namespace)\n'
+            'ready(api, namespace, 4)\n'
+            'to_v2(api, f"{namespace}-serving")',
+            # the Deployment deleted, the pool changed, the Deployment created again: it served nobody meanwhile
+            'kl.kubectl(api, "delete", "deployment", "model-server", "-n", namespace, "--wait=true")\n'
+            'to_v2(api, f"{namespace}-serving")\n'
+            'kl.apply(api, kl.batch.model_server(f"{namespace}-serving")[0], namespace=namespace)',
+            # a new pool under another name, the old one deleted: not the upgrade of the pool
+            'np = kl.batch.serving_pool(f"{namespace}-fresh", "v2")\n'
+            'np["metadata"].update(owned(api, namespace))\n'
+            'kl.apply(api, np)\n'
+            'kl.kubectl(api, "patch", "deployment", "model-server", "-n", namespace, "--type=merge", "-p", '
+            '\'{"spec":{"template":{"spec":{"nodeSelector":{"karpenter.sh/nodepool":"\' + namespace + \'-fresh"}}}}}\')\n'
+            'kl.kubectl(api, "delete", "nodepool", f"{namespace}-serving")',
         ],
     },
 }

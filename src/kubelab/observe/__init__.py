@@ -13,9 +13,9 @@ nothing here changes the cluster. Errors are kubelab's (ApiError, Forbidden), ne
     kl.observe.nodes(api)                     # one row per node, requested vs allocatable
     kl.observe.storage.pvcs(api, "team-a")
 """
-from . import dra, helm, metrics, network, prometheus, queues, routes, storage
+from . import dra, helm, metrics, network, prometheus, queues, routes, state_metrics, storage
 from .core import (deployment_status, events, events_frame, logs, nodes, nodes_frame, pod_status, pods, pods_frame,
                    rollout_history, rollout_history_frame)
 
-__all__ = ["dra", "helm", "metrics", "network", "prometheus", "queues", "routes", "storage", "deployment_status", "events", "events_frame", "logs", "nodes", "nodes_frame", "pod_status", "pods",
+__all__ = ["dra", "helm", "metrics", "network", "prometheus", "queues", "routes", "state_metrics", "storage", "deployment_status", "events", "events_frame", "logs", "nodes", "nodes_frame", "pod_status", "pods",
            "pods_frame", "rollout_history", "rollout_history_frame"]

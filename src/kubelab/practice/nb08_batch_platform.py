@@ -1,5 +1,6 @@
 """Exercises of notebooks/08-batch-platform.ipynb: a team's own LocalQueue, a queued Job on H100s, a gang Job admitted
-whole, priority preemption within a queue, and a Karpenter NodePool with a GPU limit.
+whole, priority preemption within a queue, a Karpenter NodePool with a GPU limit, and a node pool's upgrade (Karpenter
+replaces the drifted nodes) without downtime, graded from Prometheus's record of the Service's ready endpoints.
 
 Every check grades what Kueue (and Karpenter) decided: the Workload's conditions and
 status.admission.podSetAssignments[].flavors (sigs.k8s.io/kueue v0.17.0, apis/kueue/v1beta2), the pods, the nodes.
@@ -12,10 +13,11 @@ from types import SimpleNamespace
 from .. import batch
 from .._k8s.poll import until
 from .._k8s.quantity import to_float
+from ..grading.availability import stayed_available
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
 from ..observe.queues import GROUP, VERSION, condition, last_preemption, of_job
-from . import all_of, exercise
+from . import all_of, exercise, outcome
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
 
@@ -338,3 +340,129 @@ def node_pool(api, ns):
                   lambda: run("node-pool", fetch_nodes, node_parts, f"Karpenter made a node for NodePool {name!r}",
                               timeout=NODE_WAIT),
                   lambda: _running_pods(api, ns, "autoscale-train", 1, "node-pool"))
+
+
+# -- 08.upgrade ------------------------------------------------------------------------------------------------------
+SERVER = "model-server"
+UPGRADE_WAIT = 120.0   # seconds the check waits for Karpenter: measured ~20 s without a PDB, ~30 s with one
+SCRAPE = 5.0           # the embedded Prometheus's scrape interval: the window starts one scrape before the first v2 node
+RESTART = ('start again: `kl.practice.start("08.upgrade", api, namespace)` puts the pool back to v1 and the model '
+           "server to 2 replicas on one node, without a PodDisruptionBudget")
+
+
+def serving_pool_name(ns: str) -> str:
+    """The NodePool of exercise 08.upgrade (and of the notebook's section 6): `<namespace>-serving`."""
+    return f"{ns}-serving"
+
+
+def _image(labels: dict | None) -> str | None:
+    return (labels or {}).get(batch.IMAGE_LABEL)
+
+
+def _ready(pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def _serving(api, ns):
+    """The v1 pool and the model server (2 ready replicas on one node, no PodDisruptionBudget): a restart resets both."""
+    pool = serving_pool_name(ns)
+    policy, apps, core = client(api, "PolicyV1Api"), client(api, "AppsV1Api"), client(api, "CoreV1Api")
+    for pdb in policy.list_namespaced_pod_disruption_budget(ns).items:
+        policy.delete_namespaced_pod_disruption_budget(pdb.metadata.name, ns)
+    if apps.list_namespaced_deployment(ns, field_selector=f"metadata.name={SERVER}").items:
+        apps.delete_namespaced_deployment(SERVER, ns, propagation_policy="Foreground")
+        until(lambda: (not apps.list_namespaced_deployment(ns, field_selector=f"metadata.name={SERVER}").items, None),
+              60, every=0.5)
+    nodepool = batch.serving_pool(pool, "v1")
+    nodepool["metadata"]["ownerReferences"] = _owned_by(api, ns)   # it goes with the namespace
+    apply(api, [nodepool, *batch.model_server(pool, SERVER)], namespace=ns, field_manager="kubelab-practice")
+
+    def settled():   # only v1 nodes (a restart after an upgrade: Karpenter replaces the v2 ones) and 2 ready pods
+        nodes = {n.metadata.name: _image(n.metadata.labels)
+                 for n in core.list_node(label_selector=f"{batch.NODEPOOL_LABEL}={pool}").items}
+        pods = [p for p in core.list_namespaced_pod(ns, label_selector=f"app={SERVER}").items
+                if not p.metadata.deletion_timestamp]
+        return (set(nodes.values()) == {"v1"} and len(pods) == 2
+                and all(_ready(p) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
+    until(settled, 120, every=0.5)
+
+
+@exercise("08.upgrade", "Upgrade the model server's node pool to the v2 node image without downtime",
+          objectives=(1, 4), setup=_serving, hints=(
+    "Karpenter drains a drifted node through the Eviction API, which honours PodDisruptionBudgets: with none, both "
+    "replicas (on one node) are evicted at once and the Service has no ready endpoint until a new pod has loaded "
+    "the model (~10 s)",
+    "first a PodDisruptionBudget (policy/v1) selecting app: model-server with minAvailable: 1, then "
+    "`kubectl patch nodepool <namespace>-serving --type=merge -p "
+    "'{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"kubelab.io/node-image\":\"v2\"}}}}}'`",
+))
+def upgrade(api, ns):
+    pool = serving_pool_name(ns)
+    core, policy = client(api, "CoreV1Api"), client(api, "PolicyV1Api")
+
+    def fetch_pool():
+        try:
+            return _node_pool(api, pool)
+        except Missing:
+            raise Missing(f"NodePool {pool!r} not found: the model server's pool is gone, and with it the nodes "
+                          "it ran on", f"upgrade the pool in place (its node template), do not replace it; {RESTART}") \
+                from None
+
+    pool_parts = [Part(lambda np: _image(((np.get("spec") or {}).get("template") or {}).get("metadata", {})
+                                         .get("labels")) == "v2",
+                       lambda np: f"NodePool {pool!r} still makes nodes with {batch.IMAGE_LABEL}="
+                                  f"{_image(np['spec']['template'].get('metadata', {}).get('labels'))}, not v2",
+                       f"set spec.template.metadata.labels {{{batch.IMAGE_LABEL}: v2}} of NodePool {pool} (after "
+                       "what keeps the model server available while Karpenter drains its node)", static=True)]
+
+    def fetch_fleet():
+        try:
+            read(lambda: client(api, "AppsV1Api").read_namespaced_deployment(SERVER, ns), f"Deployment {SERVER!r}", ns)
+        except Missing:
+            raise Missing(f"Deployment {SERVER!r} not found in namespace {ns!r}: nothing serves",
+                          f"the model server keeps running while its nodes change; {RESTART}") from None
+        nodes = core.list_node(label_selector=f"{batch.NODEPOOL_LABEL}={pool}").items
+        pods = [p for p in read(lambda: core.list_namespaced_pod(ns, label_selector=f"app={SERVER}").items,
+                                f"the pods of {SERVER}", ns) if not p.metadata.deletion_timestamp]
+        return SimpleNamespace(image={n.metadata.name: _image(n.metadata.labels) for n in nodes},
+                               created=[n.metadata.creation_timestamp for n in nodes
+                                        if _image(n.metadata.labels) == "v2"], pods=pods)
+
+    old = lambda f: sorted(n for n, image in f.image.items() if image != "v2")
+    off = lambda f: [p.metadata.name for p in f.pods if not _ready(p) or f.image.get(p.spec.node_name) != "v2"]
+    fleet_parts = [
+        Part(lambda f: not old(f),
+             lambda f: f"Karpenter has not replaced node(s) {', '.join(old(f))} of NodePool {pool!r} yet (not v2)",
+             f"`kubectl get nodeclaims` (a Drifted condition: Karpenter will replace it) and `kubectl get events -n "
+             f"{ns}`: a PodDisruptionBudget that allows no eviction (minAvailable equal to the replicas) blocks the "
+             "drain for ever"),
+        Part(lambda f: bool(f.pods) and not off(f),
+             lambda f: (f"pod(s) {', '.join(off(f))} of {SERVER} are not ready on a v2 node of NodePool {pool!r}"
+                        if f.pods else f"no pod of {SERVER} runs"),
+             f"the model server stays a Deployment {SERVER} on NodePool {pool}: `kubectl get pods -l app={SERVER} "
+             f"-n {ns} -o wide`"),
+    ]
+    fleet = []
+
+    def upgraded():
+        result = run("upgrade", fetch_fleet, fleet_parts, f"every node of NodePool {pool!r} and every ready pod of "
+                     f"{SERVER} is on v2", timeout=UPGRADE_WAIT)
+        fleet.append(fetch_fleet())
+        return result
+
+    def available():
+        since = min(fleet[-1].created).timestamp() - SCRAPE
+        result = outcome(stayed_available, api, SERVER, ns, since=since, ready=1)
+        if result.passed or "ready endpoint" not in result.message:
+            return result
+        late = [p.metadata.name for p in policy.list_namespaced_pod_disruption_budget(ns).items
+                if p.metadata.creation_timestamp.timestamp() > since]
+        why = (f"; PodDisruptionBudget {', '.join(late)} came after Karpenter had begun to replace the nodes"
+               if late else "")
+        return CheckResult("upgrade", False, 0, 1, f"{result.message}, while Karpenter replaced the nodes{why}",
+                           f"the outage is in Prometheus's record and stays there: {RESTART}; then protect the "
+                           "model server first, and only then change the pool's node template")
+
+    return all_of("upgrade",
+                  lambda: run("upgrade", fetch_pool, pool_parts, f"NodePool {pool!r} makes v2 nodes", timeout=0),
+                  upgraded, available)
