@@ -7,7 +7,8 @@ OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files
 (NetworkPolicy semantics), `routes` (Gateway API routes: the status their controller wrote, where a
 request goes, canary weights), `reports` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
 metric it reads, replicas after a load step). `alerting` (a learner's Prometheus alert rules: loaded, firing).
-`availability` (a Service's ready endpoints over a past window, from Prometheus's record: a rolling upgrade). A new check goes in the
+`availability` (a Service's ready endpoints over a past window, from Prometheus's record: a rolling upgrade).
+`panels` (a learner's PromQL panel: what Prometheus answers against the same figure from the API). A new check goes in the
 module of its topic: fetch the live objects once, list its Parts, call `run`, and export it here.
 
     kl.grading.deployment_ready(api, "web", ns, replicas=3)       # passes, or raises CheckFailed
@@ -24,6 +25,7 @@ from .helm import (chart_lint_clean, chart_published, chart_renders_valid, helm_
                    release_keeps_no_secret, rolled_back)
 from .lint import kube_score_clean, kubeconform_valid
 from .network import reachable, unreachable
+from .panels import query_answers
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
 from .rbac import can, cannot, request_as
 from .queues import job_admitted, job_borrowed, job_gang_admitted, job_node_provisioned, job_reclaimed
@@ -38,7 +40,7 @@ __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "adm
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
-           "pod_scheduled_on_pool", "preempted", "quota_caps_gpus", "reachable", "release_from_registry",
+           "pod_scheduled_on_pool", "preempted", "query_answers", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
            "scales_to_zero", "secret_has_keys",
            "service_selects", "stayed_available", "statefulset_ready", "traffic_promoted", "unreachable"]

@@ -4,12 +4,11 @@ cause, not the symptom; a PromQL panel whose answer is checked against what the 
 that KEDA scales on its own (simulated) queue, to zero and back."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 from .. import grading
 from .._k8s.names import POOL_LABEL
 from .._k8s.quantity import to_float
-from ..errors import KubelabError, RolloutFailed, WaitTimeout
+from ..errors import RolloutFailed, WaitTimeout
 from ..grading.engine import CheckResult, Missing, Part, client, evaluate, read, run
 from ..manifests import apply
 from ..wait import rollout, scheduled
@@ -289,43 +288,22 @@ def gpus_by_pool(api, ns: str) -> dict[str, float]:
     "with kl.promql(api, query)",
 ))
 def promql(api, ns):
-    from ..observe.prometheus import promql as ask
-
     key = "gpus-by-pool"
 
-    def fetch():
+    def stored() -> str:
         cm = read(lambda: client(api, "CoreV1Api").read_namespaced_config_map("oncall-queries", ns),
                   "ConfigMap 'oncall-queries'", ns)
         query = (cm.data or {}).get(key)
         if not query:
             raise Missing(f"ConfigMap 'oncall-queries' has no key {key!r} (keys: {sorted(cm.data or {}) or 'none'})",
                           f"add the query under the key {key}")
-        try:
-            answer = ask(api, query)
-        except KubelabError as err:   # a PromQL error, or no Prometheus
-            raise Missing(err.problem, err.fix) from None
-        labels = [c for c in answer.columns if c not in ("time", "value", "simulated")]
-        rows = [({str(v) for v in row[labels] if v}, float(row["value"])) for _, row in answer.iterrows()]
-        return SimpleNamespace(rows=rows, truth=gpus_by_pool(api, ns), query=query)
+        return query
 
-    def matches(o) -> bool:
-        found = {}
-        for values, value in o.rows:
-            pools = values & set(o.truth)
-            if len(pools) != 1:
-                return False
-            found[pools.pop()] = value
-        return found == o.truth and len(o.rows) == len(o.truth)
-
-    def said(o) -> str:
-        got = "; ".join(f"{sorted(v)} = {x:g}" for v, x in o.rows) or "no series"
-        return f"the query answers {got}; the API says {o.truth or 'no GPU pods'} (GPUs by pool)"
-
-    parts = [Part(matches, said, "one series per pool, labelled with the pool (label_kubelab_io_pool) and valued "
-                  "with the GPUs requested there: filter resource=\"nvidia_com_gpu\" and your namespace, join "
-                  "kube_node_labels on node, sum by the pool label")]
-    return run("promql", fetch, parts, "the panel's query answers the GPUs requested by pool, as the API does",
-               timeout=8)   # the state metrics are scraped every 5 s
+    return grading.query_answers(
+        api, stored, lambda: gpus_by_pool(api, ns), about="the GPUs requested by pool", name="promql",
+        hint="one series per pool, labelled with the pool (label_kubelab_io_pool) and valued with the GPUs requested "
+             "there: filter resource=\"nvidia_com_gpu\" and your namespace, join kube_node_labels on node, sum by the "
+             "pool label")
 
 
 # -- 07.scale-on-queue and 07.scale-to-zero: KEDA on the model's own (simulated) load ---------------------------
