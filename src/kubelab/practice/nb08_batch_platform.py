@@ -13,10 +13,13 @@ from types import SimpleNamespace
 from .. import batch
 from .._k8s.poll import until
 from .._k8s.quantity import to_float
+from ..errors import KubelabError
 from ..grading.availability import stayed_available
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
+from ..observe.prometheus import promql
 from ..observe.queues import GROUP, VERSION, condition, last_preemption, of_job
+from ..observe.state_metrics import READY_ENDPOINTS
 from . import all_of, exercise, outcome
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
@@ -345,7 +348,7 @@ def node_pool(api, ns):
 # -- 08.upgrade ------------------------------------------------------------------------------------------------------
 SERVER = "model-server"
 UPGRADE_WAIT = 120.0   # seconds the check waits for Karpenter: measured ~20 s without a PDB, ~30 s with one
-SCRAPE = 5.0           # the embedded Prometheus's scrape interval: the window starts one scrape before the first v2 node
+RECORD_WAIT = 30.0     # seconds setup waits for Prometheus to record the 2 ready endpoints (scraped every 5 s)
 RESTART = ('start again: `kl.practice.start("08.upgrade", api, namespace)` puts the pool back to v1 and the model '
            "server to 2 replicas on one node, without a PodDisruptionBudget")
 
@@ -385,6 +388,17 @@ def _serving(api, ns):
         return (set(nodes.values()) == {"v1"} and len(pods) == 2
                 and all(_ready(p) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
     until(settled, 120, every=0.5)
+    # the check reads Prometheus's record from the first v2 node on: the start state must be in the record before the
+    # task begins (a patch made at once would otherwise open the window on a scrape that predates the ready pods)
+    query = READY_ENDPOINTS.format(namespace=ns, service=SERVER)
+
+    def recorded():
+        try:
+            answer = promql(api, query)
+        except KubelabError:   # no Prometheus: the check says so itself
+            return True, None
+        return len(answer) > 0 and float(answer["value"].iloc[0]) >= 2, None
+    until(recorded, RECORD_WAIT, every=1)
 
 
 @exercise("08.upgrade", "Upgrade the model server's node pool to the v2 node image without downtime",
@@ -451,7 +465,9 @@ def upgrade(api, ns):
         return result
 
     def available():
-        since = min(fleet[-1].created).timestamp() - SCRAPE
+        # Karpenter drains an old node only once its replacement is initialized: no outage can start before the
+        # first v2 node exists, and setup saw the ready endpoints in the record before the task began
+        since = min(fleet[-1].created).timestamp()
         result = outcome(stayed_available, api, SERVER, ns, since=since, ready=1)
         if result.passed or "ready endpoint" not in result.message:
             return result
