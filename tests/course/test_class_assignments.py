@@ -106,6 +106,7 @@ for path in {{p for n in range(1, 6) for p in glob.glob("/tmp/" + "/".join(["*"]
         kc.start_channels()
         kc.execute_interactive("open('pwned-by-neighbour', 'w').write('pwned')", timeout=5)
         reached += 1
+        print("reached:", path)   # which one, should it ever happen
     except Exception:
         pass
 print("other kernels reached:", reached)

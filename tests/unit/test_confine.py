@@ -301,7 +301,7 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
 
     # the kernels' ipc sockets live under `runtime`: a short path, as a socket path holds at most 107 bytes (pytest's
     # tmp_path under a pytest-xdist worker is longer)
-    runtime = Path(tempfile.mkdtemp(prefix="kl-rt-"))
+    runtime = Path(tempfile.mkdtemp(prefix="kl-rt-", dir=confine.runtime_root()))
     autograded = tmp_path / "autograded"
     mine, bob = autograded / "ada" / "lab", autograded / "bob" / "lab"
     for folder in (mine, bob):
@@ -386,3 +386,13 @@ def test_the_runtime_root_is_this_users_alone(tmp_path, monkeypatch):
     root.chmod(0o755)   # readable by others: their kernels' sockets could be found
     with pytest.raises(confine.ConfigError, match="only this user"):
         confine.runtime_root()
+
+
+def test_a_kernel_whose_runtime_is_outside_the_hidden_folder_is_refused(tmp_path):
+    """Its IPC sockets would be in sight of every other confined kernel: the class tests' hostile kernel once reached
+    this file's own prestarted kernels, made under /tmp/kl-rt-* (outside runtime_root())."""
+    from jupyter_core.utils import run_sync
+
+    km = confine.ConfinedKernelManager(spec=confine.Spec(hide=(), runtime=str(tmp_path)).to_json())
+    with pytest.raises(confine.ConfigError, match="not in"):
+        run_sync(km._async_pre_start_kernel)()

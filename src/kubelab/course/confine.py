@@ -174,6 +174,10 @@ class ConfinedKernelManager(AsyncKernelManager):
         if ahead is not None:
             return self._adopt(ahead, kw)
         spec = Spec.from_json(self.spec)
+        if not Path(spec.runtime).resolve().is_relative_to(runtime_root().resolve()):
+            # elsewhere its IPC sockets would be in sight of every other confined kernel (runtime_root() is hidden)
+            raise ConfigError(f"a confined kernel's runtime folder {spec.runtime} is not in {runtime_root()}",
+                              "make it there: tempfile.mkdtemp(dir=kubelab.course.confine.runtime_root())")
         kernels = Path(spec.runtime) / KERNELS
         kernels.mkdir(exist_ok=True)
         run = Path(tempfile.mkdtemp(prefix="kernel-", dir=kernels))
