@@ -5,7 +5,6 @@ written by hand (mirrored into an EndpointSlice by the mirroring controller) cou
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 from kubernetes import client
@@ -28,11 +27,8 @@ def deployment(name: str, replicas: int) -> dict:
 
 
 @pytest.fixture
-def box(api):
-    learner = f"v{uuid.uuid4().hex[:6]}"
-    made = sandbox.sandbox(api, "uptime", learner)
-    yield made
-    sandbox.cleanup(api, learner)
+def box(api, learners):   # the shared learners fixture removes the sandbox afterwards
+    return sandbox.sandbox(api, "uptime", learners[0])
 
 
 def ready_endpoints(api, ns: str, service: str) -> float:
