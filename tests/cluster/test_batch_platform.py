@@ -192,3 +192,44 @@ def test_up_restarts_a_stopped_kueue_and_the_queues_keep_their_state(api, local_
     assert w["metadata"]["uid"] == uid
     jobs.create_namespaced_job(ns, job("after", "training", 1))
     assert gpu_flavor(admitted(api, ns, "after")) == "a100"
+
+
+def test_a_gang_waiting_only_for_gpus_others_hold_keeps_its_point_and_one_that_fits_no_node_fails(api, tenancy,
+                                                                                                   namespace):
+    """The class shares the GPUs: a right gang whose pods wait only because other tenants hold the A100s is graded as
+    one that ran (the scheduler's Insufficient, on a node it fits); a gang its flavor's nodes can never run is not."""
+    ns, core, jobs = tenancy.namespace, client.CoreV1Api(api), client.BatchV1Api(api)
+    node = "a100-0"
+    # another tenant takes all but 2 of the node's free GPUs; the learner's gang of 4 is pinned to that node by a
+    # label Kueue does not match flavors on (hostname), so 2 of its pods run and 2 wait for GPUs
+    def free() -> int:
+        held = sum(int(((c.resources.limits or {}) if c.resources else {}).get("nvidia.com/gpu", 0))
+                   for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items
+                   if p.status.phase in ("Pending", "Running") for c in p.spec.containers)
+        return int(core.read_node(node).status.allocatable["nvidia.com/gpu"]) - held
+    hog = free() - 2
+    assert hog >= 0, f"{node} has fewer than 2 free GPUs: the test needs them"
+    if hog:
+        core.create_namespaced_pod(namespace, {
+            "metadata": {"name": "other-tenant", "annotations": RUNS},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": node}, "terminationGracePeriodSeconds": 0,
+                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                     "containers": [{"name": "x", "image": "nvcr.io/nvidia/pytorch:26.08-py3",
+                                     "resources": {"limits": {"nvidia.com/gpu": str(hog)}}}]}})
+        eventually(lambda: core.read_namespaced_pod("other-tenant", namespace).spec.node_name == node, timeout=30,
+                   what="the other tenant's pod placed")
+    pinned = job("gang", "training", 1, parallelism=4, pool="a100")
+    pinned["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"] = node
+    jobs.create_namespaced_job(ns, pinned)
+    training = f"{ns}-training"
+    passed = kl.grading.job_gang_admitted(api, "gang", ns, pods=4, cluster_queue=training, timeout=60)
+    assert passed.passed
+    phases = sorted(p.status.phase for p in core.list_namespaced_pod(ns, label_selector="job-name=gang").items)
+    assert "Pending" in phases, phases   # graded while the 2 pods still waited, not after they ran
+    # the same gang pinned to a node that does not exist: admitted by Kueue, never placed
+    nowhere = job("nowhere", "training", 1, parallelism=4, pool="a100")
+    nowhere["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"] = "no-such-node"
+    jobs.delete_namespaced_job("gang", ns, propagation_policy="Foreground")
+    jobs.create_namespaced_job(ns, nowhere)
+    with pytest.raises(CheckFailed, match=r"Kueue has not seen all 4 pods .*Pending .*didn't match"):
+        kl.grading.job_gang_admitted(api, "nowhere", ns, pods=4, cluster_queue=training, timeout=45)

@@ -70,6 +70,36 @@ def _pods(api, job: str, namespace: str) -> list:
                 f"the pods of Job {job!r}", namespace)
 
 
+def _pending(pod) -> str | None:
+    """The scheduler's message for a pod it could not place, None for a placed (or not yet considered) pod."""
+    cond = next((c for c in pod.status.conditions or [] if c.type == "PodScheduled"), None)
+    return (cond.message or "") if cond is not None and cond.status == "False" and cond.reason == "Unschedulable" else None
+
+
+def _fits_empty(pod, nodes: list) -> bool:
+    """The pod fits a node matching its nodeSelector (Kueue writes the flavor's labels there) as the node's
+    allocatable stands, nothing else counted: it waits for capacity other workloads hold, not for a node that could
+    never take it."""
+    want: dict[str, float] = {}
+    for c in pod.spec.containers:
+        r = c.resources
+        for name, q in {**((r and r.limits) or {}), **((r and r.requests) or {})}.items():
+            want[name] = want.get(name, 0.0) + to_float(q)
+    return any(all((n.metadata.labels or {}).get(k) == v for k, v in (pod.spec.node_selector or {}).items())
+               and all(to_float((n.status.allocatable or {}).get(k, "0")) >= v for k, v in want.items())
+               for n in nodes)
+
+
+def _waiting_for_capacity(pods: list, nodes: list) -> bool:
+    """Every pod not ready is one the scheduler left Pending for lack of free resources alone (Insufficient ...)
+    while it fits an empty node of its flavor: the cluster is full of other tenants' pods (a class shares it),
+    and Kueue's waitForPodsReady requeues the gang whole if it stays so."""
+    def ready(p):
+        return any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+    waiting = [p for p in pods if not ready(p)]
+    return bool(waiting) and all("Insufficient" in (_pending(p) or "") and _fits_empty(p, nodes) for p in waiting)
+
+
 def _flavors(w: dict) -> set[str]:
     return {f for ps in ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []
             for f in (ps.get("flavors") or {}).values()}
@@ -130,7 +160,8 @@ def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: s
 def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue: str,
                       timeout: float = GANG_TIMEOUT) -> CheckResult:
     """Job `job` runs `pods` pods at once (parallelism) (1), admitted by `cluster_queue` as one Workload of `pods`
-    pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition) (1)."""
+    pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition), or those not
+    ready wait only for GPUs other tenants hold (the scheduler's Insufficient, on a flavor node they fit) (1)."""
     what = f"Job {job!r}"
 
     began = time.monotonic()
@@ -141,8 +172,10 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
         parallelism = j.spec.parallelism or 1
         # a wrong parallelism (static) ends the check at once: let Kueue decide the admission first
         w = _workload(api, job, namespace) if parallelism == pods else _settled_workload(api, job, namespace)
+        gang = _pods(api, job, namespace) if _true(w, "Admitted") and not _true(w, "PodsReady") else []
+        full = len(gang) >= pods and _waiting_for_capacity(gang, client(api, "CoreV1Api").list_node().items)
         # the long wait is for an admitted gang's pods to become ready; Kueue admits within seconds or not at all
-        return SimpleNamespace(w=w, parallelism=parallelism,
+        return SimpleNamespace(w=w, parallelism=parallelism, gang=gang, full=full,
                                count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []),
                                settled=not _true(w, "Admitted") and time.monotonic() - began > ADMIT_TIMEOUT)
 
@@ -150,10 +183,13 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
         Part(lambda o: o.parallelism == pods, lambda o: f"{what} runs {o.parallelism} pod(s) at once, not {pods}",
              f"set spec.parallelism (and completions) to {pods}: one Job whose pods start together", static=True),
         *_admitted_parts(what, cluster_queue, namespace),
-        Part(lambda o: o.count == pods and _true(o.w, "PodsReady"),
+        # the learner's part is a gang its flavor's nodes can run: graded the same when other tenants hold the GPUs
+        Part(lambda o: o.count == pods and (_true(o.w, "PodsReady") or o.full),
              lambda o: (f"{what}'s Workload admits {o.count} pod(s), not {pods}" if o.count != pods else
                         f"Kueue has not seen all {pods} pods of {what} ready: "
-                        f"{_condition(o.w, 'PodsReady').get('message') or 'no PodsReady condition'}"),
+                        f"{_condition(o.w, 'PodsReady').get('message') or 'no PodsReady condition'}"
+                        + "".join(f"; pod {p.metadata.name} is {p.status.phase}"
+                                  + (f" ({_pending(p)[:160]})" if _pending(p) else "") for p in o.gang[:4])),
              "all pods of the gang must fit the nodes the flavor offers at once: kubectl get pods -o wide, "
              "kubectl describe workload"),
     ]
