@@ -194,11 +194,20 @@ def test_up_restarts_a_stopped_kueue_and_the_queues_keep_their_state(api, local_
     assert gpu_flavor(admitted(api, ns, "after")) == "a100"
 
 
-def test_a_gang_waiting_only_for_gpus_others_hold_keeps_its_point_and_one_that_fits_no_node_fails(api, tenancy,
-                                                                                                   namespace):
-    """The class shares the GPUs: a right gang whose pods wait only because other tenants hold the A100s is graded as
-    one that ran (the scheduler's Insufficient, on a node it fits); a gang its flavor's nodes can never run is not."""
+def test_jobs_waiting_only_for_gpus_others_hold_keep_their_points_and_a_gang_fitting_no_node_fails(
+        api, tenancy, namespace):
+    """The class shares the GPUs: a right Job or gang whose pods wait only because other tenants hold the A100s is
+    graded as one that ran (the scheduler's Insufficient, on a node it fits); a gang no node of its flavor takes is not."""
     ns, core, jobs = tenancy.namespace, client.CoreV1Api(api), client.BatchV1Api(api)
+    training = f"{ns}-training"
+    # a gang with no simulated run time: its pods succeed within a second, often before Kueue records PodsReady
+    quick = job("quick", "training", 1, parallelism=4, pool="a100")
+    del quick["spec"]["template"]["metadata"]["annotations"]
+    jobs.create_namespaced_job(ns, quick)
+    eventually(lambda: (jobs.read_namespaced_job("quick", ns).status.succeeded or 0) == 4, timeout=60,
+               what="the quick gang's 4 pods succeeded")
+    assert kl.grading.job_gang_admitted(api, "quick", ns, pods=4, cluster_queue=training, timeout=5).passed
+    jobs.delete_namespaced_job("quick", ns, propagation_policy="Foreground")
     node = "a100-0"
     # another tenant takes all but 2 of the node's free GPUs; the learner's gang of 4 is pinned to that node by a
     # label Kueue does not match flavors on (hostname), so 2 of its pods run and 2 wait for GPUs
@@ -218,10 +227,18 @@ def test_a_gang_waiting_only_for_gpus_others_hold_keeps_its_point_and_one_that_f
                                      "resources": {"limits": {"nvidia.com/gpu": str(hog)}}}]}})
         eventually(lambda: core.read_namespaced_pod("other-tenant", namespace).spec.node_name == node, timeout=30,
                    what="the other tenant's pod placed")
+    # one pod of 3 GPUs where 2 are free: admitted on the a100 flavor, waiting for GPUs, graded as placed there
+    solo = job("solo", "training", 3, pool="a100")
+    solo["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"] = node
+    jobs.create_namespaced_job(ns, solo)
+    assert kl.grading.job_admitted(api, "solo", ns, cluster_queue=training, flavor="a100", timeout=60).passed
+    assert [p.status.phase for p in core.list_namespaced_pod(ns, label_selector="job-name=solo").items] == ["Pending"]
+    jobs.delete_namespaced_job("solo", ns, propagation_policy="Foreground")
+    eventually(lambda: not core.list_namespaced_pod(ns, label_selector="job-name=solo").items, timeout=30,
+               what="the solo Job's pod gone")
     pinned = job("gang", "training", 1, parallelism=4, pool="a100")
     pinned["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/hostname"] = node
     jobs.create_namespaced_job(ns, pinned)
-    training = f"{ns}-training"
     passed = kl.grading.job_gang_admitted(api, "gang", ns, pods=4, cluster_queue=training, timeout=60)
     assert passed.passed
     phases = sorted(p.status.phase for p in core.list_namespaced_pod(ns, label_selector="job-name=gang").items)

@@ -121,7 +121,8 @@ def _admitted_parts(what: str, cluster_queue: str, namespace: str) -> list[Part]
 def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: str,
                  timeout: float = ADMIT_TIMEOUT) -> CheckResult:
     """Kueue admitted Job `job` through ClusterQueue `cluster_queue` (1), on ResourceFlavor `flavor` for its GPUs (1),
-    and its pods ran on nodes of that flavor (the flavor's node labels; Running or Succeeded) (1)."""
+    and its pods ran on nodes of that flavor (the flavor's node labels; Running or Succeeded), none off them, and any
+    still Pending wait only for GPUs other tenants hold on a flavor node they fit (1)."""
     what = f"Job {job!r}"
 
     def fetch():
@@ -130,14 +131,22 @@ def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: s
         spec = read(lambda: client(api, "CustomObjectsApi").get_cluster_custom_object(
             group, version, "resourceflavors", flavor), f"ResourceFlavor {flavor!r}")["spec"]
         core = client(api, "CoreV1Api")
-        pods = [p for p in _pods(api, job, namespace) if p.status.phase in ("Running", "Succeeded")]
-        labels = {n.metadata.name: n.metadata.labels or {} for n in core.list_node().items}
+        every = _pods(api, job, namespace)
+        pods = [p for p in every if p.status.phase in ("Running", "Succeeded")]
+        node_list = core.list_node().items
+        labels = {n.metadata.name: n.metadata.labels or {} for n in node_list}
+        flavor_nodes = [n for n in node_list if all(labels[n.metadata.name].get(k) == v
+                                                    for k, v in (spec.get("nodeLabels") or {}).items())]
+        # the rest wait only for GPUs other tenants hold, on the flavor's nodes (Kueue wrote its labels as selector)
+        waiting = [p for p in every if p.status.phase == "Pending"]
+        full = bool(waiting) and all("Insufficient" in (_pending(p) or "") and _fits_empty(p, flavor_nodes)
+                                     for p in waiting)
         # a node gone since (consolidated) is judged by the node selector the pod was admitted with
         nodes = {p.spec.node_name: labels.get(p.spec.node_name, p.spec.node_selector or {}) for p in pods}
         want = spec.get("nodeLabels") or {}
         gpu_flavor = {(ps.get("flavors") or {}).get(GPU) for ps in
                       ((w.get("status") or {}).get("admission") or {}).get("podSetAssignments") or []}
-        return SimpleNamespace(w=w, gpu_flavor=gpu_flavor, pods=pods,
+        return SimpleNamespace(w=w, gpu_flavor=gpu_flavor, pods=pods, full=full,
                                on_flavor=[p for p in pods if all(nodes[p.spec.node_name].get(k) == v
                                                                  for k, v in want.items())])
 
@@ -148,7 +157,7 @@ def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: s
              f"Kueue picks the first flavor of the queue whose nodes the pods may use and whose quota fits, and it "
              f"matches a pod's nodeSelector or required node affinity only against the labels its flavors name: select "
              f"the label of flavor {flavor} (kubectl get resourceflavor {flavor} -o yaml: spec.nodeLabels)"),
-        Part(lambda o: bool(o.pods) and len(o.on_flavor) == len(o.pods),
+        Part(lambda o: (bool(o.pods) or o.full) and len(o.on_flavor) == len(o.pods),
              lambda o: (f"{len(o.pods) - len(o.on_flavor)} of {len(o.pods)} pod(s) of {what} ran off the {flavor} nodes"
                         if o.pods else f"no pod of {what} runs or ran"),
              f"kubectl get pods -n {namespace} -l job-name={job} -o wide; kubectl describe pod (its events)"),
@@ -160,8 +169,9 @@ def job_admitted(api, job: str, namespace: str, *, cluster_queue: str, flavor: s
 def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue: str,
                       timeout: float = GANG_TIMEOUT) -> CheckResult:
     """Job `job` runs `pods` pods at once (parallelism) (1), admitted by `cluster_queue` as one Workload of `pods`
-    pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition), or those not
-    ready wait only for GPUs other tenants hold (the scheduler's Insufficient, on a flavor node they fit) (1)."""
+    pods (all or nothing) (1), and Kueue saw all of them ready (PodsReady, waitForPodsReady's condition), or all of
+    them succeeded (pods with no simulated run time can finish before Kueue records PodsReady), or those not ready wait
+    only for GPUs other tenants hold (the scheduler's Insufficient, on a flavor node they fit) (1)."""
     what = f"Job {job!r}"
 
     began = time.monotonic()
@@ -175,7 +185,10 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
         gang = _pods(api, job, namespace) if _true(w, "Admitted") and not _true(w, "PodsReady") else []
         full = len(gang) >= pods and _waiting_for_capacity(gang, client(api, "CoreV1Api").list_node().items)
         # the long wait is for an admitted gang's pods to become ready; Kueue admits within seconds or not at all
-        return SimpleNamespace(w=w, parallelism=parallelism, gang=gang, full=full,
+        # pods that finish within a second (no simulated run time) may all succeed before Kueue records PodsReady:
+        # the Job controller's count of succeeded pods says they ran
+        done = (j.status.succeeded or 0) >= pods
+        return SimpleNamespace(w=w, parallelism=parallelism, gang=gang, full=full, done=done,
                                count=sum(ps.get("count", 1) for ps in w["spec"].get("podSets") or []),
                                settled=not _true(w, "Admitted") and time.monotonic() - began > ADMIT_TIMEOUT)
 
@@ -184,7 +197,7 @@ def job_gang_admitted(api, job: str, namespace: str, *, pods: int, cluster_queue
              f"set spec.parallelism (and completions) to {pods}: one Job whose pods start together", static=True),
         *_admitted_parts(what, cluster_queue, namespace),
         # the learner's part is a gang its flavor's nodes can run: graded the same when other tenants hold the GPUs
-        Part(lambda o: o.count == pods and (_true(o.w, "PodsReady") or o.full),
+        Part(lambda o: o.count == pods and (_true(o.w, "PodsReady") or o.done or o.full),
              lambda o: (f"{what}'s Workload admits {o.count} pod(s), not {pods}" if o.count != pods else
                         f"Kueue has not seen all {pods} pods of {what} ready: "
                         f"{_condition(o.w, 'PodsReady').get('message') or 'no PodsReady condition'}"
