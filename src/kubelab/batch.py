@@ -27,10 +27,10 @@ from ._k8s.names import GPU_TAINT, POOL_LABEL, SANDBOX_LABEL
 from ._k8s.poll import until
 from .cluster.karpenter import AUTOSCALED_TAINT
 from .cluster.kueue import QUEUE_LABEL
-from .errors import ClusterUnavailable, ConfigError
+from .errors import ClusterUnavailable, ConfigError, UsageError
 
 __all__ = ["API", "COHORT_LABEL", "GPU", "NODEPOOL_LABEL", "PRIORITIES", "QUEUE_LABEL", "QUEUE_POLICY",
-           "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "autoscaled_flavor", "flavors", "install", "model_server",
+           "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "TEAM_ROLES", "autoscaled_flavor", "flavors", "install", "model_server",
            "node_pool_name", "priorities", "queue_policy", "remove", "serving_pool", "team_queues", "wait_active"]
 
 API = "kueue.x-k8s.io/v1beta2"
@@ -40,6 +40,8 @@ QUEUE_REQUIRED = "kubelab.io/queue-required"  # namespace label: its Jobs must n
 QUEUE_POLICY = "kubelab-queue-required"
 COHORT_LABEL = "kubelab.io/cohort"
 TEAMS = ("training", "inference")
+# a lab's team namespaces (access.yaml `teams:`) by the batch team whose queue admits from them
+TEAM_ROLES = {"training": "training", "inference": "inference", "serving": "inference"}
 PRIORITIES = {"batch-low": 100, "batch-high": 1000}
 RESOURCES = ("cpu", "memory", GPU)   # one resource group: a GPU pod's CPU and memory come from its GPU flavor
 # Per team and flavor: nominal (cpu, memory, GPUs), and the GPU borrowing/lending limits. The training team owns few
@@ -167,23 +169,34 @@ def _flavor_quota(flavor: str, quota: tuple) -> dict:
     return {"name": flavor, "resources": resources}
 
 
-def team_queues(namespace: str, gpu_flavors: tuple[str, ...] = ("a100", "h100")) -> list[dict]:
-    """A tenancy's ClusterQueues (cohort `namespace`), its autoscaled flavor and LocalQueues, in apply order."""
+def team_queues(namespace: str, gpu_flavors: tuple[str, ...] = ("a100", "h100"), *,
+                teams: dict[str, str] | None = None) -> list[dict]:
+    """A tenancy's ClusterQueues (cohort `namespace`), its autoscaled flavor and LocalQueues, in apply order.
+    `teams` ({team of TEAMS: namespace}): each team's ClusterQueue admits from its own namespace alone, and no
+    LocalQueue is made (each team writes its own); by default both admit from `namespace`, through LocalQueues made
+    there."""
     out: list[dict] = [autoscaled_flavor(namespace)]
     order = ["cpu", *gpu_flavors, "autoscaled"]   # Kueue tries a group's flavors in this order
     names = {"autoscaled": f"{namespace}-autoscaled"}
-    for team in TEAMS:
+    admits = teams if teams is not None else dict.fromkeys(TEAMS, namespace)
+    unknown = sorted(set(admits) - set(TEAMS))
+    if unknown:
+        raise UsageError(f"no batch team {', '.join(unknown)}: the teams are {', '.join(TEAMS)}",
+                         f"map the namespaces to {' or '.join(TEAMS)}")
+    for team in (t for t in TEAMS if t in admits):
         quota = QUOTAS[team]
         out.append({"apiVersion": API, "kind": "ClusterQueue",
                     "metadata": {"name": f"{namespace}-{team}", "labels": {COHORT_LABEL: namespace}},
                     "spec": {
                         "cohortName": namespace,
-                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": admits[team]}},
                         "queueingStrategy": "BestEffortFIFO",
                         "resourceGroups": [{"coveredResources": list(RESOURCES), "flavors": [
                             _flavor_quota(names.get(f, f), quota[f]) for f in order if f in quota]}],
                         "preemption": {"withinClusterQueue": "LowerPriority", "reclaimWithinCohort": "Any"},
                         "fairSharing": {"weight": "1"}}})
+    if teams is not None:
+        return out
     # labelled as the sandbox's own: emptying a learner's namespace keeps them (the learner may delete LocalQueues)
     out += [{"apiVersion": API, "kind": "LocalQueue",
              "metadata": {"name": team, "namespace": namespace, "labels": {SANDBOX_LABEL: "true"}},
@@ -204,9 +217,10 @@ def _served(api) -> None:
 
 @typed_errors
 def install(api, namespace: str | None = None, pools=None, timeout: float = 60, *,
-            require_queue: bool = True) -> list[dict]:
+            require_queue: bool = True, teams: dict[str, str] | None = None) -> list[dict]:
     """Apply the cluster-wide parts and, for `namespace`, its tenancy; wait until its ClusterQueues are active.
-    `require_queue`: label the namespace so that a Job without a LocalQueue is refused. Returns the objects applied."""
+    `require_queue`: label the namespace (the teams' namespaces) so that a Job without a LocalQueue is refused;
+    `teams`: see team_queues. Returns the objects applied."""
     from . import manifests
     from kubernetes import client
     _served(api)
@@ -217,12 +231,14 @@ def install(api, namespace: str | None = None, pools=None, timeout: float = 60, 
         uid = call(client.CoreV1Api(api).read_namespace, namespace).metadata.uid
         owner = [{"apiVersion": "v1", "kind": "Namespace", "name": namespace, "uid": uid}]
         objs += [{**o, "metadata": {**o["metadata"], "ownerReferences": owner}}
-                 if o["kind"] in ("ClusterQueue", "ResourceFlavor") else o for o in team_queues(namespace)]
+                 if o["kind"] in ("ClusterQueue", "ResourceFlavor") else o
+                 for o in team_queues(namespace, teams=teams)]
     manifests.apply(api, objs, field_manager="kubelab-batch")
     if namespace:
         if require_queue:
-            call(client.CoreV1Api(api).patch_namespace, namespace, {"metadata": {"labels": {QUEUE_REQUIRED: "true"}}})
-        wait_active(api, [f"{namespace}-{team}" for team in TEAMS], timeout)
+            for name in sorted(set((teams or {namespace: namespace}).values())):
+                call(client.CoreV1Api(api).patch_namespace, name, {"metadata": {"labels": {QUEUE_REQUIRED: "true"}}})
+        wait_active(api, [f"{namespace}-{team}" for team in TEAMS if teams is None or team in teams], timeout)
     return objs
 
 

@@ -130,16 +130,43 @@ def test_the_hub_gives_its_learner_the_team_namespaces(api, learners, tmp_path):
     assert lab.teams(me, "cap", alice) == {"serving": serving}
 
 
-def test_the_batch_right_gives_each_team_namespace_its_team_queues(api, learners):
+def test_the_batch_right_makes_one_tenancy_whose_team_queues_admit_from_their_team_namespaces(api, learners):
     from kubelab import batch
 
-    box = sandbox.sandbox(api, "capb", learners[0], manage=("batch",), teams=("serving",))
-    custom = client.CustomObjectsApi(api)
-    me = client.CustomObjectsApi(box.client())
-    for ns in box.namespaces:
-        queues = custom.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta2", ns, "localqueues")["items"]
-        assert {q["spec"]["clusterQueue"] for q in queues} == {f"{ns}-{team}" for team in batch.TEAMS}
-        wait_for(lambda: _status(lambda: me.list_namespaced_custom_object("kueue.x-k8s.io", "v1beta2", ns,
-                                                                          "localqueues")) == 200,
-                 what="the learner's LocalQueue right")
+    kueue = ("kueue.x-k8s.io", "v1beta2")
+    with pytest.raises(UsageError, match="would share the inference queue"):   # refused before anything is made
+        sandbox.sandbox(api, "capb", learners[1], manage=("batch",), teams=("serving", "inference"))
+    assert _gone(api, sandbox.namespace_name("capb", learners[1]))
+    box = sandbox.sandbox(api, "capb", learners[0], manage=("batch",), teams=("serving", "training", "ops"))
+    ns, serving, training = box.namespace, box.teams["serving"], box.teams["training"]
+    custom, me = client.CustomObjectsApi(api), client.CustomObjectsApi(box.client())
+    cqs = {q["metadata"]["name"]: q["spec"] for q in custom.list_cluster_custom_object(*kueue, "clusterqueues")["items"]
+           if q["spec"].get("cohortName") == ns}
+    assert {n: q["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for n, q in cqs.items()} == {
+        f"{ns}-training": training, f"{ns}-inference": serving}   # ops plays no batch team: no queue of its own
+    for name in box.namespaces:   # no LocalQueue made: the teams write their own
+        assert not custom.list_namespaced_custom_object(*kueue, name, "localqueues")["items"]
+
+    def local_queue(namespace: str, cluster_queue: str) -> None:
+        wait_for(lambda: _status(lambda: me.create_namespaced_custom_object(*kueue, namespace, "localqueues", {
+            "apiVersion": batch.API, "kind": "LocalQueue", "metadata": {"name": "q"},
+            "spec": {"clusterQueue": cluster_queue}})) in (200, 409), what="the learner's LocalQueue")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "train", "labels": {batch.QUEUE_LABEL: "q"}},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{
+               "name": "t", "image": "python:3.12", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}}}
+    local_queue(training, f"{ns}-training")
+    local_queue(serving, f"{ns}-training")   # the serving team pointed at the training team's queue
+    for name in (training, serving):
+        client.BatchV1Api(box.client()).create_namespaced_job(name, job)
+
+    def workload(namespace: str) -> dict:
+        items = custom.list_namespaced_custom_object(*kueue, namespace, "workloads")["items"]
+        return {c["type"]: c for c in (items[0].get("status") or {}).get("conditions") or []} if items else {}
+    admitted = wait_for(lambda: (w := workload(training)).get("Admitted", {}).get("status") == "True" and w,
+                        timeout=30, what="the training team's Job admitted")
+    assert admitted
+    refused = wait_for(lambda: (w := workload(serving)).get("QuotaReserved", {}).get("status") == "False" and w,
+                       timeout=30, what="the serving team's Job judged")
+    assert "namespace" in refused["QuotaReserved"]["message"].lower(), refused   # the queue does not admit from there
+    assert refused.get("Admitted", {}).get("status") != "True"
     sandbox.release(api, *box.namespaces)

@@ -81,3 +81,20 @@ def test_the_workloads_of_a_job_are_found_by_its_uid_or_its_name_newest_first():
     assert of_job(items, name="train") == [again, first]    # the recreated Job's first
     assert of_job(items, uid="u1") == [first]
     assert of_job(items, uid="nope") == [] and of_job(items, name="nope") == []
+
+
+def test_a_tenancy_of_team_namespaces_admits_each_team_from_its_own_namespace_and_makes_no_localqueue():
+    import pytest
+
+    from kubelab.errors import UsageError
+
+    objs = batch.team_queues("ann-cap", teams={"training": "ann-cap-training", "inference": "ann-cap-serving"})
+    cqs = {o["metadata"]["name"]: o["spec"] for o in objs if o["kind"] == "ClusterQueue"}
+    assert {n: s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for n, s in cqs.items()} == {
+        "ann-cap-training": "ann-cap-training", "ann-cap-inference": "ann-cap-serving"}
+    assert {s["cohortName"] for s in cqs.values()} == {"ann-cap"}   # one cohort: borrowing and reclaim between them
+    assert not [o for o in objs if o["kind"] == "LocalQueue"]      # the teams write theirs
+    only = batch.team_queues("ann-cap", teams={"training": "ann-cap-training"})
+    assert [o["metadata"]["name"] for o in only if o["kind"] == "ClusterQueue"] == ["ann-cap-training"]
+    with pytest.raises(UsageError, match="no batch team serving"):
+        batch.team_queues("ann-cap", teams={"serving": "ann-cap-serving"})

@@ -20,8 +20,11 @@ NodePools named `<namespace>-<word>` that only opting-in pods use, within a GPU 
 
 Teams (access.yaml `teams: [serving, training]`, the `teams` argument): the sandbox is the lab namespace plus one
 namespace per team, `<learner>-<lab>-<team>` (label kubelab.io/team), where the same ServiceAccount has the same Role
-and the per-namespace rights of `manage` (quotas, the Namespace's labels, the team queues; cluster-scoped names
-`<team namespace>-<word>`); a ConfigMap in the lab namespace (TEAMS_RECORD) names them, so the learner can find them
+and the per-namespace rights of `manage` (quotas, the Namespace's labels; cluster-scoped names `<team namespace>-<word>`).
+With "batch", teams named for a batch team (batch.TEAM_ROLES: training; serving or inference) share one tenancy, the
+lab namespace's: the ClusterQueue `<lab namespace>-training` admits from the training team's namespace alone, and so
+on, and the teams write their own LocalQueues (the capstone); without such teams each namespace gets its own team
+queues, LocalQueues made. A ConfigMap in the lab namespace (TEAMS_RECORD) names them, so the learner can find them
 (`teams()`). Reset, release and cleanup treat them with the lab namespace.
 
 Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
@@ -77,6 +80,19 @@ def delete_cluster_objects(api, namespace: str, *, tenancy: bool = True) -> list
     return manifests.delete(api, mine) + batch.remove(api, namespace, tenancy=tenancy)
 
 
+def _batch_roles(team_spaces: dict[str, str]) -> dict[str, str]:
+    """{batch team: namespace} of the team namespaces that play one (batch.TEAM_ROLES); one team per role."""
+    roles: dict[str, str] = {}
+    for team, ns in team_spaces.items():
+        role = batch.TEAM_ROLES.get(team)
+        if role in roles:
+            raise UsageError(f"teams {', '.join(t for t in team_spaces if batch.TEAM_ROLES.get(t) == role)} would "
+                             f"share the {role} queue", f"keep one of them in access.yaml `teams:`")
+        if role:
+            roles[role] = ns
+    return roles
+
+
 @typed_errors
 def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
             manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = (), teams: tuple[str, ...] = ()) -> Sandbox:
@@ -89,6 +105,7 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     lab_label = dns_safe(lab, 63)
     namespace = namespace_name(lab, learner)
     team_spaces = {team: team_namespace(lab, team, learner) for team in check_teams(teams)}
+    roles = _batch_roles(team_spaces) if "batch" in manage else {}   # refused before anything is made
     for name, team in ((namespace, None), *((ns, team) for team, ns in team_spaces.items())):
         wait_namespace_gone(api, name, timeout)
         _check_owner(api, name, learner, lab_label, team)
@@ -98,10 +115,12 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
     manifests.apply(api, objects(namespace, learner, lab_label, tuple(manage), tuple(also), team_spaces),
                     field_manager=FIELD_MANAGER)
     box = Sandbox(api, namespace, learner, lab_label, teams=team_spaces)
-    if "batch" in manage:
-        # the team queues of each namespace (the platform team's part); a lab's Jobs may still run unqueued
-        for name in box.namespaces:
-            batch.install(api, name, require_queue=False)
+    if "batch" in manage:   # the team queues (the platform team's part); a lab's Jobs may still run unqueued
+        if roles:   # one tenancy: each batch team's ClusterQueue admits from its namespace; the teams write LocalQueues
+            batch.install(api, namespace, require_queue=False, teams=roles)
+        else:       # a tenancy per namespace, with its LocalQueues
+            for name in box.namespaces:
+                batch.install(api, name, require_queue=False)
     new_scalers = "serving" in manage and _serving_policy(api)
     if new_policy:
         _wait_policy_enforced(box, tuple(manage))
