@@ -250,3 +250,23 @@ def test_jobs_waiting_only_for_gpus_others_hold_keep_their_points_and_a_gang_fit
     jobs.create_namespaced_job(ns, nowhere)
     with pytest.raises(CheckFailed, match=r"Kueue has not seen all 4 pods .*Pending .*didn't match"):
         kl.grading.job_gang_admitted(api, "nowhere", ns, pods=4, cluster_queue=training, timeout=45)
+
+
+def test_a_pool_upgrade_not_begun_or_of_a_missing_pool_scores_nothing_at_once(api, namespace):
+    """pool_upgraded's static part: the node template not changed ends the check at once with 0 of 4 (the upgrade
+    itself, right and wrong, is proven through exercise 08.upgrade's forms in test_practice)."""
+    import time
+
+    name = f"{namespace}-serving"
+    pool = batch.serving_pool(name, "v1")
+    pool["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "Namespace", "name": namespace,
+                                            "uid": client.CoreV1Api(api).read_namespace(namespace).metadata.uid}]
+    kl.apply(api, [pool])
+    began = time.monotonic()
+    with pytest.raises(CheckFailed, match="still makes nodes with kubelab.io/node-image=v1, not v2") as failed:
+        kl.grading.pool_upgraded(api, name, "model-server", namespace)
+    assert failed.value.result.points == 0 and failed.value.result.max_points == 4
+    assert time.monotonic() - began < 10
+    with pytest.raises(CheckFailed, match="NodePool 'nowhere-serving' not found"):
+        kl.grading.pool_upgraded(api, "nowhere-serving", "model-server", namespace)
+    client.CustomObjectsApi(api).delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", name)

@@ -34,13 +34,14 @@ from .scaling import scales_on_load, scales_to_zero
 from .routes import canary_traffic, route_accepted, route_serves, route_weights, traffic_promoted
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,
                          quota_caps_gpus)
+from .upgrades import pool_upgraded
 from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
 
 __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_rule_loaded", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
-           "pod_scheduled_on_pool", "preempted", "query_answers", "quota_caps_gpus", "reachable", "release_from_registry",
+           "pod_scheduled_on_pool", "pool_upgraded", "preempted", "query_answers", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",
            "scales_to_zero", "secret_has_keys",
            "service_selects", "stayed_available", "statefulset_ready", "traffic_promoted", "unreachable"]

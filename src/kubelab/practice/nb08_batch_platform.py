@@ -14,7 +14,7 @@ from .. import batch
 from .._k8s.poll import until
 from .._k8s.quantity import to_float
 from ..errors import KubelabError
-from ..grading.availability import stayed_available
+from ..grading.upgrades import pool_upgraded
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
 from ..observe.prometheus import promql
@@ -347,7 +347,6 @@ def node_pool(api, ns):
 
 # -- 08.upgrade ------------------------------------------------------------------------------------------------------
 SERVER = "model-server"
-UPGRADE_WAIT = 120.0   # seconds the check waits for Karpenter: measured ~20 s without a PDB, ~30 s with one
 RECORD_WAIT = 30.0     # seconds setup waits for Prometheus to record the 2 ready endpoints (scraped every 5 s)
 RESTART = ('start again: `kl.practice.start("08.upgrade", api, namespace)` puts the pool back to v1 and the model '
            "server to 2 replicas on one node, without a PodDisruptionBudget")
@@ -412,73 +411,21 @@ def _serving(api, ns):
 ))
 def upgrade(api, ns):
     pool = serving_pool_name(ns)
-    core, policy = client(api, "CoreV1Api"), client(api, "PolicyV1Api")
-
-    def fetch_pool():
-        try:
-            return _node_pool(api, pool)
-        except Missing:
-            raise Missing(f"NodePool {pool!r} not found: the model server's pool is gone, and with it the nodes "
-                          "it ran on", f"upgrade the pool in place (its node template), do not replace it; {RESTART}") \
-                from None
-
-    pool_parts = [Part(lambda np: _image(((np.get("spec") or {}).get("template") or {}).get("metadata", {})
-                                         .get("labels")) == "v2",
-                       lambda np: f"NodePool {pool!r} still makes nodes with {batch.IMAGE_LABEL}="
-                                  f"{_image(np['spec']['template'].get('metadata', {}).get('labels'))}, not v2",
-                       f"set spec.template.metadata.labels {{{batch.IMAGE_LABEL}: v2}} of NodePool {pool} (after "
-                       "what keeps the model server available while Karpenter drains its node)", static=True)]
-
-    def fetch_fleet():
-        try:
-            read(lambda: client(api, "AppsV1Api").read_namespaced_deployment(SERVER, ns), f"Deployment {SERVER!r}", ns)
-        except Missing:
-            raise Missing(f"Deployment {SERVER!r} not found in namespace {ns!r}: nothing serves",
-                          f"the model server keeps running while its nodes change; {RESTART}") from None
-        nodes = core.list_node(label_selector=f"{batch.NODEPOOL_LABEL}={pool}").items
-        pods = [p for p in read(lambda: core.list_namespaced_pod(ns, label_selector=f"app={SERVER}").items,
-                                f"the pods of {SERVER}", ns) if not p.metadata.deletion_timestamp]
-        return SimpleNamespace(image={n.metadata.name: _image(n.metadata.labels) for n in nodes},
-                               created=[n.metadata.creation_timestamp for n in nodes
-                                        if _image(n.metadata.labels) == "v2"], pods=pods)
-
-    old = lambda f: sorted(n for n, image in f.image.items() if image != "v2")
-    off = lambda f: [p.metadata.name for p in f.pods if not _ready(p) or f.image.get(p.spec.node_name) != "v2"]
-    fleet_parts = [
-        Part(lambda f: not old(f),
-             lambda f: f"Karpenter has not replaced node(s) {', '.join(old(f))} of NodePool {pool!r} yet (not v2)",
-             f"`kubectl get nodeclaims` (a Drifted condition: Karpenter will replace it) and `kubectl get events -n "
-             f"{ns}`: a PodDisruptionBudget that allows no eviction (minAvailable equal to the replicas) blocks the "
-             "drain for ever"),
-        Part(lambda f: bool(f.pods) and not off(f),
-             lambda f: (f"pod(s) {', '.join(off(f))} of {SERVER} are not ready on a v2 node of NodePool {pool!r}"
-                        if f.pods else f"no pod of {SERVER} runs"),
-             f"the model server stays a Deployment {SERVER} on NodePool {pool}: `kubectl get pods -l app={SERVER} "
-             f"-n {ns} -o wide`"),
-    ]
-    fleet = []
-
-    def upgraded():
-        result = run("upgrade", fetch_fleet, fleet_parts, f"every node of NodePool {pool!r} and every ready pod of "
-                     f"{SERVER} is on v2", timeout=UPGRADE_WAIT)
-        fleet.append(fetch_fleet())
-        return result
-
-    def available():
-        # Karpenter drains an old node only once its replacement is initialized: no outage can start before the
-        # first v2 node exists, and setup saw the ready endpoints in the record before the task began
-        since = min(fleet[-1].created).timestamp()
-        result = outcome(stayed_available, api, SERVER, ns, since=since, ready=1)
-        if result.passed or "ready endpoint" not in result.message:
-            return result
-        late = [p.metadata.name for p in policy.list_namespaced_pod_disruption_budget(ns).items
-                if p.metadata.creation_timestamp.timestamp() > since]
-        why = (f"; PodDisruptionBudget {', '.join(late)} came after Karpenter had begun to replace the nodes"
-               if late else "")
-        return CheckResult("upgrade", False, 0, 1, f"{result.message}, while Karpenter replaced the nodes{why}",
-                           f"the outage is in Prometheus's record and stays there: {RESTART}; then protect the "
-                           "model server first, and only then change the pool's node template")
-
-    return all_of("upgrade",
-                  lambda: run("upgrade", fetch_pool, pool_parts, f"NodePool {pool!r} makes v2 nodes", timeout=0),
-                  upgraded, available)
+    if not client(api, "CustomObjectsApi").list_cluster_custom_object(
+            "karpenter.sh", "v1", "nodepools", field_selector=f"metadata.name={pool}")["items"]:
+        return CheckResult("upgrade", False, 0, 1, f"NodePool {pool!r} not found: the model server's pool is gone, and "
+                           "with it the nodes it ran on",
+                           f"upgrade the pool in place (its node template), do not replace it; {RESTART}")
+    result = outcome(pool_upgraded, api, pool, SERVER, ns)
+    if result.passed or "ready endpoint" not in result.message:
+        hint = f"{result.hint}; {RESTART}" if "not found" in result.message else result.hint
+        return CheckResult("upgrade", result.passed, float(result.passed), 1, result.message, hint)
+    # the outage is in the record: say whether the PodDisruptionBudget came too late
+    first = min(n.metadata.creation_timestamp for n in client(api, "CoreV1Api").list_node(
+        label_selector=f"{batch.NODEPOOL_LABEL}={pool}").items).timestamp()
+    late = [b.metadata.name for b in client(api, "PolicyV1Api").list_namespaced_pod_disruption_budget(ns).items
+            if b.metadata.creation_timestamp.timestamp() > first]
+    why = f"; PodDisruptionBudget {', '.join(late)} came after Karpenter had begun to replace the nodes" if late else ""
+    return CheckResult("upgrade", False, 0, 1, f"{result.message}, while Karpenter replaced the nodes{why}",
+                       f"the outage is in Prometheus's record and stays there: {RESTART}; then protect the model "
+                       "server first, and only then change the pool's node template")
