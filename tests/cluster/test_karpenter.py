@@ -26,17 +26,29 @@ def gpu_pod(name, tolerate_autoscaled: bool, product: str | None = None):
                                      "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}
 
 
-def listed(custom, plural):
-    return custom.list_cluster_custom_object(*KARPENTER_API, plural)["items"]
+def listed(custom, plural, pool: str | None = None):
+    """NodePools or NodeClaims; with `pool`, only that NodePool or its claims (other tests of the run, and a class,
+    make NodePools and nodes of their own on the same cluster)."""
+    items = custom.list_cluster_custom_object(*KARPENTER_API, plural)["items"]
+    if pool is None:
+        return items
+    if plural == "nodepools":
+        return [i for i in items if i["metadata"]["name"] == pool]
+    return [i for i in items if (i["metadata"].get("labels") or {}).get(NODEPOOL_LABEL) == pool]
 
 
 def test_a_gpu_pod_that_opts_in_gets_a_karpenter_node_which_is_consolidated_when_empty(api, namespace, local_cluster):
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     assert next(p for p in local_cluster.components() if p.name == KARPENTER).running
-    assert listed(custom, "nodepools") == []  # `up` makes none: nothing is provisioned until the course asks
-    fixed = {n.metadata.name for n in core.list_node().items}
-
     pool = karpenter.node_pool()
+    name = pool["metadata"]["name"]
+    # `up` makes none (nothing is provisioned until the course asks): the other NodePools are other tests' own
+    assert listed(custom, "nodepools", name) == []
+
+    def fixed_nodes() -> set[str]:   # the node pools' nodes (not Karpenter's)
+        return {n.metadata.name for n in core.list_node().items if NODEPOOL_LABEL not in (n.metadata.labels or {})}
+    fixed = fixed_nodes()
+
     pool["spec"]["disruption"]["consolidateAfter"] = "1s"  # the test's only change to the reference NodePool
     custom.create_cluster_custom_object(*KARPENTER_API, "nodepools", pool)
     try:
@@ -56,7 +68,7 @@ def test_a_gpu_pod_that_opts_in_gets_a_karpenter_node_which_is_consolidated_when
         taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in node.spec.taints]
         assert GPU_TAINT in taints and karpenter.AUTOSCALED_TAINT in taints
         assert node.status.allocatable["nvidia.com/gpu"] == "8"
-        claims = listed(custom, "nodeclaims")
+        claims = listed(custom, "nodeclaims", name)
         assert [c["status"].get("nodeName") for c in claims] == [node.metadata.name]  # one claim: train's
 
         # the pod without the opt-in toleration: Karpenter says why it makes no node for it, and it stays Pending
@@ -66,21 +78,21 @@ def test_a_gpu_pod_that_opts_in_gets_a_karpenter_node_which_is_consolidated_when
                     return ev.message
         wait_for(karpenter_refusal, timeout=30, what="Karpenter's event on the pod that did not opt in")
         assert core.read_namespaced_pod("not-opted-in", namespace).status.phase == "Pending"
-        assert len(listed(custom, "nodeclaims")) == 1
+        assert len(listed(custom, "nodeclaims", name)) == 1
 
-        for name in ("train", "not-opted-in"):
-            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+        for pod_name in ("train", "not-opted-in"):
+            core.delete_namespaced_pod(pod_name, namespace, grace_period_seconds=0)
         # consolidation: consolidateAfter, then Karpenter's 10 s disruption poll and its 15 s re-check, then drain
-        wait_for(lambda: not listed(custom, "nodeclaims") and node.metadata.name not in
+        wait_for(lambda: not listed(custom, "nodeclaims", name) and node.metadata.name not in
                  {n.metadata.name for n in core.list_node().items}, timeout=90,
                  what="the empty node to be consolidated away")
     finally:
-        custom.delete_cluster_custom_object(*KARPENTER_API, "nodepools", pool["metadata"]["name"])
+        custom.delete_cluster_custom_object(*KARPENTER_API, "nodepools", name)
         # its finalizer goes once Karpenter has deleted the pool's claims and nodes
-        wait_for(lambda: not listed(custom, "nodepools") and not listed(custom, "nodeclaims")
-                 and not core.list_node(label_selector=NODEPOOL_LABEL).items, timeout=90,
+        wait_for(lambda: not listed(custom, "nodepools", name) and not listed(custom, "nodeclaims", name)
+                 and not core.list_node(label_selector=f"{NODEPOOL_LABEL}={name}").items, timeout=90,
                  what="the NodePool, its claims and nodes to be gone")
-    assert {n.metadata.name for n in core.list_node().items} == fixed
+    assert fixed_nodes() == fixed
 
 
 def test_up_restarts_a_stopped_karpenter_and_applies_its_crds_again(api, local_cluster):
