@@ -96,8 +96,9 @@ def test_quota_flavor_borrowing_reclaim_and_a_gang_admitted_whole(api, tenancy):
     kl.grading.job_reclaimed(api, evicted[0], ns)
     spared = ({"first", "borrower"} - set(evicted)).pop()
     for name in (spared, "on-h100"):
-        with pytest.raises(CheckFailed, match="Kueue has not preempted"):
+        with pytest.raises(CheckFailed, match="Kueue has not preempted") as failed:
             kl.grading.job_reclaimed(api, name, ns, timeout=1)
+        assert failed.value.result.points == 0   # a Job never preempted earns nothing for "not ended" either
     # a gang of 4 one-GPU pods where at most 2 A100s are left to training: nothing of it is admitted, no pod made
     jobs.create_namespaced_job(ns, job("gang", "training", 1, parallelism=4, pool="a100"))
     pending = eventually(lambda: (w := workloads(api, ns).get("gang")) and status(w, "QuotaReserved") == "False" and w,

@@ -26,6 +26,7 @@ RULE = (f"reading at {WORDS_PER_MIN} words a minute, {MIN_PER_CODE_CELL} minutes
         f"{MIN_PER_EXERCISE} minutes per exercise written and checked, {MIN_PER_GRADED_POINT} minutes per graded point "
         f"of a lab; the exam takes its time limit, {EXAM_MIN // 60} h, reading and running included")
 MODULE_HOURS = {"lecture": 20, "lab": 24, "project": 12, "assessment": 4}
+PROJECT = "capstone"         # source/capstone-*: the project's hours, not the labs'
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,20 @@ def page(root: str | Path | None = None) -> str:
         lines.append(f"| {o.number}. {o.title} | {', '.join(o.taught)} | {', '.join(practised)} | {', '.join(o.cells)} |")
     lines += ["", "## Hours, by one rule", "", f"The rule: {RULE}.", "",
               "| notebook or assignment | reading | running | exercises | graded work | hours |", "|---|---|---|---|---|---|"]
-    totals = {"topic": 0.0, "assignments": 0.0}
+    totals = {"topic": 0.0, "assignments": 0.0, "project": 0.0}
+    graded = sorted((root / "source").glob("*/*.ipynb"))
     for kind, paths in (("topic", sorted((root / "notebooks").glob("[0-9][0-9]*-*.ipynb"))),
-                        ("assignments", sorted((root / "source").glob("*/*.ipynb")))):
+                        ("assignments", [p for p in graded if not p.parent.name.startswith(PROJECT)]),
+                        ("project", [p for p in graded if p.parent.name.startswith(PROJECT)])):
         for p in paths:
             e = estimate(p)
             totals[kind] += e.hours
             lines.append(f"| {p.relative_to(root)} | {e.reading:.0f} min | {e.running:.0f} min | {e.exercises:.0f} min "
                          f"| {e.graded:.0f} min | {e.hours:.1f} |")
     lines += ["", f"Topic notebooks: **{totals['topic']:.1f} h**; assignments (three labs and the exam): "
-              f"**{totals['assignments']:.1f} h**; together {sum(totals.values()):.1f} h of the module's "
-              f"{sum(MODULE_HOURS.values())} ({', '.join(f'{v} {k}' for k, v in MODULE_HOURS.items())}). "
-              "The project hours are the capstone's (not in the course yet)."]
+              f"**{totals['assignments']:.1f} h**; the project (the capstone's stages written so far): "
+              f"**{totals['project']:.1f} h**; together {sum(totals.values()):.1f} h of the module's "
+              f"{sum(MODULE_HOURS.values())} ({', '.join(f'{v} {k}' for k, v in MODULE_HOURS.items())})."]
     return "\n".join(lines) + "\n"
 
 

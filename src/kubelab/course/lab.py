@@ -134,16 +134,18 @@ def files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def apply_files(api, folder: str | Path, namespace: str) -> list[str]:
+def apply_files(api, folder: str | Path, namespace: str, **names: str) -> list[str]:
     """Apply every manifest file of `folder` (or the one file `folder`) into `namespace`, each with `$namespace`
-    filled in (so a Namespace object can name the lab's namespace); returns "Kind/name" of what was applied.
+    filled in (so a Namespace object can name the lab's namespace), and `$<key>` for each of `names` (a lab with
+    teams: `$serving`, `$training`, for objects that name their team's namespace); returns "Kind/name" of what was
+    applied.
     As `kubectl apply -f` does, an object the API server refuses (or a file that cannot be read) does not stop
     the others: every one is applied that can be, then one ManifestError names each refusal, so a mistake
     costs only the cells that grade it."""
     applied, refused = [], []
     for path in files(folder):
         # safe_substitute: a `$VAR` of a shell command in the file stays as written
-        text = string.Template(path.read_text()).safe_substitute(namespace=namespace)
+        text = string.Template(path.read_text()).safe_substitute({**names, "namespace": namespace})
         errors: list[ManifestError] = []
         try:
             applied += [f"{o['kind']}/{o['metadata']['name']}"

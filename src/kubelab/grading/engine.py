@@ -22,7 +22,7 @@ from typing import Any, Callable
 from .._k8s.apierrors import quiet, refused
 from ..errors import ApiError, CheckFailed, NotFound, UsageError
 
-__all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "read", "run"]
+__all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "outcome", "read", "run"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,16 @@ def run(name: str, fetch, parts: list[Part], success: str, *, timeout: float = 0
     if not result.passed:
         raise CheckFailed(result.message, result.hint, result=result)
     return result
+
+
+def outcome(check_fn: Callable[..., CheckResult], *args, **kwargs) -> CheckResult:
+    """A check's result, passed or failed, without raising (for checks and exercises that combine checks)."""
+    try:
+        return check_fn(*args, **kwargs)
+    except CheckFailed as failed:
+        if failed.result is None:
+            raise
+        return failed.result
 
 
 def read(call: Callable[[], Any], what: str, namespace: str | None = None):

@@ -307,8 +307,8 @@ RECLAIM_REASONS = ("InCohortReclamation", "InCohortReclaimWhileBorrowing")   # o
 def job_reclaimed(api, job: str, namespace: str, *, timeout: float = ADMIT_TIMEOUT) -> CheckResult:
     """Kueue preempted Job `job`'s Workload to give lent quota back to its owner in the cohort (the Preempted
     condition's reason, or its "Previously:" message once re-admitted: InCohortReclamation or
-    InCohortReclaimWhileBorrowing) (1), and the Job was put back in its queue, not ended: its Workload is not
-    Finished (1)."""
+    InCohortReclaimWhileBorrowing) (1), and the reclaimed Job was put back in its queue, not ended: its Workload is
+    not Finished (1)."""
     what = f"Job {job!r}"
 
     def fetch():
@@ -321,8 +321,10 @@ def job_reclaimed(api, job: str, namespace: str, *, timeout: float = ADMIT_TIMEO
                         f"Kueue has not preempted {what}"),
              "reclaim happens when the lender needs its quota back: while the Job runs on borrowed quota, submit work "
              "to the lending team's queue (its ClusterQueue's preemption.reclaimWithinCohort lets it evict borrowers)"),
-        Part(lambda o: not _true(o.w, "Finished"),
-             lambda o: f"{what}'s Workload is Finished: {_condition(o.w, 'Finished').get('message', '')}",
+        # requeued counts only for a Job that was reclaimed: one never preempted is "not Finished" too
+        Part(lambda o: o.reason in RECLAIM_REASONS and not _true(o.w, "Finished"),
+             lambda o: (f"{what}'s Workload is Finished: {_condition(o.w, 'Finished').get('message', '')}"
+                        if _true(o.w, "Finished") else f"{what} was not reclaimed, so not requeued either"),
              "a reclaimed Job goes back to its queue and runs again later; do not delete or fail it"),
     ]
     return run("job_reclaimed", fetch, parts, f"{what} was preempted to reclaim its cohort's lent quota, and requeued",

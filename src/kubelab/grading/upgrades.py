@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from ..batch import IMAGE_LABEL, NODEPOOL_LABEL
 from ..errors import CheckFailed
 from .availability import stayed_available
-from .engine import CheckResult, Part, client, read, run
+from .engine import CheckResult, Part, client, outcome, read, run
 
 __all__ = ["pool_upgraded"]
 
@@ -28,15 +28,6 @@ def _template_labels(pool: dict) -> dict:
 
 def _ready(pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-
-
-def _outcome(check, *args, **kwargs) -> CheckResult:
-    try:
-        return check(*args, **kwargs)
-    except CheckFailed as failed:
-        if failed.result is None:
-            raise
-        return failed.result
 
 
 def pool_upgraded(api, node_pool: str, deployment: str, namespace: str, *, to: str = "v2", label: str = IMAGE_LABEL,
@@ -86,14 +77,14 @@ def pool_upgraded(api, node_pool: str, deployment: str, namespace: str, *, to: s
              "-o wide`"),
     ]
     name, success = "pool_upgraded", f"NodePool {node_pool!r} upgraded to {to}, {service} available throughout"
-    results = [_outcome(run, name, fetch_pool, pool_part, f"NodePool {node_pool!r} makes {to} nodes")]
+    results = [outcome(run, name, fetch_pool, pool_part, f"NodePool {node_pool!r} makes {to} nodes")]
     if results[0].passed:
-        results.append(_outcome(run, name, fetch_fleet, fleet_parts, f"every node and ready pod on {to}",
+        results.append(outcome(run, name, fetch_fleet, fleet_parts, f"every node and ready pod on {to}",
                                 timeout=timeout))
         if results[-1].passed:
             since = min(fetch_fleet().created).timestamp()
             # availability's own parts (the endpoints, the record) count as one: one thing the upgrade must keep
-            kept = _outcome(stayed_available, api, service, namespace, since=since, ready=ready)
+            kept = outcome(stayed_available, api, service, namespace, since=since, ready=ready)
             results.append(CheckResult(kept.name, kept.passed, float(kept.passed), 1, kept.message, kept.hint))
     earned = sum(r.points for r in results)
     failed = next((r for r in results if not r.passed), None)

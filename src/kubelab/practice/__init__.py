@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .._k8s.apierrors import quiet
 from ..errors import CheckFailed, UsageError
-from ..grading.engine import CheckResult
+from ..grading.engine import CheckResult, outcome
 
 __all__ = ["Exercise", "OBJECTIVES", "all_of", "catalogue", "check", "evaluate", "exercise", "get", "outcome", "progress",
            "start"]
@@ -71,16 +71,6 @@ def exercise(id: str, title: str, *, objectives: tuple[int, ...], hints: tuple[s
         _REGISTRY[id] = Exercise(id, title, fn, tuple(hints), tuple(objectives), setup)
         return fn
     return register
-
-
-def outcome(check_fn: Callable[..., CheckResult], *args, **kwargs) -> CheckResult:
-    """A grading check's result, passed or failed, without raising (for exercises that combine checks)."""
-    try:
-        return check_fn(*args, **kwargs)
-    except CheckFailed as failed:
-        if failed.result is None:
-            raise
-        return failed.result
 
 
 def all_of(name: str, *checks: Callable[[], CheckResult]) -> CheckResult:
