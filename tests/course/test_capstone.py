@@ -98,6 +98,9 @@ WRONG = (
 )
 LOOKS_RIGHT = (
     ("tenancy-serving.yaml", GATEWAY, GATEWAY + "      namespaceSelector: {}\n"),
+    # and a pod the restricted profile refuses: the training team's file is applied all the same (its cells score)
+    ("tenancy-serving.yaml", "# Network:", "apiVersion: v1\nkind: Pod\nmetadata: {name: debug}\nspec:\n  containers:\n"
+     "  - {name: shell, image: busybox:1.36, securityContext: {privileged: true}}\n---\n# Network:"),
     ("training.yaml", "  name: finetuning\n  namespace: $training\n", "  name: finetuning\n  namespace: $serving\n"),
     ("burst.yaml", "  name: $platform-gpu\n", "  name: $platform-burst\n"),
 )
@@ -116,7 +119,7 @@ def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
     looks = scores(course.submit("looks-right", "source", edited(course.solution(), *LOOKS_RIGHT)))
     # gateway pods of any namespace admitted; no LocalQueue `finetuning` in the training namespace (Kueue admits none
     # of the training team's Jobs); a NodePool the autoscaled flavor does not select
-    assert looks["network"] == 0 and looks["psa"] == 1 and looks["people"] == 2, looks
+    assert looks["network"] == 0 and looks["psa"] == 1 and looks["people"] == 2 and looks["quotas"] == 1, looks
     assert looks["queue"] == looks["borrowing"] == 0 and looks["gang"] < 2 and looks["autoscaling"] < 2, looks
 
 

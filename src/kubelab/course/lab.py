@@ -34,7 +34,7 @@ from ..errors import ManifestError, UsageError
 from . import sandbox
 from .sandbox import teams
 
-__all__ = ["api_key", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
+__all__ = ["api_key", "apply_each", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
 
 
 def start(api, lab: str, learner: str | None = None, *, registry: str | None = None,
@@ -138,12 +138,22 @@ def apply_files(api, folder: str | Path, namespace: str, **names: str) -> list[s
     """Apply every manifest file of `folder` (or the one file `folder`) into `namespace`, each with `$namespace`
     filled in (so a Namespace object can name the lab's namespace), and `$<key>` for each of `names` (a lab with
     teams: `$serving`, `$training`, for objects that name their team's namespace); returns "Kind/name" of what was
-    applied.
-    As `kubectl apply -f` does, an object the API server refuses (or a file that cannot be read) does not stop
+    applied. As `kubectl apply -f` does, an object the API server refuses (or a file that cannot be read) does not stop
     the others: every one is applied that can be, then one ManifestError names each refusal, so a mistake
     costs only the cells that grade it."""
+    return _apply(api, [(path, namespace) for path in files(folder)], names)
+
+
+def apply_each(api, targets: dict[str | Path, str], **names: str) -> list[str]:
+    """apply_files for each file or folder of `targets` into its namespace (a lab with teams: each team's file into
+    the team's namespace), in order, and one ManifestError at the end for the refusals of all of them: a refused
+    object in one team's file does not keep the other team's file from being applied."""
+    return _apply(api, [(path, namespace) for folder, namespace in targets.items() for path in files(folder)], names)
+
+
+def _apply(api, targets: list[tuple[Path, str]], names: dict[str, str]) -> list[str]:
     applied, refused = [], []
-    for path in files(folder):
+    for path, namespace in targets:
         # safe_substitute: a `$VAR` of a shell command in the file stays as written
         text = string.Template(path.read_text()).safe_substitute({**names, "namespace": namespace})
         errors: list[ManifestError] = []
