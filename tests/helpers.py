@@ -168,8 +168,9 @@ class CourseCopy:
         from pathlib import Path
 
         folder = Path(__file__).parents[1] / "solutions" / self.lab / self.folder
+        # a manifests folder may hold a chart (the capstone's): its templates' helpers (.tpl) are answers too
         files = {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*"))
-                 if p.is_file() and (self.folder != "manifests" or p.suffix == ".yaml")}
+                 if p.is_file() and (self.folder != "manifests" or p.suffix in (".yaml", ".tpl"))}
         return {k: v for k, v in {**files, **replaced}.items() if v is not None}
 
     def cleanup(self) -> None:

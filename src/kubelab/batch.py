@@ -27,11 +27,11 @@ from ._k8s.names import GPU_TAINT, POOL_LABEL, SANDBOX_LABEL
 from ._k8s.poll import until
 from .cluster.karpenter import AUTOSCALED_TAINT
 from .cluster.kueue import QUEUE_LABEL
-from .errors import ClusterUnavailable, ConfigError, UsageError
+from .errors import ClusterUnavailable, ConfigError, KubelabError, UsageError
 
 __all__ = ["API", "COHORT_LABEL", "GPU", "NODEPOOL_LABEL", "PRIORITIES", "QUEUE_LABEL", "QUEUE_POLICY",
            "QUEUE_REQUIRED", "QUOTAS", "TEAMS", "TEAM_ROLES", "autoscaled_flavor", "flavors", "install", "model_server",
-           "node_pool_name", "priorities", "queue_policy", "remove", "serving_pool", "team_queues", "wait_active"]
+           "node_pool_name", "priorities", "queue_policy", "remove", "serve_on_pool", "serving_pool", "team_queues", "wait_active"]
 
 API = "kueue.x-k8s.io/v1beta2"
 GPU = "nvidia.com/gpu"
@@ -108,16 +108,67 @@ def model_server(pool: str, name: str = "model-server", replicas: int = 2) -> li
     """A vLLM model server (one GPU a replica) on the nodes of NodePool `pool`, with a readiness probe on /health,
     and its Service: [Deployment, Service]."""
     labels = {"app": name}
-    container = {"name": "vllm", "image": MODEL_IMAGE, "args": MODEL_ARGS, "ports": [{"containerPort": 8000}],
+    # the served name is the Deployment's: vLLM labels its metrics (vllm:num_requests_waiting) model_name with it
+    container = {"name": "vllm", "image": MODEL_IMAGE, "args": [*MODEL_ARGS, "--served-model-name", name],
+                 "ports": [{"containerPort": 8000}],
                  "resources": {"limits": {GPU: 1}},
-                 "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 2}}
+                 "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 2},
+                 "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}
+    # the restricted Pod Security profile's fields: it runs in a team namespace that enforces it (the capstone)
     pod = {"nodeSelector": {NODEPOOL_LABEL: pool}, "tolerations": [_toleration(GPU_TAINT), _toleration(AUTOSCALED_TAINT)],
+           "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
            "containers": [container]}
     return [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
              "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                       "template": {"metadata": {"labels": labels}, "spec": pod}}},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": labels},
              "spec": {"selector": labels, "ports": [{"name": "http", "port": 8000, "targetPort": 8000}]}}]
+
+
+RECORD_WAIT = 30.0   # seconds to wait for Prometheus to record the ready endpoints (scraped every 5 s)
+
+
+def serve_on_pool(api, namespace: str, pool: str, name: str = "model-server", replicas: int = 2, *,
+                  owner: list[dict] | None = None, field_manager: str = "kubelab", timeout: float = 120) -> None:
+    """NodePool `pool` (node image v1, `owner`: its ownerReferences) and the model server `name` on it, in `namespace`;
+    waits until only v1 nodes are left with `replicas` ready pods on them, and until Prometheus has recorded those
+    ready endpoints: a check of availability from a later moment on then reads a record that starts whole."""
+    from .manifests import apply
+    from .observe.prometheus import promql
+    from .observe.state_metrics import READY_ENDPOINTS
+
+    nodepool = serving_pool(pool, "v1")
+    if owner:
+        nodepool["metadata"]["ownerReferences"] = owner
+    apply(api, [nodepool, *model_server(pool, name, replicas)], namespace=namespace, field_manager=field_manager)
+    core = _core(api)
+
+    def settled():   # a restart after an upgrade: Karpenter replaces the v2 nodes first
+        nodes = {n.metadata.name: (n.metadata.labels or {}).get(IMAGE_LABEL)
+                 for n in core.list_node(label_selector=f"{NODEPOOL_LABEL}={pool}").items}
+        pods = [p for p in core.list_namespaced_pod(namespace, label_selector=f"app={name}").items
+                if not p.metadata.deletion_timestamp]
+        return (set(nodes.values()) == {"v1"} and len(pods) == replicas
+                and all(_pod_ready(p) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
+    until(settled, timeout, every=0.5)
+    query = READY_ENDPOINTS.format(namespace=namespace, service=name)
+
+    def recorded():
+        try:
+            answer = promql(api, query)
+        except KubelabError:   # no Prometheus: the checks say so themselves
+            return True, None
+        return len(answer) > 0 and float(answer["value"].iloc[0]) >= replicas, None
+    until(recorded, RECORD_WAIT, every=1)
+
+
+def _core(api):
+    from kubernetes import client
+    return client.CoreV1Api(api)
+
+
+def _pod_ready(pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def autoscaled_flavor(namespace: str) -> dict:

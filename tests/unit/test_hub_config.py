@@ -67,7 +67,7 @@ def test_without_a_list_of_learners_any_name_may_log_in_and_no_api_token_exists(
 
 def test_the_course_labs_come_from_the_access_files():
     assert hub.course_labs(REPO) == [
-        assignments.Access("capstone", ("batch", "limits", "namespace"), ("serving", "training")),
+        assignments.Access("capstone", ("batch", "limits", "namespace", "serving"), ("serving", "training")),
         assignments.Access("exam", ("batch", "cluster", "limits", "serving")), assignments.Access("lab1", ("limits", "namespace")),
         assignments.Access("lab2", ("cluster", "serving")), assignments.Access("lab3", ("batch", "cluster", "limits"))]
     assert all(assignments.access(a, REPO) for a in assignments.assignments(REPO))   # every one is graded as the learner

@@ -5,6 +5,7 @@ whatever the file says.
 
     kl.grading.alert_rule_loaded(api, ns, "QueueBacklog")          # Prometheus evaluates it, healthy
     kl.grading.alert_fires(api, ns, "QueueBacklog", within=60)       # /api/v1/alerts: firing, namespace=ns
+    kl.grading.alert_on_load(api, ns, "QueueBacklog", deployment="llm", calm=0, load=20)   # quiet, then fires
 
 Prometheus's answers (web/api/v1/api.go of the pinned 3.16): /api/v1/rules gives each alerting rule's `labels`,
 `health` (ok | err | unknown before its first evaluation) and `lastError`; /api/v1/alerts the active alerts,
@@ -12,11 +13,16 @@ each `pending` until its rule's `for:` has held, then `firing`.
 """
 from __future__ import annotations
 
-from ..errors import ClusterUnavailable, UsageError
-from ..observe import prometheus
-from .engine import CheckResult, Missing, Part, run
+from types import SimpleNamespace
 
-__all__ = ["alert_fires", "alert_rule_loaded"]
+from ..errors import CheckFailed, ClusterUnavailable, UsageError
+from ..observe import prometheus
+from .engine import CheckResult, Missing, Part, outcome, run
+
+__all__ = ["alert_fires", "alert_on_load", "alert_rule_loaded"]
+
+QUIET_WAIT = 45.0   # seconds for an alert to resolve once its condition is gone: one evaluation of its group (15 s
+                    # at most here), and Prometheus keeps a resolved alert out of /api/v1/alerts at once
 
 
 def _prometheus(call, *args, **kwargs):
@@ -88,3 +94,53 @@ def alert_fires(api, namespace: str, alert: str, *, within: float = 60) -> Check
                   "check the expression returns a series now (kl.promql(api, EXPR)) and that `for:` is shorter than "
                   "the time the condition holds")]
     return run("alert_fires", fetch, parts, f"alert {alert!r} of {namespace!r} is firing", timeout=within)
+
+
+def alert_on_load(api, namespace: str, alert: str, *, deployment: str, calm: float, load: float,
+                  within: float = 90) -> CheckResult:
+    """Alert `alert` of `namespace` follows the (simulated) queue of model server Deployment `deployment`: the check
+    sets the queue to `calm`, and within QUIET_WAIT s Prometheus evaluates the rule, healthy, and the alert is neither
+    pending nor firing (1: a rule that fires whatever the load, such as `vector(1)`, fails); then it sets the queue to
+    `load`, and the alert fires within `within` s (1: a rule that never fires, or reads another metric, fails). No
+    rule: 0. Leaves the queue at `load`."""
+    from ..cluster.model_load import set_load
+
+    def quiet():
+        rules = _prometheus(prometheus.rules, api, namespace)
+        rules = rules[rules["alertname"] == alert]
+        if rules.empty:
+            raise Missing(f"Prometheus has no alerting rule {alert!r} from namespace {namespace!r}"
+                          + _files_said(api, namespace, alert),
+                          "put the rule in a ConfigMap of your namespace labelled kubelab.io/prometheus-rules: \"true\" "
+                          "(a key ending in .yaml)")
+        df = _prometheus(prometheus.alerts, api)
+        return SimpleNamespace(healthy=bool((rules["health"] == "ok").any()),
+                               errors="; ".join(e for e in rules["last_error"] if e),
+                               active=df[(df["alertname"] == alert) & (df["namespace"] == namespace)])
+
+    def said(o) -> str:
+        if not o.healthy:
+            return f"rule {alert!r} is loaded but its evaluation is not healthy: {o.errors or 'not evaluated yet'}"
+        return (f"with {calm:g} requests waiting (simulated) alert {alert!r} of {namespace!r} is still "
+                f"{', '.join(sorted(set(o.active['state'])))} after {QUIET_WAIT:g} s: it does not follow the load")
+
+    set_load(api, namespace, deployment, calm)
+    first = outcome(run, alert, quiet, [Part(lambda o: o.healthy and o.active.empty, said,
+                                             "the expression must evaluate and return a series only while the "
+                                             "condition holds: try it with kl.promql(api, EXPR) at each load")],
+                    f"alert {alert!r} is quiet with {calm:g} requests waiting", timeout=QUIET_WAIT)
+    if not first.passed:   # firing without the condition: its firing under load would prove nothing
+        return _scored(alert, 0, first.message, first.hint)
+    set_load(api, namespace, deployment, load)
+    second = outcome(alert_fires, api, namespace, alert, within=within)
+    if not second.passed:
+        return _scored(alert, 1, f"quiet with {calm:g} requests waiting, but with {load:g} (simulated): "
+                                 f"{second.message}", second.hint)
+    return CheckResult(alert, True, 2, 2, f"alert {alert!r} of {namespace!r} is quiet with {calm:g} requests waiting "
+                                          f"and fires with {load:g}")
+
+
+def _scored(alert: str, points: float, message: str, hint: str | None) -> CheckResult:
+    """A failed alert_on_load with the points its first part earned (raised as the engine's checks are)."""
+    result = CheckResult(alert, False, points, 2, message, hint)
+    raise CheckFailed(message, hint, result=result)

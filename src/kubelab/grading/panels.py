@@ -17,7 +17,7 @@ from typing import Callable
 from ..errors import KubelabError
 from .engine import CheckResult, Missing, Part, run
 
-__all__ = ["answers_match", "query_answers"]
+__all__ = ["answers_match", "gpu_requests", "query_answers", "stored_query"]
 
 SCRAPE_WAIT = 8.0   # seconds: the state metrics are scraped every 5 s, so a change shows within one scrape
 
@@ -61,3 +61,45 @@ def query_answers(api, query: str | Callable[[], str], truth: Callable[[], dict[
 
     return run(name, fetch, [Part(lambda o: answers_match(o.rows, o.truth), said, hint)],
                f"the query answers {about}, as the API does", timeout=timeout)
+
+
+def stored_query(api, namespace: str, configmap: str, key: str) -> Callable[[], str]:
+    """The `query` of query_answers for a panel stored as a dashboard stores it: key `key` of ConfigMap `configmap`
+    (read at each look; Missing, with the fix, where it is not there)."""
+    from kubernetes import client
+
+    from .engine import read
+
+    def query() -> str:
+        cm = read(lambda: client.CoreV1Api(api).read_namespaced_config_map(configmap, namespace),
+                  f"ConfigMap {configmap!r}", namespace)
+        text = (cm.data or {}).get(key)
+        if not text:
+            raise Missing(f"ConfigMap {configmap!r} has no key {key!r} (keys: {sorted(cm.data or {}) or 'none'})",
+                          f"add the panel's query under the key {key}")
+        return text
+    return query
+
+
+def gpu_requests(api, namespace: str, *, by_label: str | None = None) -> dict[str, float]:
+    """A panel's truth from the API: nvidia.com/gpu requested by `namespace`'s scheduled, not finished pods, summed by
+    their node's name, or by the node's label `by_label` (a pool)."""
+    from kubernetes import client
+
+    from .._k8s.quantity import to_float
+
+    core = client.CoreV1Api(api)
+    key = {n.metadata.name: (n.metadata.labels or {}).get(by_label, "") if by_label else n.metadata.name
+           for n in core.list_node().items}
+    out: dict[str, float] = {}
+    for pod in core.list_namespaced_pod(namespace).items:
+        if not pod.spec.node_name or pod.status.phase in ("Succeeded", "Failed"):
+            continue
+        for c in pod.spec.containers:
+            res = c.resources
+            n = to_float(((res and res.requests) or {}).get("nvidia.com/gpu")
+                         or ((res and res.limits) or {}).get("nvidia.com/gpu") or 0)
+            if n:
+                k = key.get(pod.spec.node_name, pod.spec.node_name)
+                out[k] = out.get(k, 0) + n
+    return out

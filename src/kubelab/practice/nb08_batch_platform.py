@@ -13,13 +13,10 @@ from types import SimpleNamespace
 from .. import batch
 from .._k8s.poll import until
 from .._k8s.quantity import to_float
-from ..errors import KubelabError
 from ..grading.upgrades import pool_upgraded
 from ..grading.engine import CheckResult, Missing, Part, client, read, run
 from ..manifests import apply
-from ..observe.prometheus import promql
 from ..observe.queues import GROUP, VERSION, condition, last_preemption, of_job
-from ..observe.state_metrics import READY_ENDPOINTS
 from . import all_of, exercise, outcome
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
@@ -347,7 +344,6 @@ def node_pool(api, ns):
 
 # -- 08.upgrade ------------------------------------------------------------------------------------------------------
 SERVER = "model-server"
-RECORD_WAIT = 30.0     # seconds setup waits for Prometheus to record the 2 ready endpoints (scraped every 5 s)
 RESTART = ('start again: `kl.practice.start("08.upgrade", api, namespace)` puts the pool back to v1 and the model '
            "server to 2 replicas on one node, without a PodDisruptionBudget")
 
@@ -355,14 +351,6 @@ RESTART = ('start again: `kl.practice.start("08.upgrade", api, namespace)` puts 
 def serving_pool_name(ns: str) -> str:
     """The NodePool of exercise 08.upgrade (and of the notebook's section 6): `<namespace>-serving`."""
     return f"{ns}-serving"
-
-
-def _image(labels: dict | None) -> str | None:
-    return (labels or {}).get(batch.IMAGE_LABEL)
-
-
-def _ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def _serving(api, ns):
@@ -375,29 +363,8 @@ def _serving(api, ns):
         apps.delete_namespaced_deployment(SERVER, ns, propagation_policy="Foreground")
         until(lambda: (not apps.list_namespaced_deployment(ns, field_selector=f"metadata.name={SERVER}").items, None),
               60, every=0.5)
-    nodepool = batch.serving_pool(pool, "v1")
-    nodepool["metadata"]["ownerReferences"] = _owned_by(api, ns)   # it goes with the namespace
-    apply(api, [nodepool, *batch.model_server(pool, SERVER)], namespace=ns, field_manager="kubelab-practice")
-
-    def settled():   # only v1 nodes (a restart after an upgrade: Karpenter replaces the v2 ones) and 2 ready pods
-        nodes = {n.metadata.name: _image(n.metadata.labels)
-                 for n in core.list_node(label_selector=f"{batch.NODEPOOL_LABEL}={pool}").items}
-        pods = [p for p in core.list_namespaced_pod(ns, label_selector=f"app={SERVER}").items
-                if not p.metadata.deletion_timestamp]
-        return (set(nodes.values()) == {"v1"} and len(pods) == 2
-                and all(_ready(p) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
-    until(settled, 120, every=0.5)
-    # the check reads Prometheus's record from the first v2 node on: the start state must be in the record before the
-    # task begins (a patch made at once would otherwise open the window on a scrape that predates the ready pods)
-    query = READY_ENDPOINTS.format(namespace=ns, service=SERVER)
-
-    def recorded():
-        try:
-            answer = promql(api, query)
-        except KubelabError:   # no Prometheus: the check says so itself
-            return True, None
-        return len(answer) > 0 and float(answer["value"].iloc[0]) >= 2, None
-    until(recorded, RECORD_WAIT, every=1)
+    # the pool goes with the namespace
+    batch.serve_on_pool(api, ns, pool, SERVER, owner=_owned_by(api, ns), field_manager="kubelab-practice")
 
 
 @exercise("08.upgrade", "Upgrade the model server's node pool to the v2 node image without downtime",
