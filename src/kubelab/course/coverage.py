@@ -88,7 +88,7 @@ def page(root: str | Path | None = None) -> str:
             lines.append(f"| {p.relative_to(root)} | {e.reading:.0f} min | {e.running:.0f} min | {e.exercises:.0f} min "
                          f"| {e.graded:.0f} min | {e.hours:.1f} |")
     lines += ["", f"Topic notebooks: **{totals['topic']:.1f} h**; assignments (three labs and the exam): "
-              f"**{totals['assignments']:.1f} h**; the project (the capstone's stages written so far): "
+              f"**{totals['assignments']:.1f} h**; the project (the capstone's five stages): "
               f"**{totals['project']:.1f} h**; together {sum(totals.values()):.1f} h of the module's "
               f"{sum(MODULE_HOURS.values())} ({', '.join(f'{v} {k}' for k, v in MODULE_HOURS.items())})."]
     return "\n".join(lines) + "\n"

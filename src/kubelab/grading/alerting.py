@@ -5,6 +5,7 @@ whatever the file says.
 
     kl.grading.alert_rule_loaded(api, ns, "QueueBacklog")          # Prometheus evaluates it, healthy
     kl.grading.alert_fires(api, ns, "QueueBacklog", within=60)       # /api/v1/alerts: firing, namespace=ns
+    kl.grading.alert_quiet(api, ns, "QueueBacklog")                  # evaluated, healthy, neither pending nor firing
     kl.grading.alert_on_load(api, ns, "QueueBacklog", deployment="llm", calm=0, load=20)   # quiet, then fires
 
 Prometheus's answers (web/api/v1/api.go of the pinned 3.16): /api/v1/rules gives each alerting rule's `labels`,
@@ -19,7 +20,7 @@ from ..errors import CheckFailed, ClusterUnavailable, UsageError
 from ..observe import prometheus
 from .engine import CheckResult, Missing, Part, outcome, run
 
-__all__ = ["alert_fires", "alert_on_load", "alert_rule_loaded"]
+__all__ = ["alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded"]
 
 QUIET_WAIT = 45.0   # seconds for an alert to resolve once its condition is gone: one evaluation of its group (15 s
                     # at most here), and Prometheus keeps a resolved alert out of /api/v1/alerts at once
@@ -96,6 +97,38 @@ def alert_fires(api, namespace: str, alert: str, *, within: float = 60) -> Check
     return run("alert_fires", fetch, parts, f"alert {alert!r} of {namespace!r} is firing", timeout=within)
 
 
+def _quiet_look(api, namespace: str, alert: str):
+    """The rule `alert` of `namespace` (Missing without one), whether Prometheus evaluates it healthy, and its active
+    alerts."""
+    rules = _prometheus(prometheus.rules, api, namespace)
+    rules = rules[rules["alertname"] == alert]
+    if rules.empty:
+        raise Missing(f"Prometheus has no alerting rule {alert!r} from namespace {namespace!r}"
+                      + _files_said(api, namespace, alert),
+                      "put the rule in a ConfigMap of your namespace labelled kubelab.io/prometheus-rules: \"true\" "
+                      "(a key ending in .yaml)")
+    df = _prometheus(prometheus.alerts, api)
+    return SimpleNamespace(healthy=bool((rules["health"] == "ok").any()),
+                           errors="; ".join(e for e in rules["last_error"] if e),
+                           active=df[(df["alertname"] == alert) & (df["namespace"] == namespace)])
+
+
+def alert_quiet(api, namespace: str, alert: str, *, within: float = QUIET_WAIT, because: str = "") -> CheckResult:
+    """Prometheus evaluates the rule `alert` of `namespace`, healthy, and within `within` s the alert is neither
+    pending nor firing (one part; no rule: Missing). `because`: what should have made it quiet, for the message."""
+    def said(o) -> str:
+        if not o.healthy:
+            return f"rule {alert!r} is loaded but its evaluation is not healthy: {o.errors or 'not evaluated yet'}"
+        return (f"alert {alert!r} of {namespace!r} is still {', '.join(sorted(set(o.active['state'])))} after "
+                f"{within:g} s{' ' + because if because else ''}: it does not follow what it watches")
+
+    return run(alert, lambda: _quiet_look(api, namespace, alert),
+               [Part(lambda o: o.healthy and o.active.empty, said,
+                     "the expression must evaluate and return a series only while the condition holds: try it with "
+                     "kl.promql(api, EXPR)")],
+               f"alert {alert!r} of {namespace!r} is quiet{' ' + because if because else ''}", timeout=within)
+
+
 def alert_on_load(api, namespace: str, alert: str, *, deployment: str, calm: float, load: float,
                   within: float = 90) -> CheckResult:
     """Alert `alert` of `namespace` follows the (simulated) queue of model server Deployment `deployment`: the check
@@ -105,30 +138,8 @@ def alert_on_load(api, namespace: str, alert: str, *, deployment: str, calm: flo
     rule: 0. Leaves the queue at `load`."""
     from ..cluster.model_load import set_load
 
-    def quiet():
-        rules = _prometheus(prometheus.rules, api, namespace)
-        rules = rules[rules["alertname"] == alert]
-        if rules.empty:
-            raise Missing(f"Prometheus has no alerting rule {alert!r} from namespace {namespace!r}"
-                          + _files_said(api, namespace, alert),
-                          "put the rule in a ConfigMap of your namespace labelled kubelab.io/prometheus-rules: \"true\" "
-                          "(a key ending in .yaml)")
-        df = _prometheus(prometheus.alerts, api)
-        return SimpleNamespace(healthy=bool((rules["health"] == "ok").any()),
-                               errors="; ".join(e for e in rules["last_error"] if e),
-                               active=df[(df["alertname"] == alert) & (df["namespace"] == namespace)])
-
-    def said(o) -> str:
-        if not o.healthy:
-            return f"rule {alert!r} is loaded but its evaluation is not healthy: {o.errors or 'not evaluated yet'}"
-        return (f"with {calm:g} requests waiting (simulated) alert {alert!r} of {namespace!r} is still "
-                f"{', '.join(sorted(set(o.active['state'])))} after {QUIET_WAIT:g} s: it does not follow the load")
-
     set_load(api, namespace, deployment, calm)
-    first = outcome(run, alert, quiet, [Part(lambda o: o.healthy and o.active.empty, said,
-                                             "the expression must evaluate and return a series only while the "
-                                             "condition holds: try it with kl.promql(api, EXPR) at each load")],
-                    f"alert {alert!r} is quiet with {calm:g} requests waiting", timeout=QUIET_WAIT)
+    first = outcome(alert_quiet, api, namespace, alert, because=f"with {calm:g} requests waiting (simulated)")
     if not first.passed:   # firing without the condition: its firing under load would prove nothing
         return _scored(alert, 0, first.message, first.hint)
     set_load(api, namespace, deployment, load)
