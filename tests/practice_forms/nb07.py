@@ -40,6 +40,41 @@ def queue(model: str, how: str = "sum", metric: str = "vllm:num_requests_waiting
     return f"'{how}({metric}{{namespace=\"' + namespace + '\", model_name=\"{model}\"}})'"
 
 
+# A ConfigMap with one alerting rule, as a form writes it: kl.render fills the labels, the key, the expression, the
+# durations, the severity and the summary (values go in as written: "{{ $labels.pod }}" needs no $$).
+ALERTS = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: gpu-alerts
+  labels: {$labels}
+data:
+  $key: |
+    groups:
+    - name: gpu-cost
+      interval: $interval
+      rules:
+      - alert: GPUAllocatedIdle
+        expr: $expr
+        for: $wait
+        labels: {severity: $severity}
+        annotations: {summary: "$summary"}
+"""
+
+
+def alert_rule(expr: str, wait: str = "30s", labelled: bool = True, key: str = "gpu.rules.yaml",
+               interval: str = "5s", severity: str = "warning", summary: str = "{{ $labels.pod }} holds an idle GPU",
+               how: str = "apply") -> str:
+    """The source of a form that stores rule GPUAllocatedIdle; `expr` is PromQL with NS for the form's namespace,
+    `how` apply (kl.apply) or kubectl (kubectl apply -f -)."""
+    labels = '"kubelab.io/prometheus-rules": "true"' if labelled else "team: ml"
+    manifest = (f"kl.render(ALERTS, labels={labels!r}, key={key!r}, interval={interval!r}, wait={wait!r}, "
+                f"severity={severity!r}, summary={summary!r}, expr={expr!r}.replace('NS', namespace))")
+    if how == "kubectl":
+        return f'kl.kubectl(api, "apply", "-n", namespace, "-f", "-", input={manifest})'
+    return f"kl.apply(api, {manifest}, namespace=namespace)"
+
+
 FORMS = {
     "07.image-tag": {
         "right": [  # a whole manifest with another tag that exists (the major version's newest)
@@ -179,6 +214,25 @@ FORMS = {
                    "'\", pod=~\"nightly-llm-.*\"})'", 0, 4),
             # scaled to zero by hand: nothing brings it back
             'kl.kubectl(api, "scale", "deployment/nightly-llm", "--replicas=0", "-n", namespace)',
+        ],
+    },
+    "07.alert-rule": {
+        "right": [  # the mean of the last minute at most 4 %, `for:` at the task's longest, by kubectl, a .yml key
+            alert_rule('avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="NS"}[1m]) <= 4', wait="1m", key="gpu.rules.yml",
+                       severity="info", how="kubectl"),
+            # aggregated per pod, a shorter window and `for:`, the template's other spelling (.Labels)
+            alert_rule('max by (namespace, pod) (max_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="NS", pod!=""}[30s]))'
+                       ' < 5', wait="15s", interval="2s", summary="GPU of {{ .Labels.pod }} idle for 30s"),
+        ],
+        "wrong": [
+            # always true: one alert with no pod label, whatever the GPUs do
+            alert_rule("vector(1)"),
+            # allocated, with no utilization condition: the busy job pages as well
+            alert_rule('kube_pod_container_resource_limits{namespace="NS", resource="nvidia_com_gpu"} > 0'),
+            # the right rule in a ConfigMap the loader does not watch (no kubelab.io/prometheus-rules label)
+            alert_rule('max_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="NS"}[1m]) < 5', labelled=False),
+            # the right expression with production's patience: it cannot fire while the check waits
+            alert_rule('max_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="NS"}[1m]) < 5', wait="5m"),
         ],
     },
 }
