@@ -33,6 +33,15 @@ alerts (2)     | `for: 5m` (never fires while graded); look: `>= 0`      | the q
                | (fires with nothing waiting)                            |
 upgrade (2)    | a budget of minAvailable 0 (both replicas evicted)      | maxUnavailable: 1
 
+Stage 5 (an incident: two drawn per learner from incidents.yaml; the runbook is graded by hand), by cell:
+
+cell (points)  | wrong / look-alike                                      | right, unusual
+alerted (1)    | (no alert is wrong-and-firing: see resolved)            | min by (pod) (...) < 1, for: 15s
+repair-k (1)   | incident 2 left unrepaired                              |
+diagnosis-k    | incident 1 diagnosed as a NetworkPolicy                 |
+resolved (0.5) | incident 2 unrepaired: still firing; look: `>= 0` fires |
+               | whatever happens (alerted passes, resolved fails)       |
+
 Stage 3 (training on the shared platform), by cell and the forms that prove it both ways:
 
 cell (points)  | wrong / look-alike                                      | right, unusual
@@ -60,7 +69,8 @@ ROOT = Path(__file__).parents[2]
 LAB = "capstone-gpu-platform"
 FULL = {"psa": 1, "quotas": 1, "people": 2, "ci": 1, "network": 2, "lint": 1, "workload": 1,
         "installed": 2, "scales": 1, "tested": 1, "canary-split": 1, "released": 2, "panel": 1, "alerts": 2, "upgrade": 2,
-        "queue": 1, "borrowing": 1, "gang": 2, "autoscaling": 2, "reclaim": 2}
+        "alerted": 1, "incident-1-repair": 1, "incident-1-diagnosis": 0.5, "incident-2-repair": 1,
+        "incident-2-diagnosis": 0.5, "resolved": 0.5, "runbook": 0, "queue": 1, "borrowing": 1, "gang": 2, "autoscaling": 2, "reclaim": 2}
 # a guard against a hung run, not a figure: a submission's whole autograde (kernel start included); the autoscaling
 # check waits up to 150 s for Karpenter's node to come and go, a look-alike's gang and reclaim checks up to 90 s, the
 # serving stage's rollouts load the model (10 s a pod, simulated) one GPU at a time
@@ -89,13 +99,13 @@ def edited(files: dict[str, str], *edits) -> dict[str, str]:
 def test_the_solution_scores_full_marks(course):
     grade = course.submit("solution", "source", course.solution())
     assert scores(grade) == FULL, (scores(grade), course.notes["solution"])
-    assert grade.score == grade.max_score == 29
+    assert grade.max_score == 35 and grade.score == 33.5   # the runbook (1.5) waits for the instructor's grade
     assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
 
 
 def test_the_released_stub_scores_zero(course):
     grade = course.submit("stub", "release")
-    assert grade.max_score == 29 and grade.score == 0, scores(grade)
+    assert grade.max_score == 35 and grade.score == 0, scores(grade)
 
 
 GATEWAY = """  - from:
@@ -131,6 +141,8 @@ LOOKS_RIGHT = (
     ("burst.yaml", "  name: $platform-gpu\n", "  name: $platform-burst\n"),
     ("chart/templates/tests/test-models.yaml", 'command: ["wget", "-q", "-O-", ', 'command: ["true"]\n      args: ['),
     ("observability.yaml", 'model_name="llm"}) > 8', 'model_name="llm"}) >= 0'),
+    ("incident-alerts.yaml", 'expr: kube_pod_container_status_ready{namespace="$namespace"} == 0',
+     'expr: kube_pod_container_status_ready{namespace="$namespace"} >= 0'),
 )
 # the bad upgrade undone with kubectl: the pods serve again, helm's record still ends on the bad revision
 UNDONE_BY_KUBECTL = ('print(kl.helm(api, "rollback", RELEASE, "-n", serving, "--wait", "--timeout", "180s"))',
@@ -138,8 +150,15 @@ UNDONE_BY_KUBECTL = ('print(kl.helm(api, "rollback", RELEASE, "-n", serving, "--
                      'kl.rollout(api, "Deployment", RELEASE, serving, timeout=90)')
 
 
+# stage 5: incident 2 left as it broke, incident 1 diagnosed as another category
+UNREPAIRED = ("incident.solve(2)", "None")
+MISDIAGNOSED = ("diagnosis_1 = incident.answer(1)",
+                'diagnosis_1 = kl.exam.Diagnosis(category="network-policy", evidence="NetworkPolicy")')
+
+
 def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
-    wrong = course.submit("wrong", "source", edited(course.solution(), *WRONG))
+    wrong = course.submit("wrong", "source", edited(course.solution(), *WRONG),
+                          edit=lambda text: text.replace(*UNREPAIRED).replace(*MISDIAGNOSED))
     got = scores(wrong)
     # finetune within the nominal quota: admitted, nothing borrowed; the gang a Workload of 1 pod; evaluate never
     # admitted (the training queue's namespaceSelector), so no reclaim
@@ -152,6 +171,8 @@ def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
     assert got["installed"] == 2 and got["tested"] == 1 and got["released"] == 2, got
     # stage 4: the panel by pod; the alert quiet, never firing in time (1 of 2); both replicas evicted at once
     assert got["panel"] == 0 and got["alerts"] == 1 and got["upgrade"] < 2, (got, course.notes["wrong"])
+    assert got["alerted"] == 1 and got["incident-1-repair"] == 1 and got["incident-1-diagnosis"] == 0, got
+    assert got["incident-2-repair"] == 0 and got["incident-2-diagnosis"] == 0.5 and got["resolved"] == 0, got
     looks = scores(course.submit("looks-right", "source", edited(course.solution(), *LOOKS_RIGHT),
                                  edit=lambda text: text.replace(*UNDONE_BY_KUBECTL)))
     # gateway pods of any namespace admitted; no LocalQueue `finetuning` in the training namespace (Kueue admits none
@@ -161,6 +182,7 @@ def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
     # a test hook that calls nothing; a rollback helm never recorded
     assert looks["tested"] < 1 and looks["released"] < 2 and looks["installed"] == 2 and looks["scales"] == 1, looks
     assert looks["alerts"] == 0 and looks["panel"] == 1 and looks["upgrade"] == 2, looks   # firing with none waiting
+    assert looks["alerted"] == 1 and looks["resolved"] == 0 and looks["incident-1-repair"] == 1, looks   # never quiet
 
 
 RIGHT = (
@@ -200,6 +222,8 @@ RIGHT = (
     ("observability.yaml", 'expr: sum(vllm:num_requests_waiting{namespace="$namespace", model_name="llm"}) > 8',
      'expr: avg(vllm:num_requests_waiting{namespace="$namespace", model_name="llm"}) > 4'),
     ("upgrade.yaml", "  minAvailable: 1\n", "  maxUnavailable: 1\n"),
+    ("incident-alerts.yaml", 'expr: kube_pod_container_status_ready{namespace="$namespace"} == 0\n        for: 20s',
+     'expr: min by (namespace, pod) (kube_pod_container_status_ready{namespace="$namespace"}) < 1\n        for: 15s'),
 )
 # the install by `helm upgrade --install`
 BY_UPGRADE_INSTALL = ('kl.helm(api, "install", RELEASE, f"{REPO}/llm"', 'kl.helm(api, "upgrade", "--install", RELEASE, f"{REPO}/llm"')

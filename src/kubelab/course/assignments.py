@@ -23,7 +23,7 @@ from .runner import environment
 from .sandbox import LEARNER_ENV, LEARNER_MAX
 
 __all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "check_generated", "copy_solution", "course_root", "generate",
-           "grade", "prestart", "release_differences", "venv_on_path"]
+           "grade", "prestart", "read_access", "release_differences", "venv_on_path"]
 
 
 def course_root() -> Path:
@@ -105,11 +105,15 @@ class Access:
 def access(assignment: str, root: Path | None = None) -> Access | None:
     """The assignment's access.yaml, or None when it has none (it is then graded with the instructor's
     credentials). A bad file is one ConfigError naming it."""
+    return read_access((root or course_root()) / "source" / assignment / ACCESS_FILE)
+
+
+def read_access(path: Path) -> Access | None:
+    """The Access of the access.yaml at `path`, or None when there is none; a bad file is one ConfigError naming it."""
     import yaml
 
     from .sandbox import MANAGE, check_teams, team_namespace
 
-    path = (root or course_root()) / "source" / assignment / ACCESS_FILE
     if not path.is_file():
         return None
     try:

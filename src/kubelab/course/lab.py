@@ -31,7 +31,8 @@ from .. import manifests
 from .._k8s.apierrors import delete_if_present
 from .._k8s.poll import until
 from ..errors import ManifestError, UsageError
-from . import sandbox
+from . import assignments, sandbox
+from .assignments import ACCESS_FILE
 from .sandbox import teams
 
 __all__ = ["api_key", "apply_each", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
@@ -48,7 +49,13 @@ def start(api, lab: str, learner: str | None = None, *, registry: str | None = N
     namespace = sandbox.namespace_name(lab, learner)
     made = sandbox.teams(api, lab, learner)
     if sandbox.can_i(api, "delete", "namespaces", name=namespace):
-        box = sandbox.reset(api, lab, learner, teams=tuple(made if teams is None else teams))
+        # an admin's run (a laptop): the sandbox a graded run would have, from the assignment's access.yaml beside
+        # the notebook when it is this lab's (its teams, and its platform rights: the batch queues of the teams)
+        here = assignments.read_access(Path(ACCESS_FILE))
+        here = here if here is not None and here.lab == lab else None
+        wanted = made if teams is None else teams
+        box = sandbox.reset(api, lab, learner, manage=here.manage if here else (),
+                            teams=tuple(wanted or (here.teams if here and teams is None else ())))
         namespace, made = box.namespace, box.teams
     else:   # graded as the learner (or a hub's learner): the namespaces are given; empty what is in them
         missing = sorted(set(teams or ()) - set(made))

@@ -268,19 +268,7 @@ def _gpu_tenants(api, ns):
 def gpus_by_pool(api, ns: str) -> dict[str, float]:
     """The API's truth for 07.promql: nvidia.com/gpu requested by the namespace's scheduled, not finished pods,
     summed by the pool label of their node."""
-    core = client(api, "CoreV1Api")
-    pools = {n.metadata.name: (n.metadata.labels or {}).get(POOL_LABEL, "") for n in core.list_node().items}
-    out: dict[str, float] = {}
-    for p in core.list_namespaced_pod(ns).items:
-        if not p.spec.node_name or p.status.phase in ("Succeeded", "Failed"):
-            continue
-        for c in p.spec.containers:
-            res = c.resources
-            n = to_float(((res and res.requests) or {}).get("nvidia.com/gpu")
-                         or ((res and res.limits) or {}).get("nvidia.com/gpu") or 0)
-            if n:
-                out[pools[p.spec.node_name]] = out.get(pools[p.spec.node_name], 0) + n
-    return out
+    return grading.panels.gpu_requests(api, ns, by_label=POOL_LABEL)
 
 
 @exercise("07.promql", "Add the panel 'GPUs requested by pool' to the on-call dashboard", objectives=(4, 5),
@@ -292,17 +280,7 @@ def gpus_by_pool(api, ns: str) -> dict[str, float]:
     "with kl.promql(api, query)",
 ))
 def promql(api, ns):
-    key = "gpus-by-pool"
-
-    def stored() -> str:
-        cm = read(lambda: client(api, "CoreV1Api").read_namespaced_config_map("oncall-queries", ns),
-                  "ConfigMap 'oncall-queries'", ns)
-        query = (cm.data or {}).get(key)
-        if not query:
-            raise Missing(f"ConfigMap 'oncall-queries' has no key {key!r} (keys: {sorted(cm.data or {}) or 'none'})",
-                          f"add the query under the key {key}")
-        return query
-
+    stored = grading.panels.stored_query(api, ns, "oncall-queries", "gpus-by-pool")
     return grading.query_answers(
         api, stored, lambda: gpus_by_pool(api, ns), about="the GPUs requested by pool", name="promql",
         hint="one series per pool, labelled with the pool (label_kubelab_io_pool) and valued with the GPUs requested "

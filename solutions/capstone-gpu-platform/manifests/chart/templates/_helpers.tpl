@@ -49,6 +49,8 @@ spec:
         runAsGroup: 10001
         seccompProfile: {type: RuntimeDefault}
       nodeSelector: {kubelab.io/pool: {{ $v.gpuPool }}}
+      tolerations:
+        {{- toYaml $v.tolerations | nindent 8 }}
       containers:
         - name: vllm
           image: "{{ $v.image.repository }}:{{ .tag }}"
