@@ -170,3 +170,19 @@ def test_the_batch_right_makes_one_tenancy_whose_team_queues_admit_from_their_te
     assert "namespace" in refused["QuotaReserved"]["message"].lower(), refused   # the queue does not admit from there
     assert refused.get("Admitted", {}).get("status") != "True"
     sandbox.release(api, *box.namespaces)
+
+
+def test_an_admins_start_beside_an_access_file_makes_its_teams_and_rights(api, learners, tmp_path, monkeypatch):
+    alice, _ = learners
+    monkeypatch.chdir(tmp_path)   # a laptop's run: the notebook's folder holds the assignment's access.yaml
+    (tmp_path / "access.yaml").write_text("lab: cap\nmanage: [limits, namespace]\nteams: [serving, training]\n")
+    ns = lab.start(api, "cap", alice)
+    made = lab.teams(api, "cap", alice)
+    assert set(made) == set(TEAMS) and all(not _gone(api, n) for n in made.values())
+    # the rights of the file too: the learner's identity may patch the team Namespace's labels
+    assert sandbox.can_i(sandbox.Sandbox(api, ns, alice, "cap", teams=made).client(), "patch", "namespaces",
+                         name=made["serving"])
+    # another lab's file is not this lab's: no teams for it
+    (tmp_path / "access.yaml").write_text("lab: other\nteams: [serving]\n")
+    assert lab.start(api, "cap2", alice) and lab.teams(api, "cap2", alice) == {}
+    sandbox.cleanup(api, alice, wait=True)
