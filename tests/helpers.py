@@ -123,10 +123,12 @@ class CourseCopy:
         self.identities: set[str] = set()     # whose credentials the submissions ran with
         self.notes: dict[str, list[str]] = {}  # what the grader noted per submission (a cell that raised, ...)
 
-    def submit(self, student: str, notebook_from: str, manifests: dict[str, str] | None = None, edit=None):
+    def submit(self, student: str, notebook_from: str, manifests: dict[str, str] | None = None, edit=None,
+               notebooks: tuple[str, ...] | None = None):
         """submitted/<student>/<lab>: the notebook of source/ or release/ (`edit` rewrites each cell's
         text), the released stub manifests with `manifests` (file name -> text) written over them;
-        returns the gradebook's Grade."""
+        `notebooks` (names without .ipynb): only those are submitted (an assignment of several notebooks tested a
+        part at a time; the others are graded as missing); returns the gradebook's Grade."""
         import json
         import shutil
 
@@ -140,6 +142,9 @@ class CourseCopy:
         for name, text in (manifests or {}).items():  # name: a path under the folder ("templates/hpa.yaml")
             (target / self.folder / name).parent.mkdir(parents=True, exist_ok=True)
             (target / self.folder / name).write_text(text)
+        for nb_path in target.glob("*.ipynb"):
+            if notebooks is not None and nb_path.stem not in notebooks:
+                nb_path.unlink()
         if edit:
             for nb_path in target.glob("*.ipynb"):
                 nb = json.loads(nb_path.read_text())

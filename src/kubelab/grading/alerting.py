@@ -97,9 +97,10 @@ def alert_fires(api, namespace: str, alert: str, *, within: float = 60) -> Check
     return run("alert_fires", fetch, parts, f"alert {alert!r} of {namespace!r} is firing", timeout=within)
 
 
-def _quiet_look(api, namespace: str, alert: str):
-    """The rule `alert` of `namespace` (Missing without one), whether Prometheus evaluates it healthy, and its active
-    alerts."""
+def _quiet_look(api, namespace: str, alert: str, fired_within: str | None = None):
+    """The rule `alert` of `namespace` (Missing without one), whether Prometheus evaluates it healthy, its active
+    alerts, and (`fired_within`, a PromQL range such as "15m") whether it fired in that window: Prometheus's own
+    ALERTS series, which has a firing sample at each evaluation while the alert fires."""
     rules = _prometheus(prometheus.rules, api, namespace)
     rules = rules[rules["alertname"] == alert]
     if rules.empty:
@@ -108,24 +109,33 @@ def _quiet_look(api, namespace: str, alert: str):
                       "put the rule in a ConfigMap of your namespace labelled kubelab.io/prometheus-rules: \"true\" "
                       "(a key ending in .yaml)")
     df = _prometheus(prometheus.alerts, api)
-    return SimpleNamespace(healthy=bool((rules["health"] == "ok").any()),
+    fired = True
+    if fired_within:
+        fired = len(_prometheus(prometheus.promql, api, f'max_over_time(ALERTS{{alertname="{alert}", '
+                                f'namespace="{namespace}", alertstate="firing"}}[{fired_within}])')) > 0
+    return SimpleNamespace(healthy=bool((rules["health"] == "ok").any()), fired=fired,
                            errors="; ".join(e for e in rules["last_error"] if e),
                            active=df[(df["alertname"] == alert) & (df["namespace"] == namespace)])
 
 
-def alert_quiet(api, namespace: str, alert: str, *, within: float = QUIET_WAIT, because: str = "") -> CheckResult:
+def alert_quiet(api, namespace: str, alert: str, *, within: float = QUIET_WAIT, because: str = "",
+                fired_within: str | None = None) -> CheckResult:
     """Prometheus evaluates the rule `alert` of `namespace`, healthy, and within `within` s the alert is neither
-    pending nor firing (one part; no rule: Missing). `because`: what should have made it quiet, for the message."""
+    pending nor firing (one part; no rule: Missing). `because`: what should have made it quiet, for the message.
+    `fired_within` (a PromQL range, "15m"): the alert must also have fired in that window, so that a rule that never
+    fires is not taken for one that resolved."""
     def said(o) -> str:
         if not o.healthy:
             return f"rule {alert!r} is loaded but its evaluation is not healthy: {o.errors or 'not evaluated yet'}"
+        if not o.fired:
+            return f"alert {alert!r} of {namespace!r} did not fire in the last {fired_within}: nothing resolved"
         return (f"alert {alert!r} of {namespace!r} is still {', '.join(sorted(set(o.active['state'])))} after "
-                f"{within:g} s{' ' + because if because else ''}: it does not follow what it watches")
+                f"{within:g} s{' ' + because if because else ''}")
 
-    return run(alert, lambda: _quiet_look(api, namespace, alert),
-               [Part(lambda o: o.healthy and o.active.empty, said,
-                     "the expression must evaluate and return a series only while the condition holds: try it with "
-                     "kl.promql(api, EXPR)")],
+    return run(alert, lambda: _quiet_look(api, namespace, alert, fired_within),
+               [Part(lambda o: o.healthy and o.fired and o.active.empty, said,
+                     "is what it watches back to normal? If so, the expression must return a series only while the "
+                     "condition holds (try it with kl.promql(api, EXPR)); if not, repair that first")],
                f"alert {alert!r} of {namespace!r} is quiet{' ' + because if because else ''}", timeout=within)
 
 
