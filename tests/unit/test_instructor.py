@@ -218,3 +218,15 @@ def test_every_notebook_states_its_hours_by_the_rule():
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]*-*.ipynb")) + sorted((REPO / "source").glob("*/*.ipynb")):
         header = "".join(json.loads(nb.read_text())["cells"][0]["source"])
         assert coverage.hours_line(nb) in header, f"{nb.name}: state `{coverage.hours_line(nb)}` in the first cell"
+
+
+def test_a_submission_lacking_some_notebooks_is_graded_and_one_lacking_all_scores_zero(tmp_path):
+    release, submitted = tmp_path / "release" / "a", tmp_path / "submitted" / "s" / "a"
+    release.mkdir(parents=True)
+    submitted.mkdir(parents=True)
+    for name in ("stage1.ipynb", "stage2.ipynb"):
+        (release / name).write_text("{}")
+    assert instructor._nothing_submitted(tmp_path, "a", "s")          # none: nothing nbgrader could run
+    (submitted / "stage2.ipynb").write_text("{}")
+    assert not instructor._nothing_submitted(tmp_path, "a", "s")      # nbgrader grades it, scores stage1 0 itself
+    assert instructor._notebooks_missing(tmp_path, "a", "s") == ["stage1.ipynb"]

@@ -203,7 +203,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
         for i, student in enumerate(students):
             secrets, box, retried = [], None, []
             try:
-                if _notebooks_missing(root, assignment, student):   # nothing nbgrader could run: 0, recorded
+                if _nothing_submitted(root, assignment, student):   # nothing nbgrader could run: 0, recorded
                     result.grades[student] = _graded_zero(root, assignment, student)
                     continue
                 if confined is not None and i + 1 < len(students):
@@ -299,6 +299,12 @@ def _notebooks_missing(root: Path, assignment: str, student: str) -> list[str]:
     """The assignment's notebooks that the learner's submission lacks."""
     submitted = root / "submitted" / student / assignment
     return [p.name for p in sorted((root / "release" / assignment).glob("*.ipynb")) if not (submitted / p.name).is_file()]
+
+
+def _nothing_submitted(root: Path, assignment: str, student: str) -> bool:
+    """The submission has none of the assignment's notebooks. With some of them nbgrader grades those and scores the
+    missing ones 0 itself (an assignment of several notebooks: the capstone's stages)."""
+    return len(_notebooks_missing(root, assignment, student)) == len(list((root / "release" / assignment).glob("*.ipynb")))
 
 
 def _token(kubeconfig: Path) -> str:
