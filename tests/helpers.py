@@ -104,7 +104,7 @@ class CourseCopy:
     generated, and `submit()`: a submission autograded by real nbgrader against the session cluster."""
 
     def __init__(self, root, lab: str, api, cluster, after_each=None, folder: str = "manifests",
-                 time_limit: float | None = None):
+                 time_limit: float | None = None, notebooks: tuple[str, ...] | None = None):
         import shutil
         from pathlib import Path
 
@@ -120,6 +120,7 @@ class CourseCopy:
         # seconds of each submission's autograde; time_limit: a guard against a hung run, not a figure
         self.seconds: dict[str, float] = {}
         self.time_limit = time_limit
+        self.notebooks = notebooks   # the notebooks each submission holds (None: all of them)
         self.identities: set[str] = set()     # whose credentials the submissions ran with
         self.notes: dict[str, list[str]] = {}  # what the grader noted per submission (a cell that raised, ...)
 
@@ -142,6 +143,7 @@ class CourseCopy:
         for name, text in (manifests or {}).items():  # name: a path under the folder ("templates/hpa.yaml")
             (target / self.folder / name).parent.mkdir(parents=True, exist_ok=True)
             (target / self.folder / name).write_text(text)
+        notebooks = self.notebooks if notebooks is None else notebooks
         for nb_path in target.glob("*.ipynb"):
             if notebooks is not None and nb_path.stem not in notebooks:
                 nb_path.unlink()

@@ -52,11 +52,14 @@ pytestmark = pytest.mark.timeout(2 * AUTOGRADE_S + 120)   # the wrong answers' t
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, api, local_cluster):
+def course(request, tmp_path_factory, api, local_cluster):
+    """The capstone generated; each submission holds the test module's NOTEBOOKS (test_capstone_platform.py uses it
+    too, with its own)."""
     def after_each(student: str) -> None:
         sandbox.cleanup(api, student, wait=True)   # its namespaces, queues and NodePools: the GPUs free for the next
 
-    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each, time_limit=AUTOGRADE_S)
+    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each,
+                      time_limit=request.module.AUTOGRADE_S, notebooks=request.module.NOTEBOOKS)
     yield copy
     copy.cleanup()
 
@@ -70,19 +73,15 @@ def edited(files: dict[str, str], *edits) -> dict[str, str]:
     return files
 
 
-def submit(course, student: str, notebook_from: str, files=None, edit=None):
-    return course.submit(student, notebook_from, files, edit=edit, notebooks=NOTEBOOKS)
-
-
 def test_the_solution_scores_full_marks(course):
-    grade = submit(course, "solution", "source", course.solution())
+    grade = course.submit("solution", "source", course.solution())
     assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["solution"])
     assert grade.max_score == MAX_SCORE and grade.score == sum(FULL.values()) == 17
     assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
 
 
 def test_the_released_stub_scores_zero(course):
-    grade = submit(course, "stub", "release")
+    grade = course.submit("stub", "release")
     assert grade.max_score == MAX_SCORE and grade.score == 0, scores(grade)
 
 
@@ -116,7 +115,7 @@ LOOKS_RIGHT = (
 
 
 def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
-    wrong = submit(course, "wrong", "source", edited(course.solution(), *WRONG))
+    wrong = course.submit("wrong", "source", edited(course.solution(), *WRONG))
     got = scores(wrong)
     # finetune within the nominal quota: admitted, nothing borrowed; the gang a Workload of 1 pod; evaluate never
     # admitted (the training queue's namespaceSelector), so no reclaim
@@ -125,7 +124,7 @@ def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
     # stage 1: each cell loses what its edit breaks, and only that
     assert [got[c] < FULL[c] for c in ("psa", "quotas", "people", "ci", "network")] == [True] * 5, got
     assert got["lint"] == 1 and got["workload"] == 1, got
-    looks = scores(submit(course, "looks-right", "source", edited(course.solution(), *LOOKS_RIGHT)))
+    looks = scores(course.submit("looks-right", "source", edited(course.solution(), *LOOKS_RIGHT)))
     # gateway pods of any namespace admitted; no LocalQueue `finetuning` in the training namespace (Kueue admits none
     # of the training team's Jobs); a NodePool the autoscaled flavor does not select
     assert looks["network"] == 0 and looks["psa"] == 1 and looks["people"] == 2 and looks["quotas"] == 1, looks
@@ -164,5 +163,5 @@ RIGHT = (
 
 
 def test_unusual_right_answers_score_full_marks(course):
-    grade = submit(course, "right", "source", edited(course.solution(), *RIGHT))
+    grade = course.submit("right", "source", edited(course.solution(), *RIGHT))
     assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["right"])

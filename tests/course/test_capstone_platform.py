@@ -37,9 +37,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubelab.course import sandbox
-from tests.course.test_capstone import LAB, MAX_SCORE, edited
-from tests.helpers import CourseCopy, cell_scores as scores
+from tests.course.test_capstone import MAX_SCORE, course, edited  # noqa: F401  (course: the module's fixture)
+from tests.helpers import cell_scores as scores
 
 NOTEBOOKS = ("stage2-serving", "stage4-operations", "stage5-incident")
 FULL = {"installed": 2, "scales": 1, "tested": 1, "canary-split": 1, "released": 2,
@@ -53,29 +52,15 @@ AUTOGRADE_S = 720
 pytestmark = pytest.mark.timeout(2 * AUTOGRADE_S + 120)   # the wrong answers' test grades two submissions
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory, api, local_cluster):
-    def after_each(student: str) -> None:
-        sandbox.cleanup(api, student, wait=True)   # its namespaces and NodePools: the GPUs free for the next
-
-    copy = CourseCopy(tmp_path_factory.mktemp("course"), LAB, api, local_cluster, after_each, time_limit=AUTOGRADE_S)
-    yield copy
-    copy.cleanup()
-
-
-def submit(course, student: str, notebook_from: str, files=None, edit=None):
-    return course.submit(student, notebook_from, files, edit=edit, notebooks=NOTEBOOKS)
-
-
 def test_the_solution_scores_full_marks(course):
-    grade = submit(course, "solution", "source", course.solution())
+    grade = course.submit("solution", "source", course.solution())
     assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["solution"])
     assert grade.max_score == MAX_SCORE and grade.score == sum(FULL.values()) == 16.5
     assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
 
 
 def test_the_released_stub_scores_zero(course):
-    grade = submit(course, "stub", "release")
+    grade = course.submit("stub", "release")
     assert grade.max_score == MAX_SCORE and grade.score == 0, scores(grade)
 
 
@@ -103,7 +88,7 @@ UNDONE_BY_KUBECTL = ('print(kl.helm(api, "rollback", RELEASE, "-n", serving, "--
 
 
 def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
-    got = scores(submit(course, "wrong", "source", edited(course.solution(), *WRONG),
+    got = scores(course.submit("wrong", "source", edited(course.solution(), *WRONG),
                         edit=lambda text: text.replace(*UNREPAIRED).replace(*MISDIAGNOSED)))
     # stage 2: the HPA asks 4 replicas for 10 waiting, not 3; the canary at 10 %; the other serving cells hold
     assert got["scales"] == 0 and got["canary-split"] == 0, (got, course.notes["wrong"])
@@ -113,7 +98,7 @@ def test_wrong_answers_and_look_alikes_lose_the_cells_they_fake(course):
     # stage 5: the alert fires; incident 2 unrepaired keeps it firing; incident 1 misdiagnosed
     assert got["alerted"] == 1 and got["incident-1-repair"] == 1 and got["incident-1-diagnosis"] == 0, got
     assert got["incident-2-repair"] == 0 and got["incident-2-diagnosis"] == 0.5 and got["resolved"] == 0, got
-    looks = scores(submit(course, "looks-right", "source", edited(course.solution(), *LOOKS_RIGHT),
+    looks = scores(course.submit("looks-right", "source", edited(course.solution(), *LOOKS_RIGHT),
                           edit=lambda text: text.replace(*UNDONE_BY_KUBECTL)))
     # a test hook that calls nothing; a rollback helm never recorded; alerts that fire whatever happens
     assert looks["tested"] < 1 and looks["released"] < 2 and looks["installed"] == 2 and looks["scales"] == 1, looks
@@ -139,6 +124,6 @@ BY_UPGRADE_INSTALL = ('kl.helm(api, "install", RELEASE, f"{REPO}/llm"', 'kl.helm
 
 
 def test_unusual_right_answers_score_full_marks(course):
-    grade = submit(course, "right", "source", edited(course.solution(), *RIGHT),
+    grade = course.submit("right", "source", edited(course.solution(), *RIGHT),
                    edit=lambda text: text.replace(*BY_UPGRADE_INSTALL))
     assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["right"])
