@@ -53,9 +53,9 @@ def start(api, lab: str, learner: str | None = None, *, registry: str | None = N
         # the notebook when it is this lab's (its teams, and its platform rights: the batch queues of the teams)
         here = assignments.read_access(Path(ACCESS_FILE))
         here = here if here is not None and here.lab == lab else None
-        wanted = made if teams is None else teams
-        box = sandbox.reset(api, lab, learner, manage=here.manage if here else (),
-                            teams=tuple(wanted or (here.teams if here and teams is None else ())))
+        if teams is None:   # those made before, else the file's
+            teams = made or (here.teams if here else ())
+        box = sandbox.reset(api, lab, learner, manage=here.manage if here else (), teams=tuple(teams))
         namespace, made = box.namespace, box.teams
     else:   # graded as the learner (or a hub's learner): the namespaces are given; empty what is in them
         missing = sorted(set(teams or ()) - set(made))
