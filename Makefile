@@ -61,7 +61,7 @@ TEST_WORKERS ?= 3
 
 test: setup  ## the layers (import-linter), then every tier: unit, cluster, notebooks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 hub: up  ## a JupyterHub for a class on this machine (docs/instructor.md: "A class on one machine"); needs KUBELAB_HUB_PASSWORD
 	$(BIN)/jupyterhub -f jupyterhub_config.py

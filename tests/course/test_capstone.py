@@ -44,7 +44,7 @@ LAB = "capstone-gpu-platform"
 NOTEBOOKS = ("stage1-tenancy", "stage3-training")
 FULL = {"psa": 1, "quotas": 1, "people": 2, "ci": 1, "network": 2, "lint": 1, "workload": 1,
         "queue": 1, "borrowing": 1, "gang": 2, "autoscaling": 2, "reclaim": 2}
-MAX_SCORE = 35   # the whole assignment's, the five stages' (1.5 of it the runbook, graded by hand)
+MAX_SCORE = 36   # the whole assignment's, the five stages' (1.5 of it the runbook, graded by hand)
 # a guard against a hung run, not a figure: a submission's whole autograde (kernel start included); the autoscaling
 # check waits up to 150 s for Karpenter's node to come and go, a look-alike's gang and reclaim checks up to 90 s
 AUTOGRADE_S = 420

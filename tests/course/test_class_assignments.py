@@ -2,7 +2,7 @@
 hostile learner (the reference answer plus cells that write cluster-scoped objects named after a bystander's
 namespace, delete the bystander's and read her pods, try to get past its credentials (an admin kubeconfig on disk,
 etcd, writing the course's files, deleting her chart in the registry), and at its end take every GPU of the cluster in its own
-namespace), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
+namespace; in the capstone's five notebooks, the cells in the first and the grab at the last's end), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
 as fetched, and the reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
 `KUBELAB_CLASS_LEARNERS=30 .venv/bin/python -m pytest tests/course/test_class_assignments.py`, about half an hour).
 Lab 1's richer class (roster with quoting, report, export, a missing notebook, a hanging cell) is
@@ -29,10 +29,15 @@ ROLES = ("hostile", "reference", "stub", "reference")   # learner i submits ROLE
 LEARNERS = {f"l{i:03d}-{PID}": ROLES[i % len(ROLES)] for i in range(SIZE)}
 BYSTANDER = f"live-{PID}"   # the learner the hostile submissions aim at: her namespace and objects, made live
 JWT = "eyJhbGciOi"   # how every ServiceAccount token begins
-# the class fixture grades the whole class inside its first test: the suite's 300 s is for 3 learners
-pytestmark = pytest.mark.timeout(max(300, 45 * SIZE))
-ASSIGNMENTS = {"lab1-cluster-manifests": "lab1", "lab2-helm-serving": "lab2", "lab3-gpu-scheduling": "lab3",
-               "exam-troubleshooting": "exam"}   # assignment -> its lab
+# the class fixture grades the whole class inside its first test: the suite's 300 s is for 3 learners of a lab; the
+# capstone's five notebooks take about 4.5 min a learner
+ASSIGNMENTS = {"lab1-cluster-manifests": 45, "lab2-helm-serving": 45, "lab3-gpu-scheduling": 45, "exam-troubleshooting": 45,
+               "capstone-gpu-platform": 360}   # assignment -> a guard's seconds per learner (not a figure)
+MANUAL = {"capstone-gpu-platform": 1.5}   # points graded by hand (the runbook): autograde gives the reference the rest
+
+
+def access(assignment: str) -> assignments.Access:
+    return assignments.read_access(REPO / "source" / assignment / "access.yaml")
 
 
 def hostile_cells(victim: str) -> list[dict]:
@@ -150,10 +155,11 @@ def cluster_object(api, kind: str, name: str):
     return next((o for o in items if o.metadata.name == name), None)
 
 
-@pytest.fixture(scope="module", params=list(ASSIGNMENTS))
+@pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.timeout(max(300, s * SIZE)))
+                                        for a, s in ASSIGNMENTS.items()])
 def graded(request, tmp_path_factory, api, local_cluster):
     assignment = request.param
-    lab = ASSIGNMENTS[assignment]
+    lab, teams = access(assignment).lab, access(assignment).teams
     root = tmp_path_factory.mktemp(lab)
     shutil.copy(REPO / "nbgrader_config.py", root)
     for folder in ("source", "solutions"):
@@ -167,14 +173,17 @@ def graded(request, tmp_path_factory, api, local_cluster):
     for learner, role in LEARNERS.items():
         if role != "stub":
             assignments.copy_solution(assignment, work[learner], root)
-        if role == "hostile":
-            for nb_path in work[learner].glob("*.ipynb"):
-                nb = json.loads(nb_path.read_text())
-                setup = next(i for i, c in enumerate(nb["cells"])
-                             if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup")
-                nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name(lab, BYSTANDER))
-                nb["cells"].append(code_cell("hostile-gpus", GPU_GRAB))
-                nb_path.write_text(json.dumps(nb))
+        if role == "hostile":   # the hostile cells after the first notebook's setup, the GPU grab at the last's end
+            notebooks = sorted(work[learner].glob("*.ipynb"))
+            first, last = notebooks[0], notebooks[-1]
+            nb = json.loads(first.read_text())
+            setup = next(i for i, c in enumerate(nb["cells"])
+                         if c["metadata"].get("nbgrader", {}).get("grade_id", "").startswith("setup"))
+            nb["cells"][setup + 1:setup + 1] = hostile_cells(sandbox.namespace_name(lab, BYSTANDER))
+            first.write_text(json.dumps(nb))
+            nb = json.loads(last.read_text())
+            nb["cells"].append(code_cell("hostile-gpus", GPU_GRAB))
+            last.write_text(json.dumps(nb))
     for learner, home in homes.items():
         exchange.submit(assignment, learner, home, root)
     assert instructor.collect(assignment, root) == sorted(LEARNERS)
@@ -199,7 +208,8 @@ def graded(request, tmp_path_factory, api, local_cluster):
             registry.tags(f"{live.namespace}/model-server")]
     evil = [cluster_object(api, kind, f"{live.namespace}-evil") for kind in ("PersistentVolume", "PriorityClass")]
     held = [f"{p.metadata.namespace}/{p.metadata.name}" for learner in LEARNERS
-            for p in core.list_namespaced_pod(sandbox.namespace_name(lab, learner)).items]
+            for ns in (sandbox.namespace_name(lab, learner), *(sandbox.team_namespace(lab, t, learner) for t in teams))
+            for p in core.list_namespaced_pod(ns).items]
     instructor.feedback(assignment, root)
     yield assignment, root, homes, result, kept, evil, held
     registry.delete_repository(f"{live.namespace}/model-server")
@@ -216,7 +226,8 @@ def test_each_learner_is_graded_as_themself_with_their_score(graded):
     assert set(scores) == set(LEARNERS) and all(top > 0 for _, top in scores.values()), result.summary()
     # the hostile cells cost nothing and win nothing, and the GPUs they took did not cost the next learner
     # anything (graded right after, on the cluster the first run found); the stub earns nothing
-    assert {learner: score == top for learner, (score, top) in scores.items()} == {
+    manual = MANUAL.get(assignment, 0)
+    assert {learner: score == top - manual for learner, (score, top) in scores.items()} == {
         learner: role != "stub" for learner, role in LEARNERS.items()}, result.summary()
     assert all(score == 0 for learner, (score, _) in scores.items() if LEARNERS[learner] == "stub"), result.summary()
 
@@ -247,7 +258,7 @@ def test_a_submissions_kernel_cannot_get_past_its_credentials(graded):
     written = [p for p in (REPO / PWNED[0], root / PWNED[1], root / PWNED[2]) if p.exists()]
     assert written == [], written
     for learner in (lr for lr, role in LEARNERS.items() if role == "hostile"):
-        text = "".join((root / "autograded" / learner / assignment).glob("*.ipynb").__next__().read_text())
+        text = sorted((root / "autograded" / learner / assignment).glob("*.ipynb"))[0].read_text()   # the first
         assert "solution files read: 0" in text and "other kernels reached: 0" in text
     assert list((root / "autograded").rglob("pwned-by-neighbour")) == []
 

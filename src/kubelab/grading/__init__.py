@@ -17,7 +17,7 @@ module of its topic: fetch the live objects once, list its Parts, call `run`, an
     p                                                              # the cell's score, a number
 """
 from .admission import admission_accepts, admission_refuses, limitrange_defaults
-from .alerting import alert_fires, alert_on_load, alert_quiet, alert_rule_loaded
+from .alerting import alert_fires, alert_on_load, alert_quiet, alert_rule_loaded, idle_gpu_alert
 from .availability import stayed_available
 from . import dryrun
 from .engine import CheckResult, Part, Partial
@@ -37,7 +37,7 @@ from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu,
 from .upgrades import pool_upgraded
 from .workloads import deployment_ready, env_from, service_selects, statefulset_ready
 
-__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded", "can", "canary_traffic",
+__all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded", "idle_gpu_alert", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
            "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",

@@ -7,6 +7,7 @@ whatever the file says.
     kl.grading.alert_fires(api, ns, "QueueBacklog", within=60)       # /api/v1/alerts: firing, namespace=ns
     kl.grading.alert_quiet(api, ns, "QueueBacklog")                  # evaluated, healthy, neither pending nor firing
     kl.grading.alert_on_load(api, ns, "QueueBacklog", deployment="llm", calm=0, load=20)   # quiet, then fires
+    kl.grading.idle_gpu_alert(api, ns, "GPUAllocatedIdle", idle="notebook", busy="trainer")  # one pod's, not the other's
 
 Prometheus's answers (web/api/v1/api.go of the pinned 3.16): /api/v1/rules gives each alerting rule's `labels`,
 `health` (ok | err | unknown before its first evaluation) and `lastError`; /api/v1/alerts the active alerts,
@@ -14,13 +15,15 @@ each `pending` until its rule's `for:` has held, then `firing`.
 """
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
+from ..gpu.simulated import UTIL_ANNOTATION
 from ..errors import CheckFailed, ClusterUnavailable, UsageError
 from ..observe import prometheus
-from .engine import CheckResult, Missing, Part, outcome, run
+from .engine import CheckResult, Missing, Part, client, outcome, read, run
 
-__all__ = ["alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded"]
+__all__ = ["alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded", "idle_gpu_alert"]
 
 QUIET_WAIT = 45.0   # seconds for an alert to resolve once its condition is gone: one evaluation of its group (15 s
                     # at most here), and Prometheus keeps a resolved alert out of /api/v1/alerts at once
@@ -165,3 +168,100 @@ def _scored(alert: str, points: float, message: str, hint: str | None) -> CheckR
     """A failed alert_on_load with the points its first part earned (raised as the engine's checks are)."""
     result = CheckResult(alert, False, points, 2, message, hint)
     raise CheckFailed(message, hint, result=result)
+
+
+SETTLE_S = 12    # a wrong alert seen this long is the rule's, not its previous version's (reload + 2 evaluations)
+
+
+def idle_gpu_alert(api, ns: str, alert: str, *, idle: str, busy: str, max_for: float = 60,
+                   name: str | None = None) -> CheckResult:
+    """What Prometheus raised from the learner's rule `alert` of `ns`, whose pods `idle` and `busy` each hold a GPU
+    (their utilization simulated, the pods' kubelab.io/gpu-utilization): the rule's `for:` at most `max_for` s, an
+    alert for the idle pod that fires with a severity label and a summary naming the pod, and none (not even pending)
+    for the busy pod or for anything that is not a pod of the namespace (`vector(1)`, a sum without `by (pod)`,
+    another namespace's GPUs). Waits up to `max_for` + 30 s (the loader's reload and a few evaluations)."""
+    wrong_since: list[float] = []   # when this check first saw a wrong alert (reset when none is seen)
+    last: list[float] = []          # when it last looked
+
+    def fetch():
+        # one look a second is enough (Prometheus evaluates every few seconds); the engine asks five times as often
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - last[0])) if last else 0.0)
+        last[:] = [time.monotonic()]
+        files = read(lambda: prometheus.rule_files(api, ns), "the labelled ConfigMaps", ns)
+        try:
+            rules, alerts = prometheus.rules(api, ns), prometheus.alerts(api)
+        except (ClusterUnavailable, UsageError) as err:   # Prometheus gone meanwhile: a message, not a traceback
+            raise Missing(f"cannot read Prometheus: {err.problem}", err.fix or "start the cluster (`kubelab cluster up`)")
+        pods = read(lambda: client(api, "CoreV1Api").list_namespaced_pod(ns).items, "pods", ns)
+        s = SimpleNamespace(waiting=[f"{r.configmap}/{r.key}" for r in files.itertuples() if r.state == "waiting"],
+                            wait=rules[rules["alertname"] == alert]["for"].max(),
+                            alerts=alerts[(alerts["alertname"] == alert) & (alerts["namespace"] == ns)],
+                            pods={p.metadata.name for p in pods},
+                            util={p.metadata.name: (p.metadata.annotations or {}).get(UTIL_ANNOTATION, "?")
+                                  for p in pods},
+                            unplaced=sorted(p.metadata.name for p in pods
+                                            if p.metadata.name in (idle, busy) and not p.spec.node_name))
+        # A wrong alert ends the wait once it has outlived a reload and two evaluations: one seen just after the
+        # learner corrected the rule may be the previous version's, which Prometheus keeps until it evaluates anew.
+        if not (len(of(s, busy)) or strays(s) or not labelled(s)):
+            wrong_since.clear()
+        elif not wrong_since:
+            wrong_since.append(time.monotonic())
+        s.settled = bool(wrong_since) and time.monotonic() - wrong_since[0] >= SETTLE_S
+        return s
+
+    def of(s, pod):
+        return s.alerts[s.alerts["pod"] == pod]
+
+    def strays(s) -> list[str]:
+        return sorted({p for p in s.alerts["pod"] if p not in s.pods})
+
+    def stray_problem(s) -> str:
+        named = [p for p in strays(s) if p]
+        what = " and ".join(([f"pod(s) {', '.join(named)}, not of {ns!r}"] if named else [])
+                            + (["no pod at all (its series has no pod label)"] if "" in strays(s) else []))
+        return (f"the alert names {what}: the on-call engineer cannot tell which GPU to give back (the loader labels "
+                "every alert with your namespace, whatever its series said)")
+
+    def labelled(s) -> bool:
+        rows = of(s, idle)
+        named = rows["summary"].str.contains(idle, regex=False)
+        return not len(rows) or ((rows["severity"] != "").all() and named.all())
+
+    def idle_state(s) -> str:
+        rows = of(s, idle)
+        if not len(rows):
+            return (f"no alert for pod {idle!r}, whose GPU has been idle ({s.util.get(idle)} %, simulated) since the "
+                    "start: the rule's expression returns no series for it")
+        return f"the alert for {idle!r} is pending since {rows['since'].min():%H:%M:%S} UTC, not firing yet"
+
+    parts = [
+        Part(lambda s: not s.unplaced and {idle, busy} <= s.pods,
+             lambda s: f"the GPU pods {idle!r} and {busy!r} are not both running (missing or Pending: "
+                       f"{', '.join(s.unplaced) or 'none'}; present: {', '.join(sorted(s.pods & {idle, busy})) or 'none'})"
+                       ": the alert has no idle and busy GPU to tell apart",
+             "run the start cell again; if its pods stay Pending, no whole GPU is free: delete GPU pods you no longer "
+             "need (`kubectl get pods -A --field-selector=status.phase=Running`)", static=True),
+        Part(lambda s: not s.wait > max_for,   # NaN (the rule just went away): alert_rule_loaded says so
+             lambda s: f"rule {alert!r} waits `for: {s.wait:g}s` before it fires: longer than the task's "
+                       f"{max_for:g} s, so the alert would not fire while the check waits ({max_for + 30:g} s)",
+             f"set `for:` to at most {max_for:g}s (30s will do here; production waits 10m or more)", static=True),
+        Part(lambda s: not s.waiting, lambda s: f"the rule loader has not read {', '.join(s.waiting)} as it is now",
+             "wait a few seconds; the verdict: kl.observe.prometheus.rule_files(api, namespace)"),
+        Part(lambda s: not len(of(s, busy)),
+             lambda s: f"the alert is {of(s, busy)['state'].iloc[0]} for pod {busy!r}, whose GPU is in use "
+                       f"({s.util.get(busy)} %, simulated): the expression does not test for an idle GPU",
+             "compare the utilization with the task's threshold over a window: `max_over_time(DCGM_FI_DEV_GPU_UTIL"
+             "{...}[1m]) < 5`"),
+        Part(lambda s: not strays(s), stray_problem,
+             f"keep the pod label (no aggregation, or `by (namespace, pod)`) and select your namespace's series: "
+             f"DCGM_FI_DEV_GPU_UTIL{{namespace=\"{ns}\"}}"),
+        Part(labelled, f"the alert for {idle!r} lacks the label `severity`, or its annotation `summary` does not "
+                       "name the pod",
+             "labels: {severity: warning}; annotations: {summary: \"{{ $labels.pod }} holds a GPU it does not use\"}"),
+        Part(lambda s: (of(s, idle)["state"] == "firing").any(), idle_state,
+             "test the expression with kl.promql(api, EXPR): it must return the idle pod's GPU; `for:` counts from "
+             "the first evaluation that returns it"),
+    ]
+    return run(name or alert, fetch, parts, f"alert {alert!r} fires for the idle GPU of {idle!r}, with a severity "
+               f"and a summary, and not for {busy!r}", timeout=max_for + 30)

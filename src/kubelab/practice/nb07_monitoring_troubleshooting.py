@@ -5,13 +5,10 @@ idle GPUs, graded on the alerts Prometheus raises from it; and a model server th
 (simulated) queue, to zero and back."""
 from __future__ import annotations
 
-import time
-from types import SimpleNamespace
-
 from .. import grading
 from .._k8s.names import POOL_LABEL
 from .._k8s.quantity import to_float
-from ..errors import ClusterUnavailable, RolloutFailed, UsageError, WaitTimeout
+from ..errors import RolloutFailed, WaitTimeout
 from ..grading.engine import CheckResult, Missing, Part, client, evaluate, read, run
 from ..manifests import apply, render
 from ..observe import prometheus
@@ -347,9 +344,7 @@ ALERT = "GPUAllocatedIdle"
 IDLE_POD, BUSY_POD = "eval-notebook", "night-embedder"
 # simulated GPU utilization (%): the busy pod's lowest still above 5 %, so a threshold that catches it is wrong too
 IDLE_UTIL, BUSY_UTIL = "0-2", "10-25"
-MAX_FOR_S = 60   # the task's `for:`: at most 1m, so the check sees the alert fire within CHECK_S
-CHECK_S = MAX_FOR_S + 30   # the longest `for:`, the loader's reload and a few 5 s evaluations
-SETTLE_S = 12    # a wrong alert seen this long is the rule's, not its previous version's (reload + 2 evaluations)
+MAX_FOR_S = 60   # the task's `for:`: at most 1m, so the check (grading.idle_gpu_alert) sees the alert fire
 
 
 def _gpu_pods(api, ns):
@@ -392,93 +387,5 @@ spec:
 ))
 def alert_rule(api, ns):
     return all_of("alert-rule", lambda: grading.alert_rule_loaded(api, ns, ALERT, timeout=30),
-                  lambda: _idle_alert(api, ns))
-
-
-def _idle_alert(api, ns) -> CheckResult:
-    """What Prometheus raised from the rule: its `for:` within the task's, an alert for the idle pod that fires with
-    a severity and a summary naming the pod, and none (not even pending) for the busy pod or for anything that is
-    not a pod of the namespace (`vector(1)`, a sum without `by (pod)`, another namespace's GPUs)."""
-    wrong_since: list[float] = []   # when this check first saw a wrong alert (reset when none is seen)
-    last: list[float] = []          # when it last looked
-
-    def fetch():
-        # one look a second is enough (Prometheus evaluates every few seconds); the engine asks five times as often
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - last[0])) if last else 0.0)
-        last[:] = [time.monotonic()]
-        files = read(lambda: prometheus.rule_files(api, ns), "the labelled ConfigMaps", ns)
-        try:
-            rules, alerts = prometheus.rules(api, ns), prometheus.alerts(api)
-        except (ClusterUnavailable, UsageError) as err:   # Prometheus gone meanwhile: a message, not a traceback
-            raise Missing(f"cannot read Prometheus: {err.problem}", err.fix or "start the cluster (`kubelab cluster up`)")
-        pods = read(lambda: client(api, "CoreV1Api").list_namespaced_pod(ns).items, "pods", ns)
-        s = SimpleNamespace(waiting=[f"{r.configmap}/{r.key}" for r in files.itertuples() if r.state == "waiting"],
-                            wait=rules[rules["alertname"] == ALERT]["for"].max(),
-                            alerts=alerts[(alerts["alertname"] == ALERT) & (alerts["namespace"] == ns)],
-                            pods={p.metadata.name for p in pods},
-                            unplaced=sorted(p.metadata.name for p in pods
-                                            if p.metadata.name in (IDLE_POD, BUSY_POD) and not p.spec.node_name))
-        # A wrong alert ends the wait once it has outlived a reload and two evaluations: one seen just after the
-        # learner corrected the rule may be the previous version's, which Prometheus keeps until it evaluates anew.
-        if not (len(of(s, BUSY_POD)) or strays(s) or not labelled(s)):
-            wrong_since.clear()
-        elif not wrong_since:
-            wrong_since.append(time.monotonic())
-        s.settled = bool(wrong_since) and time.monotonic() - wrong_since[0] >= SETTLE_S
-        return s
-
-    def of(s, pod):
-        return s.alerts[s.alerts["pod"] == pod]
-
-    def strays(s) -> list[str]:
-        return sorted({p for p in s.alerts["pod"] if p not in s.pods})
-
-    def stray_problem(s) -> str:
-        named = [p for p in strays(s) if p]
-        what = " and ".join(([f"pod(s) {', '.join(named)}, not of {ns!r}"] if named else [])
-                            + (["no pod at all (its series has no pod label)"] if "" in strays(s) else []))
-        return (f"the alert names {what}: the on-call engineer cannot tell which GPU to give back (the loader labels "
-                "every alert with your namespace, whatever its series said)")
-
-    def labelled(s) -> bool:
-        rows = of(s, IDLE_POD)
-        named = rows["summary"].str.contains(IDLE_POD, regex=False)
-        return not len(rows) or ((rows["severity"] != "").all() and named.all())
-
-    def idle_state(s) -> str:
-        rows = of(s, IDLE_POD)
-        if not len(rows):
-            return (f"no alert for pod {IDLE_POD!r}, whose GPU has been idle ({IDLE_UTIL} %, simulated) since the "
-                    "start: the rule's expression returns no series for it")
-        return f"the alert for {IDLE_POD!r} is pending since {rows['since'].min():%H:%M:%S} UTC, not firing yet"
-
-    parts = [
-        Part(lambda s: not s.unplaced and {IDLE_POD, BUSY_POD} <= s.pods,
-             lambda s: f"the task's GPU pods are not both running (missing or Pending: {', '.join(s.unplaced) or 'none'}"
-                       f"; present: {', '.join(sorted(s.pods & {IDLE_POD, BUSY_POD})) or 'none'}): the alert has no "
-                       "idle and busy GPU to tell apart",
-             "run the start cell again; if its pods stay Pending, no whole GPU is free: delete GPU pods you no longer "
-             "need (`kubectl get pods -A --field-selector=status.phase=Running`)", static=True),
-        Part(lambda s: not s.wait > MAX_FOR_S,   # NaN (the rule just went away): the first check said so
-             lambda s: f"rule {ALERT!r} waits `for: {s.wait:g}s` before it fires: longer than the task's "
-                       f"{MAX_FOR_S} s, so the alert would not fire while the check waits ({CHECK_S} s)",
-             "set `for:` to at most 1m (30s will do here; production waits 10m or more)", static=True),
-        Part(lambda s: not s.waiting, lambda s: f"the rule loader has not read {', '.join(s.waiting)} as it is now",
-             "wait a few seconds; the verdict: kl.observe.prometheus.rule_files(api, namespace)"),
-        Part(lambda s: not len(of(s, BUSY_POD)),
-             lambda s: f"the alert is {of(s, BUSY_POD)['state'].iloc[0]} for pod {BUSY_POD!r}, whose GPU is in use "
-                       f"({BUSY_UTIL} %, simulated): the expression does not test for an idle GPU",
-             "compare the utilization with the task's threshold over a window: `max_over_time(DCGM_FI_DEV_GPU_UTIL"
-             "{...}[1m]) < 5`"),
-        Part(lambda s: not strays(s), stray_problem,
-             f"keep the pod label (no aggregation, or `by (namespace, pod)`) and select your namespace's series: "
-             f"DCGM_FI_DEV_GPU_UTIL{{namespace=\"{ns}\"}}"),
-        Part(labelled, f"the alert for {IDLE_POD!r} lacks the label `severity`, or its annotation `summary` does not "
-                       "name the pod",
-             "labels: {severity: warning}; annotations: {summary: \"{{ $labels.pod }} holds a GPU it does not use\"}"),
-        Part(lambda s: (of(s, IDLE_POD)["state"] == "firing").any(), idle_state,
-             "test the expression with kl.promql(api, EXPR): it must return the idle pod's GPU; `for:` counts from "
-             "the first evaluation that returns it"),
-    ]
-    return run("alert-rule", fetch, parts, f"alert {ALERT!r} fires for the idle GPU of {IDLE_POD!r}, with a severity "
-               f"and a summary, and not for {BUSY_POD!r}", timeout=CHECK_S)
+                  lambda: grading.idle_gpu_alert(api, ns, ALERT, idle=IDLE_POD, busy=BUSY_POD, max_for=MAX_FOR_S,
+                                                 name="alert-rule"))
