@@ -60,7 +60,7 @@ def tenancy(api):
     learner = f"b{uuid.uuid4().hex[:6]}"
     box = sandbox.sandbox(api, "batch", learner, manage=("batch",))
     yield box
-    sandbox.release(api, box.namespace)
+    sandbox.discard(api, box.namespace)
     sandbox.cleanup(api, learner)
 
 
@@ -155,12 +155,12 @@ def test_the_learner_uses_their_queues_and_nodepool_and_nothing_of_another_tenan
         plain = job("plain", None, 0)
         assert refused(lambda: client.BatchV1Api(tenancy.client()).create_namespaced_job(ns, plain)) == 403
         # release deletes the tenancy's cluster-scoped objects, the learner's NodePool among them
-        sandbox.release(api, ns)
+        sandbox.discard(api, ns)
         names = {p["metadata"]["name"] for p in client.CustomObjectsApi(api).list_cluster_custom_object(
             "karpenter.sh", "v1", "nodepools")["items"]}
         assert batch.node_pool_name(ns) not in names
     finally:
-        sandbox.release(api, other.namespace)
+        sandbox.discard(api, other.namespace)
         sandbox.cleanup(api, other.learner)
 
 

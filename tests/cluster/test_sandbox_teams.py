@@ -105,7 +105,7 @@ def test_reset_empties_the_team_namespaces_release_and_cleanup_remove_them(api, 
     assert fewer.teams == {"serving": box.teams["serving"]}
     wait_for(lambda: _gone(api, box.teams["training"]), what="the dropped team's namespace to go")
 
-    sandbox.release(api, *fewer.namespaces)
+    sandbox.discard(api, *fewer.namespaces)
     for ns in fewer.namespaces:
         sandbox.wait_namespace_gone(api, ns, 120)
         assert _gone(api, ns)
@@ -169,7 +169,7 @@ def test_the_batch_right_makes_one_tenancy_whose_team_queues_admit_from_their_te
                        timeout=30, what="the serving team's Job judged")
     assert "namespace" in refused["QuotaReserved"]["message"].lower(), refused   # the queue does not admit from there
     assert refused.get("Admitted", {}).get("status") != "True"
-    sandbox.release(api, *box.namespaces)
+    sandbox.discard(api, *box.namespaces)
 
 
 def test_an_admins_start_beside_an_access_file_makes_its_teams_and_rights(api, learners, tmp_path, monkeypatch):

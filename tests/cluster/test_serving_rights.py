@@ -22,7 +22,7 @@ def serving(api):
     learner = f"s{uuid.uuid4().hex[:6]}"
     box = sandbox.sandbox(api, "serve", learner, manage=("serving",))
     yield box
-    sandbox.release(api, box.namespace)
+    sandbox.discard(api, box.namespace)
     sandbox.cleanup(api, learner)
 
 

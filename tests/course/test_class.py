@@ -171,7 +171,7 @@ def test_the_export_is_proper_csv_with_every_learner_and_the_cells(course, tmp_p
 
 def test_the_report_has_each_learners_objectives(course, tmp_path):
     root, _, _ = course
-    page = instructor.report(tmp_path / "report", root)
+    page = instructor.class_report(tmp_path / "report", root)
     table = {r["student_id"]: r for r in csv.DictReader((tmp_path / "report" / "objectives.csv").open(newline=""))}
     # only Lab 1 is in this gradebook: its cells evidence `configure` (psa, the two RBAC cells, network) and
     # parts of `deploy` and `gpu`
@@ -193,4 +193,4 @@ def test_regrading_gives_the_same_scores_and_keep_leaves_the_run_to_look_at(cour
     # kept: ada's namespace holds what her run made (released, it held nothing: the test above)
     ada = sandbox.namespace_name("lab1", ADA)
     assert client.AppsV1Api(api).read_namespaced_deployment("model-server", ada).status.ready_replicas == 2
-    sandbox.release(api, ada)
+    sandbox.discard(api, ada)

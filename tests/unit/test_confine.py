@@ -313,8 +313,8 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
     monkeypatch.setenv("KUBELAB_LEARNER", "ada")
     monkeypatch.setenv("BOB", str(bob))
     try:
-        confine.prestart(config, "python3", mine, extra)
-        confine.prestart(config, "python3", autograded / "bob" / "lab", extra)   # another learner's: not this run's
+        confine.start_kernel_ahead(config, "python3", mine, extra)
+        confine.start_kernel_ahead(config, "python3", autograded / "bob" / "lab", extra)   # another learner's: not this run's
         time.sleep(3)
         # when the kernel started (its probe's clock less its age), against the run's start: before it, it was
         # started ahead and taken over; after it, the run started its own (absolute ages vary with the load)
@@ -325,7 +325,7 @@ def test_a_kernel_started_ahead_is_taken_over_by_the_run_with_the_same_inputs_on
         assert out["learner"] == "ada"
         # the kernel started ahead for bob (waiting in its own run folder) and bob's folder are out of sight
         assert out["bob"] is False and len(out["kernels"]) == 1, out
-        confine.prestart(config, "python3", mine, extra)
+        confine.start_kernel_ahead(config, "python3", mine, extra)
         monkeypatch.setenv("KUBELAB_LEARNER", "eve")   # an input that differs: the run starts its own kernel
         start = time.time()
         out = run_confined_notebook(config, mine)

@@ -9,7 +9,7 @@ import pytest
 from kubelab import manifests
 from kubelab.exam.base import DeploymentScenario, JobScenario, injected
 from kubelab.exam.checks import State, same_program
-from kubelab.exam.registry import registry
+from kubelab.exam.scenario_registry import registry
 
 pytestmark = pytest.mark.unit
 

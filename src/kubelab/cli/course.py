@@ -148,4 +148,4 @@ def report(output):
     categories = lambda assignment, learner, cells: exam.scores_by_category(
         cells, sandbox.namespace_name("exam", learner), catalogue=root / "source" / assignment / exam.catalogue.FILE)
     verdicts = lambda assignment, learner, cells: exam.verdict(cells)
-    click.echo(f"wrote {instructor.report(output, exam_categories=categories, exam_verdict=verdicts)}")
+    click.echo(f"wrote {instructor.class_report(output, exam_categories=categories, exam_verdict=verdicts)}")

@@ -26,7 +26,7 @@ EXAM = "exam-troubleshooting"
 @exam.command("list")
 def list_():
     """The registry: name, category, difficulty, rights its inject needs, namespace-wide objects, title."""
-    from ..exam import registry
+    from ..exam.scenario_registry import registry
     for s in registry.all():
         extra = " ".join([f"needs:{','.join(sorted(s.needs))}"] * bool(s.needs) + [f"makes:{','.join(sorted(s.makes))}"] * bool(s.makes))
         click.echo(f"{s.name:24} {s.category:17} {s.difficulty}  {s.title}" + (f"  [{extra}]" if extra else ""))
@@ -101,7 +101,7 @@ def answers():
 def inject(scenario, namespace, cluster_name, context):
     """Inject SCENARIO's broken objects into NAMESPACE and print its ticket."""
     from ..connect import connect
-    from ..exam import registry
+    from ..exam.scenario_registry import registry
 
     s = registry.get(scenario)
     api = connect(context=context, cluster=cluster_name)
@@ -120,7 +120,7 @@ def check(scenario, namespace, cluster_name, context):
     """Check SCENARIO's repair in NAMESPACE on the live cluster (exit 1 when it does not hold)."""
     from ..connect import connect
     from ..errors import CheckFailed
-    from ..exam import registry
+    from ..exam.scenario_registry import registry
 
     s = registry.get(scenario)
     api = connect(context=context, cluster=cluster_name)

@@ -241,7 +241,7 @@ def prestart(assignment: str, student: str, root: Path | None = None, env: dict 
     autograded folder (made here; autograde empties it, keeping the folder the kernel is confined to)."""
     import json
 
-    from .confine import prestart as launch
+    from .confine import start_kernel_ahead as launch
 
     root = root or course_root()
     notebooks = sorted((root / "release" / assignment).glob("*.ipynb"))

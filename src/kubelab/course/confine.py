@@ -49,7 +49,7 @@ from .. import settings
 from ..errors import ConfigError
 
 __all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "discard_prestarted", "hidden", "loopback_ports",
-           "prestart", "runtime_root", "unavailable"]
+           "runtime_root", "start_kernel_ahead", "unavailable"]
 
 # credentials an instructor's home may hold (the kernel needs none: it gets the learner's kubeconfig)
 HOME_SECRETS = (".kube", ".config/helm", ".docker", ".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".netrc",
@@ -160,8 +160,8 @@ KERNELS = "kernels"   # under Spec.runtime: each kernel's run folder (its socket
 class ConfinedKernelManager(AsyncKernelManager):
     """A KernelManager whose kernel starts confined by `spec` (Spec.to_json()), over IPC sockets: it writes only its
     folder and its own run folder, reads its run's `shared` folder, and sees neither the other learners' autograded
-    folders nor any other run folder (the other kernels', a kernel started ahead by `prestart` included). Asked for a kernel that `prestart` launched with
-    the same inputs, it takes that one over instead of launching another."""
+    folders nor any other run folder (the other kernels', a kernel started ahead included). Asked for a kernel that
+    `start_kernel_ahead` launched with the same inputs, it takes that one over instead of launching another."""
 
     spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
 
@@ -210,7 +210,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         return ahead._launch
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        if getattr(self, "_adopted", False):   # running already: started by prestart()
+        if getattr(self, "_adopted", False):   # running already: started by start_kernel_ahead()
             self._reconcile_connection_info(self.provisioner.connection_info)
             return
         await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -219,7 +219,7 @@ class ConfinedKernelManager(AsyncKernelManager):
 _PRESTARTED: dict[tuple, ConfinedKernelManager] = {}   # inputs -> a kernel launched ahead, not yet taken over
 
 
-def prestart(config, kernel_name: str, cwd: str | Path, extra_arguments: list[str]) -> None:
+def start_kernel_ahead(config, kernel_name: str, cwd: str | Path, extra_arguments: list[str]) -> None:
     """Launch now, confined by `config`'s ConfinedKernelManager.spec, the kernel a ConfinedKernelManager will be asked
     for later with the same inputs (kernel, folder, arguments, and this process's environment as it is now), so that
     its start-up overlaps another kernel's run; that manager takes it over. Inputs that differ later (the environment

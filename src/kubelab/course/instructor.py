@@ -9,7 +9,7 @@ report progress per learning objective.
     result = instructor.autograde_class("lab1-cluster-manifests")   # every collected learner, one at a time
     instructor.feedback("lab1-cluster-manifests")  # feedback/ HTML, returned through the exchange
     instructor.export("grades.csv")                # + grades-cells.csv: the per-cell breakdown
-    instructor.report("out/report")                # learner x objective table, plots, an HTML page
+    instructor.class_report("out/report")     # learner x objective table, plots, an HTML page
 
 One learner's failure never stops the class: autograde_class returns who was graded and who could not be
 (with nbgrader's reason), and a roster learner without a submission scores 0 in the export.
@@ -34,8 +34,8 @@ from ..errors import KubelabError, UsageError
 from . import assignments, confine, exchange, registry_guard, sandbox
 from .. import settings
 
-__all__ = ["ClassResult", "Objective", "autograde_class", "collect", "export", "feedback", "grades_frame",
-           "import_roster", "learners", "module_order", "objective_table", "objectives", "release", "report"]
+__all__ = ["ClassResult", "Objective", "autograde_class", "class_report", "collect", "export", "feedback", "grades_frame",
+           "import_roster", "learners", "module_order", "objective_table", "objectives", "release"]
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 
@@ -130,7 +130,7 @@ class ClassResult:
     failed: dict[str, str] = field(default_factory=dict)                 # learner -> why it could not be graded
     notes: dict[str, list[str]] = field(default_factory=dict)            # learner -> what happened while it ran
     unconfined: str = ""   # graded as the learner, but why the kernels could not be confined (confine.unavailable)
-    kernels_ahead: int = 0   # runs whose kernel had been started during the run before (confine.prestart)
+    kernels_ahead: int = 0   # runs whose kernel had been started during the run before (confine.start_kernel_ahead)
 
     def summary(self) -> str:
         lines = [f"{self.assignment}: graded as {'each learner' if self.identity == 'learner' else 'the instructor'}"]
@@ -155,7 +155,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 
     `as_learner` (default: when the assignment has an access.yaml): each submission runs with the learner's
     own credentials in a freshly reset namespace (`api`, the instructor's client, resets it; default
-    kl.connect() of env's KUBELAB_CLUSTER), released after the run (sandbox.release: its pods and the GPUs
+    kl.connect() of env's KUBELAB_CLUSTER), released after the run (sandbox.discard: its pods and the GPUs
     they hold freed at once), so every submission is graded on the cluster the first one found (`keep`: left
     as the run left it, to look at one learner's run). `cell_timeout`: seconds a cell may run (nbgrader_config.py's
     by default); a cell past it is interrupted and the rest of the notebook still runs. Confined, each learner's
@@ -238,7 +238,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
                     if box is not None:
                         sandbox.revoke(box, again=keep)
                         if not keep:   # no capacity (GPUs) held for the next learner
-                            sandbox.release(admin, *box.namespaces)
+                            sandbox.discard(admin, *box.namespaces)
                     notes += _after_run(root, assignment, student, secrets)
                 except (KubelabError, OSError, ValueError) as err:
                     notes.append(f"after the run: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
@@ -462,7 +462,7 @@ def module_order(names) -> list[str]:
     return sorted(names, key=lambda n: (n.startswith("exam"), n))
 
 
-def report(out_dir: str | Path, root: str | Path | None = None, exam_categories=None, exam_verdict=None) -> Path:
+def class_report(out_dir: str | Path, root: str | Path | None = None, exam_categories=None, exam_verdict=None) -> Path:
     """Write the class's progress: objectives.csv (learner x objective, % of the points of the cells that
     evidence it, among the assignments in the gradebook), progress.csv (learner x assignment %), the plots
     (PNG) of the score distribution per assignment, of each learner's objectives and way through the module,

@@ -14,13 +14,13 @@ name the category and the evidence.
 `registry` lists the scenarios; `kubelab exam list|draw|inject|check|catalogue` drives them from a terminal.
 """
 from . import catalogue
-from .registry import (CATEGORIES, NAMESPACE_WIDE, RIGHTS, Registry, Scenario, conflict, draw, register,
+from .scenario_registry import (CATEGORIES, NAMESPACE_WIDE, RIGHTS, ScenarioRegistry, Scenario, conflict, draw, register,
                        register_category, registry)
 from .session import (PASS_MARK, POINTS, SLOT_POINTS, Diagnosis, Exam, Verdict, cell_names, diagnosis_right,
                       evidence_right, grade_diagnosis, grade_repair, passed, repair_holds, scores_by_category, seed_for,
                       start, verdict)
 
-__all__ = ["CATEGORIES", "Diagnosis", "Exam", "NAMESPACE_WIDE", "PASS_MARK", "POINTS", "RIGHTS", "Registry",
+__all__ = ["CATEGORIES", "Diagnosis", "Exam", "NAMESPACE_WIDE", "PASS_MARK", "POINTS", "RIGHTS", "ScenarioRegistry",
            "SLOT_POINTS", "Scenario", "Verdict", "catalogue", "cell_names", "conflict", "diagnosis_right", "draw", "evidence_right",
            "grade_diagnosis", "grade_repair", "passed", "register", "register_category", "registry", "repair_holds",
            "scores_by_category", "seed_for", "start", "verdict"]

@@ -14,7 +14,7 @@ import difflib
 import re
 from pathlib import Path
 
-from .registry import CATEGORIES, GENERIC_WRONG, registry
+from .scenario_registry import CATEGORIES, GENERIC_WRONG, registry
 
 __all__ = ["ANSWERS", "differences", "generated", "markdown", "write"]
 

@@ -9,7 +9,7 @@ from .. import manifests
 from ..grading.engine import Part
 from . import tampering
 from .checks import State, current_pods, deployment_parts, get, job_parts, same_program, verify
-from .registry import GENERIC_WRONG, Scenario
+from .scenario_registry import GENERIC_WRONG, Scenario
 
 __all__ = ["DeploymentScenario", "JobScenario"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, UsageError
-from .registry import NAMESPACE_WIDE, RIGHTS, Registry, Scenario, registry
+from .scenario_registry import NAMESPACE_WIDE, RIGHTS, ScenarioRegistry, Scenario, registry
 
 __all__ = ["FILE", "VERSION", "Catalogue", "Entry", "load"]
 
@@ -44,7 +44,7 @@ class Catalogue:
     version: int = VERSION
 
     @classmethod
-    def of(cls, reg: Registry | None = None, rights=None) -> "Catalogue":
+    def of(cls, reg: ScenarioRegistry | None = None, rights=None) -> "Catalogue":
         """Every scenario registered now; `rights` (None: all) those the exam's sandbox grants."""
         entries = tuple(Entry.of(s) for s in (reg or registry).all())
         return cls(entries, tuple(sorted(RIGHTS if rights is None else set(rights))))
@@ -61,7 +61,7 @@ class Catalogue:
     def names(self) -> list[str]:
         return [e.name for e in self.entries]
 
-    def scenario(self, name: str, reg: Registry | None = None) -> Scenario:
+    def scenario(self, name: str, reg: ScenarioRegistry | None = None) -> Scenario:
         """The registered scenario of entry `name` (it must still exist: the exam grades it)."""
         reg = reg or registry
         if name not in reg.names():
@@ -69,7 +69,7 @@ class Catalogue:
                              "install the kubelab the exam was released with, or keep the scenario's module")
         return reg.get(name)
 
-    def differences(self, reg: Registry | None = None) -> dict[str, list[str]]:
+    def differences(self, reg: ScenarioRegistry | None = None) -> dict[str, list[str]]:
         """What the registry has now against this record: `new` scenarios (not in this exam), `gone` ones (this
         exam cannot be graded without them) and `changed` declarations (category, needs, makes)."""
         now = {e.name: e for e in Catalogue.of(reg).entries}

@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import CheckFailed, UsageError
 from ..grading.engine import CheckResult, Partial
 from .catalogue import Catalogue, load
-from .registry import CATEGORIES, Scenario, draw, registry
+from .scenario_registry import CATEGORIES, Scenario, draw, registry
 
 __all__ = ["Diagnosis", "Exam", "PASS_MARK", "POINTS", "SLOT_POINTS", "Verdict", "cell_names", "diagnosis_right",
            "evidence_right", "grade_diagnosis", "grade_repair", "passed", "repair_holds", "scores_by_category",

@@ -5,7 +5,7 @@ may do: SubjectAccessReviews and real requests), `admission` (what admission ref
 `objects` (existence, keys, Helm releases), `helm` (charts, the
 OCI registry, tests, canary, rollback), `lint` (kubeconform, kube-score on files), `network`
 (NetworkPolicy semantics), `routes` (Gateway API routes: the status their controller wrote, where a
-request goes, canary weights), `reports` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
+request goes, canary weights), `gpu_report` (a GPU report's columns, units and numbers against the API). `scaling` (KEDA: the HPA it made, the
 metric it reads, replicas after a load step). `alerting` (a learner's Prometheus alert rules: loaded, firing).
 `availability` (a Service's ready endpoints over a past window, from Prometheus's record: a rolling upgrade).
 `panels` (a learner's PromQL panel: what Prometheus answers against the same figure from the API). A new check goes in the
@@ -29,7 +29,7 @@ from .panels import query_answers
 from .objects import configmap_has_keys, helm_release_deployed, resource_exists, secret_has_keys
 from .rbac import can, cannot, request_as
 from .queues import job_admitted, job_borrowed, job_gang_admitted, job_node_provisioned, job_reclaimed
-from .reports import gpu_report_matches
+from .gpu_report import gpu_report_matches
 from .scaling import scales_on_load, scales_to_zero
 from .routes import canary_traffic, route_accepted, route_serves, route_weights, traffic_promoted
 from .scheduling import (claim_allocated, pod_pending_because, pod_requests_gpu, pod_scheduled_on_pool, preempted,

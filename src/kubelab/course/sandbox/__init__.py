@@ -25,7 +25,7 @@ With "batch", teams named for a batch team (batch.TEAM_ROLES: training; serving 
 lab namespace's: the ClusterQueue `<lab namespace>-training` admits from the training team's namespace alone, and so
 on, and the teams write their own LocalQueues (the capstone); without such teams each namespace gets its own team
 queues, LocalQueues made. A ConfigMap in the lab namespace (TEAMS_RECORD) names them, so the learner can find them
-(`teams()`). Reset, release and cleanup treat them with the lab namespace.
+(`teams()`). Reset, discard and cleanup treat them with the lab namespace.
 
 Grading as the learner (kubelab course autograde, for an assignment with an access.yaml): the instructor
 resets the namespaces, `kubeconfig()` writes a kubeconfig with a short-lived token of the learner's
@@ -37,7 +37,7 @@ a namespace can mount any of its Secrets, and an apply's (PATCH's) answer return
 "write but not read" protects nothing. The namespace is the learner's own; other namespaces stay closed.
 
 The package: `policy` (the rights and objects, as data), `credentials` (the Sandbox, tokens and kubeconfigs); the
-namespace's lifecycle (sandbox, reset, release, cleanup, empty) is here.
+namespace's lifecycle (sandbox, reset, discard, cleanup, empty) is here.
 """
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ from .policy import (FIELD_MANAGER, LAB_LABEL, LEARNER_ENV, LEARNER_LABEL, LEARN
 
 __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "MANAGE", "NAMESPACES_ENV",
            "SERVICE_ACCOUNT", "Sandbox", "TEAM_LABEL", "VOLUME_ROOT", "can_i", "cleanup", "credentials",
-           "delete_cluster_objects", "delete_namespace", "empty", "grader_client", "grader_kubeconfig", "kubeconfig",
-           "learner_name", "names_policy", "namespace_name", "policy", "release", "reset", "revoke", "sandbox",
+           "delete_cluster_objects", "delete_namespace", "discard", "empty", "grader_client", "grader_kubeconfig", "kubeconfig",
+           "learner_name", "names_policy", "namespace_name", "policy", "reset", "revoke", "sandbox",
            "service_env", "team_namespace", "teams", "token_client", "wait_namespace_gone"]
 
 
@@ -260,7 +260,7 @@ def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
 
 
 @typed_errors
-def release(api, *namespaces: str) -> None:
+def discard(api, *namespaces: str) -> None:
     """Free at once what a graded run holds in `namespaces` (a sandbox's: Sandbox.namespaces), so that the next
     submission finds the cluster as the first did: each namespace is deleted (Terminating: no controller can make
     pods in it again), its pods are removed without their grace period (until a pod is gone the scheduler counts its

@@ -2,7 +2,7 @@
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["ConfigMapKey"]
 

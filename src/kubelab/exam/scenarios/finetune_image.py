@@ -1,6 +1,6 @@
 """A Job whose image tag does not exist: its pod waits in ImagePullBackOff, the Job never finishes."""
 from ..base import JobScenario
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["FinetuneImage"]
 

@@ -3,7 +3,7 @@ quota (a100), adds that flavor's node selector, and the pod fits no node (A100 p
 from ..._k8s import raw
 from ..._k8s.names import POOL_LABEL
 from ...grading.engine import Part
-from ..registry import register
+from ..scenario_registry import register
 from ._queued import QueuedJobScenario, job_gpus
 
 __all__ = ["FlavorNoNode"]

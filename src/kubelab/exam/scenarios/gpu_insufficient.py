@@ -2,7 +2,7 @@
 from ...grading.engine import Part
 from ..base import JobScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 from .gpu_toleration import pinned_to
 
 __all__ = ["GpuInsufficient"]

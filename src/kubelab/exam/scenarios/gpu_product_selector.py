@@ -1,7 +1,7 @@
 """A node selector with a GPU product name no node carries: Pending, didn't match the node selector."""
 from ..._k8s import raw
 from ..base import DeploymentScenario
-from ..registry import register
+from ..scenario_registry import register
 from .gpu_toleration import DEPLOYMENT, TOLERATIONS, gpu_parts, on_tainted_product
 
 __all__ = ["GpuProductSelector"]

@@ -4,7 +4,7 @@ from ...gpu.simulated import container_gpu_requests
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container, get
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["GpuQuota"]
 

@@ -4,7 +4,7 @@ from ..._k8s.names import GPU_TAINT
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["GpuToleration", "gpu_parts", "pinned_to"]
 

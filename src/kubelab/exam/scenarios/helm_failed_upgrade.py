@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...grading.engine import Part
 from ..checks import State, current_pods, deployment_parts, get, verify
-from ..registry import Scenario, register
+from ..scenario_registry import Scenario, register
 
 __all__ = ["HelmFailedUpgrade"]
 

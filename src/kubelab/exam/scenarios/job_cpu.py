@@ -3,7 +3,7 @@ from ..._k8s.quantity import to_float
 from ...grading.engine import Part
 from ..base import JobScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["JobCpu"]
 

@@ -2,7 +2,7 @@
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container, pods_ready_part
-from ..registry import register
+from ..scenario_registry import register
 from .readiness_port import probe_kept
 
 __all__ = ["LivenessPath", "probe_served"]

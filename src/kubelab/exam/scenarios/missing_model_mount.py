@@ -4,7 +4,7 @@ import re
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["MissingModelMount"]
 

@@ -4,7 +4,7 @@ and every start loads again."""
 from ..base import DeploymentScenario
 from ...grading.engine import Part
 from ..checks import container, pods_ready_part
-from ..registry import register
+from ..scenario_registry import register
 from .readiness_port import probe_kept
 
 __all__ = ["ModelLoadLiveness"]

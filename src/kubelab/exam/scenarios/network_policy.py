@@ -4,7 +4,7 @@ from ...grading.engine import Part
 from ...observe.network import network_allows, network_policies
 from ..base import DeploymentScenario
 from ..checks import State, current_pods, deployment_parts, get, verify
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["NetworkPolicyCutOff"]
 

@@ -3,7 +3,7 @@ pod needs: Karpenter buys nothing ("all available instance types exceed limits f
 from ..._k8s.quantity import to_float
 from ...grading.engine import Part
 from ..checks import get
-from ..registry import register
+from ..scenario_registry import register
 from ._queued import QueuedJobScenario, job_gpus
 
 __all__ = ["NodePoolLimit"]

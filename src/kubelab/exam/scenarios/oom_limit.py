@@ -3,7 +3,7 @@ from ..._k8s.quantity import qty
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container, get
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["OomLimit"]
 

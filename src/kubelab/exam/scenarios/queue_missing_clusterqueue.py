@@ -1,7 +1,7 @@
 """A Job queued on a LocalQueue whose ClusterQueue does not exist (a typo): Kueue never admits it, the Job stays
 suspended and makes no pod."""
 from ... import manifests, tools
-from ..registry import register
+from ..scenario_registry import register
 from ._queued import QueuedJobScenario
 
 __all__ = ["QueueMissingClusterQueue"]

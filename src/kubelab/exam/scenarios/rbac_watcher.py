@@ -5,7 +5,7 @@ from ...errors import CheckFailed, Forbidden
 from ...grading import rbac
 from ...grading.engine import Part
 from ..base import DeploymentScenario
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["RbacWatcher"]
 

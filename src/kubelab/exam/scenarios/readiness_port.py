@@ -5,7 +5,7 @@ import yaml
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["ReadinessPort", "probe_kept"]
 

@@ -5,7 +5,7 @@ from ...cluster import images
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 from ._routes import route, route_condition_part
 from .route_no_listener import backends
 from .service_selector import endpoints_ready, service_state

@@ -2,7 +2,7 @@
 (Accepted False, NoMatchingParent), so the model API gets no route. Graded from the route status Envoy Gateway writes."""
 from ...grading.engine import Part
 from ..base import DeploymentScenario
-from ..registry import register, register_category
+from ..scenario_registry import register, register_category
 from ._routes import gateway, listeners, parent_entries, route, route_condition_part, selected_listeners
 
 __all__ = ["RouteNoListener"]

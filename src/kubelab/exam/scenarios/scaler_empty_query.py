@@ -9,7 +9,7 @@ from ...cluster import model_load
 from ...grading.engine import Part
 from ..base import DeploymentScenario, injected
 from ..checks import State, current_pods, deployment_parts, get, pods_ready_part, same_program, verify
-from ..registry import register, register_category
+from ..scenario_registry import register, register_category
 
 __all__ = ["ScalerEmptyQuery"]
 

@@ -1,7 +1,7 @@
 """A Secret volume naming a Secret that does not exist: FailedMount, ContainerCreating."""
 from ...grading.engine import Part
 from ..base import DeploymentScenario
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["SecretVolume"]
 

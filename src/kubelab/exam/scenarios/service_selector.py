@@ -3,7 +3,7 @@ from ..._k8s import raw
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import get
-from ..registry import register
+from ..scenario_registry import register
 
 __all__ = ["ServiceSelector", "endpoints_ready", "hand_made_endpoints", "selects_the_pods", "service_state"]
 

@@ -3,7 +3,7 @@ from ...cluster import images
 from ...grading.engine import Part
 from ..base import DeploymentScenario
 from ..checks import container
-from ..registry import register
+from ..scenario_registry import register
 from .service_selector import endpoints_ready, hand_made_endpoints, selects_the_pods, service_state
 
 __all__ = ["ServiceTargetPort"]

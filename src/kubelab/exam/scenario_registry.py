@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from ..errors import UsageError
 
-__all__ = ["CATEGORIES", "NAMESPACE_WIDE", "RIGHTS", "Categories", "Registry", "Scenario", "conflict", "draw",
+__all__ = ["CATEGORIES", "NAMESPACE_WIDE", "RIGHTS", "Categories", "ScenarioRegistry", "Scenario", "conflict", "draw",
            "draw_names", "register", "register_category", "registry"]
 
 # The rights a scenario's inject may need beyond the learner's own Role (course.sandbox.policy.RIGHTS: all but
@@ -66,7 +66,7 @@ class Categories(Mapping):
     """The root-cause categories a diagnosis chooses from, name -> what it means: the course's own (below) and
     any a scenario module registers with `register_category`. Reading it loads the scenario modules first."""
 
-    def __init__(self, reg: "Registry"):
+    def __init__(self, reg: "ScenarioRegistry"):
         self._registry = reg
         self._meaning: dict[str, str] = {}
 
@@ -175,7 +175,7 @@ REQUIRED = ("name", "title", "category", "difficulty", "ticket", "evidence", "ma
             "wrong")
 
 
-class Registry:
+class ScenarioRegistry:
     """The scenarios by name, in the order of their names, and the categories; filled by `register` and
     `register_category` as the modules of kubelab.exam.scenarios are imported (all of them, on first use)."""
 
@@ -234,7 +234,7 @@ class Registry:
         return [s.name for s in self.all()]
 
 
-registry = Registry("kubelab.exam.scenarios")
+registry = ScenarioRegistry("kubelab.exam.scenarios")
 register = registry.register
 CATEGORIES = registry.categories
 
@@ -301,7 +301,7 @@ def draw_names(seed: int, count: int, entries) -> list[str]:
     return [e.name for e in picked]
 
 
-def draw(seed: int, count: int = 8, catalogue=None, reg: Registry | None = None) -> list[Scenario]:
+def draw(seed: int, count: int = 8, catalogue=None, reg: ScenarioRegistry | None = None) -> list[Scenario]:
     """`count` scenarios for `seed` out of `catalogue` (an exam.catalogue.Catalogue, or a path to one; None: every
     scenario registered now, which an exam never uses once released), in the order of drawing (slot 1 first)."""
     from .catalogue import Catalogue, load
