@@ -26,8 +26,8 @@ from .._k8s.apierrors import quiet
 from ..errors import CheckFailed, UsageError
 from ..grading.engine import CheckResult, outcome
 
-__all__ = ["Exercise", "OBJECTIVES", "all_of", "catalogue", "check", "evaluate", "exercise", "get", "outcome", "progress",
-           "start"]
+__all__ = ["Exercise", "OBJECTIVES", "all_of", "catalogue", "check", "deployment", "evaluate", "exercise", "get", "outcome",
+           "progress", "start"]
 
 # The module's five learning objectives (shared/MODULE.md), numbered as the module numbers them.
 OBJECTIVES = {
@@ -82,6 +82,28 @@ def all_of(name: str, *checks: Callable[[], CheckResult]) -> CheckResult:
         if not results[-1].passed:
             return CheckResult(name, False, 0, len(checks), results[-1].message, results[-1].hint)
     return CheckResult(name, True, len(checks), len(checks), "; ".join(r.message for r in results))
+
+
+def deployment(name: str, image: str, replicas: int, *, container: str = "server", labels: str = "",
+               annotations: str = "", pod_spec: str = "", extra: str = "") -> str:
+    """The YAML of a setup's Deployment of one container, labelled app=<name> (itself, its selector, its pods).
+    `labels`: more pod labels (", key: value"); `annotations`: the pods' annotations ("{key: value}"); `pod_spec`:
+    more of the pod spec (indented 6); `extra`: more of the container (indented 8)."""
+    meta = f"{{labels: {{app: {name}{labels}}}" + (f", annotations: {annotations}" if annotations else "") + "}"
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {meta}
+    spec:
+{pod_spec}      containers:
+      - name: {container}
+        image: {image}
+{extra}"""
 
 
 def _load() -> None:

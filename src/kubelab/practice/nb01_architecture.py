@@ -16,7 +16,7 @@ from ..errors import NotFound
 from ..grading.engine import Missing, Part, client, read, run
 from ..manifests import apply
 from ..wait import pod_ready, rollout
-from . import exercise
+from . import deployment, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
 
@@ -24,21 +24,8 @@ HOSTNAME = "kubernetes.io/hostname"   # the node label the kubelet sets to the n
 
 
 def _deployment(name: str, replicas: int, cpu: str = "100m", memory: str = "128Mi") -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{app: {name}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers:
-      - name: main
-        image: nginx:1.27-alpine
-        resources: {{requests: {{cpu: "{cpu}", memory: {memory}}}}}
-"""
+    return deployment(name, "nginx:1.27-alpine", replicas, container="main",
+                      extra=f'        resources: {{requests: {{cpu: "{cpu}", memory: {memory}}}}}\n')
 
 
 # -- 01.cluster-facts ------------------------------------------------------------------------------------

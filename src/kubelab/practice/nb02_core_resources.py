@@ -7,7 +7,7 @@ from .. import grading
 from ..grading.engine import Part, client, evaluate, read, run
 from ..manifests import apply
 from ..wait import rollout
-from . import all_of, exercise
+from . import all_of, deployment, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
 
@@ -15,23 +15,9 @@ GOOD, BAD = "nginx:1.27-alpine", "nginx:1.27-alpne"   # BAD: a typo in the tag, 
 
 
 def _deployment(name: str, image: str, replicas: int, **extra) -> str:
-    port = extra.get("port", 80)
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{app: {name}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}, tier: {extra.get('tier', 'serving')}}}}}
-    spec:
-      containers:
-      - name: server
-        image: {image}
-        ports: [{{name: http, containerPort: {port}}}]
-        resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{memory: 128Mi}}}}
-"""
+    return deployment(name, image, replicas, labels=f", tier: {extra.get('tier', 'serving')}",
+                      extra=f"        ports: [{{name: http, containerPort: {extra.get('port', 80)}}}]\n"
+                            "        resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 128Mi}}\n")
 
 
 @exercise("02.config-env", "Give the embedder its batch size from a ConfigMap", objectives=(1, 2), hints=(

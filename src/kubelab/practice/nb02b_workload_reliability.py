@@ -7,7 +7,7 @@ from ..grading import reliability
 from ..grading.engine import Part, client, evaluate, read
 from ..manifests import apply
 from ..wait import endpoints
-from . import all_of, exercise
+from . import all_of, deployment, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
 
@@ -15,23 +15,10 @@ SERVER = "nginx:1.27-alpine"   # listens on port 80 (serves /, /index.html, /50x
 
 
 def _server(name: str, replicas: int, *, probe: str = "", annotations: str = "{}", cpu: str = "100m") -> str:
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{app: {name}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}, annotations: {annotations}}}
-    spec:
-      containers:
-      - name: server
-        image: {SERVER}
-        ports: [{{name: http, containerPort: 80}}]
-        resources: {{requests: {{cpu: {cpu}, memory: 64Mi}}, limits: {{memory: 64Mi}}}}
-        {probe}
----
+    return deployment(name, SERVER, replicas, annotations=annotations,
+                      extra="        ports: [{name: http, containerPort: 80}]\n"
+                            f"        resources: {{requests: {{cpu: {cpu}, memory: 64Mi}}, limits: {{memory: 64Mi}}}}\n"
+                            f"        {probe}\n") + f"""---
 apiVersion: v1
 kind: Service
 metadata: {{name: {name}}}

@@ -13,32 +13,12 @@ from ..grading.engine import CheckResult, Missing, Part, client, evaluate, read,
 from ..manifests import apply, render
 from ..observe import prometheus
 from ..wait import rollout, scheduled
-from . import all_of, exercise
+from . import all_of, deployment, exercise
 
 __all__: list[str] = []  # exercises register themselves; nothing here is called by name
 
 QUICK = 4.0   # seconds a check waits for what the cluster has not decided yet (a failing check answers soon)
 SHOWN = 2.0   # seconds a setup waits for its fault to show (ErrImagePull, CreateContainerConfigError ...)
-
-
-def _deployment(name: str, image: str, replicas: int, container: str = "server", extra: str = "",
-                labels: str = "", pod_spec: str = "") -> str:
-    """A Deployment manifest for a setup; `extra` is more of the container (indented 8), `pod_spec` more of
-    the pod spec (indented 6)."""
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, labels: {{app: {name}}}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}{labels}}}}}
-    spec:
-{pod_spec}      containers:
-      - name: {container}
-        image: {image}
-{extra}"""
 
 
 def _deploy_broken(api, ns: str, manifest: str, name: str) -> None:
@@ -70,7 +50,7 @@ def _containers(d) -> list:
 # -- 07.image-tag --------------------------------------------------------------------------------------------
 
 def _feature_cache(api, ns):
-    _deploy_broken(api, ns, _deployment("feature-cache", "redis:7.4-alpnie", 2, container="redis",
+    _deploy_broken(api, ns, deployment("feature-cache", "redis:7.4-alpnie", 2, container="redis",
                                         extra="        ports: [{containerPort: 6379}]\n"), "feature-cache")
 
 
@@ -96,7 +76,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: ranker-config}
 data: {MODEL_NAME: bge-reranker-v2-m3, BATCH_SIZE: "32"}
-""" + "---" + _deployment("ranker", "python:3.12-slim", 2, extra="""\
+""" + "---" + deployment("ranker", "python:3.12-slim", 2, extra="""\
         command: [python, -m, http.server, "8080"]
         env:
         - name: MODEL_ID
@@ -135,7 +115,7 @@ LIMIT_MAX = "4Gi"   # the namespace's rule in the task: every container has a me
 
 
 def _summarizer(api, ns):
-    _deploy_broken(api, ns, _deployment("summarizer", "nvcr.io/nvidia/pytorch:26.08-py3", 1, extra="""\
+    _deploy_broken(api, ns, deployment("summarizer", "nvcr.io/nvidia/pytorch:26.08-py3", 1, extra="""\
         command: [python, serve.py, --model, bart-large-cnn]
         resources:
           requests: {cpu: 500m, memory: 256Mi}
@@ -164,7 +144,7 @@ def oom_limit(api, ns):
 # -- 07.readiness --------------------------------------------------------------------------------------------
 
 def _model_cards(api, ns):
-    _deploy_broken(api, ns, _deployment("model-cards", "nginx:1.27-alpine", 2, extra="""\
+    _deploy_broken(api, ns, deployment("model-cards", "nginx:1.27-alpine", 2, extra="""\
         ports: [{name: http, containerPort: 80}]
         readinessProbe:
           httpGet: {path: /healthz, port: http}
@@ -203,7 +183,7 @@ CPU_RANGE = (5.0, 8.0)   # the task: the indexer peaks at 4.5 cores; request 5 t
 
 
 def _indexer(api, ns):
-    apply(api, _deployment("indexer", "python:3.12-slim", 1, labels=", kubelab.io/exercise: pending", extra="""\
+    apply(api, deployment("indexer", "python:3.12-slim", 1, labels=", kubelab.io/exercise: pending", extra="""\
         command: [python, -c, "import time; time.sleep(10**9)"]
         resources:
           requests: {cpu: "24", memory: 8Gi}
@@ -250,11 +230,11 @@ def _gpu_tenants(api, ns):
     gpu = "        resources: {{requests: {{cpu: \"4\", memory: 16Gi}}, limits: {{nvidia.com/gpu: {n}}}}}\n"
     pool = "      tolerations: [{{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}}]\n" \
            "      nodeSelector: {{kubelab.io/pool: {pool}, nvidia.com/gpu.sharing-strategy: none}}\n"
-    apply(api, _deployment("embed-workers", "nvcr.io/nvidia/pytorch:26.08-py3", 3, extra=gpu.format(n=1),
+    apply(api, deployment("embed-workers", "nvcr.io/nvidia/pytorch:26.08-py3", 3, extra=gpu.format(n=1),
                            pod_spec=pool.format(pool="a100"))
-          + "---" + _deployment("chat-server", "vllm/vllm-openai:v0.30.0", 1, extra=gpu.format(n=2),
+          + "---" + deployment("chat-server", "vllm/vllm-openai:v0.30.0", 1, extra=gpu.format(n=2),
                                 pod_spec=pool.format(pool="h100"))
-          + "---" + _deployment("tokenizer", "python:3.12-slim", 2, extra="""\
+          + "---" + deployment("tokenizer", "python:3.12-slim", 2, extra="""\
         command: [python, -m, http.server, "8080"]
         resources: {requests: {cpu: 100m}}
 """), namespace=ns)
