@@ -2,8 +2,9 @@
 hostile learner (the reference answer plus cells that write cluster-scoped objects named after a bystander's
 namespace, delete the bystander's and read her pods, try to get past its credentials (an admin kubeconfig on disk,
 etcd, writing the course's files, deleting her chart in the registry), and at its end take every GPU of the cluster in its own
-namespace; in the capstone's five notebooks, the cells in the first and the grab at the last's end), a reference answer (graded right after the hostile run: on the cluster the first run found), the stub
-as fetched, and the reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
+namespace; of the capstone's five notebooks, the cells go into the first and the grab at the last's end), a reference
+answer (graded right after the hostile run: on the cluster the first run found), the stub as fetched, and the
+reference answer again. The bystander is a learner working live, not in the class. KUBELAB_CLASS_LEARNERS sets the class size (3 by default; 30 for the issue's class:
 `KUBELAB_CLASS_LEARNERS=30 .venv/bin/python -m pytest tests/course/test_class_assignments.py`, about half an hour).
 Lab 1's richer class (roster with quoting, report, export, a missing notebook, a hanging cell) is
 tests/course/test_class.py."""
@@ -33,11 +34,17 @@ JWT = "eyJhbGciOi"   # how every ServiceAccount token begins
 # capstone's five notebooks take about 4.5 min a learner
 ASSIGNMENTS = {"lab1-cluster-manifests": 45, "lab2-helm-serving": 45, "lab3-gpu-scheduling": 45, "exam-troubleshooting": 45,
                "capstone-gpu-platform": 360}   # assignment -> a guard's seconds per learner (not a figure)
-MANUAL = {"capstone-gpu-platform": 1.5}   # points graded by hand (the runbook): autograde gives the reference the rest
 
 
 def access(assignment: str) -> assignments.Access:
     return assignments.read_access(REPO / "source" / assignment / "access.yaml")
+
+
+def manual_points(assignment: str) -> float:
+    """The points graded by hand (answer cells with points: the capstone's runbook); autograde gives the rest."""
+    cells = [c["metadata"].get("nbgrader", {}) for nb in (REPO / "source" / assignment).glob("*.ipynb")
+             for c in json.loads(nb.read_text())["cells"]]
+    return sum(m.get("points", 0) for m in cells if m.get("grade") and m.get("solution"))
 
 
 def hostile_cells(victim: str) -> list[dict]:
@@ -226,7 +233,7 @@ def test_each_learner_is_graded_as_themself_with_their_score(graded):
     assert set(scores) == set(LEARNERS) and all(top > 0 for _, top in scores.values()), result.summary()
     # the hostile cells cost nothing and win nothing, and the GPUs they took did not cost the next learner
     # anything (graded right after, on the cluster the first run found); the stub earns nothing
-    manual = MANUAL.get(assignment, 0)
+    manual = manual_points(assignment)
     assert {learner: score == top - manual for learner, (score, top) in scores.items()} == {
         learner: role != "stub" for learner, role in LEARNERS.items()}, result.summary()
     assert all(score == 0 for learner, (score, _) in scores.items() if LEARNERS[learner] == "stub"), result.summary()
