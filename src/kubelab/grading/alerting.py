@@ -19,12 +19,13 @@ import time
 from types import SimpleNamespace
 
 from ..gpu.simulated import UTIL_ANNOTATION
-from ..errors import CheckFailed, ClusterUnavailable, UsageError
+from ..errors import CheckFailed, ClusterUnavailable, UsageError, WaitTimeout
 from ..observe import prometheus
 from .engine import CheckResult, Missing, Part, client, outcome, read, run
 
 __all__ = ["alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded", "idle_gpu_alert"]
 
+EVALUATED_S = 20.0  # one evaluation of a rule group (15 s at most here) and a margin
 QUIET_WAIT = 45.0   # seconds for an alert to resolve once its condition is gone: one evaluation of its group (15 s
                     # at most here), and Prometheus keeps a resolved alert out of /api/v1/alerts at once
 
@@ -149,9 +150,18 @@ def alert_on_load(api, namespace: str, alert: str, *, deployment: str, calm: flo
     pending nor firing (1: a rule that fires whatever the load, such as `vector(1)`, fails); then it sets the queue to
     `load`, and the alert fires within `within` s (1: a rule that never fires, or reads another metric, fails). No
     rule: 0. Leaves the queue at `load`."""
-    from ..cluster.model_load import set_load
+    from ..cluster.model_load import METRIC, TRITON_METRIC, set_load
 
     set_load(api, namespace, deployment, calm)
+    # Quiet means something only once the rule has been evaluated on the queue's series: a rule that fires whatever
+    # the load (`>= 0`) is quiet too while Prometheus has no series of the Deployment's pods yet.
+    try:
+        prometheus.wait_for_series(api, f'{{__name__=~"{METRIC}|{TRITON_METRIC}", namespace="{namespace}", '
+                                        f'pod=~"{deployment}-.+"}}', timeout=60)
+    except (WaitTimeout, ClusterUnavailable, UsageError) as err:
+        return _scored(alert, 0, f"Prometheus has no queue series of Deployment {deployment!r}: {err.problem}",
+                       "are its pods ready? (`kubectl get pods -n <namespace>`)")
+    time.sleep(EVALUATED_S)
     first = outcome(alert_quiet, api, namespace, alert, because=f"with {calm:g} requests waiting (simulated)")
     if not first.passed:   # firing without the condition: its firing under load would prove nothing
         return _scored(alert, 0, first.message, first.hint)
