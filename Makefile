@@ -43,7 +43,7 @@ up: setup  ## start the embedded cluster and show its node pools
 
 # The learner's JupyterLab: cluster/learner-lab/ first on JUPYTER_CONFIG_PATH (for this command only) opens the course
 # on notebooks/00-start-here.ipynb with a learner's tools: no formgrader, Create Assignment, course list or news pop-up.
-# The instructor's own `jupyter lab` and the hub (kubelab.course.hub) do not read it.
+# The instructor's own `jupyter lab` and the hub (kubelab.course.classroom.hub) do not read it.
 LEARNER_LAB := $(CURDIR)/cluster/learner-lab
 run: up  ## ... and open the course on notebooks/00-start-here.ipynb (kubectl/helm on PATH in JupyterLab terminals)
 	eval "$$($(BIN)/kubelab cluster env)" && JUPYTER_CONFIG_PATH=$(LEARNER_LAB)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH} \

@@ -2,7 +2,7 @@
 
 Learners open http://127.0.0.1:8000 (this machine only; see docs/instructor.md, "A class on one machine: JupyterHub"), log in
 with their name and the class password, and get their own JupyterLab whose Kubernetes identity is theirs alone:
-before each server starts, kubelab.course.hub.pre_spawn_hook makes the learner's sandboxes (<learner>-home and
+before each server starts, kubelab.course.classroom.hub.pre_spawn_hook makes the learner's sandboxes (<learner>-home and
 one namespace per lab with an access.yaml) and a kubeconfig with an 8-hour token of the learner's ServiceAccount.
 Another learner's namespace answers 403.
 
@@ -21,10 +21,10 @@ for the class, each learner types their own name. It protects the class from out
 other (anyone with the password can log in under any name): right for a workshop on one machine, wrong for
 graded work with stakes. There use a real authenticator (OAuth, LDAP) in its place; nothing else changes.
 
-Spawner: kubelab.course.hub.ConfinedSpawner, a SimpleLocalProcessSpawner: every JupyterLab runs as the OS user that
+Spawner: kubelab.course.classroom.hub.ConfinedSpawner, a SimpleLocalProcessSpawner: every JupyterLab runs as the OS user that
 runs the hub, in its own home folder, confined as a grading kernel is (user, mount, PID and network namespaces; no
 root needed): it writes only its home, a scratch TMPDIR and its own inbound folder, seen as the exchange's (the
-released assignments read-only, only its own feedback: kubelab.course.exchange.learner_view); kubelab's state (the admin kubeconfig, the
+released assignments read-only, only its own feedback: kubelab.course.learner.exchange.learner_view); kubelab's state (the admin kubeconfig, the
 keys, etcd's data), this hub's folder (its database, the other learners' homes), the instructor's credentials and
 the course's source/, solutions/ and gradebook read as empty; it sees only its own processes; and it reaches only
 the API server, the registry, Prometheus and the hub. Its token acts only in its learner's namespaces. Where the
@@ -36,7 +36,7 @@ import os
 import sys
 from pathlib import Path
 
-from kubelab.course.hub import pre_spawn_hook
+from kubelab.course.classroom.hub import pre_spawn_hook
 
 HERE = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821 (JupyterHub's config loader provides it)
@@ -88,7 +88,7 @@ if token:
     c.JupyterHub.load_roles = [{"name": "kubelab-instructor", "services": ["kubelab-instructor"],
                                 "scopes": ["admin:users", "admin:servers", "access:servers", "read:hub"]}]
 
-c.JupyterHub.spawner_class = "kubelab.course.hub.ConfinedSpawner"
+c.JupyterHub.spawner_class = "kubelab.course.classroom.hub.ConfinedSpawner"
 c.ConfinedSpawner.hub_dir = str(hub_dir)   # hidden from the servers but for each one's own home
 c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "homes" / "{username}")
 c.Spawner.ip = "127.0.0.1"

@@ -29,7 +29,7 @@ c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR",
                              # kubelab's grading modules (and kubernetes, pandas) imported as the kernel starts, a
                              # second and more that a kernel started ahead of its run (confine.prestart) has behind it;
                              # no name is left in the notebook's namespace
-                             "--IPKernelApp.exec_lines=import kubelab.grading as _k, kubelab.course.lab as _k; del _k"]
+                             "--IPKernelApp.exec_lines=import kubelab.grading as _k, kubelab.course.learner.lab as _k; del _k"]
 # Once the last cell has run, the kernel has nothing left to grade: it is ended at once, not asked to exit and
 # waited for (half a second per submission). A confined kernel's processes all go with it (its PID namespace).
 c.Execute.shutdown_kernel = "immediate"

@@ -1,6 +1,6 @@
 """The learner's JupyterLab, as `make run` opens it: the Makefile puts this folder first on JUPYTER_CONFIG_PATH
 for that one command, so the instructor's JupyterLab (a plain `jupyter lab`, the formgrader, `kubelab course`)
-and the class hub (kubelab.course.hub writes its own learner config) are left as they are.
+and the class hub (kubelab.course.classroom.hub writes its own learner config) are left as they are.
 
 Here: the course opens on notebooks/00-start-here.ipynb, and nbgrader's instructor server extensions are off
 (formgrader: generate, release, collect and grade; course_list: the instructor's list of courses). The learner's

@@ -23,7 +23,7 @@ _MODULES = {
     "cluster": "cluster", "observe": "observe", "gpu": "gpu", "viz": "viz", "grading": "grading",
     "course": "course", "exam": "exam", "manifests": "manifests", "wait": "wait", "tools": "tools",
     "plots": "viz.plots", "widgets": "viz.widgets", "timeline": "viz.timeline", "metrics": "observe.metrics",
-    "lesson": "course.lesson", "sandbox": "course.sandbox", "pools": "cluster.pools", "practice": "practice", "batch": "batch",
+    "lesson": "course.learner.lesson", "sandbox": "course.isolation.sandbox", "pools": "cluster.pools", "practice": "practice", "batch": "batch",
 }
 # name -> (module, attribute): the learner's verbs
 _SHORTCUTS = {

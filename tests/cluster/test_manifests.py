@@ -8,7 +8,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubelab import manifests
 from kubelab.errors import Forbidden, ManifestError
-from kubelab.course.sandbox import token_client
+from kubelab.course.isolation.sandbox import token_client
 from tests.helpers import eventually as wait_for
 
 

@@ -170,8 +170,8 @@ def test_a_confined_learner_reaches_only_their_own_namespaces_repositories(local
     import os
 
     from kubelab.cluster.paths import cache_dir
-    from kubelab.course import confine
-    from kubelab.course.registry_guard import RegistryGuard
+    from kubelab.course.isolation import confine
+    from kubelab.course.isolation.registry_guard import RegistryGuard
 
     address = local_cluster.registry.address
     own, other = f"ann-{uuid.uuid4().hex[:6]}-lab2", f"bob-{uuid.uuid4().hex[:6]}-lab2"

@@ -117,10 +117,11 @@ def test_the_hub_gives_its_learner_the_team_namespaces(api, learners, tmp_path):
     from pathlib import Path
 
     from kubelab import settings
-    from kubelab.course import assignments, hub
+    from kubelab.course import folder
+    from kubelab.course.classroom import hub
 
     alice = learners[0]
-    env = hub.provision(api, alice, tmp_path / "kubeconfig", [assignments.Access("cap", ("limits",), ("serving",))],
+    env = hub.provision(api, alice, tmp_path / "kubeconfig", [folder.Access("cap", ("limits",), ("serving",))],
                         root=Path(__file__).parents[2])
     serving = sandbox.team_namespace("cap", "serving", alice)
     assert env[settings.NAMESPACES].split(",") == [f"{alice}-home", f"{alice}-cap", serving]

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client
 
 from kubelab.course import sandbox
-from kubelab.course.sandbox.policy import SCALERS_POLICY
+from kubelab.course.isolation.sandbox.policy import SCALERS_POLICY
 from kubelab.observe.prometheus import prometheus_url
 
 ROUTES = ("gateway.networking.k8s.io", "v1")

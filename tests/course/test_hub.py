@@ -147,7 +147,7 @@ def _execute(hub: Hub, user: str, code: str, timeout: float = 90) -> str:
 def test_hub_learner_acts_only_in_own_namespaces(api, local_cluster, tmp_path):
     from kubernetes import client
 
-    from kubelab.course import hub as course_hub
+    from kubelab.course.classroom import hub as course_hub
     from kubelab.course import sandbox
 
     start = time.monotonic()
@@ -251,7 +251,7 @@ def test_kubespawner_hook_with_the_documented_hub_rights(api, monkeypatch, tmp_p
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    from kubelab.course import hub as course_hub
+    from kubelab.course.classroom import hub as course_hub
     from kubelab.course import sandbox
 
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)

@@ -1,4 +1,4 @@
-"""The confinement of a grading kernel (kubelab.course.confine), with the real namespaces: a process started the
+"""The confinement of a grading kernel (kubelab.course.isolation.confine), with the real namespaces: a process started the
 way a confined kernel is writes only its own folder, reads hidden places as empty, cannot undo the mounts, sees
 only its own processes and reaches only the forwarded loopback port. (That a submission's kernel is started this
 way, and what it then cannot do to the cluster, is tests/course/test_class_assignments.py.)"""
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelab.course import confine
+from kubelab.course.isolation import confine
 
 PROBE = r"""
 import json, os, socket, subprocess, sys
@@ -208,12 +208,13 @@ def test_a_confined_process_is_the_user_it_was_outside_not_root():
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="kubelab-launch-", dir="/tmp"))   # where another user may read it
-    launch = folder / "course" / "confine_launch.py"   # beside what it loads by path, as in the package
-    launch.parent.mkdir()
+    launch = folder / "course" / "isolation" / "confine_launch.py"   # where it loads _launch.py from, as in the package
+    launch.parent.mkdir(parents=True)
     shutil.copy(confine.LAUNCH, launch)
-    shutil.copy(confine.LAUNCH.parents[1] / "_launch.py", folder / "_launch.py")
+    shutil.copy(confine.LAUNCH.parents[2] / "_launch.py", folder / "_launch.py")
     folder.chmod(0o777)
     launch.parent.chmod(0o755)
+    launch.parent.parent.chmod(0o755)
     for script in (launch, folder / "_launch.py"):
         script.chmod(0o644)
     as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []

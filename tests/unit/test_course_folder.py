@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubelab import settings
-from kubelab.course import assignments, instructor
+from kubelab.course import assignments, folder, instructor
 from kubelab.errors import ConfigError, UsageError
 
 pytestmark = pytest.mark.unit
@@ -30,13 +30,13 @@ def test_the_course_folder_is_found_from_where_the_instructor_stands(tmp_path, m
     root = course(tmp_path / "other-course", "lab1")
     (root / "submitted" / "ada").mkdir(parents=True)
     monkeypatch.chdir(root / "submitted" / "ada")
-    assert assignments.course_root() == root.resolve()
+    assert folder.course_root() == root.resolve()
     monkeypatch.setenv(settings.COURSE, str(tmp_path))
     with pytest.raises(ConfigError, match="no nbgrader_config.py there"):
-        assignments.course_root()
+        folder.course_root()
     monkeypatch.setenv(settings.COURSE, str(root))
     monkeypatch.chdir(tmp_path)
-    assert assignments.course_root() == root.resolve()
+    assert folder.course_root() == root.resolve()
 
 
 def test_grading_an_assignment_that_is_unknown_or_not_generated_fails_once_with_the_fix(tmp_path):

@@ -135,7 +135,7 @@ def test_scenarios_with_the_same_namespace_wide_kind_are_never_drawn_together():
 
 
 def test_every_scenario_declares_the_rights_and_namespace_wide_objects_its_objects_need():
-    from kubelab.course.sandbox import policy
+    from kubelab.course.isolation.sandbox import policy
 
     assert set(policy.MANAGE) <= set(RIGHTS)
     needs_for = {"ResourceQuota": "limits", "LimitRange": "limits", "PriorityClass": "cluster",

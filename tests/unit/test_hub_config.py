@@ -1,5 +1,5 @@
 """The class hub's configuration without a cluster: jupyterhub_config.py as JupyterHub loads it (refusals,
-127.0.0.1 only, the hook wired), and the pure parts of kubelab.course.hub (which labs, nbgrader's settings)."""
+127.0.0.1 only, the hook wired), and the pure parts of kubelab.course.classroom.hub (which labs, nbgrader's settings)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kubelab.course import assignments, hub
+from kubelab.course import assignments, folder
+from kubelab.course.classroom import hub
 
 REPO = Path(__file__).parents[2]
 
@@ -67,10 +68,10 @@ def test_without_a_list_of_learners_any_name_may_log_in_and_no_api_token_exists(
 
 def test_the_course_labs_come_from_the_access_files():
     assert hub.course_labs(REPO) == [
-        assignments.Access("capstone", ("batch", "limits", "namespace", "serving"), ("serving", "training")),
-        assignments.Access("exam", ("batch", "cluster", "limits", "serving")), assignments.Access("lab1", ("limits", "namespace")),
-        assignments.Access("lab2", ("cluster", "serving")), assignments.Access("lab3", ("batch", "cluster", "limits"))]
-    assert all(assignments.access(a, REPO) for a in assignments.assignments(REPO))   # every one is graded as the learner
+        folder.Access("capstone", ("batch", "limits", "namespace", "serving"), ("serving", "training")),
+        folder.Access("exam", ("batch", "cluster", "limits", "serving")), folder.Access("lab1", ("limits", "namespace")),
+        folder.Access("lab2", ("cluster", "serving")), folder.Access("lab3", ("batch", "cluster", "limits"))]
+    assert all(folder.access(a, REPO) for a in folder.assignments(REPO))   # every one is graded as the learner
 
 
 def test_the_learners_server_gets_the_courses_nbgrader_settings_and_no_instructor_panels():

@@ -119,18 +119,18 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
 
 
 def test_a_bad_access_file_is_one_error_naming_it(tmp_path):
-    from kubelab.course import assignments
+    from kubelab.course import folder
     from kubelab.errors import KubelabError
 
     (tmp_path / "source" / "a").mkdir(parents=True)
-    assert assignments.access("a", tmp_path) is None
+    assert folder.access("a", tmp_path) is None
     for text in ("lab: [x", "lab: lab1\nmanage: [root]", "labs: lab1", "manage: [limits]"):
         (tmp_path / "source" / "a" / "access.yaml").write_text(text)
         with pytest.raises(KubelabError) as err:
-            assignments.access("a", tmp_path)
+            folder.access("a", tmp_path)
         assert "access.yaml" in err.value.problem
     (tmp_path / "source" / "a" / "access.yaml").write_text("lab: lab1\nmanage: [limits, namespace]\n")
-    assert assignments.access("a", tmp_path) == assignments.Access("lab1", ("limits", "namespace"))
+    assert folder.access("a", tmp_path) == folder.Access("lab1", ("limits", "namespace"))
 
 
 def test_exam_scores_by_category_follow_each_learners_draw_and_plot():
@@ -201,10 +201,10 @@ def test_the_rubric_words_the_modules_five_objectives():
 
 def test_the_course_map_is_current_and_every_objective_is_taught_practised_and_assessed():
     from kubelab import practice
-    from kubelab.course import coverage
+    from kubelab.course.classroom import coverage
 
     page = (REPO / "docs" / "course-map.md").read_text()
-    assert page == coverage.page(REPO), "regenerate: python -m kubelab.course.coverage > docs/course-map.md"
+    assert page == coverage.page(REPO), "regenerate: python -m kubelab.course.classroom.coverage > docs/course-map.md"
     for o in instructor.objectives(REPO):
         assert o.taught and o.cells, o.id
         assert any(o.number in e.objectives for e in practice.catalogue()), f"no exercise practises {o.id}"
@@ -213,7 +213,7 @@ def test_the_course_map_is_current_and_every_objective_is_taught_practised_and_a
 
 
 def test_every_notebook_states_its_hours_by_the_rule():
-    from kubelab.course import coverage
+    from kubelab.course.classroom import coverage
 
     for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]*-*.ipynb")) + sorted((REPO / "source").glob("*/*.ipynb")):
         header = "".join(json.loads(nb.read_text())["cells"][0]["source"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from multidict import MultiDict
 
-from kubelab.course.registry_guard import RegistryGuard, for_services
+from kubelab.course.isolation.registry_guard import RegistryGuard, for_services
 
 GUARD = RegistryGuard(5000, {"ann-lab2", "ann-home"})
 

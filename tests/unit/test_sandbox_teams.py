@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kubelab.course import assignments, hub
-from kubelab.course.sandbox import Sandbox, policy
+from kubelab.course import assignments, folder
+from kubelab.course.classroom import hub
+from kubelab.course.isolation.sandbox import Sandbox, policy
 from kubelab.errors import ConfigError, UsageError
 
 TEAMS = {"serving": "ann-cap-serving", "training": "ann-cap-training"}
@@ -80,13 +81,13 @@ def test_teams_are_distinct_dns_labels(bad):
 def _access(tmp_path, text, name="a"):
     (tmp_path / "source" / name).mkdir(parents=True, exist_ok=True)
     (tmp_path / "source" / name / "access.yaml").write_text(text)
-    return assignments.access(name, tmp_path)
+    return folder.access(name, tmp_path)
 
 
 def test_the_access_file_names_the_teams_and_a_bad_value_is_one_error_naming_the_file(tmp_path):
-    assert _access(tmp_path, "lab: cap\nmanage: [limits]\nteams: [serving, training]\n") == assignments.Access(
+    assert _access(tmp_path, "lab: cap\nmanage: [limits]\nteams: [serving, training]\n") == folder.Access(
         "cap", ("limits",), ("serving", "training"))
-    assert _access(tmp_path, "lab: lab1\nmanage: [limits]\n") == assignments.Access("lab1", ("limits",), ())
+    assert _access(tmp_path, "lab: lab1\nmanage: [limits]\n") == folder.Access("lab1", ("limits",), ())
     assert _access(tmp_path, "lab: lab1\nteams:\n").teams == ()
     for text, match in (("lab: cap\nteams: serving\n", "teams must be"),
                         ("lab: cap\nteams: [Serving]\n", "teams must be"),
@@ -102,8 +103,8 @@ def test_the_hub_provisions_the_union_of_a_labs_teams(tmp_path):
     _access(tmp_path, "lab: cap\nmanage: [limits]\nteams: [serving]\n", "a1")
     _access(tmp_path, "lab: cap\nmanage: [batch]\nteams: [training, serving]\n", "a2")
     _access(tmp_path, "lab: lab1\n", "b")
-    assert hub.course_labs(tmp_path) == [assignments.Access("cap", ("batch", "limits"), ("serving", "training")),
-                                         assignments.Access("lab1", (), ())]
+    assert hub.course_labs(tmp_path) == [folder.Access("cap", ("batch", "limits"), ("serving", "training")),
+                                         folder.Access("lab1", (), ())]
 
 
 def test_a_sandbox_lists_its_namespaces_lab_first():

@@ -1,5 +1,5 @@
 """`kubelab course generate|roster|release|collect|autograde|feedback|export|report`: the nbgrader side of the
-course (over kubelab.course.assignments and kubelab.course.instructor)."""
+course (over kubelab.course.classroom.assignments and kubelab.course.classroom.instructor)."""
 from __future__ import annotations
 
 import sys
@@ -23,10 +23,10 @@ def course():
 def generate(assignment, check):
     """Generate release/<assignment> (or all) from source/, and the files generated from the exam's scenario
     registry (solutions/exam-troubleshooting/answers.md, the scenario counts in README.md and docs/)."""
-    from ..course import assignments
+    from ..course import assignments, folder as course_folder
     from ..exam import answers
 
-    root = assignments.course_root()
+    root = course_folder.course_root()
     if check:
         differences = [f"release/{path}" for path in assignments.release_differences()] + answers.differences(root)
         for path in differences:
@@ -140,11 +140,11 @@ def report(output):
     """Write the class's progress: learner x learning objective (solutions/rubric.yaml), each learner through
     the module, the exam per scenario category; plots and an HTML page."""
     from .. import exam
-    from ..course import assignments, instructor, sandbox
+    from ..course import assignments, folder as course_folder, instructor, sandbox
 
     # each learner's exam was drawn from the seed of their exam namespace and the exam's recorded catalogue: the
     # slots' categories follow from them; the pass rule is the exam's own (scenario accuracy)
-    root = assignments.course_root()
+    root = course_folder.course_root()
     categories = lambda assignment, learner, cells: exam.scores_by_category(
         cells, sandbox.namespace_name("exam", learner), catalogue=root / "source" / assignment / exam.catalogue.FILE)
     verdicts = lambda assignment, learner, cells: exam.verdict(cells)

@@ -34,9 +34,9 @@ def list_():
 
 def _recorded(assignment: str):
     """The path of an assignment's recorded catalogue (source/<assignment>/catalogue.yaml of the course)."""
-    from ..course import assignments
+    from ..course import assignments, folder as course_folder
     from ..exam.catalogue import FILE
-    return assignments.course_root() / "source" / assignment / FILE
+    return course_folder.course_root() / "source" / assignment / FILE
 
 
 @exam.command()
@@ -61,12 +61,12 @@ def catalogue(assignment, write):
     """The catalogue ASSIGNMENT draws from (source/<assignment>/catalogue.yaml) against the registry: scenarios
     added since (not in this exam), gone or changed (this exam cannot be graded without them: exit 1), and those
     the learner's sandbox cannot inject (never drawn)."""
-    from ..course import assignments
+    from ..course import assignments, folder as course_folder
     from ..exam.catalogue import Catalogue, load
 
     path = _recorded(assignment)
     if write:
-        access = assignments.access(assignment, path.parents[2])
+        access = course_folder.access(assignment, path.parents[2])
         recorded = Catalogue.of(rights=access.manage if access else None)
         path.write_text(recorded.text(assignment), encoding="utf-8")
         click.echo(f"recorded {len(recorded.entries)} scenarios ({len(recorded.drawable())} drawable) in {path}; "

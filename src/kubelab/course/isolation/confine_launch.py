@@ -1,4 +1,4 @@
-"""Inside a confined process's namespaces (kubelab.course.confine starts it as pid 1 there, as a script: standard
+"""Inside a confined process's namespaces (kubelab.course.isolation.confine starts it as pid 1 there, as a script: standard
 library only, so it starts fast): make the filesystem read-only but for the `rw` folders, hide the `hide` paths,
 bring up loopback, forward the `forward` ports to their Unix sockets
 and pass the `expose` sockets' connections on to their ports here, then run the command (a grading kernel, a
@@ -25,7 +25,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 # mount(2), loopback and the relay, shared with Envoy Gateway's launcher: loaded by path (`python -I` has no kubelab)
-_shared = importlib.util.spec_from_file_location("kubelab_launch", os.path.join(os.path.dirname(__file__), "..", "_launch.py"))
+_shared = importlib.util.spec_from_file_location("kubelab_launch", os.path.join(os.path.dirname(__file__), "..", "..", "_launch.py"))
 _launch = importlib.util.module_from_spec(_shared)
 _shared.loader.exec_module(_launch)
 relay = _launch.relay

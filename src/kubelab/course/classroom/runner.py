@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from .. import settings
+from ... import settings
 
 __all__ = ["environment", "NotebookRun", "expand", "run", "table"]
 
@@ -29,7 +29,7 @@ def expand(paths: list[str | Path]) -> list[Path]:
         elif p.suffix == ".ipynb" and p.is_file():
             found.append(p)
         else:
-            from ..errors import UsageError
+            from ...errors import UsageError
             raise UsageError(f"{p} is not a notebook or a folder of notebooks",
                              "pass .ipynb files or folders, e.g. `kubelab run notebooks/`")
     return found

@@ -17,36 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import settings
-from ..errors import ConfigError, KubelabError, UsageError
+from ... import settings
+from ...errors import ConfigError, KubelabError, UsageError
 from .runner import environment
-from .sandbox import LEARNER_ENV, LEARNER_MAX
+from ..folder import assignments as course_assignments, course_root
+from ..isolation.sandbox import LEARNER_ENV
 
-__all__ = ["Access", "Grade", "access", "api", "assignments", "autograde", "check_generated", "copy_solution", "course_root", "generate",
-           "grade", "prestart", "read_access", "release_differences", "venv_on_path"]
-
-
-def course_root() -> Path:
-    """The course folder: $KUBELAB_COURSE, else the nearest folder at or above the current directory that holds an
-    nbgrader_config.py (where the instructor stands, or a grading kernel's folder inside the course), else the
-    repository kubelab is installed from."""
-    from ..cluster.paths import repo_root
-
-    named = settings.current().course
-    if named:
-        root = Path(named).expanduser().resolve()
-        if not (root / "nbgrader_config.py").is_file():
-            raise ConfigError(f"{settings.COURSE}={named}: no nbgrader_config.py there",
-                              "name the course folder (the one with nbgrader_config.py and source/), or unset it")
-        return root
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        try:
-            if (folder / "nbgrader_config.py").is_file():
-                return folder
-        except OSError:  # a folder a confined kernel may not look into
-            continue
-    return repo_root()
+__all__ = ["Grade", "api", "autograde", "check_generated", "copy_solution", "generate", "grade", "prestart",
+           "release_differences", "venv_on_path"]
 
 
 def check_generated(assignment: str, root: Path) -> None:
@@ -89,60 +67,6 @@ def api(root: Path, *, exchange: str | Path | None = None, student: str | None =
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
-ACCESS_FILE = "access.yaml"
-
-
-@dataclass(frozen=True)
-class Access:
-    """What an assignment's notebook may do when it runs as the learner (source/<assignment>/access.yaml):
-    the lab whose namespace it works in (lab.start(api, lab)), the extra rights there (sandbox.MANAGE) and its teams,
-    a namespace each beside the lab's (lab.teams(api, lab))."""
-    lab: str
-    manage: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-
-
-def access(assignment: str, root: Path | None = None) -> Access | None:
-    """The assignment's access.yaml, or None when it has none (it is then graded with the instructor's
-    credentials). A bad file is one ConfigError naming it."""
-    return read_access((root or course_root()) / "source" / assignment / ACCESS_FILE)
-
-
-def read_access(path: Path) -> Access | None:
-    """The Access of the access.yaml at `path`, or None when there is none; a bad file is one ConfigError naming it."""
-    import yaml
-
-    from .sandbox import MANAGE, check_teams, team_namespace
-
-    if not path.is_file():
-        return None
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not YAML ({err})", "fix the file: `lab: <name>` and `manage: [...]`") from None
-    manage = tuple(doc.get("manage") or ())
-    if not isinstance(doc.get("lab"), str) or set(manage) - set(MANAGE) or set(doc) - {"lab", "manage", "teams"}:
-        raise ConfigError(f"{path}: expected `lab: <name>` and optionally `manage:` a list of {', '.join(MANAGE)} "
-                          f"and `teams:` a list of team names; got {doc!r}", "fix the file")
-    try:
-        teams = check_teams(doc.get("teams") or [])
-    except UsageError as err:
-        raise ConfigError(f"{path}: {err.problem}", err.fix) from None
-    for team in teams:   # checked here for the longest learner name, not at a learner's grading run
-        try:
-            team_namespace(doc["lab"], team, "x" * LEARNER_MAX)
-        except UsageError as err:
-            raise ConfigError(f"{path}: team namespace <learner>-{doc['lab']}-{team} is longer than 63 characters "
-                              f"for a learner name of {LEARNER_MAX} (the longest kept)", err.fix) from None
-    return Access(doc["lab"], manage, teams)
-
-
-def assignments(root: Path | None = None) -> list[str]:
-    """The assignments of source/ (one folder each), sorted."""
-    root = root or course_root()
-    return sorted(p.name for p in (root / "source").iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def copy_solution(assignment: str, folder: str | Path, root: Path | None = None) -> None:
     """The reference answer into a learner's fetched `folder`: the instructor's notebooks of source/ and the
     answer files of solutions/<assignment>/ (manifests/, chart/). What a simulated class submits for a full
@@ -181,7 +105,7 @@ def generate(assignment: str | None = None, root: Path | None = None) -> list[st
     """Generate release/<assignment> from source/ for one assignment or all; returns their names. With
     alembic on PATH (it creates the gradebook): the venv's bin is put first."""
     root = root or course_root()
-    names = [assignment] if assignment else assignments(root)
+    names = [assignment] if assignment else course_assignments(root)
     with venv_on_path():
         nbgrader = api(root)
         for name in names:
@@ -241,7 +165,7 @@ def prestart(assignment: str, student: str, root: Path | None = None, env: dict 
     autograded folder (made here; autograde empties it, keeping the folder the kernel is confined to)."""
     import json
 
-    from .confine import start_kernel_ahead as launch
+    from ..isolation.confine import start_kernel_ahead as launch
 
     root = root or course_root()
     notebooks = sorted((root / "release" / assignment).glob("*.ipynb"))
@@ -263,7 +187,7 @@ def _grader_api(root: Path, cell_timeout: int | None, confined):
     if cell_timeout:
         nbgrader.config.Execute.timeout = int(cell_timeout)
     if confined is not None:
-        from .confine import ConfinedKernelManager
+        from ..isolation.confine import ConfinedKernelManager
         nbgrader.config.Execute.kernel_manager_class = ConfinedKernelManager
         nbgrader.config.ConfinedKernelManager.spec = confined.to_json()
     return nbgrader

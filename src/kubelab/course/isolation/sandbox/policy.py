@@ -8,11 +8,11 @@ import hashlib
 import os
 import re
 
-from ... import settings
+from .... import settings
 # SANDBOX_LABEL: the sandbox's own objects (ServiceAccount, Role, RoleBinding; the platform's LocalQueues), which
 # empty() keeps
-from ..._k8s.names import SANDBOX_LABEL
-from ...errors import UsageError
+from ...._k8s.names import SANDBOX_LABEL
+from ....errors import UsageError
 
 __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_MANAGER", "GRADER", "GRADER_NAMESPACE", "GRADER_RULES", "LAB_LABEL",
            "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",

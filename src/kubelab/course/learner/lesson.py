@@ -5,11 +5,11 @@ import contextlib
 
 from kubernetes import client
 
-from .._k8s.apierrors import call, typed_errors
-from .._k8s.names import LESSON_LABEL, SIMULATED_LABEL
-from .._k8s.poll import timeout as timed_out, until
-from ..errors import ApiError
-from .sandbox import delete_namespace, wait_namespace_gone
+from ..._k8s.apierrors import call, typed_errors
+from ..._k8s.names import LESSON_LABEL, SIMULATED_LABEL
+from ..._k8s.poll import timeout as timed_out, until
+from ...errors import ApiError
+from ..isolation.sandbox import delete_namespace, wait_namespace_gone
 
 __all__ = ["cleanup", "describe", "start"]
 

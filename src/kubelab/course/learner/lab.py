@@ -13,7 +13,7 @@ learner's manifest files applied into it.
     teams = kl.course.lab.teams(api, "capstone")   # {"serving": "<learner>-capstone-serving", "training": ...}
 
 Teams: a lab whose access.yaml has `teams:` gives the learner one namespace per team besides the lab's own,
-`<learner>-<lab>-<team>`, with the same rights (kubelab.course.sandbox). `start` empties them with the lab namespace
+`<learner>-<lab>-<team>`, with the same rights (kubelab.course.isolation.sandbox). `start` empties them with the lab namespace
 (it makes them where the identity is an admin: pass `teams=` as access.yaml names them, for a fresh cluster);
 `teams` returns them by team, for the identity the learner acts as too.
 
@@ -27,13 +27,14 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from .. import manifests
-from .._k8s.apierrors import delete_if_present
-from .._k8s.poll import until
-from ..errors import ManifestError, UsageError
-from . import assignments, sandbox
-from .assignments import ACCESS_FILE
-from .sandbox import teams
+from ... import manifests
+from ..._k8s.apierrors import delete_if_present
+from ..._k8s.poll import until
+from ...errors import ManifestError, UsageError
+from .. import folder as course_folder
+from ..folder import ACCESS_FILE
+from ..isolation import sandbox
+from ..isolation.sandbox import teams
 
 __all__ = ["api_key", "apply_each", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
 
@@ -51,7 +52,7 @@ def start(api, lab: str, learner: str | None = None, *, registry: str | None = N
     if sandbox.can_i(api, "delete", "namespaces", name=namespace):
         # an admin's run (a laptop): the sandbox a graded run would have, from the assignment's access.yaml beside
         # the notebook when it is this lab's (its teams, and its platform rights: the batch queues of the teams)
-        here = assignments.read_access(Path(ACCESS_FILE))
+        here = course_folder.read_access(Path(ACCESS_FILE))
         here = here if here is not None and here.lab == lab else None
         if teams is None:   # those made before, else the file's
             teams = made or (here.teams if here else ())
@@ -67,7 +68,7 @@ def start(api, lab: str, learner: str | None = None, *, registry: str | None = N
             sandbox.empty(api, name)
     gone = ""
     if registry:
-        from ..cluster.registry import Client
+        from ...cluster.registry import Client
 
         reg = Client(registry)
         names = (namespace, *made.values())
@@ -122,8 +123,8 @@ def gateway(api, namespace: str, name: str = "models", timeout: float = 60) -> s
     """The platform's Gateway `name` in `namespace`, as a platform team provides it before a team routes to it: class
     eg (Envoy Gateway, the embedded cluster's controller), one HTTP listener `http` on port 80 that admits routes of
     its own namespace. Waits until the controller has Programmed it; returns `name`."""
-    from ..cluster.gateway import GATEWAY_CLASS
-    from ..wait import wait_for
+    from ...cluster.gateway import GATEWAY_CLASS
+    from ...wait import wait_for
 
     manifests.apply(api, {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                           "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "kubelab"}},
@@ -195,7 +196,7 @@ def settle(api, namespace: str, timeout: float = 30, quiet_for: float = 1.0) -> 
 
     from kubernetes import client
 
-    from .._k8s import raw
+    from ..._k8s import raw
 
     def state():
         pods = [p for p in raw.pods(api, namespace) if not p["metadata"].get("deletionTimestamp")]

@@ -41,12 +41,12 @@ namespace's lifecycle (sandbox, reset, discard, cleanup, empty) is here.
 """
 from __future__ import annotations
 
-from ... import batch, manifests
-from ..._k8s.apierrors import call, delete_if_present, typed_errors
-from ..._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
-from ..._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
-from ..._k8s.poll import until
-from ...errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
+from .... import batch, manifests
+from ...._k8s.apierrors import call, delete_if_present, typed_errors
+from ...._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
+from ...._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
+from ...._k8s.poll import until
+from ....errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
 from .credentials import (Sandbox, grader_kubeconfig, kubeconfig, revoke, service_env,  # noqa: F401 (re-exported)
                           token_client)
 from .policy import (FIELD_MANAGER, LAB_LABEL, LEARNER_ENV, LEARNER_LABEL, LEARNER_MAX, MANAGE,  # noqa: F401
@@ -148,7 +148,7 @@ def teams(api, lab: str, learner: str | None = None) -> dict[str, str]:
 def _serving_policy(api) -> bool:
     """Apply SCALERS_POLICY for the embedded cluster's Prometheus (its KEDA runs on this host); True when it was not
     there before. Another cluster's KEDA runs in that cluster, as its operators set it up: no policy of ours."""
-    from ...observe.prometheus import prometheus_url
+    from ....observe.prometheus import prometheus_url
 
     try:
         url = prometheus_url(api) if (getattr(api, "kubelab_context", None) or "").startswith("kwok-") else None
@@ -213,7 +213,7 @@ def _wait_policy_enforced(box: Sandbox, manage: tuple[str, ...], timeout: float 
     with the "batch" right alone a NodePool: what the learner may write)."""
     from kubernetes import client
 
-    from ...cluster.karpenter import node_pool
+    from ....cluster.karpenter import node_pool
 
     def write():
         if "cluster" in manage:

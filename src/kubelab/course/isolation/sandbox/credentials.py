@@ -8,12 +8,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ... import manifests
-from ..._k8s.apierrors import delete_if_present, typed_errors
-from ..._k8s.client import request_token
-from ..._k8s.client import token_client as client_for_token
-from ..._k8s.poll import until
-from ...errors import UsageError
+from .... import manifests
+from ...._k8s.apierrors import delete_if_present, typed_errors
+from ...._k8s.client import request_token
+from ...._k8s.client import token_client as client_for_token
+from ...._k8s.poll import until
+from ....errors import UsageError
 from .policy import FIELD_MANAGER, GRADER, GRADER_NAMESPACE, SERVICE_ACCOUNT, grader_objects, objects
 
 __all__ = ["Sandbox", "grader_kubeconfig", "kubeconfig", "kubeconfig_text", "revoke", "service_env", "token_client",
@@ -72,8 +72,8 @@ def service_env(api) -> dict[str, str]:
     the learner's kubeconfig names the learner, not the embedded cluster, so kl.registry(api) and
     kl.promql(api, ...) would not find the cluster's own. Only those the cluster has (and the environment's, as
     given, for another cluster)."""
-    from ... import tools
-    from ...observe import prometheus
+    from .... import tools
+    from ....observe import prometheus
 
     env = {}
     for name, find in ((tools.REGISTRY_ENV, tools.registry), (prometheus.PROMETHEUS_ENV, prometheus.prometheus_url)):

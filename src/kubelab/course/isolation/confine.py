@@ -19,7 +19,7 @@ when every service it needs is on loopback (the embedded cluster, kind):
 - its mounts are locked (a second user namespace), so it cannot undo them.
 
 nbgrader talks to such a kernel over ZeroMQ IPC sockets (TCP would not cross the network namespace). A hub's
-JupyterLab (kubelab.course.hub.ConfinedSpawner) is confined the same way, its home and a scratch TMPDIR the folders
+JupyterLab (kubelab.course.classroom.hub.ConfinedSpawner) is confined the same way, its home and a scratch TMPDIR the folders
 it writes, and its own port exposed: the Forwarder listens on it and passes each connection in.
 `unavailable()` says why a machine cannot (macOS; Linux that forbids unprivileged user namespaces).
 
@@ -44,9 +44,9 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Unicode
 
-from .._launch import relay
-from .. import settings
-from ..errors import ConfigError
+from ..._launch import relay
+from ... import settings
+from ...errors import ConfigError
 
 __all__ = ["ConfinedKernelManager", "Forwarder", "Spec", "command", "discard_prestarted", "hidden", "loopback_ports",
            "runtime_root", "start_kernel_ahead", "unavailable"]
@@ -88,7 +88,7 @@ def hidden(root: Path, learner_side: tuple[str, ...] = ()) -> tuple[str, ...]:
     but for `learner_side` (a hub's learners use the exchange), and every confined process's run folder."""
     from jupyter_core.paths import jupyter_runtime_dir
 
-    from ..cluster.paths import repo_root, state_dir
+    from ...cluster.paths import repo_root, state_dir
 
     home = Path.home()
     places = [state_dir(), Path(jupyter_runtime_dir()), runtime_root(), *(home / p for p in HOME_SECRETS),
@@ -163,7 +163,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     folders nor any other run folder (the other kernels', a kernel started ahead included). Asked for a kernel that
     `start_kernel_ahead` launched with the same inputs, it takes that one over instead of launching another."""
 
-    spec = Unicode("", config=True, help="the confinement: kubelab.course.confine.Spec as JSON")
+    spec = Unicode("", config=True, help="the confinement: kubelab.course.isolation.confine.Spec as JSON")
 
     async def _async_pre_start_kernel(self, **kw):
         cwd = str(Path(kw.get("cwd") or os.getcwd()).resolve())
@@ -177,13 +177,13 @@ class ConfinedKernelManager(AsyncKernelManager):
         if not Path(spec.runtime).resolve().is_relative_to(runtime_root().resolve()):
             # elsewhere its IPC sockets would be in sight of every other confined kernel (runtime_root() is hidden)
             raise ConfigError(f"a confined kernel's runtime folder {spec.runtime} is not in {runtime_root()}",
-                              "make it there: tempfile.mkdtemp(dir=kubelab.course.confine.runtime_root())")
+                              "make it there: tempfile.mkdtemp(dir=kubelab.course.isolation.confine.runtime_root())")
         kernels = Path(spec.runtime) / KERNELS
         kernels.mkdir(exist_ok=True)
         run = Path(tempfile.mkdtemp(prefix="kernel-", dir=kernels))
         self.transport, self.ip, self.connection_file = "ipc", str(run / "zmq"), str(run / "connection.json")
         cmd, kw = await super()._async_pre_start_kernel(**kw)
-        from ..cluster.paths import cache_dir
+        from ...cluster.paths import cache_dir
 
         home = run / "home"
         (home / "tmp").mkdir(parents=True)

@@ -30,9 +30,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import KubelabError, UsageError
-from . import assignments, confine, exchange, registry_guard, sandbox
-from .. import settings
+from ...errors import KubelabError, UsageError
+from . import assignments
+from .. import folder as course_folder
+from ..isolation import confine, registry_guard, sandbox
+from ..learner import exchange
+from ... import settings
 
 __all__ = ["ClassResult", "Objective", "autograde_class", "class_report", "collect", "export", "feedback", "grades_frame",
            "import_roster", "learners", "module_order", "objective_table", "objectives", "release"]
@@ -41,7 +44,7 @@ ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
 
 
 def _root(root) -> Path:
-    return Path(root) if root else assignments.course_root()
+    return Path(root) if root else course_folder.course_root()
 
 
 @contextmanager
@@ -168,10 +171,10 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
         if not students:
             raise UsageError(f"no submissions of {assignment} in {folder}",
                              f"collect them first: `kubelab course collect {assignment}` (or name the learners)")
-    access = assignments.access(assignment, root) if as_learner is not False else None
+    access = course_folder.access(assignment, root) if as_learner is not False else None
     if as_learner and access is None:
-        raise UsageError(f"{assignment} has no {assignments.ACCESS_FILE}: it cannot be graded as the learner",
-                         f"add source/{assignment}/{assignments.ACCESS_FILE} (lab: <name>, manage: [...]), "
+        raise UsageError(f"{assignment} has no {course_folder.ACCESS_FILE}: it cannot be graded as the learner",
+                         f"add source/{assignment}/{course_folder.ACCESS_FILE} (lab: <name>, manage: [...]), "
                          "or grade it with the instructor's credentials")
     result = ClassResult(assignment, "learner" if access else "instructor")
     # the run folder: every kernel of the run reads `shared` (kubeconfigs, the Forwarder's sockets); the kernels' own
@@ -181,7 +184,7 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
         shared.mkdir()
         admin = grader = confined = None
         if access:
-            from ..connect import connect
+            from ...connect import connect
             admin = api or connect(cluster=(env or {}).get(settings.CLUSTER))
             grader = sandbox.grader_kubeconfig(admin, shared / "grader.yaml", TOKEN_LIFETIME_S)
             services = sandbox.service_env(admin)   # the registry and Prometheus: the learner's kubeconfig does not name them
@@ -451,7 +454,7 @@ def objectives(root: str | Path | None = None) -> list[Objective]:
 
     path = _root(root) / "solutions" / "rubric.yaml"
     if not path.is_file():
-        path = assignments.course_root() / "solutions" / "rubric.yaml"
+        path = course_folder.course_root() / "solutions" / "rubric.yaml"
     doc = yaml.safe_load(path.read_text()) or {}
     return [Objective(o["id"], o["title"], tuple(o["cells"]), o.get("number", 0), tuple(o.get("taught") or ()))
             for o in doc.get("objectives") or []]
@@ -471,12 +474,12 @@ def class_report(out_dir: str | Path, root: str | Path | None = None, exam_categ
     plot per scenario category. `exam_verdict(assignment, learner, cells)` -> the exam's verdict under its own pass
     rule (an object with repaired, scenarios, accuracy, passed, diagnosis, diagnosis_max: `kl.exam.verdict`, which
     the CLI passes) adds exam.csv and a table: the exam's pass is not a share of its points. Returns the HTML page
-    (course/templates/report.html.j2)."""
+    (course/classroom/templates/report.html.j2)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..viz import grades as plots
+    from ...viz import grades as plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -511,10 +514,10 @@ def class_report(out_dir: str | Path, root: str | Path | None = None, exam_categ
 
 
 def _template(name: str):
-    """A page template of course/templates/ (Jinja2, which nbgrader brings; values are HTML-escaped)."""
+    """A page template of course/classroom/templates/ (Jinja2, which nbgrader brings; values are HTML-escaped)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("kubelab.course", "templates"), autoescape=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("kubelab.course.classroom", "templates"), autoescape=True)
     return env.get_template(name)
 
 

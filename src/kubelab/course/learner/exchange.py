@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import KubelabError, UsageError
-from . import assignments
+from ...errors import KubelabError, UsageError
+from .. import folder as course_folder
 
 __all__ = ["PRIVATE", "fetch", "fetch_feedback", "learner_view", "private_learners", "private_root", "submit"]
 
@@ -53,7 +53,7 @@ def learner_view(exchange_root: str | Path, course_id: str, learner: str) -> tup
 def _config(root: Path | None):
     from traitlets.config.loader import PyFileConfigLoader
 
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root or assignments.course_root())).load_config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root or course_folder.course_root())).load_config()
 
 
 def _run(step: str, assignment: str, learner: str, home: Path, root: Path | None, private: bool = False) -> None:
@@ -76,7 +76,7 @@ def _run_confined(step: str, assignment: str, learner: str, home: Path, root: Pa
     import subprocess
     import sys
 
-    from . import confine
+    from ..isolation import confine
 
     why = confine.unavailable()
     if why:

@@ -96,7 +96,7 @@ class RegistryGuard:
 def for_services(env: dict, namespaces) -> list[RegistryGuard]:
     """A RegistryGuard for the registry of `env` (KUBELAB_REGISTRY, when it is on loopback: one a Forwarder passes
     on) open to `namespaces`; [] when there is none."""
-    from .. import tools
+    from ... import tools
     from .confine import loopback_ports
 
     port = loopback_ports([env[tools.REGISTRY_ENV]]) if env.get(tools.REGISTRY_ENV) else None

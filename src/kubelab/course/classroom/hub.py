@@ -1,6 +1,6 @@
 """A JupyterHub for the course: what happens before a learner's JupyterLab starts (the hub's pre-spawn hook).
 
-    c.Spawner.pre_spawn_hook = kubelab.course.hub.pre_spawn_hook      # jupyterhub_config.py, any spawner
+    c.Spawner.pre_spawn_hook = kubelab.course.classroom.hub.pre_spawn_hook      # jupyterhub_config.py, any spawner
 
 With the instructor's credentials the hook makes the learner's sandboxes: a "home" one (namespace <learner>-home,
 the identity the learner's server acts as) and one per lab with an access file (source/<assignment>/access.yaml:
@@ -39,10 +39,12 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Unicode
 
-from ..cluster.paths import cache_dir
-from ..errors import ConfigError
-from . import assignments, confine, exchange, registry_guard, sandbox
-from .. import settings
+from ...cluster.paths import cache_dir
+from ...errors import ConfigError
+from .. import folder as course_folder
+from ..isolation import confine, registry_guard, sandbox
+from ..learner import exchange
+from ... import settings
 
 __all__ = ["HOME_LAB", "KUBE_MOUNT", "SECRET", "TOKEN_LIFETIME_S", "ConfinedSpawner", "admin_api", "course_labs",
            "learner_files", "nbgrader_settings", "pre_spawn_hook", "provision"]
@@ -58,16 +60,16 @@ KUBE_MOUNT = "/etc/kubelab"       # ... and where the pod sees them
 LEARNER_DISABLED = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
 
 
-def course_labs(root: Path | None = None) -> list[assignments.Access]:
+def course_labs(root: Path | None = None) -> list[course_folder.Access]:
     """The access files of the course's assignments (source/<assignment>/access.yaml), one per lab."""
-    found: dict[str, assignments.Access] = {}
-    for name in assignments.assignments(root):
-        access = assignments.access(name, root)
+    found: dict[str, course_folder.Access] = {}
+    for name in course_folder.assignments(root):
+        access = course_folder.access(name, root)
         if access is not None:   # two assignments of one lab: the union of their rights
             old = found.get(access.lab)
             manage = tuple(sorted(set(access.manage) | set(old.manage if old else ())))
             teams = tuple(dict.fromkeys((*(old.teams if old else ()), *access.teams)))
-            found[access.lab] = assignments.Access(access.lab, manage, teams)
+            found[access.lab] = course_folder.Access(access.lab, manage, teams)
     return list(found.values())
 
 
@@ -75,7 +77,7 @@ def nbgrader_settings(root: Path | None = None) -> tuple[str, str]:
     """(course_id, exchange root) from the course's nbgrader_config.py: what a learner's Assignments tab needs."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    root = root or assignments.course_root()
+    root = root or course_folder.course_root()
     if not (root / "nbgrader_config.py").is_file():
         raise ConfigError(f"no nbgrader_config.py in {root}", "start the hub from the course repository")
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
@@ -92,7 +94,7 @@ def learner_files(course_id: str, exchange: str, learner: str | None = None) -> 
     and JupyterLab's page config that switches the instructor's panels off. With `learner`, nbgrader's
     student id: the Assignments tab names a submission after it (else after the OS user, which every
     server of a one-user hub shares)."""
-    nbgrader = ("# Written by kubelab's hub (kubelab.course.hub) at each start of this server: the course's\n"
+    nbgrader = ("# Written by kubelab's hub (kubelab.course.classroom.hub) at each start of this server: the course's\n"
                 "# nbgrader settings for the Assignments tab.\n"
                 f"c = get_config()  # noqa: F821\nc.CourseDirectory.course_id = {course_id!r}\n"
                 f"c.Exchange.root = {exchange!r}\n"
@@ -101,7 +103,7 @@ def learner_files(course_id: str, exchange: str, learner: str | None = None) -> 
     return {"nbgrader_config.py": nbgrader, "labconfig/page_config.json": page + "\n"}
 
 
-def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[assignments.Access] | None = None,
+def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[course_folder.Access] | None = None,
               *, root: Path | None = None, expiration_seconds: int = TOKEN_LIFETIME_S) -> dict[str, str]:
     """Make `learner`'s home sandbox and one sandbox per lab in `labs` (default: course_labs(root)) with the
     instructor's ApiClient `api`; write the learner's kubeconfig (0600, a token of the home ServiceAccount
@@ -137,7 +139,7 @@ def admin_api():
         conf = client.Configuration()
         config.load_incluster_config(client_configuration=conf)
         return client.ApiClient(conf)
-    from ..connect import connect
+    from ...connect import connect
     return connect()
 
 
@@ -179,7 +181,7 @@ def _is_kubespawner(spawner) -> bool:
 def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
     """KubeSpawner: the files go into a Secret of the learner's home namespace, mounted read-only at
     KUBE_MOUNT; the pod runs there as the learner's ServiceAccount."""
-    from .. import manifests
+    from ... import manifests
 
     with tempfile.TemporaryDirectory(prefix="kubelab-hub-") as tmp:
         env = provision(api, learner, Path(tmp) / KUBECONFIG_NAME)
@@ -202,7 +204,7 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
 
 
 class ConfinedSpawner(SimpleLocalProcessSpawner):
-    """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.confine), as a grading kernel does:
+    """SimpleLocalProcessSpawner whose JupyterLab runs confined (kubelab.course.isolation.confine), as a grading kernel does:
     it writes only the learner's home, a scratch TMPDIR and its learner's own exchange folder, seen as the course's (with
     the released assignments read-only in it: exchange.learner_view); kubelab's state (every
     kubeconfig and key, etcd's data), `hub_dir` (the hub's database, its cookie secret, the other learners'
@@ -240,7 +242,7 @@ class ConfinedSpawner(SimpleLocalProcessSpawner):
         bind, writable = await asyncio.to_thread(
             exchange.learner_view, self.environment["NBGRADER_EXCHANGE"], self.environment["NBGRADER_COURSE_ID"],
             self.user.name)   # nbgrader's student id (learner_files): what the learner's submissions are named after
-        hide = (*confine.hidden(assignments.course_root(), learner_side=("exchange",)),
+        hide = (*confine.hidden(course_folder.course_root(), learner_side=("exchange",)),
                 *([self.hub_dir] if self.hub_dir else []))
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         self._run = Path(tempfile.mkdtemp(prefix="server-", dir=confine.runtime_root()))
