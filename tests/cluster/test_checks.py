@@ -255,6 +255,36 @@ def test_can_sees_rbac_granted_to_the_service_account_groups(api, namespace):
     assert grading.can(api, "list", "configmaps", namespace, as_user=f"system:serviceaccount:{namespace}:anyone").passed
 
 
+def test_a_check_asks_with_the_client_it_is_given_and_a_grade_cell_passes_the_grader(api, tmp_path, monkeypatch,
+                                                                                       capfd):
+    """A learner may ask who may do what only in their own namespaces; outside them the check says to pass
+    kl.grading.grader(api). While graded as the learner ($KUBELAB_GRADER_KUBECONFIG set) the check still asks with
+    the learner's client (no silent swap); kl.grading.grader(api) is the read-only grader, who may ask."""
+    import uuid
+
+    from kubelab import settings
+    from kubelab.course import sandbox
+
+    box = sandbox.sandbox(api, "sar", f"l{uuid.uuid4().hex[:6]}")
+    try:
+        learner = box.client()
+        sa = f"system:serviceaccount:{box.namespace}:{sandbox.SERVICE_ACCOUNT}"
+        assert grading.cannot(learner, "create", "rolebindings.rbac.authorization.k8s.io", box.namespace,
+                              as_user=sa).passed   # their own namespace: a LocalSubjectAccessReview
+        assert grading.grader(learner) is learner   # not graded: the client itself
+        monkeypatch.setenv(settings.GRADER_KUBECONFIG,
+                           str(sandbox.grader_kubeconfig(api, tmp_path / "grader.yaml", 600)))
+        err = fails(capfd, grading.cannot, learner, "list", "secrets", "default", as_user=sa)
+        assert "may not ask" in err.problem and "kl.grading.grader(api)" in err.hint
+        grader = grading.grader(learner)
+        assert grader is not learner
+        assert grading.cannot(grader, "list", "secrets", "default", as_user=sa).passed
+        err = fails(capfd, grading.can, grader, "list", "secrets", "default", as_user=sa)
+        assert err.problem == f"{sa} cannot list secrets in namespace 'default'"
+    finally:
+        sandbox.cleanup(api, box.learner, wait=False)
+
+
 # -- objects and keys ----------------------------------------------------------------------------
 
 def test_resource_exists(api, namespace, capfd):

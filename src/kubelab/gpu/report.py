@@ -352,7 +352,8 @@ def collect(api, *, every: float = 1.0, duration: float = 0.0, telemetry=None, s
     pods, ResourceClaims and ResourceSlices once and join them. With source="auto" and no GPU source at
     all, the report has the API's rows only (its `telemetry` says why). The report is of the whole cluster:
     while a submission is graded as the learner (who may read only their own namespace) its reads go through
-    the grader's read-only identity, as the check that recomputes it does. An identity that may not list
+    the grader's read-only identity: the report is the learner's work, not a check, and their code cannot name
+    that identity (the grade cell passes it to the check that recomputes the report: kl.grading.grader(api)). An identity that may not list
     every namespace's pods otherwise (a learner in a JupyterHub) gets its own namespaces' (`scope`)."""
     from .._k8s.client import grader_client
     from .._k8s.raw import list_dra, nodes_by_name, visible_claims, visible_pods

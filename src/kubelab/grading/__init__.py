@@ -20,7 +20,7 @@ from .admission import admission_accepts, admission_refuses, limitrange_defaults
 from .alerting import alert_fires, alert_on_load, alert_quiet, alert_rule_loaded, idle_gpu_alert
 from .availability import stayed_available
 from . import dryrun
-from .engine import CheckResult, Part, Partial
+from .engine import CheckResult, Part, Partial, grader
 from .helm import (chart_lint_clean, chart_published, chart_renders_valid, helm_test_passed, release_from_registry,
                    release_keeps_no_secret, rolled_back)
 from .lint import kube_score_clean, kubeconform_valid
@@ -39,7 +39,7 @@ from .workloads import deployment_ready, env_from, service_selects, statefulset_
 
 __all__ = ["CheckResult", "Part", "Partial", "dryrun", "admission_accepts", "admission_refuses", "alert_fires", "alert_on_load", "alert_quiet", "alert_rule_loaded", "idle_gpu_alert", "can", "canary_traffic",
            "cannot", "chart_lint_clean", "chart_published", "chart_renders_valid", "claim_allocated", "configmap_has_keys",
-           "deployment_ready", "env_from", "gpu_report_matches", "helm_release_deployed", "helm_test_passed",
+           "deployment_ready", "env_from", "gpu_report_matches", "grader", "helm_release_deployed", "helm_test_passed",
            "job_admitted", "job_borrowed", "job_gang_admitted", "job_node_provisioned", "job_reclaimed", "kube_score_clean", "kubeconform_valid", "limitrange_defaults", "pod_pending_because", "pod_requests_gpu",
            "pod_scheduled_on_pool", "pool_upgraded", "preempted", "query_answers", "quota_caps_gpus", "reachable", "release_from_registry",
            "release_keeps_no_secret", "request_as", "resource_exists", "rolled_back", "route_accepted", "route_serves", "route_weights", "scales_on_load",

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from .._k8s.apierrors import quiet, refused
 from ..errors import ApiError, CheckFailed, NotFound, UsageError
 
-__all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "outcome", "read", "run"]
+__all__ = ["CheckResult", "Missing", "Part", "Partial", "evaluate", "grader", "outcome", "read", "run"]
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,14 @@ class Partial:
 
     def __repr__(self) -> str:  # what nbgrader reads as the cell's partial credit
         return repr(self.score())
+
+
+def grader(api):
+    """The client a grade cell passes to a check that reads beyond the learner's own namespaces (who may do what
+    in another namespace, the GPU report's whole cluster): while a submission is graded as the learner, the
+    read-only grader's identity ($KUBELAB_GRADER_KUBECONFIG, which the instructor's autograde sets); else `api`
+    itself. Checks never swap clients: each uses the one it is given.
+
+        kl.grading.cannot(kl.grading.grader(api), "list", "secrets", "default", as_user=scientist)"""
+    from .._k8s.client import grader_client
+    return grader_client(api)

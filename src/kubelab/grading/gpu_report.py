@@ -29,15 +29,13 @@ def gpu_report_matches(api, path: str | Path = "gpu-report/gpu-report.csv") -> C
     its source and `simulated` (1); its allocation rows (node and pool: allocatable, allocated, free,
     largest_free_block) are what the API says now (1); its pending demand and its devices and GPU-hours
     by namespace are what the API says, at the report's own time (1); its utilization and allocated-but-idle
-    rows are what the telemetry shows now (1); it was made after the newest GPU pod was placed (1). The cluster-wide reads go through the
-    grader's read-only identity while a submission is graded as the learner (as the report's own do)."""
+    rows are what the telemetry shows now (1); it was made after the newest GPU pod was placed (1). It reads with
+    the client it is given: a grade cell passes kl.grading.grader(api), the whole cluster as the report's own
+    reads saw it (the read-only grader's identity while graded as the learner)."""
     import pandas as pd
 
-    from .._k8s.client import grader_client
     from .._k8s.raw import list_dra, nodes_by_name, visible_claims, visible_pods
     from ..gpu import report
-
-    api = grader_client(api)
 
     def fetch():
         p = Path(path)

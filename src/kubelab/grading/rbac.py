@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .._k8s import kinds
 from .._k8s.apierrors import call, converted
-from .._k8s.client import grader_client, token_client
+from .._k8s.client import token_client
 from ..errors import ApiError, Forbidden, UsageError
 from .engine import CheckResult, Missing, Part, client, missing, read, run
 
@@ -35,7 +35,7 @@ def _access_review(api, verb: str, resource: str, namespace: str, as_user: str):
             try:
                 return call(client(api, "AuthorizationV1Api").create_namespaced_local_subject_access_review,
                             namespace, review).status
-            except Forbidden:   # not this caller's namespace: the grader asks below
+            except Forbidden:   # not this caller's namespace: a SubjectAccessReview below, by the same client
                 return None
             except ApiError as err:
                 raise missing(err, "a LocalSubjectAccessReview", namespace) from None
@@ -43,9 +43,15 @@ def _access_review(api, verb: str, resource: str, namespace: str, as_user: str):
         if status is not None:
             return status
     body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
-    review = read(lambda: client(grader_client(api), "AuthorizationV1Api").create_subject_access_review(body),
-                   "a SubjectAccessReview")
-    return review.status
+
+    def cluster_wide():
+        try:
+            return call(client(api, "AuthorizationV1Api").create_subject_access_review, body)
+        except Forbidden:   # a learner may ask only in their own namespaces
+            raise Missing(f"this identity may not ask who may {verb} {resource} in namespace {namespace!r} (the API "
+                          "server refused its SubjectAccessReview)", "ask as one that may: in a grade cell, pass "
+                          "kl.grading.grader(api) (the read-only grader's identity while graded as the learner)") from None
+    return read(cluster_wide, "a SubjectAccessReview").status
 
 
 def _access(api, verb, resource, namespace, as_user, *, allowed: bool, timeout: float) -> CheckResult:
