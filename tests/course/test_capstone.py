@@ -1,8 +1,8 @@
 """The capstone (source/capstone-gpu-platform), stages 1 and 3, graded live by real nbgrader as the learner, against
-the session cluster's Kueue and Karpenter: the reference answer scores full marks, the released stub 0, wrong answers
-and look-alikes lose the cells they fake, and unusual right answers score full marks. Each submission holds only the
-two stages' notebooks (the others are graded as missing): stages 2, 4 and 5 are test_capstone_platform.py, on
-another worker.
+the session cluster's Kueue and Karpenter: wrong answers and look-alikes lose the cells they fake, and unusual right
+answers score full marks. Each submission holds only the two stages' notebooks (the others are graded as missing):
+stages 2, 4 and 5 are test_capstone_platform.py, on another worker. The reference answer (full marks but the
+runbook) and the released stub (0) of all five stages are graded in the class run (test_class_assignments.py).
 
 Stage 1 (tenancy), by cell and the forms that prove it both ways:
 
@@ -71,18 +71,6 @@ def edited(files: dict[str, str], *edits) -> dict[str, str]:
         assert old in files[name], (name, old)
         files[name] = files[name].replace(old, new, 1)
     return files
-
-
-def test_the_solution_scores_full_marks(course):
-    grade = course.submit("solution", "source", course.solution())
-    assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["solution"])
-    assert grade.max_score == MAX_SCORE and grade.score == sum(FULL.values()) == 17
-    assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)
-
-
-def test_the_released_stub_scores_zero(course):
-    grade = course.submit("stub", "release")
-    assert grade.max_score == MAX_SCORE and grade.score == 0, scores(grade)
 
 
 GATEWAY = """  - from:
@@ -165,3 +153,5 @@ RIGHT = (
 def test_unusual_right_answers_score_full_marks(course):
     grade = course.submit("right", "source", edited(course.solution(), *RIGHT))
     assert {c: v for c, v in scores(grade).items() if c in FULL} == FULL, (scores(grade), course.notes["right"])
+    assert grade.max_score == MAX_SCORE and grade.score == sum(FULL.values()) == 17
+    assert course.identities == {"learner"}   # graded with the learner's own credentials (access.yaml)

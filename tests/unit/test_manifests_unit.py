@@ -9,7 +9,7 @@ from kubernetes.client.exceptions import ApiException
 from kubelab import manifests, wait
 from kubelab._k8s.apierrors import api_error
 from kubelab.course import sandbox
-from kubelab.errors import Forbidden, ManifestError
+from kubelab.errors import Forbidden, ManifestError, UsageError
 
 SECRET_VALUE = "hunter2-very-secret"
 
@@ -278,6 +278,18 @@ def test_learner_names_are_dns_safe_and_do_not_collide():
     assert len(long) <= sandbox.LEARNER_MAX and long[0].isalnum() and long[-1].isalnum()
     assert len(sandbox.namespace_name("Lab 03: Scheduling!" * 5, "alice")) <= 63
     assert sandbox.namespace_name("lab03", "alice") == "alice-lab03"
+
+
+def test_a_learner_is_built_once_and_keeps_their_id_beside_the_dns_safe_name(monkeypatch):
+    jane = sandbox.Learner.of("Jane.Doe@uni.edu")
+    assert jane.id == "Jane.Doe@uni.edu" and jane.name == sandbox.learner_name("Jane.Doe@uni.edu")
+    assert sandbox.Learner.of(jane) is jane   # passed down as it is, not normalised again
+    assert jane.namespace("lab3") == sandbox.namespace_name("lab3", jane) == f"{jane.name}-lab3"
+    assert jane.team_namespace("cap", "serving") == sandbox.team_namespace("cap", "serving", jane.id)
+    with pytest.raises(UsageError, match="longer than 63"):
+        sandbox.Learner.of("x" * 100).team_namespace("capstone-gpu-platform", "serving")
+    monkeypatch.setenv("KUBELAB_LEARNER", "l001")
+    assert sandbox.Learner.of() == sandbox.Learner("l001", "l001")   # a grading kernel's learner
 
 
 def test_a_one_line_string_without_key_value_is_taken_as_a_path():

@@ -103,12 +103,13 @@ def learner_files(course_id: str, exchange: str, learner: str | None = None) -> 
     return {"nbgrader_config.py": nbgrader, "labconfig/page_config.json": page + "\n"}
 
 
-def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[course_folder.Access] | None = None,
+def provision(api, learner: sandbox.Learner | str, kubeconfig_path: str | Path, labs: Iterable[course_folder.Access] | None = None,
               *, root: Path | None = None, expiration_seconds: int = TOKEN_LIFETIME_S) -> dict[str, str]:
     """Make `learner`'s home sandbox and one sandbox per lab in `labs` (default: course_labs(root)) with the
     instructor's ApiClient `api`; write the learner's kubeconfig (0600, a token of the home ServiceAccount
     valid `expiration_seconds`) at `kubeconfig_path`, nbgrader's settings beside it; return the environment
     of the learner's server. Idempotent: a second start refreshes the rights and the token."""
+    learner = sandbox.Learner.of(learner)
     labs = course_labs(root) if labs is None else list(labs)
     course_id, exchange = nbgrader_settings(root)
     home = sandbox.sandbox(api, HOME_LAB, learner)
@@ -120,7 +121,7 @@ def provision(api, learner: str, kubeconfig_path: str | Path, labs: Iterable[cou
         boxes.append(sandbox.sandbox(api, access.lab, learner, manage=access.manage, also=(home,), teams=access.teams))
     path = Path(kubeconfig_path)
     sandbox.kubeconfig(home, path, expiration_seconds)
-    for name, text in learner_files(course_id, exchange, learner).items():
+    for name, text in learner_files(course_id, exchange, learner.id).items():
         (path.parent / name).parent.mkdir(parents=True, exist_ok=True)
         (path.parent / name).write_text(text)
     Path(exchange).mkdir(parents=True, exist_ok=True)   # nbgrader lists nothing (an error) without it
@@ -147,22 +148,21 @@ async def pre_spawn_hook(spawner) -> None:
     """JupyterHub's Spawner.pre_spawn_hook: provision the learner (in a thread: the hub keeps serving the
     others meanwhile) and give the server its environment. A failure stops this start with one message
     (the learner sees "Spawn failed"; the hub's log says why)."""
-    learner = spawner.user.name
+    learner = sandbox.Learner.of(spawner.user.name)   # the hub's user: the learner's id enters here
     api = await asyncio.to_thread(admin_api)
     if _is_kubespawner(spawner):
         env = await asyncio.to_thread(_provision_kube, spawner, api, learner)
     else:
-        folder = Path(getattr(spawner, "home_dir", None) or Path(f"~{learner}").expanduser()) / ".kubelab"
+        folder = Path(getattr(spawner, "home_dir", None) or Path(f"~{learner.id}").expanduser()) / ".kubelab"
         env = await asyncio.to_thread(provision, api, learner, folder / KUBECONFIG_NAME)
         # the pinned tools (kubeconform, kube-score, helm) where the hub's user built them, not under the
         # learner's HOME, which the spawner sets
         env[settings.CACHE_DIR] = str(cache_dir())
         if not hasattr(spawner, "home_dir") and os.geteuid() == 0:
-            _give_to(folder, learner)   # LocalProcessSpawner: the server runs as the learner's OS user
+            _give_to(folder, learner.id)   # LocalProcessSpawner: the server runs as the learner's OS user
     spawner.environment.update(env)
-    spawner.log.info("kubelab: %s's server acts as %s (namespaces %s-*)", learner,
-                     f"system:serviceaccount:{sandbox.namespace_name(HOME_LAB, learner)}:{sandbox.SERVICE_ACCOUNT}",
-                     sandbox.learner_name(learner))
+    spawner.log.info("kubelab: %s's server acts as %s (namespaces %s-*)", learner.id,
+                     f"system:serviceaccount:{learner.namespace(HOME_LAB)}:{sandbox.SERVICE_ACCOUNT}", learner.name)
 
 
 def _give_to(folder: Path, user: str) -> None:
@@ -178,7 +178,7 @@ def _is_kubespawner(spawner) -> bool:
     return any(cls.__name__ == "KubeSpawner" for cls in type(spawner).__mro__)
 
 
-def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
+def _provision_kube(spawner, api, learner: sandbox.Learner) -> dict[str, str]:
     """KubeSpawner: the files go into a Secret of the learner's home namespace, mounted read-only at
     KUBE_MOUNT; the pod runs there as the learner's ServiceAccount."""
     from ... import manifests
@@ -186,11 +186,11 @@ def _provision_kube(spawner, api, learner: str) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="kubelab-hub-") as tmp:
         env = provision(api, learner, Path(tmp) / KUBECONFIG_NAME)
         files = {str(p.relative_to(tmp)): p.read_text() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
-    namespace = sandbox.namespace_name(HOME_LAB, learner)
+    namespace = learner.namespace(HOME_LAB)
     keys = {path.replace("/", "__"): path for path in files}
     manifests.apply(api, [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                            "metadata": {"name": SECRET, "namespace": namespace,
-                                        "labels": {sandbox.LEARNER_LABEL: sandbox.learner_name(learner)}},
+                                        "labels": {sandbox.LEARNER_LABEL: learner.name}},
                            "stringData": {key: files[path] for key, path in keys.items()}}])
     spawner.namespace = namespace
     spawner.service_account = sandbox.SERVICE_ACCOUNT

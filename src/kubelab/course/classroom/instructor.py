@@ -193,34 +193,35 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
             if confined is not None:
                 stack.callback(confine.discard_prestarted)
 
-        def kernel_env(student: str) -> dict:
-            """The environment `student`'s run has: their kubeconfig's path (written just before it) and the
+        def kernel_env(learner: sandbox.Learner) -> dict:
+            """The environment `learner`'s run has: their kubeconfig's path (written just before it) and the
             grader's, so that it is known ahead, for their prestarted kernel."""
             if not access:
                 return dict(env or {})
-            learner = shared / f"{sandbox.namespace_name(access.lab, student)}.yaml"
-            return {**(env or {}), **services, settings.KUBECONFIG: str(learner), "KUBECONFIG": str(learner),
+            path = shared / f"{learner.namespace(access.lab)}.yaml"
+            return {**(env or {}), **services, settings.KUBECONFIG: str(path), "KUBECONFIG": str(path),
                     settings.CONTEXT: "", settings.GRADER_KUBECONFIG: str(grader)}
 
         ahead = 0
-        for i, student in enumerate(students):
-            secrets, box, retried = [], None, []
+        learners = [sandbox.Learner.of(student) for student in students]   # the ids enter here: nbgrader's student ids
+        for i, learner in enumerate(learners):
+            student, secrets, box, retried = learner.id, [], None, []
             try:
                 if _nothing_submitted(root, assignment, student):   # nothing nbgrader could run: 0, recorded
                     result.grades[student] = _graded_zero(root, assignment, student)
                     continue
-                if confined is not None and i + 1 < len(students):
-                    ahead += _prestart(assignment, students[i + 1], root, kernel_env, cell_timeout, confined)
+                if confined is not None and i + 1 < len(learners):
+                    ahead += _prestart(assignment, learners[i + 1], root, kernel_env, cell_timeout, confined)
                 for attempt in (1, 2):   # a second run, from a fresh reset, when nbgrader fails: a transient
                     try:                 # failure must not decide a grade, nor a first run's leftovers
                         if access:
-                            box = sandbox.reset(admin, access.lab, student, manage=access.manage, teams=access.teams)
+                            box = sandbox.reset(admin, access.lab, learner, manage=access.manage, teams=access.teams)
                             for guard in registry:
                                 guard.namespaces = set(box.namespaces)
-                            learner = sandbox.kubeconfig(box, kernel_env(student)["KUBECONFIG"], TOKEN_LIFETIME_S)
-                            secrets += [_token(learner), _token(grader)]
+                            path = sandbox.kubeconfig(box, kernel_env(learner)["KUBECONFIG"], TOKEN_LIFETIME_S)
+                            secrets += [_token(path), _token(grader)]
                         result.grades[student] = assignments.autograde(assignment, student, root=root,
-                                                                       env=kernel_env(student),
+                                                                       env=kernel_env(learner),
                                                                        cell_timeout=cell_timeout, confined=confined)
                         break
                     except KubelabError as err:
@@ -254,15 +255,15 @@ def autograde_class(assignment: str, students: list[str] | None = None, root: st
 DEAD_KERNEL = "DeadKernelError"
 
 
-def _prestart(assignment: str, student: str, root: Path, kernel_env, cell_timeout, confined) -> bool:
-    """Start the kernel of `student`, graded next, while this learner's runs (unless their submission lacks a
+def _prestart(assignment: str, learner: sandbox.Learner, root: Path, kernel_env, cell_timeout, confined) -> bool:
+    """Start the kernel of `learner`, graded next, while this learner's runs (unless their submission lacks a
     notebook): a second of each run's start-up is then off the class's clock. It runs nothing until its learner's
     turn; their run takes it over only where every input is the same (else it is ended unused). Only time is at stake
     here, so a failure is no learner's: their run starts its own kernel. Returns whether it started one."""
-    if _notebooks_missing(root, assignment, student):
+    if _notebooks_missing(root, assignment, learner.id):
         return False
     try:
-        assignments.prestart(assignment, student, root, kernel_env(student), cell_timeout, confined=confined)
+        assignments.prestart(assignment, learner.id, root, kernel_env(learner), cell_timeout, confined=confined)
     except Exception:   # noqa: BLE001  (nothing here may decide a grade or stop the class)
         return False
     return True

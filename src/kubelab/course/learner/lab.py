@@ -39,7 +39,7 @@ from ..isolation.sandbox import teams
 __all__ = ["api_key", "apply_each", "apply_files", "artifacts_volume", "files", "free_gpus", "gateway", "settle", "start", "teams"]
 
 
-def start(api, lab: str, learner: str | None = None, *, registry: str | None = None,
+def start(api, lab: str, learner: sandbox.Learner | str | None = None, *, registry: str | None = None,
           teams: list[str] | None = None) -> str:
     """Empty (or create) the learner's namespace for `lab`, and its team namespaces, and return the lab namespace's
     name: an identity that may delete it (the instructor's, a laptop's admin) deletes and recreates them (`teams`:
@@ -47,7 +47,8 @@ def start(api, lab: str, learner: str | None = None, *, registry: str | None = N
     so what is in them is deleted (sandbox.empty), and `teams` may name only teams the sandbox has. With `registry`
     (host:port of an OCI registry), also delete every repository under `<registry>/<namespace>/` of each namespace
     (the charts an earlier run pushed), so a chart is graded only when this run publishes it."""
-    namespace = sandbox.namespace_name(lab, learner)
+    learner = sandbox.Learner.of(learner)   # the learner's id enters here (a kernel's $KUBELAB_LEARNER, else the user)
+    namespace = learner.namespace(lab)
     made = sandbox.teams(api, lab, learner)
     if sandbox.can_i(api, "delete", "namespaces", name=namespace):
         # an admin's run (a laptop): the sandbox a graded run would have, from the assignment's access.yaml beside

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from .... import batch, manifests
 from ...._k8s.apierrors import call, delete_if_present, typed_errors
-from ...._k8s.client import GRADER_ENV, grader_client  # noqa: F401  (re-exported: the course's side of it)
+from ...._k8s.client import GRADER_ENV  # noqa: F401  (re-exported: the course's side of it)
 from ...._k8s.raw import NAMESPACES_ENV  # noqa: F401  (re-exported: what the hub sets)
 from ...._k8s.poll import until
 from ....errors import ApiError, Forbidden, NotFound, UsageError, WaitTimeout
@@ -51,12 +51,12 @@ from .credentials import (Sandbox, grader_kubeconfig, kubeconfig, revoke, servic
                           token_client)
 from .policy import (FIELD_MANAGER, LAB_LABEL, LEARNER_ENV, LEARNER_LABEL, LEARNER_MAX, MANAGE,  # noqa: F401
                      NAMES_POLICY, SANDBOX_LABEL, SCALERS_POLICY, SERVICE_ACCOUNT, TEAM_LABEL, TEAMS_RECORD,
-                     VOLUME_ROOT, check_teams, dns_safe, learner_name, names_policy, namespace_name, objects,
+                     VOLUME_ROOT, Learner, check_teams, dns_safe, learner_name, names_policy, namespace_name, objects,
                      scalers_policy, team_namespace)
 
 __all__ = ["GRADER_ENV", "LAB_LABEL", "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "MANAGE", "NAMESPACES_ENV",
-           "SERVICE_ACCOUNT", "Sandbox", "TEAM_LABEL", "VOLUME_ROOT", "can_i", "cleanup", "credentials",
-           "delete_cluster_objects", "delete_namespace", "discard", "empty", "grader_client", "grader_kubeconfig", "kubeconfig",
+           "SERVICE_ACCOUNT", "Learner", "Sandbox", "TEAM_LABEL", "VOLUME_ROOT", "can_i", "cleanup", "credentials",
+           "delete_cluster_objects", "delete_namespace", "discard", "empty", "grader_kubeconfig", "kubeconfig",
            "learner_name", "names_policy", "namespace_name", "policy", "reset", "revoke", "sandbox",
            "service_env", "team_namespace", "teams", "token_client", "wait_namespace_gone"]
 
@@ -94,17 +94,16 @@ def _batch_roles(team_spaces: dict[str, str]) -> dict[str, str]:
 
 
 @typed_errors
-def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
+def sandbox(api, lab: str, learner: Learner | str | None = None, timeout: float = 120, *,
             manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = (), teams: tuple[str, ...] = ()) -> Sandbox:
     """Create (or update: it is idempotent) the learner's namespace for `lab` with its ServiceAccount,
     Role and RoleBinding (`manage`: the extra rights of MANAGE; `also`: other sandboxes of the learner
     whose ServiceAccount gets the same rights here, e.g. the one identity of a hub's JupyterLab; `teams`: a
     namespace per team besides, see the module's doc). A namespace still being deleted (a reset or cleanup just
     before) is waited for."""
-    learner = learner_name(learner)
-    lab_label = dns_safe(lab, 63)
-    namespace = namespace_name(lab, learner)
-    team_spaces = {team: team_namespace(lab, team, learner) for team in check_teams(teams)}
+    who, lab_label = Learner.of(learner), dns_safe(lab, 63)
+    learner, namespace = who.name, who.namespace(lab)
+    team_spaces = {team: who.team_namespace(lab, team) for team in check_teams(teams)}
     roles = _batch_roles(team_spaces) if "batch" in manage else {}   # refused before anything is made
     for name, team in ((namespace, None), *((ns, team) for team, ns in team_spaces.items())):
         wait_namespace_gone(api, name, timeout)
@@ -132,17 +131,18 @@ def sandbox(api, lab: str, learner: str | None = None, timeout: float = 120, *,
 
 
 @typed_errors
-def teams(api, lab: str, learner: str | None = None) -> dict[str, str]:
+def teams(api, lab: str, learner: Learner | str | None = None) -> dict[str, str]:
     """{team: namespace} of the learner's sandbox for `lab` (its access.yaml's `teams`), as the sandbox recorded
     them in its lab namespace (TEAMS_RECORD, which the learner may read); {} for a lab without teams."""
     from kubernetes import client
 
+    who = Learner.of(learner)
     try:
-        record = call(client.CoreV1Api(api).read_namespaced_config_map, TEAMS_RECORD, namespace_name(lab, learner))
+        record = call(client.CoreV1Api(api).read_namespaced_config_map, TEAMS_RECORD, who.namespace(lab))
     except NotFound:
         return {}
     # the names are made again, not read: the learner may write the record, never choose another namespace
-    return {team: team_namespace(lab, team, learner) for team in check_teams(sorted(record.data or {}))}
+    return {team: who.team_namespace(lab, team) for team in check_teams(sorted(record.data or {}))}
 
 
 def _serving_policy(api) -> bool:
@@ -239,24 +239,24 @@ def _wait_policy_enforced(box: Sandbox, manage: tuple[str, ...], timeout: float 
 
 
 @typed_errors
-def reset(api, lab: str, learner: str | None = None, timeout: float = 120, *,
+def reset(api, lab: str, learner: Learner | str | None = None, timeout: float = 120, *,
           manage: tuple[str, ...] = (), also: tuple[Sandbox, ...] = (), teams: tuple[str, ...] = ()) -> Sandbox:
     """Delete the learner's namespace for `lab` and its team namespaces, those of `teams` and any made before
     (everything in them), wait until they are gone, create them afresh. Tokens from the old Sandbox.client() stop
     working: call client() again."""
     from kubernetes import client
 
-    learner, lab_label = learner_name(learner), dns_safe(lab, 63)
-    names = {namespace_name(lab, learner): None, **{team_namespace(lab, t, learner): t for t in check_teams(teams)}}
+    who, lab_label = Learner.of(learner), dns_safe(lab, 63)
+    names = {who.namespace(lab): None, **{who.team_namespace(lab, t): t for t in check_teams(teams)}}
     for name, team in names.items():
-        _check_owner(api, name, learner, lab_label, team)
+        _check_owner(api, name, who.name, lab_label, team)
     made = client.CoreV1Api(api).list_namespace(
-        label_selector=f"{LEARNER_LABEL}={learner},{LAB_LABEL}={lab_label},{TEAM_LABEL}").items
+        label_selector=f"{LEARNER_LABEL}={who.name},{LAB_LABEL}={lab_label},{TEAM_LABEL}").items
     for name in {*names, *(ns.metadata.name for ns in made)}:
         delete_cluster_objects(api, name)
         delete_namespace(api, name)
     # it waits until the old namespaces are gone
-    return sandbox(api, lab, learner, timeout, manage=manage, also=also, teams=teams)
+    return sandbox(api, lab, who, timeout, manage=manage, also=also, teams=teams)
 
 
 @typed_errors
@@ -276,13 +276,13 @@ def discard(api, *namespaces: str) -> None:
 
 
 @typed_errors
-def cleanup(api, learner: str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
+def cleanup(api, learner: Learner | str | None = None, wait: bool = False, timeout: float = 120) -> list[str]:
     """Delete every namespace labelled as the learner's (no other; team namespaces included), the cluster-scoped
     objects named after them, and the ClusterRoles that gave them rights outside the namespace; returns the
     namespaces' names."""
     from kubernetes import client
 
-    selector = f"{LEARNER_LABEL}={learner_name(learner)}"
+    selector = f"{LEARNER_LABEL}={Learner.of(learner).name}"
     names = [ns.metadata.name for ns in client.CoreV1Api(api).list_namespace(label_selector=selector).items]
     rbac = client.RbacAuthorizationV1Api(api)
     rbac.delete_collection_cluster_role_binding(label_selector=selector)

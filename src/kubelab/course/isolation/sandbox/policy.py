@@ -7,6 +7,7 @@ import getpass
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 
 from .... import settings
 # SANDBOX_LABEL: the sandbox's own objects (ServiceAccount, Role, RoleBinding; the platform's LocalQueues), which
@@ -18,7 +19,7 @@ __all__ = ["ALL", "BATCH_CLUSTER_RULES", "BATCH_RULES", "CLUSTER_RULES", "FIELD_
            "LEARNER_ENV", "LEARNER_LABEL", "LEARNER_MAX", "LIMITS_RULE", "MANAGE", "NAMES_POLICY", "READ", "ROLE",
            "RULES", "SANDBOX_LABEL", "SANDBOX_RIGHT", "SCALERS_POLICY", "SCALER_TRIGGERS", "SERVICE_ACCOUNT",
            "SERVING_CLUSTER_RULES", "SERVING_RULES", "TEAMS_RECORD", "TEAM_LABEL", "VOLUME_ROOT", "check_teams",
-           "dns_safe", "grader_objects", "learner_name", "names_policy", "namespace_name", "objects",
+           "Learner", "dns_safe", "grader_objects", "learner_name", "names_policy", "namespace_name", "objects",
            "scalers_policy", "team_namespace"]
 
 LEARNER_LABEL = "kubelab.io/learner"
@@ -124,20 +125,47 @@ def dns_safe(text: str, limit: int) -> str:
 LEARNER_ENV = settings.LEARNER  # set by `kubelab course autograde` for the submission it grades
 
 
-def learner_name(default: str | None = None) -> str:
-    """The learner's DNS-safe name: `default`, else $KUBELAB_LEARNER (the grading run names the learner
-    whose submission it executes: nbgrader gives the kernel no student id), else $JUPYTERHUB_USER, else
-    the operating-system user."""
-    name = default or settings.current().learner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-    if not name or not name.strip():
-        raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
-    return dns_safe(name, LEARNER_MAX)
+@dataclass(frozen=True)
+class Learner:
+    """One learner, built once where their id enters (the hub's user, the class roster's id, a grading kernel's
+    $KUBELAB_LEARNER) and passed down as it is: `id` as given (nbgrader's student id), `name` its DNS-safe form
+    (labels, namespace names), and their namespaces."""
+    id: str
+    name: str
+
+    @classmethod
+    def of(cls, learner: Learner | str | None = None) -> Learner:
+        """`learner` itself, or the Learner of an id: `learner`, else $KUBELAB_LEARNER (the grading run names the
+        learner whose submission it executes: nbgrader gives the kernel no student id), else $JUPYTERHUB_USER, else
+        the operating-system user."""
+        if isinstance(learner, Learner):
+            return learner
+        given = learner or settings.current().learner or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        if not given or not given.strip():
+            raise UsageError("the learner name is empty", "pass learner=... or set JUPYTERHUB_USER")
+        return cls(given, dns_safe(given, LEARNER_MAX))
+
+    def namespace(self, lab: str) -> str:
+        """Their sandbox namespace of `lab`: "<name>-<lab>"."""
+        return f"{self.name}-{dns_safe(lab, 62 - len(self.name))}"
+
+    def team_namespace(self, lab: str, team: str) -> str:
+        """The namespace of `team` in their sandbox of `lab`: "<name>-<lab>-<team>"."""
+        name = f"{self.namespace(lab)}-{team}"
+        if len(name) > 63:
+            raise UsageError(f"team namespace {name} is longer than 63 characters (a namespace name's limit)",
+                             "give the team (access.yaml `teams:`) or the lab a shorter name")
+        return name
 
 
-def namespace_name(lab: str, learner: str | None = None) -> str:
+def learner_name(learner: Learner | str | None = None) -> str:
+    """The learner's DNS-safe name (Learner.of(learner).name)."""
+    return Learner.of(learner).name
+
+
+def namespace_name(lab: str, learner: Learner | str | None = None) -> str:
     """The sandbox namespace of `lab` for `learner`: "<learner>-<lab>"."""
-    learner = learner_name(learner)
-    return f"{learner}-{dns_safe(lab, 62 - len(learner))}"
+    return Learner.of(learner).namespace(lab)
 
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -153,13 +181,9 @@ def check_teams(teams) -> tuple[str, ...]:
     return tuple(teams)
 
 
-def team_namespace(lab: str, team: str, learner: str | None = None) -> str:
+def team_namespace(lab: str, team: str, learner: Learner | str | None = None) -> str:
     """The namespace of `team` in the learner's sandbox for `lab`: "<learner>-<lab>-<team>"."""
-    name = f"{namespace_name(lab, learner)}-{team}"
-    if len(name) > 63:
-        raise UsageError(f"team namespace {name} is longer than 63 characters (a namespace name's limit)",
-                         "give the team (access.yaml `teams:`) or the lab a shorter name")
-    return name
+    return Learner.of(learner).team_namespace(lab, team)
 
 
 def objects(namespace: str, learner: str, lab: str, manage: tuple[str, ...] = (),
