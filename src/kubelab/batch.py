@@ -25,6 +25,7 @@ from __future__ import annotations
 from ._k8s.apierrors import call, typed_errors
 from ._k8s.names import GPU_TAINT, POOL_LABEL, SANDBOX_LABEL
 from ._k8s.poll import until
+from ._k8s.raw import is_ready
 from .cluster.karpenter import AUTOSCALED_TAINT
 from .cluster.kueue import QUEUE_LABEL
 from .errors import ClusterUnavailable, ConfigError, KubelabError, UsageError
@@ -149,7 +150,7 @@ def serve_on_pool(api, namespace: str, pool: str, name: str = "model-server", re
         pods = [p for p in core.list_namespaced_pod(namespace, label_selector=f"app={name}").items
                 if not p.metadata.deletion_timestamp]
         return (set(nodes.values()) == {"v1"} and len(pods) == replicas
-                and all(_pod_ready(p) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
+                and all(is_ready(p.status) and nodes.get(p.spec.node_name) == "v1" for p in pods)), None
     until(settled, timeout, every=0.5)
     query = READY_ENDPOINTS.format(namespace=namespace, service=name)
 
@@ -165,10 +166,6 @@ def serve_on_pool(api, namespace: str, pool: str, name: str = "model-server", re
 def _core(api):
     from kubernetes import client
     return client.CoreV1Api(api)
-
-
-def _pod_ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def autoscaled_flavor(namespace: str) -> dict:

@@ -63,8 +63,11 @@ def labels(obj: dict | None) -> dict:
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
 
-def is_ready(status: dict) -> bool:
-    """The Ready condition of a pod's or a node's status is True."""
+def is_ready(status) -> bool:
+    """The Ready condition of a pod's or a node's status is True: `status` a dict (raw reads) or the typed client's
+    object (V1PodStatus, V1NodeStatus)."""
+    if status is not None and not isinstance(status, dict):
+        return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (status or {}).get("conditions") or [])
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import yaml
 
 from .certs import kept, save
+from .paths import PartFolder
 
 __all__ = ["CONTROLLER", "EG_MODULE", "GATEWAY_API_MODULE", "GATEWAY_CLASS", "HEALTH_PORT", "INFERENCE_MODULE",
            "NAMESPACE", "SHUTDOWN_MANAGER_IMAGE", "EnvoyGateway", "certificates", "configuration", "crds",
@@ -184,19 +185,9 @@ def secrets(certs: dict[str, bytes], namespace: str = NAMESPACE) -> list[dict]:
 
 
 # -- one cluster's Envoy Gateway ----------------------------------------------------------------------------------
-class EnvoyGateway:
+class EnvoyGateway(PartFolder):
     """The Envoy Gateway of one cluster, kept in `<workdir>/envoy-gateway/` (config.yaml, certs/, run/, root/)."""
-
-    def __init__(self, workdir: Path):
-        self.dir = Path(workdir) / "envoy-gateway"
-
-    @property
-    def config_file(self) -> Path:
-        return self.dir / "config.yaml"
-
-    @property
-    def cert_dir(self) -> Path:
-        return self.dir / "certs"
+    FOLDER = "envoy-gateway"
 
     @property
     def xds_cert_dir(self) -> Path:

@@ -59,6 +59,7 @@ import yaml
 
 from ..errors import ConfigError
 from .certs import ca_and_server
+from .paths import PartFolder
 
 if TYPE_CHECKING:
     from .local import LocalCluster
@@ -166,15 +167,9 @@ def certificates(folder: Path) -> dict[str, bytes]:
 
 
 # -- one cluster's KEDA ------------------------------------------------------------------------------------------
-class Keda:
+class Keda(PartFolder):
     """The KEDA of one cluster, kept in `<workdir>/keda/` (ports.json, certs/, an empty ca/ for --ca-dir)."""
-
-    def __init__(self, workdir: Path):
-        self.dir = Path(workdir) / "keda"
-
-    @property
-    def cert_dir(self) -> Path:
-        return self.dir / "certs"
+    FOLDER = "keda"
 
     def ports(self) -> dict[str, int]:
         """The ports in ports.json ({} before the first start)."""

@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from .certs import ca_and_server
+from .paths import PartFolder
 
 __all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
            "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
@@ -147,19 +148,9 @@ def webhook_configurations(module: Path, port: int, ca: bytes) -> list[dict]:
 
 
 # -- one cluster's Kueue -----------------------------------------------------------------------------------------
-class Kueue:
+class Kueue(PartFolder):
     """The Kueue of one cluster, kept in `<workdir>/kueue/` (config.yaml, certs/)."""
-
-    def __init__(self, workdir: Path):
-        self.dir = Path(workdir) / "kueue"
-
-    @property
-    def config_file(self) -> Path:
-        return self.dir / "config.yaml"
-
-    @property
-    def cert_dir(self) -> Path:
-        return self.dir / "certs"
+    FOLDER = "kueue"
 
     def ports(self) -> dict[str, int]:
         """The ports in its config ({} before the first start)."""

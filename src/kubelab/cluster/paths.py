@@ -8,7 +8,7 @@ import platformdirs
 from .. import settings
 from ..errors import BinaryMissing, ConfigError
 
-__all__ = ["daemon", "read_config", "cache_dir", "repo_root", "state_dir"]
+__all__ = ["PartFolder", "daemon", "read_config", "cache_dir", "repo_root", "state_dir"]
 
 
 def repo_root() -> Path:
@@ -75,3 +75,20 @@ def read_config(path: Path, model, what: str, *, missing_fix: str, fields_fix: s
             loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"]).replace(".[", "[")
             lines.append(f"{loc or 'file'}: {e['msg']}")
         raise ConfigError(f"invalid {what} {path}:\n  " + "\n  ".join(lines), fields_fix + after) from None
+
+
+class PartFolder:
+    """A platform part's own folder in one cluster's workdir: `<workdir>/<FOLDER>/`, its CONFIG file and certs/."""
+    FOLDER, CONFIG = "", "config.yaml"
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.dir = self.workdir / self.FOLDER
+
+    @property
+    def config_file(self) -> Path:
+        return self.dir / self.CONFIG
+
+    @property
+    def cert_dir(self) -> Path:
+        return self.dir / "certs"

@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ClusterUnavailable
-from .paths import daemon, repo_root
+from .paths import PartFolder, daemon, repo_root
 
 __all__ = ["GPU_EXPORTER_JOB", "PORT_RANGES", "Prometheus", "RULES_DIR", "RULES_FILE", "SCRAPE_INTERVAL",
            "STATE_METRICS_JOB", "scrape_config"]
@@ -93,16 +93,9 @@ def scrape_config(kwokctl_components: list[dict], gpu_exporter: str, state_metri
             "scrape_configs": jobs}
 
 
-class Prometheus:
+class Prometheus(PartFolder):
     """The Prometheus of one cluster, kept in `<workdir>/prometheus/` (prometheus.yml, ports.json, data/)."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = Path(workdir)
-        self.dir = self.workdir / "prometheus"
-
-    @property
-    def config_file(self) -> Path:
-        return self.dir / "prometheus.yml"
+    FOLDER, CONFIG = "prometheus", "prometheus.yml"
 
     @property
     def rules_dir(self) -> Path:

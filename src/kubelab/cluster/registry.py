@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ClusterUnavailable, KubelabError, PortInUse
+from .paths import PartFolder
 
 __all__ = ["Client", "MANIFEST_TYPES", "Registry", "pick_port"]
 
@@ -45,15 +46,9 @@ def pick_port(taken: set[int], first: int = 5000, last: int = 9999) -> int:
                     "stop a process that holds these ports, or another cluster's registry")
 
 
-class Registry:
+class Registry(PartFolder):
     """The registry of one cluster, kept in `<workdir>/registry/` (config.yml, data/)."""
-
-    def __init__(self, workdir: Path):
-        self.dir = Path(workdir) / "registry"
-
-    @property
-    def config_file(self) -> Path:
-        return self.dir / "config.yml"
+    FOLDER, CONFIG = "registry", "config.yml"
 
     def port(self) -> int | None:
         with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError, ValueError):

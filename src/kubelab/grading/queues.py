@@ -12,6 +12,7 @@ import time
 from types import SimpleNamespace
 
 from .._k8s.quantity import to_float
+from .._k8s.raw import is_ready
 from ..batch import API, GPU, NODEPOOL_LABEL, QUEUE_LABEL
 from ..observe.queues import last_preemption, of_job, quotas_frame
 from .engine import CheckResult, Missing, Part, client, read, run
@@ -94,9 +95,7 @@ def _waiting_for_capacity(pods: list, nodes: list) -> bool:
     """Every pod not ready is one the scheduler left Pending for lack of free resources alone (Insufficient ...)
     while it fits an empty node of its flavor: the cluster is full of other tenants' pods (a class shares it),
     and Kueue's waitForPodsReady requeues the gang whole if it stays so."""
-    def ready(p):
-        return any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
-    waiting = [p for p in pods if not ready(p)]
+    waiting = [p for p in pods if not is_ready(p.status)]
     return bool(waiting) and all("Insufficient" in (_pending(p) or "") and _fits_empty(p, nodes) for p in waiting)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from .._k8s.raw import is_ready
 from ..batch import IMAGE_LABEL, NODEPOOL_LABEL
 from ..errors import CheckFailed
 from .availability import stayed_available
@@ -24,10 +25,6 @@ UPGRADE_WAIT = 120.0   # seconds to wait for Karpenter: measured ~20 s without a
 
 def _template_labels(pool: dict) -> dict:
     return (((pool.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-
-
-def _ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
 def pool_upgraded(api, node_pool: str, deployment: str, namespace: str, *, to: str = "v2", label: str = IMAGE_LABEL,
@@ -62,7 +59,7 @@ def pool_upgraded(api, node_pool: str, deployment: str, namespace: str, *, to: s
                                created=[n.metadata.creation_timestamp for n in nodes if image[n.metadata.name] == to])
 
     old = lambda f: sorted(n for n, image in f.image.items() if image != to)
-    off = lambda f: [p.metadata.name for p in f.pods if not _ready(p) or f.image.get(p.spec.node_name) != to]
+    off = lambda f: [p.metadata.name for p in f.pods if not is_ready(p.status) or f.image.get(p.spec.node_name) != to]
     fleet_parts = [
         Part(lambda f: bool(f.image) and not old(f),
              lambda f: (f"Karpenter has not replaced node(s) {', '.join(old(f))} of NodePool {node_pool!r} yet "

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from .._k8s.names import is_gpu_resource
 from .._k8s.quantity import qty
+from .._k8s.raw import is_ready
 from ..grading.engine import Missing, Part, client, evaluate, read, run
 from ..manifests import apply
 from ..wait import pod_ready, rollout
@@ -143,10 +144,6 @@ def _echo(api, ns):
     apps.patch_namespaced_deployment("echo", ns, {"metadata": {"annotations": {STARTED: record}}})
 
 
-def _ready(pod) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-
-
 @exercise("00.self-healing", "Delete a pod and watch its Deployment bring it back", objectives=(1, 5),
           setup=_echo, hints=(
     "the pod's name is in `kubectl get pods -l app=echo -n <ns>` (or kl.pods(api, namespace)); delete ONE pod, "
@@ -174,7 +171,7 @@ def self_healing(api, ns):
     kept = lambda o: [p.metadata.name for p in o.alive if p.metadata.name in o.start["pods"]]
     # a replacement is looked for only once a started pod was deleted and no rollout happened (parts 1 and 3)
     replacing = lambda o: o.current_uid == o.start["uid"] and len(kept(o)) < len(o.start["pods"])
-    new_ready = lambda o: [p.metadata.name for p in o.alive if p.metadata.name not in o.start["pods"] and _ready(p)]
+    new_ready = lambda o: [p.metadata.name for p in o.alive if p.metadata.name not in o.start["pods"] and is_ready(p.status)]
     parts = [
         Part(lambda o: o.current_uid == o.start["uid"],
              lambda o: f"the pods of {what} now come from ReplicaSet {o.current}, not {o.start['replicaset']}: a rollout "
@@ -187,7 +184,7 @@ def self_healing(api, ns):
              lambda o: f"the pods of {what} are still the ones the exercise started ({', '.join(kept(o))}): none was "
                        "deleted", f"`kubectl get pods -l app=echo -n {ns}`, then `kubectl delete pod <one of them> -n {ns}`",
              static=True),
-        Part(lambda o: not replacing(o) or (len(o.alive) == 2 and all(map(_ready, o.alive)) and bool(new_ready(o))),
+        Part(lambda o: not replacing(o) or (len(o.alive) == 2 and all(is_ready(p.status) for p in o.alive) and bool(new_ready(o))),
              lambda o: f"{sum(map(_ready, o.alive))} of 2 pods of ReplicaSet {o.start['replicaset']} are ready"
                        f" (new: {', '.join(new_ready(o)) or 'none yet'})",
              f"watch the ReplicaSet replace it: `kubectl get pods -l app=echo -n {ns} -w`"),
