@@ -24,14 +24,14 @@ the result and a first cell of the learner's feedback.
 from __future__ import annotations
 
 import csv
-import json
 import tempfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import KubelabError, UsageError
-from . import assignments
+from . import after_grading, assignments
+from .after_grading import REMOVED
 from .. import folder as course_folder
 from ..isolation import confine, registry_guard, sandbox
 from ..learner import exchange
@@ -147,7 +147,6 @@ class ClassResult:
 
 
 TOKEN_LIFETIME_S = 3600   # a submission's credentials: well past the longest run, and revoked right after it
-REMOVED = "[credential removed by the grader]"
 
 
 def autograde_class(assignment: str, students: list[str] | None = None, root: str | Path | None = None,
@@ -319,65 +318,35 @@ def _token(kubeconfig: Path) -> str:
 def _after_run(root: Path, assignment: str, student: str, secrets: list[str]) -> list[str]:
     """Remove `secrets` from every file of the learner's autograded folder, and say what happened: a notebook
     the submission lacks, a cell that raised or timed out, a credential it printed. The notes become the
-    first cell of each autograded notebook (so of its feedback)."""
+    first cell of each autograded notebook (so of its feedback): after_grading's preprocessors."""
+    import nbformat
+
     folder = root / "autograded" / student / assignment
     notes = [f"{name} is missing from the submission: it scores 0" for name in _notebooks_missing(root, assignment, student)]
     if not folder.is_dir():
         return notes
     printed = False
     for path in folder.rglob("*"):
-        if path.is_file() and secrets:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            clean = text
-            for secret in secrets:
-                clean = clean.replace(secret, REMOVED)
-            if clean != text:
-                _rewrite(path, clean)
-                printed = True
+        if path.is_file() and path.suffix != ".ipynb" and secrets:
+            printed |= after_grading.scrub_file(path, secrets)
+    remove, cells, graded = after_grading.RemoveSecrets(secrets=secrets), [], {}
+    for path in sorted(folder.rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        if secrets:
+            nb, _ = remove.preprocess(nb, {})
+            printed |= remove.found
+        graded[path] = (nb, remove.found if secrets else False)
+        if path.parent == folder:
+            cells += after_grading.cell_notes(nb, path.name)
     if printed:
         notes.append("a credential appeared in the submission's output; the grader removed it (and revoked it)")
-    for path in sorted(folder.glob("*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        for i, cell in enumerate(nb.get("cells", [])):
-            for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-                if out.get("output_type") == "error":
-                    cell_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id") or f"#{i + 1}"
-                    what = ("timed out (interrupted)" if out.get("ename") == "CellTimeoutError"
-                            else f"raised {out.get('ename')}: {str(out.get('evalue', ''))[:160]}")
-                    notes.append(f"{path.name} cell {cell_id} {what}")
-            notes += [f"{path.name} cell {cell_id} lost points: {why}" for cell_id, why in _partial_losses(cell, i)]
-    if notes:
-        for path in sorted(folder.glob("*.ipynb")):
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            nb["cells"].insert(0, {"cell_type": "markdown", "id": "kubelab-grading-notes", "metadata": {},
-                                   "source": "**Grading notes**\n\n" + "\n".join(f"- {n}" for n in notes)})
-            _rewrite(path, json.dumps(nb, indent=1, ensure_ascii=False))
+    notes += cells
+    for path, (nb, changed) in graded.items():
+        if notes and path.parent == folder:
+            nb, _ = after_grading.GradingNotes(notes=notes).preprocess(nb, {})
+        if changed or (notes and path.parent == folder):
+            after_grading.rewrite(path, nbformat.writes(nb))
     return notes
-
-
-def _partial_losses(cell: dict, index: int) -> list[tuple[str, str]]:
-    """(grade cell id, problem) for each check a Partial test cell printed as failed ("FAIL name (p/q): problem"):
-    the cell keeps part of its points and raises nothing, so only its output says what was lost."""
-    grader = cell.get("metadata", {}).get("nbgrader") or {}
-    if cell.get("cell_type") != "code" or not grader.get("grade") or grader.get("solution"):
-        return []
-    text = "".join("".join(out.get("text") or "") for out in cell.get("outputs", [])
-                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
-    return [(grader.get("grade_id") or f"#{index + 1}", line[len("FAIL "):][:240])
-            for line in text.splitlines() if line.startswith("FAIL ")]
-
-
-def _rewrite(path: Path, text: str) -> None:
-    """Write a file of autograded/, which nbgrader leaves read-only (0444), and leave it read-only again."""
-    mode = path.stat().st_mode
-    path.chmod(mode | 0o200)
-    try:
-        path.write_text(text, encoding="utf-8")
-    finally:
-        path.chmod(mode)
 
 
 def feedback(assignment: str, root: str | Path | None = None) -> list[str]:
