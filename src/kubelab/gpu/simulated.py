@@ -25,7 +25,7 @@ from .._k8s.names import DRA_DRIVER, GPU_NAME_ANNOTATION, GPU_RESOURCE, SIMULATE
 from .._k8s.quantity import to_float
 from .._k8s.raw import list_dra
 from ..cluster.pools import gpu_uuid, nvml_name
-from ..errors import KubelabError
+from ..errors import ManifestError
 from .schema import now, pod_columns
 
 __all__ = ["DEFAULT_MEMORY_SHARE", "DEFAULT_TDP_W", "DEFAULT_UTILIZATION", "IDLE_FB_MIB", "IDLE_TEMP_C", "LIVE_PODS",
@@ -51,13 +51,13 @@ MIG_RESOURCE = re.compile(r"^nvidia\.com/mig-(\d+)g\.(\d+)gb$")
 
 
 def parse_utilization(value: str | None, where: str = "") -> tuple[float, float]:
-    """ "75" -> (75, 75); "60-90" -> (60, 90); None -> DEFAULT_UTILIZATION. Anything else is a KubelabError."""
+    """ "75" -> (75, 75); "60-90" -> (60, 90); None -> DEFAULT_UTILIZATION. Anything else is a ManifestError (a pod annotation the learner wrote)."""
     if value is None:
         return DEFAULT_UTILIZATION
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?", str(value))
     lo, hi = (float(m.group(1)), float(m.group(2) or m.group(1))) if m else (None, None)
     if lo is None or not 0 <= lo <= hi <= 100:
-        raise KubelabError(f"{where}annotation {UTIL_ANNOTATION}={value!r} is not a GPU utilization",
+        raise ManifestError(f"{where}annotation {UTIL_ANNOTATION}={value!r} is not a GPU utilization",
                            'use a percentage ("75") or a range low-high ("60-90"), both within 0-100')
     return lo, hi
 
@@ -70,13 +70,13 @@ def parse_memory_mib(value: str | None, default: float, where: str = "") -> floa
     except ValueError:
         mib = -1.0
     if not math.isfinite(mib) or mib < 0:
-        raise KubelabError(f"{where}annotation {MEMORY_ANNOTATION}={value!r} is not a number of MiB",
+        raise ManifestError(f"{where}annotation {MEMORY_ANNOTATION}={value!r} is not a number of MiB",
                            'use a plain number of MiB per GPU, for example "40960"')
     return mib
 
 
 def parse_sm_efficiency(value: str | None, where: str = "") -> float:
-    """ "0.1" -> 0.1; None -> DEFAULT_SM_EFFICIENCY. Anything outside 0-1 is a KubelabError."""
+    """ "0.1" -> 0.1; None -> DEFAULT_SM_EFFICIENCY. Anything outside 0-1 is a ManifestError."""
     if value is None:
         return DEFAULT_SM_EFFICIENCY
     try:
@@ -84,7 +84,7 @@ def parse_sm_efficiency(value: str | None, where: str = "") -> float:
     except ValueError:
         ratio = -1.0
     if not 0 <= ratio <= 1:
-        raise KubelabError(f"{where}annotation {SM_ANNOTATION}={value!r} is not a ratio",
+        raise ManifestError(f"{where}annotation {SM_ANNOTATION}={value!r} is not a ratio",
                            'use a number from 0 to 1, e.g. "0.1" for SMs idle most of the busy time')
     return ratio
 
