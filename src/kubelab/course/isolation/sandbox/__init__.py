@@ -171,16 +171,22 @@ def _wait_scalers_policy_enforced(box: Sandbox, timeout: float = 30) -> None:
              "spec": {"scaleTargetRef": {"name": "kubelab-policy-probe"},
                       "triggers": [{"type": "metrics-api", "metadata": {"url": "http://127.0.0.1:1/"}}]}}
 
+    _wait_refused_by(SCALERS_POLICY, lambda: call(learner.create_namespaced_custom_object, "keda.sh", "v1alpha1",
+                                                  box.namespace, "scaledobjects", probe, dry_run="All"), timeout)
+
+
+def _wait_refused_by(policy: str, attempt, timeout: float) -> None:
+    """Until `attempt()` (a dry-run write as the learner) is refused by the admission policy `policy`: the API server
+    loads a new one a moment after it is made."""
     def refused():
         try:
-            call(learner.create_namespaced_custom_object, "keda.sh", "v1alpha1", box.namespace, "scaledobjects",
-                 probe, dry_run="All")
+            attempt()
         except ApiError as err:
-            return isinstance(err, Forbidden) and SCALERS_POLICY in (err.status.get("message") or ""), None
+            return isinstance(err, Forbidden) and policy in (err.status.get("message") or ""), None
         return False, None
 
     until(refused, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
-        f"the admission policy {SCALERS_POLICY} is not enforced {timeout:.0f} s after it was made",
+        f"the admission policy {policy} is not enforced {timeout:.0f} s after it was made",
         "see the API server's log: `kubelab cluster logs kube-apiserver`"))
 
 
@@ -225,17 +231,7 @@ def _wait_policy_enforced(box: Sandbox, manage: tuple[str, ...], timeout: float 
                     probe, dry_run="All")
 
     learner = box.client(600)
-
-    def refused():
-        try:
-            write()
-        except ApiError as err:
-            return isinstance(err, Forbidden) and NAMES_POLICY in (err.status.get("message") or ""), None
-        return False, None
-
-    until(refused, timeout, every=0.3, timeout_error=lambda _: WaitTimeout(
-        f"the admission policy {NAMES_POLICY} is not enforced {timeout:.0f} s after it was made",
-        "see the API server's log: `kubelab cluster logs kube-apiserver`"))
+    _wait_refused_by(NAMES_POLICY, write, timeout)
 
 
 @typed_errors
