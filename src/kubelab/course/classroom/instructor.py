@@ -16,8 +16,9 @@ One learner's failure never stops the class: autograde_class returns who was gra
 
 Grading as the learner: for an assignment with an access.yaml, each submission runs with the learner's own
 credentials (a kubeconfig for the ServiceAccount of the learner's lab namespace, which the instructor has just
-reset, with its team namespaces where the access.yaml names `teams`) and the checks' SubjectAccessReviews with a
-read-only grader identity; the token is revoked afterwards and removed from whatever the submission printed. What
+reset, with its team namespaces where the access.yaml names `teams`), and a read-only grader identity that the grade
+cells pass to the checks reading beyond the learner's namespaces (kl.grading.grader); the token is revoked afterwards
+and removed from whatever the submission printed. What
 happened to a submission (a cell that raised or timed out, a missing notebook, a credential it printed) is a note in
 the result and a first cell of the learner's feedback.
 """
