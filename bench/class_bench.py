@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from kubelab.cluster import LocalCluster
-from kubelab.course import assignments, exchange, folder, instructor, sandbox
+from kubelab.course import assignments, exchange, folder as course_folder, instructor, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 10
@@ -94,7 +94,7 @@ def harness_overhead(assignment: str, learners: int, api, cluster: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "course"
         bare_copy(ROOT / "source" / assignment, root / "source" / bare)
-        shutil.copy(ROOT / "source" / assignment / folder.ACCESS_FILE, root / "source" / bare)
+        shutil.copy(ROOT / "source" / assignment / course_folder.ACCESS_FILE, root / "source" / bare)
         shutil.copy(ROOT / "nbgrader_config.py", root)
         names = submit_class(root, bare, learners, "o")
         start = time.monotonic()
@@ -118,7 +118,7 @@ def harness_overhead(assignment: str, learners: int, api, cluster: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=10)
-    parser.add_argument("--assignment", action="append", choices=folder.assignments(ROOT))
+    parser.add_argument("--assignment", action="append", choices=course_folder.assignments(ROOT))
     parser.add_argument("--harness", action="store_true",
                         help="time the grading harness alone, on cluster-free copies, against nbgrader's own autograde")
     args = parser.parse_args()
@@ -126,7 +126,7 @@ def main() -> None:
     cluster.up()
     api = cluster.connect()
     try:
-        chosen = args.assignment or folder.assignments(ROOT)
+        chosen = args.assignment or course_folder.assignments(ROOT)
         if args.harness:
             for a in chosen:
                 harness_overhead(a, args.learners, api, cluster.name)

@@ -171,6 +171,7 @@ def gpu_deployment(name, replicas, scheduler):
                                            "schedulerName": scheduler}}}}
 
 
+@pytest.mark.timeout(600)   # the wait below: the capstone's and the labs' runs beside it hold A100s for minutes
 def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, namespace):
     """cluster/scheduler.yaml: one kube-scheduler, two profiles, chosen per pod with spec.schedulerName."""
     from kubelab import manifests, observe
@@ -179,7 +180,7 @@ def test_default_profile_spreads_and_bin_packing_profile_packs_gpu_pods(api, nam
         pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"app={app}").items
         return sorted(p.spec.node_name or "" for p in pods)
 
-    wait_for(lambda: (observe.nodes(api).query("pool == 'a100'").gpu_requested == 0).all(), timeout=90,
+    wait_for(lambda: (observe.nodes(api).query("pool == 'a100'").gpu_requested == 0).all(), timeout=360,
              what="the A100 pool to be free of other tests' pods")
     manifests.apply(api, gpu_deployment("spread", 6, "default-scheduler"), namespace=namespace)
     wait_for(lambda: len(a100_nodes_of("spread")) == 6 and all(a100_nodes_of("spread")), what="6 spread pods bound")

@@ -21,7 +21,7 @@ from kubernetes import client
 import kubelab as kl
 from kubelab.cluster.paths import state_dir
 from kubelab.cluster.registry import Client
-from kubelab.course import assignments, exchange, folder, instructor, sandbox
+from kubelab.course import assignments, exchange, folder as course_folder, instructor, sandbox
 
 REPO = Path(__file__).parents[2]
 PID = os.getpid()
@@ -36,8 +36,8 @@ ASSIGNMENTS = {"lab1-cluster-manifests": 45, "lab2-helm-serving": 45, "lab3-gpu-
                "capstone-gpu-platform": 360}   # assignment -> a guard's seconds per learner (not a figure)
 
 
-def access(assignment: str) -> folder.Access:
-    return folder.read_access(REPO / "source" / assignment / "access.yaml")
+def access(assignment: str) -> course_folder.Access:
+    return course_folder.read_access(REPO / "source" / assignment / "access.yaml")
 
 
 def manual_points(assignment: str) -> float:

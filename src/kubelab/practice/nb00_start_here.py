@@ -185,7 +185,7 @@ def self_healing(api, ns):
                        "deleted", f"`kubectl get pods -l app=echo -n {ns}`, then `kubectl delete pod <one of them> -n {ns}`",
              static=True),
         Part(lambda o: not replacing(o) or (len(o.alive) == 2 and all(is_ready(p.status) for p in o.alive) and bool(new_ready(o))),
-             lambda o: f"{sum(map(_ready, o.alive))} of 2 pods of ReplicaSet {o.start['replicaset']} are ready"
+             lambda o: f"{sum(is_ready(p.status) for p in o.alive)} of 2 pods of ReplicaSet {o.start['replicaset']} are ready"
                        f" (new: {', '.join(new_ready(o)) or 'none yet'})",
              f"watch the ReplicaSet replace it: `kubectl get pods -l app=echo -n {ns} -w`"),
     ]
