@@ -1,5 +1,5 @@
 """What the two launcher scripts share (standard library only): course/isolation/confine_launch.py, which confines a grading
-kernel or a hub server, and cluster/gateway_launch.py, which gives Envoy Gateway namespaces of its own. Both run as
+kernel or a hub server, and cluster/part_launch.py, which gives Envoy Gateway and Kueue namespaces of their own. Both run as
 scripts in isolated mode (`python -I`, so they start fast and see no user paths) and load this file by its path
 (importlib); kubelab's own modules import it as `kubelab._launch`.
 

@@ -77,6 +77,44 @@ def test_one_that_needs_the_api_server_waits_for_a_start_with_it(tmp_path):
         sup.stop(["early", "late"], grace=5)
 
 
+def test_each_starts_once_its_own_prepare_is_done_and_a_failed_prepare_starts_none_of_its_own(tmp_path):
+    import threading
+    sup = Supervisor(Folder(tmp_path))
+    release = threading.Event()
+    seen = {}
+
+    def slow_prepare(c):   # holds until the quick one's component runs: it must not wait for this prepare
+        seen["quick running while slow prepares"] = release.wait(10)
+
+    def quick_prepare(c):
+        pass
+
+    def watch():
+        until = time.monotonic() + 10
+        while time.monotonic() < until and not sup.process("quick").running:
+            time.sleep(0.02)
+        release.set()
+
+    def broken_prepare(c):
+        raise ClusterUnavailable("its CRDs are refused", "fix them")
+
+    run = py("import time; time.sleep(60)")
+    quick = Component("quick", "the quick one", run, lambda c: True, prepare=quick_prepare)
+    slow = replace(quick, name="slow", prepare=slow_prepare)
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        assert sup.start_missing([slow, quick], {}) == ["slow", "quick"]
+        assert seen == {"quick running while slow prepares": True}
+        assert sup.process("slow").running
+        broken = replace(quick, name="broken", prepare=broken_prepare)
+        fine = replace(quick, name="fine", prepare=lambda c: None)
+        with pytest.raises(ClusterUnavailable, match="its CRDs are refused"):
+            sup.start_missing([broken, fine], {})
+        assert not sup.process("broken").running and sup.process("fine").running
+    finally:
+        sup.stop(["quick", "slow", "fine"], grace=5)
+
+
 def test_a_component_that_exits_is_named_with_its_log(tmp_path):
     sup = Supervisor(Folder(tmp_path))
     bad = Component("bad", "the bad one", py("import sys; print('config missing'); sys.exit(3)"), lambda c: False)
@@ -111,7 +149,7 @@ def test_a_taken_port_or_a_missing_binary_starts_nothing(tmp_path):
         needs_port = replace(other, name="porty", port=lambda c: taken)
         with pytest.raises(PortInUse, match=f"port {taken} of porty"):
             sup.start_missing([other, needs_port], {})
-        assert not sup.process("other").running  # every check comes before any start
+        assert not sup.process("other").running  # every check of a group comes before any start of it
     with pytest.raises(ClusterUnavailable, match="not built"):
         sup.start_missing([replace(other, binary="prometheus")], {})
 

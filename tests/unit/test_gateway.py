@@ -116,7 +116,7 @@ def test_the_launcher_sees_the_cluster_folders_at_the_fixed_paths_and_relays_the
     assert set(setup["bind"]) == {"/certs", "/var/lib/eg"}
     assert list(setup["forward"]) == ["32001"] and setup["expose"] == {"8081": str(eg.health_socket)}
     cmd = eg.command(tmp_path / "envoy-gateway", tmp_path / "kubeconfig.yaml", 32001)
-    assert cmd[2].endswith("gateway_launch.py") and cmd[3] == "outer"
+    assert cmd[2].endswith("part_launch.py") and cmd[3] == "outer"
     assert cmd[cmd.index("--") + 1:] == ["env", f"KUBECONFIG={tmp_path / 'kubeconfig.yaml'}",
                                          str(tmp_path / "envoy-gateway"), "server", "--config-path",
                                          str(eg.config_file)]

@@ -1,6 +1,7 @@
-"""Kueue's part of the cluster without a cluster: the certificates (made once and kept; valid for 127.0.0.1, for the
-Service name Kueue's rotator checks, and with the key form it parses), its Configuration, and upstream's CRDs and
-webhook configurations rewritten to call 127.0.0.1 (from a module folder shaped like sigs.k8s.io/kueue's)."""
+"""Kueue's part of the cluster without a cluster: the certificates (made once and kept; valid for 127.0.0.1, and in
+the form Kueue's own certificate management made them), its Configuration (that management off), the launcher that
+shows it the metrics certificate at its fixed path, and upstream's CRDs and webhook configurations rewritten to call
+127.0.0.1 (from a module folder shaped like sigs.k8s.io/kueue's)."""
 from __future__ import annotations
 
 import base64
@@ -16,7 +17,7 @@ from kubelab.cluster import kueue
 pytestmark = pytest.mark.unit
 
 
-def test_certificates_are_made_once_and_fit_the_api_server_and_kueues_rotator(tmp_path, monkeypatch):
+def test_certificates_are_made_once_and_fit_the_api_server(tmp_path, monkeypatch):
     certs = kueue.certificates(tmp_path / "certs")
     assert kueue.certificates(tmp_path / "certs") == certs  # a restart keeps the caBundle already applied
     ca, srv = (x509.load_pem_x509_certificate(certs[n]) for n in ("ca.crt", "tls.crt"))
@@ -25,10 +26,10 @@ def test_certificates_are_made_once_and_fit_the_api_server_and_kueues_rotator(tm
     assert ipaddress.ip_address("127.0.0.1") in sans.get_values_for_type(x509.IPAddress)
     assert f"{kueue.SERVICE}.{kueue.NAMESPACE}.svc" in sans.get_values_for_type(x509.DNSName)
     ca_sans = ca.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert ca_sans.get_values_for_type(x509.DNSName) == ["kueue-ca"]  # the rotator verifies the CA for this name
-    assert certs["ca.key"].startswith(b"-----BEGIN RSA PRIVATE KEY-----")  # PKCS#1, what the rotator parses
+    assert ca_sans.get_values_for_type(x509.DNSName) == ["kueue-ca"]  # as Kueue's rotator names it
+    assert certs["ca.key"].startswith(b"-----BEGIN RSA PRIVATE KEY-----")  # PKCS#1, as the rotator wrote it
     soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)
-    assert ca.not_valid_after_utc > soon and srv.not_valid_after_utc > soon  # beyond its 90-day look-ahead
+    assert ca.not_valid_after_utc > soon and srv.not_valid_after_utc > soon
     assert oct((tmp_path / "certs" / "ca.key").stat().st_mode & 0o777) == "0o600"
 
     monkeypatch.setattr(kueue, "CERT_YEARS", 0)  # expiring: made again
@@ -43,7 +44,20 @@ def test_the_configuration_manages_only_labelled_jobs_on_loopback(tmp_path):
     assert cfg["metrics"]["bindAddress"] == "127.0.0.1:8480"
     assert cfg["leaderElection"] == {"leaderElect": False} and cfg["manageJobsWithoutQueueName"] is False
     assert cfg["integrations"]["frameworks"] == ["batch/job"] and cfg["waitForPodsReady"]["timeout"]
-    assert cfg["internalCertManagement"]["webhookSecretName"] == kueue.SECRET
+    # the cluster makes the certificates and sets every caBundle; Kueue's rotator would update them at each start
+    assert cfg["internalCertManagement"] == {"enable": False}
+
+
+def test_kueue_runs_through_the_part_launcher_with_its_certs_at_the_fixed_metrics_path(tmp_path):
+    import json
+    k = kueue.Kueue(tmp_path)
+    cmd = k.command(tmp_path / "kueue-bin", tmp_path / "kubeconfig")
+    assert cmd[2].endswith("part_launch.py") and cmd[3] == "outer" and cmd[5] == "--"
+    setup = json.loads(cmd[4])
+    assert setup["bind"] == {"/etc/kueue/metrics/certs": str(k.cert_dir)}   # cmd/kueue/main.go's fixed path
+    assert setup["net"] is False        # its ports are picked on the host's loopback: no network namespace
+    assert cmd[6:] == [str(tmp_path / "kueue-bin"), "--config", str(k.config_file), "--kubeconfig",
+                       str(tmp_path / "kubeconfig")]
 
 
 def fake_module(root):

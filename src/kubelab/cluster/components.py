@@ -5,8 +5,8 @@ A component is a `Component`: its name (the `kubelab cluster logs` name), what i
 (ports, config files: under the start lock), its command, the port it must find free, how to tell it answers, and
 whether it belongs to monitoring (`--no-monitoring` leaves those out) or to a platform part (`part`: batch, serving;
 `LocalCluster(without=...)` leaves those out). `LocalCluster.up` starts every declared component that is not running
-at once, right after kwokctl (those that need the API server once it answers; their prepares, which apply CRDs, run at
-once too), and waits for all of them to answer in parallel; `down`, `status` and `logs` go through `Supervisor` too.
+right after kwokctl (those that need the API server once it answers; their prepares, which apply CRDs, run at once,
+and each component starts as soon as its own prepare is done), and waits for all of them to answer in parallel; `down`, `status` and `logs` go through `Supervisor` too.
 Adding a process to the cluster is one entry in `DECLARED`. The last one, the watchdog (cluster/watchdog.py), stops
 the API clients (`needs_api`, `after_api`, and kwokctl's) once the cluster's kube-apiserver is gone, so none of them
 outlives it.
@@ -20,7 +20,7 @@ import contextlib
 import os
 import socket
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -294,29 +294,44 @@ class Supervisor:
         return Process(name, pid, alive)
 
     def start_missing(self, components: list[Component], bins: Bins, api: bool = True) -> list[str]:
-        """Start each of `components` that is not running (prepared first: all prepares, at once, then all starts, so
-        a port check never races a start); those marked `after_api` only when `api` (the API server answers).
+        """Start each of `components` that is not running, each once its prepare is done (the prepares run at once,
+        a shared one once; those without one start first); those marked `after_api` only when `api` (the API server
+        answers). A prepare that fails is raised once the others are done, and its components are not started.
         Returns the names started."""
         todo = [d for d in components if not self.process(d.name).running and (api or not d.after_api)]
         for d in todo:
             if d.binary and d.binary not in bins:
                 raise ClusterUnavailable(f"{d.what} ({d.binary}) is not built",
                                          "run `kubelab build` (or leave --no-build out)")
-        # the prepares at once (a shared one once): the platform components' each apply CRDs and wait for the API
-        # server to establish them, which one after another cost seconds each
-        prepares = list(dict.fromkeys(d.prepare for d in todo if d.prepare))
-        if prepares:
-            with ThreadPoolExecutor(len(prepares)) as pool:
-                for done in [pool.submit(prepare, self.cluster) for prepare in prepares]:
-                    done.result()
+        groups: dict[Callable | None, list[Component]] = {}
         for d in todo:
+            groups.setdefault(d.prepare, []).append(d)
+        self._start_group(groups.pop(None, []), bins)
+        # the prepares at once: the platform components' each apply CRDs and wait for the API server to establish
+        # them, which one after another cost seconds each; a component starts as soon as its own prepare is done, so
+        # its start-up overlaps the others' CRDs instead of all of them starting at the end
+        if groups:
+            failed = None
+            with ThreadPoolExecutor(len(groups)) as pool:
+                futures = {pool.submit(prepare, self.cluster): prepare for prepare in groups}
+                for done in as_completed(futures):
+                    if done.exception() is not None:
+                        failed = failed or done.exception()
+                    else:
+                        self._start_group(groups[futures[done]], bins)
+            if failed is not None:
+                raise failed
+        return [d.name for d in todo]
+
+    def _start_group(self, group: list[Component], bins: Bins) -> None:
+        """Start `group` (prepared), its ports checked first."""
+        for d in group:
             port = d.port(self.cluster) if d.port else None
             if port and not port_free(port, wait=10):
                 raise PortInUse(f"port {port} of {d.name} of cluster {self.cluster.name!r} is taken by another "
                                 f"process", self.cluster.recreate_fix())
-        for d in todo:
+        for d in group:
             self._spawn(d, d.command(self.cluster, bins))
-        return [d.name for d in todo]
 
     def _spawn(self, d: Component, cmd: list[str]) -> None:
         for sub in ("pids", "logs"):

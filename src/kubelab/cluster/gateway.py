@@ -26,7 +26,7 @@ start; `install` skips the apply when the same objects were applied to this clus
     GatewayClass `eg`             upstream's quickstart name, for its controller
                                   (gateway.envoyproxy.io/gatewayclass-controller)
 
-Why a launcher (cluster/gateway_launch.py): Envoy Gateway v1.9.1 on Kubernetes reads its certificates from the fixed
+Why a launcher (cluster/part_launch.py): Envoy Gateway v1.9.1 on Kubernetes reads its certificates from the fixed
 folder /certs (internal/xds/runner/runner.go) and listens on fixed ports: its health probe on :8081
 (internal/provider/kubernetes/kubernetes.go), xDS on :18000, its wasm cache on :18002 and metrics on :19001. So it
 runs in namespaces of its own (user, mount, network): /certs there is this cluster's certs/xds folder, its ports are
@@ -213,7 +213,7 @@ class EnvoyGateway(PartFolder):
         return certs
 
     def launch_setup(self, api_port: int) -> dict:
-        """The launcher's setup (cluster/gateway_launch.py)."""
+        """The launcher's setup (cluster/part_launch.py)."""
         return {"root": str(self.dir / "root"),
                 "bind": {"/certs": str(self.xds_cert_dir), "/var/lib/eg": str(self.dir / "var-lib-eg")},
                 "forward": {str(api_port): str(self.run_dir / "api.sock")},
@@ -222,7 +222,7 @@ class EnvoyGateway(PartFolder):
     def command(self, binary: Path, kubeconfig: Path, api_port: int) -> list[str]:
         # Its flags have no --kubeconfig: it reads $KUBECONFIG (controller-runtime); `env` sets it for it alone.
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        launcher = Path(__file__).with_name("gateway_launch.py")
+        launcher = Path(__file__).with_name("part_launch.py")
         return [sys.executable, "-I", str(launcher), "outer", json.dumps(self.launch_setup(api_port)), "--",
                 "env", f"KUBECONFIG={kubeconfig}", str(binary), "server", "--config-path", str(self.config_file)]
 

@@ -7,25 +7,29 @@ What the cluster gives it (`Kueue.configure` writes the files, `install` applies
 
     <workdir>/kueue/config.yaml   its Configuration: no leader election, health/metrics/webhook on loopback ports
                                   picked once (kept), only Jobs labelled kueue.x-k8s.io/queue-name managed,
-                                  batch/job the only integration, waitForPodsReady on (all-or-nothing admission)
-    <workdir>/kueue/certs/        a CA and the webhook's serving certificate (127.0.0.1), made once and kept
-    kueue-system                  its namespace, with the certificate Secret its cert rotator reads
+                                  batch/job the only integration, waitForPodsReady on (all-or-nothing admission),
+                                  its own certificate management off
+    <workdir>/kueue/certs/        a CA and the serving certificate (127.0.0.1) of its webhooks and metrics, made once
+                                  and kept
+    kueue-system                  its namespace
     CRDs                          the module's own config/components/crd/bases, read from the Go module cache (the
                                   version go.mod pins, checked against go.sum: one pin for binary and CRDs, and no
                                   1.6 MB copy in the repository), conversion webhooks as upstream's kustomization
-                                  patches them in
+                                  patches them in, calling https://127.0.0.1:<port>/convert with the CA as caBundle
     webhook configurations        upstream's config/components/webhook/manifests.yaml for Kueue's own kinds and Jobs,
                                   calling https://127.0.0.1:<port>/... with the CA as caBundle
 
-Why the cluster makes the certificates: Kueue's own cert management (cert-controller's rotator) makes a
-certificate for its in-cluster Service (kueue-webhook-service.kueue-system.svc), which the API server cannot reach
-from the host, and it expects the Secret to be mounted into its pod. With it disabled, Kueue v0.17.0 refuses to
-start without /etc/kueue/metrics/certs/tls.crt (a path fixed in cmd/kueue/main.go). So it stays enabled, and the
-cluster gives it the Secret already filled: a serving certificate valid for the Service name (which the rotator
-checks, so it keeps it) and for 127.0.0.1 (which the API server checks), written to the webhook's certDir too (the
-rotator waits for the mounted files). Only Jobs with the queue label go through its Job webhooks (objectSelector),
-so no other Job in the cluster depends on Kueue running (the price: Kueue's LocalQueue defaulting, which queues an
-unlabelled Job in a namespace's LocalQueue named "default", does not apply here).
+Why its own certificate management is off: it (cert-controller's rotator) makes a certificate for its in-cluster
+Service (kueue-webhook-service.kueue-system.svc), which the API server cannot reach from the host, and at every start
+it updates each webhook configuration and each CRD with a conversion webhook (twice: a bootstrap manager, then the
+main one), then waits for the injection with a back-off of 1-2 s, then 2-4 s: seconds of every `up`, and megabytes
+of CRD updates for the API server. The cluster makes the certificate and sets the caBundles itself (above), as
+upstream's cert-manager install does. With it off, Kueue v0.17.0 reads its metrics certificate from the fixed folder
+/etc/kueue/metrics/certs (cmd/kueue/main.go), which a user cannot write: the platform part launcher
+(cluster/part_launch.py) runs it in user and mount namespaces of its own where that folder is the cluster's certs/
+(it keeps the host's network: its ports are picked). Only Jobs with the queue label go through its Job webhooks
+(objectSelector), so no other Job in the cluster depends on Kueue running (the price: Kueue's LocalQueue defaulting,
+which queues an unlabelled Job in a namespace's LocalQueue named "default", does not apply here).
 """
 from __future__ import annotations
 
@@ -37,12 +41,12 @@ import yaml
 from .certs import ca_and_server
 from .paths import PartFolder
 
-__all__ = ["CRD_DIR", "FRAMEWORKS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SECRET", "SERVICE", "WEBHOOKS_FILE",
+__all__ = ["CRD_DIR", "FRAMEWORKS", "METRICS_CERTS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SERVICE", "WEBHOOKS_FILE",
            "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
 
 NAMESPACE = "kueue-system"               # Kueue's default namespace (Configuration.namespace)
-SERVICE = "kueue-webhook-service"        # the Service its rotator names the certificate for (never created here)
-SECRET = "kueue-webhook-server-cert"     # where its rotator reads the CA and certificate
+SERVICE = "kueue-webhook-service"        # its in-cluster Service (never created here): a name its certificate carries
+METRICS_CERTS = "/etc/kueue/metrics/certs"  # where it reads tls.crt and tls.key with its cert management off
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 FRAMEWORKS = ("batch/job",)              # JobSet is not served here; the other integrations need their operators
 WEBHOOK_GROUPS = {"kueue.x-k8s.io": None, "batch": {"jobs"}}  # the webhooks kept: Kueue's kinds and Jobs
@@ -52,7 +56,7 @@ NAME_PREFIX = "kueue-"                   # upstream's config/default kustomizati
 PODS_READY_TIMEOUT = "2m"                # a gang Job whose pods are not all ready by then is evicted and requeued
 # where each port is picked (kept in config.yaml); off Prometheus's ranges (cluster/prometheus.PORT_RANGES)
 PORT_RANGES = {"webhook": (9700, 9799), "health": (8380, 8479), "metrics": (8480, 8579)}
-CERT_YEARS = 10                          # longer than the rotator's 90-day look-ahead, so it never replaces them
+CERT_YEARS = 10                          # made once, kept with the cluster
 
 
 def module_dir() -> Path:
@@ -63,10 +67,10 @@ def module_dir() -> Path:
 
 # -- pure parts: certificates, configuration, the objects --------------------------------------------------------
 def certificates(folder: Path) -> dict[str, bytes]:
-    """The CA and the webhook's serving certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when
-    missing or expiring within a year, else read back, so a restart keeps the caBundle already applied. The rotator
-    checks the CA against the name "kueue-ca" (its CAName) and parses its key as PKCS#1, and checks the server
-    certificate against the Service's DNS name; the API server checks it against 127.0.0.1."""
+    """The CA and the webhooks' serving certificate in `folder` (ca.crt, ca.key, tls.crt, tls.key): made when
+    missing or expiring within a year, else read back, so a restart keeps the caBundle already applied. The API
+    server checks it against 127.0.0.1; it also names the Service (and the CA is "kueue-ca", PKCS#1), as Kueue's own
+    certificate management would make them, so a cluster made before it was turned off keeps its certificates."""
     service = f"{SERVICE}.{NAMESPACE}.svc"
     return ca_and_server(folder, ca_name="kueue-ca", server_name=service, dns=[service], years=CERT_YEARS, key="rsa")
 
@@ -80,8 +84,8 @@ def configuration(ports: dict[str, int], cert_dir: Path) -> dict:
         "health": {"healthProbeBindAddress": f"127.0.0.1:{ports['health']}"},
         "metrics": {"bindAddress": f"127.0.0.1:{ports['metrics']}"},
         "webhook": {"host": "127.0.0.1", "port": ports["webhook"], "certDir": str(cert_dir)},
-        # enabled, but fed the cluster's certificates (module docstring)
-        "internalCertManagement": {"enable": True, "webhookServiceName": SERVICE, "webhookSecretName": SECRET},
+        # off: the cluster makes the certificates and sets the caBundles (module docstring)
+        "internalCertManagement": {"enable": False},
         "manageJobsWithoutQueueName": False,
         # all-or-nothing: an admitted Job whose pods are not all ready in time gives its quota back and is requeued
         "waitForPodsReady": {"timeout": PODS_READY_TIMEOUT, "blockAdmission": False,
@@ -124,7 +128,7 @@ def crds(module: Path, port: int, ca: bytes) -> list[dict]:
 
 def webhook_configurations(module: Path, port: int, ca: bytes) -> list[dict]:
     """Upstream's webhook configurations for Kueue's own kinds and Jobs (the others' integrations are off), named
-    as its rotator expects, calling 127.0.0.1 with the cluster's CA; the Job webhooks only see labelled Jobs."""
+    as upstream's kustomization names them, calling 127.0.0.1 with the cluster's CA; the Job webhooks only see labelled Jobs."""
     import base64
     out = []
     for doc in yaml.safe_load_all((module / WEBHOOKS_FILE).read_text()):
@@ -168,10 +172,15 @@ class Kueue(PartFolder):
         return certs
 
     def command(self, binary: Path, kubeconfig: Path) -> list[str]:
-        return [str(binary), "--config", str(self.config_file), "--kubeconfig", str(kubeconfig)]
+        """Through the part launcher, where METRICS_CERTS is its certs/ (module docstring)."""
+        import json
+        import sys
+        setup = {"root": str(self.dir / "root"), "bind": {METRICS_CERTS: str(self.cert_dir)}, "net": False}
+        return [sys.executable, "-I", str(Path(__file__).with_name("part_launch.py")), "outer", json.dumps(setup), "--",
+                str(binary), "--config", str(self.config_file), "--kubeconfig", str(kubeconfig)]
 
     def answering(self) -> bool:
-        """Its readyz answers 200: certificates in place and the webhook server serving."""
+        """Its readyz answers 200: its webhook server serving."""
         from .components import http_ok
         return http_ok(self.ports().get("health"))
 
@@ -183,19 +192,13 @@ class Kueue(PartFolder):
     def install(self, api, certs: dict[str, bytes], logs_fix: str, timeout: float = 30) -> None:
         """Server-side apply what it needs before it starts (idempotent: each start applies the same objects;
         skipped when they were applied to this cluster before, see cluster/crds.py), and wait until new CRDs are
-        established: Kueue watches its kinds from the start, and its rotator's update of a CRD the API server is
-        still establishing fails and is retried only after a back-off."""
+        established: Kueue watches its kinds from the start."""
         from . import crds as crds_mod
         crds_mod.install(api, self.objects(module_dir(), certs), "Kueue's", logs_fix, timeout,
                          record=self.dir / "applied.sha256")
 
     def objects(self, module: Path, certs: dict[str, bytes]) -> list[dict]:
-        """What the API server needs before it starts, in apply order: namespace, certificate Secret, CRDs, webhook
-        configurations."""
-        import base64
+        """What the API server needs before it starts, in apply order: namespace, CRDs, webhook configurations."""
         port = self.ports()["webhook"]
-        secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                  "metadata": {"name": SECRET, "namespace": NAMESPACE},
-                  "data": {k: base64.b64encode(v).decode() for k, v in certs.items()}}
-        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, secret,
+        return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
                 *crds(module, port, certs["ca.crt"]), *webhook_configurations(module, port, certs["ca.crt"])]

@@ -221,7 +221,7 @@ class LocalCluster:
             # kubelab's own processes start now, beside the control plane's start-up (the kubelet lists and
             # watches as soon as the API server answers; the registry and Prometheus need nothing of it).
             self._start_own(bins, api=False)
-            self._control_plane_up(bins)
+            self._control_plane_up(bins, settle=0)  # a metrics-server that gives up is started again at the end
             # those that need the API server (Kueue ...), and one that gave up on it; the nodes are made meanwhile
             # (the platform components' prepares wait on the API server to establish their CRDs)
             with ThreadPoolExecutor(1) as pool:

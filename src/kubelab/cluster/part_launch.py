@@ -1,19 +1,21 @@
-"""Envoy Gateway's launcher (a script: standard library only). Envoy Gateway v1.9 reads its certificates from the
-fixed folder /certs and listens on fixed ports (health :8081, xDS :18000, wasm :18002, metrics :19001; see
-cluster/gateway.py), so two clusters on one machine could not both run it, and /certs is not the user's to write.
-This runs it in its own user, mount and network namespaces: /certs (and /var/lib/eg, its wasm cache) are the
-cluster's folders seen there, and its ports are its own.
+"""A platform part's launcher (a script: standard library only), for a part that reads files at fixed paths a user
+cannot write: Envoy Gateway v1.9 reads its certificates from /certs and listens on fixed ports (health :8081, xDS
+:18000, wasm :18002, metrics :19001; see cluster/gateway.py), so two clusters on one machine could not both run it;
+Kueue v0.17 serves its metrics with the certificate at /etc/kueue/metrics/certs (cluster/kueue.py). This runs the
+part in its own user and mount namespaces (and, with "net", its own network namespace): the fixed folders are the
+cluster's folders seen there, and with "net" its ports are its own.
 
-    python -I gateway_launch.py outer '{"root": DIR, "bind": {"/certs": DIR, ...},
-                                        "forward": {"32001": "<run>/api.sock"},
-                                        "expose": {"8081": "<run>/health.sock"}}' -- CMD...
+    python -I part_launch.py outer '{"root": DIR, "bind": {"/certs": DIR, ...}, "net": true,
+                                     "forward": {"32001": "<run>/api.sock"},
+                                     "expose": {"8081": "<run>/health.sock"}}' -- CMD...
 
 outer (the host's network): serves each `forward` socket by connecting to that port on the host's 127.0.0.1 (the
 API server), starts `inner` in new namespaces (`unshare`), passes SIGTERM on and exits with its status.
-inner (pid of `unshare`'s command): brings loopback up, makes a root of its own (a tmpfs at `root` with the host's
-top-level entries bound in, the `bind` folders added) and chroots into it, listens on 127.0.0.1:<port> for each
-`forward` (to the socket), serves each `expose` socket by connecting to that port inside (the health probe),
-then runs CMD. It dies with outer (PR_SET_PDEATHSIG), and CMD dies with it, so a killed launcher leaves nothing.
+inner (pid of `unshare`'s command): with "net", brings loopback up; makes a root of its own (a tmpfs at `root` with
+the host's top-level entries bound in, the `bind` folders added) and chroots into it, listens on 127.0.0.1:<port>
+for each `forward` (to the socket), serves each `expose` socket by connecting to that port inside (the health
+probe), then runs CMD. It dies with outer (PR_SET_PDEATHSIG), and CMD dies with it, so a killed launcher leaves
+nothing. Without "net" (default: with) the part shares the host's network, and `forward`/`expose` are not needed.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ BIND, REC, relay = _launch.BIND, _launch.REC, _launch.relay
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _launch.mount("kubelab gateway launcher", source, target, fstype, flags, data)
+    _launch.mount("kubelab part launcher", source, target, fstype, flags, data)
 
 
 def _die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -49,7 +51,7 @@ def _die_with_parent(sig: int = signal.SIGTERM) -> None:
 def _populate(dst: str, src: str, prefix: str, bind: dict[str, str]) -> None:
     """`dst` (a fresh tmpfs) gets every entry of `src` bound in, but the `bind` targets under `prefix`: a target's
     parent folders become tmpfs folders of their own (filled the same way), the target itself the bound source."""
-    _mount("kubelab-gateway-root", dst, "tmpfs", 0, "mode=0755")
+    _mount("kubelab-part-root", dst, "tmpfs", 0, "mode=0755")
     deeper = {t[len(prefix) + 1:].split("/")[0] for t in bind if t.startswith(prefix + "/")
               and "/" in t[len(prefix) + 1:]}
     for name in sorted(os.listdir(src)):
@@ -104,8 +106,9 @@ def _tcp_server(port: int, path: str):
 
 
 def outer(setup: dict, cmd: list[str]) -> int:
-    servers = [_unix_server(path, int(port)) for port, path in setup["forward"].items()]
-    inner_cmd = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--",
+    servers = [_unix_server(path, int(port)) for port, path in setup.get("forward", {}).items()]
+    net = ["--net"] if setup.get("net", True) else []
+    inner_cmd = ["unshare", "--user", "--map-root-user", *net, "--mount", "--",
                  sys.executable, "-I", os.path.abspath(__file__), "inner", json.dumps(setup), "--", *cmd]
     return _run(inner_cmd, servers)
 
@@ -114,14 +117,15 @@ def inner(setup: dict, cmd: list[str]) -> int:
     _die_with_parent()
     if os.getppid() == 1:   # outer died before the line above
         return 1
-    _launch.loopback_up()
+    if setup.get("net", True):
+        _launch.loopback_up()
     cwd = os.getcwd()
     os.makedirs(setup["root"], exist_ok=True)
     _populate(setup["root"], "/", "", setup["bind"])
     os.chroot(setup["root"])
     os.chdir(cwd if os.path.isdir(cwd) else "/")
-    servers = [_tcp_server(int(port), path) for port, path in setup["forward"].items()]
-    servers += [_unix_server(path, int(port)) for port, path in setup["expose"].items()]
+    servers = [_tcp_server(int(port), path) for port, path in setup.get("forward", {}).items()]
+    servers += [_unix_server(path, int(port)) for port, path in setup.get("expose", {}).items()]
     return _run(cmd, servers, preexec=_die_with_parent)
 
 
