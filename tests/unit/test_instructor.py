@@ -81,7 +81,8 @@ def test_after_a_run_credentials_are_removed_and_each_failure_is_a_note(tmp_path
     (tmp_path / "submitted" / "s" / "a" / "lab.ipynb").write_text(_notebook([]))
     graded = tmp_path / "autograded" / "s" / "a"
     graded.mkdir(parents=True)
-    code = lambda outputs, grade_id=None: {"cell_type": "code", "id": f"c{len(outputs)}{grade_id}", "source": "",
+    ids = iter(range(100))   # nbformat wants each cell's id unique
+    code = lambda outputs, grade_id=None: {"cell_type": "code", "id": f"c{next(ids)}", "source": "",
                                            "metadata": {"nbgrader": {"grade_id": grade_id}} if grade_id else {},
                                            "outputs": outputs, "execution_count": 1}
     (graded / "lab.ipynb").write_text(_notebook([

@@ -356,7 +356,7 @@ def serving_pool_name(ns: str) -> str:
 def _serving(api, ns):
     """The v1 pool and the model server (2 ready replicas on one node, no PodDisruptionBudget): a restart resets both."""
     pool = serving_pool_name(ns)
-    policy, apps, core = client(api, "PolicyV1Api"), client(api, "AppsV1Api"), client(api, "CoreV1Api")
+    policy, apps = client(api, "PolicyV1Api"), client(api, "AppsV1Api")
     for pdb in policy.list_namespaced_pod_disruption_budget(ns).items:
         policy.delete_namespaced_pod_disruption_budget(pdb.metadata.name, ns)
     if apps.list_namespaced_deployment(ns, field_selector=f"metadata.name={SERVER}").items:

@@ -87,7 +87,7 @@ def _batch_roles(team_spaces: dict[str, str]) -> dict[str, str]:
         role = batch.TEAM_ROLES.get(team)
         if role in roles:
             raise UsageError(f"teams {', '.join(t for t in team_spaces if batch.TEAM_ROLES.get(t) == role)} would "
-                             f"share the {role} queue", f"keep one of them in access.yaml `teams:`")
+                             f"share the {role} queue", "keep one of them in access.yaml `teams:`")
         if role:
             roles[role] = ns
     return roles
