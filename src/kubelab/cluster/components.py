@@ -6,7 +6,8 @@ A component is a `Component`: its name (the `kubelab cluster logs` name), what i
 whether it belongs to monitoring (`--no-monitoring` leaves those out) or to a platform part (`part`: batch, serving;
 `LocalCluster(without=...)` leaves those out). `LocalCluster.up` starts every declared component that is not running
 right after kwokctl (those that need the API server once it answers; their prepares, which apply CRDs, run at once,
-and each component starts as soon as its own prepare is done), and waits for all of them to answer in parallel; `down`, `status` and `logs` go through `Supervisor` too.
+and each component starts as soon as its own prepare is done), and waits for all of them to answer in parallel;
+`down`, `status` and `logs` go through `Supervisor` too.
 Adding a process to the cluster is one entry in `DECLARED`. The last one, the watchdog (cluster/watchdog.py), stops
 the API clients (`needs_api`, `after_api`, and kwokctl's) once the cluster's kube-apiserver is gone, so none of them
 outlives it.

@@ -41,7 +41,8 @@ import yaml
 from .certs import ca_and_server
 from .paths import PartFolder
 
-__all__ = ["CRD_DIR", "FRAMEWORKS", "METRICS_CERTS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SERVICE", "WEBHOOKS_FILE",
+__all__ = ["CRD_DIR", "FRAMEWORKS", "METRICS_CERTS", "NAMESPACE", "PORT_RANGES", "QUEUE_LABEL", "SERVICE",
+           "WEBHOOKS_FILE",
            "Kueue", "certificates", "configuration", "crds", "module_dir", "webhook_configurations"]
 
 NAMESPACE = "kueue-system"               # Kueue's default namespace (Configuration.namespace)
@@ -128,7 +129,8 @@ def crds(module: Path, port: int, ca: bytes) -> list[dict]:
 
 def webhook_configurations(module: Path, port: int, ca: bytes) -> list[dict]:
     """Upstream's webhook configurations for Kueue's own kinds and Jobs (the others' integrations are off), named
-    as upstream's kustomization names them, calling 127.0.0.1 with the cluster's CA; the Job webhooks only see labelled Jobs."""
+    as upstream's kustomization names them, calling 127.0.0.1 with the cluster's CA; the Job webhooks only see
+    labelled Jobs."""
     import base64
     out = []
     for doc in yaml.safe_load_all((module / WEBHOOKS_FILE).read_text()):
