@@ -316,10 +316,10 @@ class Supervisor:
             with ThreadPoolExecutor(len(groups)) as pool:
                 futures = {pool.submit(prepare, self.cluster): prepare for prepare in groups}
                 for done in as_completed(futures):
-                    if done.exception() is not None:
-                        failed = failed or done.exception()
-                    else:
+                    if done.exception() is None:
                         self._start_group(groups[futures[done]], bins)
+                    else:
+                        failed = failed or done.exception()
             if failed is not None:
                 raise failed
         return [d.name for d in todo]

@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 import os
-import sys
 from pathlib import Path
 
 import yaml
@@ -214,17 +212,15 @@ class EnvoyGateway(PartFolder):
 
     def launch_setup(self, api_port: int) -> dict:
         """The launcher's setup (cluster/part_launch.py)."""
-        return {"root": str(self.dir / "root"),
-                "bind": {"/certs": str(self.xds_cert_dir), "/var/lib/eg": str(self.dir / "var-lib-eg")},
+        return {"bind": {"/certs": str(self.xds_cert_dir), "/var/lib/eg": str(self.dir / "var-lib-eg")},
                 "forward": {str(api_port): str(self.run_dir / "api.sock")},
                 "expose": {str(HEALTH_PORT): str(self.health_socket)}}
 
     def command(self, binary: Path, kubeconfig: Path, api_port: int) -> list[str]:
         # Its flags have no --kubeconfig: it reads $KUBECONFIG (controller-runtime); `env` sets it for it alone.
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        launcher = Path(__file__).with_name("part_launch.py")
-        return [sys.executable, "-I", str(launcher), "outer", json.dumps(self.launch_setup(api_port)), "--",
-                "env", f"KUBECONFIG={kubeconfig}", str(binary), "server", "--config-path", str(self.config_file)]
+        return self.launched(self.launch_setup(api_port), ["env", f"KUBECONFIG={kubeconfig}", str(binary), "server",
+                                                            "--config-path", str(self.config_file)])
 
     def answering(self) -> bool:
         """Its /readyz answers 200 (its caches synced), read through the launcher's health socket."""

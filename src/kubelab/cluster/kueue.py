@@ -175,11 +175,8 @@ class Kueue(PartFolder):
 
     def command(self, binary: Path, kubeconfig: Path) -> list[str]:
         """Through the part launcher, where METRICS_CERTS is its certs/ (module docstring)."""
-        import json
-        import sys
-        setup = {"root": str(self.dir / "root"), "bind": {METRICS_CERTS: str(self.cert_dir)}, "net": False}
-        return [sys.executable, "-I", str(Path(__file__).with_name("part_launch.py")), "outer", json.dumps(setup), "--",
-                str(binary), "--config", str(self.config_file), "--kubeconfig", str(kubeconfig)]
+        return self.launched({"bind": {METRICS_CERTS: str(self.cert_dir)}, "net": False},
+                             [str(binary), "--config", str(self.config_file), "--kubeconfig", str(kubeconfig)])
 
     def answering(self) -> bool:
         """Its readyz answers 200: its webhook server serving."""

@@ -92,3 +92,11 @@ class PartFolder:
     @property
     def cert_dir(self) -> Path:
         return self.dir / "certs"
+
+    def launched(self, setup: dict, cmd: list[str]) -> list[str]:
+        """`cmd` run through the platform part launcher (cluster/part_launch.py) with `setup` (its bind folders,
+        network namespace, relays), in a root of its own at `<dir>/root`."""
+        import json
+        import sys
+        return [sys.executable, "-I", str(Path(__file__).with_name("part_launch.py")), "outer",
+                json.dumps({"root": str(self.dir / "root"), **setup}), "--", *cmd]
